@@ -1,0 +1,30 @@
+# Every target runs on the repo's own Node 24 (scripts/bootstrap.sh fetches it from the npm registry).
+SHELL := /bin/bash
+NODE_VERSION := $(shell cat .node-version)
+export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
+
+.PHONY: bootstrap demo test typecheck unit integration sidecar
+
+bootstrap:
+	@scripts/bootstrap.sh >/dev/null
+
+## demo: three local fake rerankers + a local fallback + the sidecar on :8000
+demo: bootstrap
+	node demo/run-demo.ts
+
+## test: typecheck, unit, integration (everything CI runs)
+test: bootstrap
+	scripts/test.sh
+
+typecheck: bootstrap
+	npx tsc -p tsconfig.json
+
+unit: bootstrap
+	node --test --test-reporter=spec 'sidecar/**/*.test.ts'
+
+integration: bootstrap
+	node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
+
+## sidecar: run the sidecar with the environment you give it
+sidecar: bootstrap
+	node sidecar/main.ts
