@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../errors.ts';
+import { findConfigPath, loadConfigFile, parseConfigText } from './load.ts';
+import { DEFAULT_LOCAL_BACKEND_URL } from './normalize.ts';
+
+const seedExample = readFileSync(fileURLToPath(new URL('../../examples/seed-config.yaml', import.meta.url)), 'utf8');
+
+function problemsOf(text: string, env: Record<string, string> = {}): readonly string[] {
+  try {
+    parseConfigText(text, 'test.yaml', env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems;
+  }
+  assert.fail('expected the config to be refused');
+}
+
+describe('config loading', () => {
+  test("the seed guide's example loads unchanged, with the seed's meaning", () => {
+    const config = parseConfigText(seedExample, 'seed.yaml', {});
+    assert.equal(config.backends.length, 2);
+    const [primary, backup] = config.backends;
+    assert.equal(primary!.name, 'primary-reranker');
+    assert.equal(primary!.apiBase, 'http://server1:8000');
+    assert.equal(primary!.apiKey, 'optional-key');
+    assert.equal(primary!.apiFormat, 'native');
+    assert.equal(primary!.weight, 2);
+    assert.equal(backup!.priority, 1);
+    assert.equal(config.router.strategy, 'weighted-random');
+    assert.equal(config.router.numRetries, 3);
+    assert.equal(config.router.retryDelayMs, 1000);
+    assert.equal(config.router.fallbackToLocal, true);
+    assert.equal(config.router.healthCheck.intervalMs, 60_000);
+    assert.deepEqual([...config.router.retryOnStatus], [429, 500, 502, 503, 504]);
+    assert.deepEqual(config.warnings, []);
+  });
+
+  test('wrong types are refused with the path and the expectation', () => {
+    const problems = problemsOf(`
+model_list:
+  - model_name: a
+    litellm_params: { api_base: "http://a:1" }
+  - model_name: b
+    litellm_params: { api_base: "http://b:1" }
+    weight: -1
+router_settings:
+  routing_strategy: fastest
+  num_retries: "three"
+`);
+    assert.ok(problems.includes('model_list[1].weight: expected number >= 0, got -1'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('router_settings.routing_strategy: expected one of weighted-random')), problems.join('\n'));
+    assert.ok(problems.includes('router_settings.num_retries: expected number, got "three"'), problems.join('\n'));
+  });
+
+  test('a missing api_base, a bad URL and a duplicate backend are named', () => {
+    assert.deepEqual(problemsOf('model_list:\n  - model_name: a\n    litellm_params: {}\n'), ['model_list[0].litellm_params.api_base: expected api_base (or base_url)']);
+    assert.deepEqual(problemsOf('model_list:\n  - model_name: a\n    litellm_params: { api_base: "ftp://x" }\n'), [
+      'model_list[0].litellm_params.api_base: expected an http(s) URL, got "ftp://x"',
+    ]);
+    const dup = 'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://x:1" }\n  - model_name: a\n    litellm_params: { api_base: "http://x:1/" }\n';
+    assert.deepEqual(problemsOf(dup), ['model_list[1]: duplicates model_list[0] (same model_name and api_base)']);
+  });
+
+  test('unknown keys are warnings, not errors', () => {
+    const config = parseConfigText('model_list: []\nrouter_settings:\n  routing_strategy: round-robin\n  colour: blue\nextra: 1\n', 't', {});
+    assert.deepEqual(config.warnings, ['router_settings.colour: unknown key, ignored', 'extra: unknown key, ignored']);
+  });
+
+  test('YAML syntax errors and empty files are refused clearly', () => {
+    assert.match(problemsOf('model_list: [\n')[0]!, /^\(yaml\): /);
+    assert.deepEqual(problemsOf(''), ['(root): the file is empty']);
+    assert.deepEqual(problemsOf('- a\n- b\n'), ['(root): expected a mapping']);
+  });
+
+  test('os.environ/NAME keys resolve from the environment; an unset one marks the backend, not the file', () => {
+    const text = 'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/A_KEY }\n  - model_name: b\n    litellm_params: { api_base: "http://b:1", api_key: os.environ/B_KEY }\n';
+    const config = parseConfigText(text, 't', { A_KEY: 'sk-a' });
+    assert.equal(config.backends[0]!.apiKey, 'sk-a');
+    assert.equal(config.backends[1]!.apiKey, undefined);
+    assert.equal(config.backends[1]!.keyProblem, 'api_key: environment variable B_KEY is not set');
+  });
+
+  test('environment_variables in the file count for os.environ/ references', () => {
+    const text = 'environment_variables: { K: from-file }\nmodel_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/K }\n';
+    assert.equal(parseConfigText(text, 't', {}).backends[0]!.apiKey, 'from-file');
+  });
+
+  test('litellm_settings merge under router_settings, which wins', () => {
+    const config = parseConfigText('litellm_settings: { num_retries: 5, allowed_fails: 1, drop_params: true }\nrouter_settings: { num_retries: 1 }\n', 't', {});
+    assert.equal(config.router.numRetries, 1);
+    assert.equal(config.router.breaker.allowedFails, 1);
+  });
+
+  test('LiteLLM provider prefixes set the api_format and are dropped from the model name', () => {
+    const text = 'model_list:\n  - model_name: c\n    litellm_params: { api_base: "https://api.example:443", model: cohere/rerank-v3.5 }\n  - model_name: h\n    litellm_params: { api_base: "http://h:1", model: BAAI/bge-reranker-v2-m3 }\n';
+    const [cohere, hf] = parseConfigText(text, 't', {}).backends;
+    assert.equal(cohere!.apiFormat, 'cohere');
+    assert.equal(cohere!.model, 'rerank-v3.5');
+    assert.equal(hf!.apiFormat, 'native');
+    assert.equal(hf!.model, 'BAAI/bge-reranker-v2-m3');
+  });
+
+  test('rpm/tpm and timeouts are read at entry level and in litellm_params', () => {
+    const text = 'model_list:\n  - model_name: a\n    rpm: 10\n    litellm_params: { api_base: "http://a:1", tpm: 500, timeout: 2.5 }\n';
+    const b = parseConfigText(text, 't', {}).backends[0]!;
+    assert.deepEqual([b.rpm, b.tpm, b.timeoutMs], [10, 500, 2500]);
+  });
+
+  test('the local backend comes from the environment, then the file, then the default', () => {
+    assert.equal(parseConfigText('{}', 't', {}).local.apiBase, DEFAULT_LOCAL_BACKEND_URL);
+    const fromFile = parseConfigText('router_settings: { local_backend: { api_base: "http://127.0.0.1:9", api_format: tei } }', 't', {});
+    assert.deepEqual([fromFile.local.apiBase, fromFile.local.apiFormat], ['http://127.0.0.1:9', 'tei']);
+    const fromEnv = parseConfigText('router_settings: { local_backend: { api_base: "http://127.0.0.1:9" } }', 't', { RERANKER_LOCAL_BACKEND_URL: 'http://127.0.0.1:7' });
+    assert.equal(fromEnv.local.apiBase, 'http://127.0.0.1:7');
+  });
+
+  test('the same bytes give the same hash', () => {
+    assert.equal(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(seedExample, 'b', {}).hash);
+    assert.notEqual(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(`${seedExample}\n# edit\n`, 'a', {}).hash);
+  });
+
+  test("RERANKER_CONFIG_PATH wins; otherwise the seed's search list is used in order", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    assert.equal(findConfigPath({}, dir), undefined);
+    writeFileSync(join(dir, 'config.yaml'), 'model_list: []\n');
+    assert.equal(findConfigPath({}, dir), join(dir, 'config.yaml'));
+    writeFileSync(join(dir, 'reranker_config.yml'), 'model_list: []\n');
+    assert.equal(findConfigPath({}, dir), join(dir, 'reranker_config.yml'));
+    assert.equal(findConfigPath({ RERANKER_CONFIG_PATH: 'other.yaml' }, dir), join(dir, 'other.yaml'));
+  });
+
+  test('an unreadable file is a ConfigError naming the file', () => {
+    assert.throws(() => loadConfigFile('/nonexistent/x.yaml', {}), (error: unknown) => error instanceof ConfigError && error.problems[0] === '(file): cannot read (ENOENT)');
+  });
+});

@@ -1,0 +1,71 @@
+/** Reads, parses and validates a config file. Never throws anything but ConfigError. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { load as loadYaml } from 'js-yaml';
+import { ConfigError } from '../errors.ts';
+import { configFileSchema } from './schema.ts';
+import type { LbConfig } from './model.ts';
+import { normalizeConfig, type Env } from './normalize.ts';
+import { findUnknownKeys, formatIssues, issueMessage } from './validation.ts';
+
+/** The seed service's search list, used when RERANKER_CONFIG_PATH is not set. */
+export const CONFIG_SEARCH_LIST = [
+  './reranker_config.yaml',
+  './reranker_config.yml',
+  './config.yaml',
+  './config.yml',
+  './litellm_config.yaml',
+] as const;
+
+export function findConfigPath(env: Env, cwd: string): string | undefined {
+  if (env.RERANKER_CONFIG_PATH) return resolve(cwd, env.RERANKER_CONFIG_PATH);
+  for (const candidate of CONFIG_SEARCH_LIST) {
+    const path = resolve(cwd, candidate);
+    if (existsSync(path)) return path;
+  }
+  return undefined;
+}
+
+/** `litellm_settings` is merged under `router_settings` (router_settings wins). */
+function mergeLitellmSettings(doc: Record<string, unknown>): Record<string, unknown> {
+  const litellm = doc.litellm_settings;
+  if (litellm === null || typeof litellm !== 'object' || Array.isArray(litellm)) return doc;
+  const router = doc.router_settings;
+  const routerObject = router !== null && typeof router === 'object' && !Array.isArray(router) ? router : {};
+  const known = configFileSchema.shape.router_settings.unwrap().shape;
+  const merged: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(litellm)) if (key in known) merged[key] = value;
+  return { ...doc, router_settings: { ...merged, ...routerObject } };
+}
+
+export function parseConfigText(text: string, source: string, env: Env): LbConfig {
+  if (!/^\s*[^#\s]/m.test(text)) throw new ConfigError(source, ['(root): the file is empty']);
+  let doc: unknown;
+  try {
+    doc = loadYaml(text);
+  } catch (error) {
+    throw new ConfigError(source, [`(yaml): ${(error as Error).message.split('\n')[0]}`]);
+  }
+  if (doc === null || doc === undefined) throw new ConfigError(source, ['(root): the file is empty']);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(source, ['(root): expected a mapping']);
+  const merged = mergeLitellmSettings(doc as Record<string, unknown>);
+  const parsed = configFileSchema.safeParse(merged, { error: issueMessage, reportInput: true });
+  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error));
+  const warnings = findUnknownKeys(configFileSchema, doc).map((path) => `${path}: unknown key, ignored`);
+  const hash = createHash('sha256').update(text).digest('hex');
+  const result = normalizeConfig({ file: parsed.data, env, hash, source, warnings });
+  if ('problems' in result) throw new ConfigError(source, result.problems);
+  return result.config;
+}
+
+export function loadConfigFile(path: string, env: Env): LbConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(path, [`(file): cannot read (${code})`]);
+  }
+  return parseConfigText(text, path, env);
+}

@@ -1,0 +1,69 @@
+/** The normalized, validated config the sidecar runs on: camelCase, milliseconds, secrets resolved. */
+import type { ApiFormat, StrategyName } from './schema.ts';
+
+export interface BackendSpec {
+  /** Identity across reloads: api_base + model_name. */
+  readonly id: string;
+  readonly name: string;
+  /** Base URL without trailing slash; may hold credentials, so never shown as is. */
+  readonly apiBase: string;
+  readonly apiFormat: ApiFormat;
+  readonly apiKey: string | undefined;
+  /** Why the key could not be resolved; the backend is unavailable while set. */
+  readonly keyProblem: string | undefined;
+  readonly model: string | undefined;
+  readonly weight: number;
+  readonly priority: number;
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  readonly maxParallelRequests: number | undefined;
+  readonly timeoutMs: number;
+  readonly healthCheckEnabled: boolean;
+  readonly healthCheckIntervalMs: number;
+  readonly costPerToken: number;
+}
+
+export interface LocalBackendSpec {
+  readonly apiBase: string;
+  readonly apiFormat: ApiFormat;
+  readonly apiKey: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface BreakerSettings {
+  readonly allowedFails: number;
+  readonly cooldownMs: number;
+  readonly failureThresholdPercent: number;
+  readonly failureThresholdMinRequests: number;
+  readonly windowMs: number;
+}
+
+export interface RouterSettings {
+  readonly strategy: StrategyName;
+  readonly numRetries: number;
+  readonly retryDelayMs: number;
+  readonly retryOnStatus: ReadonlySet<number>;
+  readonly fallbackToLocal: boolean;
+  readonly defaultTimeoutMs: number;
+  readonly healthCheck: {
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly unhealthyThreshold: number;
+    readonly healthyThreshold: number;
+  };
+  readonly requestLogging: boolean;
+  readonly breaker: BreakerSettings;
+  readonly retryBudget: { readonly percent: number; readonly min: number };
+  readonly maxBodyBytes: number;
+  readonly latencyDecayMs: number;
+}
+
+export interface LbConfig {
+  readonly backends: readonly BackendSpec[];
+  readonly router: RouterSettings;
+  readonly local: LocalBackendSpec;
+  /** sha256 of the file's bytes, shown in /lb/config and /lb/stats. */
+  readonly hash: string;
+  readonly source: string;
+  readonly warnings: readonly string[];
+}

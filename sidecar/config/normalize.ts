@@ -1,0 +1,181 @@
+/** Pure: a schema-valid config file + environment -> the config the sidecar runs on. */
+import { readFileSync } from 'node:fs';
+import type { ApiFormat } from './schema.ts';
+import type { ConfigFile, ModelEntry } from './schema.ts';
+import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_LOCAL_BACKEND_URL = 'http://127.0.0.1:8080';
+const ENV_REF = 'os.environ/';
+
+/** LiteLLM provider prefixes in `litellm_params.model`, and the api_format each implies. */
+const PROVIDER_FORMATS: Readonly<Record<string, ApiFormat>> = {
+  cohere: 'cohere',
+  cohere_chat: 'cohere',
+  jina_ai: 'jina',
+  huggingface: 'tei',
+  hosted_vllm: 'vllm',
+  vllm: 'vllm',
+  infinity: 'infinity',
+};
+
+interface NormalizeInput {
+  readonly file: ConfigFile;
+  readonly env: Env;
+  readonly hash: string;
+  readonly source: string;
+  readonly warnings: readonly string[];
+  /** Reads a key file; injected so the function stays testable. */
+  readonly readKeyFile?: (path: string) => string;
+}
+
+function splitProvider(model: string | undefined): { model: string | undefined; format: ApiFormat | undefined } {
+  if (model === undefined) return { model, format: undefined };
+  const slash = model.indexOf('/');
+  const format = slash > 0 ? PROVIDER_FORMATS[model.slice(0, slash)] : undefined;
+  return format === undefined ? { model, format } : { model: model.slice(slash + 1), format };
+}
+
+function lookupEnv(name: string, file: ConfigFile, env: Env): string | undefined {
+  const fromFile = file.environment_variables?.[name];
+  return fromFile === undefined ? env[name] : String(fromFile);
+}
+
+function resolveKey(
+  params: ModelEntry['litellm_params'],
+  file: ConfigFile,
+  env: Env,
+  readKeyFile: (path: string) => string,
+): { apiKey: string | undefined; keyProblem: string | undefined } {
+  if (params.api_key_file !== undefined) {
+    try {
+      return { apiKey: readKeyFile(params.api_key_file).trim(), keyProblem: undefined };
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      return { apiKey: undefined, keyProblem: `api_key_file ${params.api_key_file} cannot be read (${reason})` };
+    }
+  }
+  const raw = params.api_key;
+  if (raw === undefined || !raw.startsWith(ENV_REF)) return { apiKey: raw, keyProblem: undefined };
+  const name = raw.slice(ENV_REF.length);
+  const value = lookupEnv(name, file, env);
+  if (value === undefined || value === '') {
+    return { apiKey: undefined, keyProblem: `api_key: environment variable ${name} is not set` };
+  }
+  return { apiKey: value, keyProblem: undefined };
+}
+
+function parseBase(raw: string, path: string, problems: string[]): string {
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    return raw.replace(/\/+$/, '');
+  } catch {
+    problems.push(`${path}: expected an http(s) URL, got "${raw}"`);
+    return raw;
+  }
+}
+
+function backendSpec(
+  entry: ModelEntry,
+  index: number,
+  input: NormalizeInput,
+  defaultTimeoutMs: number,
+  defaultHealthIntervalMs: number,
+  problems: string[],
+): BackendSpec {
+  const params = entry.litellm_params;
+  const path = `model_list[${index}].litellm_params.${params.api_base === undefined ? 'base_url' : 'api_base'}`;
+  const apiBase = parseBase((params.api_base ?? params.base_url)!, path, problems);
+  const provider = splitProvider(params.model);
+  const key = resolveKey(params, input.file, input.env, input.readKeyFile ?? ((p) => readFileSync(p, 'utf8')));
+  const timeout = entry.timeout ?? params.timeout;
+  const interval = entry.health_check_interval;
+  return {
+    id: `${apiBase}|${entry.model_name}`,
+    name: entry.model_name,
+    apiBase,
+    apiFormat: entry.api_format ?? params.api_format ?? provider.format ?? 'native',
+    apiKey: key.apiKey,
+    keyProblem: key.keyProblem,
+    model: provider.model,
+    weight: entry.weight,
+    priority: entry.priority,
+    rpm: entry.rpm ?? params.rpm,
+    tpm: entry.tpm ?? params.tpm,
+    maxParallelRequests: entry.max_parallel_requests ?? params.max_parallel_requests,
+    timeoutMs: timeout === undefined ? defaultTimeoutMs : timeout * 1000,
+    healthCheckEnabled: entry.health_check_enabled,
+    healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : interval * 1000,
+    costPerToken: params.input_cost_per_token ?? 0,
+  };
+}
+
+function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problems: string[]): LocalBackendSpec {
+  const local = file.router_settings.local_backend;
+  const rawBase = env.RERANKER_LOCAL_BACKEND_URL ?? local?.api_base ?? DEFAULT_LOCAL_BACKEND_URL;
+  const rawFormat = env.RERANKER_LOCAL_BACKEND_FORMAT ?? local?.api_format ?? 'native';
+  const formats: readonly string[] = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'];
+  if (!formats.includes(rawFormat)) {
+    problems.push(`RERANKER_LOCAL_BACKEND_FORMAT: expected one of ${formats.join(', ')}, got "${rawFormat}"`);
+  }
+  const apiKey = env.RERANKER_LOCAL_BACKEND_API_KEY ?? local?.api_key;
+  return {
+    apiBase: parseBase(rawBase, 'router_settings.local_backend.api_base', problems),
+    apiFormat: rawFormat as ApiFormat,
+    apiKey: apiKey?.startsWith(ENV_REF) ? lookupEnv(apiKey.slice(ENV_REF.length), file, env) : apiKey,
+    timeoutMs: (local?.timeout ?? file.router_settings.default_timeout) * 1000,
+  };
+}
+
+function routerSettings(file: ConfigFile): RouterSettings {
+  const r = file.router_settings;
+  return {
+    strategy: r.routing_strategy,
+    numRetries: r.num_retries,
+    retryDelayMs: r.retry_delay * 1000,
+    retryOnStatus: new Set(r.retry_on_status_codes),
+    fallbackToLocal: r.fallback_to_local,
+    defaultTimeoutMs: (r.timeout ?? r.default_timeout) * 1000,
+    healthCheck: {
+      intervalMs: r.health_check_interval * 1000,
+      timeoutMs: r.health_check_timeout * 1000,
+      unhealthyThreshold: r.health_check_unhealthy_threshold,
+      healthyThreshold: r.health_check_healthy_threshold,
+    },
+    requestLogging: r.enable_request_logging,
+    breaker: {
+      allowedFails: r.allowed_fails,
+      cooldownMs: r.cooldown_time * 1000,
+      failureThresholdPercent: r.failure_threshold_percent,
+      failureThresholdMinRequests: r.failure_threshold_min_requests,
+      windowMs: r.failure_window * 1000,
+    },
+    retryBudget: { percent: r.retry_budget_percent, min: r.retry_budget_min },
+    maxBodyBytes: r.max_request_body_bytes,
+    latencyDecayMs: r.latency_decay_time * 1000,
+  };
+}
+
+/** Returns the config, or the list of problems (each starting with its path). */
+export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | { problems: string[] } {
+  const problems: string[] = [];
+  const router = routerSettings(input.file);
+  const backends = input.file.model_list.map((entry, i) =>
+    backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, problems),
+  );
+  const seen = new Map<string, number>();
+  backends.forEach((backend, i) => {
+    const first = seen.get(backend.id);
+    if (first !== undefined) {
+      problems.push(`model_list[${i}]: duplicates model_list[${first}] (same model_name and api_base)`);
+    }
+    seen.set(backend.id, i);
+  });
+  const local = localSpec(input.file, input.env, router.defaultTimeoutMs, problems);
+  if (problems.length > 0) return { problems };
+  return {
+    config: { backends, router, local, hash: input.hash, source: input.source, warnings: input.warnings },
+  };
+}

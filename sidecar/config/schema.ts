@@ -1,0 +1,116 @@
+/**
+ * The one schema of the sidecar's YAML config (the seed's LiteLLM-style format). Types, runtime
+ * validation and the JSON Schema all come from here. Durations are in seconds, as in the seed.
+ */
+import { z } from 'zod';
+
+export const API_FORMATS = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'] as const;
+export type ApiFormat = (typeof API_FORMATS)[number];
+
+export const STRATEGY_NAMES = [
+  'weighted-random',
+  'round-robin',
+  'least-busy',
+  'latency-based-routing',
+  'priority-failover',
+  'simple-shuffle',
+  'usage-based-routing',
+  'usage-based-routing-v2',
+  'cost-based-routing',
+] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+export const DEFAULT_RETRY_STATUS_CODES = [429, 500, 502, 503, 504] as const;
+
+const seconds = z.number().min(0);
+const positiveSeconds = z.number().positive();
+const count = z.int().min(0);
+const positiveCount = z.int().min(1);
+const apiFormat = z.enum(API_FORMATS);
+
+/** Settings a backend may carry either at entry level (the seed) or in litellm_params (LiteLLM). */
+const perBackendLimits = {
+  rpm: positiveCount.optional(),
+  tpm: positiveCount.optional(),
+  max_parallel_requests: positiveCount.optional(),
+  timeout: positiveSeconds.optional(),
+  api_format: apiFormat.optional(),
+};
+
+export const litellmParamsSchema = z.object({
+  api_base: z.string().min(1).optional(),
+  base_url: z.string().min(1).optional(),
+  /** A literal key or `os.environ/NAME`. Never logged or shown. */
+  api_key: z.string().optional(),
+  /** A file holding the key (e.g. a mounted Secret); read at load time. */
+  api_key_file: z.string().min(1).optional(),
+  /** Model name sent to the backend; a LiteLLM provider prefix such as `cohere/` is dropped. */
+  model: z.string().min(1).optional(),
+  input_cost_per_token: z.number().min(0).optional(),
+  ...perBackendLimits,
+});
+
+export const modelEntrySchema = z
+  .object({
+    model_name: z.string().min(1),
+    litellm_params: litellmParamsSchema,
+    weight: z.number().min(0).default(1),
+    priority: z.int().default(0),
+    health_check_enabled: z.boolean().default(true),
+    health_check_interval: seconds.optional(),
+    model_info: z.record(z.string(), z.unknown()).optional(),
+    ...perBackendLimits,
+  })
+  .refine((entry) => entry.litellm_params.api_base ?? entry.litellm_params.base_url, {
+    message: 'expected api_base (or base_url)',
+    path: ['litellm_params', 'api_base'],
+  });
+
+export const localBackendSchema = z.object({
+  api_base: z.string().min(1).optional(),
+  api_format: apiFormat.optional(),
+  api_key: z.string().optional(),
+  timeout: positiveSeconds.optional(),
+});
+
+export const routerSettingsSchema = z.object({
+  routing_strategy: z.enum(STRATEGY_NAMES).default('weighted-random'),
+  num_retries: count.default(2),
+  retry_delay: seconds.default(0.5),
+  retry_on_status_codes: z.array(z.int().min(400).max(599)).default([...DEFAULT_RETRY_STATUS_CODES]),
+  fallback_to_local: z.boolean().default(true),
+  default_timeout: positiveSeconds.default(30),
+  timeout: positiveSeconds.optional(),
+  health_check_interval: seconds.default(60),
+  health_check_timeout: positiveSeconds.default(5),
+  health_check_unhealthy_threshold: positiveCount.default(2),
+  health_check_healthy_threshold: positiveCount.default(2),
+  enable_request_logging: z.boolean().default(true),
+  allowed_fails: count.default(3),
+  cooldown_time: positiveSeconds.default(5),
+  failure_threshold_percent: z.number().min(1).max(100).default(50),
+  failure_threshold_min_requests: positiveCount.default(20),
+  failure_window: positiveSeconds.default(60),
+  retry_budget_percent: z.number().min(0).max(100).default(20),
+  retry_budget_min: count.default(3),
+  max_request_body_bytes: positiveCount.default(10 * 1024 * 1024),
+  latency_decay_time: positiveSeconds.default(5),
+  local_backend: localBackendSchema.optional(),
+});
+
+export const configFileSchema = z.object({
+  model_list: z.array(modelEntrySchema).default([]),
+  router_settings: routerSettingsSchema.default(routerSettingsSchema.parse({})),
+  litellm_settings: z.record(z.string(), z.unknown()).optional(),
+  environment_variables: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  general_settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type ModelEntry = z.infer<typeof modelEntrySchema>;
+export type RouterSettingsInput = z.infer<typeof routerSettingsSchema>;
+
+/** JSON Schema of the config file (what editors and the operator's CRD build on). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,79 @@
+/** Turns zod issues and unknown keys into lines that start with the path at fault. */
+import { z } from 'zod';
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'string') return value.length > 40 ? 'string' : `"${value}"`;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value;
+}
+
+/** Human wording for one issue, e.g. `expected number >= 0, got -1`. */
+export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  const got = 'input' in issue ? `, got ${describe(issue.input)}` : '';
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `required (expected ${issue.expected})` : `expected ${issue.expected}${got}`;
+    case 'too_small': {
+      const min = String(issue.minimum);
+      if (issue.origin === 'string') return `expected a non-empty string`;
+      if (issue.origin === 'array') return `expected at least ${min} item(s)`;
+      return `expected ${issue.origin === 'int' ? 'integer' : 'number'} ${issue.inclusive ? '>=' : '>'} ${min}${got}`;
+    }
+    case 'too_big': {
+      const max = String(issue.maximum);
+      if (issue.origin === 'array') return `expected at most ${max} item(s)`;
+      return `expected ${issue.origin === 'int' ? 'integer' : 'number'} ${issue.inclusive ? '<=' : '<'} ${max}${got}`;
+    }
+    case 'invalid_value':
+      return `expected one of ${issue.values.map(String).join(', ')}${got}`;
+    case 'invalid_union':
+      return `unexpected value${got}`;
+    default:
+      return undefined;
+  }
+}
+
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current: z.ZodType = schema;
+  for (;;) {
+    if (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodNullable) {
+      current = current.unwrap() as z.ZodType;
+    } else if (current instanceof z.ZodPipe) {
+      current = current.in as z.ZodType;
+    } else {
+      return current;
+    }
+  }
+}
+
+/** Paths of keys the schema does not know; they earn a warning, not an error. */
+export function findUnknownKeys(schema: z.ZodType, value: unknown, path: PropertyKey[] = []): string[] {
+  const inner = unwrap(schema);
+  const found: string[] = [];
+  if (inner instanceof z.ZodObject && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const shape = inner.shape as Record<string, z.ZodType>;
+    for (const [key, child] of Object.entries(value)) {
+      const childSchema = shape[key];
+      if (childSchema === undefined) found.push(formatPath([...path, key]));
+      else found.push(...findUnknownKeys(childSchema, child, [...path, key]));
+    }
+  } else if (inner instanceof z.ZodArray && Array.isArray(value)) {
+    value.forEach((item, i) => found.push(...findUnknownKeys(inner.element as z.ZodType, item, [...path, i])));
+  }
+  return found;
+}
