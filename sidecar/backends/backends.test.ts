@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { RerankRequest } from '../api/canonical.ts';
+import { API_FORMATS } from '../config/schema.ts';
+import { answerFor } from '../../demo/fake-reranker.ts';
+import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
+import { BACKEND_CODECS } from './formats/index.ts';
+import { rankAnswer } from './rank.ts';
+
+const request: RerankRequest = {
+  model: undefined,
+  query: 'capital of france',
+  documents: ['berlin germany', 'paris is the capital of france', 'rome'],
+  originals: undefined,
+  topN: 2,
+  returnDocuments: true,
+  maxTokensPerDoc: undefined,
+  truncate: undefined,
+  truncationDirection: undefined,
+  rawScores: undefined,
+};
+
+describe('backend formats', () => {
+  for (const format of API_FORMATS) {
+    test(`${format}: a real-shaped answer reads into the same ranking`, () => {
+      const codec = BACKEND_CODECS[format];
+      const body = codec.buildBody(request, 'm') as Record<string, unknown>;
+      assert.equal(body.top_n, undefined, 'top_n is applied by the sidecar, never sent');
+      const wire = answerFor(format, 'x', request.query, [...request.documents]);
+      const ranked = rankAnswer(codec.readAnswer(JSON.parse(JSON.stringify(wire.body)), wire.headers['x-compute-tokens']), 3, 2);
+      assert.deepEqual(ranked.results.map((r) => r.index), [1, 0]);
+    });
+  }
+
+  test('TEI takes texts and its token count from x-compute-tokens', () => {
+    assert.deepEqual(BACKEND_CODECS.tei.buildBody(request, undefined), {
+      query: request.query,
+      texts: request.documents,
+      raw_scores: undefined,
+      truncate: undefined,
+      truncation_direction: undefined,
+      return_text: false,
+    });
+    const read = BACKEND_CODECS.tei.readAnswer([{ index: 0, score: 1 }], '42');
+    assert.deepEqual([read.tokens, read.usageSource], [42, 'header']);
+  });
+
+  test('Jina documents go as {text} objects; vLLM usage comes from the body', () => {
+    assert.deepEqual((BACKEND_CODECS.jina.buildBody(request, 'j') as { documents: unknown[] }).documents[0], { text: 'berlin germany' });
+    const read = BACKEND_CODECS.vllm.readAnswer({ results: [{ index: 0, relevance_score: 0.5 }], usage: { prompt_tokens: 9 } }, undefined);
+    assert.deepEqual([read.tokens, read.usageSource], [9, 'body']);
+  });
+});
+
+describe('answer checks', () => {
+  const parsed = (results: { index: number; score: number }[]) => ({ results, model: undefined, tokens: undefined, usageSource: 'none' as const });
+  const cases: [string, { index: number; score: number }[], string][] = [
+    ['index out of range', [{ index: 3, score: 1 }], 'index 3 out of range'],
+    ['negative index', [{ index: -1, score: 1 }], 'index -1 out of range'],
+    ['duplicate index', [{ index: 0, score: 1 }, { index: 0, score: 0.5 }], 'index 0 appears twice'],
+    ['NaN score', [{ index: 0, score: Number.NaN }], 'score for index 0 is not finite'],
+    ['infinite score', [{ index: 0, score: Number.POSITIVE_INFINITY }], 'score for index 0 is not finite'],
+    ['empty', [], 'no results'],
+    ['too many', [{ index: 0, score: 1 }, { index: 1, score: 1 }, { index: 2, score: 1 }, { index: 2, score: 1 }], '4 results for 3 documents'],
+  ];
+  for (const [name, results, message] of cases) {
+    test(`refused: ${name}`, () => assert.throws(() => rankAnswer(parsed(results), 3, undefined), (e: unknown) => e === message));
+  }
+
+  test('sorted best first, ties by index, cut to top_n', () => {
+    const ranked = rankAnswer(parsed([{ index: 2, score: 0.5 }, { index: 0, score: 0.9 }, { index: 1, score: 0.5 }]), 3, 2);
+    assert.deepEqual(ranked.results, [{ index: 0, score: 0.9 }, { index: 1, score: 0.5 }]);
+  });
+});
+
+describe('status classification', () => {
+  const policy = { retryOnStatus: new Set([429, 500, 502, 503, 504]), ownKey: false };
+  const table: [number, number | undefined, { retryable: boolean; clientCaused: boolean; counts: boolean; parkMs?: number }][] = [
+    [500, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [501, undefined, { retryable: false, clientCaused: false, counts: true }],
+    [503, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [503, 7000, { retryable: true, clientCaused: false, counts: false, parkMs: 7000 }],
+    [429, undefined, { retryable: true, clientCaused: false, counts: false, parkMs: 1000 }],
+    [400, undefined, { retryable: false, clientCaused: true, counts: false }],
+    [401, undefined, { retryable: false, clientCaused: true, counts: false }],
+    [404, undefined, { retryable: false, clientCaused: true, counts: false }],
+    [413, undefined, { retryable: false, clientCaused: true, counts: false }],
+    [422, undefined, { retryable: false, clientCaused: true, counts: false }],
+  ];
+  for (const [status, retryAfter, want] of table) {
+    test(`HTTP ${status}${retryAfter === undefined ? '' : ' + Retry-After'}`, () => {
+      const e = classifyStatus(status, retryAfter, policy, '');
+      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, counts: e.countsAgainstBackend, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
+    });
+  }
+
+  test("401 from a backend with its own key is that key's fault: fail over and count it", () => {
+    const e = classifyStatus(401, undefined, { ...policy, ownKey: true }, '');
+    assert.deepEqual([e.retryable, e.clientCaused, e.countsAgainstBackend], [true, false, true]);
+  });
+
+  test('Retry-After in seconds or as an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(parseRetryAfter('3', now), 3000);
+    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now), 10_000);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRetryAfter(undefined, now), undefined);
+  });
+});
