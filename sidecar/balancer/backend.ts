@@ -1,0 +1,235 @@
+/**
+ * One backend's machinery: connections (via the shared client), in-flight count, breaker, health,
+ * limits, latency estimate and counters. Strategies read it through `CandidateView`; they never
+ * change it. It survives config reloads while its identity (api_base + model_name) stays.
+ */
+import CircuitBreaker from 'opossum';
+import type { EventEmitter } from 'node:events';
+import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
+import { AttemptError } from '../backends/attempt-error.ts';
+import { targetOf, type HttpClient, type HttpTarget } from '../backends/http-client.ts';
+import { sendRerank, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
+import type { BackendSpec, BreakerSettings } from '../config/model.ts';
+import type { Clock } from '../util/clock.ts';
+import type { CandidateView } from './strategies/types.ts';
+import { LatencySamples } from './latency-samples.ts';
+import { SlidingWindow } from './sliding-window.ts';
+
+export interface BackendDeps {
+  readonly client: HttpClient;
+  readonly clock: Clock;
+  /** Shared emitter that rotates every breaker's rolling window. */
+  readonly breakerTicks: EventEmitter;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+function breakerOptions(settings: BreakerSettings, ticks: EventEmitter): CircuitBreaker.Options {
+  return {
+    timeout: false,
+    resetTimeout: settings.cooldownMs,
+    errorThresholdPercentage: settings.failureThresholdPercent,
+    volumeThreshold: settings.failureThresholdMinRequests,
+    rollingCountTimeout: settings.windowMs,
+    rollingCountBuckets: 10,
+    rollingPercentilesEnabled: false,
+    enableSnapshots: false,
+    rotateBucketController: ticks,
+    errorFilter: (error: unknown) => !(error instanceof AttemptError && error.countsAgainstBackend),
+  };
+}
+
+function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
+  return (
+    a.allowedFails === b.allowedFails &&
+    a.cooldownMs === b.cooldownMs &&
+    a.failureThresholdPercent === b.failureThresholdPercent &&
+    a.failureThresholdMinRequests === b.failureThresholdMinRequests &&
+    a.windowMs === b.windowMs
+  );
+}
+
+export class Backend implements CandidateView {
+  spec: BackendSpec;
+  #sendTarget: SendTarget;
+  #breakerSettings: BreakerSettings;
+  #breaker: CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer>;
+  readonly #deps: BackendDeps;
+
+  inFlight = 0;
+  requests = 0;
+  successes = 0;
+  failures = 0;
+  clientErrors = 0;
+  consecutiveFailures = 0;
+  latencyEwma = Number.NaN;
+  latencyAt = 0;
+  latencyDecayMs: number;
+  parkedUntil = 0;
+  openedAt = 0;
+  healthy = true;
+  healthProblem: string | undefined;
+  lastError: { message: string; at: number } | undefined;
+  readonly requestWindow = new SlidingWindow();
+  readonly tokenWindow = new SlidingWindow();
+  readonly latencies = new LatencySamples();
+
+  constructor(spec: BackendSpec, retryOnStatus: ReadonlySet<number>, breaker: BreakerSettings, latencyDecayMs: number, deps: BackendDeps) {
+    this.spec = spec;
+    this.#deps = deps;
+    this.#sendTarget = this.#targetFor(spec, retryOnStatus);
+    this.#breakerSettings = breaker;
+    this.#breaker = this.#makeBreaker(breaker);
+    this.latencyDecayMs = latencyDecayMs;
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+  get weight(): number {
+    return this.spec.weight;
+  }
+  get priority(): number {
+    return this.spec.priority;
+  }
+  get costPerToken(): number {
+    return this.spec.costPerToken;
+  }
+  get tpmLimit(): number | undefined {
+    return this.spec.tpm;
+  }
+  get origin(): string {
+    return this.#sendTarget.target.origin;
+  }
+  get target(): HttpTarget {
+    return this.#sendTarget.target;
+  }
+  get tokensInWindow(): number {
+    return this.tokenWindow.total(this.#deps.clock.now());
+  }
+
+  /** Takes the settings of a reloaded config; keeps stats, health, windows and (if its settings are unchanged) the breaker. */
+  update(spec: BackendSpec, retryOnStatus: ReadonlySet<number>, breaker: BreakerSettings, latencyDecayMs: number): void {
+    this.spec = spec;
+    this.#sendTarget = this.#targetFor(spec, retryOnStatus);
+    this.latencyDecayMs = latencyDecayMs;
+    if (!sameBreakerSettings(breaker, this.#breakerSettings)) {
+      this.#breaker.shutdown();
+      this.#breakerSettings = breaker;
+      this.#breaker = this.#makeBreaker(breaker);
+    }
+  }
+
+  #targetFor(spec: BackendSpec, retryOnStatus: ReadonlySet<number>): SendTarget {
+    return { target: targetOf(spec.apiBase), apiFormat: spec.apiFormat, apiKey: spec.apiKey, model: spec.model, retryOnStatus };
+  }
+
+  #makeBreaker(settings: BreakerSettings): CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer> {
+    const client = this.#deps.client;
+    const breaker = new CircuitBreaker(
+      (request: RerankRequest, options: SendOptions) => sendRerank(client, this.#sendTarget, request, options),
+      breakerOptions(settings, this.#deps.breakerTicks),
+    );
+    breaker.on('failure', () => {
+      this.consecutiveFailures++;
+      if (this.consecutiveFailures > settings.allowedFails) breaker.open();
+    });
+    breaker.on('success', () => {
+      this.consecutiveFailures = 0;
+    });
+    breaker.on('open', () => {
+      this.openedAt = this.#deps.clock.now();
+    });
+    return breaker;
+  }
+
+  get breakerState(): BreakerState {
+    if (this.#breaker.closed) return 'closed';
+    return this.#breaker.halfOpen ? 'half-open' : 'open';
+  }
+
+  /** Closed, or half-open with its single probe not yet taken. */
+  get breakerAdmits(): boolean {
+    return this.#breaker.closed || this.#breaker.pendingClose;
+  }
+
+  /** When an open breaker will let a probe through (monotonic ms). */
+  get breakerReopensAt(): number {
+    return this.openedAt + this.#breakerSettings.cooldownMs;
+  }
+
+  /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
+  hasRoom(now: number, cost: number): boolean {
+    const spec = this.spec;
+    if (spec.maxParallelRequests !== undefined && this.inFlight >= spec.maxParallelRequests) return false;
+    if (spec.rpm !== undefined && this.requestWindow.total(now) + 1 > spec.rpm) return false;
+    if (spec.tpm !== undefined) {
+      const used = this.tokenWindow.total(now);
+      // A request larger than the whole limit still goes through an empty window.
+      if (used > 0 && used + cost > spec.tpm) return false;
+    }
+    return true;
+  }
+
+  /** Milliseconds until rpm/tpm leave room for a request of `cost` tokens. */
+  msUntilRoom(now: number, cost: number): number {
+    const spec = this.spec;
+    const rpmWait = spec.rpm === undefined ? 0 : this.requestWindow.msUntilRoom(now, spec.rpm, 1);
+    const tpmWait = spec.tpm === undefined ? 0 : this.tokenWindow.msUntilRoom(now, spec.tpm, Math.min(cost, spec.tpm));
+    return Math.max(rpmWait, tpmWait);
+  }
+
+  /** One attempt. Throws AttemptError. */
+  async attempt(request: RerankRequest, options: SendOptions, cost: number): Promise<RankedAnswer> {
+    const clock = this.#deps.clock;
+    const started = clock.now();
+    this.inFlight++;
+    this.requests++;
+    this.requestWindow.add(started, 1);
+    this.tokenWindow.add(started, cost);
+    try {
+      const answer = await this.#breaker.fire(request, options);
+      const now = clock.now();
+      this.successes++;
+      this.#recordLatency(now - started, request.documents.length, now);
+      if (answer.tokens !== undefined) this.tokenWindow.add(now, answer.tokens - cost);
+      return answer;
+    } catch (error) {
+      throw this.#recordFailure(error, started);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  #recordFailure(error: unknown, started: number): AttemptError {
+    const now = this.#deps.clock.now();
+    const failure =
+      error instanceof AttemptError
+        ? error
+        : new AttemptError('unavailable', (error as { code?: string }).code === 'EOPENBREAKER' ? 'breaker open' : String(error), { cause: error });
+    if (failure.clientCaused) this.clientErrors++;
+    else this.failures++;
+    if (failure.parkMs !== undefined) this.parkedUntil = Math.max(this.parkedUntil, now + failure.parkMs);
+    // A hang is a latency sample: it must make the backend look slow.
+    if (failure.kind === 'timeout') this.#recordLatency(now - started, 1, now);
+    if (!failure.clientCaused) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
+    return failure;
+  }
+
+  /** Peak-EWMA per document: a slower sample is taken at once, a faster one blends in over time. */
+  #recordLatency(ms: number, documents: number, now: number): void {
+    this.latencies.record(ms);
+    const sample = ms / Math.max(1, documents);
+    if (Number.isNaN(this.latencyEwma) || sample > this.latencyEwma) {
+      this.latencyEwma = sample;
+    } else {
+      const keep = Math.exp(-Math.max(0, now - this.latencyAt) / this.latencyDecayMs);
+      this.latencyEwma = this.latencyEwma * keep + sample * (1 - keep);
+    }
+    this.latencyAt = now;
+  }
+
+  shutdown(): void {
+    this.#breaker.shutdown();
+  }
+}

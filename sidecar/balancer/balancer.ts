@@ -1,0 +1,289 @@
+/**
+ * The attempt loop: eligibility, then the strategy's choice, then one attempt; failover to a
+ * different backend at once, backoff only before trying a backend again, one attempt budget per
+ * request, then the local backend or a clear 503/429.
+ */
+import { EventEmitter } from 'node:events';
+import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
+import type { AttemptError } from '../backends/attempt-error.ts';
+import type { HttpClient } from '../backends/http-client.ts';
+import type { LbConfig, RouterSettings } from '../config/model.ts';
+import { LbError } from '../errors.ts';
+import { sleep, type Clock, type Random, type Timers } from '../util/clock.ts';
+import { Backend } from './backend.ts';
+import { reconcileBackends } from './backend-pool.ts';
+import { RetryBudget } from './retry-budget.ts';
+import { STRATEGIES, type PickContext, type Strategy } from './strategies/index.ts';
+import { estimateTokens } from './token-estimate.ts';
+
+export interface BalancerDeps {
+  readonly client: HttpClient;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: Random;
+}
+
+/** Everything one config generation routes with; a request keeps the generation it started on. */
+export interface Generation {
+  readonly number: number;
+  readonly config: LbConfig;
+  readonly backends: readonly Backend[];
+  readonly local: Backend;
+  readonly strategy: Strategy;
+  readonly memory: Map<string, number>;
+  readonly loadedAt: number;
+}
+
+export interface AttemptRecord {
+  readonly backend: string;
+  /** HTTP status, or the failure kind (timeout, network, malformed, unavailable). */
+  readonly outcome: number | string;
+  readonly ms: number;
+}
+
+export interface RouteResult {
+  readonly answer: RankedAnswer;
+  readonly backend: string;
+  readonly local: boolean;
+  readonly attempts: readonly AttemptRecord[];
+  readonly estimatedTokens: number;
+}
+
+export interface RouteOptions {
+  readonly callerAuthorization: string | undefined;
+  /** Load balancing off: every call goes straight to the local backend. */
+  readonly localOnly: boolean;
+}
+
+/** A route that failed, with what was tried (for the request log). */
+export class RouteError extends LbError {
+  readonly attempts: readonly AttemptRecord[];
+  constructor(error: LbError, attempts: readonly AttemptRecord[]) {
+    super(error.code, error.status, error.message, {
+      field: error.field,
+      retryAfterSeconds: error.retryAfterSeconds,
+      cause: error.cause,
+    });
+    this.attempts = attempts;
+  }
+}
+
+const LOCAL_NAME = 'local';
+
+export class Balancer {
+  readonly #deps: BalancerDeps;
+  readonly #backendDeps: { client: HttpClient; clock: Clock; breakerTicks: EventEmitter };
+  readonly retryBudget: RetryBudget;
+  #generation: Generation;
+  #tick: unknown;
+
+  constructor(config: LbConfig, deps: BalancerDeps) {
+    this.#deps = deps;
+    this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0) };
+    this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min);
+    this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
+    this.#scheduleTick();
+  }
+
+  get generation(): Generation {
+    return this.#generation;
+  }
+
+  /** Swaps in a new config atomically; requests in flight finish on the generation they hold. */
+  apply(config: LbConfig): { removed: readonly Backend[] } {
+    const previous = this.#generation;
+    const change = reconcileBackends(previous.backends, config, this.#backendDeps);
+    this.#generation = this.#build(config, change.backends, previous, previous.number + 1);
+    this.retryBudget.percent = config.router.retryBudget.percent;
+    this.retryBudget.min = config.router.retryBudget.min;
+    // Removed backends drain: calls in flight may use them until the longest deadline has passed.
+    this.#deps.timers.setTimeout(() => {
+      for (const b of change.removed) b.shutdown();
+      const current = this.#generation;
+      this.#deps.client.retain(new Set([...current.backends, current.local].map((b) => b.origin)));
+    }, Math.max(previous.config.router.defaultTimeoutMs, config.router.defaultTimeoutMs));
+    return { removed: change.removed };
+  }
+
+  #build(config: LbConfig, backends: readonly Backend[], previous: Generation | undefined, number: number): Generation {
+    const r = config.router;
+    const localSpec = {
+      id: `${config.local.apiBase}|${LOCAL_NAME}`,
+      name: LOCAL_NAME,
+      apiBase: config.local.apiBase,
+      apiFormat: config.local.apiFormat,
+      apiKey: config.local.apiKey,
+      keyProblem: undefined,
+      model: undefined,
+      weight: 1,
+      priority: 0,
+      rpm: undefined,
+      tpm: undefined,
+      maxParallelRequests: undefined,
+      timeoutMs: config.local.timeoutMs,
+      healthCheckEnabled: false,
+      healthCheckIntervalMs: 0,
+      costPerToken: 0,
+    };
+    let local = previous?.local;
+    if (local !== undefined && local.id === localSpec.id) local.update(localSpec, r.retryOnStatus, r.breaker, r.latencyDecayMs);
+    else local = new Backend(localSpec, r.retryOnStatus, r.breaker, r.latencyDecayMs, this.#backendDeps);
+    const sameStrategy = previous !== undefined && previous.config.router.strategy === r.strategy;
+    return {
+      number,
+      config,
+      backends,
+      local,
+      strategy: STRATEGIES[r.strategy],
+      memory: sameStrategy ? previous.memory : new Map(),
+      loadedAt: this.#deps.clock.wallNow(),
+    };
+  }
+
+  /** Rotates the breakers' rolling windows (10 slices per window) from one timer. */
+  #scheduleTick(): void {
+    const interval = this.#generation.config.router.breaker.windowMs / 10;
+    this.#tick = this.#deps.timers.setTimeout(() => {
+      this.#backendDeps.breakerTicks.emit('rotate');
+      this.#scheduleTick();
+    }, interval);
+  }
+
+  isEligible(b: Backend, now: number, cost: number): boolean {
+    return b.spec.keyProblem === undefined && b.healthy && b.parkedUntil <= now && b.breakerAdmits && b.hasRoom(now, cost);
+  }
+
+  #candidates(gen: Generation, tried: readonly Backend[], now: number, cost: number): Backend[] {
+    const out: Backend[] = [];
+    for (const b of gen.backends) if (!tried.includes(b) && this.isEligible(b, now, cost)) out.push(b);
+    return out;
+  }
+
+  async route(request: RerankRequest, options: RouteOptions): Promise<RouteResult> {
+    const gen = this.#generation;
+    const r = gen.config.router;
+    const clock = this.#deps.clock;
+    const started = clock.now();
+    const deadline = started + r.defaultTimeoutMs;
+    const cost = estimateTokens(request);
+    const attempts: AttemptRecord[] = [];
+    const tried: Backend[] = [];
+    let lastError: AttemptError | undefined;
+    let again = 0;
+    this.retryBudget.requestStarted();
+    try {
+      if (!options.localOnly) {
+        for (let n = 0; n <= r.numRetries; n++) {
+          let now = clock.now();
+          let candidates = this.#candidates(gen, tried, now, cost);
+          if (candidates.length === 0 && tried.length > 0) {
+            // Every usable backend was tried: back off, then try one of them again.
+            const delay = r.retryDelayMs * 2 ** again++ * (0.5 + this.#deps.random() / 2);
+            if (this.#candidates(gen, [], now, cost).length === 0 || now + delay >= deadline) break;
+            await sleep(this.#deps.timers, delay);
+            now = clock.now();
+            candidates = this.#candidates(gen, [], now, cost);
+          }
+          if (candidates.length === 0) break;
+          const isRetry = n > 0;
+          if (isRetry && !this.retryBudget.tryStartRetry()) break;
+          const ctx: PickContext = { random: this.#deps.random, now, latencyDecayMs: r.latencyDecayMs, memory: gen.memory };
+          const backend = candidates[gen.strategy(candidates, ctx)]!;
+          if (!tried.includes(backend)) tried.push(backend);
+          const timeoutMs = Math.min(backend.spec.timeoutMs, deadline - now);
+          try {
+            const answer = await backend.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
+            attempts.push({ backend: backend.spec.name, outcome: 200, ms: roundMs(clock.now() - now) });
+            return { answer: withUsage(answer, cost), backend: backend.spec.name, local: false, attempts, estimatedTokens: cost };
+          } catch (error) {
+            lastError = error as AttemptError;
+            attempts.push({ backend: backend.spec.name, outcome: lastError.status ?? lastError.kind, ms: roundMs(clock.now() - now) });
+            if (!lastError.retryable) throw new RouteError(finalError(lastError), attempts);
+          } finally {
+            if (isRetry) this.retryBudget.retryEnded();
+          }
+        }
+      }
+      if (options.localOnly || r.fallbackToLocal) return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
+      throw new RouteError(this.#nothingLeft(gen, clock.now(), cost, lastError), attempts);
+    } finally {
+      this.retryBudget.requestEnded();
+    }
+  }
+
+  async #routeLocal(
+    gen: Generation,
+    request: RerankRequest,
+    options: RouteOptions,
+    deadline: number,
+    cost: number,
+    attempts: AttemptRecord[],
+  ): Promise<RouteResult> {
+    const clock = this.#deps.clock;
+    const now = clock.now();
+    const timeoutMs = Math.min(gen.local.spec.timeoutMs, deadline - now);
+    if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: 1 }), attempts);
+    try {
+      const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
+      attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(clock.now() - now) });
+      return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost };
+    } catch (error) {
+      const failure = error as AttemptError;
+      attempts.push({ backend: LOCAL_NAME, outcome: failure.status ?? failure.kind, ms: roundMs(clock.now() - now) });
+      if (failure.clientCaused) throw new RouteError(finalError(failure), attempts);
+      throw new RouteError(
+        new LbError('no_backend_available', 503, `no backend could serve the request; the local backend failed too (${failure.message})`, {
+          retryAfterSeconds: 1,
+        }),
+        attempts,
+      );
+    }
+  }
+
+  /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
+  #nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined): LbError {
+    let earliestLimit = Number.POSITIVE_INFINITY;
+    let earliestOther = Number.POSITIVE_INFINITY;
+    for (const b of gen.backends) {
+      if (b.spec.keyProblem !== undefined) continue;
+      const blockedOtherwise = !b.healthy || b.parkedUntil > now || !b.breakerAdmits;
+      if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
+      let wait = 0;
+      if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
+      if (!b.breakerAdmits) wait = Math.max(wait, b.breakerReopensAt - now);
+      if (!b.healthy) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
+      earliestOther = Math.min(earliestOther, wait);
+    }
+    const seconds = (ms: number) => Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000));
+    if (Number.isFinite(earliestLimit) && lastError === undefined) {
+      return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: seconds(earliestLimit) });
+    }
+    const why = lastError === undefined ? 'no backend is available' : `every backend tried failed (last: ${lastError.message})`;
+    return new LbError('no_backend_available', 503, why, { retryAfterSeconds: seconds(Math.min(earliestLimit, earliestOther)) });
+  }
+
+  close(): void {
+    this.#deps.timers.clearTimeout(this.#tick);
+    for (const b of this.#generation.backends) b.shutdown();
+    this.#generation.local.shutdown();
+  }
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** A backend that reports no usage is charged the estimate, and says so. */
+function withUsage(answer: RankedAnswer, estimate: number): RankedAnswer {
+  return answer.tokens === undefined ? { ...answer, tokens: estimate, usageSource: 'estimate' } : answer;
+}
+
+function finalError(error: AttemptError): LbError {
+  if (error.clientCaused) {
+    const status = error.status ?? 400;
+    return new LbError('backend_rejected_request', status, `the backend rejected the request: ${error.message}`);
+  }
+  return new LbError('upstream_failed', 502, `backend failed: ${error.message}`, { retryAfterSeconds: 1 });
+}
+
+export type { RouterSettings };

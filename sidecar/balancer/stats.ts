@@ -1,0 +1,44 @@
+/** Snapshots for /lb/stats and /lb/backends. Pure reads of the machinery; no secrets. */
+import type { Backend } from './backend.ts';
+import type { Balancer } from './balancer.ts';
+import { decayedLatency } from './strategies/latency-based.ts';
+
+/** api_base without credentials or query string. */
+export function displayUrl(apiBase: string): string {
+  try {
+    const url = new URL(apiBase);
+    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export function backendStats(b: Backend, balancer: Balancer, now: number, wallNow: number): Record<string, unknown> {
+  const spec = b.spec;
+  const r = balancer.generation.config.router;
+  const estimate = decayedLatency(b, { now, latencyDecayMs: r.latencyDecayMs, random: Math.random, memory: new Map() });
+  return {
+    name: spec.name,
+    api_base: displayUrl(spec.apiBase),
+    api_format: spec.apiFormat,
+    weight: spec.weight,
+    priority: spec.priority,
+    available: balancer.isEligible(b, now, 0),
+    healthy: b.healthy,
+    health_problem: b.healthProblem ?? null,
+    key_problem: spec.keyProblem ?? null,
+    breaker_state: b.breakerState,
+    parked_for_ms: Math.max(0, Math.round(b.parkedUntil - now)),
+    in_flight: b.inFlight,
+    requests: b.requests,
+    successes: b.successes,
+    failures: b.failures,
+    client_errors: b.clientErrors,
+    latency_ms: b.latencies.percentiles(),
+    routing_estimate_ms_per_doc: Number.isNaN(estimate) ? null : Math.round(estimate * 1000) / 1000,
+    rpm: { used: b.requestWindow.total(now), limit: spec.rpm ?? null },
+    tpm: { used: Math.round(b.tokenWindow.total(now)), limit: spec.tpm ?? null },
+    max_parallel_requests: spec.maxParallelRequests ?? null,
+    last_error: b.lastError === undefined ? null : { message: b.lastError.message, at: new Date(b.lastError.at).toISOString(), age_s: Math.round((wallNow - b.lastError.at) / 1000) },
+  };
+}
