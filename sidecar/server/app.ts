@@ -1,0 +1,88 @@
+/** Routes of the sidecar. Handlers stay thin; the work is in api/, balancer/ and backends/. */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ClientFormat } from '../api/canonical.ts';
+import type { Balancer } from '../balancer/balancer.ts';
+import { backendStats } from '../balancer/stats.ts';
+import { LbError } from '../errors.ts';
+import type { Clock } from '../util/clock.ts';
+import { errorResponse } from './error-response.ts';
+import type { Logger } from './logger.ts';
+import { handleRerank, type RerankDeps } from './rerank-handler.ts';
+
+export interface AppDeps {
+  readonly balancer: Balancer;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly enabled: boolean;
+  readonly startedAt: number;
+  /** False once shutdown has begun. */
+  readonly isReady: () => boolean;
+}
+
+const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = [
+  ['/rerank', undefined],
+  ['/v1/rerank', 'cohere-v1'],
+  ['/v2/rerank', 'cohere-v2'],
+  ['/api/v1/rerank', 'jina'],
+];
+
+/** Body limit that follows the loaded config's max_request_body_bytes. */
+function configuredBodyLimit(balancer: Balancer): MiddlewareHandler {
+  let max = -1;
+  let limiter: MiddlewareHandler | undefined;
+  return function limitBody(c, next) {
+    const wanted = balancer.generation.config.router.maxBodyBytes;
+    if (limiter === undefined || wanted !== max) {
+      max = wanted;
+      limiter = bodyLimit({
+        maxSize: wanted,
+        onError: () => errorResponse(new LbError('payload_too_large', 413, `body: larger than ${wanted} bytes`, { field: 'body' }), undefined),
+      });
+    }
+    return limiter(c, next);
+  };
+}
+
+export function statsBody(deps: AppDeps): Record<string, unknown> {
+  const gen = deps.balancer.generation;
+  const now = deps.clock.now();
+  const wallNow = deps.clock.wallNow();
+  const backends = gen.backends.map((b) => backendStats(b, deps.balancer, now, wallNow));
+  return {
+    load_balancer_enabled: deps.enabled,
+    routing_strategy: gen.config.router.strategy,
+    total_backends: gen.backends.length,
+    available_backends: backends.filter((b) => b.available).length,
+    backends,
+    local_backend: backendStats(gen.local, deps.balancer, now, wallNow),
+    retry_budget: deps.balancer.retryBudget.toJSON(),
+    uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
+    config: { hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString() },
+  };
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const rerankDeps: RerankDeps = { balancer: deps.balancer, logger: deps.logger, enabled: deps.enabled, now: () => deps.clock.now() };
+  const limit = configuredBodyLimit(deps.balancer);
+  for (const [path, format] of RERANK_ROUTES) {
+    const handler = (c: Context) => handleRerank(c, rerankDeps, format);
+    app.post(path, limit, handler);
+    app.post(`/lb${path}`, limit, handler);
+  }
+  app.get('/lb/stats', (c) => c.json(statsBody(deps)));
+  app.get('/lb/backends', (c) => c.json({ backends: statsBody(deps).backends }));
+  app.get('/lb/config', (c) => {
+    const gen = deps.balancer.generation;
+    return c.json({ hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString(), warnings: gen.config.warnings });
+  });
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  app.get('/ready', (c) => {
+    const ready = deps.isReady();
+    return c.json({ ready }, ready ? 200 : 503);
+  });
+  app.notFound((c) => errorResponse(new LbError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), undefined));
+  app.onError((error) => errorResponse(error instanceof LbError ? error : new LbError('internal', 500, 'internal error', { cause: error }), undefined));
+  return app;
+}

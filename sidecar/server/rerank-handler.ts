@@ -1,0 +1,88 @@
+/** Thin edge: JSON in -> canonical request -> balancer -> caller's format out. */
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'hono';
+import type { ClientFormat } from '../api/canonical.ts';
+import { CLIENT_CODECS, formatOfRerankPath } from '../api/client-formats/index.ts';
+import { asBody } from '../api/request-fields.ts';
+import { RouteError, type AttemptRecord, type Balancer, type RouteResult } from '../balancer/balancer.ts';
+import { invalidRequest, LbError } from '../errors.ts';
+import type { Logger } from './logger.ts';
+import { errorResponse, toLbError } from './error-response.ts';
+
+export interface RerankDeps {
+  readonly balancer: Balancer;
+  readonly logger: Logger;
+  readonly enabled: boolean;
+  readonly now: () => number;
+}
+
+export const BACKEND_HEADER = 'x-reranker-lb-backend';
+export const FALLBACK_HEADER = 'x-reranker-lb-fallback';
+
+interface LogFields {
+  readonly requestId: string;
+  readonly format: ClientFormat | 'unknown';
+  readonly status: number;
+  readonly started: number;
+  readonly documents: number;
+  readonly attempts: readonly AttemptRecord[];
+  readonly estimatedTokens: number | undefined;
+  readonly fallback: boolean;
+  readonly code?: string;
+}
+
+function logCall(deps: RerankDeps, f: LogFields): void {
+  if (!deps.balancer.generation.config.router.requestLogging) return;
+  deps.logger.info(
+    {
+      request_id: f.requestId,
+      format: f.format,
+      status: f.status,
+      latency_ms: Math.round((deps.now() - f.started) * 100) / 100,
+      documents: f.documents,
+      estimated_tokens: f.estimatedTokens ?? null,
+      attempts: f.attempts,
+      backend: f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend,
+      fallback: f.fallback,
+      error_code: f.code,
+    },
+    'rerank',
+  );
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch (error) {
+    if (error instanceof LbError) throw error;
+    throw invalidRequest('body', 'expected a valid JSON document');
+  }
+}
+
+/** Handles one rerank call in `format` (undefined: decide from the body, for the shared /rerank path). */
+export async function handleRerank(c: Context, deps: RerankDeps, format: ClientFormat | undefined): Promise<Response> {
+  const started = deps.now();
+  const requestId = c.req.header('x-request-id') ?? randomUUID();
+  let chosen: ClientFormat | 'unknown' = format ?? 'unknown';
+  let documents = 0;
+  let result: RouteResult;
+  try {
+    const body = asBody(await readJson(c));
+    chosen = format ?? formatOfRerankPath(body);
+    const codec = CLIENT_CODECS[chosen];
+    const request = codec.parse(body);
+    documents = request.documents.length;
+    result = await deps.balancer.route(request, { callerAuthorization: c.req.header('authorization'), localOnly: !deps.enabled });
+    const payload = codec.render(request, result.answer, requestId);
+    const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
+    if (result.local) headers[FALLBACK_HEADER] = 'local';
+    logCall(deps, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
+    return c.json(payload, 200, headers);
+  } catch (error) {
+    const lbError = toLbError(error);
+    if (lbError.code === 'internal') deps.logger.error({ err: error, request_id: requestId }, 'internal error');
+    const attempts = error instanceof RouteError ? error.attempts : [];
+    logCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code });
+    return errorResponse(lbError, requestId);
+  }
+}

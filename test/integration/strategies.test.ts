@@ -1,0 +1,78 @@
+/** Each routing strategy, observed over HTTP through the real sidecar. */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { countOf, post, QUERY, servedBy, startPool, type Pool } from '../support/harness.ts';
+
+const pools: Pool[] = [];
+after(() => Promise.all(pools.map((p) => p.close())));
+
+async function pool(...args: Parameters<typeof startPool>): Promise<Pool> {
+  const p = await startPool(...args);
+  pools.push(p);
+  return p;
+}
+
+describe('routing strategies over HTTP', () => {
+  test('weighted-random follows the weights', async () => {
+    const p = await pool([{ name: 'a', entry: { weight: 3 } }, { name: 'b', entry: { weight: 1 } }], { routing_strategy: 'weighted-random' });
+    const counts = countOf(await servedBy(p.url, 400));
+    assert.ok(counts.a! > 250 && counts.a! < 350, JSON.stringify(counts));
+  });
+
+  test('round-robin with weights 2:1 serves a, b, a, a, b, a', async () => {
+    const p = await pool([{ name: 'a', entry: { weight: 2 } }, { name: 'b', entry: { weight: 1 } }], { routing_strategy: 'round-robin' });
+    assert.deepEqual(await servedBy(p.url, 6), ['a', 'b', 'a', 'a', 'b', 'a']);
+  });
+
+  test('least-busy sends calls to the backend with fewer calls in flight', async () => {
+    const p = await pool([{ name: 'slow', behaviour: { latencyMs: 800 } }, { name: 'quick', behaviour: { latencyMs: 5 } }], { routing_strategy: 'least-busy' });
+    // 20 calls spaced 15 ms apart: "slow" keeps its calls for 800 ms, so it stays the busier one.
+    const calls = [];
+    for (let i = 0; i < 20; i++) {
+      calls.push(post(p.url, '/rerank', QUERY));
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    const served = (await Promise.all(calls)).map((r) => r.headers.get('x-reranker-lb-backend')!);
+    assert.ok((countOf(served).slow ?? 0) <= 2, JSON.stringify(countOf(served)));
+  });
+
+  test('latency-based-routing moves traffic off a slow backend', async () => {
+    const p = await pool(
+      [
+        { name: 'fast1', behaviour: { latencyMs: 2 } },
+        { name: 'fast2', behaviour: { latencyMs: 2 } },
+        { name: 'slow', behaviour: { latencyMs: 60 } },
+      ],
+      { routing_strategy: 'latency-based-routing' },
+    );
+    await servedBy(p.url, 15); // warm-up: every backend gets measured
+    const counts = countOf(await servedBy(p.url, 60));
+    assert.ok((counts.slow ?? 0) <= 3, JSON.stringify(counts));
+    assert.ok(counts.fast1! > 10 && counts.fast2! > 10, `no herding: ${JSON.stringify(counts)}`);
+  });
+
+  test('priority-failover uses priority 0 while it works, then priority 1', async () => {
+    const p = await pool([{ name: 'primary', entry: { priority: 0 } }, { name: 'backup', entry: { priority: 1 } }], { routing_strategy: 'priority-failover', allowed_fails: 0, cooldown_time: 30 });
+    assert.deepEqual(countOf(await servedBy(p.url, 20)), { primary: 20 });
+    p.fakes.primary!.set({ mode: 'status', status: 500 });
+    assert.deepEqual(countOf(await servedBy(p.url, 10)), { backup: 10 });
+    assert.equal(p.fakes.primary!.stats.requests, 21, 'one failure opened the breaker; no more traffic to primary');
+  });
+
+  test('simple-shuffle ignores weights', async () => {
+    const p = await pool([{ name: 'a', entry: { weight: 10 } }, { name: 'b', entry: { weight: 1 } }], { routing_strategy: 'simple-shuffle' });
+    const counts = countOf(await servedBy(p.url, 300));
+    assert.ok(counts.b! > 100, JSON.stringify(counts));
+  });
+
+  test('usage-based-routing prefers the backend with most tpm headroom', async () => {
+    const p = await pool([{ name: 'small', entry: { tpm: 200 } }, { name: 'large', entry: { tpm: 100_000 } }], { routing_strategy: 'usage-based-routing' });
+    const counts = countOf(await servedBy(p.url, 20));
+    assert.ok(counts.large! >= 18, JSON.stringify(counts));
+  });
+
+  test('cost-based-routing prefers the cheapest backend', async () => {
+    const p = await pool([{ name: 'hosted', params: { input_cost_per_token: 0.000002 } }, { name: 'own' }], { routing_strategy: 'cost-based-routing' });
+    assert.deepEqual(countOf(await servedBy(p.url, 10)), { own: 10 });
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * Integration harness: real fake-reranker servers on loopback and a real sidecar serving HTTP,
+ * in this process (fast) or as a child process (for environment and signal behaviour).
+ */
+import { Writable } from 'node:stream';
+import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from '../../demo/fake-reranker.ts';
+import { parseConfigText } from '../../sidecar/config/load.ts';
+import type { LbConfig } from '../../sidecar/config/model.ts';
+import { createLogger } from '../../sidecar/server/logger.ts';
+import { startSidecar, type RunningSidecar } from '../../sidecar/server/sidecar.ts';
+
+export interface FakeSpec {
+  readonly name: string;
+  readonly format?: FakeFormat;
+  readonly behaviour?: Partial<Behaviour>;
+  /** Extra keys for this model_list entry (weight, priority, rpm, ...). */
+  readonly entry?: Record<string, unknown>;
+  /** Extra keys for litellm_params. */
+  readonly params?: Record<string, unknown>;
+}
+
+export interface Pool {
+  readonly url: string;
+  readonly fakes: Record<string, FakeReranker>;
+  readonly local: FakeReranker;
+  readonly sidecar: RunningSidecar;
+  readonly logs: Record<string, unknown>[];
+  /** Builds a config for the same fakes with other settings (for reload tests). */
+  configWith(router: Record<string, unknown>, specs?: readonly FakeSpec[]): LbConfig;
+  close(): Promise<void>;
+}
+
+export function configDocument(specs: readonly FakeSpec[], fakes: Record<string, FakeReranker>, router: Record<string, unknown>, local: FakeReranker | undefined): string {
+  const doc = {
+    model_list: specs.map((s) => ({
+      model_name: s.name,
+      litellm_params: { api_base: fakes[s.name]!.url, api_format: s.format ?? 'native', ...s.params },
+      ...s.entry,
+    })),
+    router_settings: {
+      health_check_interval: 0,
+      retry_delay: 0.01,
+      ...(local === undefined ? {} : { local_backend: { api_base: local.url } }),
+      ...router,
+    },
+  };
+  return JSON.stringify(doc, null, 2); // JSON is YAML
+}
+
+export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: { enabled?: boolean } = {}): Promise<Pool> {
+  const fakes: Record<string, FakeReranker> = {};
+  for (const spec of specs) fakes[spec.name] = await startFakeReranker({ name: spec.name, format: spec.format ?? 'native', behaviour: spec.behaviour });
+  const local = await startFakeReranker({ name: 'local' });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const configWith = (r: Record<string, unknown>, s: readonly FakeSpec[] = specs) => parseConfigText(configDocument(s, fakes, r, local), 'test', {});
+  const sidecar = await startSidecar({ config: configWith(router), enabled: options.enabled ?? true, logger: createLogger('info', sink), port: 0 });
+  return {
+    url: sidecar.url,
+    fakes,
+    local,
+    sidecar,
+    logs,
+    configWith,
+    async close() {
+      await sidecar.stop();
+      await Promise.all([...Object.values(fakes), local].map((f) => f.close()));
+    },
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any;
+}
+
+export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+export async function get(url: string, path: string): Promise<Reply> {
+  const res = await fetch(url + path);
+  return { status: res.status, headers: res.headers, body: await res.json() };
+}
+
+export const DOCS = ['Paris is the capital of France.', 'Berlin is in Germany.', 'The Eiffel Tower is in Paris.'];
+export const QUERY = { query: 'capital of France', documents: DOCS };
+
+/** Calls /rerank `n` times in sequence; returns which backend served each call. */
+export async function servedBy(url: string, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const reply = await post(url, '/rerank', QUERY);
+    if (reply.status !== 200) throw new Error(`call ${i} failed: ${reply.status} ${JSON.stringify(reply.body)}`);
+    out.push(reply.headers.get('x-reranker-lb-backend')!);
+  }
+  return out;
+}
+
+export function countOf(names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const n of names) counts[n] = (counts[n] ?? 0) + 1;
+  return counts;
+}
+
+/** Waits until `check` passes, polling; fails after `ms`. For conditions driven by real timers. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export async function stats(url: string): Promise<any> {
+  return (await get(url, '/lb/stats')).body;
+}
