@@ -1,16 +1,10 @@
 /** Failover, parking, client errors, timeouts, breakers, health checks, malformed answers. */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { countOf, eventually, post, QUERY, servedBy, startPool, stats, type Pool } from '../support/harness.ts';
+import { countOf, eventually, post, QUERY, servedBy, poolTracker, stats } from '../support/harness.ts';
 
-const pools: Pool[] = [];
-after(() => Promise.all(pools.map((p) => p.close())));
-
-async function pool(...args: Parameters<typeof startPool>): Promise<Pool> {
-  const p = await startPool(...args);
-  pools.push(p);
-  return p;
-}
+const { pool, closeAll } = poolTracker();
+after(closeAll);
 
 function backendStats(body: any, name: string): any {
   return body.backends.find((b: any) => b.name === name);

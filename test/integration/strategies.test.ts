@@ -1,16 +1,10 @@
 /** Each routing strategy, observed over HTTP through the real sidecar. */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { countOf, post, QUERY, servedBy, startPool, type Pool } from '../support/harness.ts';
+import { countOf, post, QUERY, servedBy, poolTracker } from '../support/harness.ts';
 
-const pools: Pool[] = [];
-after(() => Promise.all(pools.map((p) => p.close())));
-
-async function pool(...args: Parameters<typeof startPool>): Promise<Pool> {
-  const p = await startPool(...args);
-  pools.push(p);
-  return p;
-}
+const { pool, closeAll } = poolTracker();
+after(closeAll);
 
 describe('routing strategies over HTTP', () => {
   test('weighted-random follows the weights', async () => {

@@ -124,3 +124,18 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
 export async function stats(url: string): Promise<any> {
   return (await get(url, '/lb/stats')).body;
 }
+
+/** Pools started by one test file, closed together by its `after` hook. */
+export function poolTracker(): { pool: typeof startPool; closeAll: () => Promise<void> } {
+  const started: Pool[] = [];
+  return {
+    async pool(...args) {
+      const p = await startPool(...args);
+      started.push(p);
+      return p;
+    },
+    async closeAll() {
+      await Promise.all(started.map((p) => p.close()));
+    },
+  };
+}
