@@ -21,6 +21,8 @@ export interface Behaviour {
   retryAfter: string | undefined;
   /** Status of GET /health. */
   healthStatus: number;
+  /** Token usage to report instead of the computed count (tests of usage correction). */
+  reportedTokens: number | undefined;
 }
 
 export interface FakeStats {
@@ -40,7 +42,7 @@ export interface FakeReranker {
   close(): Promise<void>;
 }
 
-export const HEALTHY: Behaviour = { latencyMs: 0, latencySigma: 0, mode: 'ok', status: 500, retryAfter: undefined, healthStatus: 200 };
+export const HEALTHY: Behaviour = { latencyMs: 0, latencySigma: 0, mode: 'ok', status: 500, retryAfter: undefined, healthStatus: 200, reportedTokens: undefined };
 
 function gaussian(): number {
   return Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
@@ -60,10 +62,10 @@ function documentsOf(body: Record<string, unknown>): string[] {
   return raw.map((d) => (typeof d === 'string' ? d : String((d as { text?: unknown }).text ?? '')));
 }
 
-export function answerFor(format: FakeFormat, name: string, query: string, docs: string[]): { body: unknown; headers: Record<string, string> } {
+export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number): { body: unknown; headers: Record<string, string> } {
   const scores = bm25Scores(query, docs);
   const ranked = scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
-  const tokens = docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
+  const tokens = reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
   switch (format) {
     case 'tei':
       return { body: ranked.map((r) => ({ index: r.index, score: r.score })), headers: { 'x-compute-tokens': String(tokens) } };
@@ -147,7 +149,7 @@ export function startFakeReranker(options: { format?: FakeFormat; name?: string;
       res.writeHead(422, { 'content-type': 'application/json' }).end('{"error":"query and documents are required"}');
       return;
     }
-    const answer = answerFor(format, name, body.query, docs);
+    const answer = answerFor(format, name, body.query, docs, b.reportedTokens);
     res.writeHead(200, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(answer.body));
   }
 

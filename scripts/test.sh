@@ -10,6 +10,7 @@ stage() {
   "$@"
   echo "== $name: $(( $(date +%s) - t0 )) s"
 }
+stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
 stage unit node --test --test-reporter=spec 'sidecar/**/*.test.ts'
 stage integration node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'

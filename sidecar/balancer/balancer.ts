@@ -15,9 +15,11 @@ import { reconcileBackends } from './backend-pool.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES, type PickContext, type Strategy } from './strategies/index.ts';
 import { estimateTokens } from './token-estimate.ts';
+import { NO_OBSERVER, outcomeOf, type BalancerObserver } from '../metrics/observer.ts';
 
 export interface BalancerDeps {
   readonly client: HttpClient;
+  readonly observer?: BalancerObserver;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
@@ -72,6 +74,7 @@ const LOCAL_NAME = 'local';
 
 export class Balancer {
   readonly #deps: BalancerDeps;
+  readonly #observer: BalancerObserver;
   readonly #backendDeps: { client: HttpClient; clock: Clock; breakerTicks: EventEmitter };
   readonly retryBudget: RetryBudget;
   #generation: Generation;
@@ -79,6 +82,7 @@ export class Balancer {
 
   constructor(config: LbConfig, deps: BalancerDeps) {
     this.#deps = deps;
+    this.#observer = deps.observer ?? NO_OBSERVER;
     this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0) };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min);
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
@@ -186,26 +190,41 @@ export class Balancer {
           }
           if (candidates.length === 0) break;
           const isRetry = n > 0;
-          if (isRetry && !this.retryBudget.tryStartRetry()) break;
+          if (isRetry) {
+            if (!this.retryBudget.tryStartRetry()) {
+              this.#observer.retryBudgetExhausted();
+              break;
+            }
+            this.#observer.retry();
+          }
           const ctx: PickContext = { random: this.#deps.random, now, latencyDecayMs: r.latencyDecayMs, memory: gen.memory };
           const backend = candidates[gen.strategy(candidates, ctx)]!;
           if (!tried.includes(backend)) tried.push(backend);
           const timeoutMs = Math.min(backend.spec.timeoutMs, deadline - now);
           try {
             const answer = await backend.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
-            attempts.push({ backend: backend.spec.name, outcome: 200, ms: roundMs(clock.now() - now) });
+            const ms = clock.now() - now;
+            attempts.push({ backend: backend.spec.name, outcome: 200, ms: roundMs(ms) });
+            this.#observer.attempt(backend.spec.name, 'success', ms / 1000);
             return { answer: withUsage(answer, cost), backend: backend.spec.name, local: false, attempts, estimatedTokens: cost };
           } catch (error) {
             lastError = error as AttemptError;
-            attempts.push({ backend: backend.spec.name, outcome: lastError.status ?? lastError.kind, ms: roundMs(clock.now() - now) });
+            const ms = clock.now() - now;
+            attempts.push({ backend: backend.spec.name, outcome: lastError.status ?? lastError.kind, ms: roundMs(ms) });
+            this.#observer.attempt(backend.spec.name, outcomeOf(lastError), ms / 1000);
             if (!lastError.retryable) throw new RouteError(finalError(lastError), attempts);
           } finally {
             if (isRetry) this.retryBudget.retryEnded();
           }
         }
       }
-      if (options.localOnly || r.fallbackToLocal) return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
-      throw new RouteError(this.#nothingLeft(gen, clock.now(), cost, lastError), attempts);
+      if (options.localOnly || r.fallbackToLocal) {
+        if (!options.localOnly) this.#observer.fallback();
+        return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
+      }
+      const error = this.#nothingLeft(gen, clock.now(), cost, lastError);
+      if (error.code === 'rate_limited') this.#observer.rateLimited();
+      throw new RouteError(error, attempts);
     } finally {
       this.retryBudget.requestEnded();
     }
@@ -225,11 +244,15 @@ export class Balancer {
     if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: 1 }), attempts);
     try {
       const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
-      attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(clock.now() - now) });
+      const ms = clock.now() - now;
+      attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(ms) });
+      this.#observer.attempt(LOCAL_NAME, 'success', ms / 1000);
       return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost };
     } catch (error) {
       const failure = error as AttemptError;
-      attempts.push({ backend: LOCAL_NAME, outcome: failure.status ?? failure.kind, ms: roundMs(clock.now() - now) });
+      const ms = clock.now() - now;
+      attempts.push({ backend: LOCAL_NAME, outcome: failure.status ?? failure.kind, ms: roundMs(ms) });
+      this.#observer.attempt(LOCAL_NAME, outcomeOf(failure), ms / 1000);
       if (failure.clientCaused) throw new RouteError(finalError(failure), attempts);
       throw new RouteError(
         new LbError('no_backend_available', 503, `no backend could serve the request; the local backend failed too (${failure.message})`, {

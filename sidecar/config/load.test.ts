@@ -138,3 +138,11 @@ router_settings:
     assert.throws(() => loadConfigFile('/nonexistent/x.yaml', {}), (error: unknown) => error instanceof ConfigError && error.problems[0] === '(file): cannot read (ENOENT)');
   });
 });
+
+test('pool-wide limits are split across sidecar_count sidecars (RERANKER_SIDECAR_COUNT wins)', () => {
+  const text = 'model_list:\n  - model_name: a\n    rpm: 100\n    tpm: 1000\n    litellm_params: { api_base: "http://a:1" }\nrouter_settings: { sidecar_count: 3 }\n';
+  const fromFile = parseConfigText(text, 't', {}).backends[0]!;
+  assert.deepEqual([fromFile.rpm, fromFile.tpm], [34, 334]);
+  const fromEnv = parseConfigText(text, 't', { RERANKER_SIDECAR_COUNT: '4' }).backends[0]!;
+  assert.deepEqual([fromEnv.rpm, fromEnv.tpm], [25, 250]);
+});

@@ -83,6 +83,7 @@ function backendSpec(
   input: NormalizeInput,
   defaultTimeoutMs: number,
   defaultHealthIntervalMs: number,
+  share: (limit: number | undefined) => number | undefined,
   problems: string[],
 ): BackendSpec {
   const params = entry.litellm_params;
@@ -102,9 +103,9 @@ function backendSpec(
     model: provider.model,
     weight: entry.weight,
     priority: entry.priority,
-    rpm: entry.rpm ?? params.rpm,
-    tpm: entry.tpm ?? params.tpm,
-    maxParallelRequests: entry.max_parallel_requests ?? params.max_parallel_requests,
+    rpm: share(entry.rpm ?? params.rpm),
+    tpm: share(entry.tpm ?? params.tpm),
+    maxParallelRequests: share(entry.max_parallel_requests ?? params.max_parallel_requests),
     timeoutMs: timeout === undefined ? defaultTimeoutMs : timeout * 1000,
     healthCheckEnabled: entry.health_check_enabled,
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : interval * 1000,
@@ -158,12 +159,24 @@ function routerSettings(file: ConfigFile): RouterSettings {
   };
 }
 
+/** RERANKER_SIDECAR_COUNT (set by a deployment that knows its replicas) wins over the file. */
+function sidecarCount(input: NormalizeInput, problems: string[]): number {
+  const raw = input.env.RERANKER_SIDECAR_COUNT;
+  if (raw === undefined || raw === '') return input.file.router_settings.sidecar_count;
+  const count = Number(raw);
+  if (Number.isInteger(count) && count >= 1) return count;
+  problems.push(`RERANKER_SIDECAR_COUNT: expected an integer >= 1, got "${raw}"`);
+  return 1;
+}
+
 /** Returns the config, or the list of problems (each starting with its path). */
 export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | { problems: string[] } {
   const problems: string[] = [];
   const router = routerSettings(input.file);
+  const sidecars = sidecarCount(input, problems);
+  const share = (limit: number | undefined) => (limit === undefined ? undefined : Math.max(1, Math.ceil(limit / sidecars)));
   const backends = input.file.model_list.map((entry, i) =>
-    backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, problems),
+    backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, problems),
   );
   const seen = new Map<string, number>();
   backends.forEach((backend, i) => {

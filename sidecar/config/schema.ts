@@ -95,6 +95,8 @@ export const routerSettingsSchema = z.object({
   retry_budget_min: count.default(3),
   max_request_body_bytes: positiveCount.default(10 * 1024 * 1024),
   latency_decay_time: positiveSeconds.default(5),
+  /** rpm/tpm/max_parallel_requests are pool-wide; each sidecar enforces its share (limit / count). */
+  sidecar_count: positiveCount.default(1),
   local_backend: localBackendSchema.optional(),
 });
 

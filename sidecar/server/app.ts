@@ -5,8 +5,12 @@ import type { ClientFormat } from '../api/canonical.ts';
 import type { Balancer } from '../balancer/balancer.ts';
 import { backendStats } from '../balancer/stats.ts';
 import { LbError } from '../errors.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import type { ConfigReloader } from '../reload/config-reloader.ts';
 import type { Clock } from '../util/clock.ts';
+import { requireAdmin } from './admin-auth.ts';
 import { errorResponse } from './error-response.ts';
+import type { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from './logger.ts';
 import { handleRerank, type RerankDeps } from './rerank-handler.ts';
 
@@ -16,8 +20,13 @@ export interface AppDeps {
   readonly clock: Clock;
   readonly enabled: boolean;
   readonly startedAt: number;
+  readonly metrics: Metrics;
+  readonly totals: RequestTotals;
+  readonly inFlight: InFlight;
+  readonly reloader: ConfigReloader;
+  readonly adminToken: string | undefined;
   /** False once shutdown has begun. */
-  readonly isReady: () => boolean;
+  readonly isShuttingDown: () => boolean;
 }
 
 const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = [
@@ -56,15 +65,37 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
     available_backends: backends.filter((b) => b.available).length,
     backends,
     local_backend: backendStats(gen.local, deps.balancer, now, wallNow),
+    totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count },
     retry_budget: deps.balancer.retryBudget.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
-    config: { hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString() },
+    config: configBody(deps),
   };
+}
+
+function configBody(deps: AppDeps): Record<string, unknown> {
+  const gen = deps.balancer.generation;
+  return { hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString(), warnings: gen.config.warnings };
+}
+
+/** Ready: not shutting down, and some backend (or the local one) can take a call. */
+export function isReady(deps: AppDeps): boolean {
+  if (deps.isShuttingDown()) return false;
+  const gen = deps.balancer.generation;
+  if (!deps.enabled || gen.config.router.fallbackToLocal) return gen.local.breakerAdmits || gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
+  return gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
 }
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
-  const rerankDeps: RerankDeps = { balancer: deps.balancer, logger: deps.logger, enabled: deps.enabled, now: () => deps.clock.now() };
+  const rerankDeps: RerankDeps = {
+    balancer: deps.balancer,
+    logger: deps.logger,
+    enabled: deps.enabled,
+    now: () => deps.clock.now(),
+    metrics: deps.metrics,
+    totals: deps.totals,
+    inFlight: deps.inFlight,
+  };
   const limit = configuredBodyLimit(deps.balancer);
   for (const [path, format] of RERANK_ROUTES) {
     const handler = (c: Context) => handleRerank(c, rerankDeps, format);
@@ -73,14 +104,19 @@ export function createApp(deps: AppDeps): Hono {
   }
   app.get('/lb/stats', (c) => c.json(statsBody(deps)));
   app.get('/lb/backends', (c) => c.json({ backends: statsBody(deps).backends }));
-  app.get('/lb/config', (c) => {
-    const gen = deps.balancer.generation;
-    return c.json({ hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString(), warnings: gen.config.warnings });
+  app.get('/lb/config', (c) => c.json(configBody(deps)));
+  app.post('/lb/reload', requireAdmin(deps.adminToken), (c) => {
+    const outcome = deps.reloader.reload('admin');
+    return c.json(outcome, outcome.result === 'failure' ? 422 : 200);
+  });
+  app.get('/metrics', async (c) => {
+    const text = await deps.metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': deps.metrics.registry.contentType });
   });
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.get('/ready', (c) => {
-    const ready = deps.isReady();
-    return c.json({ ready }, ready ? 200 : 503);
+    const ready = isReady(deps);
+    return c.json({ ready, shutting_down: deps.isShuttingDown() }, ready ? 200 : 503);
   });
   app.notFound((c) => errorResponse(new LbError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), undefined));
   app.onError((error) => errorResponse(error instanceof LbError ? error : new LbError('internal', 500, 'internal error', { cause: error }), undefined));

@@ -8,12 +8,17 @@ import { RouteError, type AttemptRecord, type Balancer, type RouteResult } from 
 import { invalidRequest, LbError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import { errorResponse, toLbError } from './error-response.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { outcomeOfStatus, type InFlight, type RequestTotals } from './in-flight.ts';
 
 export interface RerankDeps {
   readonly balancer: Balancer;
   readonly logger: Logger;
   readonly enabled: boolean;
   readonly now: () => number;
+  readonly metrics: Metrics;
+  readonly totals: RequestTotals;
+  readonly inFlight: InFlight;
 }
 
 export const BACKEND_HEADER = 'x-reranker-lb-backend';
@@ -31,7 +36,11 @@ interface LogFields {
   readonly code?: string;
 }
 
-function logCall(deps: RerankDeps, f: LogFields): void {
+/** Metrics, totals and (when enabled) the request log line: once per call. */
+function recordCall(deps: RerankDeps, f: LogFields): void {
+  const outcome = outcomeOfStatus(f.status, f.fallback);
+  deps.totals.record(outcome);
+  deps.metrics.request(f.format, outcome, (deps.now() - f.started) / 1000);
   if (!deps.balancer.generation.config.router.requestLogging) return;
   deps.logger.info(
     {
@@ -62,6 +71,7 @@ async function readJson(c: Context): Promise<unknown> {
 /** Handles one rerank call in `format` (undefined: decide from the body, for the shared /rerank path). */
 export async function handleRerank(c: Context, deps: RerankDeps, format: ClientFormat | undefined): Promise<Response> {
   const started = deps.now();
+  deps.inFlight.enter();
   const requestId = c.req.header('x-request-id') ?? randomUUID();
   let chosen: ClientFormat | 'unknown' = format ?? 'unknown';
   let documents = 0;
@@ -76,13 +86,15 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const payload = codec.render(request, result.answer, requestId);
     const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
     if (result.local) headers[FALLBACK_HEADER] = 'local';
-    logCall(deps, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
+    recordCall(deps, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
     return c.json(payload, 200, headers);
   } catch (error) {
     const lbError = toLbError(error);
     if (lbError.code === 'internal') deps.logger.error({ err: error, request_id: requestId }, 'internal error');
     const attempts = error instanceof RouteError ? error.attempts : [];
-    logCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code });
+    recordCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code });
     return errorResponse(lbError, requestId);
+  } finally {
+    deps.inFlight.leave();
   }
 }

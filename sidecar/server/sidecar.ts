@@ -1,4 +1,4 @@
-/** Wires one sidecar together from a config: client, balancer, health checks, HTTP app. */
+/** Wires one sidecar together from a config: client, balancer, health checks, metrics, reload, HTTP. */
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -6,9 +6,14 @@ import type { Hono } from 'hono';
 import { HttpClient } from '../backends/http-client.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import type { LbConfig } from '../config/model.ts';
+import { ConfigError } from '../errors.ts';
 import { HealthChecker } from '../health/health-checker.ts';
-import { systemClock, systemTimers, type Clock, type Random, type Timers } from '../util/clock.ts';
+import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { ConfigReloader } from '../reload/config-reloader.ts';
+import { ConfigFileWatcher } from '../reload/file-watcher.ts';
+import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers } from '../util/clock.ts';
 import { createApp } from './app.ts';
+import { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from './logger.ts';
 
 export interface SidecarOptions {
@@ -16,6 +21,12 @@ export interface SidecarOptions {
   /** RERANKER_LOAD_BALANCER_ENABLED: false sends every call to the local backend. */
   readonly enabled: boolean;
   readonly logger: Logger;
+  /** Where reloads read the config from; without it reloads are refused. */
+  readonly load?: () => LbConfig;
+  /** A config file to watch (its directory, to survive ConfigMap symlink swaps). */
+  readonly watchPath?: string;
+  readonly watchRecheckMs?: number;
+  readonly adminToken?: string;
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
@@ -24,9 +35,10 @@ export interface SidecarOptions {
 export interface Sidecar {
   readonly app: Hono;
   readonly balancer: Balancer;
-  /** Swaps in a new config (reload); backends present in both keep their state. */
-  applyConfig(config: LbConfig): void;
-  /** Readiness goes false; the server keeps serving calls already accepted. */
+  readonly metrics: Metrics;
+  readonly reloader: ConfigReloader;
+  readonly inFlight: InFlight;
+  /** Readiness goes false; calls keep being served. */
   beginShutdown(): void;
   close(): Promise<void>;
 }
@@ -36,32 +48,59 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const timers = options.timers ?? systemTimers;
   const random = options.random ?? Math.random;
   const client = new HttpClient();
-  const balancer = new Balancer(options.config, { client, clock, timers, random });
+  let balancer: Balancer | undefined;
+  const metrics = createMetrics(() => balancer!);
+  balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   if (options.enabled) health.sync(balancer.generation.backends, options.config.router.healthCheck);
-  let ready = true;
+  const reloader = new ConfigReloader({
+    load:
+      options.load ??
+      (() => {
+        throw new ConfigError('(none)', ['(source): this sidecar was started without a config file to reload']);
+      }),
+    current: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
+    apply(config) {
+      balancer!.apply(config);
+      if (options.enabled) health.sync(balancer!.generation.backends, config.router.healthCheck);
+    },
+    logger: options.logger,
+    count: (result) => metrics.reload(result),
+  });
+  const watcher =
+    options.watchPath === undefined
+      ? undefined
+      : new ConfigFileWatcher({ path: options.watchPath, timers, recheckMs: options.watchRecheckMs, onChange: (trigger) => reloader.reload(trigger) });
+  watcher?.start();
+  let shuttingDown = false;
+  const inFlight = new InFlight();
   const app = createApp({
     balancer,
     logger: options.logger,
     clock,
     enabled: options.enabled,
     startedAt: clock.wallNow(),
-    isReady: () => ready,
+    metrics,
+    totals: new RequestTotals(),
+    inFlight,
+    reloader,
+    adminToken: options.adminToken,
+    isShuttingDown: () => shuttingDown,
   });
   return {
     app,
     balancer,
-    applyConfig(config) {
-      balancer.apply(config);
-      if (options.enabled) health.sync(balancer.generation.backends, config.router.healthCheck);
-    },
+    metrics,
+    reloader,
+    inFlight,
     beginShutdown() {
-      ready = false;
+      shuttingDown = true;
     },
     async close() {
-      ready = false;
+      shuttingDown = true;
+      watcher?.stop();
       health.stop();
-      balancer.close();
+      balancer!.close();
       await client.close();
     },
   };
@@ -71,24 +110,42 @@ export interface RunningSidecar {
   readonly sidecar: Sidecar;
   readonly server: Server;
   readonly url: string;
+  /**
+   * Graceful stop: readiness fails at once; after `delayMs` (time for endpoint controllers to
+   * notice) no new connections are accepted; calls in flight get up to `graceMs` to finish.
+   */
+  shutdown(delayMs: number, graceMs: number): Promise<{ drained: boolean }>;
   stop(): Promise<void>;
 }
 
 /** Serves a sidecar over HTTP on `port` (0: any free port). */
 export function startSidecar(options: SidecarOptions & { port: number; hostname?: string }): Promise<RunningSidecar> {
   const sidecar = createSidecar(options);
+  const timers = options.timers ?? systemTimers;
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: sidecar.app.fetch, port: options.port, hostname: options.hostname ?? '127.0.0.1' }, (info: AddressInfo) => {
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      const closed = () => new Promise<void>((done) => server.close(() => done()));
       resolve({
         sidecar,
-        server: server as Server,
+        server,
         url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${info.port}`,
+        async shutdown(delayMs, graceMs) {
+          sidecar.beginShutdown();
+          await sleep(timers, delayMs);
+          const stopped = closed();
+          server.closeIdleConnections();
+          let drained = false;
+          await Promise.race([sidecar.inFlight.idle().then(() => (drained = true)), sleep(timers, graceMs)]);
+          server.closeAllConnections();
+          await stopped;
+          await sidecar.close();
+          return { drained };
+        },
         async stop() {
-          await new Promise<void>((done) => {
-            (server as Server).close(() => done());
-            (server as Server).closeIdleConnections();
-          });
+          const stopped = closed();
+          server.closeAllConnections();
+          await stopped;
           await sidecar.close();
         },
       });

@@ -47,7 +47,14 @@ export function configDocument(specs: readonly FakeSpec[], fakes: Record<string,
   return JSON.stringify(doc, null, 2); // JSON is YAML
 }
 
-export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: { enabled?: boolean } = {}): Promise<Pool> {
+export interface PoolOptions {
+  readonly enabled?: boolean;
+  readonly adminToken?: string;
+  /** Router settings that a reload reads (the config "on disk"). */
+  readonly reloadRouter?: () => Record<string, unknown>;
+}
+
+export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
   const fakes: Record<string, FakeReranker> = {};
   for (const spec of specs) fakes[spec.name] = await startFakeReranker({ name: spec.name, format: spec.format ?? 'native', behaviour: spec.behaviour });
   const local = await startFakeReranker({ name: 'local' });
@@ -59,7 +66,15 @@ export async function startPool(specs: readonly FakeSpec[], router: Record<strin
     },
   });
   const configWith = (r: Record<string, unknown>, s: readonly FakeSpec[] = specs) => parseConfigText(configDocument(s, fakes, r, local), 'test', {});
-  const sidecar = await startSidecar({ config: configWith(router), enabled: options.enabled ?? true, logger: createLogger('info', sink), port: 0 });
+  const reloadRouter = options.reloadRouter;
+  const sidecar = await startSidecar({
+    config: configWith(router),
+    enabled: options.enabled ?? true,
+    logger: createLogger('info', sink),
+    port: 0,
+    adminToken: options.adminToken,
+    load: reloadRouter === undefined ? undefined : () => configWith(reloadRouter()),
+  });
   return {
     url: sidecar.url,
     fakes,

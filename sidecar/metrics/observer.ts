@@ -1,0 +1,26 @@
+/** What the balancer tells the outside world about its work. Metrics implement it; tests may too. */
+export type AttemptOutcome = 'success' | 'client_error' | 'backend_error' | 'parked' | 'timeout' | 'network' | 'malformed' | 'unavailable';
+
+export interface BalancerObserver {
+  attempt(backend: string, outcome: AttemptOutcome, seconds: number): void;
+  retry(): void;
+  retryBudgetExhausted(): void;
+  fallback(): void;
+  rateLimited(): void;
+}
+
+export const NO_OBSERVER: BalancerObserver = {
+  attempt() {},
+  retry() {},
+  retryBudgetExhausted() {},
+  fallback() {},
+  rateLimited() {},
+};
+
+/** The outcome label of a failed attempt. */
+export function outcomeOf(error: { clientCaused: boolean; parkMs: number | undefined; kind: string }): AttemptOutcome {
+  if (error.clientCaused) return 'client_error';
+  if (error.parkMs !== undefined) return 'parked';
+  if (error.kind === 'status') return 'backend_error';
+  return error.kind as AttemptOutcome;
+}
