@@ -94,7 +94,6 @@ export function createApp(deps: AppDeps): Hono {
     now: () => deps.clock.now(),
     metrics: deps.metrics,
     totals: deps.totals,
-    inFlight: deps.inFlight,
   };
   const limit = configuredBodyLimit(deps.balancer);
   for (const [path, format] of RERANK_ROUTES) {

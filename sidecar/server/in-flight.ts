@@ -1,6 +1,6 @@
 import type { RequestOutcome } from '../metrics/metrics.ts';
 
-/** Calls being answered right now; shutdown waits for this to reach zero. */
+/** HTTP requests being answered, until their response is fully written; shutdown waits for zero. */
 export class InFlight {
   count = 0;
   #waiters: (() => void)[] = [];

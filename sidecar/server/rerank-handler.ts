@@ -9,7 +9,7 @@ import { invalidRequest, LbError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import { errorResponse, toLbError } from './error-response.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import { outcomeOfStatus, type InFlight, type RequestTotals } from './in-flight.ts';
+import { outcomeOfStatus, type RequestTotals } from './in-flight.ts';
 
 export interface RerankDeps {
   readonly balancer: Balancer;
@@ -18,7 +18,6 @@ export interface RerankDeps {
   readonly now: () => number;
   readonly metrics: Metrics;
   readonly totals: RequestTotals;
-  readonly inFlight: InFlight;
 }
 
 export const BACKEND_HEADER = 'x-reranker-lb-backend';
@@ -71,7 +70,6 @@ async function readJson(c: Context): Promise<unknown> {
 /** Handles one rerank call in `format` (undefined: decide from the body, for the shared /rerank path). */
 export async function handleRerank(c: Context, deps: RerankDeps, format: ClientFormat | undefined): Promise<Response> {
   const started = deps.now();
-  deps.inFlight.enter();
   const requestId = c.req.header('x-request-id') ?? randomUUID();
   let chosen: ClientFormat | 'unknown' = format ?? 'unknown';
   let documents = 0;
@@ -94,7 +92,5 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const attempts = error instanceof RouteError ? error.attempts : [];
     recordCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code });
     return errorResponse(lbError, requestId);
-  } finally {
-    deps.inFlight.leave();
   }
 }

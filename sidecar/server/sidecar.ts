@@ -150,6 +150,12 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
         },
       });
     }) as Server;
+    const inFlight = sidecar.inFlight;
+    const leave = () => inFlight.leave();
+    server.on('request', (_req, res) => {
+      inFlight.enter();
+      res.once('close', leave);
+    });
     server.once('error', reject);
   });
 }

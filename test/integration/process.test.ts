@@ -1,56 +1,13 @@
 /** The sidecar as a process: environment, proxy bypass, exit codes, the seed's example config. */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
-import { eventually, post, QUERY } from '../support/harness.ts';
+import { post, QUERY } from '../support/harness.ts';
+import { freePort, listening, sidecarProcess } from '../support/process.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const children: ChildProcess[] = [];
 const fakes: FakeReranker[] = [];
-after(async () => {
-  for (const c of children) c.kill('SIGKILL');
-  await Promise.all(fakes.map((f) => f.close()));
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  return port;
-}
-
-interface Proc {
-  readonly child: ChildProcess;
-  readonly lines: () => Record<string, any>[];
-  readonly stderr: () => string;
-  readonly url: string;
-}
-
-async function sidecarProcess(env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['sidecar/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, RERANKER_LB_PORT: String(port), RERANKER_LB_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const lines = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-  return { child, lines, stderr: () => err, url: `http://127.0.0.1:${port}` };
-}
-
-async function listening(proc: Proc): Promise<void> {
-  await eventually(() => proc.lines().some((l) => l.msg === 'sidecar listening') || proc.child.exitCode !== null, 10_000, 'the sidecar to listen');
-  assert.equal(proc.child.exitCode, null, proc.stderr());
-}
+after(() => Promise.all(fakes.map((f) => f.close())));
 
 describe('sidecar process', () => {
   test("the seed's example YAML, unchanged, with both hosts unreachable, is served by the local backend and marked", async () => {
@@ -126,7 +83,7 @@ describe('sidecar process', () => {
   test('SIGTERM exits 0', async () => {
     const local = await startFakeReranker({ name: 'local' });
     fakes.push(local);
-    const proc = await sidecarProcess({ RERANKER_LOCAL_BACKEND_URL: local.url });
+    const proc = await sidecarProcess({ RERANKER_LOCAL_BACKEND_URL: local.url, RERANKER_SHUTDOWN_DELAY_SECONDS: '0' });
     await listening(proc);
     assert.equal((await post(proc.url, '/rerank', QUERY)).status, 200);
     proc.child.kill('SIGTERM');
