@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration sidecar
+.PHONY: bootstrap demo test typecheck unit integration sidecar crds kube
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -20,7 +20,7 @@ typecheck: bootstrap
 	npx tsc -p tsconfig.json
 
 unit: bootstrap
-	node --test --test-reporter=spec 'sidecar/**/*.test.ts'
+	node --test --test-reporter=spec 'sidecar/**/*.test.ts' 'operator/**/*.test.ts'
 
 integration: bootstrap
 	node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
@@ -28,3 +28,12 @@ integration: bootstrap
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap
 	node sidecar/main.ts
+
+## crds: regenerate crds/ from operator/crd/pool-schema.ts (a unit test fails when it is stale)
+crds: bootstrap
+	node scripts/generate-crd.ts
+
+## kube: build (once) and print the cached kube-apiserver/controller-manager/etcd and kubectl/helm
+kube: bootstrap
+	e2e/kube/build.sh
+	e2e/kube/tools.sh

@@ -12,6 +12,6 @@ stage() {
 }
 stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
-stage unit node --test --test-reporter=spec 'sidecar/**/*.test.ts'
+stage unit node --test --test-reporter=spec 'sidecar/**/*.test.ts' 'operator/**/*.test.ts'
 stage integration node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
 echo "== total: $(( $(date +%s) - start )) s"

@@ -1,0 +1,107 @@
+/**
+ * A small generic Kubernetes API client over @kubernetes/client-node's authentication: the same
+ * credentials, TLS and dispatcher its Watch uses, for list/get/apply/patch/create on any path.
+ */
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
+import { fetch } from 'undici';
+
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string | undefined;
+  constructor(status: number, message: string, reason: string | undefined) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+    ownerReferences?: unknown[];
+  };
+}
+
+export interface ObjectList<T> {
+  readonly items: T[];
+  readonly resourceVersion: string;
+}
+
+export const FIELD_MANAGER = 'reranker-lb';
+
+export class KubeApi {
+  readonly kc: KubeConfig;
+
+  constructor(kc: KubeConfig) {
+    this.kc = kc;
+  }
+
+  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
+    const cluster = this.kc.getCurrentCluster();
+    if (cluster === null) throw new Error('kubeconfig has no current cluster');
+    const url = new URL(cluster.server + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+    await this.kc.applySecurityAuthentication(ctx);
+    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const res = await fetch(url, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      dispatcher: ctx.getDispatcher(),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    });
+    const text = await res.text();
+    const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+    if (res.status >= 400) {
+      throw new KubeApiError(res.status, `${method} ${path}: ${String(body?.message ?? res.statusText)}`, body?.reason as string | undefined);
+    }
+    return body as T;
+  }
+
+  async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}): Promise<ObjectList<T>> {
+    const out = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path, { query });
+    return { items: out.items ?? [], resourceVersion: out.metadata.resourceVersion };
+  }
+
+  /** GET, or undefined on 404. */
+  async get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', path);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Server-side apply: this manager owns the fields it sends. */
+  apply<T>(path: string, object: unknown, fieldManager = FIELD_MANAGER): Promise<T> {
+    return this.request<T>('PATCH', path, { body: object, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' } });
+  }
+
+  mergePatch<T>(path: string, patch: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json' });
+  }
+}
+
+export function keyOf(object: KubeObject): string {
+  return object.metadata.namespace === undefined ? object.metadata.name : `${object.metadata.namespace}/${object.metadata.name}`;
+}
+
+/** Loads KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */
+export function loadKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Timers } from '../../sidecar/util/clock.ts';
+import { WorkQueue } from './work-queue.ts';
+
+/** Timers driven by the test: `advance(ms)` fires what is due. */
+function manualTimers() {
+  let now = 0;
+  let pending: { at: number; fn: () => void; id: number }[] = [];
+  let next = 0;
+  const timers: Timers = {
+    setTimeout(fn, ms) {
+      pending.push({ at: now + ms, fn, id: ++next });
+      return next;
+    },
+    clearTimeout(id) {
+      pending = pending.filter((p) => p.id !== id);
+    },
+  };
+  return {
+    timers,
+    advance(ms: number) {
+      now += ms;
+      const due = pending.filter((p) => p.at <= now).sort((a, b) => a.at - b.at);
+      pending = pending.filter((p) => p.at > now);
+      for (const p of due) p.fn();
+    },
+  };
+}
+
+test('a key is queued once however often it is added', async () => {
+  const q = new WorkQueue(manualTimers().timers);
+  q.add('a');
+  q.add('a');
+  q.add('b');
+  assert.equal(q.depth, 2);
+  assert.equal(await q.get(), 'a');
+  assert.equal(await q.get(), 'b');
+});
+
+test('a key added while in process is processed again after done, never concurrently', async () => {
+  const q = new WorkQueue(manualTimers().timers);
+  q.add('a');
+  const first = await q.get();
+  q.add('a');
+  assert.equal(q.depth, 0, 'not handed to a second worker');
+  q.done(first!);
+  assert.equal(await q.get(), 'a');
+});
+
+test('failures back off exponentially per key; forget resets', async () => {
+  const clock = manualTimers();
+  const q = new WorkQueue(clock.timers, { baseDelayMs: 10, maxDelayMs: 100 });
+  assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [10, 20, 40, 80, 100]);
+  assert.equal(q.depth, 0);
+  clock.advance(10);
+  assert.equal(q.depth, 1);
+  q.forget('a');
+  assert.equal(q.addRateLimited('a'), 10);
+});
+
+test('addAfter coalesces a burst into one run', () => {
+  const clock = manualTimers();
+  const q = new WorkQueue(clock.timers);
+  for (let i = 0; i < 50; i++) q.addAfter('pool', 100);
+  clock.advance(100);
+  assert.equal(q.depth, 1);
+});
+
+test('shutDown wakes waiting workers with undefined', async () => {
+  const q = new WorkQueue(manualTimers().timers);
+  const waiting = q.get();
+  q.shutDown();
+  assert.equal(await waiting, undefined);
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseConfigText } from '../../sidecar/config/load.ts';
+import { seededRandom, type Random } from '../../sidecar/util/clock.ts';
+import { poolSpecSchema, type RerankerPool } from '../crd/pool-schema.ts';
+import { discoverEndpoints, type EndpointSlice } from './discovery.ts';
+import { renderConfig } from './render-config.ts';
+import { secretEnvName } from './secret-env.ts';
+
+function pool(spec: unknown): RerankerPool {
+  return { metadata: { name: 'search', namespace: 'prod', generation: 1 }, spec: poolSpecSchema.parse(spec) };
+}
+
+function slice(name: string, service: string, endpoints: EndpointSlice['endpoints'], ports = [{ name: 'http', port: 8080 }]): EndpointSlice {
+  return { metadata: { name, labels: { 'kubernetes.io/service-name': service } }, addressType: 'IPv4', ports, endpoints };
+}
+
+const ep = (ip: string, pod: string, conditions: { ready?: boolean | null; terminating?: boolean } = { ready: true }) => ({ addresses: [ip], conditions, targetRef: { kind: 'Pod', name: pod } });
+
+describe('discovery', () => {
+  const entry = poolSpecSchema.parse({ discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }] }).discovery[0]!;
+
+  test('ready endpoints become backends named after their pod; not-ready and terminating ones do not count as ready', () => {
+    const found = discoverEndpoints(entry, [
+      slice('tei-1', 'tei', [ep('198.18.0.3', 'tei-b'), ep('198.18.0.2', 'tei-a'), ep('198.18.0.4', 'tei-c', { ready: false }), ep('198.18.0.5', 'tei-d', { ready: true, terminating: true })]),
+      slice('other', 'other-svc', [ep('198.18.0.9', 'x')]),
+    ]);
+    assert.deepEqual(found, [
+      { name: 'tei/tei-a', apiBase: 'http://198.18.0.2:8080', ready: true },
+      { name: 'tei/tei-b', apiBase: 'http://198.18.0.3:8080', ready: true },
+      { name: 'tei/tei-c', apiBase: 'http://198.18.0.4:8080', ready: false },
+      { name: 'tei/tei-d', apiBase: 'http://198.18.0.5:8080', ready: false },
+    ]);
+  });
+
+  test('ready unset (nil) means ready, as the API documents; IPv6 addresses are bracketed', () => {
+    const found = discoverEndpoints(entry, [slice('s', 'tei', [ep('fd00::7', 'p', { ready: null })])]);
+    assert.deepEqual(found, [{ name: 'tei/p', apiBase: 'http://[fd00::7]:8080', ready: true }]);
+  });
+
+  test('a slice without the named port contributes nothing', () => {
+    assert.deepEqual(discoverEndpoints(entry, [slice('s', 'tei', [ep('198.18.0.2', 'p')], [{ name: 'grpc', port: 9000 }])]), []);
+  });
+});
+
+describe('rendering', () => {
+  const spec = {
+    routing: { routingStrategy: 'least-busy', numRetries: 1 },
+    backends: [
+      { name: 'zeta', apiBase: 'https://api.example.com/', apiFormat: 'cohere', model: 'rerank-v3.5', priority: 1, apiKeySecretRef: { name: 'cohere', key: 'api-key' } },
+      { name: 'alpha', apiBase: 'http://10.0.0.1:8000', rpm: 100 },
+    ],
+    discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei', weight: 2 }],
+  };
+  const slices = [slice('tei-1', 'tei', [ep('198.18.0.3', 'tei-b'), ep('198.18.0.2', 'tei-a'), ep('198.18.0.4', 'tei-c', { ready: false })])];
+
+  function render(s = slices) {
+    const p = pool(spec);
+    return renderConfig(p, p.spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, s) })));
+  }
+
+  test('renders the seed format the sidecar loads, keys by reference only', () => {
+    const r = render();
+    const config = parseConfigText(r.text, 'rendered', { [secretEnvName({ name: 'cohere', key: 'api-key' })]: 'sk-test' });
+    assert.deepEqual(config.backends.map((b) => [b.name, b.apiBase, b.apiFormat, b.weight]), [
+      ['alpha', 'http://10.0.0.1:8000', 'native', 1],
+      ['zeta', 'https://api.example.com', 'cohere', 1],
+      ['tei/tei-a', 'http://198.18.0.2:8080', 'tei', 2],
+      ['tei/tei-b', 'http://198.18.0.3:8080', 'tei', 2],
+    ]);
+    assert.equal(config.router.strategy, 'least-busy');
+    assert.equal(config.backends[1]!.apiKey, 'sk-test');
+    assert.match(r.text, /api_key: os\.environ\/RERANKER_KEY_COHERE__API_KEY/);
+    assert.deepEqual(r.keyEnv, { RERANKER_KEY_COHERE__API_KEY: { name: 'cohere', key: 'api-key' } });
+    assert.deepEqual([r.staticCount, r.discoveredCount, r.readyCount], [2, 3, 4]);
+    assert.deepEqual(config.warnings, []);
+  });
+
+  test('equal inputs in any order render equal bytes', () => {
+    const reversed = [slice('tei-1', 'tei', [...slices[0]!.endpoints!].reverse())];
+    assert.equal(render().hash, render(reversed).hash);
+    assert.notEqual(render().hash, render([slice('tei-1', 'tei', [ep('198.18.0.2', 'tei-a')])]).hash);
+  });
+});
+
+/** Random valid pools: every one must render a config the sidecar's own validator accepts. */
+function randomPool(random: Random, i: number): unknown {
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
+  const maybe = <T>(value: T) => (random() < 0.5 ? value : undefined);
+  const settings = () => ({
+    apiFormat: pick(['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity']),
+    weight: maybe(Math.round(random() * 100) / 10),
+    priority: maybe(Math.floor(random() * 3)),
+    rpm: maybe(1 + Math.floor(random() * 1000)),
+    tpm: maybe(1 + Math.floor(random() * 100000)),
+    maxParallelRequests: maybe(1 + Math.floor(random() * 64)),
+    timeout: maybe(0.5 + random() * 30),
+    model: maybe(pick(['rerank-v3.5', 'BAAI/bge-reranker-v2-m3'])),
+    healthCheckEnabled: maybe(random() < 0.5),
+    apiKeySecretRef: maybe({ name: `s${i}`, key: 'k' }),
+  });
+  const backends = Array.from({ length: Math.floor(random() * 4) }, (_, n) => ({ name: `b-${n}`, apiBase: `http://10.0.${i % 250}.${n + 1}:${8000 + n}`, ...settings() }));
+  const discovery = Array.from({ length: backends.length === 0 ? 1 : Math.floor(random() * 3) }, (_, n) => ({ service: `svc-${n}`, port: 8080, ...settings() }));
+  return {
+    routing: {
+      routingStrategy: maybe(pick(['weighted-random', 'round-robin', 'least-busy', 'latency-based-routing', 'priority-failover', 'simple-shuffle', 'usage-based-routing', 'cost-based-routing'])),
+      numRetries: maybe(Math.floor(random() * 5)),
+      retryDelay: maybe(random()),
+      fallbackToLocal: maybe(random() < 0.5),
+      healthCheckInterval: maybe(Math.floor(random() * 120)),
+      retryOnStatusCodes: maybe([429, 503]),
+      allowedFails: maybe(Math.floor(random() * 5)),
+      cooldownTime: maybe(1 + random() * 60),
+      sidecarCount: maybe(1 + Math.floor(random() * 5)),
+    },
+    backends,
+    discovery,
+  };
+}
+
+test('property: 300 random valid pools all render configs the sidecar accepts without warnings', () => {
+  const random = seededRandom(2026);
+  for (let i = 0; i < 300; i++) {
+    const p = pool(randomPool(random, i));
+    const discovered = p.spec.discovery.map((entry) => ({
+      entry,
+      endpoints: discoverEndpoints(entry, [slice(`sl-${i}`, entry.service, [ep(`198.18.${i % 250}.${1 + Math.floor(random() * 200)}`, `pod-${i}`)], [{ name: 'http', port: 8080 }])]),
+    }));
+    const r = renderConfig(p, discovered);
+    const config = parseConfigText(r.text, `pool ${i}`, {});
+    assert.equal(config.backends.length, r.readyCount, `pool ${i}`);
+    assert.deepEqual(config.warnings, [], `pool ${i}`);
+  }
+});

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { RenderedConfig } from '../render/render-config.ts';
+import { computeStatus, sameStatus, type Observed } from './conditions.ts';
+
+const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3, keyEnv: {} };
+const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderProblem: undefined, missingServices: [], sidecars: { total: 2, synced: 2, detail: '' } };
+
+function condition(o: Observed, type: string) {
+  return computeStatus(undefined, o, 'T0').conditions!.find((c) => c.type === type)!;
+}
+
+describe('pool status', () => {
+  const table: [string, Partial<Observed>, Record<string, [string, string]>][] = [
+    ['all good', {}, { Ready: ['True', 'Ready'], ConfigRendered: ['True', 'Rendered'], BackendsAvailable: ['True', 'BackendsReady'], SidecarsSynced: ['True', 'AllSynced'] }],
+    ['a referenced Service is gone', { missingServices: ['tei'] }, { Ready: ['False', 'ServiceNotFound'], BackendsAvailable: ['False', 'ServiceNotFound'] }],
+    ['nothing ready', { rendered: { ...rendered, readyCount: 0 } }, { Ready: ['False', 'NoReadyBackends'], BackendsAvailable: ['False', 'NoReadyBackends'] }],
+    ['a sidecar lags', { sidecars: { total: 2, synced: 1, detail: 'pod b: old config' } }, { Ready: ['False', 'Syncing'], SidecarsSynced: ['False', 'Syncing'] }],
+    ['no selector: sync unknown, pool still ready', { sidecars: undefined }, { Ready: ['True', 'Ready'], SidecarsSynced: ['Unknown', 'NoSelector'] }],
+    ['invalid spec', { rendered: undefined, renderProblem: 'spec.backends[0].apiBase: bad' }, { Ready: ['False', 'InvalidSpec'], ConfigRendered: ['False', 'InvalidSpec'] }],
+  ];
+  for (const [name, change, want] of table) {
+    test(name, () => {
+      const o = { ...base, ...change };
+      for (const [type, [status, reason]] of Object.entries(want)) {
+        const c = condition(o, type);
+        assert.deepEqual([c.status, c.reason], [status, reason], `${type}: ${c.message}`);
+        assert.equal(c.observedGeneration, 2);
+      }
+    });
+  }
+
+  test('the message says why', () => {
+    assert.equal(condition({ ...base, missingServices: ['tei'] }, 'BackendsAvailable').message, `discovery: Service "tei" not found in the pool's namespace`);
+  });
+
+  test('lastTransitionTime moves only when the status changes', () => {
+    const first = computeStatus(undefined, base, 'T0');
+    const same = computeStatus(first, { ...base, rendered: { ...rendered, readyCount: 2 } }, 'T1');
+    assert.ok(same.conditions!.every((c) => c.lastTransitionTime === 'T0'));
+    const changed = computeStatus(same, { ...base, missingServices: ['x'] }, 'T2');
+    const byType = Object.fromEntries(changed.conditions!.map((c) => [c.type, c.lastTransitionTime]));
+    assert.deepEqual(byType, { Ready: 'T2', ConfigRendered: 'T0', BackendsAvailable: 'T2', SidecarsSynced: 'T0' });
+  });
+
+  test('an unchanged observation computes an equal status (no write)', () => {
+    const first = computeStatus(undefined, base, 'T0');
+    assert.ok(sameStatus(first, computeStatus(first, base, 'T9')));
+    assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, detail: '' } }, 'T9')));
+  });
+});

@@ -1,0 +1,87 @@
+/**
+ * Pure: what the operator observed -> the pool's status. lastTransitionTime changes only when a
+ * condition's status changes (the Kubernetes condition rules); the writer patches only when the
+ * result differs from what is stored.
+ */
+import type { Condition, PoolStatus } from '../crd/pool-schema.ts';
+import type { RenderedConfig } from '../render/render-config.ts';
+
+export interface Observed {
+  readonly generation: number;
+  readonly configMapName: string;
+  readonly rendered: RenderedConfig | undefined;
+  readonly renderProblem: string | undefined;
+  /** Services named in spec.discovery that do not exist. */
+  readonly missingServices: readonly string[];
+  /** undefined: the pool selects no sidecar pods. */
+  readonly sidecars: { readonly total: number; readonly synced: number; readonly detail: string } | undefined;
+}
+
+type Draft = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+function configRendered(o: Observed): Draft {
+  if (o.rendered === undefined) return { type: 'ConfigRendered', status: 'False', reason: 'InvalidSpec', message: o.renderProblem ?? 'the spec could not be rendered' };
+  return { type: 'ConfigRendered', status: 'True', reason: 'Rendered', message: `rendered into ConfigMap ${o.configMapName} (config ${o.rendered.hash.slice(0, 12)})` };
+}
+
+function backendsAvailable(o: Observed): Draft {
+  if (o.missingServices.length > 0) {
+    const names = o.missingServices.map((s) => `"${s}"`).join(', ');
+    return { type: 'BackendsAvailable', status: 'False', reason: 'ServiceNotFound', message: `discovery: Service ${names} not found in the pool's namespace` };
+  }
+  if (o.rendered === undefined) return { type: 'BackendsAvailable', status: 'Unknown', reason: 'NotRendered', message: 'the config was not rendered' };
+  const r = o.rendered;
+  if (r.readyCount === 0) {
+    return { type: 'BackendsAvailable', status: 'False', reason: 'NoReadyBackends', message: `no ready backend: ${r.staticCount} static, ${r.discoveredCount} discovered endpoint(s), none ready` };
+  }
+  return { type: 'BackendsAvailable', status: 'True', reason: 'BackendsReady', message: `${r.readyCount} ready backend(s): ${r.staticCount} static, ${r.readyCount - r.staticCount} discovered` };
+}
+
+function sidecarsSynced(o: Observed): Draft {
+  if (o.sidecars === undefined) return { type: 'SidecarsSynced', status: 'Unknown', reason: 'NoSelector', message: 'spec.sidecarSelector is not set' };
+  if (o.sidecars.total === 0) return { type: 'SidecarsSynced', status: 'Unknown', reason: 'NoSidecars', message: 'no running pod matches spec.sidecarSelector' };
+  if (o.rendered !== undefined && o.sidecars.synced === o.sidecars.total) {
+    return { type: 'SidecarsSynced', status: 'True', reason: 'AllSynced', message: `${o.sidecars.total}/${o.sidecars.total} sidecars serve config ${o.rendered.hash.slice(0, 12)}` };
+  }
+  return { type: 'SidecarsSynced', status: 'False', reason: 'Syncing', message: `${o.sidecars.synced}/${o.sidecars.total} sidecars serve the rendered config${o.sidecars.detail === '' ? '' : `; ${o.sidecars.detail}`}` };
+}
+
+function ready(parts: readonly Draft[]): Draft {
+  const failing = parts.find((c) => c.status === 'False' || (c.type !== 'SidecarsSynced' && c.status !== 'True'));
+  if (failing === undefined) return { type: 'Ready', status: 'True', reason: 'Ready', message: 'the pool is rendered and has ready backends' };
+  return { type: 'Ready', status: 'False', reason: failing.reason, message: `${failing.type}: ${failing.message}` };
+}
+
+/** Keeps lastTransitionTime unless the status changed. */
+export function mergeCondition(previous: readonly Condition[] | undefined, draft: Draft, generation: number, now: string): Condition {
+  const old = previous?.find((c) => c.type === draft.type);
+  const lastTransitionTime = old !== undefined && old.status === draft.status ? old.lastTransitionTime : now;
+  return { ...draft, observedGeneration: generation, lastTransitionTime };
+}
+
+export function computeStatus(previous: PoolStatus | undefined, o: Observed, now: string): PoolStatus {
+  const parts = [configRendered(o), backendsAvailable(o), sidecarsSynced(o)];
+  const drafts = [ready(parts), ...parts];
+  const status: PoolStatus = {
+    observedGeneration: o.generation,
+    conditions: drafts.map((d) => mergeCondition(previous?.conditions, d, o.generation, now)),
+    configMapName: o.configMapName,
+  };
+  if (o.rendered !== undefined) {
+    status.configHash = o.rendered.hash;
+    status.backends = { static: o.rendered.staticCount, discovered: o.rendered.discoveredCount, ready: o.rendered.readyCount };
+  }
+  if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
+  return status;
+}
+
+/** Status comparison that ignores key order. */
+export function sameStatus(a: PoolStatus | undefined, b: PoolStatus): boolean {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]))
+        : value;
+  return JSON.stringify(canonical(a ?? {})) === JSON.stringify(canonical(b));
+}
