@@ -1,8 +1,12 @@
 /** The sidecar process: environment -> config -> server; exits with a clear message on bad config. */
 import { ConfigError } from './errors.ts';
-import { CONFIG_SEARCH_LIST, findConfigPath, loadConfigFile, parseConfigText } from './config/load.ts';
+import { AWAITING_CONFIGMAP_SOURCE, CONFIG_SEARCH_LIST, findConfigPath, loadConfigFile, parseConfigText } from './config/load.ts';
 import type { LbConfig } from './config/model.ts';
 import { applyProxyBypass } from './net/no-proxy.ts';
+import { KubeApi, loadKubeConfig } from '../kube/api.ts';
+import { watchConfigMap } from './reload/configmap-watch.ts';
+import { readFileSync } from 'node:fs';
+import { systemClock, systemTimers } from './util/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
 import { createLogger } from './server/logger.ts';
 import { startSidecar } from './server/sidecar.ts';
@@ -18,13 +22,46 @@ function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   return value * 1000;
 }
 
-function configLoader(enabled: boolean, env: NodeJS.ProcessEnv): { path: string | undefined; load: () => LbConfig } {
+/** Where the sidecar's own ConfigMap is, when it should watch it through the Kubernetes API. */
+function configMapRef(env: NodeJS.ProcessEnv): { namespace: string; name: string } | undefined {
+  const name = env.RERANKER_CONFIGMAP_NAME;
+  if (name === undefined || name === '') return undefined;
+  let namespace = env.RERANKER_CONFIGMAP_NAMESPACE ?? env.POD_NAMESPACE;
+  if (namespace === undefined) {
+    try {
+      namespace = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+    } catch {
+      throw new ConfigError('(environment)', ['RERANKER_CONFIGMAP_NAMESPACE: required outside a pod (or set POD_NAMESPACE)']);
+    }
+  }
+  return { namespace, name };
+}
+
+interface ConfigSource {
+  readonly path: string | undefined;
+  readonly initial: () => LbConfig;
+  /** What SIGHUP, the admin call and the file watch reload from. */
+  readonly load: () => LbConfig;
+}
+
+function configSource(enabled: boolean, env: NodeJS.ProcessEnv, watched: boolean): ConfigSource {
   const path = findConfigPath(env, process.cwd());
-  if (path !== undefined) return { path, load: () => loadConfigFile(path, env) };
+  if (path !== undefined) return { path, initial: () => loadConfigFile(path, env), load: () => loadConfigFile(path, env) };
+  if (watched) {
+    // Following the ConfigMap through the API only: start empty (not ready) until it arrives.
+    return {
+      path: undefined,
+      initial: () => parseConfigText('model_list: []\n', AWAITING_CONFIGMAP_SOURCE, env),
+      load: () => {
+        throw new ConfigError('(reload)', ['(source): this sidecar follows its ConfigMap through the Kubernetes API; it reloads on its own']);
+      },
+    };
+  }
   if (enabled) {
     throw new ConfigError('(none)', [`(file): no config file; set RERANKER_CONFIG_PATH or create one of ${CONFIG_SEARCH_LIST.join(', ')}`]);
   }
-  return { path: undefined, load: () => parseConfigText('model_list: []\n', '(defaults)', env) };
+  const defaults = () => parseConfigText('model_list: []\n', '(defaults)', env);
+  return { path: undefined, initial: defaults, load: defaults };
 }
 
 async function main(): Promise<void> {
@@ -32,14 +69,16 @@ async function main(): Promise<void> {
   const noProxy = applyProxyBypass(env);
   const logger = createLogger(env.LOG_LEVEL);
   const enabled = isTrue(env.RERANKER_LOAD_BALANCER_ENABLED);
-  let source: ReturnType<typeof configLoader>;
+  let source: ConfigSource;
+  let cmRef: ReturnType<typeof configMapRef>;
   let config: LbConfig;
   let adminToken: string | undefined;
   let delayMs: number;
   let graceMs: number;
   try {
-    source = configLoader(enabled, env);
-    config = source.load();
+    cmRef = configMapRef(env);
+    source = configSource(enabled, env, cmRef !== undefined);
+    config = source.initial();
     adminToken = adminTokenFrom(env);
     delayMs = seconds(env, 'RERANKER_SHUTDOWN_DELAY_SECONDS', 2);
     graceMs = seconds(env, 'RERANKER_SHUTDOWN_GRACE_SECONDS', 25);
@@ -79,6 +118,11 @@ async function main(): Promise<void> {
     },
     'sidecar listening',
   );
+  if (cmRef !== undefined) {
+    const cmWatch = watchConfigMap({ api: new KubeApi(loadKubeConfig()), ...cmRef, reloader: running.sidecar.reloader, env, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+    logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
+    process.once('exit', () => cmWatch.stop());
+  }
   process.on('SIGHUP', () => running.sidecar.reloader.reload('signal'));
   const stop = (signal: string) => {
     logger.info({ signal, in_flight: running.sidecar.inFlight.count, delay_ms: delayMs, grace_ms: graceMs }, 'shutting down: readiness off, draining');

@@ -9,6 +9,12 @@ import type { LbConfig } from './model.ts';
 import { normalizeConfig, type Env } from './normalize.ts';
 import { findUnknownKeys, formatIssues, issueMessage } from './validation.ts';
 
+/** The key of the config file in a ConfigMap (what the operator renders). */
+export const CONFIG_FILE_KEY = 'reranker_config.yaml';
+
+/** Source name of the empty config a sidecar serves until its ConfigMap arrives through the API. */
+export const AWAITING_CONFIGMAP_SOURCE = '(awaiting the ConfigMap)';
+
 /** The seed service's search list, used when RERANKER_CONFIG_PATH is not set. */
 export const CONFIG_SEARCH_LIST = [
   './reranker_config.yaml',

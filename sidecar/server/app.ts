@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { ClientFormat } from '../api/canonical.ts';
 import type { Balancer } from '../balancer/balancer.ts';
 import { backendStats } from '../balancer/stats.ts';
+import { AWAITING_CONFIGMAP_SOURCE } from '../config/load.ts';
 import { LbError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ConfigReloader } from '../reload/config-reloader.ts';
@@ -81,6 +82,7 @@ function configBody(deps: AppDeps): Record<string, unknown> {
 export function isReady(deps: AppDeps): boolean {
   if (deps.isShuttingDown()) return false;
   const gen = deps.balancer.generation;
+  if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;
   if (!deps.enabled || gen.config.router.fallbackToLocal) return gen.local.breakerAdmits || gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
   return gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
 }

@@ -1,0 +1,186 @@
+/**
+ * Wires informers -> work queue -> reconcile workers. Event handlers only enqueue keys; only the
+ * leader runs workers, so two replicas never both write.
+ */
+import type { Logger } from 'pino';
+import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
+import { Informer, type InformerEvent } from '../../kube/informer.ts';
+import type { Clock, Random, Timers } from '../../sidecar/util/clock.ts';
+import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
+import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches } from './reconciler.ts';
+import { WorkQueue } from './work-queue.ts';
+
+export interface ControllerDeps {
+  readonly api: KubeApi;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly identity: string;
+  /** Restrict to one namespace (undefined: all). */
+  readonly namespace: string | undefined;
+  readonly workers?: number;
+  readonly endpointCoalesceMs?: number;
+  readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+}
+
+type Pod = KubeObject & { status?: { podIP?: string; phase?: string } };
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+
+export class Controller {
+  readonly queue: WorkQueue;
+  readonly #deps: ControllerDeps;
+  readonly #pools: Informer<RerankerPool & KubeObject>;
+  readonly #slices: Informer<EndpointSlice & KubeObject>;
+  readonly #services: Informer<KubeObject>;
+  readonly #configMaps: Informer<ConfigMap>;
+  readonly #pods: Informer<Pod>;
+  #metrics: OperatorMetrics | undefined;
+  #leading = false;
+  #stopped = false;
+
+  constructor(deps: ControllerDeps) {
+    this.#deps = deps;
+    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000 });
+    const scope = (path: string) => (deps.namespace === undefined ? path : path.replace(/^(\/apis?\/[^/]+(?:\/[^/]+)?)\//, `$1/namespaces/${deps.namespace}/`));
+    const make = <T extends KubeObject>(name: string, path: string, onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void, labelSelector?: string) =>
+      new Informer<T>(deps.api, {
+        name,
+        path: scope(path),
+        labelSelector,
+        onEvent,
+        onRestart: () => this.#metrics?.watchRestarts.labels(name).inc(),
+        logger: deps.logger,
+        timers: deps.timers,
+        clock: deps.clock,
+        random: deps.random,
+        ...deps.informerTuning,
+      });
+    this.#pools = make<RerankerPool & KubeObject>('rerankerpools', `/apis/${GROUP}/${VERSION}/${PLURAL}`, (event, pool, previous) => {
+      // Status-only updates (our own writes) do not need another reconcile.
+      if (event === 'updated' && previous?.metadata.generation === pool.metadata.generation) return;
+      this.queue.add(keyOf(pool));
+    });
+    this.#slices = make<EndpointSlice & KubeObject>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', (_e, slice) => this.#enqueueForService(slice.metadata.namespace, slice.metadata.labels?.[SERVICE_NAME_LABEL]), SERVICE_NAME_LABEL);
+    this.#services = make<KubeObject>('services', '/api/v1/services', (_e, svc) => this.#enqueueForService(svc.metadata.namespace, svc.metadata.name));
+    this.#configMaps = make<ConfigMap>('configmaps', '/api/v1/configmaps', (_e, cm) => {
+      const pool = cm.metadata.labels?.[POOL_LABEL];
+      if (pool !== undefined && cm.metadata.namespace !== undefined) this.queue.add(`${cm.metadata.namespace}/${pool}`);
+    }, `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`);
+    this.#pods = make<Pod>('pods', '/api/v1/pods', (_e, pod) => {
+      for (const pool of this.#pools.list()) if (pool.metadata.namespace === pod.metadata.namespace) this.queue.addAfter(keyOf(pool), deps.endpointCoalesceMs ?? 100);
+    }, SIDECAR_LABEL);
+  }
+
+  /** Every informer by resource name (metrics, readiness). */
+  get informers(): Readonly<Record<string, { readonly synced: boolean; readonly restarts: number; start(): void; stop(): void; waitForSync(): Promise<void> }>> {
+    return { rerankerpools: this.#pools, endpointslices: this.#slices, services: this.#services, configmaps: this.#configMaps, pods: this.#pods };
+  }
+
+  /** Pools in `namespace` that discover `service`; endpoint churn is coalesced by a short delay. */
+  #enqueueForService(namespace: string | undefined, service: string | undefined): void {
+    if (namespace === undefined || service === undefined) return;
+    for (const pool of this.#pools.list()) {
+      if (pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service)) this.queue.addAfter(keyOf(pool), this.#deps.endpointCoalesceMs ?? 100);
+    }
+  }
+
+  caches(): Caches {
+    return {
+      pool: (key) => this.#pools.store.get(key),
+      slices: (ns) => this.#slices.list().filter((s) => s.metadata.namespace === ns),
+      serviceExists: (ns, name) => this.#services.store.has(`${ns}/${name}`),
+      configMap: (ns, name) => this.#configMaps.store.get(`${ns}/${name}`),
+      sidecarPods: (ns) => this.#pods.list().filter((p) => p.metadata.namespace === ns),
+    };
+  }
+
+  get synced(): boolean {
+    return Object.values(this.informers).every((inf) => inf.synced);
+  }
+
+  start(metrics: OperatorMetrics): void {
+    this.#metrics = metrics;
+    for (const informer of Object.values(this.informers)) informer.start();
+  }
+
+  /** Called when this replica becomes leader: workers start after the caches are synced. */
+  async startLeading(): Promise<void> {
+    this.#leading = true;
+    await Promise.all(Object.values(this.informers).map((inf) => inf.waitForSync()));
+    for (const pool of this.#pools.list()) this.queue.add(keyOf(pool));
+    for (let w = 0; w < (this.#deps.workers ?? 2); w++) void this.#worker();
+  }
+
+  stopLeading(): void {
+    this.#leading = false;
+  }
+
+  async #worker(): Promise<void> {
+    const caches = this.caches();
+    while (this.#leading && !this.#stopped) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      if (!this.#leading) {
+        this.queue.done(key);
+        this.queue.add(key); // left for the next leader term
+        return;
+      }
+      const started = this.#deps.clock.now();
+      try {
+        const result = await reconcilePool(key, {
+          api: this.#deps.api,
+          caches,
+          logger: this.#deps.logger,
+          now: () => new Date(this.#deps.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+          event: (pool, type, reason, message) => this.#event(pool, type, reason, message),
+        });
+        this.queue.forget(key);
+        this.#metrics?.reconciles.labels('success').inc();
+        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (error) {
+        const retryIn = this.queue.addRateLimited(key);
+        this.#metrics?.reconciles.labels('error').inc();
+        this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'reconcile failed');
+      } finally {
+        this.#metrics?.reconcileSeconds.observe((this.#deps.clock.now() - started) / 1000);
+        this.queue.done(key);
+      }
+    }
+  }
+
+  async #event(pool: RerankerPool, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const ns = pool.metadata.namespace;
+    const now = new Date(this.#deps.clock.wallNow()).toISOString();
+    try {
+      await this.#deps.api.request('POST', `/api/v1/namespaces/${ns}/events`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${pool.metadata.name}.`, namespace: ns },
+          involvedObject: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RerankerPool', name: pool.metadata.name, namespace: ns, uid: pool.metadata.uid },
+          type,
+          reason,
+          message: message.slice(0, 1000),
+          source: { component: 'reranker-lb-operator' },
+          reportingComponent: 'reranker.dev/operator',
+          reportingInstance: this.#deps.identity.slice(0, 128),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    } catch (error) {
+      this.#deps.logger.warn({ pool: pool.metadata.name, err: (error as Error).message }, 'could not record an event');
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#leading = false;
+    this.queue.shutDown();
+    for (const informer of Object.values(this.informers)) informer.stop();
+  }
+}

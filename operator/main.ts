@@ -1,0 +1,94 @@
+/**
+ * The operator process: informers always run (so a standby is warm); only the leader reconciles.
+ * /healthz, /readyz (initial lists synced) and /metrics on OPERATOR_PORT.
+ */
+import { serve } from '@hono/node-server';
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { Hono } from 'hono';
+import { KubeApi, loadKubeConfig } from '../kube/api.ts';
+import { LeaderElector } from '../kube/leader-election.ts';
+import { createLogger } from '../sidecar/server/logger.ts';
+import { systemClock, systemTimers } from '../sidecar/util/clock.ts';
+import { Controller } from './controller/controller.ts';
+import { createOperatorMetrics } from './controller/metrics.ts';
+
+function ownNamespace(env: NodeJS.ProcessEnv): string {
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  try {
+    return readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
+  } catch {
+    return 'default';
+  }
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const logger = createLogger(env.LOG_LEVEL).child({ component: 'reranker-lb-operator' });
+  const api = new KubeApi(loadKubeConfig());
+  const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+  const controller = new Controller({
+    api,
+    logger,
+    timers: systemTimers,
+    clock: systemClock,
+    random: Math.random,
+    identity,
+    namespace: env.WATCH_NAMESPACE || undefined,
+    workers: Number(env.OPERATOR_WORKERS ?? 2),
+  });
+  const metrics = createOperatorMetrics(
+    () => controller.queue.depth,
+    () => Object.fromEntries(Object.entries(controller.informers).map(([name, inf]) => [name, inf.synced])),
+  );
+  controller.start(metrics);
+
+  const leaderElect = env.LEADER_ELECT !== 'false';
+  const elector = new LeaderElector(api, {
+    namespace: ownNamespace(env),
+    name: env.LEASE_NAME ?? 'reranker-lb-operator',
+    identity,
+    logger,
+    timers: systemTimers,
+    clock: systemClock,
+    onStartedLeading: () => {
+      metrics.leader.set(1);
+      void controller.startLeading();
+    },
+    onStoppedLeading: () => {
+      metrics.leader.set(0);
+      controller.stopLeading();
+    },
+  });
+  if (leaderElect) elector.start();
+  else {
+    metrics.leader.set(1);
+    void controller.startLeading();
+  }
+
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const ready = controller.synced;
+    return c.json({ ready, leader: elector.isLeader || !leaderElect }, ready ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  const port = Number(env.OPERATOR_PORT ?? 8081);
+  const server = serve({ fetch: app.fetch, port, hostname: env.OPERATOR_HOST ?? '0.0.0.0' }, (info) => {
+    logger.info({ port: info.port, identity, namespace: env.WATCH_NAMESPACE || '(all)', leader_election: leaderElect }, 'operator started');
+  });
+
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'operator stopping');
+    controller.stop();
+    void elector.stop().finally(() => {
+      server.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+void main();
