@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration sidecar crds kube
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -12,7 +12,7 @@ bootstrap:
 demo: bootstrap
 	node demo/run-demo.ts
 
-## test: typecheck, unit, integration (everything CI runs)
+## test: typecheck, unit, integration, e2e (everything CI runs)
 test: bootstrap
 	scripts/test.sh
 
@@ -24,6 +24,12 @@ unit: bootstrap
 
 integration: bootstrap
 	node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
+
+## e2e: the end-to-end suite against a local kube-apiserver + etcd (builds them once)
+e2e: bootstrap
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'
 
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap

@@ -44,14 +44,29 @@ import (
 )
 GO
 echo "kube build: building kube-apiserver and kube-controller-manager ${KUBE_VERSION} (first run only; several minutes)" >&2
-(cd "$out/src" && go mod tidy >&2 && go build -trimpath -ldflags="-s -w" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver >&2 \
-  && go build -trimpath -ldflags="-s -w" -o "$bin/kube-controller-manager" k8s.io/kubernetes/cmd/kube-controller-manager >&2)
+(cd "$out/src" && go mod tidy >&2)
+for cmd in kube-apiserver kube-controller-manager; do
+  [ -x "$bin/$cmd" ] || (cd "$out/src" && go build -trimpath -ldflags="-s -w" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2)
+done
 
 echo "kube build: building etcd ${ETCD_VERSION}" >&2
+# etcd's server module also has replace directives: same wrapper-module approach.
 mkdir -p "$out/etcd"
-(cd "$out/etcd" && GOBIN="$bin" go install -trimpath -ldflags="-s -w" "go.etcd.io/etcd/server/v3@${ETCD_VERSION}" >&2)
-[ -x "$bin/v3" ] && mv "$bin/v3" "$bin/etcd"
-[ -x "$bin/server" ] && mv "$bin/server" "$bin/etcd"
+cat > "$out/etcd/go.mod" <<GOMOD
+module rerankerlb/e2e/etcd
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 ${ETCD_VERSION}
+GOMOD
+cat > "$out/etcd/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+GO
+[ -x "$bin/etcd" ] || (cd "$out/etcd" && go mod tidy >&2 && go build -trimpath -ldflags="-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3 >&2)
 "$bin/kube-apiserver" --version >&2
 "$bin/etcd" --version >&2 | head -1
 echo "$bin"

@@ -1,0 +1,253 @@
+/**
+ * The operator against a real kube-apiserver + etcd: CRD validation, rendering, EndpointSlice
+ * discovery, sidecar hot reload through the ConfigMap watch, status conditions, key references,
+ * recovery from an apiserver restart, and leader election between two replicas.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
+import { ADMIN, Cluster, freePort, serviceAccountUser } from './support/cluster.ts';
+import { setUpAddresses, tearDownAddresses } from './support/net.ts';
+import { eventually, startProcess, stopAll, type Proc } from './support/processes.ts';
+
+const NS = 'rrlb-e2e';
+const SIDECAR = serviceAccountUser(NS, 'reranker-sidecar');
+const QUERY = { query: 'capital of France', documents: ['Paris is the capital of France.', 'Berlin is in Germany.'] };
+
+let cluster: Cluster;
+let ips: string[];
+const fakes: FakeReranker[] = [];
+let operator: Proc;
+let operatorPort: number;
+
+async function json(url: string, init?: RequestInit): Promise<any> {
+  const res = await fetch(url, init);
+  return res.json();
+}
+
+function pool(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name, namespace: NS }, spec };
+}
+
+function condition(p: any, type: string): any {
+  return p.status?.conditions?.find((c: any) => c.type === type);
+}
+
+function slice(name: string, endpoints: { ip: string; pod: string; ready?: boolean }[]): Record<string, unknown> {
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name, namespace: NS, labels: { 'kubernetes.io/service-name': 'tei' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    endpoints: endpoints.map((e) => ({ addresses: [e.ip], conditions: { ready: e.ready ?? true }, targetRef: { kind: 'Pod', name: e.pod, namespace: NS } })),
+  };
+}
+
+function sidecarPod(name: string, ip: string, app: string): void {
+  cluster.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app, 'reranker.dev/sidecar': 'true' } }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } });
+  cluster.kubectl(['patch', 'pod', name, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: ip, podIPs: [{ ip }] } })]);
+}
+
+function startSidecar(name: string, ip: string, configMap: string, extraEnv: Record<string, string> = {}): Proc {
+  return startProcess(name, 'sidecar/main.ts', {
+    RERANKER_LOAD_BALANCER_ENABLED: 'true',
+    RERANKER_CONFIGMAP_NAME: configMap,
+    RERANKER_CONFIGMAP_NAMESPACE: NS,
+    KUBECONFIG: cluster.kubeconfig(SIDECAR),
+    RERANKER_LB_HOST: ip,
+    RERANKER_LB_PORT: '8000',
+    RERANKER_LOCAL_BACKEND_URL: `http://${ips[11]}:8080`,
+    RERANKER_SHUTDOWN_DELAY_SECONDS: '0',
+    ...extraEnv,
+  });
+}
+
+function startOperator(name: string, port: number): Proc {
+  return startProcess(name, 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, POD_NAME: name, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1' });
+}
+
+before(async () => {
+  ips = setUpAddresses(12);
+  cluster = new Cluster([SIDECAR]);
+  await cluster.start();
+  cluster.kubectl(['apply', '-f', 'crds/']);
+  cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
+  cluster.kubectl(['create', 'namespace', NS]);
+  // The sidecar may read exactly its own ConfigMaps, nothing else.
+  cluster.apply([
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reranker-sidecar', namespace: NS }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'keyed-reranker-config'], verbs: ['get', 'list', 'watch'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'reranker-sidecar', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reranker-sidecar' }, subjects: [{ kind: 'ServiceAccount', name: 'reranker-sidecar', namespace: NS }] },
+  ]);
+  for (const [i, format] of [[0, 'tei'], [1, 'tei'], [2, 'tei'], [3, 'native']] as const) fakes.push(await startFakeReranker({ host: ips[i], port: 8080, format, name: `backend-${i + 1}` }));
+  fakes.push(await startFakeReranker({ host: ips[11], port: 8080, name: 'local' }));
+  operatorPort = await freePort();
+  operator = startOperator('operator-a', operatorPort);
+});
+
+after(async () => {
+  await stopAll();
+  await Promise.all(fakes.map((f) => f.close()));
+  await cluster?.stop();
+  tearDownAddresses();
+});
+
+describe('CRD', () => {
+  test('the example applies; kubectl get rrp shows the printer columns', () => {
+    cluster.kubectl(['apply', '-f', 'examples/rerankerpool.yaml']);
+    const table = cluster.kubectl(['get', 'rrp', '-n', 'default']);
+    assert.match(table.split('\n')[0]!, /^NAME\s+STRATEGY\s+BACKENDS\s+READY\s+SYNCED\s+AGE/);
+    assert.match(table, /search\s+least-busy/);
+  });
+
+  test('the apiserver refuses bad pools, naming the field', () => {
+    const dup = cluster.kubectlFails(['apply', '-f', '-'], { input: JSON.stringify(pool('dup', { backends: [{ name: 'a', apiBase: 'http://a:1' }, { name: 'a', apiBase: 'http://b:1' }] })) });
+    assert.match(dup, /spec\.backends\[1\]: Duplicate value/);
+    const negative = cluster.kubectlFails(['apply', '-f', '-'], { input: JSON.stringify(pool('neg', { backends: [{ name: 'a', apiBase: 'http://a:1', weight: -1 }] })) });
+    assert.match(negative, /spec\.backends\[0\]\.weight: Invalid value: -1: spec\.backends\[0\]\.weight in body should be greater than or equal to 0/);
+    const empty = cluster.kubectlFails(['apply', '-f', '-'], { input: JSON.stringify(pool('empty', {})) });
+    assert.match(empty, /spec: Invalid value: "object": at least one entry in backends or discovery is required/);
+    const url = cluster.kubectlFails(['apply', '-f', '-'], { input: JSON.stringify(pool('url', { backends: [{ name: 'a', apiBase: 'not a url' }] })) });
+    assert.match(url, /spec\.backends\[0\]\.apiBase: Invalid value: "object": apiBase must be an http\(s\) URL/);
+  });
+});
+
+describe('operator', () => {
+  test('renders a pool, follows EndpointSlices, and sidecars load edits in under 2 s', async (t) => {
+    cluster.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'tei', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a' }, { ip: ips[1]!, pod: 'tei-b' }]));
+    cluster.apply(
+      pool('search', {
+        routing: { routingStrategy: 'weighted-random', healthCheckInterval: 0, numRetries: 2 },
+        backends: [{ name: 'static-native', apiBase: `http://${ips[3]}:8080` }],
+        discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }],
+        sidecarSelector: { matchLabels: { app: 'search-api' } },
+      }),
+    );
+    const ready = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'search', '-n', NS]);
+      return condition(p, 'ConfigRendered')?.status === 'True' && condition(p, 'BackendsAvailable')?.status === 'True' && p;
+    }, 15_000, 'the pool to be rendered');
+    assert.deepEqual(ready.status.backends, { static: 1, discovered: 2, ready: 3 });
+    const cm = cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]);
+    assert.match(cm.data['reranker_config.yaml'], /model_name: tei\/tei-a/);
+    assert.equal(cm.metadata.ownerReferences[0].kind, 'RerankerPool');
+
+    const sidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')];
+    sidecarPod('search-api-1', ips[6]!, 'search-api');
+    sidecarPod('search-api-2', ips[7]!, 'search-api');
+    const synced = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'search', '-n', NS]);
+      return condition(p, 'SidecarsSynced')?.status === 'True' && condition(p, 'Ready')?.status === 'True' && p;
+    }, 15_000, 'sidecars to sync');
+    assert.deepEqual(synced.status.sidecars, { synced: 2, total: 2, summary: '2/2' });
+    assert.match(cluster.kubectl(['get', 'rrp', 'search', '-n', NS]), /search\s+weighted-random\s+3\s+True\s+2\/2/);
+
+    // Traffic through the sidecars reaches every backend.
+    for (let i = 0; i < 40; i++) {
+      const reply = await fetch(`http://${ips[6 + (i % 2)]}:8000/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(QUERY) });
+      assert.equal(reply.status, 200);
+    }
+    for (const f of fakes.slice(0, 2).concat(fakes[3]!)) assert.ok(f.stats.requests > 0, `${f.name} got traffic`);
+
+    const backendsOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/stats`)).backends as any[]).map((b) => b.name).sort();
+    // A new ready endpoint joins; an un-ready one leaves; a removed one leaves.
+    cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a' }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
+    await eventually(async () => (await backendsOf(ips[6]!)).includes('tei/tei-c'), 5000, 'tei-c to join');
+    cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a', ready: false }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
+    await eventually(async () => !(await backendsOf(ips[7]!)).includes('tei/tei-a'), 5000, 'tei-a to leave when not ready');
+    cluster.apply(slice('tei-1', [{ ip: ips[2]!, pod: 'tei-c' }]));
+    await eventually(async () => JSON.stringify(await backendsOf(ips[6]!)) === JSON.stringify(['static-native', 'tei/tei-c']), 5000, 'only tei-c left');
+
+    // An edit of the pool reaches every sidecar in under 2 s.
+    const before = cluster.getJson(['rrp', 'search', '-n', NS]).status.configHash;
+    const started = Date.now();
+    cluster.kubectl(['patch', 'rrp', 'search', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { routingStrategy: 'round-robin' } } })]);
+    await eventually(async () => {
+      const stats = await Promise.all([ips[6]!, ips[7]!].map((ip) => json(`http://${ip}:8000/lb/stats`)));
+      return stats.every((s) => s.routing_strategy === 'round-robin');
+    }, 5000, 'both sidecars to load the edit');
+    const elapsed = Date.now() - started;
+    t.diagnostic(`pool edit reached both sidecars in ${elapsed} ms`);
+    assert.ok(elapsed < 2000, `pool edit reached every sidecar in ${elapsed} ms`);
+    const after = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'search', '-n', NS]);
+      return p.status.configHash !== before && condition(p, 'SidecarsSynced')?.status === 'True' && p;
+    }, 10_000, 'status to report the new hash');
+    assert.equal((await json(`http://${ips[6]}:8000/lb/config`)).hash, after.status.configHash);
+    for (const s of sidecars) assert.equal(s.child.exitCode, null);
+  });
+
+  test('a deleted Service sets BackendsAvailable=False with the reason; the operator keeps running', async () => {
+    cluster.kubectl(['delete', 'service', 'tei', '-n', NS]);
+    const p = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'search', '-n', NS]);
+      return condition(p, 'BackendsAvailable')?.status === 'False' && p;
+    }, 10_000, 'BackendsAvailable to turn False');
+    assert.equal(condition(p, 'BackendsAvailable').reason, 'ServiceNotFound');
+    assert.match(condition(p, 'BackendsAvailable').message, /Service "tei" not found/);
+    assert.equal(condition(p, 'Ready').status, 'False');
+    assert.equal((await fetch(`http://127.0.0.1:${operatorPort}/healthz`)).status, 200);
+    assert.equal(operator.child.exitCode, null);
+  });
+
+  test('a backend whose key reference cannot be resolved is unavailable, with the reason in /lb/stats', async () => {
+    cluster.apply(
+      pool('keyed', {
+        routing: { healthCheckInterval: 0 },
+        backends: [
+          { name: 'needs-key', apiBase: `http://${ips[3]}:8080`, apiKeySecretRef: { name: 'vendor', key: 'token' } },
+          { name: 'open', apiBase: `http://${ips[3]}:8080/` + '' },
+        ],
+      }),
+    );
+    const sidecar = startSidecar('sidecar-keyed', ips[8]!, 'keyed-reranker-config');
+    const stats = await eventually(async () => {
+      const s = await json(`http://${ips[8]}:8000/lb/stats`);
+      return s.total_backends === 2 && s;
+    }, 10_000, 'the keyed pool to load');
+    const needsKey = stats.backends.find((b: any) => b.name === 'needs-key');
+    assert.equal(needsKey.available, false);
+    assert.equal(needsKey.key_problem, 'api_key: environment variable RERANKER_KEY_VENDOR__TOKEN is not set');
+    const cm = cluster.getJson(['configmap', 'keyed-reranker-config', '-n', NS]);
+    assert.match(cm.data['reranker_config.yaml'], /api_key: os\.environ\/RERANKER_KEY_VENDOR__TOKEN/);
+    await sidecar.stop();
+  });
+
+  test('an apiserver restart (every watch dropped) is recovered from without restarting the operator', async () => {
+    const pid = operator.child.pid;
+    await cluster.restartApiserver(1500);
+    cluster.kubectl(['patch', 'rrp', 'search', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { numRetries: 4 } } })]);
+    await eventually(async () => {
+      const cm = cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]);
+      return /num_retries: 4/.test(cm.data['reranker_config.yaml']);
+    }, 30_000, 'the operator to re-render after the restart');
+    await eventually(async () => (await json(`http://${ips[6]}:8000/lb/config`)).hash === cluster.getJson(['rrp', 'search', '-n', NS]).status.configHash, 30_000, 'the sidecar watch to recover');
+    assert.equal(operator.child.pid, pid);
+    assert.equal(operator.child.exitCode, null);
+    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    const restarts = [...metrics.matchAll(/^reranker_operator_watch_restarts_total\{resource="[a-z]+"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.ok(restarts > 0, 'watch restarts are counted');
+  });
+
+  test('two replicas never both act: the standby takes over only when the leader is gone', async () => {
+    const standbyPort = await freePort();
+    const standby = startOperator('operator-b', standbyPort);
+    await eventually(async () => (await fetch(`http://127.0.0.1:${standbyPort}/readyz`)).status === 200, 15_000, 'the standby to sync');
+    cluster.kubectl(['patch', 'rrp', 'search', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { numRetries: 5 } } })]);
+    await eventually(() => /num_retries: 5/.test(cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).data['reranker_config.yaml']), 10_000, 'the leader to render');
+    assert.equal(standby.lines().filter((l) => l.msg === 'became leader' || l.msg === 'config rendered').length, 0, 'the standby did nothing');
+    const lease = cluster.getJson(['lease', 'reranker-lb-operator', '-n', NS]);
+    assert.match(lease.spec.holderIdentity, /^operator-a_/);
+
+    await operator.stop('SIGTERM'); // releases the lease
+    const stoppedAt = Date.now();
+    await eventually(() => standby.lines().some((l) => l.msg === 'became leader'), 15_000, 'the standby to lead');
+    assert.ok(Date.now() - stoppedAt < 10_000);
+    cluster.kubectl(['patch', 'rrp', 'search', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { numRetries: 1 } } })]);
+    await eventually(() => /num_retries: 1/.test(cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).data['reranker_config.yaml']), 10_000, 'the new leader to render');
+    await eventually(() => standby.lines().some((l) => l.msg === 'config rendered'), 5000, 'the new leader to log its render');
+    operator = standby;
+    operatorPort = standbyPort;
+  });
+});

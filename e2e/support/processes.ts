@@ -1,0 +1,57 @@
+/** Operator and sidecar processes for e2e tests, with their logs kept for assertions. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { ROOT } from './cluster.ts';
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  lines(): Record<string, any>[];
+  text(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const running: Proc[] = [];
+
+export function startProcess(name: string, script: string, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const proc: Proc = {
+    name,
+    child,
+    lines: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, any>),
+    text: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await once(child, 'exit');
+    },
+  };
+  running.push(proc);
+  return proc;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
+}
+
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+}
