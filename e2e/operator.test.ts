@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
-import { ADMIN, Cluster, freePort, serviceAccountUser } from './support/cluster.ts';
+import { ADMIN, Cluster, serviceAccountUser } from './support/cluster.ts';
+import { freePort } from '../test/support/ports.ts';
 import { setUpAddresses, tearDownAddresses } from './support/net.ts';
 import { eventually, startProcess, stopAll, type Proc } from './support/processes.ts';
 

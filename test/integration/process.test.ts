@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
 import { post, QUERY } from '../support/harness.ts';
-import { freePort, listening, sidecarProcess } from '../support/process.ts';
+import { listening, sidecarProcess } from '../support/process.ts';
+import { freePort } from '../support/ports.ts';
 
 const fakes: FakeReranker[] = [];
 after(() => Promise.all(fakes.map((f) => f.close())));
