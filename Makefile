@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -43,3 +43,10 @@ crds: bootstrap
 kube: bootstrap
 	e2e/kube/build.sh
 	e2e/kube/tools.sh
+
+## images: build the sidecar and operator images (needs a Docker engine; this dev machine has none)
+IMAGE_REPO ?= ghcr.io/reranker-lb
+IMAGE_TAG ?= $(shell node -p "require('./package.json').version" 2>/dev/null || echo dev)
+images:
+	docker build -f images/sidecar.Dockerfile -t $(IMAGE_REPO)/sidecar:$(IMAGE_TAG) .
+	docker build -f images/operator.Dockerfile -t $(IMAGE_REPO)/operator:$(IMAGE_TAG) .

@@ -23,6 +23,13 @@ function ownNamespace(env: NodeJS.ProcessEnv): string {
   }
 }
 
+/** WATCH_NAMESPACES (comma-separated) or WATCH_NAMESPACE; unset: every namespace. */
+function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
+  const raw = env.WATCH_NAMESPACES ?? env.WATCH_NAMESPACE ?? '';
+  const list = raw.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  return list.length === 0 ? undefined : [...new Set(list)];
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const logger = createLogger(env.LOG_LEVEL).child({ component: 'reranker-lb-operator' });
@@ -35,7 +42,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     random: Math.random,
     identity,
-    namespace: env.WATCH_NAMESPACE || undefined,
+    namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
   });
   const metrics = createOperatorMetrics(
@@ -76,7 +83,7 @@ async function main(): Promise<void> {
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   const port = Number(env.OPERATOR_PORT ?? 8081);
   const server = serve({ fetch: app.fetch, port, hostname: env.OPERATOR_HOST ?? '0.0.0.0' }, (info) => {
-    logger.info({ port: info.port, identity, namespace: env.WATCH_NAMESPACE || '(all)', leader_election: leaderElect }, 'operator started');
+    logger.info({ port: info.port, identity, namespaces: watchNamespaces(env) ?? '(all)', leader_election: leaderElect }, 'operator started');
   });
 
   const stop = (signal: string) => {

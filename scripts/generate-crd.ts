@@ -1,8 +1,11 @@
-/** Writes the generated CRD (`make crds`). */
+/** Writes the generated CRD (crds/ and the chart's copy) and the chart's dashboard (`make crds`). */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { CRD_FILE, crdYaml } from '../operator/crd/generate-crd.ts';
+import { CHART_CRD_FILE, CRD_FILE, crdYaml } from '../operator/crd/generate-crd.ts';
+import { DASHBOARD_FILE } from '../operator/crd/generate-crd.ts';
+import { dashboardJson } from './dashboard.ts';
 
-const path = fileURLToPath(new URL(`../${CRD_FILE}`, import.meta.url));
-writeFileSync(path, crdYaml());
-process.stdout.write(`wrote ${CRD_FILE}\n`);
+const at = (file: string) => fileURLToPath(new URL(`../${file}`, import.meta.url));
+for (const file of [CRD_FILE, CHART_CRD_FILE]) writeFileSync(at(file), crdYaml());
+writeFileSync(at(DASHBOARD_FILE), dashboardJson());
+process.stdout.write(`wrote ${CRD_FILE}, ${CHART_CRD_FILE}, ${DASHBOARD_FILE}\n`);

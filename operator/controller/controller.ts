@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
+import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../sidecar/util/clock.ts';
 import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
@@ -19,8 +20,8 @@ export interface ControllerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly identity: string;
-  /** Restrict to one namespace (undefined: all). */
-  readonly namespace: string | undefined;
+  /** The namespaces to serve (undefined: all, which needs cluster-wide RBAC). */
+  readonly namespaces: readonly string[] | undefined;
   readonly workers?: number;
   readonly endpointCoalesceMs?: number;
   readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
@@ -32,11 +33,11 @@ type ConfigMap = KubeObject & { data?: Record<string, string> };
 export class Controller {
   readonly queue: WorkQueue;
   readonly #deps: ControllerDeps;
-  readonly #pools: Informer<RerankerPool & KubeObject>;
-  readonly #slices: Informer<EndpointSlice & KubeObject>;
-  readonly #services: Informer<KubeObject>;
-  readonly #configMaps: Informer<ConfigMap>;
-  readonly #pods: Informer<Pod>;
+  readonly #pools: InformerSet<RerankerPool & KubeObject>;
+  readonly #slices: InformerSet<EndpointSlice & KubeObject>;
+  readonly #services: InformerSet<KubeObject>;
+  readonly #configMaps: InformerSet<ConfigMap>;
+  readonly #pods: InformerSet<Pod>;
   #metrics: OperatorMetrics | undefined;
   #leading = false;
   #stopped = false;
@@ -44,11 +45,17 @@ export class Controller {
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
     this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000 });
-    const scope = (path: string) => (deps.namespace === undefined ? path : path.replace(/^(\/apis?\/[^/]+(?:\/[^/]+)?)\//, `$1/namespaces/${deps.namespace}/`));
+    // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
+    const scope = (path: string, ns: string | undefined) => {
+      if (ns === undefined) return path;
+      const cut = path.lastIndexOf('/');
+      return `${path.slice(0, cut)}/namespaces/${ns}${path.slice(cut)}`;
+    };
+    const namespaces: readonly (string | undefined)[] = deps.namespaces ?? [undefined];
     const make = <T extends KubeObject>(name: string, path: string, onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void, labelSelector?: string) =>
-      new Informer<T>(deps.api, {
+      new InformerSet<T>(namespaces.map((ns) => new Informer<T>(deps.api, {
         name,
-        path: scope(path),
+        path: scope(path, ns),
         labelSelector,
         onEvent,
         onRestart: () => this.#metrics?.watchRestarts.labels(name).inc(),
@@ -57,7 +64,7 @@ export class Controller {
         clock: deps.clock,
         random: deps.random,
         ...deps.informerTuning,
-      });
+      })));
     this.#pools = make<RerankerPool & KubeObject>('rerankerpools', `/apis/${GROUP}/${VERSION}/${PLURAL}`, (event, pool, previous) => {
       // Status-only updates (our own writes) do not need another reconcile.
       if (event === 'updated' && previous?.metadata.generation === pool.metadata.generation) return;
@@ -89,10 +96,10 @@ export class Controller {
 
   caches(): Caches {
     return {
-      pool: (key) => this.#pools.store.get(key),
+      pool: (key) => this.#pools.get(key),
       slices: (ns) => this.#slices.list().filter((s) => s.metadata.namespace === ns),
-      serviceExists: (ns, name) => this.#services.store.has(`${ns}/${name}`),
-      configMap: (ns, name) => this.#configMaps.store.get(`${ns}/${name}`),
+      serviceExists: (ns, name) => this.#services.has(`${ns}/${name}`),
+      configMap: (ns, name) => this.#configMaps.get(`${ns}/${name}`),
       sidecarPods: (ns) => this.#pods.list().filter((p) => p.metadata.namespace === ns),
     };
   }

@@ -3,12 +3,20 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { routerSettingsSchema } from '../../sidecar/config/schema.ts';
-import { CRD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
+import { CHART_CRD_FILE, CRD_FILE, DASHBOARD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
+import { dashboardJson } from '../../scripts/dashboard.ts';
 import { ROUTING_KEYS, camelCase } from './pool-schema.ts';
 
-test(`${CRD_FILE} is what the schema generates (run \`make crds\` after changing the schema)`, () => {
-  const committed = readFileSync(fileURLToPath(new URL(`../../${CRD_FILE}`, import.meta.url)), 'utf8');
-  assert.equal(committed, crdYaml());
+const committed = (file: string) => readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
+
+for (const file of [CRD_FILE, CHART_CRD_FILE]) {
+  test(`${file} is what the schema generates (run \`make crds\` after changing the schema)`, () => {
+    assert.equal(committed(file), crdYaml());
+  });
+}
+
+test(`${DASHBOARD_FILE} is what scripts/dashboard.ts generates (make crds)`, () => {
+  assert.equal(committed(DASHBOARD_FILE), dashboardJson());
 });
 
 test('spec.routing has a camelCase twin of every router_settings key but local_backend', () => {

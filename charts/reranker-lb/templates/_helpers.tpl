@@ -1,0 +1,75 @@
+{{- define "reranker-lb.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "reranker-lb.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "reranker-lb.operatorSelector" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "reranker-lb.serviceAccountName" -}}
+{{- if .Values.serviceAccount.name -}}{{ .Values.serviceAccount.name }}{{- else -}}{{ include "reranker-lb.fullname" . }}-operator{{- end -}}
+{{- end -}}
+
+{{/* The namespaces the operator serves: the listed ones, else the release namespace. */}}
+{{- define "reranker-lb.namespaces" -}}
+{{- if .Values.operator.namespaces -}}{{ join "," .Values.operator.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
+{{- end -}}
+
+{{/* Hardened defaults for every pod and container of the chart. */}}
+{{- define "reranker-lb.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "reranker-lb.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/* The operator's rules, shared by its Roles (or, with allNamespaces, its ClusterRole). */}}
+{{- define "reranker-lb.operatorRules" -}}
+# Read the pools it serves.
+- apiGroups: ["reranker.dev"]
+  resources: ["rerankerpools"]
+  verbs: ["get", "list", "watch"]
+# Write each pool's status (conditions, counts, config hash).
+- apiGroups: ["reranker.dev"]
+  resources: ["rerankerpools/status"]
+  verbs: ["get", "patch", "update"]
+# Render <pool>-reranker-config by server-side apply (create + patch); watch it to repair edits.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Discover backend endpoints, and notice when a referenced Service is missing.
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "list", "watch"]
+# Find the sidecar pods (label reranker.dev/sidecar) to ask which config they serve.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+# Record Rendered / RenderFailed events on pools.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}
