@@ -9,7 +9,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 # shellcheck source=versions.env
 source "$here/versions.env"
-out="$root/.cache/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}"
+# BUILD_REVISION changes the cache key when the build recipe itself changes.
+BUILD_REVISION=2
+out="$root/.cache/kube/${KUBE_VERSION}-etcd${ETCD_VERSION}-r${BUILD_REVISION}"
 bin="$out/bin"
 if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/etcd" ]; then
   echo "$bin"
@@ -45,8 +47,13 @@ import (
 GO
 echo "kube build: building kube-apiserver and kube-controller-manager ${KUBE_VERSION} (first run only; several minutes)" >&2
 (cd "$out/src" && go mod tidy >&2)
+# Stamp the version the binaries report (/version), as the Kubernetes release build does; tools
+# such as Helm check it against a chart's kubeVersion.
+minor="$(echo "$KUBE_VERSION" | cut -d. -f2)"
+version_flags="-X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
+version_flags="$version_flags -X k8s.io/client-go/pkg/version.gitVersion=${KUBE_VERSION} -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=${minor}"
 for cmd in kube-apiserver kube-controller-manager; do
-  [ -x "$bin/$cmd" ] || (cd "$out/src" && go build -trimpath -ldflags="-s -w" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2)
+  [ -x "$bin/$cmd" ] || (cd "$out/src" && go build -trimpath -ldflags="-s -w $version_flags" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2)
 done
 
 echo "kube build: building etcd ${ETCD_VERSION}" >&2
