@@ -10,6 +10,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
     'latency-ms': { type: 'string', default: '0' },
     'latency-sigma': { type: 'string', default: '0' },
+    scoring: { type: 'string', default: 'bm25' },
   },
 });
 const fake = await startFakeReranker({
@@ -17,7 +18,7 @@ const fake = await startFakeReranker({
   host: values.host,
   format: values.format as FakeFormat,
   name: values.name ?? `fake-${values.format}-${values.port}`,
-  behaviour: { latencyMs: Number(values['latency-ms']), latencySigma: Number(values['latency-sigma']) },
+  behaviour: { latencyMs: Number(values['latency-ms']), latencySigma: Number(values['latency-sigma']), scoring: values.scoring === 'cheap' ? 'cheap' : 'bm25' },
 });
 process.stdout.write(`${fake.name} (${values.format}) listening on ${fake.url}\n`);
 const stop = () => void fake.close().then(() => process.exit(0));

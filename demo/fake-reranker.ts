@@ -23,6 +23,8 @@ export interface Behaviour {
   healthStatus: number;
   /** Token usage to report instead of the computed count (tests of usage correction). */
   reportedTokens: number | undefined;
+  /** 'bm25' scores for real; 'cheap' returns fixed decreasing scores (benchmarks: no scoring cost). */
+  scoring: 'bm25' | 'cheap';
 }
 
 export interface FakeStats {
@@ -42,7 +44,7 @@ export interface FakeReranker {
   close(): Promise<void>;
 }
 
-export const HEALTHY: Behaviour = { latencyMs: 0, latencySigma: 0, mode: 'ok', status: 500, retryAfter: undefined, healthStatus: 200, reportedTokens: undefined };
+export const HEALTHY: Behaviour = { latencyMs: 0, latencySigma: 0, mode: 'ok', status: 500, retryAfter: undefined, healthStatus: 200, reportedTokens: undefined, scoring: 'bm25' };
 
 function gaussian(): number {
   return Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
@@ -62,8 +64,8 @@ function documentsOf(body: Record<string, unknown>): string[] {
   return raw.map((d) => (typeof d === 'string' ? d : String((d as { text?: unknown }).text ?? '')));
 }
 
-export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number): { body: unknown; headers: Record<string, string> } {
-  const scores = bm25Scores(query, docs);
+export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: 'bm25' | 'cheap' = 'bm25'): { body: unknown; headers: Record<string, string> } {
+  const scores = scoring === 'bm25' ? bm25Scores(query, docs) : docs.map((_d, i) => 1 / (i + 2));
   const ranked = scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   const tokens = reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
   switch (format) {
@@ -149,8 +151,8 @@ export function startFakeReranker(options: { format?: FakeFormat; name?: string;
       res.writeHead(422, { 'content-type': 'application/json' }).end('{"error":"query and documents are required"}');
       return;
     }
-    const answer = answerFor(format, name, body.query, docs, b.reportedTokens);
-    res.writeHead(200, { 'content-type': 'application/json', ...answer.headers }).end(JSON.stringify(answer.body));
+    const answer = answerFor(format, name, body.query, docs, b.reportedTokens, b.scoring);
+    res.writeHead(200, { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers }).end(JSON.stringify(answer.body));
   }
 
   const server: Server = createServer((req, res) => {

@@ -50,7 +50,10 @@ export class HttpClient {
       method,
       headers,
       body,
-      signal: AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs))),
+      // undici's own timers (cheaper than an AbortSignal per call): no headers within the time
+      // limit, or a body that stalls that long, ends the attempt.
+      headersTimeout: Math.max(1, Math.floor(timeoutMs)),
+      bodyTimeout: Math.max(1, Math.floor(timeoutMs)),
     });
     const status = answer.statusCode;
     if (status >= 200 && status < 300 && method === 'POST') {

@@ -1,6 +1,5 @@
 /** Routes of the sidecar. Handlers stay thin; the work is in api/, balancer/ and backends/. */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context } from 'hono';
 import type { ClientFormat } from '../api/canonical.ts';
 import type { Balancer } from '../balancer/balancer.ts';
 import { backendStats } from '../balancer/stats.ts';
@@ -36,23 +35,6 @@ const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = 
   ['/v2/rerank', 'cohere-v2'],
   ['/api/v1/rerank', 'jina'],
 ];
-
-/** Body limit that follows the loaded config's max_request_body_bytes. */
-function configuredBodyLimit(balancer: Balancer): MiddlewareHandler {
-  let max = -1;
-  let limiter: MiddlewareHandler | undefined;
-  return function limitBody(c, next) {
-    const wanted = balancer.generation.config.router.maxBodyBytes;
-    if (limiter === undefined || wanted !== max) {
-      max = wanted;
-      limiter = bodyLimit({
-        maxSize: wanted,
-        onError: () => errorResponse(new LbError('payload_too_large', 413, `body: larger than ${wanted} bytes`, { field: 'body' }), undefined),
-      });
-    }
-    return limiter(c, next);
-  };
-}
 
 export function statsBody(deps: AppDeps): Record<string, unknown> {
   const gen = deps.balancer.generation;
@@ -97,11 +79,10 @@ export function createApp(deps: AppDeps): Hono {
     metrics: deps.metrics,
     totals: deps.totals,
   };
-  const limit = configuredBodyLimit(deps.balancer);
   for (const [path, format] of RERANK_ROUTES) {
     const handler = (c: Context) => handleRerank(c, rerankDeps, format);
-    app.post(path, limit, handler);
-    app.post(`/lb${path}`, limit, handler);
+    app.post(path, handler);
+    app.post(`/lb${path}`, handler);
   }
   app.get('/lb/stats', (c) => c.json(statsBody(deps)));
   app.get('/lb/backends', (c) => c.json({ backends: statsBody(deps).backends }));

@@ -1,6 +1,8 @@
 /** Thin edge: JSON in -> canonical request -> balancer -> caller's format out. */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { readJsonBody } from './read-body.ts';
 import type { ClientFormat } from '../api/canonical.ts';
 import { CLIENT_CODECS, formatOfRerankPath } from '../api/client-formats/index.ts';
 import { asBody } from '../api/request-fields.ts';
@@ -58,7 +60,9 @@ function recordCall(deps: RerankDeps, f: LogFields): void {
   );
 }
 
-async function readJson(c: Context): Promise<unknown> {
+async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  if (incoming !== undefined) return readJsonBody(incoming, maxBytes);
   try {
     return await c.req.json();
   } catch (error) {
@@ -75,7 +79,7 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
   let documents = 0;
   let result: RouteResult;
   try {
-    const body = asBody(await readJson(c));
+    const body = asBody(await readJson(c, deps.balancer.generation.config.router.maxBodyBytes));
     chosen = format ?? formatOfRerankPath(body);
     const codec = CLIENT_CODECS[chosen];
     const request = codec.parse(body);
