@@ -3,7 +3,7 @@
 # and matplotlib (for the charts) into a venv cached in .cache/bench-venv. Idempotent. Needs root.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-LITELLM_VERSION=1.110.2
+LITELLM_VERSION=1.80.0
 MATPLOTLIB_VERSION=3.10.7
 missing=()
 command -v haproxy >/dev/null || missing+=(haproxy)

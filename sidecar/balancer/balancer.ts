@@ -189,7 +189,10 @@ export class Balancer {
             candidates = this.#candidates(gen, [], now, cost);
           }
           if (candidates.length === 0) break;
-          const isRetry = n > 0;
+          // The retry budget guards against amplifying load on struggling backends (timeouts, 5xx,
+          // 429). Failing over after a connection failure (a dead or restarting backend) is exempt:
+          // rerank calls are idempotent and the dead backend takes no load either way.
+          const isRetry = n > 0 && lastError?.kind !== 'network';
           if (isRetry) {
             if (!this.retryBudget.tryStartRetry()) {
               this.#observer.retryBudgetExhausted();

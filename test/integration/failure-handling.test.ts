@@ -161,4 +161,16 @@ describe('failure handling', () => {
     assert.ok(retryAfter >= 6 && retryAfter <= 7, `Retry-After ${retryAfter} = time until the breaker half-opens`);
     assert.equal(p.fakes.down!.stats.requests, 1);
   });
+
+  test('the retry budget stops retries after backend errors, but never failover away from a dead backend', async () => {
+    const noBudget = { retry_budget_percent: 0, retry_budget_min: 0, routing_strategy: 'priority-failover', fallback_to_local: false, allowed_fails: 10 };
+    const failing = await pool([{ name: 'erroring', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'good', entry: { priority: 1 } }], noBudget);
+    assert.equal((await post(failing.url, '/rerank', QUERY)).status, 503, 'a 500 is not retried when the budget is empty');
+    assert.equal(failing.fakes.good!.stats.requests, 0);
+    const dead = await pool([{ name: 'dead', entry: { priority: 0 } }, { name: 'good', entry: { priority: 1 } }], noBudget);
+    await dead.fakes.dead!.close(); // connection refused from now on
+    const reply = await post(dead.url, '/rerank', QUERY);
+    assert.equal(reply.status, 200, 'failover after a connection failure does not need the budget');
+    assert.equal(reply.headers.get('x-reranker-lb-backend'), 'good');
+  });
 });
