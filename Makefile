@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -50,3 +50,12 @@ IMAGE_TAG ?= $(shell node -p "require('./package.json').version" 2>/dev/null || 
 images:
 	docker build -f images/sidecar.Dockerfile -t $(IMAGE_REPO)/sidecar:$(IMAGE_TAG) .
 	docker build -f images/operator.Dockerfile -t $(IMAGE_REPO)/operator:$(IMAGE_TAG) .
+
+## bench: the load lab (about 15 minutes; installs HAProxy, nginx, LiteLLM on first use)
+bench: bootstrap
+	bench/setup.sh >/dev/null
+	node bench/run.ts
+
+## chaos: 60 s of kills, 503 bursts, stalls and reloads under steady load
+chaos: bootstrap
+	node bench/chaos.ts --seconds 60

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,7 @@ import { direct, haproxy, litellm, nginx, sidecar, type Arm, type ArmContext } f
 import { Backends } from './lib/backends.ts';
 import { measure, type Measurement } from './lib/measure.ts';
 import { stopAll } from './lib/processes.ts';
-import { writeReport } from './lib/report.ts';
+import { writeReport, type Results } from './lib/report.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string', default: 'ceiling,overhead,slow,dead' } } });
@@ -46,13 +46,6 @@ function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-interface Results {
-  machine: Record<string, string>;
-  ceilings: Record<string, { ceiling: number; steps: { rate: number; p99: number; ok: boolean }[] }>;
-  overhead: { rateLabel: string; rate: number; arm: string; runs: Measurement[] }[];
-  slow: { arm: string; run: Measurement; slowFrom: number; slowTo: number }[];
-  dead: { arm: string; run: Measurement; killAt: number; restartAt: number }[];
-}
 
 const results: Results = { machine: {}, ceilings: {}, overhead: [], slow: [], dead: [] };
 
@@ -204,5 +197,3 @@ main()
   })
   .finally(() => void stopAll());
 
-export type { Results };
-void existsSync;

@@ -14,6 +14,8 @@ stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
 stage unit node --test --test-reporter=spec 'sidecar/**/*.test.ts' 'operator/**/*.test.ts'
 stage integration node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
+# chaos, short: kills, 503 bursts, stalls and reloads under load (make chaos runs 60 s).
+stage chaos node bench/chaos.ts --seconds 15 --rate 100
 # e2e: a real kube-apiserver + etcd built from pinned Go modules (first run only: several minutes).
 stage kube-binaries bash -c 'e2e/kube/build.sh >/dev/null && e2e/kube/tools.sh >/dev/null'
 stage e2e node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'

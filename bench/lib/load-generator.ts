@@ -30,6 +30,18 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** A rerank answer in any format: a non-empty results list (or bare array) of finite scores. */
+function validAnswer(text: string): boolean {
+  try {
+    const body = JSON.parse(text) as { results?: unknown } | unknown[];
+    const list = Array.isArray(body) ? body : (body as { results?: unknown }).results;
+    if (!Array.isArray(list) || list.length === 0) return false;
+    return list.every((r: { index?: unknown; relevance_score?: unknown; score?: unknown }) => Number.isInteger(r.index) && Number.isFinite(r.relevance_score ?? r.score));
+  } catch {
+    return false;
+  }
+}
+
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
@@ -73,7 +85,7 @@ async function phase(pool: Pool, target: URL, rate: number, seconds: number, bod
           latency[i] = performance.now() - intended;
           const served = res.headers['x-fake-backend'] ?? res.headers['x-reranker-lb-backend'];
           backend[i] = typeof served === 'string' ? served : undefined;
-          if (res.statusCode >= 200 && res.statusCode < 300 && text.length > 2) ok++;
+          if (res.statusCode >= 200 && res.statusCode < 300 && validAnswer(text)) ok++;
           else {
             non2xx++;
             failedAt[i] = 1;

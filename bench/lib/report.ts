@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Measurement } from './measure.ts';
 
-interface Results {
+export interface Results {
   machine: Record<string, string>;
   ceilings: Record<string, { ceiling: number; steps: { rate: number; p99: number; ok: boolean }[] }>;
   overhead: { rateLabel: string; rate: number; arm: string; runs: Measurement[] }[];

@@ -1,4 +1,5 @@
 /** Field readers shared by every client format; each error names the field. */
+import type { RerankRequest } from './canonical.ts';
 import { invalidRequest } from '../errors.ts';
 
 export type Body = Record<string, unknown>;
@@ -95,3 +96,28 @@ export function readOptionalStringArray(body: Body, field: string): string[] | u
   return body[field] === undefined || body[field] === null ? undefined : readStringArray(body, field);
 }
 
+
+export interface DocumentRequestOptions {
+  /** `return_documents` default, or 'never' for formats that never echo documents (Cohere v2). */
+  readonly returnDocuments: boolean | 'never';
+  readonly rankFields?: readonly string[];
+  /** Read Cohere v2's `max_tokens_per_doc`. */
+  readonly maxTokensPerDoc?: boolean;
+}
+
+/** The request shape shared by the native, Cohere and Jina formats (`documents`, `top_n`). */
+export function documentRequest(body: Body, options: DocumentRequestOptions): RerankRequest {
+  const docs = readDocuments(body, 'documents', options.rankFields);
+  return {
+    model: readOptionalString(body, 'model'),
+    query: readQuery(body),
+    documents: docs.texts,
+    originals: docs.originals,
+    topN: readPositiveInt(body, 'top_n'),
+    returnDocuments: options.returnDocuments === 'never' ? false : readBoolean(body, 'return_documents', options.returnDocuments),
+    maxTokensPerDoc: options.maxTokensPerDoc === true ? readPositiveInt(body, 'max_tokens_per_doc') : undefined,
+    truncate: undefined,
+    truncationDirection: undefined,
+    rawScores: undefined,
+  };
+}

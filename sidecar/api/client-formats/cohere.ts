@@ -1,47 +1,15 @@
 /** Cohere v1 (`/v1/rerank`) and v2 (`/v2/rerank`). */
 import type { RankedAnswer, RerankRequest } from '../canonical.ts';
-import {
-  readBoolean,
-  readDocuments,
-  readOptionalString,
-  readOptionalStringArray,
-  readPositiveInt,
-  readQuery,
-  type Body,
-} from '../request-fields.ts';
+import { documentRequest, readOptionalStringArray, readPositiveInt, type Body } from '../request-fields.ts';
 
 export function parseCohereV1(body: Body): RerankRequest {
   const rankFields = readOptionalStringArray(body, 'rank_fields');
   readPositiveInt(body, 'max_chunks_per_doc');
-  const docs = readDocuments(body, 'documents', rankFields);
-  return {
-    model: readOptionalString(body, 'model'),
-    query: readQuery(body),
-    documents: docs.texts,
-    originals: docs.originals,
-    topN: readPositiveInt(body, 'top_n'),
-    returnDocuments: readBoolean(body, 'return_documents', false),
-    maxTokensPerDoc: undefined,
-    truncate: undefined,
-    truncationDirection: undefined,
-    rawScores: undefined,
-  };
+  return documentRequest(body, { returnDocuments: false, rankFields });
 }
 
 export function parseCohereV2(body: Body): RerankRequest {
-  const docs = readDocuments(body, 'documents');
-  return {
-    model: readOptionalString(body, 'model'),
-    query: readQuery(body),
-    documents: docs.texts,
-    originals: docs.originals,
-    topN: readPositiveInt(body, 'top_n'),
-    returnDocuments: false,
-    maxTokensPerDoc: readPositiveInt(body, 'max_tokens_per_doc'),
-    truncate: undefined,
-    truncationDirection: undefined,
-    rawScores: undefined,
-  };
+  return documentRequest(body, { returnDocuments: 'never', maxTokensPerDoc: true });
 }
 
 /** Cohere bills one search unit per query of up to 100 documents. */

@@ -1,21 +1,9 @@
 /** Jina AI: `/api/v1/rerank` (the seed's path); documents echoed by default. */
 import type { RankedAnswer, RerankRequest } from '../canonical.ts';
-import { readBoolean, readDocuments, readOptionalString, readPositiveInt, readQuery, type Body } from '../request-fields.ts';
+import { documentRequest, type Body } from '../request-fields.ts';
 
 export function parseJina(body: Body): RerankRequest {
-  const docs = readDocuments(body, 'documents');
-  return {
-    model: readOptionalString(body, 'model'),
-    query: readQuery(body),
-    documents: docs.texts,
-    originals: docs.originals,
-    topN: readPositiveInt(body, 'top_n'),
-    returnDocuments: readBoolean(body, 'return_documents', true),
-    maxTokensPerDoc: undefined,
-    truncate: undefined,
-    truncationDirection: undefined,
-    rawScores: undefined,
-  };
+  return documentRequest(body, { returnDocuments: true });
 }
 
 export function renderJina(request: RerankRequest, answer: RankedAnswer): unknown {
