@@ -61,7 +61,7 @@ export function writeReport(root: string, r: Results, venv: string | undefined):
   out('are low and only ratios within one run mean anything. HAProxy runs with `nbthread 1` and nginx with one');
   out('worker, like the single-threaded sidecar.');
   out();
-  out('Reproduce: `make bench` (about 15 minutes; `node bench/run.ts --quick` for a 3-minute smoke run).');
+  out('Reproduce: `make bench` (about 20 minutes; `node bench/run.ts --quick` for a 3-minute smoke run).');
   out();
 
   out('## Targets');

@@ -60,13 +60,16 @@ export interface RouteOptions {
 /** A route that failed, with what was tried (for the request log). */
 export class RouteError extends LbError {
   readonly attempts: readonly AttemptRecord[];
-  constructor(error: LbError, attempts: readonly AttemptRecord[]) {
+  /** Why no attempt succeeded, in our own words (never a backend's text): for the request log. */
+  readonly reason: string | undefined;
+  constructor(error: LbError, attempts: readonly AttemptRecord[], reason?: string) {
     super(error.code, error.status, error.message, {
       field: error.field,
       retryAfterSeconds: error.retryAfterSeconds,
       cause: error.cause,
     });
     this.attempts = attempts;
+    this.reason = reason;
   }
 }
 
@@ -84,7 +87,7 @@ export class Balancer {
     this.#deps = deps;
     this.#observer = deps.observer ?? NO_OBSERVER;
     this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0) };
-    this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min);
+    this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
     this.#scheduleTick();
   }
@@ -99,7 +102,7 @@ export class Balancer {
     const change = reconcileBackends(previous.backends, config, this.#backendDeps);
     this.#generation = this.#build(config, change.backends, previous, previous.number + 1);
     this.retryBudget.percent = config.router.retryBudget.percent;
-    this.retryBudget.min = config.router.retryBudget.min;
+    this.retryBudget.minPerSecond = config.router.retryBudget.min;
     // Removed backends drain: calls in flight may use them until the longest deadline has passed.
     this.#deps.timers.setTimeout(() => {
       for (const b of change.removed) b.shutdown();
@@ -174,6 +177,8 @@ export class Balancer {
     const tried: Backend[] = [];
     let lastError: AttemptError | undefined;
     let again = 0;
+    /** Why the loop stopped before a success: said in the final error. */
+    let stopped = 'attempts exhausted';
     this.retryBudget.requestStarted();
     try {
       if (!options.localOnly) {
@@ -183,12 +188,22 @@ export class Balancer {
           if (candidates.length === 0 && tried.length > 0) {
             // Every usable backend was tried: back off, then try one of them again.
             const delay = r.retryDelayMs * 2 ** again++ * (0.5 + this.#deps.random() / 2);
-            if (this.#candidates(gen, [], now, cost).length === 0 || now + delay >= deadline) break;
+            if (this.#candidates(gen, [], now, cost).length === 0) {
+              stopped = 'no eligible backend left';
+              break;
+            }
+            if (now + delay >= deadline) {
+              stopped = 'deadline';
+              break;
+            }
             await sleep(this.#deps.timers, delay);
             now = clock.now();
             candidates = this.#candidates(gen, [], now, cost);
           }
-          if (candidates.length === 0) break;
+          if (candidates.length === 0) {
+            stopped = 'no eligible backend left';
+            break;
+          }
           // The retry budget guards against amplifying load on struggling backends (timeouts, 5xx,
           // 429). Failing over after a connection failure (a dead or restarting backend) is exempt:
           // rerank calls are idempotent and the dead backend takes no load either way.
@@ -196,6 +211,7 @@ export class Balancer {
           if (isRetry) {
             if (!this.retryBudget.tryStartRetry()) {
               this.#observer.retryBudgetExhausted();
+              stopped = 'retry budget exhausted';
               break;
             }
             this.#observer.retry();
@@ -225,9 +241,9 @@ export class Balancer {
         if (!options.localOnly) this.#observer.fallback();
         return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
       }
-      const error = this.#nothingLeft(gen, clock.now(), cost, lastError);
+      const error = this.#nothingLeft(gen, clock.now(), cost, lastError, stopped);
       if (error.code === 'rate_limited') this.#observer.rateLimited();
-      throw new RouteError(error, attempts);
+      throw new RouteError(error, attempts, stopped);
     } finally {
       this.retryBudget.requestEnded();
     }
@@ -267,7 +283,7 @@ export class Balancer {
   }
 
   /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
-  #nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined): LbError {
+  #nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined, stopped: string): LbError {
     let earliestLimit = Number.POSITIVE_INFINITY;
     let earliestOther = Number.POSITIVE_INFINITY;
     for (const b of gen.backends) {
@@ -284,7 +300,7 @@ export class Balancer {
     if (Number.isFinite(earliestLimit) && lastError === undefined) {
       return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: seconds(earliestLimit) });
     }
-    const why = lastError === undefined ? 'no backend is available' : `every backend tried failed (last: ${lastError.message})`;
+    const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: ${lastError.message})`;
     return new LbError('no_backend_available', 503, why, { retryAfterSeconds: seconds(Math.min(earliestLimit, earliestOther)) });
   }
 

@@ -24,16 +24,29 @@ describe('sliding window', () => {
 });
 
 describe('retry budget', () => {
-  test('allows at least the minimum, then 20% of active requests', () => {
-    const budget = new RetryBudget(20, 3);
-    budget.requestStarted();
-    assert.ok(budget.tryStartRetry() && budget.tryStartRetry() && budget.tryStartRetry());
+  test('allows the per-second floor, then a share of the requests of the last 10 s', () => {
+    let t = 0;
+    const budget = new RetryBudget(20, 1, { now: () => t, wallNow: () => t });
+    // The floor: 1/s over a 10 s window = 10 retries with no requests at all.
+    for (let i = 0; i < 10; i++) assert.ok(budget.tryStartRetry(), `floor retry ${i}`);
     assert.equal(budget.tryStartRetry(), false);
-    for (let i = 0; i < 29; i++) budget.requestStarted(); // 30 active -> 6 retries
-    assert.ok(budget.tryStartRetry() && budget.tryStartRetry() && budget.tryStartRetry());
-    assert.equal(budget.tryStartRetry(), false);
-    budget.retryEnded();
-    assert.equal(budget.tryStartRetry(), true);
+    for (let i = 0; i < 50; i++) budget.requestStarted(); // 20% of 50 = 10 more
+    for (let i = 0; i < 10; i++) assert.ok(budget.tryStartRetry(), `share retry ${i}`);
+    assert.equal(budget.tryStartRetry(), false, 'a sustained storm is capped');
+    t += 10_500; // the window has moved on
+    assert.ok(budget.tryStartRetry());
+  });
+
+  test('a burst of retries fits when the recent traffic pays for it', () => {
+    let t = 0;
+    const budget = new RetryBudget(20, 10, { now: () => t, wallNow: () => t });
+    for (let i = 0; i < 1500; i++) {
+      budget.requestStarted();
+      if (i % 150 === 0) t += 1000; // 150 requests per second for 10 s
+    }
+    let granted = 0;
+    for (let i = 0; i < 40; i++) if (budget.tryStartRetry()) granted++; // one stalled backend's timeouts, all at once
+    assert.equal(granted, 40);
   });
 });
 

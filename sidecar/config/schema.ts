@@ -92,7 +92,8 @@ export const routerSettingsSchema = z.object({
   failure_threshold_min_requests: positiveCount.default(20),
   failure_window: positiveSeconds.default(60),
   retry_budget_percent: z.number().min(0).max(100).default(20),
-  retry_budget_min: count.default(3),
+  /** Retries per second always allowed, whatever the percentage (Finagle's minRetriesPerSec). */
+  retry_budget_min: count.default(10),
   max_request_body_bytes: positiveCount.default(10 * 1024 * 1024),
   latency_decay_time: positiveSeconds.default(5),
   /** rpm/tpm/max_parallel_requests are pool-wide; each sidecar enforces its share (limit / count). */

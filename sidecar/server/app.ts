@@ -51,8 +51,14 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
     totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count },
     retry_budget: deps.balancer.retryBudget.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
+    memory: memoryBody(),
     config: configBody(deps),
   };
+}
+
+function memoryBody(): Record<string, number> {
+  const m = process.memoryUsage();
+  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external, array_buffers_bytes: m.arrayBuffers };
 }
 
 function configBody(deps: AppDeps): Record<string, unknown> {

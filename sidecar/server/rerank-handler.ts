@@ -35,6 +35,7 @@ interface LogFields {
   readonly estimatedTokens: number | undefined;
   readonly fallback: boolean;
   readonly code?: string;
+  readonly reason?: string;
 }
 
 /** Metrics, totals and (when enabled) the request log line: once per call. */
@@ -43,7 +44,8 @@ function recordCall(deps: RerankDeps, f: LogFields): void {
   deps.totals.record(outcome);
   deps.metrics.request(f.format, outcome, (deps.now() - f.started) / 1000);
   if (!deps.balancer.generation.config.router.requestLogging) return;
-  deps.logger.info(
+  // Failures the backends caused are warnings, so LOG_LEVEL=warn still shows them.
+  deps.logger[f.status >= 500 ? 'warn' : 'info'](
     {
       request_id: f.requestId,
       format: f.format,
@@ -55,6 +57,7 @@ function recordCall(deps: RerankDeps, f: LogFields): void {
       backend: f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend,
       fallback: f.fallback,
       error_code: f.code,
+      reason: f.reason,
     },
     'rerank',
   );
@@ -94,7 +97,8 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const lbError = toLbError(error);
     if (lbError.code === 'internal') deps.logger.error({ err: error, request_id: requestId }, 'internal error');
     const attempts = error instanceof RouteError ? error.attempts : [];
-    recordCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code });
+    const reason = error instanceof RouteError ? error.reason : undefined;
+    recordCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code, reason });
     return errorResponse(lbError, requestId);
   }
 }

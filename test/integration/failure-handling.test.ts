@@ -162,7 +162,7 @@ describe('failure handling', () => {
     assert.equal(p.fakes.down!.stats.requests, 1);
   });
 
-  test('the retry budget stops retries after backend errors, but never failover away from a dead backend', async () => {
+  test('an empty retry budget stops retries after backend errors, but never failover away from a dead backend', async () => {
     const noBudget = { retry_budget_percent: 0, retry_budget_min: 0, routing_strategy: 'priority-failover', fallback_to_local: false, allowed_fails: 10 };
     const failing = await pool([{ name: 'erroring', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'good', entry: { priority: 1 } }], noBudget);
     assert.equal((await post(failing.url, '/rerank', QUERY)).status, 503, 'a 500 is not retried when the budget is empty');
