@@ -279,6 +279,7 @@ describe('the full path', () => {
       }
     }, 90_000, 'the garbage collector to remove the ConfigMap'); // it discovers new CRD types on its 30 s resync
     await eventually(() => sidecars.every((s) => s.lines().some((l) => l.msg === 'config ConfigMap deleted; the last good config keeps serving')), 5000, 'the sidecars to notice');
+    assert.equal(operator.child.exitCode, null, 'the operator kept running through the deletion');
     for (const ip of [ips[6]!, ips[7]!]) {
       assert.equal((await json(`http://${ip}:8000/lb/config`)).hash, hash);
       assert.equal((await fetch(`http://${ip}:8000/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(QUERY) })).status, 200);

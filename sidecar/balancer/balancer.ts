@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import type { AttemptError } from '../backends/attempt-error.ts';
 import type { HttpClient } from '../backends/http-client.ts';
-import type { LbConfig, RouterSettings } from '../config/model.ts';
+import type { LbConfig } from '../config/model.ts';
 import { LbError } from '../errors.ts';
 import { sleep, type Clock, type Random, type Timers } from '../util/clock.ts';
 import { Backend } from './backend.ts';
@@ -103,9 +103,10 @@ export class Balancer {
     this.#generation = this.#build(config, change.backends, previous, previous.number + 1);
     this.retryBudget.percent = config.router.retryBudget.percent;
     this.retryBudget.minPerSecond = config.router.retryBudget.min;
+    const retired = previous.local === this.#generation.local ? change.removed : [...change.removed, previous.local];
     // Removed backends drain: calls in flight may use them until the longest deadline has passed.
     this.#deps.timers.setTimeout(() => {
-      for (const b of change.removed) b.shutdown();
+      for (const b of retired) b.shutdown();
       const current = this.#generation;
       this.#deps.client.retain(new Set([...current.backends, current.local].map((b) => b.origin)));
     }, Math.max(previous.config.router.defaultTimeoutMs, config.router.defaultTimeoutMs));
@@ -328,4 +329,3 @@ function finalError(error: AttemptError): LbError {
   return new LbError('upstream_failed', 502, `backend failed: ${error.message}`, { retryAfterSeconds: 1 });
 }
 
-export type { RouterSettings };

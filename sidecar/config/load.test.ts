@@ -119,6 +119,11 @@ router_settings:
     assert.equal(fromEnv.local.apiBase, 'http://127.0.0.1:7');
   });
 
+  test("the local backend's timeout follows local_backend.timeout, else the overall deadline (or its alias)", () => {
+    assert.equal(parseConfigText('router_settings: { timeout: 7 }', 't', {}).local.timeoutMs, 7000);
+    assert.equal(parseConfigText('router_settings: { default_timeout: 9, local_backend: { timeout: 2 } }', 't', {}).local.timeoutMs, 2000);
+  });
+
   test('the same bytes give the same hash', () => {
     assert.equal(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(seedExample, 'b', {}).hash);
     assert.notEqual(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(`${seedExample}\n# edit\n`, 'a', {}).hash);

@@ -1,6 +1,6 @@
 /** Pure: a schema-valid config file + environment -> the config the sidecar runs on. */
 import { readFileSync } from 'node:fs';
-import type { ApiFormat } from './schema.ts';
+import { API_FORMATS, type ApiFormat } from './schema.ts';
 import type { ConfigFile, ModelEntry } from './schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
 
@@ -117,7 +117,7 @@ function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problem
   const local = file.router_settings.local_backend;
   const rawBase = env.RERANKER_LOCAL_BACKEND_URL ?? local?.api_base ?? DEFAULT_LOCAL_BACKEND_URL;
   const rawFormat = env.RERANKER_LOCAL_BACKEND_FORMAT ?? local?.api_format ?? 'native';
-  const formats: readonly string[] = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'];
+  const formats: readonly string[] = API_FORMATS;
   if (!formats.includes(rawFormat)) {
     problems.push(`RERANKER_LOCAL_BACKEND_FORMAT: expected one of ${formats.join(', ')}, got "${rawFormat}"`);
   }
@@ -126,7 +126,7 @@ function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problem
     apiBase: parseBase(rawBase, 'router_settings.local_backend.api_base', problems),
     apiFormat: rawFormat as ApiFormat,
     apiKey: apiKey?.startsWith(ENV_REF) ? lookupEnv(apiKey.slice(ENV_REF.length), file, env) : apiKey,
-    timeoutMs: (local?.timeout ?? file.router_settings.default_timeout) * 1000,
+    timeoutMs: local?.timeout === undefined ? defaultTimeoutMs : local.timeout * 1000,
   };
 }
 

@@ -1,7 +1,6 @@
 /** The sidecar as a child process, for environment, signal and file-watch behaviour. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { eventually } from './harness.ts';
