@@ -70,6 +70,18 @@ async function ceiling(arm: Arm, firstRate: number): Promise<number> {
     best = rate;
     rate = Math.round(rate * 1.3);
   }
+  // Bisect between the last passing and the first failing rate: the same precision (~4%) for every arm.
+  let failing = rate;
+  for (let i = 0; i < 3 && best > 0 && failing - best > 2; i++) {
+    const mid = Math.round((best + failing) / 2);
+    let m = await measure(root, nodeBin, arm, mid, STEP_SECONDS, bodyFile);
+    if (!passes(m)) m = await measure(root, nodeBin, arm, mid, STEP_SECONDS, bodyFile);
+    const ok = passes(m);
+    steps.push({ rate: mid, p99: m.latencyMs.p99, ok });
+    log(`ceiling ${arm.name} @${mid}/s (bisect): p99 ${m.latencyMs.p99} ms, achieved ${m.achievedRate}/s ${ok ? 'ok' : 'FAIL'}`);
+    if (ok) best = mid;
+    else failing = mid;
+  }
   results.ceilings[arm.name] = { ceiling: best, steps };
   return best;
 }

@@ -98,6 +98,9 @@ export function writeReport(root: string, r: Results, venv: string | undefined):
   out();
 
   out('## Ceiling: highest rate with p99 < 50 ms and no errors');
+out();
+out('Rates climb by 1.3x until a step fails (a failing step is retried once), then bisect three times between the');
+out('last passing and the first failing rate.');
   out();
   out('| arm | ceiling (req/s) | vs direct | vs HAProxy (best) |');
   out('|---|---|---|---|');
