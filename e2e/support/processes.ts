@@ -41,17 +41,4 @@ export async function stopAll(): Promise<void> {
   await Promise.all(running.splice(0).map((p) => p.stop('SIGKILL')));
 }
 
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-}
+export { eventually } from '../../test/support/eventually.ts';

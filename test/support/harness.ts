@@ -8,6 +8,7 @@ import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
 import { createLogger } from '../../sidecar/server/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../sidecar/server/sidecar.ts';
+export { eventually } from './eventually.ts';
 
 export interface FakeSpec {
   readonly name: string;
@@ -124,16 +125,6 @@ export function countOf(names: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const n of names) counts[n] = (counts[n] ?? 0) + 1;
   return counts;
-}
-
-/** Waits until `check` passes, polling; fails after `ms`. For conditions driven by real timers. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export async function stats(url: string): Promise<any> {
