@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'no_backend_available'
   | 'rate_limited'
   | 'upstream_failed'
+  | 'unsupported_media_type'
+  | 'client_closed_request'
   | 'config_invalid'
   | 'internal';
 

@@ -1,10 +1,11 @@
 /** The sidecar process: environment -> config -> server; exits with a clear message on bad config. */
 import { ConfigError } from './errors.ts';
-import { AWAITING_CONFIGMAP_SOURCE, CONFIG_SEARCH_LIST, findConfigPath, loadConfigFile, parseConfigText } from './config/load.ts';
+import { CONFIG_SEARCH_LIST, findConfigPath } from './config/load.ts';
 import type { LbConfig } from './config/model.ts';
 import { applyProxyBypass } from './net/no-proxy.ts';
 import { KubeApi, loadKubeConfig } from '../kube/api.ts';
 import { watchConfigMap } from './reload/configmap-watch.ts';
+import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from './reload/config-source.ts';
 import { readFileSync } from 'node:fs';
 import { systemClock, systemTimers } from './util/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
@@ -37,31 +38,15 @@ function configMapRef(env: NodeJS.ProcessEnv): { namespace: string; name: string
   return { namespace, name };
 }
 
-interface ConfigSource {
-  readonly path: string | undefined;
-  readonly initial: () => LbConfig;
-  /** What SIGHUP, the admin call and the file watch reload from. */
-  readonly load: () => LbConfig;
-}
-
-function configSource(enabled: boolean, env: NodeJS.ProcessEnv, watched: boolean): ConfigSource {
+/** One source of truth: the ConfigMap through the API when named, else the file, else defaults. */
+function configSource(enabled: boolean, env: NodeJS.ProcessEnv, configMap: { namespace: string; name: string } | undefined): ConfigSource {
   const path = findConfigPath(env, process.cwd());
-  if (path !== undefined) return { path, initial: () => loadConfigFile(path, env), load: () => loadConfigFile(path, env) };
-  if (watched) {
-    // Following the ConfigMap through the API only: start empty (not ready) until it arrives.
-    return {
-      path: undefined,
-      initial: () => parseConfigText('model_list: []\n', AWAITING_CONFIGMAP_SOURCE, env),
-      load: () => {
-        throw new ConfigError('(reload)', ['(source): this sidecar follows its ConfigMap through the Kubernetes API; it reloads on its own']);
-      },
-    };
-  }
+  if (configMap !== undefined) return new KubernetesSource(configMap, path, env);
+  if (path !== undefined) return fileSource(path, env);
   if (enabled) {
     throw new ConfigError('(none)', [`(file): no config file; set RERANKER_CONFIG_PATH or create one of ${CONFIG_SEARCH_LIST.join(', ')}`]);
   }
-  const defaults = () => parseConfigText('model_list: []\n', '(defaults)', env);
-  return { path: undefined, initial: defaults, load: defaults };
+  return defaultsSource(env);
 }
 
 async function main(): Promise<void> {
@@ -77,7 +62,7 @@ async function main(): Promise<void> {
   let graceMs: number;
   try {
     cmRef = configMapRef(env);
-    source = configSource(enabled, env, cmRef !== undefined);
+    source = configSource(enabled, env, cmRef);
     config = source.initial();
     adminToken = adminTokenFrom(env);
     delayMs = seconds(env, 'RERANKER_SHUTDOWN_DELAY_SECONDS', 2);
@@ -94,17 +79,26 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn({ source: config.source }, `config: ${warning}`);
   const port = Number(env.RERANKER_LB_PORT ?? env.PORT ?? 8000);
   const hostname = env.RERANKER_LB_HOST ?? '0.0.0.0';
-  const running = await startSidecar({
-    config,
-    enabled,
-    logger,
-    port,
-    hostname,
-    load: source.load,
-    watchPath: source.path,
-    adminToken,
-    watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
-  });
+  let running: Awaited<ReturnType<typeof startSidecar>>;
+  try {
+    running = await startSidecar({
+      config,
+      enabled,
+      logger,
+      port,
+      hostname,
+      load: () => source.load(),
+      watchPath: source.watchPath,
+      sourceKind: source.kind,
+      adminToken,
+      watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? `port ${port} on ${hostname} is already in use (set RERANKER_LB_PORT)` : code === 'EACCES' ? `no permission to listen on ${hostname}:${port}` : (code ?? 'unknown error');
+    process.stderr.write(`reranker-lb: cannot listen: ${why}\n`);
+    process.exit(2);
+  }
   logger.info(
     {
       url: running.url,
@@ -118,8 +112,8 @@ async function main(): Promise<void> {
     },
     'sidecar listening',
   );
-  if (cmRef !== undefined) {
-    const cmWatch = watchConfigMap({ api: new KubeApi(loadKubeConfig()), ...cmRef, reloader: running.sidecar.reloader, env, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+  if (cmRef !== undefined && source instanceof KubernetesSource) {
+    const cmWatch = watchConfigMap({ api: new KubeApi(loadKubeConfig()), ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
     logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
     process.once('exit', () => cmWatch.stop());
   }

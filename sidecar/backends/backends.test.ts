@@ -4,6 +4,7 @@ import type { RerankRequest } from '../api/canonical.ts';
 import { API_FORMATS } from '../config/schema.ts';
 import { answerFor } from '../../demo/fake-reranker.ts';
 import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
+import { MalformedAnswer } from './formats/read-answer.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { rankAnswer } from './rank.ts';
 
@@ -54,18 +55,29 @@ describe('backend formats', () => {
 
 describe('answer checks', () => {
   const parsed = (results: { index: number; score: number }[]) => ({ results, model: undefined, tokens: undefined, usageSource: 'none' as const });
-  const cases: [string, { index: number; score: number }[], string][] = [
-    ['index out of range', [{ index: 3, score: 1 }], 'index 3 out of range'],
-    ['negative index', [{ index: -1, score: 1 }], 'index -1 out of range'],
-    ['duplicate index', [{ index: 0, score: 1 }, { index: 0, score: 0.5 }], 'index 0 appears twice'],
-    ['NaN score', [{ index: 0, score: Number.NaN }], 'score for index 0 is not finite'],
-    ['infinite score', [{ index: 0, score: Number.POSITIVE_INFINITY }], 'score for index 0 is not finite'],
-    ['empty', [], 'no results'],
-    ['too many', [{ index: 0, score: 1 }, { index: 1, score: 1 }, { index: 2, score: 1 }, { index: 2, score: 1 }], '4 results for 3 documents'],
+  const r = (index: number, score = 1) => ({ index, score });
+  const cases: [string, { index: number; score: number }[], number, number | undefined, string][] = [
+    ['index out of range', [r(3)], 1, undefined, 'index 3 out of range'],
+    ['negative index', [r(-1)], 1, undefined, 'index -1 out of range'],
+    ['duplicate index', [r(0), r(0, 0.5)], 2, undefined, 'index 0 appears twice'],
+    ['NaN score', [r(0, Number.NaN)], 1, undefined, 'score for index 0 is not finite'],
+    ['infinite score', [r(0, Number.POSITIVE_INFINITY)], 1, undefined, 'score for index 0 is not finite'],
+    ['empty', [], 3, undefined, 'no results'],
+    ['too many', [r(0), r(1), r(2), r(2)], 3, undefined, '4 results for 3 documents'],
+    // A short answer would silently drop documents the caller sent.
+    ['short: 1 result for 3 documents', [r(0)], 3, undefined, '1 results for 3 documents'],
+    ['short: fewer than top_n', [r(0)], 3, 2, '1 results for 3 documents (top_n 2)'],
   ];
-  for (const [name, results, message] of cases) {
-    test(`refused: ${name}`, () => assert.throws(() => rankAnswer(parsed(results), 3, undefined), (e: unknown) => e === message));
+  for (const [name, results, documents, topN, message] of cases) {
+    test(`refused: ${name}`, () =>
+      assert.throws(() => rankAnswer(parsed(results), documents, topN), (e: unknown) => e instanceof MalformedAnswer && e.message === message));
   }
+
+  test('accepted: every document, or at least top_n of them', () => {
+    assert.equal(rankAnswer(parsed([r(0), r(1), r(2)]), 3, undefined).results.length, 3);
+    assert.equal(rankAnswer(parsed([r(0), r(1)]), 3, 2).results.length, 2);
+    assert.equal(rankAnswer(parsed([r(0), r(1), r(2)]), 3, 2).results.length, 2);
+  });
 
   test('sorted best first, ties by index, cut to top_n', () => {
     const ranked = rankAnswer(parsed([{ index: 2, score: 0.5 }, { index: 0, score: 0.9 }, { index: 1, score: 0.5 }]), 3, 2);
@@ -74,7 +86,7 @@ describe('answer checks', () => {
 });
 
 describe('status classification', () => {
-  const policy = { retryOnStatus: new Set([429, 500, 502, 503, 504]), ownKey: false };
+  const policy = { retryOnStatus: new Set([429, 500, 502, 503, 504]), credentials: 'caller' as const };
   const table: [number, number | undefined, { retryable: boolean; clientCaused: boolean; counts: boolean; parkMs?: number }][] = [
     [500, undefined, { retryable: true, clientCaused: false, counts: true }],
     [501, undefined, { retryable: false, clientCaused: false, counts: true }],
@@ -86,6 +98,11 @@ describe('status classification', () => {
     [404, undefined, { retryable: false, clientCaused: true, counts: false }],
     [413, undefined, { retryable: false, clientCaused: true, counts: false }],
     [422, undefined, { retryable: false, clientCaused: true, counts: false }],
+    // A redirect is never the caller's fault nor passed on: the backend is misconfigured.
+    [301, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [302, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [307, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [304, undefined, { retryable: true, clientCaused: false, counts: true }],
   ];
   for (const [status, retryAfter, want] of table) {
     test(`HTTP ${status}${retryAfter === undefined ? '' : ' + Retry-After'}`, () => {
@@ -95,8 +112,19 @@ describe('status classification', () => {
   }
 
   test("401 from a backend with its own key is that key's fault: fail over and count it", () => {
-    const e = classifyStatus(401, undefined, { ...policy, ownKey: true }, '');
+    const e = classifyStatus(401, undefined, { ...policy, credentials: 'own' as const }, '');
     assert.deepEqual([e.retryable, e.clientCaused, e.countsAgainstBackend], [true, false, true]);
+  });
+
+  test('401 from a backend that got no credentials at all is a backend fault (it needs a key we do not send)', () => {
+    const e = classifyStatus(401, undefined, { ...policy, credentials: 'none' as const }, '');
+    assert.deepEqual([e.retryable, e.clientCaused, e.countsAgainstBackend], [true, false, true]);
+  });
+
+  test('the message is ours; the backend text travels only as detail', () => {
+    const e = classifyStatus(500, undefined, policy, 'auth=[redacted]');
+    assert.equal(e.message, 'HTTP 500');
+    assert.equal(e.detail, 'auth=[redacted]');
   });
 
   test('Retry-After in seconds or as an HTTP date', () => {

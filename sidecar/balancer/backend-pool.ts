@@ -12,9 +12,9 @@ export function reconcileBackends(previous: readonly Backend[], config: LbConfig
   const r = config.router;
   const backends = config.backends.map((spec) => {
     const kept = byId.get(spec.id);
-    if (kept === undefined) return new Backend(spec, r.retryOnStatus, r.breaker, r.latencyDecayMs, deps);
+    if (kept === undefined) return new Backend(spec, r, deps);
     byId.delete(spec.id);
-    kept.update(spec, r.retryOnStatus, r.breaker, r.latencyDecayMs);
+    kept.update(spec, r);
     return kept;
   });
   return { backends, removed: [...byId.values()] };

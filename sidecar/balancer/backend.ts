@@ -9,7 +9,7 @@ import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { targetOf, type HttpClient, type HttpTarget } from '../backends/http-client.ts';
 import { sendRerank, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
-import type { BackendSpec, BreakerSettings } from '../config/model.ts';
+import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../util/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
@@ -49,6 +49,18 @@ function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   );
 }
 
+function targetFor(spec: BackendSpec, router: RouterSettings): SendTarget {
+  return {
+    target: targetOf(spec.apiBase),
+    apiFormat: spec.apiFormat,
+    apiKey: spec.apiKey,
+    model: spec.model,
+    retryOnStatus: router.retryOnStatus,
+    forwardCallerAuthorization: spec.forwardCallerAuthorization,
+    maxResponseBytes: router.maxResponseBytes,
+  };
+}
+
 export class Backend implements CandidateView {
   spec: BackendSpec;
   #sendTarget: SendTarget;
@@ -74,13 +86,13 @@ export class Backend implements CandidateView {
   readonly tokenWindow = new SlidingWindow();
   readonly latencies = new LatencySamples();
 
-  constructor(spec: BackendSpec, retryOnStatus: ReadonlySet<number>, breaker: BreakerSettings, latencyDecayMs: number, deps: BackendDeps) {
+  constructor(spec: BackendSpec, router: RouterSettings, deps: BackendDeps) {
     this.spec = spec;
     this.#deps = deps;
-    this.#sendTarget = this.#targetFor(spec, retryOnStatus);
-    this.#breakerSettings = breaker;
-    this.#breaker = this.#makeBreaker(breaker);
-    this.latencyDecayMs = latencyDecayMs;
+    this.#sendTarget = targetFor(spec, router);
+    this.#breakerSettings = router.breaker;
+    this.#breaker = this.#makeBreaker(router.breaker);
+    this.latencyDecayMs = router.latencyDecayMs;
   }
 
   get id(): string {
@@ -109,19 +121,16 @@ export class Backend implements CandidateView {
   }
 
   /** Takes the settings of a reloaded config; keeps stats, health, windows and (if its settings are unchanged) the breaker. */
-  update(spec: BackendSpec, retryOnStatus: ReadonlySet<number>, breaker: BreakerSettings, latencyDecayMs: number): void {
+  update(spec: BackendSpec, router: RouterSettings): void {
+    const breaker = router.breaker;
     this.spec = spec;
-    this.#sendTarget = this.#targetFor(spec, retryOnStatus);
-    this.latencyDecayMs = latencyDecayMs;
+    this.#sendTarget = targetFor(spec, router);
+    this.latencyDecayMs = router.latencyDecayMs;
     if (!sameBreakerSettings(breaker, this.#breakerSettings)) {
       this.#breaker.shutdown();
       this.#breakerSettings = breaker;
       this.#breaker = this.#makeBreaker(breaker);
     }
-  }
-
-  #targetFor(spec: BackendSpec, retryOnStatus: ReadonlySet<number>): SendTarget {
-    return { target: targetOf(spec.apiBase), apiFormat: spec.apiFormat, apiKey: spec.apiKey, model: spec.model, retryOnStatus };
   }
 
   #makeBreaker(settings: BreakerSettings): CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer> {
@@ -203,16 +212,16 @@ export class Backend implements CandidateView {
 
   #recordFailure(error: unknown, started: number): AttemptError {
     const now = this.#deps.clock.now();
-    const failure =
-      error instanceof AttemptError
-        ? error
-        : new AttemptError('unavailable', (error as { code?: string }).code === 'EOPENBREAKER' ? 'breaker open' : String(error), { cause: error });
+    let failure: AttemptError;
+    if (error instanceof AttemptError) failure = error;
+    else if ((error as { code?: string }).code === 'EOPENBREAKER') failure = new AttemptError('unavailable', 'breaker open', { cause: error });
+    else throw error; // a bug, not the backend's fault: let it surface
     if (failure.clientCaused) this.clientErrors++;
-    else this.failures++;
+    else if (failure.kind !== 'cancelled') this.failures++;
     if (failure.parkMs !== undefined) this.parkedUntil = Math.max(this.parkedUntil, now + failure.parkMs);
     // A hang is a latency sample: it must make the backend look slow.
     if (failure.kind === 'timeout') this.#recordLatency(now - started, 1, now);
-    if (!failure.clientCaused) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
+    if (failure.countsAgainstBackend || failure.parkMs !== undefined) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
     return failure;
   }
 

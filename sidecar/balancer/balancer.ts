@@ -41,6 +41,8 @@ export interface AttemptRecord {
   /** HTTP status, or the failure kind (timeout, network, malformed, unavailable). */
   readonly outcome: number | string;
   readonly ms: number;
+  /** What the backend said, redacted: for the request log only, never for callers. */
+  readonly detail?: string;
 }
 
 export interface RouteResult {
@@ -55,6 +57,8 @@ export interface RouteOptions {
   readonly callerAuthorization: string | undefined;
   /** Load balancing off: every call goes straight to the local backend. */
   readonly localOnly: boolean;
+  /** Aborted when the caller disconnects: attempts in flight are cancelled, none is started. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A route that failed, with what was tried (for the request log). */
@@ -103,6 +107,7 @@ export class Balancer {
     this.#generation = this.#build(config, change.backends, previous, previous.number + 1);
     this.retryBudget.percent = config.router.retryBudget.percent;
     this.retryBudget.minPerSecond = config.router.retryBudget.min;
+    this.#deps.client.configure({ connectTimeoutMs: config.router.connectTimeoutMs });
     const retired = previous.local === this.#generation.local ? change.removed : [...change.removed, previous.local];
     // Removed backends drain: calls in flight may use them until the longest deadline has passed.
     this.#deps.timers.setTimeout(() => {
@@ -132,10 +137,11 @@ export class Balancer {
       healthCheckEnabled: false,
       healthCheckIntervalMs: 0,
       costPerToken: 0,
+      forwardCallerAuthorization: config.local.forwardCallerAuthorization,
     };
     let local = previous?.local;
-    if (local !== undefined && local.id === localSpec.id) local.update(localSpec, r.retryOnStatus, r.breaker, r.latencyDecayMs);
-    else local = new Backend(localSpec, r.retryOnStatus, r.breaker, r.latencyDecayMs, this.#backendDeps);
+    if (local !== undefined && local.id === localSpec.id) local.update(localSpec, r);
+    else local = new Backend(localSpec, r, this.#backendDeps);
     const sameStrategy = previous !== undefined && previous.config.router.strategy === r.strategy;
     return {
       number,
@@ -177,13 +183,16 @@ export class Balancer {
     const attempts: AttemptRecord[] = [];
     const tried: Backend[] = [];
     let lastError: AttemptError | undefined;
+    let lastBackend = '';
     let again = 0;
+    const signal = options.signal;
     /** Why the loop stopped before a success: said in the final error. */
     let stopped = 'attempts exhausted';
     this.retryBudget.requestStarted();
     try {
       if (!options.localOnly) {
         for (let n = 0; n <= r.numRetries; n++) {
+          if (isAborted(signal)) throw new RouteError(callerGone(), attempts, 'the caller went away');
           let now = clock.now();
           let candidates = this.#candidates(gen, tried, now, cost);
           if (candidates.length === 0 && tried.length > 0) {
@@ -198,6 +207,7 @@ export class Balancer {
               break;
             }
             await sleep(this.#deps.timers, delay);
+            if (isAborted(signal)) throw new RouteError(callerGone(), attempts, 'the caller went away');
             now = clock.now();
             candidates = this.#candidates(gen, [], now, cost);
           }
@@ -222,17 +232,18 @@ export class Balancer {
           if (!tried.includes(backend)) tried.push(backend);
           const timeoutMs = Math.min(backend.spec.timeoutMs, deadline - now);
           try {
-            const answer = await backend.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
+            const answer = await backend.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal }, cost);
             const ms = clock.now() - now;
             attempts.push({ backend: backend.spec.name, outcome: 200, ms: roundMs(ms) });
             this.#observer.attempt(backend.spec.name, 'success', ms / 1000);
             return { answer: withUsage(answer, cost), backend: backend.spec.name, local: false, attempts, estimatedTokens: cost };
           } catch (error) {
             lastError = error as AttemptError;
+            lastBackend = backend.spec.name;
             const ms = clock.now() - now;
-            attempts.push({ backend: backend.spec.name, outcome: lastError.status ?? lastError.kind, ms: roundMs(ms) });
+            attempts.push(attemptRecord(backend.spec.name, lastError, ms));
             this.#observer.attempt(backend.spec.name, outcomeOf(lastError), ms / 1000);
-            if (!lastError.retryable) throw new RouteError(finalError(lastError), attempts);
+            if (!lastError.retryable) throw new RouteError(finalError(lastError, backend.spec.name), attempts);
           } finally {
             if (isRetry) this.retryBudget.retryEnded();
           }
@@ -242,7 +253,7 @@ export class Balancer {
         if (!options.localOnly) this.#observer.fallback();
         return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
       }
-      const error = this.#nothingLeft(gen, clock.now(), cost, lastError, stopped);
+      const error = this.#nothingLeft(gen, clock.now(), cost, lastError, lastBackend, stopped);
       if (error.code === 'rate_limited') this.#observer.rateLimited();
       throw new RouteError(error, attempts, stopped);
     } finally {
@@ -263,7 +274,7 @@ export class Balancer {
     const timeoutMs = Math.min(gen.local.spec.timeoutMs, deadline - now);
     if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: 1 }), attempts);
     try {
-      const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow() }, cost);
+      const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal: options.signal }, cost);
       const ms = clock.now() - now;
       attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(ms) });
       this.#observer.attempt(LOCAL_NAME, 'success', ms / 1000);
@@ -271,9 +282,9 @@ export class Balancer {
     } catch (error) {
       const failure = error as AttemptError;
       const ms = clock.now() - now;
-      attempts.push({ backend: LOCAL_NAME, outcome: failure.status ?? failure.kind, ms: roundMs(ms) });
+      attempts.push(attemptRecord(LOCAL_NAME, failure, ms));
       this.#observer.attempt(LOCAL_NAME, outcomeOf(failure), ms / 1000);
-      if (failure.clientCaused) throw new RouteError(finalError(failure), attempts);
+      if (failure.clientCaused || failure.kind === 'cancelled') throw new RouteError(finalError(failure, LOCAL_NAME), attempts);
       throw new RouteError(
         new LbError('no_backend_available', 503, `no backend could serve the request; the local backend failed too (${failure.message})`, {
           retryAfterSeconds: 1,
@@ -284,7 +295,7 @@ export class Balancer {
   }
 
   /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
-  #nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined, stopped: string): LbError {
+  #nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined, lastBackend: string, stopped: string): LbError {
     let earliestLimit = Number.POSITIVE_INFINITY;
     let earliestOther = Number.POSITIVE_INFINITY;
     for (const b of gen.backends) {
@@ -301,7 +312,7 @@ export class Balancer {
     if (Number.isFinite(earliestLimit) && lastError === undefined) {
       return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: seconds(earliestLimit) });
     }
-    const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: ${lastError.message})`;
+    const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
     return new LbError('no_backend_available', 503, why, { retryAfterSeconds: seconds(Math.min(earliestLimit, earliestOther)) });
   }
 
@@ -321,11 +332,26 @@ function withUsage(answer: RankedAnswer, estimate: number): RankedAnswer {
   return answer.tokens === undefined ? { ...answer, tokens: estimate, usageSource: 'estimate' } : answer;
 }
 
-function finalError(error: AttemptError): LbError {
+/** What the caller is told when an attempt ends the route: our own words, never the backend's. */
+function finalError(error: AttemptError, backend: string): LbError {
+  if (error.kind === 'cancelled') return callerGone();
   if (error.clientCaused) {
     const status = error.status ?? 400;
-    return new LbError('backend_rejected_request', status, `the backend rejected the request: ${error.message}`);
+    return new LbError('backend_rejected_request', status, `backend ${backend} rejected the request (${error.message}); check the request against the backend's limits and format`);
   }
-  return new LbError('upstream_failed', 502, `backend failed: ${error.message}`, { retryAfterSeconds: 1 });
+  return new LbError('upstream_failed', 502, `backend ${backend} failed: ${error.message}`, { retryAfterSeconds: 1 });
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal !== undefined && signal.aborted;
+}
+
+function callerGone(): LbError {
+  return new LbError('client_closed_request', 499, 'the caller closed the connection before the answer was ready');
+}
+
+function attemptRecord(backend: string, failure: AttemptError, ms: number): AttemptRecord {
+  const record = { backend, outcome: failure.status ?? failure.kind, ms: roundMs(ms) };
+  return failure.detail === undefined ? record : { ...record, detail: failure.detail };
 }
 

@@ -2,16 +2,7 @@
 import type { Backend } from './backend.ts';
 import type { Balancer } from './balancer.ts';
 import { decayedLatency } from './strategies/latency-based.ts';
-
-/** api_base without credentials or query string. */
-export function displayUrl(apiBase: string): string {
-  try {
-    const url = new URL(apiBase);
-    return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
-  } catch {
-    return '(invalid url)';
-  }
-}
+import { safeUrl } from '../util/redact.ts';
 
 export function backendStats(b: Backend, balancer: Balancer, now: number, wallNow: number): Record<string, unknown> {
   const spec = b.spec;
@@ -19,7 +10,7 @@ export function backendStats(b: Backend, balancer: Balancer, now: number, wallNo
   const estimate = decayedLatency(b, { now, latencyDecayMs: r.latencyDecayMs, random: Math.random, memory: new Map() });
   return {
     name: spec.name,
-    api_base: displayUrl(spec.apiBase),
+    api_base: safeUrl(spec.apiBase),
     api_format: spec.apiFormat,
     weight: spec.weight,
     priority: spec.priority,

@@ -21,6 +21,8 @@ export interface BackendSpec {
   readonly healthCheckEnabled: boolean;
   readonly healthCheckIntervalMs: number;
   readonly costPerToken: number;
+  /** Send the caller's Authorization when this backend has no key of its own. */
+  readonly forwardCallerAuthorization: boolean;
 }
 
 export interface LocalBackendSpec {
@@ -28,6 +30,15 @@ export interface LocalBackendSpec {
   readonly apiFormat: ApiFormat;
   readonly apiKey: string | undefined;
   readonly timeoutMs: number;
+  readonly forwardCallerAuthorization: boolean;
+}
+
+/** Limits of the HTTP server towards clients (see README "Deadlines and limits"). */
+export interface ServerLimits {
+  readonly headerTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
 }
 
 export interface BreakerSettings {
@@ -55,6 +66,9 @@ export interface RouterSettings {
   readonly breaker: BreakerSettings;
   readonly retryBudget: { readonly percent: number; readonly min: number };
   readonly maxBodyBytes: number;
+  readonly maxResponseBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly server: ServerLimits;
   readonly latencyDecayMs: number;
 }
 
@@ -64,6 +78,11 @@ export interface LbConfig {
   readonly local: LocalBackendSpec;
   /** sha256 of the file's bytes, shown in /lb/config and /lb/stats. */
   readonly hash: string;
+  /**
+   * sha256 over the resolved keys (from the environment and key files). Never shown: it lets a
+   * reload notice a rotated Secret when the YAML itself is unchanged.
+   */
+  readonly keyDigest: string;
   readonly source: string;
   readonly warnings: readonly string[];
 }

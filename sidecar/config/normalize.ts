@@ -1,8 +1,13 @@
-/** Pure: a schema-valid config file + environment -> the config the sidecar runs on. */
+/**
+ * A schema-valid config file + environment -> the config the sidecar runs on. Pure except for
+ * reading `api_key_file`s (injectable as `readKeyFile`).
+ */
 import { readFileSync } from 'node:fs';
 import { API_FORMATS, type ApiFormat } from './schema.ts';
 import type { ConfigFile, ModelEntry } from './schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
+import { redact, safeUrl } from '../util/redact.ts';
+import { createHash } from 'node:crypto';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -72,7 +77,8 @@ function parseBase(raw: string, path: string, problems: string[]): string {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
     return raw.replace(/\/+$/, '');
   } catch {
-    problems.push(`${path}: expected an http(s) URL, got "${raw}"`);
+    // Never the raw value: a URL may carry credentials (scheme://user:password@host).
+    problems.push(`${path}: expected an http(s) URL, got "${redact(safeUrl(raw))}"`);
     return raw;
   }
 }
@@ -110,6 +116,7 @@ function backendSpec(
     healthCheckEnabled: entry.health_check_enabled,
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : interval * 1000,
     costPerToken: params.input_cost_per_token ?? 0,
+    forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
   };
 }
 
@@ -127,6 +134,7 @@ function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problem
     apiFormat: rawFormat as ApiFormat,
     apiKey: apiKey?.startsWith(ENV_REF) ? lookupEnv(apiKey.slice(ENV_REF.length), file, env) : apiKey,
     timeoutMs: local?.timeout === undefined ? defaultTimeoutMs : local.timeout * 1000,
+    forwardCallerAuthorization: local?.forward_client_authorization ?? file.router_settings.forward_client_authorization,
   };
 }
 
@@ -155,6 +163,14 @@ function routerSettings(file: ConfigFile): RouterSettings {
     },
     retryBudget: { percent: r.retry_budget_percent, min: r.retry_budget_min },
     maxBodyBytes: r.max_request_body_bytes,
+    maxResponseBytes: r.max_response_bytes,
+    connectTimeoutMs: r.connect_timeout * 1000,
+    server: {
+      headerTimeoutMs: r.client_header_timeout * 1000,
+      bodyTimeoutMs: r.client_body_timeout * 1000,
+      sendTimeoutMs: r.send_timeout * 1000,
+      keepAliveTimeoutMs: r.keepalive_timeout * 1000,
+    },
     latencyDecayMs: r.latency_decay_time * 1000,
   };
 }
@@ -167,6 +183,14 @@ function sidecarCount(input: NormalizeInput, problems: string[]): number {
   if (Number.isInteger(count) && count >= 1) return count;
   problems.push(`RERANKER_SIDECAR_COUNT: expected an integer >= 1, got "${raw}"`);
   return 1;
+}
+
+/** A digest of every resolved key, so a rotated Secret is a change even when the YAML is not. */
+function keyDigestOf(backends: readonly BackendSpec[], local: LocalBackendSpec): string {
+  const hash = createHash('sha256');
+  for (const b of backends) hash.update(`${b.id}\0${b.apiKey ?? ''}\0${b.keyProblem ?? ''}\0`);
+  hash.update(`local\0${local.apiKey ?? ''}`);
+  return hash.digest('hex');
 }
 
 /** Returns the config, or the list of problems (each starting with its path). */
@@ -189,6 +213,6 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
   const local = localSpec(input.file, input.env, router.defaultTimeoutMs, problems);
   if (problems.length > 0) return { problems };
   return {
-    config: { backends, router, local, hash: input.hash, source: input.source, warnings: input.warnings },
+    config: { backends, router, local, hash: input.hash, keyDigest: keyDigestOf(backends, local), source: input.source, warnings: input.warnings },
   };
 }

@@ -35,6 +35,8 @@ const perBackendLimits = {
   max_parallel_requests: positiveCount.optional(),
   timeout: positiveSeconds.optional(),
   api_format: apiFormat.optional(),
+  /** Send the caller's Authorization header to this backend when it has no api_key (opt-in). */
+  forward_client_authorization: z.boolean().optional(),
 };
 
 export const litellmParamsSchema = z.object({
@@ -71,6 +73,7 @@ export const localBackendSchema = z.object({
   api_format: apiFormat.optional(),
   api_key: z.string().optional(),
   timeout: positiveSeconds.optional(),
+  forward_client_authorization: z.boolean().optional(),
 });
 
 export const routerSettingsSchema = z.object({
@@ -95,6 +98,20 @@ export const routerSettingsSchema = z.object({
   /** Retries per second always allowed, whatever the percentage (Finagle's minRetriesPerSec). */
   retry_budget_min: count.default(10),
   max_request_body_bytes: positiveCount.default(10 * 1024 * 1024),
+  /** A backend answer larger than this is a backend failure (the attempt fails over). */
+  max_response_bytes: positiveCount.default(20 * 1024 * 1024),
+  /** Time to open a connection to a backend (TCP, and TLS for https). */
+  connect_timeout: positiveSeconds.default(2),
+  /** Default for every backend: pass the caller's Authorization to backends without an api_key. */
+  forward_client_authorization: z.boolean().default(false),
+  /** Time for a client to send the request headers. */
+  client_header_timeout: positiveSeconds.default(10),
+  /** Time for a client to send the whole request (headers and body). */
+  client_body_timeout: positiveSeconds.default(30),
+  /** Longest time an answer may make no progress because the client does not read it. */
+  send_timeout: positiveSeconds.default(10),
+  /** How long an idle keep-alive connection from a client stays open. */
+  keepalive_timeout: positiveSeconds.default(5),
   latency_decay_time: positiveSeconds.default(5),
   /** rpm/tpm/max_parallel_requests are pool-wide; each sidecar enforces its share (limit / count). */
   sidecar_count: positiveCount.default(1),

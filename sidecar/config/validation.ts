@@ -1,5 +1,6 @@
 /** Turns zod issues and unknown keys into lines that start with the path at fault. */
 import { z } from 'zod';
+import { redact, safeUrl } from '../util/redact.ts';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -18,9 +19,27 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** Human wording for one issue, e.g. `expected number >= 0, got -1`. */
+/** Fields whose values are secrets (or may hold them): their values are never echoed. */
+const SECRET_FIELD = /key|token|secret|password|passwd|credential|environment_variables/i;
+/** Fields holding URLs: echoed without userinfo or query. */
+const URL_FIELD = /^(api_base|base_url|apiBase)$/;
+
+/** `, got <value>` for messages, or nothing when the value must not be repeated. */
+function gotPart(issue: z.core.$ZodRawIssue): string {
+  if (!('input' in issue)) return '';
+  const path = (issue as { path?: readonly PropertyKey[] }).path ?? [];
+  if (path.some((part) => typeof part === 'string' && SECRET_FIELD.test(part))) return '';
+  const last = path[path.length - 1];
+  const input = typeof last === 'string' && URL_FIELD.test(last) && typeof issue.input === 'string' ? redact(safeUrl(issue.input)) : issue.input;
+  return `, got ${describe(input)}`;
+}
+
+/**
+ * Human wording for one issue, e.g. `expected number >= 0, got -1`. The value is repeated only
+ * for fields that cannot hold a secret (config errors reach stderr, logs and the reload API).
+ */
 export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
-  const got = 'input' in issue ? `, got ${describe(issue.input)}` : '';
+  const got = gotPart(issue);
   switch (issue.code) {
     case 'invalid_type':
       return issue.input === undefined ? `required (expected ${issue.expected})` : `expected ${issue.expected}${got}`;

@@ -9,7 +9,7 @@ import type { Backend } from '../balancer/backend.ts';
 import type { Balancer } from '../balancer/balancer.ts';
 import type { AttemptOutcome, BalancerObserver } from './observer.ts';
 
-export type RequestOutcome = 'success' | 'fallback' | 'client_error' | 'rate_limited' | 'unavailable' | 'error';
+export type RequestOutcome = 'success' | 'fallback' | 'client_error' | 'cancelled' | 'rate_limited' | 'unavailable' | 'error';
 export type ReloadResult = 'success' | 'failure' | 'unchanged';
 
 const PREFIX = 'reranker_lb_';
@@ -20,6 +20,8 @@ export interface Metrics extends BalancerObserver {
   readonly registry: Registry;
   request(format: ClientFormat | 'unknown', outcome: RequestOutcome, seconds: number): void;
   reload(result: ReloadResult): void;
+  /** Drops every series of backends that left the config (discovered pods come and go). */
+  forgetBackends(names: readonly string[]): void;
 }
 
 /** Two-level cache of metric children, keyed by label values. */
@@ -29,6 +31,13 @@ class PairCache<T> {
 
   constructor(make: (a: string, b: string) => T) {
     this.#make = make;
+  }
+
+  /** Forgets every child under `a`; returns the second label values it had. */
+  drop(a: string): string[] {
+    const inner = this.#byFirst.get(a);
+    this.#byFirst.delete(a);
+    return inner === undefined ? [] : [...inner.keys()];
   }
 
   get(a: string, b: string): T {
@@ -116,5 +125,11 @@ export function createMetrics(getBalancer: () => Balancer, options: { defaultMet
     fallback: () => fallbacks.inc(),
     rateLimited: () => rateLimited.inc(),
     reload: (result) => reloads.labels(result).inc(),
+    forgetBackends(names) {
+      for (const backend of names) {
+        for (const outcome of attemptChildren.drop(backend)) attempts.remove(backend, outcome);
+        if (attemptDurationChildren.drop(backend).length > 0) attemptSeconds.remove(backend);
+      }
+    },
   };
 }

@@ -6,11 +6,10 @@
 import type { Logger } from 'pino';
 import { KubeApi } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
-import { CONFIG_FILE_KEY, parseConfigText } from '../config/load.ts';
-import type { Env } from '../config/normalize.ts';
-import { ConfigError } from '../errors.ts';
+import { CONFIG_FILE_KEY } from '../config/load.ts';
 import type { Clock, Random, Timers } from '../util/clock.ts';
 import type { ConfigReloader } from './config-reloader.ts';
+import type { KubernetesSource } from './config-source.ts';
 
 interface ConfigMap {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -22,7 +21,7 @@ export interface ConfigMapWatchOptions {
   readonly namespace: string;
   readonly name: string;
   readonly reloader: ConfigReloader;
-  readonly env: Env;
+  readonly source: KubernetesSource;
   readonly logger: Logger;
   readonly timers: Timers;
   readonly clock: Clock;
@@ -30,7 +29,6 @@ export interface ConfigMapWatchOptions {
 }
 
 export function watchConfigMap(o: ConfigMapWatchOptions): Informer<ConfigMap> {
-  const source = `configmap ${o.namespace}/${o.name}`;
   const informer = new Informer<ConfigMap>(o.api, {
     name: 'configmap',
     path: `/api/v1/namespaces/${o.namespace}/configmaps`,
@@ -41,14 +39,11 @@ export function watchConfigMap(o: ConfigMapWatchOptions): Informer<ConfigMap> {
     random: o.random,
     onEvent(event, cm) {
       if (event === 'deleted') {
-        o.logger.warn({ source }, 'config ConfigMap deleted; the last good config keeps serving');
+        o.logger.warn({ source: o.source.name }, 'config ConfigMap deleted; the last good config keeps serving');
         return;
       }
-      o.reloader.reload('kubernetes', () => {
-        const text = cm.data?.[CONFIG_FILE_KEY];
-        if (text === undefined) throw new ConfigError(source, [`data.${CONFIG_FILE_KEY}: missing`]);
-        return parseConfigText(text, source, o.env);
-      });
+      o.source.receive(cm.data?.[CONFIG_FILE_KEY]);
+      o.reloader.reload('kubernetes');
     },
   });
   informer.start();

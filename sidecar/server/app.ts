@@ -7,6 +7,7 @@ import { AWAITING_CONFIGMAP_SOURCE } from '../config/load.ts';
 import { LbError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ConfigReloader } from '../reload/config-reloader.ts';
+import type { SourceKind } from '../reload/config-source.ts';
 import type { Clock } from '../util/clock.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { errorResponse } from './error-response.ts';
@@ -25,6 +26,8 @@ export interface AppDeps {
   readonly inFlight: InFlight;
   readonly reloader: ConfigReloader;
   readonly adminToken: string | undefined;
+  /** Where the config comes from: file, kubernetes (the ConfigMap through the API) or defaults. */
+  readonly sourceKind: SourceKind;
   /** False once shutdown has begun. */
   readonly isShuttingDown: () => boolean;
 }
@@ -63,7 +66,15 @@ function memoryBody(): Record<string, number> {
 
 function configBody(deps: AppDeps): Record<string, unknown> {
   const gen = deps.balancer.generation;
-  return { hash: gen.config.hash, generation: gen.number, source: gen.config.source, loaded_at: new Date(gen.loadedAt).toISOString(), warnings: gen.config.warnings };
+  return {
+    hash: gen.config.hash,
+    generation: gen.number,
+    source_kind: deps.sourceKind,
+    source: gen.config.source,
+    loaded_at: new Date(gen.loadedAt).toISOString(),
+    warnings: gen.config.warnings,
+    last_reload: deps.reloader.last ?? null,
+  };
 }
 
 /** Ready: not shutting down, and some backend (or the local one) can take a call. */

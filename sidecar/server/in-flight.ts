@@ -21,7 +21,7 @@ export class InFlight {
 
 /** Totals for /lb/stats, by outcome. */
 export class RequestTotals {
-  readonly byOutcome: Record<RequestOutcome, number> = { success: 0, fallback: 0, client_error: 0, rate_limited: 0, unavailable: 0, error: 0 };
+  readonly byOutcome: Record<RequestOutcome, number> = { success: 0, fallback: 0, client_error: 0, cancelled: 0, rate_limited: 0, unavailable: 0, error: 0 };
   requests = 0;
 
   record(outcome: RequestOutcome): void {
@@ -37,6 +37,7 @@ export class RequestTotals {
 export function outcomeOfStatus(status: number, local: boolean): RequestOutcome {
   if (status < 300) return local ? 'fallback' : 'success';
   if (status === 429) return 'rate_limited';
+  if (status === 499) return 'cancelled';
   if (status < 500) return 'client_error';
   if (status === 503) return 'unavailable';
   return 'error';

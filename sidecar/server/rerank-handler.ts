@@ -63,7 +63,22 @@ function recordCall(deps: RerankDeps, f: LogFields): void {
   );
 }
 
+/** `application/json` or `application/<anything>+json`, parameters allowed, any case. */
+const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * Only JSON bodies are read. A browser may send `text/plain`, form or untyped bodies cross-site
+ * without asking first (a CORS "simple request"); refusing them keeps a web page from spending
+ * the sidecar's backend keys.
+ */
+function requireJson(contentType: string | undefined): void {
+  if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
+    throw new LbError('unsupported_media_type', 415, 'content-type: expected application/json', { field: 'content-type' });
+  }
+}
+
 async function readJson(c: Context, maxBytes: number): Promise<unknown> {
+  requireJson(c.req.header('content-type'));
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   if (incoming !== undefined) return readJsonBody(incoming, maxBytes);
   try {
@@ -72,6 +87,17 @@ async function readJson(c: Context, maxBytes: number): Promise<unknown> {
     if (error instanceof LbError) throw error;
     throw invalidRequest('body', 'expected a valid JSON document');
   }
+}
+
+/** Aborted when the caller disconnects before its answer is written (cancels the attempts). */
+function callerSignal(c: Context): AbortSignal | undefined {
+  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  if (outgoing === undefined) return undefined;
+  const controller = new AbortController();
+  outgoing.once('close', function abortOnEarlyClose() {
+    if (!outgoing.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /** Handles one rerank call in `format` (undefined: decide from the body, for the shared /rerank path). */
@@ -87,7 +113,7 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const codec = CLIENT_CODECS[chosen];
     const request = codec.parse(body);
     documents = request.documents.length;
-    result = await deps.balancer.route(request, { callerAuthorization: c.req.header('authorization'), localOnly: !deps.enabled });
+    result = await deps.balancer.route(request, { callerAuthorization: c.req.header('authorization'), localOnly: !deps.enabled, signal: callerSignal(c) });
     const payload = codec.render(request, result.answer, requestId);
     const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
     if (result.local) headers[FALLBACK_HEADER] = 'local';

@@ -1,7 +1,7 @@
 /** Wires one sidecar together from a config: client, balancer, health checks, metrics, reload, HTTP. */
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import { HttpClient } from '../backends/http-client.ts';
 import { Balancer } from '../balancer/balancer.ts';
@@ -11,8 +11,10 @@ import { HealthChecker } from '../health/health-checker.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
 import { ConfigFileWatcher } from '../reload/file-watcher.ts';
+import type { SourceKind } from '../reload/config-source.ts';
 import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers } from '../util/clock.ts';
 import { createApp } from './app.ts';
+import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from './logger.ts';
 
@@ -25,7 +27,10 @@ export interface SidecarOptions {
   readonly load?: () => LbConfig;
   /** A config file to watch (its directory, to survive ConfigMap symlink swaps). */
   readonly watchPath?: string;
+  /** Periodic re-read of the source (also picks up rotated key files); 0 turns it off. */
   readonly watchRecheckMs?: number;
+  /** The source of truth, shown in /lb/config. */
+  readonly sourceKind?: SourceKind;
   readonly adminToken?: string;
   readonly clock?: Clock;
   readonly timers?: Timers;
@@ -38,6 +43,7 @@ export interface Sidecar {
   readonly metrics: Metrics;
   readonly reloader: ConfigReloader;
   readonly inFlight: InFlight;
+  readonly clientLimits: ClientLimits;
   /** Readiness goes false; calls keep being served. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -47,7 +53,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const clock = options.clock ?? systemClock;
   const timers = options.timers ?? systemTimers;
   const random = options.random ?? Math.random;
-  const client = new HttpClient();
+  const client = new HttpClient({ connectTimeoutMs: options.config.router.connectTimeoutMs });
+  const clientLimits = new ClientLimits(options.config.router.server, clock, timers);
   let balancer: Balancer | undefined;
   const metrics = createMetrics(() => balancer!);
   balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
@@ -59,16 +66,20 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       (() => {
         throw new ConfigError('(none)', ['(source): this sidecar was started without a config file to reload']);
       }),
-    current: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
+    current: () => ({ hash: balancer!.generation.config.hash, keyDigest: balancer!.generation.config.keyDigest, generation: balancer!.generation.number }),
     apply(config) {
-      balancer!.apply(config);
+      const { removed } = balancer!.apply(config);
+      const names = new Set(balancer!.generation.backends.map((b) => b.spec.name));
+      metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
+      clientLimits.apply(config.router.server);
       if (options.enabled) health.sync(balancer!.generation.backends, config.router.healthCheck);
     },
+    clock,
     logger: options.logger,
     count: (result) => metrics.reload(result),
   });
   const watcher =
-    options.watchPath === undefined
+    options.watchPath === undefined && options.sourceKind !== 'kubernetes'
       ? undefined
       : new ConfigFileWatcher({ path: options.watchPath, timers, recheckMs: options.watchRecheckMs, onChange: (trigger) => reloader.reload(trigger) });
   watcher?.start();
@@ -85,6 +96,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     inFlight,
     reloader,
     adminToken: options.adminToken,
+    sourceKind: options.sourceKind ?? (options.watchPath === undefined ? 'defaults' : 'file'),
     isShuttingDown: () => shuttingDown,
   });
   return {
@@ -93,12 +105,14 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     metrics,
     reloader,
     inFlight,
+    clientLimits,
     beginShutdown() {
       shuttingDown = true;
     },
     async close() {
       shuttingDown = true;
       watcher?.stop();
+      clientLimits.stop();
       health.stop();
       balancer!.close();
       await client.close();
@@ -123,7 +137,8 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
   const sidecar = createSidecar(options);
   const timers = options.timers ?? systemTimers;
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: sidecar.app.fetch, port: options.port, hostname: options.hostname ?? '127.0.0.1' }, (info: AddressInfo) => {
+    const limits = sidecar.clientLimits;
+    const server = serve({ fetch: sidecar.app.fetch, port: options.port, hostname: options.hostname ?? '127.0.0.1', serverOptions: serverOptions(options.config.router.server) }, (info: AddressInfo) => {
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       const closed = () => new Promise<void>((done) => server.close(() => done()));
       resolve({
@@ -151,10 +166,14 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
       });
     }) as Server;
     const inFlight = sidecar.inFlight;
-    const leave = () => inFlight.leave();
-    server.on('request', (_req, res) => {
+    limits.attach(server);
+    server.on('request', function trackResponse(_req, res: ServerResponse) {
       inFlight.enter();
-      res.once('close', leave);
+      limits.track(res);
+      res.once('close', function leave() {
+        limits.untrack(res);
+        inFlight.leave();
+      });
     });
     server.once('error', reject);
   });

@@ -106,16 +106,32 @@ describe('bad requests', () => {
 });
 
 describe('keys', () => {
-  test("a backend's own key is sent; the caller's Authorization goes only to backends without one", async () => {
-    const keyed = await startPool([{ name: 'keyed', params: { api_key: 'sk-backend' } }]);
+  test("a backend's own key is sent; the caller's Authorization is forwarded only where opted in", async () => {
+    const keyed = await startPool([{ name: 'keyed', params: { api_key: 'sk-backend' } }], { forward_client_authorization: true });
     const open = await startPool([{ name: 'open' }]);
+    const optedIn = await startPool([{ name: 'opted', entry: { forward_client_authorization: true } }]);
     try {
       await post(keyed.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
-      assert.equal(keyed.fakes.keyed!.stats.lastAuthorization, 'Bearer sk-backend');
+      assert.equal(keyed.fakes.keyed!.stats.lastAuthorization, 'Bearer sk-backend', 'its own key wins over forwarding');
       await post(open.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
-      assert.equal(open.fakes.open!.stats.lastAuthorization, 'Bearer caller');
+      assert.equal(open.fakes.open!.stats.lastAuthorization, undefined, 'off by default: a provider key must not travel to whichever backend is picked');
+      assert.equal(open.local.stats.requests, 0);
+      await post(optedIn.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
+      assert.equal(optedIn.fakes.opted!.stats.lastAuthorization, 'Bearer caller', 'per-backend opt-in');
     } finally {
-      await Promise.all([keyed.close(), open.close()]);
+      await Promise.all([keyed.close(), open.close(), optedIn.close()]);
+    }
+  });
+
+  test("the caller's Authorization does not reach the local fallback unless opted in", async () => {
+    const p = await startPool([{ name: 'down', behaviour: { mode: 'status', status: 500 } }], { num_retries: 0 });
+    try {
+      const reply = await post(p.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
+      assert.equal(reply.headers.get('x-reranker-lb-fallback'), 'local');
+      assert.equal(p.local.stats.lastAuthorization, undefined);
+      assert.equal(p.fakes.down!.stats.lastAuthorization, undefined);
+    } finally {
+      await p.close();
     }
   });
 

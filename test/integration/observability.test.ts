@@ -42,7 +42,7 @@ describe('stats and metrics after a scripted sequence', () => {
     const s = await stats(p.url);
     const good = s.backends.find((b: any) => b.name === 'good');
     assert.deepEqual([good.requests, good.successes, good.failures], [4, 3, 1]);
-    assert.equal(good.last_error.message, 'HTTP 500: {"error":"scripted 500","error_type":"scripted"}');
+    assert.equal(good.last_error.message, 'HTTP 500', 'our own words: the backend text stays in the log');
     assert.ok(good.latency_ms.p50 > 0 && good.latency_ms.p99 >= good.latency_ms.p50);
     assert.equal(good.rpm.used, 4);
     assert.deepEqual([s.totals.requests, s.totals.success, s.totals.unavailable], [4, 3, 1]);
