@@ -20,7 +20,16 @@ export interface BackendDeps {
   readonly clock: Clock;
   /** Shared emitter that rotates every breaker's rolling window. */
   readonly breakerTicks: EventEmitter;
+  /** Shared by a balancer's backends: whether any of them has passed a health check yet. */
+  readonly healthBoard: { anyUp: boolean };
 }
+
+/**
+ * `unknown` until the first health check decides. An unknown backend is not eligible once any
+ * backend of the pool has passed a check (a new pod must prove itself first); before that — a
+ * sidecar that has just started — unknown backends are tried, so the first calls are not refused.
+ */
+export type HealthState = 'unknown' | 'up' | 'down';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -79,7 +88,7 @@ export class Backend implements CandidateView {
   latencyDecayMs: number;
   parkedUntil = 0;
   openedAt = 0;
-  healthy = true;
+  health: HealthState = 'unknown';
   healthProblem: string | undefined;
   lastError: { message: string; at: number } | undefined;
   readonly requestWindow = new SlidingWindow();
@@ -150,6 +159,22 @@ export class Backend implements CandidateView {
       this.openedAt = this.#deps.clock.now();
     });
     return breaker;
+  }
+
+  /** Health allows calls: up, or unknown while no backend of the pool has passed a check yet. */
+  get healthOk(): boolean {
+    return this.health === 'up' || (this.health === 'unknown' && !this.#deps.healthBoard.anyUp);
+  }
+
+  markUp(): void {
+    this.health = 'up';
+    this.healthProblem = undefined;
+    this.#deps.healthBoard.anyUp = true;
+  }
+
+  markDown(problem: string): void {
+    this.health = 'down';
+    this.healthProblem = problem;
   }
 
   get breakerState(): BreakerState {

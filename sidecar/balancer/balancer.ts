@@ -10,7 +10,7 @@ import type { HttpClient } from '../backends/http-client.ts';
 import type { LbConfig } from '../config/model.ts';
 import { LbError } from '../errors.ts';
 import { sleep, type Clock, type Random, type Timers } from '../util/clock.ts';
-import { Backend } from './backend.ts';
+import { Backend, type BackendDeps } from './backend.ts';
 import { reconcileBackends } from './backend-pool.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES, type PickContext, type Strategy } from './strategies/index.ts';
@@ -82,7 +82,7 @@ const LOCAL_NAME = 'local';
 export class Balancer {
   readonly #deps: BalancerDeps;
   readonly #observer: BalancerObserver;
-  readonly #backendDeps: { client: HttpClient; clock: Clock; breakerTicks: EventEmitter };
+  readonly #backendDeps: BackendDeps;
   readonly retryBudget: RetryBudget;
   #generation: Generation;
   #tick: unknown;
@@ -90,7 +90,7 @@ export class Balancer {
   constructor(config: LbConfig, deps: BalancerDeps) {
     this.#deps = deps;
     this.#observer = deps.observer ?? NO_OBSERVER;
-    this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0) };
+    this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { anyUp: false } };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
     this.#scheduleTick();
@@ -164,7 +164,7 @@ export class Balancer {
   }
 
   isEligible(b: Backend, now: number, cost: number): boolean {
-    return b.spec.keyProblem === undefined && b.healthy && b.parkedUntil <= now && b.breakerAdmits && b.hasRoom(now, cost);
+    return b.spec.keyProblem === undefined && b.healthOk && b.parkedUntil <= now && b.breakerAdmits && b.hasRoom(now, cost);
   }
 
   #candidates(gen: Generation, tried: readonly Backend[], now: number, cost: number): Backend[] {
@@ -300,12 +300,12 @@ export class Balancer {
     let earliestOther = Number.POSITIVE_INFINITY;
     for (const b of gen.backends) {
       if (b.spec.keyProblem !== undefined) continue;
-      const blockedOtherwise = !b.healthy || b.parkedUntil > now || !b.breakerAdmits;
+      const blockedOtherwise = !b.healthOk || b.parkedUntil > now || !b.breakerAdmits;
       if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
       let wait = 0;
       if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
       if (!b.breakerAdmits) wait = Math.max(wait, b.breakerReopensAt - now);
-      if (!b.healthy) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
+      if (!b.healthOk) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
       earliestOther = Math.min(earliestOther, wait);
     }
     const seconds = (ms: number) => Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000));

@@ -151,3 +151,56 @@ test('pool-wide limits are split across sidecar_count sidecars (RERANKER_SIDECAR
   const fromEnv = parseConfigText(text, 't', { RERANKER_SIDECAR_COUNT: '4' }).backends[0]!;
   assert.deepEqual([fromEnv.rpm, fromEnv.tpm], [25, 250]);
 });
+
+describe('config errors never repeat secrets', () => {
+  test('a key of the wrong type, a URL with credentials and a bad environment value are named without their values', () => {
+    const problems = problemsOf(`
+model_list:
+  - model_name: a
+    litellm_params: { api_base: "ftp://svc:PASSWORD42@host/", api_key: 987654321012345 }
+environment_variables:
+  SECRET_TOKEN: [ "sk-live-abcdef0123456789" ]
+`);
+    const text = problems.join('\n');
+    assert.ok(problems.includes('model_list[0].litellm_params.api_key: expected string'), text);
+    assert.ok(problems.some((p) => p.startsWith('environment_variables.SECRET_TOKEN: ')), text);
+    for (const secret of ['987654321012345', 'PASSWORD42', 'svc:', 'sk-live-abcdef0123456789']) assert.ok(!text.includes(secret), `${secret} echoed in:\n${text}`);
+  });
+
+  test('a bad http URL is shown without userinfo', () => {
+    const problems = problemsOf('model_list:\n  - model_name: a\n    litellm_params: { api_base: "gopher://u:s3cr3t@h:1/x" }\n');
+    assert.ok(problems.includes('model_list[0].litellm_params.api_base: expected an http(s) URL, got "gopher://h:1/x"'), problems.join('\n'));
+  });
+});
+
+describe('names and identity', () => {
+  test('entries sharing a model_name (a LiteLLM model group) get one name each, by host', () => {
+    const config = parseConfigText(
+      `
+model_list:
+  - { model_name: rr, litellm_params: { api_base: "http://10.0.0.1:8000" } }
+  - { model_name: rr, litellm_params: { api_base: "http://10.0.0.2:8000" } }
+  - { model_name: rr, litellm_params: { api_base: "http://10.0.0.2:8000/v2" } }
+  - { model_name: solo, litellm_params: { api_base: "http://10.0.0.3:8000" } }
+`,
+      't.yaml',
+      {},
+    );
+    assert.deepEqual(config.backends.map((b) => b.name), ['rr@10.0.0.1:8000', 'rr@10.0.0.2:8000', 'rr@10.0.0.2:8000#2', 'solo']);
+    assert.equal(new Set(config.backends.map((b) => b.id)).size, 4);
+    assert.ok(config.warnings.some((w) => w.includes('"rr"')), config.warnings.join('\n'));
+  });
+
+  test('the same YAML with a rotated key file is a different config (key digest), with the same hash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlb-key-'));
+    const keyFile = join(dir, 'key');
+    const yaml = `model_list:\n  - { model_name: a, litellm_params: { api_base: "http://a:1", api_key_file: "${keyFile}" } }\n`;
+    writeFileSync(keyFile, 'first-key');
+    const before = parseConfigText(yaml, 't.yaml', {});
+    writeFileSync(keyFile, 'second-key');
+    const after = parseConfigText(yaml, 't.yaml', {});
+    assert.equal(after.hash, before.hash);
+    assert.notEqual(after.keyDigest, before.keyDigest);
+    assert.equal(after.backends[0]!.apiKey, 'second-key');
+  });
+});

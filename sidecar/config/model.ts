@@ -61,6 +61,7 @@ export interface RouterSettings {
     readonly timeoutMs: number;
     readonly unhealthyThreshold: number;
     readonly healthyThreshold: number;
+    readonly concurrency: number;
   };
   readonly requestLogging: boolean;
   readonly breaker: BreakerSettings;

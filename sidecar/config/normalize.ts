@@ -152,6 +152,7 @@ function routerSettings(file: ConfigFile): RouterSettings {
       timeoutMs: r.health_check_timeout * 1000,
       unhealthyThreshold: r.health_check_unhealthy_threshold,
       healthyThreshold: r.health_check_healthy_threshold,
+      concurrency: r.health_check_concurrency,
     },
     requestLogging: r.enable_request_logging,
     breaker: {
@@ -185,6 +186,28 @@ function sidecarCount(input: NormalizeInput, problems: string[]): number {
   return 1;
 }
 
+/**
+ * One name, one backend: names label metrics and stats, so entries that share a model_name (a
+ * LiteLLM model group) are told apart by their host — `reranker@10.0.0.7:8000` — and, on the same
+ * host, by their position. Identity across reloads stays api_base + model_name.
+ */
+function uniqueNames(backends: BackendSpec[], warnings: readonly string[]): { backends: BackendSpec[]; warnings: readonly string[] } {
+  const count = new Map<string, number>();
+  for (const b of backends) count.set(b.name, (count.get(b.name) ?? 0) + 1);
+  const shared = [...count].filter(([, n]) => n > 1).map(([name]) => name);
+  if (shared.length === 0) return { backends, warnings };
+  const taken = new Set(backends.map((b) => b.name));
+  const renamed = backends.map((b) => {
+    if ((count.get(b.name) ?? 0) < 2) return b;
+    let name = `${b.name}@${new URL(b.apiBase).host}`;
+    for (let k = 2; taken.has(name); k++) name = `${b.name}@${new URL(b.apiBase).host}#${k}`;
+    taken.add(name);
+    return { ...b, name };
+  });
+  const note = `model_name ${shared.map((n) => `"${n}"`).join(', ')} is used by several entries; they are shown as <model_name>@<host> in stats, logs and metrics`;
+  return { backends: renamed, warnings: [...warnings, note] };
+}
+
 /** A digest of every resolved key, so a rotated Secret is a change even when the YAML is not. */
 function keyDigestOf(backends: readonly BackendSpec[], local: LocalBackendSpec): string {
   const hash = createHash('sha256');
@@ -212,7 +235,8 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
   });
   const local = localSpec(input.file, input.env, router.defaultTimeoutMs, problems);
   if (problems.length > 0) return { problems };
+  const named = uniqueNames(backends, input.warnings);
   return {
-    config: { backends, router, local, hash: input.hash, keyDigest: keyDigestOf(backends, local), source: input.source, warnings: input.warnings },
+    config: { backends: named.backends, router, local, hash: input.hash, keyDigest: keyDigestOf(backends, local), source: input.source, warnings: named.warnings },
   };
 }

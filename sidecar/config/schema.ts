@@ -88,6 +88,8 @@ export const routerSettingsSchema = z.object({
   health_check_timeout: positiveSeconds.default(5),
   health_check_unhealthy_threshold: positiveCount.default(2),
   health_check_healthy_threshold: positiveCount.default(2),
+  /** Health checks running at once, at most (the rest wait their turn). */
+  health_check_concurrency: positiveCount.max(10_000).default(64),
   enable_request_logging: z.boolean().default(true),
   allowed_fails: count.default(3),
   cooldown_time: positiveSeconds.default(5),

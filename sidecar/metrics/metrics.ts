@@ -100,7 +100,7 @@ export function createMetrics(getBalancer: () => Balancer, options: { defaultMet
     });
   perBackend('backend_in_flight', 'Attempts in flight at each backend.', (b) => b.inFlight);
   perBackend('backend_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', (b) => BREAKER_VALUE[b.breakerState]);
-  perBackend('backend_healthy', 'Active health checks passing (1) or not (0).', (b) => (b.healthy ? 1 : 0));
+  perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) => (b.health === 'up' ? 1 : 0));
   perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (balancer().isEligible(b, now, 0) ? 1 : 0));
   perBackend('backend_weight', 'Configured weight.', (b) => b.spec.weight);
 

@@ -77,13 +77,18 @@ function configBody(deps: AppDeps): Record<string, unknown> {
   };
 }
 
-/** Ready: not shutting down, and some backend (or the local one) can take a call. */
+/**
+ * Ready: not shutting down, the config has arrived, and a backend that has passed its health check
+ * (or is not checked) can take a call — or the local backend can, where it is used.
+ */
 export function isReady(deps: AppDeps): boolean {
   if (deps.isShuttingDown()) return false;
   const gen = deps.balancer.generation;
   if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;
-  if (!deps.enabled || gen.config.router.fallbackToLocal) return gen.local.breakerAdmits || gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
-  return gen.backends.some((b) => deps.balancer.isEligible(b, deps.clock.now(), 0));
+  const now = deps.clock.now();
+  const serving = gen.backends.some((b) => b.health === 'up' && deps.balancer.isEligible(b, now, 0));
+  if (!deps.enabled || gen.config.router.fallbackToLocal) return serving || gen.local.breakerAdmits;
+  return serving;
 }
 
 export function createApp(deps: AppDeps): Hono {
