@@ -12,6 +12,7 @@ import type { Clock } from '../util/clock.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { errorResponse } from './error-response.ts';
 import type { InFlight, RequestTotals } from './in-flight.ts';
+import type { ClientLimits } from './client-limits.ts';
 import type { Logger } from './logger.ts';
 import { handleRerank, type RerankDeps } from './rerank-handler.ts';
 
@@ -24,6 +25,7 @@ export interface AppDeps {
   readonly metrics: Metrics;
   readonly totals: RequestTotals;
   readonly inFlight: InFlight;
+  readonly clientLimits: ClientLimits;
   readonly reloader: ConfigReloader;
   readonly adminToken: string | undefined;
   /** Where the config comes from: file, kubernetes (the ConfigMap through the API) or defaults. */
@@ -51,7 +53,7 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
     available_backends: backends.filter((b) => b.available).length,
     backends,
     local_backend: backendStats(gen.local, deps.balancer, now, wallNow),
-    totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count },
+    totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count, stalled_answers_cut: deps.clientLimits.stalledCut },
     retry_budget: deps.balancer.retryBudget.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
     memory: memoryBody(),

@@ -94,6 +94,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     metrics,
     totals: new RequestTotals(),
     inFlight,
+    clientLimits,
     reloader,
     adminToken: options.adminToken,
     sourceKind: options.sourceKind ?? (options.watchPath === undefined ? 'defaults' : 'file'),
