@@ -1,37 +1,32 @@
 /**
  * A fake reranker server for the demo, tests and benchmarks. Speaks every backend api_format,
- * scores with BM25, and can be told at runtime to be slow, fail, hang, reset or answer garbage.
+ * scores with BM25, and can be told at runtime to be slow, fail, hang, reset, answer garbage,
+ * trickle, redirect, echo keys and more (see fake-behaviour.ts for every mode).
  * Control: POST /__control with a partial Behaviour; GET /__stats for counters.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bm25Scores } from './bm25.ts';
+import { behaviourProblem, HEALTHY, type Behaviour } from './fake-behaviour.ts';
+import { hangAfterHeaders, OpenResponses, padded, trickle, type Headers } from './fake-misbehaviours.ts';
 
 export type FakeFormat = 'native' | 'cohere' | 'jina' | 'tei' | 'vllm' | 'infinity';
+export { FAKE_MODES, HEALTHY, type Behaviour, type FakeMode } from './fake-behaviour.ts';
 
-export interface Behaviour {
-  /** Median latency of a rerank call. */
-  latencyMs: number;
-  /** Sigma of a log-normal spread around the median (0: fixed latency). */
-  latencySigma: number;
-  mode: 'ok' | 'status' | 'hang' | 'reset' | 'malformed';
-  /** Status for mode 'status'. */
-  status: number;
-  /** Retry-After header sent with mode 'status', if set. */
-  retryAfter: string | undefined;
-  /** Status of GET /health. */
-  healthStatus: number;
-  /** Token usage to report instead of the computed count (tests of usage correction). */
-  reportedTokens: number | undefined;
-  /** 'bm25' scores for real; 'cheap' returns fixed decreasing scores (benchmarks: no scoring cost). */
-  scoring: 'bm25' | 'cheap';
-}
+/** stats.authorizations keeps this many, the newest. */
+export const MAX_RECORDED_AUTHORIZATIONS = 1000;
 
 export interface FakeStats {
   requests: number;
   healthChecks: number;
-  /** Authorization headers seen on rerank calls (tests check key forwarding). */
+  /** Authorization header of the last rerank call (tests check key forwarding). */
   lastAuthorization: string | undefined;
+  /** Every Authorization header sent with a rerank call, oldest first (calls without one add nothing). */
+  authorizations: string[];
+  /** Requests to /__redirected, where mode 'redirect' points by default: a client followed it. */
+  redirectsFollowed: number;
+  /** Responses still open in modes hang, stream, endless, huge, hang-after-headers: 0 once clients let go. */
+  openResponses: number;
   lastBody: unknown;
 }
 
@@ -41,10 +36,9 @@ export interface FakeReranker {
   readonly name: string;
   readonly stats: FakeStats;
   set(change: Partial<Behaviour>): void;
+  /** Ends every open response (streaming, endless, hanging) and the server. */
   close(): Promise<void>;
 }
-
-export const HEALTHY: Behaviour = { latencyMs: 0, latencySigma: 0, mode: 'ok', status: 500, retryAfter: undefined, healthStatus: 200, reportedTokens: undefined, scoring: 'bm25' };
 
 function gaussian(): number {
   return Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
@@ -64,9 +58,11 @@ function documentsOf(body: Record<string, unknown>): string[] {
   return raw.map((d) => (typeof d === 'string' ? d : String((d as { text?: unknown }).text ?? '')));
 }
 
-export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: 'bm25' | 'cheap' = 'bm25'): { body: unknown; headers: Record<string, string> } {
+/** `maxResults` cuts the ranked list (mode 'short'); tokens still count every document. */
+export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: 'bm25' | 'cheap' = 'bm25', maxResults?: number): { body: unknown; headers: Record<string, string> } {
   const scores = scoring === 'bm25' ? bm25Scores(query, docs) : docs.map((_d, i) => 1 / (i + 2));
   const ranked = scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
+  if (maxResults !== undefined && maxResults < ranked.length) ranked.length = maxResults;
   const tokens = reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
   switch (format) {
     case 'tei':
@@ -87,72 +83,133 @@ export function answerFor(format: FakeFormat, name: string, query: string, docs:
   }
 }
 
+const JSON_TYPE = { 'content-type': 'application/json' } as const;
+
+function recordAuthorization(stats: FakeStats, authorization: string | undefined): void {
+  stats.lastAuthorization = authorization;
+  if (authorization === undefined) return;
+  stats.authorizations.push(authorization);
+  if (stats.authorizations.length > MAX_RECORDED_AUTHORIZATIONS) stats.authorizations.shift();
+}
+
+/** The modes that answer without reading the request; false when the mode needs the answer. */
+function misbehaveBeforeAnswer(b: Behaviour, req: IncomingMessage, res: ServerResponse, open: OpenResponses): boolean {
+  switch (b.mode) {
+    case 'hang':
+      open.track(res);
+      return true;
+    case 'reset':
+      req.socket.destroy();
+      return true;
+    case 'status': {
+      const headers: Headers = { ...JSON_TYPE };
+      if (b.retryAfter !== undefined) headers['retry-after'] = b.retryAfter;
+      res.writeHead(b.status, headers).end(JSON.stringify({ error: `scripted ${b.status}`, error_type: 'scripted' }));
+      return true;
+    }
+    case 'redirect': {
+      const location = b.redirectLocation ?? `http://${req.headers.host ?? 'localhost'}/__redirected`;
+      res.writeHead(b.redirectStatus, { ...JSON_TYPE, location }).end(JSON.stringify({ error: `moved to ${location}` }));
+      return true;
+    }
+    case 'echo-auth': {
+      const echoed = `auth=${req.headers.authorization ?? ''}`;
+      res.writeHead(b.echoStatus, JSON_TYPE).end(JSON.stringify({ error: echoed, message: echoed }));
+      return true;
+    }
+    case 'endless':
+      trickle(res, JSON_TYPE, { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: Infinity, tail: '' }, open);
+      return true;
+    case 'hang-after-headers':
+      hangAfterHeaders(res, JSON_TYPE, open);
+      return true;
+    default:
+      return false;
+  }
+}
+
 export function startFakeReranker(options: { format?: FakeFormat; name?: string; port?: number; host?: string; behaviour?: Partial<Behaviour> } = {}): Promise<FakeReranker> {
   const format = options.format ?? 'native';
   const name = options.name ?? `fake-${format}`;
-  let behaviour: Behaviour = { ...HEALTHY, ...options.behaviour };
-  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, lastBody: undefined };
-  const hanging = new Set<ServerResponse>();
+  let behaviour: Behaviour = HEALTHY;
+  let callsSinceResetEvery = 0;
+  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined };
+  const open = new OpenResponses((count) => {
+    stats.openResponses = count;
+  });
+  change(options.behaviour ?? {});
+
+  function change(partial: Partial<Behaviour>): void {
+    const problem = behaviourProblem(partial as Record<string, unknown>);
+    if (problem !== undefined) throw new RangeError(problem);
+    behaviour = { ...behaviour, ...partial };
+    if (partial.resetEvery !== undefined) callsSinceResetEvery = 0;
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     if (req.method === 'GET' && (url === '/health' || url === '/healthz')) {
       stats.healthChecks++;
-      res.writeHead(behaviour.healthStatus, { 'content-type': 'application/json' }).end(behaviour.healthStatus < 300 ? '{"status":"healthy"}' : '{"status":"unhealthy"}');
+      res.writeHead(behaviour.healthStatus, JSON_TYPE).end(behaviour.healthStatus < 300 ? '{"status":"healthy"}' : '{"status":"unhealthy"}');
       return;
     }
     if (req.method === 'GET' && url === '/__stats') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, ...stats, lastBody: undefined }));
+      res.writeHead(200, JSON_TYPE).end(JSON.stringify({ name, ...stats, lastBody: undefined }));
+      return;
+    }
+    if (url === '/__redirected') {
+      stats.redirectsFollowed++;
+      res.writeHead(404, JSON_TYPE).end('{"error":"this fake does not serve redirected calls"}');
       return;
     }
     const text = await readBody(req);
     if (req.method === 'POST' && url === '/__control') {
-      behaviour = { ...behaviour, ...(JSON.parse(text) as Partial<Behaviour>) };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(behaviour));
+      try {
+        change(JSON.parse(text) as Partial<Behaviour>);
+      } catch (error) {
+        res.writeHead(400, JSON_TYPE).end(JSON.stringify({ error: String(error) }));
+        return;
+      }
+      res.writeHead(200, JSON_TYPE).end(JSON.stringify(behaviour));
       return;
     }
     if (req.method !== 'POST' || !url.includes('rerank')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+      res.writeHead(404, JSON_TYPE).end('{"error":"not found"}');
       return;
     }
     stats.requests++;
-    stats.lastAuthorization = req.headers.authorization;
+    recordAuthorization(stats, req.headers.authorization);
     const b = behaviour;
     const delay = b.latencySigma > 0 ? b.latencyMs * Math.exp(b.latencySigma * gaussian()) : b.latencyMs;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    if (b.mode === 'hang') {
-      hanging.add(res);
-      return;
-    }
-    if (b.mode === 'reset') {
+    if (b.resetEvery > 0 && ++callsSinceResetEvery % b.resetEvery === 0) {
       req.socket.destroy();
       return;
     }
-    if (b.mode === 'status') {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (b.retryAfter !== undefined) headers['retry-after'] = b.retryAfter;
-      res.writeHead(b.status, headers).end(JSON.stringify({ error: `scripted ${b.status}`, error_type: 'scripted' }));
-      return;
-    }
+    if (misbehaveBeforeAnswer(b, req, res, open)) return;
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
     } catch {
-      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid json"}');
+      res.writeHead(400, JSON_TYPE).end('{"error":"invalid json"}');
       return;
     }
     stats.lastBody = body;
     if (b.mode === 'malformed') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"results":[{"index":99,"relevance_score":"high"}]}');
+      res.writeHead(200, JSON_TYPE).end('{"results":[{"index":99,"relevance_score":"high"}]}');
       return;
     }
     const docs = documentsOf(body);
     if (typeof body.query !== 'string' || docs.length === 0) {
-      res.writeHead(422, { 'content-type': 'application/json' }).end('{"error":"query and documents are required"}');
+      res.writeHead(422, JSON_TYPE).end('{"error":"query and documents are required"}');
       return;
     }
-    const answer = answerFor(format, name, body.query, docs, b.reportedTokens, b.scoring);
-    res.writeHead(200, { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers }).end(JSON.stringify(answer.body));
+    const answer = answerFor(format, name, body.query, docs, b.reportedTokens, b.scoring, b.mode === 'short' ? 1 : undefined);
+    const headers = { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers };
+    if (b.mode === 'huge') padded(res, headers, JSON.stringify(answer.body), b.hugeBytes, open);
+    else if (b.mode === 'stream') {
+      trickle(res, headers, { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: b.streamDurationMs, tail: JSON.stringify(answer.body) }, open);
+    } else res.writeHead(200, headers).end(JSON.stringify(answer.body));
   }
 
   const server: Server = createServer((req, res) => {
@@ -171,12 +228,9 @@ export function startFakeReranker(options: { format?: FakeFormat; name?: string;
         port,
         name,
         stats,
-        set(change) {
-          behaviour = { ...behaviour, ...change };
-        },
+        set: change,
         close() {
-          for (const res of hanging) res.destroy();
-          hanging.clear();
+          open.destroyAll();
           server.closeAllConnections();
           return new Promise((done) => server.close(() => done()));
         },

@@ -1,6 +1,8 @@
 /** Field readers shared by every client format; each error names the field. */
 import type { RerankRequest } from './canonical.ts';
 import { invalidRequest } from '../errors.ts';
+import { DOCUMENT_LEVEL, MAX_JSON_DEPTH, nestsTooDeep } from './json-depth.ts';
+import { rankFieldsText } from './rank-fields.ts';
 
 export type Body = Record<string, unknown>;
 
@@ -36,10 +38,11 @@ export function readOptionalBoolean(body: Body, field: string): boolean | undefi
   return value === undefined || value === null ? undefined : readBoolean(body, field, false);
 }
 
+/** A safe integer: 1e300 is an integer to JavaScript, but not one a backend or a loop can use. */
 export function readPositiveInt(body: Body, field: string): number | undefined {
   const value = body[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     throw invalidRequest(field, 'expected a positive integer');
   }
   return value;
@@ -58,7 +61,8 @@ export interface Documents {
 
 /**
  * Documents as strings or `{text}` objects; `rankFields` (Cohere v1) builds text from other fields.
- * An all-string array is used as is, without a copy.
+ * An all-string array is used as is, without a copy. Objects are kept to be echoed back, so they
+ * must not nest deeper than MAX_JSON_DEPTH.
  */
 export function readDocuments(body: Body, field: string, rankFields?: readonly string[]): Documents {
   const raw = nonEmptyArray(body, field);
@@ -70,16 +74,16 @@ export function readDocuments(body: Body, field: string, rankFields?: readonly s
     const item = raw[j];
     if (typeof item === 'string') texts[j] = item;
     else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      texts[j] = objectText(item as Body, `${field}[${j}]`, rankFields);
+      const path = `${field}[${j}]`;
+      if (nestsTooDeep(item, DOCUMENT_LEVEL)) throw invalidRequest(path, `nested deeper than ${MAX_JSON_DEPTH} levels (the body is level 1)`);
+      texts[j] = objectText(item as Body, path, rankFields);
     } else throw invalidRequest(`${field}[${j}]`, 'expected a string or an object with "text"');
   }
   return { texts, originals: raw };
 }
 
 function objectText(item: Body, path: string, rankFields: readonly string[] | undefined): string {
-  if (rankFields !== undefined) {
-    return rankFields.map((key) => `${key}: ${item[key] === undefined ? '' : String(item[key])}`).join('\n');
-  }
+  if (rankFields !== undefined) return rankFieldsText(item, path, rankFields);
   if (typeof item.text !== 'string') throw invalidRequest(`${path}.text`, 'expected a string');
   return item.text;
 }

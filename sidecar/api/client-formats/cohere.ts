@@ -1,9 +1,11 @@
 /** Cohere v1 (`/v1/rerank`) and v2 (`/v2/rerank`). */
 import type { RankedAnswer, RerankRequest } from '../canonical.ts';
+import { distinctRankFields } from '../rank-fields.ts';
 import { documentRequest, readOptionalStringArray, readPositiveInt, type Body } from '../request-fields.ts';
 
 export function parseCohereV1(body: Body): RerankRequest {
-  const rankFields = readOptionalStringArray(body, 'rank_fields');
+  const listed = readOptionalStringArray(body, 'rank_fields');
+  const rankFields = listed === undefined ? undefined : distinctRankFields(listed);
   readPositiveInt(body, 'max_chunks_per_doc');
   return documentRequest(body, { returnDocuments: false, rankFields });
 }
