@@ -53,6 +53,8 @@ export interface PoolOptions {
   readonly adminToken?: string;
   /** Router settings that a reload reads (the config "on disk"). */
   readonly reloadRouter?: () => Record<string, unknown>;
+  /** pino level of the sidecar's log (default info). */
+  readonly logLevel?: string;
 }
 
 export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
@@ -71,7 +73,7 @@ export async function startPool(specs: readonly FakeSpec[], router: Record<strin
   const sidecar = await startSidecar({
     config: configWith(router),
     enabled: options.enabled ?? true,
-    logger: createLogger('info', sink),
+    logger: createLogger(options.logLevel ?? 'info', sink),
     port: 0,
     adminToken: options.adminToken,
     load: reloadRouter === undefined ? undefined : () => configWith(reloadRouter()),
