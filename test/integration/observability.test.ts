@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
+import { parseConfigText } from '../../sidecar/config/load.ts';
 import { get, post, poolTracker, QUERY, stats } from '../support/harness.ts';
 
 const { pool, closeAll } = poolTracker();
@@ -146,8 +147,36 @@ describe('admin endpoints', () => {
     const refused = await post(p.url, '/lb/reload', {}, { authorization: 'Bearer admin-t0ken' });
     assert.equal(refused.status, 422);
     assert.match(refused.body.problems[0], /^router_settings\.routing_strategy: expected one of/);
-    assert.equal((await stats(p.url)).config.generation, 2, 'the last good config keeps serving');
+    const after = await stats(p.url);
+    assert.equal(after.config.generation, 2, 'the last good config keeps serving');
+    assert.deepEqual([after.config.last_reload.result, after.config.last_reload.trigger], ['failure', 'admin'], '/lb/stats shows that the last reload was refused');
+    assert.match(after.config.last_reload.problems[0], /^router_settings\.routing_strategy/);
     assert.equal(sample(await metricsText(p.url), 'reranker_lb_config_reloads_total', { result: 'failure' }), 1);
     assert.ok(!JSON.stringify(p.logs).includes('admin-t0ken'));
+  });
+
+  test('the Bearer scheme is case-insensitive (RFC 9110)', async () => {
+    const p = await pool([{ name: 'a' }], {}, { adminToken: 'admin-t0ken', reloadRouter: () => ({}) });
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      assert.equal((await post(p.url, '/lb/reload', {}, { authorization: `${scheme} admin-t0ken` })).status, 200, scheme);
+    }
+    assert.equal((await post(p.url, '/lb/reload', {}, { authorization: 'Basic admin-t0ken' })).status, 401);
+  });
+});
+
+describe('metric series follow the backends', () => {
+  test('a renamed backend leaves no series behind after a reload', async () => {
+    const p = await pool([{ name: 'old-name' }]);
+    assert.equal((await post(p.url, '/rerank', QUERY)).status, 200);
+    assert.ok((await metricsText(p.url)).includes('backend="old-name"'));
+    const yaml = JSON.stringify({
+      model_list: [{ model_name: 'new-name', litellm_params: { api_base: p.fakes['old-name']!.url } }],
+      router_settings: { health_check_interval: 0, local_backend: { api_base: p.local.url } },
+    });
+    assert.equal(p.sidecar.sidecar.reloader.reload('admin', () => parseConfigText(yaml, 'renamed', {})).result, 'success');
+    assert.equal((await post(p.url, '/rerank', QUERY)).status, 200);
+    const text = await metricsText(p.url);
+    assert.ok(!text.includes('backend="old-name"'), 'series of the removed backend are dropped');
+    assert.ok(text.includes('backend="new-name"'));
   });
 });

@@ -1,6 +1,7 @@
 /** The sidecar as a child process, for environment, signal and file-watch behaviour. */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { eventually } from './harness.ts';
@@ -20,19 +21,23 @@ export interface Proc {
   readonly url: string;
 }
 
-export async function sidecarProcess(env: Record<string, string>): Promise<Proc> {
-  const port = await freePort();
+/** Starts `node sidecar/main.ts`; with `logFile`, its stdout (the JSON log) goes to that file. */
+export async function sidecarProcess(env: Record<string, string>, options: { logFile?: string; port?: number } = {}): Promise<Proc> {
+  const port = options.port ?? (await freePort());
+  const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = spawn(process.execPath, ['sidecar/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH, RERANKER_LB_PORT: String(port), RERANKER_LB_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd ?? 'pipe', 'pipe'],
   });
+  if (logFd !== undefined) closeSync(logFd);
   children.push(child);
   let out = '';
   let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const logFile = options.logFile;
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const lines = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+  const lines = () => (logFile === undefined ? out : readFileSync(logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
   return { child, lines, stderr: () => err, url: `http://127.0.0.1:${port}` };
 }
 
