@@ -1,5 +1,5 @@
 /**
- * One backend's machinery: connections (via the shared client), in-flight count, breaker, health,
+ * One backend's machinery: in-flight count, breaker, health,
  * limits, latency estimate and counters. Strategies read it through `CandidateView`; they never
  * change it. It survives config reloads while its identity (api_base + model_name) stays.
  */
@@ -7,16 +7,19 @@ import CircuitBreaker from 'opossum';
 import type { EventEmitter } from 'node:events';
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
-import { targetOf, type HttpClient, type HttpTarget } from '../backends/http-client.ts';
-import { sendRerank, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
+import { targetOf, type HttpTarget } from '../backends/http-client.ts';
+import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
 import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../util/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
 
+/** Sends one attempt (sendRerank over the shared HTTP client; a script in tests). Throws AttemptError. */
+export type SendFn = (to: SendTarget, request: RerankRequest, options: SendOptions) => Promise<RankedAnswer>;
+
 export interface BackendDeps {
-  readonly client: HttpClient;
+  readonly send: SendFn;
   readonly clock: Clock;
   /** Shared emitter that rotates every breaker's rolling window. */
   readonly breakerTicks: EventEmitter;
@@ -143,9 +146,9 @@ export class Backend implements CandidateView {
   }
 
   #makeBreaker(settings: BreakerSettings): CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer> {
-    const client = this.#deps.client;
+    const send = this.#deps.send;
     const breaker = new CircuitBreaker(
-      (request: RerankRequest, options: SendOptions) => sendRerank(client, this.#sendTarget, request, options),
+      (request: RerankRequest, options: SendOptions) => send(this.#sendTarget, request, options),
       breakerOptions(settings, this.#deps.breakerTicks),
     );
     breaker.on('failure', () => {

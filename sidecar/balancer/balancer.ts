@@ -10,15 +10,19 @@ import type { HttpClient } from '../backends/http-client.ts';
 import type { LbConfig } from '../config/model.ts';
 import { LbError } from '../errors.ts';
 import { sleep, type Clock, type Random, type Timers } from '../util/clock.ts';
-import { Backend, type BackendDeps } from './backend.ts';
+import { Backend, type BackendDeps, type SendFn } from './backend.ts';
+import { sendRerank } from '../backends/send-rerank.ts';
 import { reconcileBackends } from './backend-pool.ts';
 import { RetryBudget } from './retry-budget.ts';
-import { STRATEGIES, type PickContext, type Strategy } from './strategies/index.ts';
+import { STRATEGIES, type Strategy } from './strategies/index.ts';
+import { afterFailure, afterWait, newPlanState, nextStep, type PlanContext, type StopReason } from './attempt-plan.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from '../metrics/observer.ts';
 
 export interface BalancerDeps {
   readonly client: HttpClient;
+  /** How an attempt is sent; default sendRerank over `client` (tests script it). */
+  readonly send?: SendFn;
   readonly observer?: BalancerObserver;
   readonly clock: Clock;
   readonly timers: Timers;
@@ -51,6 +55,8 @@ export interface RouteResult {
   readonly local: boolean;
   readonly attempts: readonly AttemptRecord[];
   readonly estimatedTokens: number;
+  /** The config generation the call was routed on (its settings apply to the whole call). */
+  readonly generation: Generation;
 }
 
 export interface RouteOptions {
@@ -59,6 +65,8 @@ export interface RouteOptions {
   readonly localOnly: boolean;
   /** Aborted when the caller disconnects: attempts in flight are cancelled, none is started. */
   readonly signal?: AbortSignal | undefined;
+  /** The generation to route on (the caller pinned it when the call arrived); default the current one. */
+  readonly generation?: Generation;
 }
 
 /** A route that failed, with what was tried (for the request log). */
@@ -90,7 +98,9 @@ export class Balancer {
   constructor(config: LbConfig, deps: BalancerDeps) {
     this.#deps = deps;
     this.#observer = deps.observer ?? NO_OBSERVER;
-    this.#backendDeps = { client: deps.client, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { anyUp: false } };
+    const client = deps.client;
+    const send: SendFn = deps.send ?? ((to, request, options) => sendRerank(client, to, request, options));
+    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { anyUp: false } };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
     this.#scheduleTick();
@@ -167,93 +177,67 @@ export class Balancer {
     return b.spec.keyProblem === undefined && b.healthOk && b.parkedUntil <= now && b.breakerAdmits && b.hasRoom(now, cost);
   }
 
-  #candidates(gen: Generation, tried: readonly Backend[], now: number, cost: number): Backend[] {
-    const out: Backend[] = [];
-    for (const b of gen.backends) if (!tried.includes(b) && this.isEligible(b, now, cost)) out.push(b);
-    return out;
-  }
 
   async route(request: RerankRequest, options: RouteOptions): Promise<RouteResult> {
-    const gen = this.#generation;
+    const gen = options.generation ?? this.#generation;
     const r = gen.config.router;
     const clock = this.#deps.clock;
-    const started = clock.now();
-    const deadline = started + r.defaultTimeoutMs;
+    const deadline = clock.now() + r.defaultTimeoutMs;
     const cost = estimateTokens(request);
     const attempts: AttemptRecord[] = [];
-    const tried: Backend[] = [];
-    let lastError: AttemptError | undefined;
-    let lastBackend = '';
-    let again = 0;
     const signal = options.signal;
+    const state = newPlanState<Backend>();
+    let lastBackend = '';
     /** Why the loop stopped before a success: said in the final error. */
-    let stopped = 'attempts exhausted';
+    let stopped: StopReason = 'attempts exhausted';
     this.retryBudget.requestStarted();
     try {
       if (!options.localOnly) {
-        for (let n = 0; n <= r.numRetries; n++) {
-          if (isAborted(signal)) throw new RouteError(callerGone(), attempts, 'the caller went away');
-          let now = clock.now();
-          let candidates = this.#candidates(gen, tried, now, cost);
-          if (candidates.length === 0 && tried.length > 0) {
-            // Every usable backend was tried: back off, then try one of them again.
-            const delay = r.retryDelayMs * 2 ** again++ * (0.5 + this.#deps.random() / 2);
-            if (this.#candidates(gen, [], now, cost).length === 0) {
-              stopped = 'no eligible backend left';
-              break;
-            }
-            if (now + delay >= deadline) {
-              stopped = 'deadline';
-              break;
-            }
-            await sleep(this.#deps.timers, delay);
-            if (isAborted(signal)) throw new RouteError(callerGone(), attempts, 'the caller went away');
-            now = clock.now();
-            candidates = this.#candidates(gen, [], now, cost);
+        const plan = new GenerationPlan(this, gen, cost, deadline, this.#deps);
+        for (;;) {
+          const now = clock.now();
+          const step = nextStep(state, plan, now, isAborted(signal));
+          if (step.kind === 'wait') {
+            await sleep(this.#deps.timers, step.ms);
+            afterWait(state);
+            continue;
           }
-          if (candidates.length === 0) {
-            stopped = 'no eligible backend left';
+          if (step.kind === 'stop') {
+            stopped = step.reason;
             break;
           }
-          // The retry budget guards against amplifying load on struggling backends (timeouts, 5xx,
-          // 429). Failing over after a connection failure (a dead or restarting backend) is exempt:
-          // rerank calls are idempotent and the dead backend takes no load either way.
-          const isRetry = n > 0 && lastError?.kind !== 'network';
-          if (isRetry) {
-            if (!this.retryBudget.tryStartRetry()) {
-              this.#observer.retryBudgetExhausted();
-              stopped = 'retry budget exhausted';
-              break;
-            }
-            this.#observer.retry();
+          if (step.isRetry && !this.retryBudget.tryStartRetry()) {
+            this.#observer.retryBudgetExhausted();
+            stopped = 'retry budget exhausted';
+            break;
           }
-          const ctx: PickContext = { random: this.#deps.random, now, latencyDecayMs: r.latencyDecayMs, memory: gen.memory };
-          const backend = candidates[gen.strategy(candidates, ctx)]!;
-          if (!tried.includes(backend)) tried.push(backend);
-          const timeoutMs = Math.min(backend.spec.timeoutMs, deadline - now);
+          if (step.isRetry) this.#observer.retry();
+          const backend = step.backend;
           try {
-            const answer = await backend.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal }, cost);
+            const answer = await backend.attempt(request, { timeoutMs: step.timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal }, cost);
             const ms = clock.now() - now;
             attempts.push({ backend: backend.spec.name, outcome: 200, ms: roundMs(ms) });
             this.#observer.attempt(backend.spec.name, 'success', ms / 1000);
-            return { answer: withUsage(answer, cost), backend: backend.spec.name, local: false, attempts, estimatedTokens: cost };
+            return { answer: withUsage(answer, cost), backend: backend.spec.name, local: false, attempts, estimatedTokens: cost, generation: gen };
           } catch (error) {
-            lastError = error as AttemptError;
+            const failure = error as AttemptError;
             lastBackend = backend.spec.name;
             const ms = clock.now() - now;
-            attempts.push(attemptRecord(backend.spec.name, lastError, ms));
-            this.#observer.attempt(backend.spec.name, outcomeOf(lastError), ms / 1000);
-            if (!lastError.retryable) throw new RouteError(finalError(lastError, backend.spec.name), attempts);
+            attempts.push(attemptRecord(backend.spec.name, failure, ms));
+            this.#observer.attempt(backend.spec.name, outcomeOf(failure), ms / 1000);
+            if (!failure.retryable) throw new RouteError(finalError(failure, backend.spec.name), attempts);
+            afterFailure(state, backend, failure);
           } finally {
-            if (isRetry) this.retryBudget.retryEnded();
+            if (step.isRetry) this.retryBudget.retryEnded();
           }
         }
+        if (stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, stopped);
       }
       if (options.localOnly || r.fallbackToLocal) {
         if (!options.localOnly) this.#observer.fallback();
         return await this.#routeLocal(gen, request, options, deadline, cost, attempts);
       }
-      const error = this.#nothingLeft(gen, clock.now(), cost, lastError, lastBackend, stopped);
+      const error = this.#nothingLeft(gen, clock.now(), cost, state.lastError, lastBackend, stopped);
       if (error.code === 'rate_limited') this.#observer.rateLimited();
       throw new RouteError(error, attempts, stopped);
     } finally {
@@ -278,7 +262,7 @@ export class Balancer {
       const ms = clock.now() - now;
       attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(ms) });
       this.#observer.attempt(LOCAL_NAME, 'success', ms / 1000);
-      return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost };
+      return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost, generation: gen };
     } catch (error) {
       const failure = error as AttemptError;
       const ms = clock.now() - now;
@@ -320,6 +304,41 @@ export class Balancer {
     this.#deps.timers.clearTimeout(this.#tick);
     for (const b of this.#generation.backends) b.shutdown();
     this.#generation.local.shutdown();
+  }
+}
+
+/** What the attempt plan reads of one generation: its backends, eligibility now, its strategy. */
+class GenerationPlan implements PlanContext<Backend> {
+  readonly backends: readonly Backend[];
+  readonly random: Random;
+  readonly numRetries: number;
+  readonly retryDelayMs: number;
+  readonly deadline: number;
+  readonly #balancer: Balancer;
+  readonly #gen: Generation;
+  readonly #cost: number;
+  readonly #clock: Clock;
+
+  constructor(balancer: Balancer, gen: Generation, cost: number, deadline: number, deps: BalancerDeps) {
+    const r = gen.config.router;
+    this.backends = gen.backends;
+    this.random = deps.random;
+    this.numRetries = r.numRetries;
+    this.retryDelayMs = r.retryDelayMs;
+    this.deadline = deadline;
+    this.#balancer = balancer;
+    this.#gen = gen;
+    this.#cost = cost;
+    this.#clock = deps.clock;
+  }
+
+  eligible(backend: Backend): boolean {
+    return this.#balancer.isEligible(backend, this.#clock.now(), this.#cost);
+  }
+
+  pick(candidates: readonly Backend[]): number {
+    const gen = this.#gen;
+    return gen.strategy(candidates, { random: this.random, now: this.#clock.now(), latencyDecayMs: gen.config.router.latencyDecayMs, memory: gen.memory });
   }
 }
 

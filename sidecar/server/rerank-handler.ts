@@ -6,7 +6,7 @@ import { readJsonBody } from './read-body.ts';
 import type { ClientFormat } from '../api/canonical.ts';
 import { CLIENT_CODECS, formatOfRerankPath } from '../api/client-formats/index.ts';
 import { asBody } from '../api/request-fields.ts';
-import { RouteError, type AttemptRecord, type Balancer, type RouteResult } from '../balancer/balancer.ts';
+import { RouteError, type AttemptRecord, type Balancer, type Generation, type RouteResult } from '../balancer/balancer.ts';
 import { invalidRequest, LbError } from '../errors.ts';
 import type { Logger } from './logger.ts';
 import { errorResponse, toLbError } from './error-response.ts';
@@ -39,11 +39,11 @@ interface LogFields {
 }
 
 /** Metrics, totals and (when enabled) the request log line: once per call. */
-function recordCall(deps: RerankDeps, f: LogFields): void {
+function recordCall(deps: RerankDeps, generation: Generation, f: LogFields): void {
   const outcome = outcomeOfStatus(f.status, f.fallback);
   deps.totals.record(outcome);
   deps.metrics.request(f.format, outcome, (deps.now() - f.started) / 1000);
-  if (!deps.balancer.generation.config.router.requestLogging) return;
+  if (!generation.config.router.requestLogging) return;
   // Failures the backends caused are warnings, so LOG_LEVEL=warn still shows them.
   deps.logger[f.status >= 500 ? 'warn' : 'info'](
     {
@@ -107,24 +107,26 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
   let chosen: ClientFormat | 'unknown' = format ?? 'unknown';
   let documents = 0;
   let result: RouteResult;
+  // One generation for the whole call: its limits, routing and logging settings.
+  const generation = deps.balancer.generation;
   try {
-    const body = asBody(await readJson(c, deps.balancer.generation.config.router.maxBodyBytes));
+    const body = asBody(await readJson(c, generation.config.router.maxBodyBytes));
     chosen = format ?? formatOfRerankPath(body);
     const codec = CLIENT_CODECS[chosen];
     const request = codec.parse(body);
     documents = request.documents.length;
-    result = await deps.balancer.route(request, { callerAuthorization: c.req.header('authorization'), localOnly: !deps.enabled, signal: callerSignal(c) });
+    result = await deps.balancer.route(request, { callerAuthorization: c.req.header('authorization'), localOnly: !deps.enabled, signal: callerSignal(c), generation });
     const payload = codec.render(request, result.answer, requestId);
     const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
     if (result.local) headers[FALLBACK_HEADER] = 'local';
-    recordCall(deps, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
+    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
     return c.json(payload, 200, headers);
   } catch (error) {
     const lbError = toLbError(error);
     if (lbError.code === 'internal') deps.logger.error({ err: error, request_id: requestId }, 'internal error');
     const attempts = error instanceof RouteError ? error.attempts : [];
     const reason = error instanceof RouteError ? error.reason : undefined;
-    recordCall(deps, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code, reason });
+    recordCall(deps, generation, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code, reason });
     return errorResponse(lbError, requestId);
   }
 }
