@@ -13,7 +13,8 @@ COPY package.json ./
 COPY operator ./operator
 COPY sidecar ./sidecar
 COPY kube ./kube
-RUN find operator sidecar kube -name '*.test.ts' -delete
+COPY common ./common
+RUN find operator sidecar kube common -name '*.test.ts' -delete
 USER 1000:1000
 EXPOSE 8081
 ENTRYPOINT ["node", "operator/main.ts"]

@@ -12,7 +12,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY sidecar ./sidecar
 COPY kube ./kube
-RUN find sidecar kube -name '*.test.ts' -delete
+COPY common ./common
+RUN find sidecar kube common -name '*.test.ts' -delete
 # Non-root; nothing is written at run time, so a read-only root filesystem works.
 USER 1000:1000
 EXPOSE 8000

@@ -12,7 +12,7 @@
  */
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { sleep, type Clock, type Random, type Timers } from '../sidecar/util/clock.ts';
+import { sleep, type Clock, type Random, type Timers } from '../common/clock.ts';
 import { keyOf, type KubeApi, type KubeObject } from './api.ts';
 
 export type InformerEvent = 'added' | 'updated' | 'deleted';

@@ -6,7 +6,7 @@
  * down. Defaults match controller-runtime: 15 s / 10 s / 2 s.
  */
 import type { Logger } from 'pino';
-import type { Clock, Timers } from '../sidecar/util/clock.ts';
+import type { Clock, Timers } from '../common/clock.ts';
 import { KubeApiError, type KubeApi } from './api.ts';
 
 interface Lease {

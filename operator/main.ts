@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { KubeApi, loadKubeConfig } from '../kube/api.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
-import { createLogger } from '../sidecar/server/logger.ts';
-import { systemClock, systemTimers } from '../sidecar/util/clock.ts';
+import { createLogger } from '../common/logger.ts';
+import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
 

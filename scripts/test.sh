@@ -12,7 +12,7 @@ stage() {
 }
 stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
-stage unit node --test --test-reporter=spec 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'demo/**/*.test.ts'
+stage unit node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'demo/**/*.test.ts'
 stage integration node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
 # chaos, short: kills, 503 bursts, stalls and reloads under load (make chaos runs 60 s).
 stage chaos node bench/chaos.ts --seconds 15 --rate 100

@@ -7,9 +7,9 @@ import { KubeApi, loadKubeConfig } from '../kube/api.ts';
 import { watchConfigMap } from './reload/configmap-watch.ts';
 import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from './reload/config-source.ts';
 import { readFileSync } from 'node:fs';
-import { systemClock, systemTimers } from './util/clock.ts';
+import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
-import { createLogger } from './server/logger.ts';
+import { createLogger } from '../common/logger.ts';
 import { startSidecar } from './server/sidecar.ts';
 
 function isTrue(value: string | undefined): boolean {

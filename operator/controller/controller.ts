@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
-import type { Clock, Random, Timers } from '../../sidecar/util/clock.ts';
+import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
 import type { OperatorMetrics } from './metrics.ts';

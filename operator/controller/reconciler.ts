@@ -9,7 +9,7 @@ import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type RerankerPool } from 
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
 import { computeStatus, sameStatus } from '../status/conditions.ts';
-import { formatIssues } from '../../sidecar/config/validation.ts';
+import { formatIssues } from '../../common/issues.ts';
 import { checkSidecars, type SidecarPod } from './sidecar-sync.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Timers } from '../../sidecar/util/clock.ts';
+import type { Timers } from '../../common/clock.ts';
 import { WorkQueue } from './work-queue.ts';
 
 /** Timers driven by the test: `advance(ms)` fires what is due. */

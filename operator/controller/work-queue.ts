@@ -3,7 +3,7 @@
  * workers at once (a key added while in process is queued again when done), and failed keys come
  * back after a per-key exponential backoff.
  */
-import type { Timers } from '../../sidecar/util/clock.ts';
+import type { Timers } from '../../common/clock.ts';
 
 export class WorkQueue {
   readonly #timers: Timers;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { routerSettingsSchema } from '../../sidecar/config/schema.ts';
+import { routerSettingsSchema } from '../../common/config-schema.ts';
 import { CHART_CRD_FILE, CRD_FILE, DASHBOARD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
 import { dashboardJson } from '../../scripts/dashboard.ts';
 import { ROUTING_KEYS, camelCase } from './pool-schema.ts';

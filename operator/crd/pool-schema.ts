@@ -4,7 +4,7 @@
  * schema, key by key in camelCase, so the two cannot drift apart.
  */
 import { z } from 'zod';
-import { API_FORMATS, routerSettingsSchema } from '../../sidecar/config/schema.ts';
+import { API_FORMATS, routerSettingsSchema } from '../../common/config-schema.ts';
 
 export const GROUP = 'reranker.dev';
 export const VERSION = 'v1alpha1';

@@ -10,7 +10,7 @@ import { ROUTING_KEYS } from '../crd/pool-schema.ts';
 import type { DiscoveredEndpoint } from './discovery.ts';
 import { secretEnvName } from './secret-env.ts';
 
-export { CONFIG_FILE_KEY as CONFIG_KEY } from '../../sidecar/config/load.ts';
+export { CONFIG_FILE_KEY as CONFIG_KEY } from '../../common/config-schema.ts';
 
 export function configMapNameOf(poolName: string): string {
   return `${poolName}-reranker-config`;

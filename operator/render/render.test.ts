@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfigText } from '../../sidecar/config/load.ts';
-import { seededRandom, type Random } from '../../sidecar/util/clock.ts';
+import { seededRandom, type Random } from '../../common/clock.ts';
 import { poolSpecSchema, type RerankerPool } from '../crd/pool-schema.ts';
 import { discoverEndpoints, type EndpointSlice } from './discovery.ts';
 import { renderConfig } from './render-config.ts';

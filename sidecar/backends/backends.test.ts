@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RerankRequest } from '../api/canonical.ts';
-import { API_FORMATS } from '../config/schema.ts';
+import { API_FORMATS } from '../../common/config-schema.ts';
 import { answerFor } from '../../demo/fake-reranker.ts';
 import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
 import { MalformedAnswer } from './formats/read-answer.ts';

@@ -1,7 +1,7 @@
 /** One attempt at one backend: translate, send, classify, validate. Throws AttemptError. */
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
-import type { ApiFormat } from '../config/schema.ts';
-import { redact } from '../util/redact.ts';
+import type { ApiFormat } from '../../common/config-schema.ts';
+import { redact } from '../../common/redact.ts';
 import { AttemptError, classifyStatus, parseRetryAfter } from './attempt-error.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { MalformedAnswer } from './formats/read-answer.ts';

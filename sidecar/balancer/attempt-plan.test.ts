@@ -9,7 +9,7 @@ import { AttemptError, classifyStatus } from '../backends/attempt-error.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import type { SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
-import { ManualTime } from '../util/manual-time.ts';
+import { ManualTime } from '../../common/manual-time.ts';
 import { afterFailure, afterWait, newPlanState, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
 import { Balancer, RouteError } from './balancer.ts';
 

@@ -9,7 +9,7 @@
  * 50-100%) and try one of them again; at most 1 + `num_retries` attempts, all before the deadline.
  */
 import type { AttemptError } from '../backends/attempt-error.ts';
-import type { Random } from '../util/clock.ts';
+import type { Random } from '../../common/clock.ts';
 
 export type StopReason = 'attempts exhausted' | 'no eligible backend left' | 'deadline' | 'retry budget exhausted' | 'the caller went away';
 

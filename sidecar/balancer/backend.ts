@@ -10,7 +10,7 @@ import { AttemptError } from '../backends/attempt-error.ts';
 import { targetOf, type HttpTarget } from '../backends/http-client.ts';
 import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
 import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
-import type { Clock } from '../util/clock.ts';
+import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
@@ -193,6 +193,14 @@ export class Backend implements CandidateView {
   /** When an open breaker will let a probe through (monotonic ms). */
   get breakerReopensAt(): number {
     return this.openedAt + this.#breakerSettings.cooldownMs;
+  }
+
+  /**
+   * May take a new call of `cost` tokens now: key resolved, health allows, not parked, breaker
+   * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests.
+   */
+  isEligible(now: number, cost: number): boolean {
+    return this.spec.keyProblem === undefined && this.healthOk && this.parkedUntil <= now && this.breakerAdmits && this.hasRoom(now, cost);
   }
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */

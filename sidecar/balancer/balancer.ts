@@ -9,7 +9,7 @@ import type { AttemptError } from '../backends/attempt-error.ts';
 import type { HttpClient } from '../backends/http-client.ts';
 import type { LbConfig } from '../config/model.ts';
 import { LbError } from '../errors.ts';
-import { sleep, type Clock, type Random, type Timers } from '../util/clock.ts';
+import { sleep, type Clock, type Random, type Timers } from '../../common/clock.ts';
 import { Backend, type BackendDeps, type SendFn } from './backend.ts';
 import { sendRerank } from '../backends/send-rerank.ts';
 import { reconcileBackends } from './backend-pool.ts';
@@ -17,7 +17,7 @@ import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES, type Strategy } from './strategies/index.ts';
 import { afterFailure, afterWait, newPlanState, nextStep, type PlanContext, type StopReason } from './attempt-plan.ts';
 import { estimateTokens } from './token-estimate.ts';
-import { NO_OBSERVER, outcomeOf, type BalancerObserver } from '../metrics/observer.ts';
+import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
 
 export interface BalancerDeps {
   readonly client: HttpClient;
@@ -173,9 +173,6 @@ export class Balancer {
     }, interval);
   }
 
-  isEligible(b: Backend, now: number, cost: number): boolean {
-    return b.spec.keyProblem === undefined && b.healthOk && b.parkedUntil <= now && b.breakerAdmits && b.hasRoom(now, cost);
-  }
 
 
   async route(request: RerankRequest, options: RouteOptions): Promise<RouteResult> {
@@ -193,7 +190,7 @@ export class Balancer {
     this.retryBudget.requestStarted();
     try {
       if (!options.localOnly) {
-        const plan = new GenerationPlan(this, gen, cost, deadline, this.#deps);
+        const plan = new GenerationPlan(gen, cost, deadline, this.#deps);
         for (;;) {
           const now = clock.now();
           const step = nextStep(state, plan, now, isAborted(signal));
@@ -314,26 +311,24 @@ class GenerationPlan implements PlanContext<Backend> {
   readonly numRetries: number;
   readonly retryDelayMs: number;
   readonly deadline: number;
-  readonly #balancer: Balancer;
   readonly #gen: Generation;
   readonly #cost: number;
   readonly #clock: Clock;
 
-  constructor(balancer: Balancer, gen: Generation, cost: number, deadline: number, deps: BalancerDeps) {
+  constructor(gen: Generation, cost: number, deadline: number, deps: BalancerDeps) {
     const r = gen.config.router;
     this.backends = gen.backends;
     this.random = deps.random;
     this.numRetries = r.numRetries;
     this.retryDelayMs = r.retryDelayMs;
     this.deadline = deadline;
-    this.#balancer = balancer;
     this.#gen = gen;
     this.#cost = cost;
     this.#clock = deps.clock;
   }
 
   eligible(backend: Backend): boolean {
-    return this.#balancer.isEligible(backend, this.#clock.now(), this.#cost);
+    return backend.isEligible(this.#clock.now(), this.#cost);
   }
 
   pick(candidates: readonly Backend[]): number {

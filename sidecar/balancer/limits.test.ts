@@ -9,8 +9,8 @@ import type { RerankRequest } from '../api/canonical.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import { parseConfigText } from '../config/load.ts';
 import { LbError } from '../errors.ts';
-import type { Clock, Timers } from '../util/clock.ts';
-import { seededRandom } from '../util/clock.ts';
+import type { Clock, Timers } from '../../common/clock.ts';
+import { seededRandom } from '../../common/clock.ts';
 import { Balancer } from './balancer.ts';
 import { estimateTokens } from './token-estimate.ts';
 

@@ -5,7 +5,7 @@
  * is capped. Envoy's concurrency-based budget (20% of requests in flight, min 3) refused exactly
  * such bursts in our chaos runs, failing calls that a healthy backend could have served.
  */
-import type { Clock } from '../util/clock.ts';
+import type { Clock } from '../../common/clock.ts';
 import { SlidingWindow } from './sliding-window.ts';
 
 const WINDOW_MS = 10_000;

@@ -1,20 +1,18 @@
 /** Snapshots for /lb/stats and /lb/backends. Pure reads of the machinery; no secrets. */
 import type { Backend } from './backend.ts';
-import type { Balancer } from './balancer.ts';
 import { decayedLatency } from './strategies/latency-based.ts';
-import { safeUrl } from '../util/redact.ts';
+import { safeUrl } from '../../common/redact.ts';
 
-export function backendStats(b: Backend, balancer: Balancer, now: number, wallNow: number): Record<string, unknown> {
+export function backendStats(b: Backend, now: number, wallNow: number): Record<string, unknown> {
   const spec = b.spec;
-  const r = balancer.generation.config.router;
-  const estimate = decayedLatency(b, { now, latencyDecayMs: r.latencyDecayMs, random: Math.random, memory: new Map() });
+  const estimate = decayedLatency(b, { now, latencyDecayMs: b.latencyDecayMs, random: Math.random, memory: new Map() });
   return {
     name: spec.name,
     api_base: safeUrl(spec.apiBase),
     api_format: spec.apiFormat,
     weight: spec.weight,
     priority: spec.priority,
-    available: balancer.isEligible(b, now, 0),
+    available: b.isEligible(now, 0),
     healthy: b.health === 'up',
     health: b.health,
     health_problem: b.healthProblem ?? null,

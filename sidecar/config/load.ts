@@ -4,13 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { ConfigError } from '../errors.ts';
-import { configFileSchema } from './schema.ts';
+import { configFileSchema } from '../../common/config-schema.ts';
 import type { LbConfig } from './model.ts';
 import { normalizeConfig, type Env } from './normalize.ts';
-import { findUnknownKeys, formatIssues, issueMessage } from './validation.ts';
+import { findUnknownKeys, formatIssues, issueMessage } from '../../common/issues.ts';
 
-/** The key of the config file in a ConfigMap (what the operator renders). */
-export const CONFIG_FILE_KEY = 'reranker_config.yaml';
+export { CONFIG_FILE_KEY } from '../../common/config-schema.ts';
 
 /** Source name of the empty config a sidecar serves until its ConfigMap arrives through the API. */
 export const AWAITING_CONFIGMAP_SOURCE = '(awaiting the ConfigMap)';

@@ -1,5 +1,5 @@
 /** The normalized, validated config the sidecar runs on: camelCase, milliseconds, secrets resolved. */
-import type { ApiFormat, StrategyName } from './schema.ts';
+import type { ApiFormat, StrategyName } from '../../common/config-schema.ts';
 
 export interface BackendSpec {
   /** Identity across reloads: api_base + model_name. */

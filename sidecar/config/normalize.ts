@@ -3,10 +3,10 @@
  * reading `api_key_file`s (injectable as `readKeyFile`).
  */
 import { readFileSync } from 'node:fs';
-import { API_FORMATS, type ApiFormat } from './schema.ts';
-import type { ConfigFile, ModelEntry } from './schema.ts';
+import { API_FORMATS, type ApiFormat } from '../../common/config-schema.ts';
+import type { ConfigFile, ModelEntry } from '../../common/config-schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
-import { redact, safeUrl } from '../util/redact.ts';
+import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -4,8 +4,8 @@ import { Balancer } from '../balancer/balancer.ts';
 import type { Backend } from '../balancer/backend.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import { parseConfigText } from '../config/load.ts';
-import { seededRandom } from '../util/clock.ts';
-import { ManualTime } from '../util/manual-time.ts';
+import { seededRandom } from '../../common/clock.ts';
+import { ManualTime } from '../../common/manual-time.ts';
 import { HealthChecker } from './health-checker.ts';
 
 const client = new HttpClient();
@@ -36,7 +36,7 @@ function setup(count: number, router = '') {
       await new Promise((r) => setImmediate(r));
     }
   };
-  const eligible = () => balancer.generation.backends.filter((b) => balancer.isEligible(b, time.now(), 0)).map((b) => b.spec.name);
+  const eligible = () => balancer.generation.backends.filter((b) => b.isEligible(time.now(), 0)).map((b) => b.spec.name);
   return { time, balancer, checker, up, settle, eligible, get maxRunning() { return maxRunning; } };
 }
 

@@ -11,7 +11,7 @@ import type { HttpClient } from '../backends/http-client.ts';
 import { checkHealth } from '../backends/send-rerank.ts';
 import type { Backend } from '../balancer/backend.ts';
 import type { RouterSettings } from '../config/model.ts';
-import type { Random, Timers } from '../util/clock.ts';
+import type { Random, Timers } from '../../common/clock.ts';
 
 export interface HealthDeps {
   readonly client: HttpClient;

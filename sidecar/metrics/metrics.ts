@@ -1,13 +1,12 @@
 /**
  * Prometheus metrics on a registry of their own (never prom-client's global one). Counters and
- * histograms are fed by events; per-backend gauges are read from the balancer at scrape time.
+ * histograms are fed by events; per-backend gauges read the backends at scrape time.
  * Labels are bounded: backend names from the config, fixed sets of formats and outcomes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClientFormat } from '../api/canonical.ts';
 import type { Backend } from '../balancer/backend.ts';
-import type { Balancer } from '../balancer/balancer.ts';
-import type { AttemptOutcome, BalancerObserver } from './observer.ts';
+import type { AttemptOutcome, BalancerObserver } from '../balancer/observer.ts';
 
 export type RequestOutcome = 'success' | 'fallback' | 'client_error' | 'cancelled' | 'rate_limited' | 'unavailable' | 'error';
 export type ReloadResult = 'success' | 'failure' | 'unchanged';
@@ -55,7 +54,13 @@ class PairCache<T> {
   }
 }
 
-export function createMetrics(getBalancer: () => Balancer, options: { defaultMetrics?: boolean } = {}): Metrics {
+/** What the scrape-time gauges read: the backends in service and the config in force. */
+export interface MetricsSource {
+  backends(): readonly Backend[];
+  config(): { readonly hash: string; readonly generation: number };
+}
+
+export function createMetrics(source: MetricsSource, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) {
     // Standard process_* and nodejs_* names, minus prom-client's three gauges named like counters
@@ -74,7 +79,6 @@ export function createMetrics(getBalancer: () => Balancer, options: { defaultMet
   const rateLimited = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: 'Calls answered 429 because every backend was at its rpm/tpm limit.', registers: [registry] });
   const reloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Config reload attempts, by result.', labelNames: ['result'] as const, registers: [registry] });
 
-  const balancer = getBalancer;
   new Gauge({
     name: `${PREFIX}config_info`,
     help: 'The loaded config: its sha256 and generation (value is always 1).',
@@ -82,8 +86,8 @@ export function createMetrics(getBalancer: () => Balancer, options: { defaultMet
     registers: [registry],
     collect() {
       this.reset();
-      const gen = balancer().generation;
-      this.set({ hash: gen.config.hash.slice(0, 16), generation: String(gen.number) }, 1);
+      const config = source.config();
+      this.set({ hash: config.hash.slice(0, 16), generation: String(config.generation) }, 1);
     },
   });
   const perBackend = (name: string, help: string, read: (b: Backend, now: number) => number) =>
@@ -95,13 +99,13 @@ export function createMetrics(getBalancer: () => Balancer, options: { defaultMet
       collect() {
         this.reset();
         const now = performance.now();
-        for (const b of balancer().generation.backends) this.set({ backend: b.spec.name }, read(b, now));
+        for (const b of source.backends()) this.set({ backend: b.spec.name }, read(b, now));
       },
     });
   perBackend('backend_in_flight', 'Attempts in flight at each backend.', (b) => b.inFlight);
   perBackend('backend_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', (b) => BREAKER_VALUE[b.breakerState]);
   perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) => (b.health === 'up' ? 1 : 0));
-  perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (balancer().isEligible(b, now, 0) ? 1 : 0));
+  perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (b.isEligible(now, 0) ? 1 : 0));
   perBackend('backend_weight', 'Configured weight.', (b) => b.spec.weight);
 
   // Children bound once per label pair: no label objects or key strings built per request.

@@ -5,9 +5,9 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { LbConfig } from '../config/model.ts';
-import type { Logger } from '../server/logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import type { ReloadResult } from '../metrics/metrics.ts';
-import type { Clock } from '../util/clock.ts';
+import type { Clock } from '../../common/clock.ts';
 
 export type ReloadTrigger = 'file' | 'timer' | 'signal' | 'admin' | 'kubernetes';
 

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { KubeApi } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
 import { CONFIG_FILE_KEY } from '../config/load.ts';
-import type { Clock, Random, Timers } from '../util/clock.ts';
+import type { Clock, Random, Timers } from '../../common/clock.ts';
 import type { ConfigReloader } from './config-reloader.ts';
 import type { KubernetesSource } from './config-source.ts';
 

@@ -7,7 +7,7 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Timers } from '../util/clock.ts';
+import type { Timers } from '../../common/clock.ts';
 
 export interface FileWatcherOptions {
   /** The config file; without one only the periodic re-check runs. */

@@ -4,8 +4,8 @@ import { Writable } from 'node:stream';
 import { parseConfigText } from '../config/load.ts';
 import type { LbConfig } from '../config/model.ts';
 import { ConfigError } from '../errors.ts';
-import { createLogger } from '../server/logger.ts';
-import { ManualTime } from '../util/manual-time.ts';
+import { createLogger } from '../../common/logger.ts';
+import { ManualTime } from '../../common/manual-time.ts';
 import { ConfigReloader } from './config-reloader.ts';
 import { isConfigEvent } from './file-watcher.ts';
 

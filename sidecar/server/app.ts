@@ -8,12 +8,12 @@ import { LbError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { ConfigReloader } from '../reload/config-reloader.ts';
 import type { SourceKind } from '../reload/config-source.ts';
-import type { Clock } from '../util/clock.ts';
+import type { Clock } from '../../common/clock.ts';
 import { requireAdmin } from './admin-auth.ts';
 import { errorResponse } from './error-response.ts';
 import type { InFlight, RequestTotals } from './in-flight.ts';
 import type { ClientLimits } from './client-limits.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import { handleRerank, type RerankDeps } from './rerank-handler.ts';
 
 export interface AppDeps {
@@ -45,14 +45,14 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
   const gen = deps.balancer.generation;
   const now = deps.clock.now();
   const wallNow = deps.clock.wallNow();
-  const backends = gen.backends.map((b) => backendStats(b, deps.balancer, now, wallNow));
+  const backends = gen.backends.map((b) => backendStats(b, now, wallNow));
   return {
     load_balancer_enabled: deps.enabled,
     routing_strategy: gen.config.router.strategy,
     total_backends: gen.backends.length,
     available_backends: backends.filter((b) => b.available).length,
     backends,
-    local_backend: backendStats(gen.local, deps.balancer, now, wallNow),
+    local_backend: backendStats(gen.local, now, wallNow),
     totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count, stalled_answers_cut: deps.clientLimits.stalledCut },
     retry_budget: deps.balancer.retryBudget.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
@@ -88,7 +88,7 @@ export function isReady(deps: AppDeps): boolean {
   const gen = deps.balancer.generation;
   if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;
   const now = deps.clock.now();
-  const serving = gen.backends.some((b) => b.health === 'up' && deps.balancer.isEligible(b, now, 0));
+  const serving = gen.backends.some((b) => b.health === 'up' && b.isEligible(now, 0));
   if (!deps.enabled || gen.config.router.fallbackToLocal) return serving || gen.local.breakerAdmits;
   return serving;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ServerResponse } from 'node:http';
-import { ManualTime } from '../util/manual-time.ts';
+import { ManualTime } from '../../common/manual-time.ts';
 import { ClientLimits, serverOptions, SWEEP_MS } from './client-limits.ts';
 
 const limits = { headerTimeoutMs: 10_000, bodyTimeoutMs: 30_000, sendTimeoutMs: 10_000, keepAliveTimeoutMs: 5000 };

@@ -7,7 +7,7 @@
  */
 import type { Server, ServerResponse } from 'node:http';
 import type { ServerLimits } from '../config/model.ts';
-import type { Clock, Timers } from '../util/clock.ts';
+import type { Clock, Timers } from '../../common/clock.ts';
 
 /** How often stalled answers are looked for (and Node checks its header/request timers). */
 export const SWEEP_MS = 1000;

@@ -8,7 +8,7 @@ import { CLIENT_CODECS, formatOfRerankPath } from '../api/client-formats/index.t
 import { asBody } from '../api/request-fields.ts';
 import { RouteError, type AttemptRecord, type Balancer, type Generation, type RouteResult } from '../balancer/balancer.ts';
 import { invalidRequest, LbError } from '../errors.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 import { errorResponse, toLbError } from './error-response.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { outcomeOfStatus, type RequestTotals } from './in-flight.ts';

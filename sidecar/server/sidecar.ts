@@ -12,11 +12,11 @@ import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
 import { ConfigFileWatcher } from '../reload/file-watcher.ts';
 import type { SourceKind } from '../reload/config-source.ts';
-import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers } from '../util/clock.ts';
+import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers } from '../../common/clock.ts';
 import { createApp } from './app.ts';
 import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../../common/logger.ts';
 
 export interface SidecarOptions {
   readonly config: LbConfig;
@@ -56,7 +56,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const client = new HttpClient({ connectTimeoutMs: options.config.router.connectTimeoutMs });
   const clientLimits = new ClientLimits(options.config.router.server, clock, timers);
   let balancer: Balancer | undefined;
-  const metrics = createMetrics(() => balancer!);
+  const metrics = createMetrics({
+    backends: () => balancer!.generation.backends,
+    config: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
+  });
   balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   if (options.enabled) health.sync(balancer.generation.backends, options.config.router.healthCheck);

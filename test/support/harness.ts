@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from '../../demo/fake-reranker.ts';
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
-import { createLogger } from '../../sidecar/server/logger.ts';
+import { createLogger } from '../../common/logger.ts';
 import { startSidecar, type RunningSidecar } from '../../sidecar/server/sidecar.ts';
 export { eventually } from './eventually.ts';
 

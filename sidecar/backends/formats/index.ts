@@ -1,5 +1,5 @@
 /** Backend wire formats, by `api_format`. See shared/design/RERANK-APIS.md. */
-import type { ApiFormat } from '../../config/schema.ts';
+import type { ApiFormat } from '../../../common/config-schema.ts';
 import type { RerankRequest } from '../../api/canonical.ts';
 import type { BackendCodec, ParsedAnswer } from './types.ts';
 import { bodyUsage, objectBody, optionalString, readScoredList } from './read-answer.ts';

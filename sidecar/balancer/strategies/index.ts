@@ -1,4 +1,4 @@
-import type { StrategyName } from '../../config/schema.ts';
+import type { StrategyName } from '../../../common/config-schema.ts';
 import { costBased } from './cost-based.ts';
 import { latencyBased } from './latency-based.ts';
 import { leastBusy } from './least-busy.ts';

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { STRATEGY_NAMES } from '../../config/schema.ts';
-import { seededRandom } from '../../util/clock.ts';
+import { STRATEGY_NAMES } from '../../../common/config-schema.ts';
+import { seededRandom } from '../../../common/clock.ts';
 import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
 

@@ -1,4 +1,4 @@
-import type { Random } from '../../util/clock.ts';
+import type { Random } from '../../../common/clock.ts';
 
 /** What a strategy may read about a candidate backend. Read-only. */
 export interface CandidateView {

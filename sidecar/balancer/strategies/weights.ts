@@ -1,4 +1,4 @@
-import type { Random } from '../../util/clock.ts';
+import type { Random } from '../../../common/clock.ts';
 import type { CandidateView } from './types.ts';
 
 /**

@@ -1,6 +1,6 @@
 /** Turns zod issues and unknown keys into lines that start with the path at fault. */
 import { z } from 'zod';
-import { redact, safeUrl } from '../util/redact.ts';
+import { redact, safeUrl } from './redact.ts';
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

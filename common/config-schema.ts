@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 
+/** The key of the config file in a ConfigMap (what the operator renders, what sidecars read). */
+export const CONFIG_FILE_KEY = 'reranker_config.yaml';
+
 export const API_FORMATS = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'] as const;
 export type ApiFormat = (typeof API_FORMATS)[number];
 
