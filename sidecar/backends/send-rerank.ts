@@ -91,12 +91,3 @@ export async function sendRerank(
     throw defect;
   }
 }
-
-export async function checkHealth(client: HttpClient, target: HttpTarget, path: string, timeoutMs: number): Promise<string | undefined> {
-  try {
-    const answer = await client.request(target, path, 'GET', {}, undefined, { timeoutMs, maxBytes: 0 });
-    return answer.status >= 200 && answer.status < 300 ? undefined : `health check answered HTTP ${answer.status}`;
-  } catch (error) {
-    return `health check failed: ${describeNetworkError(error).message}`;
-  }
-}

@@ -8,7 +8,7 @@
  */
 import { BACKEND_CODECS } from '../backends/formats/index.ts';
 import type { HttpClient } from '../backends/http-client.ts';
-import { checkHealth } from '../backends/send-rerank.ts';
+import { checkHealth } from './check.ts';
 import type { Backend } from '../balancer/backend.ts';
 import type { RouterSettings } from '../config/model.ts';
 import type { Random, Timers } from '../../common/clock.ts';

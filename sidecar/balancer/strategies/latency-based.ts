@@ -1,4 +1,5 @@
 import type { CandidateView, PickContext, Strategy } from './types.ts';
+import { amongPositiveWeights } from './weights.ts';
 
 /**
  * Peak-EWMA latency per document, decayed toward zero while a backend is idle (so an idle slow
@@ -33,6 +34,10 @@ function expectedLatency(c: CandidateView, ctx: PickContext, prior: number): num
  * power of two choices keeps many sidecars from herding onto the same momentarily-fastest backend.
  */
 export const latencyBased: Strategy = function latencyBased(candidates, ctx) {
+  return amongPositiveWeights(candidates, (list) => twoChoices(list, ctx));
+};
+
+function twoChoices(candidates: readonly CandidateView[], ctx: PickContext): number {
   const n = candidates.length;
   if (n === 1) return 0;
   const prior = neutralPrior(candidates, ctx);
@@ -43,4 +48,4 @@ export const latencyBased: Strategy = function latencyBased(candidates, ctx) {
   const costB = expectedLatency(candidates[b]!, ctx, prior);
   if (costA === costB) return ctx.random() < 0.5 ? a : b;
   return costA < costB ? a : b;
-};
+}

@@ -1,10 +1,16 @@
 import type { Strategy } from './types.ts';
-import { argminRandomTie } from './weights.ts';
+import type { CandidateView } from './types.ts';
+import { amongPositiveWeights, argminRandomTie } from './weights.ts';
+
+function tpmShare(c: CandidateView): number {
+  return c.tpmLimit === undefined ? c.tokensInWindow : c.tokensInWindow / c.tpmLimit;
+}
 
 /**
  * LiteLLM's `usage-based-routing`: the backend that has used the smallest share of its tpm limit
- * in the current window (tokens used, for backends without a limit); ties at random.
+ * in the current window (tokens used, for backends without a limit); ties at random. Weight 0
+ * backends only when every candidate has weight 0.
  */
 export const usageBased: Strategy = function usageBased(candidates, ctx) {
-  return argminRandomTie(candidates, (c) => (c.tpmLimit === undefined ? c.tokensInWindow : c.tokensInWindow / c.tpmLimit), ctx.random);
+  return amongPositiveWeights(candidates, (list) => argminRandomTie(list, tpmShare, ctx.random));
 };

@@ -12,6 +12,19 @@ export function effectiveWeights(candidates: readonly CandidateView[]): { weight
   return { weightOf: () => 1, total: candidates.length };
 }
 
+/**
+ * Runs `pick` on the candidates of positive weight when there are any (weight 0: "only when nothing
+ * else is left"), and maps its choice back to a position in `candidates`. No copy when no
+ * candidate has weight 0, or when all have.
+ */
+export function amongPositiveWeights(candidates: readonly CandidateView[], pick: (list: readonly CandidateView[]) => number): number {
+  let zeros = 0;
+  for (const c of candidates) if (c.weight <= 0) zeros++;
+  if (zeros === 0 || zeros === candidates.length) return pick(candidates);
+  const positive = candidates.filter((c) => c.weight > 0);
+  return candidates.indexOf(positive[pick(positive)]!);
+}
+
 /** Position of the lowest score; ties broken uniformly at random (reservoir sampling). */
 export function argminRandomTie(candidates: readonly CandidateView[], score: (c: CandidateView) => number, random: Random): number {
   let best = 0;
@@ -31,10 +44,14 @@ export function argminRandomTie(candidates: readonly CandidateView[], score: (c:
 }
 
 /**
- * Weighted random position among the candidates whose `key` equals the lowest key present
- * (weight 0 counts only when the whole tier has weight 0).
+ * Weighted random position among the candidates whose `key` equals the lowest key present; weight
+ * 0 backends take part only when every candidate has weight 0.
  */
 export function weightedPickInLowestTier(candidates: readonly CandidateView[], key: (c: CandidateView) => number, random: Random): number {
+  return amongPositiveWeights(candidates, (list) => weightedInLowestTier(list, key, random));
+}
+
+function weightedInLowestTier(candidates: readonly CandidateView[], key: (c: CandidateView) => number, random: Random): number {
   let lowest = Number.POSITIVE_INFINITY;
   for (const c of candidates) lowest = Math.min(lowest, key(c));
   let total = 0;
