@@ -31,4 +31,4 @@ export interface RankedAnswer {
   readonly usageSource: UsageSource;
 }
 
-export type ClientFormat = 'native' | 'tei' | 'cohere-v1' | 'cohere-v2' | 'jina';
+export type ClientFormat = 'native' | 'tei' | 'cohere-v1' | 'cohere-v2' | 'jina' | 'vllm';

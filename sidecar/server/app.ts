@@ -39,6 +39,7 @@ const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = 
   ['/v1/rerank', 'cohere-v1'],
   ['/v2/rerank', 'cohere-v2'],
   ['/api/v1/rerank', 'jina'],
+  ['/vllm/rerank', 'vllm'],
 ];
 
 export function statsBody(deps: AppDeps): Record<string, unknown> {

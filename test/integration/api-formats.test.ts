@@ -151,3 +151,47 @@ describe('keys', () => {
     }
   });
 });
+
+describe('LiteLLM providers through the base URL alone (their exact payloads)', () => {
+  const documents = ['Paris is the capital of France.', 'Berlin is in Germany.', 'The Eiffel Tower is in Paris.'];
+
+  test("hosted_vllm/ (api_base http://<sidecar>/vllm): vLLM's answer with {text} documents, id, model and usage", async () => {
+    // LiteLLM's HostedVLLMRerankConfig posts model_dump(exclude_none=True) to <api_base>/rerank with
+    // a placeholder key, and reads result["document"].get("text") and usage.total_tokens.
+    const reply = await post(
+      p.url,
+      '/vllm/rerank',
+      { model: 'BAAI/bge-reranker-v2-m3', query: 'capital of France', documents, top_n: 2, return_documents: true },
+      { authorization: 'Bearer fake-api-key', accept: 'application/json' },
+    );
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(typeof reply.body.id, 'string');
+    assert.equal(reply.body.results.length, 2);
+    for (const r of reply.body.results) {
+      assert.equal(typeof r.document.text, 'string', 'document is an object with text (LiteLLM calls .get on it)');
+      assert.equal(r.document.text, documents[r.index]);
+    }
+    assert.ok(reply.body.usage.total_tokens > 0, 'token usage reaches LiteLLM cost tracking');
+    assert.equal(typeof reply.body.model, 'string');
+  });
+
+  test("jina_ai/ (api_base http://<sidecar>): LiteLLM posts to /v1/rerank and gets model and usage", async () => {
+    // JinaAIRerankConfig replaces the path with /v1/rerank and builds billed units from usage.
+    const reply = await post(p.url, '/v1/rerank', { model: 'jina-reranker-v2-base-multilingual', query: 'capital of France', documents, top_n: 3, return_documents: true });
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.ok(reply.body.usage.total_tokens > 0);
+    assert.equal(typeof reply.body.model, 'string');
+    assert.deepEqual(reply.body.results.map((r: any) => r.document.text ?? r.document), reply.body.results.map((r: any) => documents[r.index]));
+    assert.equal(reply.body.meta.api_version.version, '1', 'still a Cohere answer for Cohere clients');
+  });
+
+  test('max_tokens_per_doc reaches vLLM backends (the only format that takes it)', async () => {
+    const v = await startPool([{ name: 'vllm', format: 'vllm' }]);
+    try {
+      assert.equal((await post(v.url, '/v2/rerank', { model: 'm', ...QUERY, max_tokens_per_doc: 64 })).status, 200);
+      assert.equal((v.fakes.vllm!.stats.lastBody as { max_tokens_per_doc?: number }).max_tokens_per_doc, 64);
+    } finally {
+      await v.close();
+    }
+  });
+});

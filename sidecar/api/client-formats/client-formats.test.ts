@@ -46,11 +46,13 @@ describe('client formats', () => {
     const plain = CLIENT_CODECS['cohere-v1'].parse({ model: 'rerank-v3.5', query: 'q', documents: ['a', 'b'] });
     assert.deepEqual(CLIENT_CODECS['cohere-v1'].render(plain, answer, 'id-1'), {
       id: 'id-1',
+      model: 'm', // what the backend says it served
       results: [
         { index: 1, relevance_score: 0.9 },
         { index: 0, relevance_score: 0.2 },
       ],
       meta: { api_version: { version: '1' }, billed_units: { search_units: 1 } },
+      usage: { total_tokens: answer.tokens ?? 0 },
     });
     const objects = CLIENT_CODECS['cohere-v1'].parse({ query: 'q', documents: [{ title: 'T', body: 'B' }, 'x'], rank_fields: ['title', 'body'], return_documents: true });
     assert.equal(objects.documents[0], 'title: T\nbody: B');

@@ -26,7 +26,9 @@ function render(request: RerankRequest, answer: RankedAnswer, id: string, versio
     const document = typeof original === 'object' ? original : { text: request.documents[r.index]! };
     return { index: r.index, relevance_score: r.score, document };
   });
-  return { id, results, meta: meta(version, request.documents.length) };
+  // `model` and `usage` are not Cohere's, but clients that read Jina's or vLLM's answer shape from
+  // /v1/rerank (LiteLLM's jina_ai provider) need them; Cohere clients ignore them.
+  return { id, model: answer.model ?? request.model ?? null, results, meta: meta(version, request.documents.length), usage: { total_tokens: answer.tokens ?? 0 } };
 }
 
 export function renderCohereV1(request: RerankRequest, answer: RankedAnswer, id: string): unknown {

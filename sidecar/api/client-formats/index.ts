@@ -4,6 +4,7 @@ import { parseCohereV1, parseCohereV2, renderCohereV1, renderCohereV2 } from './
 import { parseJina, renderJina } from './jina.ts';
 import { parseNative, renderNative } from './native.ts';
 import { parseTei, renderTei } from './tei.ts';
+import { parseVllm, renderVllm } from './vllm.ts';
 
 export interface ClientCodec {
   readonly parse: (body: Body) => RerankRequest;
@@ -16,6 +17,7 @@ export const CLIENT_CODECS: Readonly<Record<ClientFormat, ClientCodec>> = {
   'cohere-v1': { parse: parseCohereV1, render: renderCohereV1 },
   'cohere-v2': { parse: parseCohereV2, render: renderCohereV2 },
   jina: { parse: parseJina, render: renderJina },
+  vllm: { parse: parseVllm, render: renderVllm },
 };
 
 /** `/rerank` is shared by the seed's native format and TEI: `texts` means TEI. */

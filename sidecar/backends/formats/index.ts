@@ -66,8 +66,12 @@ const tei: BackendCodec = {
 const vllm: BackendCodec = {
   rerankPath: '/rerank',
   healthPath: '/health',
-  // top_n omitted means all documents; vLLM rejects null.
-  buildBody: (request, model) => ({ model: modelField(request, model), query: request.query, documents: request.documents }),
+  // top_n omitted means all documents; vLLM rejects null. max_tokens_per_doc truncates each
+  // document on the server (the only backend format here that takes it).
+  buildBody: (request, model) =>
+    request.maxTokensPerDoc === undefined
+      ? { model: modelField(request, model), query: request.query, documents: request.documents }
+      : { model: modelField(request, model), query: request.query, documents: request.documents, max_tokens_per_doc: request.maxTokensPerDoc },
   readAnswer: readResultsObject,
 };
 
