@@ -32,7 +32,7 @@ function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
 
 async function main(): Promise<void> {
   const env = process.env;
-  const logger = createLogger(env.LOG_LEVEL).child({ component: 'reranker-lb-operator' });
+  const logger = createLogger(env.LOG_LEVEL, undefined, 'reranker-lb-operator');
   const api = new KubeApi(loadKubeConfig());
   const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
   const controller = new Controller({

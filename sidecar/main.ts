@@ -9,7 +9,7 @@ import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from 
 import { readFileSync } from 'node:fs';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
-import { createLogger } from '../common/logger.ts';
+import { asyncStdout, createLogger, LOG_BUFFER_BYTES } from '../common/logger.ts';
 import { startSidecar } from './server/sidecar.ts';
 
 function isTrue(value: string | undefined): boolean {
@@ -52,7 +52,10 @@ function configSource(enabled: boolean, env: NodeJS.ProcessEnv, configMap: { nam
 async function main(): Promise<void> {
   const env = process.env;
   const noProxy = applyProxyBypass(env);
-  const logger = createLogger(env.LOG_LEVEL);
+  const logBuffer = Number(env.RERANKER_LOG_BUFFER_BYTES ?? LOG_BUFFER_BYTES);
+  const stdout = asyncStdout(Number.isInteger(logBuffer) && logBuffer > 0 ? logBuffer : LOG_BUFFER_BYTES);
+  process.once('exit', () => stdout.flush());
+  const logger = createLogger(env.LOG_LEVEL, stdout.stream);
   const enabled = isTrue(env.RERANKER_LOAD_BALANCER_ENABLED);
   let source: ConfigSource;
   let cmRef: ReturnType<typeof configMapRef>;
@@ -90,6 +93,7 @@ async function main(): Promise<void> {
       load: () => source.load(),
       watchPath: source.watchPath,
       sourceKind: source.kind,
+      logDropped: stdout.dropped,
       adminToken,
       watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
     });

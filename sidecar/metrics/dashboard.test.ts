@@ -7,7 +7,7 @@ import { createMetrics } from './metrics.ts';
 test('the Grafana dashboard is valid JSON and queries only metrics the sidecar exports', async () => {
   const text = readFileSync(fileURLToPath(new URL('../../charts/reranker-lb/files/dashboard.json', import.meta.url)), 'utf8');
   const dashboard = JSON.parse(text) as { panels: { title: string; targets: { expr: string }[] }[] };
-  const metrics = createMetrics({ backends: () => [], config: () => ({ hash: 'h', generation: 1 }) }, { defaultMetrics: false });
+  const metrics = createMetrics({ backends: () => [], config: () => ({ hash: 'h', generation: 1 }), logDropped: () => 0 }, { defaultMetrics: false });
   const exported = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     exported.add(metric.name);

@@ -58,6 +58,8 @@ class PairCache<T> {
 export interface MetricsSource {
   backends(): readonly Backend[];
   config(): { readonly hash: string; readonly generation: number };
+  /** Log lines dropped so far because stdout could not keep up. */
+  logDropped(): number;
 }
 
 export function createMetrics(source: MetricsSource, options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -88,6 +90,15 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
       this.reset();
       const config = source.config();
       this.set({ hash: config.hash.slice(0, 16), generation: String(config.generation) }, 1);
+    },
+  });
+  new Counter({
+    name: `${PREFIX}log_lines_dropped_total`,
+    help: 'Log lines dropped because stdout could not keep up (logging never blocks calls).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(source.logDropped());
     },
   });
   const perBackend = (name: string, help: string, read: (b: Backend, now: number) => number) =>

@@ -31,6 +31,8 @@ export interface SidecarOptions {
   readonly watchRecheckMs?: number;
   /** The source of truth, shown in /lb/config. */
   readonly sourceKind?: SourceKind;
+  /** Log lines dropped because stdout could not keep up (exported as a metric). */
+  readonly logDropped?: () => number;
   readonly adminToken?: string;
   readonly clock?: Clock;
   readonly timers?: Timers;
@@ -59,6 +61,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const metrics = createMetrics({
     backends: () => balancer!.generation.backends,
     config: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
+    logDropped: options.logDropped ?? (() => 0),
   });
   balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });

@@ -106,3 +106,22 @@ describe('sidecar process hardening', () => {
     proc.child.kill('SIGKILL');
   });
 });
+
+describe('logging never blocks calls', () => {
+  test('with stdout stalled, calls keep being answered and dropped log lines are counted', async () => {
+    const b = await fake();
+    const { path } = configDir(`model_list:\n  - { model_name: b, litellm_params: { api_base: "${b.url}" } }\n`);
+    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: path, RERANKER_LOG_BUFFER_BYTES: '4096' });
+    await listening(proc);
+    proc.child.stdout!.pause(); // nobody reads the log: the pipe fills, then the buffer
+    proc.child.stdout!.removeAllListeners('data');
+    const started = Date.now();
+    for (let i = 0; i < 300; i++) assert.equal((await post(proc.url, '/rerank', QUERY)).status, 200);
+    const perCall = (Date.now() - started) / 300;
+    const metrics = await (await fetch(`${proc.url}/metrics`)).text();
+    const dropped = Number(/^reranker_lb_log_lines_dropped_total (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(dropped > 0, `dropped ${dropped}`);
+    assert.ok(perCall < 50, `${perCall} ms per call with stdout stalled`);
+    proc.child.kill('SIGKILL');
+  });
+});
