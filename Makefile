@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench bench-ceiling chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -51,10 +51,16 @@ images:
 	docker build -f images/sidecar.Dockerfile -t $(IMAGE_REPO)/sidecar:$(IMAGE_TAG) .
 	docker build -f images/operator.Dockerfile -t $(IMAGE_REPO)/operator:$(IMAGE_TAG) .
 
-## bench: the load lab (about 15 minutes; installs HAProxy, nginx, LiteLLM on first use)
+## bench: the pinned method (balancer alone on core 0, vegeta) then the shared-core scenarios (slow, dead backend); about 10 minutes; installs HAProxy, nginx, LiteLLM, vegeta on first use
+## bench-ceiling: the older shared-core ceiling and overhead runs against LiteLLM, nginx, HAProxy (about 15 minutes)
 bench: bootstrap
 	bench/setup.sh >/dev/null
-	node bench/run.ts
+	node bench/pinned.ts
+	node bench/run.ts --only slow,dead
+
+bench-ceiling: bootstrap
+	bench/setup.sh >/dev/null
+	node bench/run.ts --only ceiling,overhead
 
 ## chaos: 60 s of kills, 503 bursts, stalls and reloads under steady load
 chaos: bootstrap

@@ -1,6 +1,7 @@
 /** Turns a benchmark run into docs/benchmarks.md (tables, targets with every figure) and charts. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { sectionsOf } from './sections.ts';
 import { join } from 'node:path';
 import type { Measurement } from './measure.ts';
 
@@ -150,7 +151,10 @@ out('last passing and the first failing rate.');
   out();
 
   mkdirSync(join(root, 'docs/img'), { recursive: true });
-  writeFileSync(join(root, 'docs/benchmarks.md'), lines.join('\n'));
+  // Sections other runners generated (the pinned method, feature scenarios) are kept.
+  const file = join(root, 'docs/benchmarks.md');
+  const kept = existsSync(file) ? sectionsOf(readFileSync(file, 'utf8')) : [];
+  writeFileSync(file, [lines.join('\n').trimEnd(), ...kept].join('\n\n') + '\n');
   if (venv !== undefined) {
     try {
       execFileSync(join(venv, 'bin', 'python'), [join(root, 'bench/chart.py'), join(root, 'bench/results/latest.json'), join(root, 'docs/img')], { stdio: 'inherit' });
