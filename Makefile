@@ -33,7 +33,7 @@ e2e: bootstrap
 
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap
-	node sidecar/main.ts
+	node --max-semi-space-size=2 sidecar/main.ts
 
 ## crds: regenerate crds/ from operator/crd/pool-schema.ts (a unit test fails when it is stale)
 crds: bootstrap
