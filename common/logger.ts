@@ -8,6 +8,11 @@ export function createLogger(level: string | undefined, destination?: Destinatio
   return destination === undefined ? pino(options) : pino(options, destination);
 }
 
+/** Log output is written in batches of this many bytes... */
+const LOG_BATCH_BYTES = 8 * 1024;
+/** ...or at least this often, so a quiet sidecar's lines are not held back. */
+const LOG_FLUSH_MS = 200;
+
 /** Bytes of log lines that may wait for a slow stdout before new lines are dropped. */
 export const LOG_BUFFER_BYTES = 1024 * 1024;
 
@@ -25,7 +30,9 @@ export interface AsyncStdout {
  * lines are dropped and counted, rather than stalling calls behind a write.
  */
 export function asyncStdout(maxBytes = LOG_BUFFER_BYTES): AsyncStdout {
-  const stream = pino.destination({ dest: 1, sync: false, maxLength: maxBytes });
+  // Lines are batched into writes of LOG_BATCH_BYTES (flushed at least every LOG_FLUSH_MS):
+  // one write per line cost about a seventh of the sidecar's CPU at 1,000 calls/s.
+  const stream = pino.destination({ dest: 1, sync: false, minLength: Math.min(LOG_BATCH_BYTES, maxBytes), maxLength: maxBytes, periodicFlush: LOG_FLUSH_MS });
   let dropped = 0;
   stream.on('drop', () => {
     dropped++;

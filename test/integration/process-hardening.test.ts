@@ -77,7 +77,7 @@ describe('sidecar process hardening', () => {
       await post(proc.url, '/rerank', QUERY);
       return b.stats.lastAuthorization === 'Bearer second-key';
     }, 5000, 'the rotated key');
-    const reloaded = proc.lines().find((l) => l.msg === 'config reloaded');
+    const reloaded = await eventually(() => proc.lines().find((l) => l.msg === 'config reloaded'), 3000, 'the reload log line');
     assert.equal(reloaded?.keys_changed_only, true);
     assert.ok(!JSON.stringify(proc.lines()).includes('second-key'), 'never logged');
   });
