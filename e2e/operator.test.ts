@@ -20,6 +20,7 @@ let ips: string[];
 const fakes: FakeReranker[] = [];
 let operator: Proc;
 let operatorPort: number;
+let operatorStartedAt: number;
 
 async function json(url: string, init?: RequestInit): Promise<any> {
   const res = await fetch(url, init);
@@ -84,6 +85,7 @@ before(async () => {
   fakes.push(await startFakeReranker({ host: ips[11], port: 8080, name: 'local' }));
   operatorPort = await freePort();
   operator = startOperator('operator-a', operatorPort);
+  operatorStartedAt = Date.now();
 });
 
 after(async () => {
@@ -213,6 +215,18 @@ describe('operator', () => {
     const cm = cluster.getJson(['configmap', 'keyed-reranker-config', '-n', NS]);
     assert.match(cm.data['reranker_config.yaml'], /api_key: os\.environ\/RERANKER_KEY_VENDOR__TOKEN/);
     await sidecar.stop();
+  });
+
+  test('quiet watches are never restarted: no client-side timeout shorter than the server\'s bookmarks', async (t) => {
+    // @kubernetes/client-node 2.0.1's Watch aborted any watch silent for 30 s, so every quiet
+    // resource was re-listed every 30 s. Give every watch > 35 s, then count.
+    const waitMs = operatorStartedAt + 40_000 - Date.now();
+    t.diagnostic(`operator up for ${Math.round((Date.now() - operatorStartedAt) / 1000)} s; waiting ${Math.max(0, Math.round(waitMs / 1000))} s more`);
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    const restarts = [...metrics.matchAll(/^reranker_operator_watch_restarts_total\{resource="([a-z]+)"\} (\d+)/gm)].filter((m) => m[2] !== '0').map((m) => `${m[1]}=${m[2]}`);
+    assert.deepEqual(restarts, [], 'no watch restarts');
+    assert.deepEqual(operator.lines().filter((l) => l.msg === 'watch restarting').map((l) => l.reason), []);
   });
 
   test('an apiserver restart (every watch dropped) is recovered from without restarting the operator', async () => {

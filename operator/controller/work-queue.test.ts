@@ -1,32 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Timers } from '../../sidecar/util/clock.ts';
+import { manualTime as manualTimers } from '../../test/support/manual-time.ts';
 import { WorkQueue } from './work-queue.ts';
-
-/** Timers driven by the test: `advance(ms)` fires what is due. */
-function manualTimers() {
-  let now = 0;
-  let pending: { at: number; fn: () => void; id: number }[] = [];
-  let next = 0;
-  const timers: Timers = {
-    setTimeout(fn, ms) {
-      pending.push({ at: now + ms, fn, id: ++next });
-      return next;
-    },
-    clearTimeout(id) {
-      pending = pending.filter((p) => p.id !== id);
-    },
-  };
-  return {
-    timers,
-    advance(ms: number) {
-      now += ms;
-      const due = pending.filter((p) => p.at <= now).sort((a, b) => a.at - b.at);
-      pending = pending.filter((p) => p.at > now);
-      for (const p of due) p.fn();
-    },
-  };
-}
 
 test('a key is queued once however often it is added', async () => {
   const q = new WorkQueue(manualTimers().timers);
