@@ -4,6 +4,8 @@
  * recovery from an apiserver restart, and leader election between two replicas.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
 import { ADMIN, Cluster, serviceAccountUser } from './support/cluster.ts';
@@ -21,6 +23,7 @@ const fakes: FakeReranker[] = [];
 let operator: Proc;
 let operatorPort: number;
 let operatorStartedAt: number;
+let searchSidecars: Proc[] = [];
 
 async function json(url: string, init?: RequestInit): Promise<any> {
   const res = await fetch(url, init);
@@ -66,7 +69,8 @@ function startSidecar(name: string, ip: string, configMap: string, extraEnv: Rec
 }
 
 function startOperator(name: string, port: number): Proc {
-  return startProcess(name, 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, POD_NAME: name, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1' });
+  // Synced sidecars are asked again every 2 s here (30 s by default).
+  return startProcess(name, 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, POD_NAME: name, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', OPERATOR_SIDECAR_RESYNC_SECONDS: '2' });
 }
 
 before(async () => {
@@ -136,7 +140,7 @@ describe('operator', () => {
     assert.match(cm.data['reranker_config.yaml'], /model_name: tei\/tei-a/);
     assert.equal(cm.metadata.ownerReferences[0].kind, 'RerankerPool');
 
-    const sidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')];
+    const sidecars = (searchSidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')]);
     sidecarPod('search-api-1', ips[6]!, 'search-api');
     sidecarPod('search-api-2', ips[7]!, 'search-api');
     const synced = await eventually(() => {
@@ -179,6 +183,60 @@ describe('operator', () => {
     }, 10_000, 'status to report the new hash');
     assert.equal((await json(`http://${ips[6]}:8000/lb/config`)).hash, after.status.configHash);
     for (const s of sidecars) assert.equal(s.child.exitCode, null);
+  });
+
+  test('a synced sidecar that falls back to a stale config turns SidecarsSynced False, naming it; it recovers', async () => {
+    const wanted = cluster.getJson(['rrp', 'search', '-n', NS]).status.configHash as string;
+    await searchSidecars[1]!.stop();
+    const stale = join(cluster.dir, 'stale-config.yaml');
+    writeFileSync(stale, `model_list:\n  - model_name: old\n    litellm_params: { api_base: "http://${ips[3]}:8080" }\n`);
+    searchSidecars[1] = startSidecar('sidecar-2-stale', ips[7]!, '', { RERANKER_CONFIGMAP_NAME: '', RERANKER_CONFIG_PATH: stale });
+    const lagging = await eventually(() => {
+      const c = condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced');
+      return c?.status === 'False' && c;
+    }, 10_000, 'SidecarsSynced to turn False');
+    assert.match(lagging.message, new RegExp(`^1/2 sidecars serve config ${wanted.slice(0, 12)}; search-api-2 (serves [0-9a-f]{12}|unreachable \\([A-Z_]+\\))`));
+    const stated = await eventually(() => {
+      const c = condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced');
+      return c?.message.includes(`search-api-2 serves`) && c;
+    }, 10_000, 'the stale hash to be named');
+    assert.match(stated.message, new RegExp(`search-api-2 serves [0-9a-f]{12} \\(want ${wanted.slice(0, 12)}\\)`));
+    await searchSidecars[1]!.stop();
+    searchSidecars[1] = startSidecar('sidecar-2', ips[7]!, 'search-reranker-config');
+    await eventually(() => condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced')?.status === 'True', 15_000, 'the pool to report synced again');
+  });
+
+  test('a pool that outgrows a ConfigMap keeps its last good config and says why (Ready=False, ConfigTooLarge, Warning event)', async () => {
+    const bigSlice = (n: number, from: number) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `big-${from}`, namespace: NS, labels: { 'kubernetes.io/service-name': 'big' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: Array.from({ length: n }, (_, i) => ({ addresses: [`198.19.${((from + i) >> 8) & 255}.${(from + i) & 255}`], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `big-reranker-7d9f8b6c4d-${from + i}` } })),
+    });
+    cluster.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    cluster.apply(bigSlice(100, 0));
+    cluster.apply(pool('big', { discovery: [{ service: 'big', portName: 'http', apiFormat: 'tei' }] }));
+    await eventually(() => condition(cluster.getJson(['rrp', 'big', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the 100-backend pool to be ready');
+    const good = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
+    // Grow to 100 + 9 x 1,000 endpoints (a slice holds at most 1,000).
+    for (let s = 1; s <= 9; s++) cluster.apply(bigSlice(1000, s * 1000));
+    const failed = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'big', '-n', NS]);
+      return condition(p, 'Ready')?.status === 'False' && p;
+    }, 20_000, 'Ready to turn False');
+    assert.equal(condition(failed, 'Ready').reason, 'ConfigTooLarge');
+    assert.match(condition(failed, 'ConfigRendered').message, /^the rendered config is \d+ bytes for 9100 backend\(s\) .*a ConfigMap holds at most 1048576 bytes/);
+    assert.equal(failed.status.configHash, good.metadata.annotations['reranker.dev/config-hash']);
+    const now = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
+    assert.equal(now.metadata.resourceVersion, good.metadata.resourceVersion, 'the last good ConfigMap stays');
+    const events = await eventually(() => {
+      const list = cluster.getJson(['events', '-n', NS, '--field-selector', 'involvedObject.name=big,reason=ConfigTooLarge']).items;
+      return list.length > 0 && list;
+    }, 10_000, 'a Warning event');
+    assert.equal(events[0].type, 'Warning');
+    cluster.kubectl(['delete', 'rrp', 'big', '-n', NS]);
   });
 
   test('a deleted Service sets BackendsAvailable=False with the reason; the operator keeps running', async () => {

@@ -30,6 +30,11 @@ export interface InformerOptions<T extends KubeObject> {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
   readonly onEvent: (event: InformerEvent, object: T, previous: T | undefined) => void;
+  /**
+   * Applied to every object before it is stored (client-go's TransformFunc): keep only what the
+   * handlers and readers need, so the cache does not hold managedFields or whole payloads.
+   */
+  readonly transform?: (object: T) => T;
   readonly onRestart?: (reason: string) => void;
   readonly logger: Logger;
   readonly timers: Timers;
@@ -123,7 +128,8 @@ export class Informer<T extends KubeObject> {
   async #relist(): Promise<void> {
     const listed = await this.#api.list<T>(this.#o.path, this.#query());
     const seen = new Set<string>();
-    for (const item of listed.items) {
+    for (const raw of listed.items) {
+      const item = this.#o.transform?.(raw) ?? raw;
       const key = keyOf(item);
       seen.add(key);
       const previous = this.store.get(key);
@@ -167,7 +173,7 @@ export class Informer<T extends KubeObject> {
       if (rv !== undefined) this.#rv = rv;
       return;
     }
-    const item = object as unknown as T;
+    const item = this.#o.transform?.(object as unknown as T) ?? (object as unknown as T);
     const key = keyOf(item);
     const previous = this.store.get(key);
     if (type === 'DELETED') {

@@ -13,6 +13,7 @@ import { createLogger } from '../sidecar/server/logger.ts';
 import { systemClock, systemTimers } from '../sidecar/util/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
+import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
 
 function ownNamespace(env: NodeJS.ProcessEnv): string {
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
@@ -30,6 +31,13 @@ function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
   return list.length === 0 ? undefined : [...new Set(list)];
 }
 
+/** OPERATOR_SIDECAR_RESYNC_SECONDS: how often synced sidecars are asked again (default 30). */
+function verifyPolicy(env: NodeJS.ProcessEnv): VerifyPolicy {
+  const seconds = Number(env.OPERATOR_SIDECAR_RESYNC_SECONDS ?? '');
+  if (!Number.isFinite(seconds) || seconds <= 0) return DEFAULT_VERIFY_POLICY;
+  return { ...DEFAULT_VERIFY_POLICY, resyncMs: seconds * 1000, lagMaxMs: Math.min(DEFAULT_VERIFY_POLICY.lagMaxMs, seconds * 1000) };
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const logger = createLogger(env.LOG_LEVEL).child({ component: 'reranker-lb-operator' });
@@ -44,6 +52,7 @@ async function main(): Promise<void> {
     identity,
     namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
+    verifyPolicy: verifyPolicy(env),
   });
   const metrics = createOperatorMetrics(
     () => controller.queue.depth,

@@ -42,6 +42,17 @@ test('addAfter coalesces a burst into one run', () => {
   assert.equal(q.depth, 1);
 });
 
+test('with a clock, an earlier deadline replaces a later one (a lagging pool is not left to a 30 s resync)', () => {
+  const time = manualTimers();
+  const q = new WorkQueue(time.timers, { now: time.clock.now });
+  q.addAfter('pool', 30_000);
+  q.addAfter('pool', 1000);
+  q.addAfter('pool', 5000);
+  time.advance(1000);
+  assert.equal(q.depth, 1);
+  assert.equal(time.pending, 0, 'the 30 s timer was cancelled');
+});
+
 test('shutDown wakes waiting workers with undefined', async () => {
   const q = new WorkQueue(manualTimers().timers);
   const waiting = q.get();
