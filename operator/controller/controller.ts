@@ -7,7 +7,8 @@ import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../sidecar/util/clock.ts';
-import { GROUP, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
+import { EventRecorder } from '../events/recorder.ts';
+import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
 import { poolsForPod, poolsForService } from './event-routing.ts';
@@ -43,6 +44,8 @@ type ConfigMap = CachedConfigMap;
 
 export class Controller {
   readonly queue: WorkQueue;
+  /** Events are aggregated per (pool, type, reason) and written off the reconcile path. */
+  readonly events: EventRecorder;
   readonly #deps: ControllerDeps;
   readonly #pools: InformerSet<RerankerPool & KubeObject>;
   readonly #slices: InformerSet<EndpointSlice & KubeObject>;
@@ -58,6 +61,7 @@ export class Controller {
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
+    this.events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
     this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now() });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
     const scope = (path: string, ns: string | undefined) => {
@@ -143,7 +147,8 @@ export class Controller {
       caches: this.caches(),
       logger: d.logger,
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      event: (pool, type, reason, message) => void this.#event(pool, type, reason, message),
+      event: (pool, type, reason, message) =>
+        this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
       askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: d.askSidecar, concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
       written: this.#written,
     };
@@ -179,36 +184,11 @@ export class Controller {
     }
   }
 
-  async #event(pool: RerankerPool, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const ns = pool.metadata.namespace;
-    const now = new Date(this.#deps.clock.wallNow()).toISOString();
-    try {
-      await this.#deps.api.request('POST', `/api/v1/namespaces/${ns}/events`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${pool.metadata.name}.`, namespace: ns },
-          involvedObject: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RerankerPool', name: pool.metadata.name, namespace: ns, uid: pool.metadata.uid },
-          type,
-          reason,
-          message: message.slice(0, 1000),
-          source: { component: 'reranker-lb-operator' },
-          reportingComponent: 'reranker.dev/operator',
-          reportingInstance: this.#deps.identity.slice(0, 128),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
-    } catch (error) {
-      this.#deps.logger.warn({ pool: pool.metadata.name, err: (error as Error).message }, 'could not record an event');
-    }
-  }
-
   stop(): void {
     this.#stopped = true;
     this.#leading = false;
     this.queue.shutDown();
+    this.events.stop();
     for (const informer of Object.values(this.informers)) informer.stop();
   }
 }
