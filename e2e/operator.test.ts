@@ -219,18 +219,21 @@ describe('operator', () => {
     cluster.apply(bigSlice(100, 0));
     cluster.apply(pool('big', { discovery: [{ service: 'big', portName: 'http', apiFormat: 'tei' }] }));
     await eventually(() => condition(cluster.getJson(['rrp', 'big', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the 100-backend pool to be ready');
-    const good = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
     // Grow to 100 + 9 x 1,000 endpoints (a slice holds at most 1,000).
-    for (let s = 1; s <= 9; s++) cluster.apply(bigSlice(1000, s * 1000));
+    cluster.apply(Array.from({ length: 9 }, (_, s) => bigSlice(1000, (s + 1) * 1000)));
     const failed = await eventually(() => {
       const p = cluster.getJson(['rrp', 'big', '-n', NS]);
-      return condition(p, 'Ready')?.status === 'False' && p;
-    }, 20_000, 'Ready to turn False');
+      return condition(p, 'Ready')?.status === 'False' && / for 9100 backend/.test(condition(p, 'ConfigRendered')?.message) && p;
+    }, 20_000, 'Ready to turn False for all 9,100 backends');
     assert.equal(condition(failed, 'Ready').reason, 'ConfigTooLarge');
     assert.match(condition(failed, 'ConfigRendered').message, /^the rendered config is \d+ bytes for 9100 backend\(s\) .*a ConfigMap holds at most 1048576 bytes/);
+    // The last good ConfigMap (100 backends, or an intermediate size the operator saw while the
+    // slices arrived) stays, and the status names it.
+    const good = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
     assert.equal(failed.status.configHash, good.metadata.annotations['reranker.dev/config-hash']);
-    const now = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
-    assert.equal(now.metadata.resourceVersion, good.metadata.resourceVersion, 'the last good ConfigMap stays');
+    assert.ok(good.data['reranker_config.yaml'].split('model_name:').length - 1 < 9100);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]).metadata.resourceVersion, good.metadata.resourceVersion, 'the last good ConfigMap stays');
     const events = await eventually(() => {
       const list = cluster.getJson(['events', '-n', NS, '--field-selector', 'involvedObject.name=big,reason=ConfigTooLarge']).items;
       return list.length > 0 && list;
