@@ -1,9 +1,9 @@
 /**
- * A small generic Kubernetes API client over @kubernetes/client-node's authentication: the same
- * credentials, TLS and dispatcher its Watch uses, for list/get/apply/patch/create on any path.
+ * A small generic Kubernetes API client (list/get/apply/patch/create/watch on any path) over the
+ * connection kubeconfig.ts loads: its server, TLS and credentials.
  */
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import { loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
 import { readWatchLines, MAX_WATCH_LINE_BYTES, type WatchEvent } from './watch-lines.ts';
 
 export type { WatchEvent } from './watch-lines.ts';
@@ -43,25 +43,25 @@ export interface ObjectList<T> {
 export const FIELD_MANAGER = 'reranker-lb';
 
 export class KubeApi {
-  readonly kc: KubeConfig;
+  readonly connection: KubeConnection;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
+  constructor(connection: KubeConnection) {
+    this.connection = connection;
   }
 
   /** URL, headers and dispatcher of one authenticated call (the kubeconfig's credentials and TLS). */
-  async #prepare(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, query: Record<string, string | undefined> = {}) {
-    const cluster = this.kc.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server + path);
+  /** URL, headers and dispatcher of one authenticated call. */
+  #prepare(path: string, query: Record<string, string | undefined> = {}) {
+    const url = new URL(this.connection.server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    await this.kc.applySecurityAuthentication(ctx);
-    return { url, headers: { ...ctx.getHeaders(), accept: 'application/json' } as Record<string, string>, dispatcher: ctx.getDispatcher() };
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const authorization = this.connection.authorization();
+    if (authorization !== undefined) headers.authorization = authorization;
+    return { url, headers, dispatcher: this.connection.dispatcher };
   }
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
-    const { url, headers, dispatcher } = await this.#prepare(method, path, options.query);
+    const { url, headers, dispatcher } = this.#prepare(path, options.query);
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const res = await fetch(url, {
       method,
@@ -90,7 +90,7 @@ export class KubeApi {
    * `timeoutSeconds` ends a watch, and the caller's `signal` (its watchdog) aborts one.
    */
   async *watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncGenerator<WatchEvent> {
-    const { url, headers, dispatcher } = await this.#prepare('GET', path, { ...query, watch: 'true' });
+    const { url, headers, dispatcher } = this.#prepare(path, { ...query, watch: 'true' });
     const res = await fetch(url, { method: 'GET', headers, dispatcher, signal });
     if (res.status !== 200 || res.body === null) {
       const text = await res.text().catch(() => '');
@@ -130,9 +130,7 @@ export function keyOf(object: KubeObject): string {
   return object.metadata.namespace === undefined ? object.metadata.name : `${object.metadata.namespace}/${object.metadata.name}`;
 }
 
-/** Loads KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */
-export function loadKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  return kc;
+/** Loads $KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */
+export function loadKubeConfig(): KubeConnection {
+  return loadKubeConnection();
 }
