@@ -6,9 +6,12 @@
  * - re-lists and diffs against its store after 410 Gone and after any error (so events missed
  *   while disconnected — deletions included — are never lost);
  * - restarts with jittered exponential backoff, counted in `restarts`;
- * - aborts a watch that has been silent past `inactivityMs` (a watchdog; the default 90 s outlasts
- *   the apiserver's one-minute bookmarks, so a quiet resource is never restarted), and re-lists
- *   every `relistMs` as a safety net. Only real failures count as restarts.
+ * - aborts a watch that has been silent past `inactivityMs` (a watchdog for dead connections),
+ *   and re-lists every `relistMs` as a safety net. Only real failures count as restarts.
+ * The watchdog defaults to the watch's own server-side timeout + 30 s: a live apiserver ends the
+ * watch (with a bookmark just before) by then, however quiet the resource. Periodic bookmarks are
+ * not frequent enough to rely on: kube-apiserver 1.34 sent the first one on a quiet watch after
+ * 120 s, so any shorter client timer (client-node's 30 s, or 90 s) restarts quiet watches.
  * resourceVersions are opaque: only compared for equality. Handlers should only enqueue work.
  */
 import type { Logger } from 'pino';
@@ -193,7 +196,8 @@ export class Informer<T extends KubeObject> {
   async #watchOnce(): Promise<void> {
     const abort = new AbortController();
     this.#abort = abort;
-    const inactivityMs = this.#o.inactivityMs ?? 90_000;
+    const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 300;
+    const inactivityMs = this.#o.inactivityMs ?? (timeoutSeconds + 30) * 1000;
     this.#lastActivity = this.#o.clock.now();
     let silent: Error | undefined;
     let watchdog: unknown;
@@ -206,7 +210,7 @@ export class Informer<T extends KubeObject> {
     };
     watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
     try {
-      const query = { ...this.#query(), resourceVersion: this.#rv, allowWatchBookmarks: 'true', timeoutSeconds: String(this.#o.watchTimeoutSeconds ?? 300) };
+      const query = { ...this.#query(), resourceVersion: this.#rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) };
       for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal)) {
         this.#apply(type, object as WatchEventObject);
       }
