@@ -130,7 +130,7 @@ describe('helm chart', () => {
     const docs = loadAll(helm(['template', RELEASE, CHART, '-n', SYSTEM])) as any[];
     const operator = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith('-operator')).spec.template.spec.containers[0];
     assert.ok(operator.resources.limits.memory, 'a memory limit is set');
-    assert.deepEqual(operator.env.find((e: any) => e.name === 'NODE_OPTIONS'), { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=75' });
+    assert.deepEqual(operator.env.find((e: any) => e.name === 'NODE_OPTIONS'), { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=50 --max-semi-space-size=8' });
   });
 
   test('helm install succeeds; the RBAC is least privilege (kubectl auth can-i)', () => {
