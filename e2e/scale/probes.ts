@@ -103,3 +103,23 @@ export async function watchEventSizes(c: ApiClient, resource: string): Promise<{
       .reduce((n, m) => n + Number(m[2]), 0);
   return { sum: pick('sum'), count: pick('count') };
 }
+
+/** apiserver_request_total by "VERB resource[/subresource]" for the given resources (writes the operator makes). */
+export async function requestCounts(c: ApiClient, resources: readonly string[]): Promise<Record<string, number>> {
+  const res = await request(`${c.url}/metrics`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` } });
+  const text = await res.body.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+    const label = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
+    const resource = label('resource');
+    const verb = label('verb');
+    if (!resources.includes(resource) || ['GET', 'LIST', 'WATCH'].includes(verb)) continue;
+    const key = `${verb} ${resource}${label('subresource') === '' ? '' : `/${label('subresource')}`}`;
+    out[key] = (out[key] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+export function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+}

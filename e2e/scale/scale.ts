@@ -19,7 +19,7 @@ import { Agent } from 'undici';
 import { ADMIN, Cluster, ROOT } from '../support/cluster.ts';
 import { startProcess, stopAll } from '../support/processes.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { api, countingWatch, processMonitor, watchEventSizes, type ApiClient } from './probes.ts';
+import { api, countingWatch, difference, processMonitor, requestCounts, watchEventSizes, type ApiClient } from './probes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,6 +111,8 @@ async function main(): Promise<void> {
     const watchedBytesAtStart = watchers.map((w) => w.counts.bytes);
     const sizesBefore = await watchEventSizes(c, 'configmaps');
     const sliceSizesBefore = await watchEventSizes(c, 'endpointslices');
+    const WRITTEN = ['configmaps', 'rerankerpools', 'events'];
+    const writesBefore = await requestCounts(c, WRITTEN);
 
     // Churn: RATE slice updates per second, one in every RATE to the watched pool (1/s), the
     // rest spread over the others. Each flips one endpoint's readiness.
@@ -137,6 +139,7 @@ async function main(): Promise<void> {
     const busy = monitor.between(churnStart, Date.now());
     const sizesAfter = await watchEventSizes(c, 'configmaps');
     const sliceSizesAfter = await watchEventSizes(c, 'endpointslices');
+    const writes = difference(await requestCounts(c, WRITTEN), writesBefore);
     await new Promise((r) => setTimeout(r, 1000));
 
     // Each watched change -> the first event the first watcher saw after it.
@@ -156,7 +159,7 @@ async function main(): Promise<void> {
       watchedPoolEndpoints: sizeOf(0),
       churn: { rate: RATE, seconds: SECONDS, sent, failed, watchedPoolChanges: watchedChanges.length, achievedRate: Math.round((sent / ((churnEnd - churnStart) / 1000)) * 10) / 10 },
       convergence: { initialAllPoolsMs: initialMs, afterChurnMs: settleMs, watchedChangeToWatcherMs: { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.floor(lags.length * 0.99)], max: lags.at(-1) } },
-      operator: { idleRssMiB: mib(idle.endRssBytes), idleCores: Math.round(idle.cores * 1000) / 1000, churnPeakRssMiB: mib(busy.peakRssBytes), churnCores: Math.round(busy.cores * 1000) / 1000, endRssMiB: mib(busy.endRssBytes), heapAtEnd: heap, reconciles },
+      operator: { idleRssMiB: mib(idle.endRssBytes), idleCores: Math.round(idle.cores * 1000) / 1000, churnPeakRssMiB: mib(busy.peakRssBytes), churnCores: Math.round(busy.cores * 1000) / 1000, endRssMiB: mib(busy.endRssBytes), heapAtEnd: heap, reconciles, apiserverWritesDuringChurn: writes },
       watch: {
         watchers: WATCHERS,
         watchedConfigBytes,
