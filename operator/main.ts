@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const metrics = createOperatorMetrics(
     () => controller.queue.depth,
     () => Object.fromEntries(Object.entries(controller.informers).map(([name, inf]) => [name, inf.synced])),
+    () => ({ writes: controller.events.writes, dropped: controller.events.dropped }),
   );
   controller.start(metrics);
 
