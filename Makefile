@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench bench-ceiling chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images bench bench-ceiling chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -30,6 +30,13 @@ e2e: bootstrap
 	e2e/kube/build.sh >/dev/null
 	e2e/kube/tools.sh >/dev/null
 	node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'
+
+## scale: the operator at 200 pools under endpoint churn against a local kube-apiserver + etcd
+## (about 3 minutes; writes docs/results/scale.json). SCALE_ARGS="--pools 50 --seconds 20" for less.
+scale: bootstrap
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	node e2e/scale/scale.ts $(SCALE_ARGS)
 
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap

@@ -9,11 +9,14 @@ interface Due {
 
 export class ManualTime implements Clock, Timers {
   #now: number;
+  readonly #wallOffset: number;
   #seq = 0;
   readonly #due = new Map<number, Due>();
 
-  constructor(start = 1_000_000) {
+  /** `start`: the monotonic clock's first reading; `wallStart`: the wall clock's, in epoch ms. */
+  constructor(start = 1_000_000, wallStart = 1_700_001_000_000) {
     this.#now = start;
+    this.#wallOffset = wallStart - start;
   }
 
   now(): number {
@@ -21,7 +24,7 @@ export class ManualTime implements Clock, Timers {
   }
 
   wallNow(): number {
-    return 1_700_000_000_000 + this.#now;
+    return this.#wallOffset + this.#now;
   }
 
   setTimeout(fn: () => void, ms: number): unknown {

@@ -126,6 +126,13 @@ describe('helm chart', () => {
     }
   });
 
+  test('the operator sizes its V8 heap from its container memory limit', () => {
+    const docs = loadAll(helm(['template', RELEASE, CHART, '-n', SYSTEM])) as any[];
+    const operator = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith('-operator')).spec.template.spec.containers[0];
+    assert.ok(operator.resources.limits.memory, 'a memory limit is set');
+    assert.deepEqual(operator.env.find((e: any) => e.name === 'NODE_OPTIONS'), { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=50 --max-semi-space-size=8' });
+  });
+
   test('helm install succeeds; the RBAC is least privilege (kubectl auth can-i)', () => {
     helm(['install', RELEASE, CHART, '-n', SYSTEM, '--set', `operator.namespaces={${APP}}`, '--set', 'gateway.enabled=true', '--set', 'gateway.pool=search']);
     cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);

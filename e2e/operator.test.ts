@@ -4,6 +4,8 @@
  * recovery from an apiserver restart, and leader election between two replicas.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
 import { ADMIN, Cluster, serviceAccountUser } from './support/cluster.ts';
@@ -20,6 +22,8 @@ let ips: string[];
 const fakes: FakeReranker[] = [];
 let operator: Proc;
 let operatorPort: number;
+let operatorStartedAt: number;
+let searchSidecars: Proc[] = [];
 
 async function json(url: string, init?: RequestInit): Promise<any> {
   const res = await fetch(url, init);
@@ -65,7 +69,8 @@ function startSidecar(name: string, ip: string, configMap: string, extraEnv: Rec
 }
 
 function startOperator(name: string, port: number): Proc {
-  return startProcess(name, 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, POD_NAME: name, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1' });
+  // Synced sidecars are asked again every 2 s here (30 s by default).
+  return startProcess(name, 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, POD_NAME: name, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', OPERATOR_SIDECAR_RESYNC_SECONDS: '2' });
 }
 
 before(async () => {
@@ -84,6 +89,7 @@ before(async () => {
   fakes.push(await startFakeReranker({ host: ips[11], port: 8080, name: 'local' }));
   operatorPort = await freePort();
   operator = startOperator('operator-a', operatorPort);
+  operatorStartedAt = Date.now();
 });
 
 after(async () => {
@@ -134,7 +140,7 @@ describe('operator', () => {
     assert.match(cm.data['reranker_config.yaml'], /model_name: tei\/tei-a/);
     assert.equal(cm.metadata.ownerReferences[0].kind, 'RerankerPool');
 
-    const sidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')];
+    const sidecars = (searchSidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')]);
     sidecarPod('search-api-1', ips[6]!, 'search-api');
     sidecarPod('search-api-2', ips[7]!, 'search-api');
     const synced = await eventually(() => {
@@ -179,6 +185,63 @@ describe('operator', () => {
     for (const s of sidecars) assert.equal(s.child.exitCode, null);
   });
 
+  test('a synced sidecar that falls back to a stale config turns SidecarsSynced False, naming it; it recovers', async () => {
+    const wanted = cluster.getJson(['rrp', 'search', '-n', NS]).status.configHash as string;
+    await searchSidecars[1]!.stop();
+    const stale = join(cluster.dir, 'stale-config.yaml');
+    writeFileSync(stale, `model_list:\n  - model_name: old\n    litellm_params: { api_base: "http://${ips[3]}:8080" }\n`);
+    searchSidecars[1] = startSidecar('sidecar-2-stale', ips[7]!, '', { RERANKER_CONFIGMAP_NAME: '', RERANKER_CONFIG_PATH: stale });
+    const lagging = await eventually(() => {
+      const c = condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced');
+      return c?.status === 'False' && c;
+    }, 10_000, 'SidecarsSynced to turn False');
+    assert.match(lagging.message, new RegExp(`^1/2 sidecars serve config ${wanted.slice(0, 12)}; search-api-2 (serves [0-9a-f]{12}|unreachable \\([A-Z_]+\\))`));
+    const stated = await eventually(() => {
+      const c = condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced');
+      return c?.message.includes(`search-api-2 serves`) && c;
+    }, 10_000, 'the stale hash to be named');
+    assert.match(stated.message, new RegExp(`search-api-2 serves [0-9a-f]{12} \\(want ${wanted.slice(0, 12)}\\)`));
+    await searchSidecars[1]!.stop();
+    searchSidecars[1] = startSidecar('sidecar-2', ips[7]!, 'search-reranker-config');
+    await eventually(() => condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced')?.status === 'True', 15_000, 'the pool to report synced again');
+  });
+
+  test('a pool that outgrows a ConfigMap keeps its last good config and says why (Ready=False, ConfigTooLarge, Warning event)', async () => {
+    const bigSlice = (n: number, from: number) => ({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `big-${from}`, namespace: NS, labels: { 'kubernetes.io/service-name': 'big' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      endpoints: Array.from({ length: n }, (_, i) => ({ addresses: [`198.19.${((from + i) >> 8) & 255}.${(from + i) & 255}`], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `big-reranker-7d9f8b6c4d-${from + i}` } })),
+    });
+    cluster.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    cluster.apply(bigSlice(100, 0));
+    cluster.apply(pool('big', { discovery: [{ service: 'big', portName: 'http', apiFormat: 'tei' }] }));
+    await eventually(() => condition(cluster.getJson(['rrp', 'big', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the 100-backend pool to be ready');
+    // Grow to 100 + 9 x 1,000 endpoints (a slice holds at most 1,000).
+    cluster.apply(Array.from({ length: 9 }, (_, s) => bigSlice(1000, (s + 1) * 1000)));
+    const failed = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'big', '-n', NS]);
+      return condition(p, 'Ready')?.status === 'False' && / for 9100 backend/.test(condition(p, 'ConfigRendered')?.message) && p;
+    }, 20_000, 'Ready to turn False for all 9,100 backends');
+    assert.equal(condition(failed, 'Ready').reason, 'ConfigTooLarge');
+    assert.match(condition(failed, 'ConfigRendered').message, /^the rendered config is \d+ bytes for 9100 backend\(s\) .*a ConfigMap holds at most 1048576 bytes/);
+    // The last good ConfigMap (100 backends, or an intermediate size the operator saw while the
+    // slices arrived) stays, and the status names it.
+    const good = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
+    assert.equal(failed.status.configHash, good.metadata.annotations['reranker.dev/config-hash']);
+    assert.ok(good.data['reranker_config.yaml'].split('model_name:').length - 1 < 9100);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]).metadata.resourceVersion, good.metadata.resourceVersion, 'the last good ConfigMap stays');
+    const events = await eventually(() => {
+      const list = cluster.getJson(['events', '-n', NS, '--field-selector', 'involvedObject.name=big,reason=ConfigTooLarge']).items;
+      return list.length > 0 && list;
+    }, 10_000, 'a Warning event');
+    assert.equal(events[0].type, 'Warning');
+    cluster.kubectl(['delete', 'rrp', 'big', '-n', NS]);
+  });
+
   test('a deleted Service sets BackendsAvailable=False with the reason; the operator keeps running', async () => {
     cluster.kubectl(['delete', 'service', 'tei', '-n', NS]);
     const p = await eventually(() => {
@@ -213,6 +276,19 @@ describe('operator', () => {
     const cm = cluster.getJson(['configmap', 'keyed-reranker-config', '-n', NS]);
     assert.match(cm.data['reranker_config.yaml'], /api_key: os\.environ\/RERANKER_KEY_VENDOR__TOKEN/);
     await sidecar.stop();
+  });
+
+  test('quiet watches are never restarted: no client-side timeout shorter than the server\'s bookmarks', async (t) => {
+    // @kubernetes/client-node 2.0.1's Watch aborted any watch silent for 30 s, so every quiet
+    // resource was re-listed every 30 s. The apiserver's first bookmark on a quiet watch came
+    // after 120 s, so give every watch 130 s, then count.
+    const waitMs = operatorStartedAt + 130_000 - Date.now();
+    t.diagnostic(`operator up for ${Math.round((Date.now() - operatorStartedAt) / 1000)} s; waiting ${Math.max(0, Math.round(waitMs / 1000))} s more`);
+    if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    const restarts = [...metrics.matchAll(/^reranker_operator_watch_restarts_total\{resource="([a-z]+)"\} (\d+)/gm)].filter((m) => m[2] !== '0').map((m) => `${m[1]}=${m[2]}`);
+    assert.deepEqual(restarts, [], 'no watch restarts');
+    assert.deepEqual(operator.lines().filter((l) => l.msg === 'watch restarting').map((l) => l.reason), []);
   });
 
   test('an apiserver restart (every watch dropped) is recovered from without restarting the operator', async () => {

@@ -1,9 +1,12 @@
 /**
- * A small generic Kubernetes API client over @kubernetes/client-node's authentication: the same
- * credentials, TLS and dispatcher its Watch uses, for list/get/apply/patch/create on any path.
+ * A small generic Kubernetes API client (list/get/apply/patch/create/watch on any path) over the
+ * connection kubeconfig.ts loads: its server, TLS and credentials.
  */
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import { loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
+import { readWatchLines, MAX_WATCH_LINE_BYTES, type WatchEvent } from './watch-lines.ts';
+
+export type { WatchEvent } from './watch-lines.ts';
 
 export class KubeApiError extends Error {
   readonly status: number;
@@ -40,26 +43,31 @@ export interface ObjectList<T> {
 export const FIELD_MANAGER = 'reranker-lb';
 
 export class KubeApi {
-  readonly kc: KubeConfig;
+  readonly connection: KubeConnection;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
+  constructor(connection: KubeConnection) {
+    this.connection = connection;
+  }
+
+  /** URL, headers and dispatcher of one authenticated call (the kubeconfig's credentials and TLS). */
+  /** URL, headers and dispatcher of one authenticated call. */
+  #prepare(path: string, query: Record<string, string | undefined> = {}) {
+    const url = new URL(this.connection.server + path);
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const authorization = this.connection.authorization();
+    if (authorization !== undefined) headers.authorization = authorization;
+    return { url, headers, dispatcher: this.connection.dispatcher };
   }
 
   async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
-    const cluster = this.kc.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server + path);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    await this.kc.applySecurityAuthentication(ctx);
-    const headers: Record<string, string> = { ...ctx.getHeaders(), accept: 'application/json' };
+    const { url, headers, dispatcher } = this.#prepare(path, options.query);
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const res = await fetch(url, {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      dispatcher: ctx.getDispatcher(),
+      dispatcher,
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
     const text = await res.text();
@@ -73,6 +81,29 @@ export class KubeApi {
   async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}): Promise<ObjectList<T>> {
     const out = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path, { query });
     return { items: out.items ?? [], resourceVersion: out.metadata.resourceVersion };
+  }
+
+  /**
+   * Opens a watch and yields its events until the server ends it (return) or it fails (throw).
+   * Unlike @kubernetes/client-node's Watch (2.0.1 aborts any watch silent for 30 s, shorter than
+   * the apiserver's one-minute bookmarks), there is no client-side timer: the server's
+   * `timeoutSeconds` ends a watch, and the caller's `signal` (its watchdog) aborts one.
+   */
+  async *watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+    const { url, headers, dispatcher } = this.#prepare(path, { ...query, watch: 'true' });
+    const res = await fetch(url, { method: 'GET', headers, dispatcher, signal });
+    if (res.status !== 200 || res.body === null) {
+      const text = await res.text().catch(() => '');
+      const message = ((): string => {
+        try {
+          return String((JSON.parse(text) as { message?: unknown }).message ?? res.statusText);
+        } catch {
+          return res.statusText;
+        }
+      })();
+      throw new KubeApiError(res.status, `watch ${path}: ${message}`, undefined);
+    }
+    yield* readWatchLines(res.body, MAX_WATCH_LINE_BYTES);
   }
 
   /** GET, or undefined on 404. */
@@ -99,9 +130,7 @@ export function keyOf(object: KubeObject): string {
   return object.metadata.namespace === undefined ? object.metadata.name : `${object.metadata.namespace}/${object.metadata.name}`;
 }
 
-/** Loads KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */
-export function loadKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  return kc;
+/** Loads $KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */
+export function loadKubeConfig(): KubeConnection {
+  return loadKubeConnection();
 }

@@ -6,14 +6,23 @@
  * - re-lists and diffs against its store after 410 Gone and after any error (so events missed
  *   while disconnected — deletions included — are never lost);
  * - restarts with jittered exponential backoff, counted in `restarts`;
- * - aborts a watch that has been silent past `inactivityMs` (a watchdog), and re-lists every
- *   `relistMs` as a safety net.
+ * - aborts a watch that has been silent past `inactivityMs` (a watchdog for dead connections),
+ *   and re-lists every `relistMs` as a safety net. Only real failures count as restarts.
+ * The watchdog defaults to the watch's own server-side timeout + 30 s: a live apiserver ends the
+ * watch (with a bookmark just before) by then, however quiet the resource. Periodic bookmarks are
+ * not frequent enough to rely on: kube-apiserver 1.34 sent the first one on a quiet watch after
+ * 120 s, so any shorter client timer (client-node's 30 s, or 90 s) restarts quiet watches.
  * resourceVersions are opaque: only compared for equality. Handlers should only enqueue work.
  */
-import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { sleep, type Clock, type Random, type Timers } from '../common/clock.ts';
-import { keyOf, type KubeApi, type KubeObject } from './api.ts';
+import { keyOf, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
+
+/** The two calls an informer makes (KubeApi has both; tests pass a fake). */
+export interface ListWatchApi {
+  list<T extends KubeObject>(path: string, query: Record<string, string | undefined>): Promise<ObjectList<T>>;
+  watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncIterable<WatchEvent>;
+}
 
 export type InformerEvent = 'added' | 'updated' | 'deleted';
 
@@ -24,6 +33,11 @@ export interface InformerOptions<T extends KubeObject> {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
   readonly onEvent: (event: InformerEvent, object: T, previous: T | undefined) => void;
+  /**
+   * Applied to every object before it is stored (client-go's TransformFunc): keep only what the
+   * handlers and readers need, so the cache does not hold managedFields or whole payloads.
+   */
+  readonly transform?: (object: T) => T;
   readonly onRestart?: (reason: string) => void;
   readonly logger: Logger;
   readonly timers: Timers;
@@ -54,13 +68,11 @@ export class Informer<T extends KubeObject> {
   #lastActivity = 0;
   #failures = 0;
   #syncWaiters: (() => void)[] = [];
-  readonly #api: KubeApi;
-  readonly #watch: Watch;
+  readonly #api: ListWatchApi;
   readonly #o: InformerOptions<T>;
 
-  constructor(api: KubeApi, options: InformerOptions<T>) {
+  constructor(api: ListWatchApi, options: InformerOptions<T>) {
     this.#api = api;
-    this.#watch = new Watch(api.kc);
     this.#o = options;
   }
 
@@ -119,7 +131,8 @@ export class Informer<T extends KubeObject> {
   async #relist(): Promise<void> {
     const listed = await this.#api.list<T>(this.#o.path, this.#query());
     const seen = new Set<string>();
-    for (const item of listed.items) {
+    for (const raw of listed.items) {
+      const item = this.#o.transform?.(raw) ?? raw;
       const key = keyOf(item);
       seen.add(key);
       const previous = this.store.get(key);
@@ -135,6 +148,7 @@ export class Informer<T extends KubeObject> {
     }
     this.#rv = listed.resourceVersion;
     this.#needList = false;
+    this.#relistRequested = false;
     this.#failures = 0;
     if (!this.#synced) {
       this.#synced = true;
@@ -162,7 +176,7 @@ export class Informer<T extends KubeObject> {
       if (rv !== undefined) this.#rv = rv;
       return;
     }
-    const item = object as unknown as T;
+    const item = this.#o.transform?.(object as unknown as T) ?? (object as unknown as T);
     const key = keyOf(item);
     const previous = this.store.get(key);
     if (type === 'DELETED') {
@@ -175,48 +189,37 @@ export class Informer<T extends KubeObject> {
     if (rv !== undefined) this.#rv = rv;
   }
 
-  #watchOnce(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let failure: Error | undefined;
-      let finished = false;
-      const inactivityMs = this.#o.inactivityMs ?? 90_000;
-      this.#lastActivity = this.#o.clock.now();
-      let watchdog: unknown;
-      const finish = (error: Error | undefined) => {
-        if (finished) return;
-        finished = true;
-        this.#o.timers.clearTimeout(watchdog);
-        this.#abort?.abort();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const check = () => {
-        if (finished) return;
-        if (this.#o.clock.now() - this.#lastActivity > inactivityMs) finish(new Error(`no watch activity for ${inactivityMs} ms`));
-        else watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
-      };
-      watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
-      this.#watch
-        .watch(
-          this.#o.path,
-          { ...this.#query(), resourceVersion: this.#rv, allowWatchBookmarks: true, timeoutSeconds: this.#o.watchTimeoutSeconds ?? 300 },
-          (type, object) => {
-            if (finished) return;
-            try {
-              this.#apply(type, object as WatchEventObject);
-            } catch (error) {
-              failure = error as Error;
-              finish(failure);
-            }
-          },
-          (error: unknown) => finish(failure ?? (error === null || error === undefined ? undefined : (error as Error))),
-        )
-        .then((controller) => {
-          this.#abort = controller;
-          if (finished) controller.abort();
-        })
-        .catch((error: unknown) => finish(error as Error));
-    });
+  /**
+   * One watch from the last resourceVersion until the server ends it (resolve) or it fails
+   * (reject). The only client-side timer is the watchdog, which outlasts the server's bookmarks.
+   */
+  async #watchOnce(): Promise<void> {
+    const abort = new AbortController();
+    this.#abort = abort;
+    const timeoutSeconds = this.#o.watchTimeoutSeconds ?? 300;
+    const inactivityMs = this.#o.inactivityMs ?? (timeoutSeconds + 30) * 1000;
+    this.#lastActivity = this.#o.clock.now();
+    let silent: Error | undefined;
+    let watchdog: unknown;
+    const check = () => {
+      if (abort.signal.aborted) return;
+      if (this.#o.clock.now() - this.#lastActivity > inactivityMs) {
+        silent = new Error(`no watch activity for ${inactivityMs} ms`);
+        abort.abort(silent);
+      } else watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
+    };
+    watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
+    try {
+      const query = { ...this.#query(), resourceVersion: this.#rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) };
+      for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal)) {
+        this.#apply(type, object as WatchEventObject);
+      }
+    } catch (error) {
+      throw silent ?? error;
+    } finally {
+      this.#o.timers.clearTimeout(watchdog);
+      abort.abort();
+    }
   }
 
   /** Periodic full re-list: a safety net against a watch that silently missed events. */

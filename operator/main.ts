@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { Hono } from 'hono';
 import { KubeApi, loadKubeConfig } from '../kube/api.ts';
 import { LeaderElector } from '../kube/leader-election.ts';
@@ -13,6 +14,7 @@ import { createLogger } from '../common/logger.ts';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
+import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
 
 function ownNamespace(env: NodeJS.ProcessEnv): string {
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
@@ -30,6 +32,21 @@ function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
   return list.length === 0 ? undefined : [...new Set(list)];
 }
 
+/** OPERATOR_SIDECAR_RESYNC_SECONDS: how often synced sidecars are asked again (default 30). */
+function verifyPolicy(env: NodeJS.ProcessEnv): VerifyPolicy {
+  const seconds = Number(env.OPERATOR_SIDECAR_RESYNC_SECONDS ?? '');
+  if (!Number.isFinite(seconds) || seconds <= 0) return DEFAULT_VERIFY_POLICY;
+  return { ...DEFAULT_VERIFY_POLICY, resyncMs: seconds * 1000, lagMaxMs: Math.min(DEFAULT_VERIFY_POLICY.lagMaxMs, seconds * 1000) };
+}
+
+/** The V8 heap limit and the container's memory limit (cgroup), so a mismatch is visible in the log. */
+function memoryLimits(): { heap_limit_mib: number; container_limit_mib: number | undefined } {
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const constrained = process.constrainedMemory();
+  // libuv reports no limit as 0 or as a huge number (cgroup "max").
+  return { heap_limit_mib: mib(getHeapStatistics().heap_size_limit), container_limit_mib: constrained > 0 && constrained < 2 ** 50 ? mib(constrained) : undefined };
+}
+
 async function main(): Promise<void> {
   const env = process.env;
   const logger = createLogger(env.LOG_LEVEL, undefined, 'reranker-lb-operator');
@@ -44,10 +61,12 @@ async function main(): Promise<void> {
     identity,
     namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
+    verifyPolicy: verifyPolicy(env),
   });
   const metrics = createOperatorMetrics(
     () => controller.queue.depth,
     () => Object.fromEntries(Object.entries(controller.informers).map(([name, inf]) => [name, inf.synced])),
+    () => ({ writes: controller.events.writes, dropped: controller.events.dropped }),
   );
   controller.start(metrics);
 
@@ -83,7 +102,7 @@ async function main(): Promise<void> {
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   const port = Number(env.OPERATOR_PORT ?? 8081);
   const server = serve({ fetch: app.fetch, port, hostname: env.OPERATOR_HOST ?? '0.0.0.0' }, (info) => {
-    logger.info({ port: info.port, identity, namespaces: watchNamespaces(env) ?? '(all)', leader_election: leaderElect }, 'operator started');
+    logger.info({ port: info.port, identity, namespaces: watchNamespaces(env) ?? '(all)', leader_election: leaderElect, ...memoryLimits() }, 'operator started');
   });
 
   const stop = (signal: string) => {

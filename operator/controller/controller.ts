@@ -7,11 +7,17 @@ import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
-import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
+import { EventRecorder } from '../events/recorder.ts';
+import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
+import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
+import { poolsForPod, poolsForService } from './event-routing.ts';
 import type { OperatorMetrics } from './metrics.ts';
-import { MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches } from './reconciler.ts';
+import { CONFIG_HASH_ANNOTATION, MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
+import { checkSidecars, type AskSidecar } from './sidecar-sync.ts';
+import { DEFAULT_VERIFY_POLICY, nextVerification, type VerifyPolicy } from './verify-policy.ts';
 import { WorkQueue } from './work-queue.ts';
+import { WriteMemo } from './write-memo.ts';
 
 export interface ControllerDeps {
   readonly api: KubeApi;
@@ -25,26 +31,38 @@ export interface ControllerDeps {
   readonly workers?: number;
   readonly endpointCoalesceMs?: number;
   readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  /** When to ask a pool's sidecars again (synced: every 30 s; lagging: 1 s backing off to 30 s). */
+  readonly verifyPolicy?: VerifyPolicy;
+  /** Sidecar /lb/config requests in flight per reconcile (x workers overall), and their timeout. */
+  readonly sidecarConcurrency?: number;
+  readonly sidecarTimeoutMs?: number;
+  readonly askSidecar?: AskSidecar;
 }
 
-type Pod = KubeObject & { status?: { podIP?: string; phase?: string } };
-type ConfigMap = KubeObject & { data?: Record<string, string> };
+type Pod = CachedPod;
+type ConfigMap = CachedConfigMap;
 
 export class Controller {
   readonly queue: WorkQueue;
+  /** Events are aggregated per (pool, type, reason) and written off the reconcile path. */
+  readonly events: EventRecorder;
   readonly #deps: ControllerDeps;
   readonly #pools: InformerSet<RerankerPool & KubeObject>;
   readonly #slices: InformerSet<EndpointSlice & KubeObject>;
   readonly #services: InformerSet<KubeObject>;
   readonly #configMaps: InformerSet<ConfigMap>;
   readonly #pods: InformerSet<Pod>;
+  readonly #written = { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() };
+  /** Consecutive lagging verifications per pool (the verify backoff's exponent). */
+  readonly #lagStreak = new Map<string, number>();
   #metrics: OperatorMetrics | undefined;
   #leading = false;
   #stopped = false;
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
-    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000 });
+    this.events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
+    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now() });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
     const scope = (path: string, ns: string | undefined) => {
       if (ns === undefined) return path;
@@ -52,12 +70,13 @@ export class Controller {
       return `${path.slice(0, cut)}/namespaces/${ns}${path.slice(cut)}`;
     };
     const namespaces: readonly (string | undefined)[] = deps.namespaces ?? [undefined];
-    const make = <T extends KubeObject>(name: string, path: string, onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void, labelSelector?: string) =>
+    const make = <T extends KubeObject>(name: string, path: string, onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void, labelSelector: string | undefined, transform: (o: T) => T) =>
       new InformerSet<T>(namespaces.map((ns) => new Informer<T>(deps.api, {
         name,
         path: scope(path, ns),
         labelSelector,
         onEvent,
+        transform,
         onRestart: () => this.#metrics?.watchRestarts.labels(name).inc(),
         logger: deps.logger,
         timers: deps.timers,
@@ -65,33 +84,29 @@ export class Controller {
         random: deps.random,
         ...deps.informerTuning,
       })));
+    const coalesce = (keys: readonly string[]) => {
+      for (const key of keys) this.queue.addAfter(key, deps.endpointCoalesceMs ?? 100);
+    };
     this.#pools = make<RerankerPool & KubeObject>('rerankerpools', `/apis/${GROUP}/${VERSION}/${PLURAL}`, (event, pool, previous) => {
       // Status-only updates (our own writes) do not need another reconcile.
       if (event === 'updated' && previous?.metadata.generation === pool.metadata.generation) return;
       this.queue.add(keyOf(pool));
-    });
-    this.#slices = make<EndpointSlice & KubeObject>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', (_e, slice) => this.#enqueueForService(slice.metadata.namespace, slice.metadata.labels?.[SERVICE_NAME_LABEL]), SERVICE_NAME_LABEL);
-    this.#services = make<KubeObject>('services', '/api/v1/services', (_e, svc) => this.#enqueueForService(svc.metadata.namespace, svc.metadata.name));
-    this.#configMaps = make<ConfigMap>('configmaps', '/api/v1/configmaps', (_e, cm) => {
+    }, undefined, slim);
+    this.#slices = make<EndpointSlice & KubeObject>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', (_e, slice) => coalesce(poolsForService(this.#pools.list(), slice.metadata.namespace, slice.metadata.labels?.[SERVICE_NAME_LABEL])), SERVICE_NAME_LABEL, slim);
+    this.#services = make<KubeObject>('services', '/api/v1/services', (_e, svc) => coalesce(poolsForService(this.#pools.list(), svc.metadata.namespace, svc.metadata.name)), undefined, slim);
+    this.#configMaps = make<ConfigMap>('configmaps', '/api/v1/configmaps', (event, cm) => {
+      // Our own applies keep data and hash annotation equal; repair deletions and edits by others.
+      if (event !== 'deleted' && cm.dataHash === cm.metadata.annotations?.[CONFIG_HASH_ANNOTATION]) return;
       const pool = cm.metadata.labels?.[POOL_LABEL];
       if (pool !== undefined && cm.metadata.namespace !== undefined) this.queue.add(`${cm.metadata.namespace}/${pool}`);
-    }, `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`);
-    this.#pods = make<Pod>('pods', '/api/v1/pods', (_e, pod) => {
-      for (const pool of this.#pools.list()) if (pool.metadata.namespace === pod.metadata.namespace) this.queue.addAfter(keyOf(pool), deps.endpointCoalesceMs ?? 100);
-    }, SIDECAR_LABEL);
+    }, `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`, slimConfigMap);
+    // A pod matters only to the pools whose sidecarSelector selects it (before or after).
+    this.#pods = make<Pod>('pods', '/api/v1/pods', (event, pod, previous) => coalesce(poolsForPod(this.#pools.list(), pod, event === 'updated' ? previous : undefined)), SIDECAR_LABEL, slimPod);
   }
 
   /** Every informer by resource name (metrics, readiness). */
   get informers(): Readonly<Record<string, { readonly synced: boolean; readonly restarts: number; start(): void; stop(): void; waitForSync(): Promise<void> }>> {
     return { rerankerpools: this.#pools, endpointslices: this.#slices, services: this.#services, configmaps: this.#configMaps, pods: this.#pods };
-  }
-
-  /** Pools in `namespace` that discover `service`; endpoint churn is coalesced by a short delay. */
-  #enqueueForService(namespace: string | undefined, service: string | undefined): void {
-    if (namespace === undefined || service === undefined) return;
-    for (const pool of this.#pools.list()) {
-      if (pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service)) this.queue.addAfter(keyOf(pool), this.#deps.endpointCoalesceMs ?? 100);
-    }
   }
 
   caches(): Caches {
@@ -125,8 +140,22 @@ export class Controller {
     this.#leading = false;
   }
 
+  #reconcileDeps(): ReconcilerDeps {
+    const d = this.#deps;
+    return {
+      api: d.api,
+      caches: this.caches(),
+      logger: d.logger,
+      now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      event: (pool, type, reason, message) =>
+        this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
+      askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: d.askSidecar, concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
+      written: this.#written,
+    };
+  }
+
   async #worker(): Promise<void> {
-    const caches = this.caches();
+    const reconcileDeps = this.#reconcileDeps();
     while (this.#leading && !this.#stopped) {
       const key = await this.queue.get();
       if (key === undefined) return;
@@ -137,16 +166,13 @@ export class Controller {
       }
       const started = this.#deps.clock.now();
       try {
-        const result = await reconcilePool(key, {
-          api: this.#deps.api,
-          caches,
-          logger: this.#deps.logger,
-          now: () => new Date(this.#deps.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-          event: (pool, type, reason, message) => this.#event(pool, type, reason, message),
-        });
+        const result = await reconcilePool(key, reconcileDeps);
         this.queue.forget(key);
         this.#metrics?.reconciles.labels('success').inc();
-        if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        const next = nextVerification(result.sidecars, this.#lagStreak.get(key) ?? 0, this.#deps.verifyPolicy ?? DEFAULT_VERIFY_POLICY, this.#deps.random);
+        if (next.lagStreak === 0) this.#lagStreak.delete(key);
+        else this.#lagStreak.set(key, next.lagStreak);
+        if (next.delayMs !== undefined) this.queue.addAfter(key, next.delayMs);
       } catch (error) {
         const retryIn = this.queue.addRateLimited(key);
         this.#metrics?.reconciles.labels('error').inc();
@@ -158,36 +184,11 @@ export class Controller {
     }
   }
 
-  async #event(pool: RerankerPool, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const ns = pool.metadata.namespace;
-    const now = new Date(this.#deps.clock.wallNow()).toISOString();
-    try {
-      await this.#deps.api.request('POST', `/api/v1/namespaces/${ns}/events`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${pool.metadata.name}.`, namespace: ns },
-          involvedObject: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RerankerPool', name: pool.metadata.name, namespace: ns, uid: pool.metadata.uid },
-          type,
-          reason,
-          message: message.slice(0, 1000),
-          source: { component: 'reranker-lb-operator' },
-          reportingComponent: 'reranker.dev/operator',
-          reportingInstance: this.#deps.identity.slice(0, 128),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-      });
-    } catch (error) {
-      this.#deps.logger.warn({ pool: pool.metadata.name, err: (error as Error).message }, 'could not record an event');
-    }
-  }
-
   stop(): void {
     this.#stopped = true;
     this.#leading = false;
     this.queue.shutDown();
+    this.events.stop();
     for (const informer of Object.values(this.informers)) informer.stop();
   }
 }

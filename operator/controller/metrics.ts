@@ -9,7 +9,7 @@ export interface OperatorMetrics {
   readonly leader: Gauge;
 }
 
-export function createOperatorMetrics(queueDepth: () => number, synced: () => Record<string, boolean>): OperatorMetrics {
+export function createOperatorMetrics(queueDepth: () => number, synced: () => Record<string, boolean>, events: () => { writes: number; dropped: number } = () => ({ writes: 0, dropped: 0 })): OperatorMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
@@ -22,6 +22,17 @@ export function createOperatorMetrics(queueDepth: () => number, synced: () => Re
     registers: [registry],
     collect() {
       for (const [resource, ok] of Object.entries(synced())) this.set({ resource }, ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: `${p}event_writes`,
+    help: 'Kubernetes Event creates and patches sent (one series per pool and reason), and series dropped because the queue was full.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      const e = events();
+      this.set({ outcome: 'sent' }, e.writes);
+      this.set({ outcome: 'dropped' }, e.dropped);
     },
   });
   return {

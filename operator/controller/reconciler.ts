@@ -1,20 +1,28 @@
 /**
- * One reconcile of one pool: gather (from the informers' caches) -> render (pure) -> apply the
- * ConfigMap (server-side apply, only when its data differs) -> ask the sidecars -> compute the
- * status (pure) -> patch /status only if it changed. Returns when to look again, if ever.
+ * One reconcile of one pool: gather (from the informers' caches) -> render (pure) -> check it fits
+ * a ConfigMap -> apply the ConfigMap (server-side apply, only when its content differs from what
+ * is in place or what we last wrote) -> ask the sidecars -> compute the status (pure) -> patch
+ * /status only if it differs from what is stored or what we last wrote. Returns what the sidecars
+ * said, so the controller can decide when to verify them again.
  */
 import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
-import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
+import { formatIssues } from '../../common/issues.ts';
+import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
+import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
-import { computeStatus, sameStatus } from '../status/conditions.ts';
-import { formatIssues } from '../../common/issues.ts';
-import { checkSidecars, type SidecarPod } from './sidecar-sync.ts';
+import { computeStatus, sameStatus, type RenderFailure } from '../status/conditions.ts';
+import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
+import { selects } from './event-routing.ts';
+import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
+import type { SidecarState } from './verify-policy.ts';
+import type { WriteMemo } from './write-memo.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
 export const POOL_LABEL = 'reranker.dev/pool';
+export const CONFIG_HASH_ANNOTATION = 'reranker.dev/config-hash';
 /** Pods that run a sidecar carry this label (it bounds the operator's pod watch). */
 export const SIDECAR_LABEL = 'reranker.dev/sidecar';
 
@@ -22,85 +30,111 @@ export interface Caches {
   pool(key: string): RerankerPool | undefined;
   slices(namespace: string): EndpointSlice[];
   serviceExists(namespace: string, name: string): boolean;
-  configMap(namespace: string, name: string): (KubeObject & { data?: Record<string, string> }) | undefined;
-  sidecarPods(namespace: string): (KubeObject & { status?: { podIP?: string; phase?: string } })[];
+  configMap(namespace: string, name: string): CachedConfigMap | undefined;
+  sidecarPods(namespace: string): CachedPod[];
 }
 
+/** Records an Event on a pool; never blocks the reconcile. */
+export type RecordEvent = (pool: RerankerPool, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+
 export interface ReconcilerDeps {
-  readonly api: KubeApi;
+  readonly api: Pick<KubeApi, 'apply' | 'mergePatch'>;
   readonly caches: Caches;
   readonly logger: Logger;
   readonly now: () => string;
-  readonly event: (pool: RerankerPool, type: 'Normal' | 'Warning', reason: string, message: string) => Promise<void>;
-  readonly sidecarTimeoutMs?: number;
+  readonly event: RecordEvent;
+  /** Asks the pods which config they serve (sidecar-sync.ts, with its timeout and concurrency cap). */
+  readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string) => Promise<SyncReport>;
+  /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
+  readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined> };
 }
 
 export interface ReconcileResult {
-  readonly requeueAfterMs: number | undefined;
+  readonly sidecars: SidecarState;
 }
 
-function matches(labels: Record<string, string> | undefined, selector: Record<string, string> | undefined): boolean {
-  if (selector === undefined) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+interface Rendering {
+  readonly spec: PoolSpec | undefined;
+  readonly rendered: RenderedConfig | undefined;
+  readonly failure: RenderFailure | undefined;
+  readonly missingServices: string[];
+}
+
+function render(pool: RerankerPool, caches: Caches, ns: string): Rendering {
+  const parsed = poolSpecSchema.safeParse(pool.spec);
+  if (!parsed.success) {
+    return { spec: undefined, rendered: undefined, missingServices: [], failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
+  }
+  const spec = parsed.data;
+  const slices = caches.slices(ns);
+  const missingServices = spec.discovery.filter((d) => !caches.serviceExists(ns, d.service)).map((d) => d.service);
+  const rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
+  const tooLarge = configSizeProblem(rendered);
+  return tooLarge === undefined ? { spec, rendered, failure: undefined, missingServices } : { spec, rendered: undefined, failure: tooLarge, missingServices };
+}
+
+function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfig): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: cmName,
+      namespace: pool.metadata.namespace,
+      labels: { ...MANAGED_BY, [POOL_LABEL]: pool.metadata.name },
+      annotations: { [CONFIG_HASH_ANNOTATION]: rendered.hash },
+      ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, uid: pool.metadata.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    data: { [CONFIG_KEY]: rendered.text },
+  };
 }
 
 export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
   const pool = deps.caches.pool(key);
-  if (pool === undefined || pool.metadata.namespace === undefined) return { requeueAfterMs: undefined }; // deleted: the ConfigMap goes with it (owner reference)
+  if (pool === undefined || pool.metadata.namespace === undefined) {
+    // Deleted: the ConfigMap goes with it (owner reference).
+    deps.written.config.forget(key);
+    deps.written.status.forget(key);
+    return { sidecars: 'none' };
+  }
   const ns = pool.metadata.namespace;
   const cmName = configMapNameOf(pool.metadata.name);
+  const { spec, rendered, failure, missingServices } = render(pool, deps.caches, ns);
+  const previousStatus = deps.written.status.view(key, pool.metadata.resourceVersion, pool.status);
 
-  // Gather and render.
-  const parsed = poolSpecSchema.safeParse(pool.spec);
-  let rendered: RenderedConfig | undefined;
-  let renderProblem: string | undefined;
-  const missingServices: string[] = [];
-  if (!parsed.success) {
-    renderProblem = formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ');
-  } else {
-    const spec = parsed.data;
-    const slices = deps.caches.slices(ns);
-    for (const d of spec.discovery) if (!deps.caches.serviceExists(ns, d.service)) missingServices.push(d.service);
-    rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
-  }
-
-  // Apply the ConfigMap when its data differs.
+  // Apply the ConfigMap when its content differs from what is in place (or what we just wrote).
   const current = deps.caches.configMap(ns, cmName);
-  if (rendered !== undefined && current?.data?.[CONFIG_KEY] !== rendered.text) {
-    await deps.api.apply(`/api/v1/namespaces/${ns}/configmaps/${cmName}`, {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: {
-        name: cmName,
-        namespace: ns,
-        labels: { ...MANAGED_BY, [POOL_LABEL]: pool.metadata.name },
-        annotations: { 'reranker.dev/config-hash': rendered.hash },
-        ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, uid: pool.metadata.uid, controller: true, blockOwnerDeletion: true }],
-      },
-      data: { [CONFIG_KEY]: rendered.text },
-    }, FIELD_MANAGER);
+  const inPlace = deps.written.config.view(key, current?.metadata.resourceVersion, current?.dataHash);
+  if (rendered !== undefined && inPlace !== rendered.hash) {
+    const applied = await deps.api.apply<KubeObject>(`/api/v1/namespaces/${ns}/configmaps/${cmName}`, configMapOf(pool, cmName, rendered), FIELD_MANAGER);
+    deps.written.config.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, rendered.hash);
     deps.logger.info({ pool: key, hash: rendered.hash, backends: rendered.readyCount }, 'config rendered');
-    await deps.event(pool, 'Normal', 'Rendered', `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`);
-  } else if (rendered === undefined && pool.status?.conditions?.find((c) => c.type === 'ConfigRendered')?.status !== 'False') {
-    await deps.event(pool, 'Warning', 'RenderFailed', renderProblem ?? 'the spec could not be rendered');
+    deps.event(pool, 'Normal', 'Rendered', `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`);
+  } else if (failure !== undefined) {
+    const was = previousStatus?.conditions?.find((c) => c.type === 'ConfigRendered');
+    if (was?.status !== 'False' || was.reason !== failure.reason) {
+      deps.logger.warn({ pool: key, reason: failure.reason }, 'config not rendered');
+      deps.event(pool, 'Warning', failure.reason === 'InvalidSpec' ? 'RenderFailed' : failure.reason, failure.message);
+    }
   }
+  const appliedHash = rendered?.hash ?? inPlace;
 
-  // Ask the sidecars.
-  const selector = parsed.success ? parsed.data.sidecarSelector?.matchLabels : undefined;
-  let sidecars;
-  if (selector !== undefined && parsed.success) {
+  // Ask the sidecars which config they serve.
+  const selector = spec?.sidecarSelector?.matchLabels;
+  let sidecars: SyncReport | undefined;
+  if (spec !== undefined && selector !== undefined) {
     const pods: SidecarPod[] = deps.caches
       .sidecarPods(ns)
-      .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && matches(p.metadata.labels, selector))
+      .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selects(selector, p.metadata.labels))
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
-    sidecars = rendered === undefined ? { total: pods.length, synced: 0, detail: '' } : await checkSidecars(pods, parsed.data.sidecarPort, rendered.hash, deps.sidecarTimeoutMs);
+    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
   }
 
   // Status, written once and only when it changed.
-  const status = computeStatus(pool.status, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderProblem, missingServices, sidecars }, deps.now());
-  if (!sameStatus(pool.status, status)) {
-    await deps.api.mergePatch(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${pool.metadata.name}/status`, { status });
+  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars }, deps.now());
+  if (!sameStatus(previousStatus, status)) {
+    const patched = await deps.api.mergePatch<RerankerPool & KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${pool.metadata.name}/status`, { status });
+    deps.written.status.remember(key, pool.metadata.resourceVersion, patched.metadata.resourceVersion, patched.status);
   }
-  const syncing = sidecars !== undefined && sidecars.synced < sidecars.total;
-  return { requeueAfterMs: syncing ? 1000 : undefined };
+  if (sidecars === undefined || sidecars.total === 0) return { sidecars: 'none' };
+  return { sidecars: sidecars.synced === sidecars.total ? 'synced' : 'lagging' };
 }

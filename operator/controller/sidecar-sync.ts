@@ -1,4 +1,8 @@
-/** Asks each sidecar pod which config it serves (GET /lb/config) and counts those on `hash`. */
+/**
+ * Asks each sidecar pod which config it serves (GET /lb/config, only `hash` is read) and reports
+ * the pods that differ from the wanted hash, by name, with what they serve. At most
+ * `concurrency` requests are in flight per call; each has a short timeout.
+ */
 import { request } from 'undici';
 
 export interface SidecarPod {
@@ -9,25 +13,55 @@ export interface SidecarPod {
 export interface SyncReport {
   readonly total: number;
   readonly synced: number;
-  readonly detail: string;
+  /** The pods that differ, sorted: "<pod> serves <hash12> (want <hash12>)" or "<pod> unreachable (<code>)". */
+  readonly differing: readonly string[];
 }
 
-export async function checkSidecars(pods: readonly SidecarPod[], port: number, hash: string, timeoutMs = 1000): Promise<SyncReport> {
-  const lagging: string[] = [];
-  const results = await Promise.all(
-    pods.map(async function askSidecar(pod) {
-      const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
-      try {
-        const res = await request(`http://${host}:${port}/lb/config`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-        const body = (await res.body.json()) as { hash?: string };
-        if (body.hash === hash) return true;
-        lagging.push(`${pod.name} serves ${String(body.hash).slice(0, 12)}`);
-      } catch (error) {
-        lagging.push(`${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`);
-      }
-      return false;
-    }),
-  );
-  lagging.sort();
-  return { total: pods.length, synced: results.filter(Boolean).length, detail: lagging.slice(0, 5).join(', ') };
+/** The hash a sidecar serves; throws when it cannot be asked. */
+export type AskSidecar = (pod: SidecarPod, port: number, timeoutMs: number) => Promise<string | undefined>;
+
+export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, port, timeoutMs) {
+  const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
+  const res = await request(`http://${host}:${port}/lb/config`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
+  }
+  const body = (await res.body.json()) as { hash?: unknown };
+  return typeof body.hash === 'string' ? body.hash : undefined;
+};
+
+export interface CheckOptions {
+  readonly ask?: AskSidecar;
+  readonly timeoutMs?: number;
+  readonly concurrency?: number;
+}
+
+/** Runs `fn` over `items` with at most `limit` at once, keeping the order of results. */
+async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>): Promise<O[]> {
+  const out = new Array<O>(items.length);
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
+export async function checkSidecars(pods: readonly SidecarPod[], port: number, wanted: string, options: CheckOptions = {}): Promise<SyncReport> {
+  const ask = options.ask ?? askSidecarOverHttp;
+  const timeoutMs = options.timeoutMs ?? 1000;
+  const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
+    try {
+      const served = await ask(pod, port, timeoutMs);
+      return served === wanted ? undefined : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
+    } catch (error) {
+      return `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
+    }
+  });
+  const differing = results.filter((r): r is string => r !== undefined).sort();
+  return { total: pods.length, synced: pods.length - differing.length, differing };
 }

@@ -1,32 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Timers } from '../../common/clock.ts';
+import { manualTime as manualTimers } from '../../test/support/manual-time.ts';
 import { WorkQueue } from './work-queue.ts';
-
-/** Timers driven by the test: `advance(ms)` fires what is due. */
-function manualTimers() {
-  let now = 0;
-  let pending: { at: number; fn: () => void; id: number }[] = [];
-  let next = 0;
-  const timers: Timers = {
-    setTimeout(fn, ms) {
-      pending.push({ at: now + ms, fn, id: ++next });
-      return next;
-    },
-    clearTimeout(id) {
-      pending = pending.filter((p) => p.id !== id);
-    },
-  };
-  return {
-    timers,
-    advance(ms: number) {
-      now += ms;
-      const due = pending.filter((p) => p.at <= now).sort((a, b) => a.at - b.at);
-      pending = pending.filter((p) => p.at > now);
-      for (const p of due) p.fn();
-    },
-  };
-}
 
 test('a key is queued once however often it is added', async () => {
   const q = new WorkQueue(manualTimers().timers);
@@ -65,6 +40,17 @@ test('addAfter coalesces a burst into one run', () => {
   for (let i = 0; i < 50; i++) q.addAfter('pool', 100);
   clock.advance(100);
   assert.equal(q.depth, 1);
+});
+
+test('with a clock, an earlier deadline replaces a later one (a lagging pool is not left to a 30 s resync)', () => {
+  const time = manualTimers();
+  const q = new WorkQueue(time.timers, { now: time.clock.now });
+  q.addAfter('pool', 30_000);
+  q.addAfter('pool', 1000);
+  q.addAfter('pool', 5000);
+  time.advance(1000);
+  assert.equal(q.depth, 1);
+  assert.equal(time.pending, 0, 'the 30 s timer was cancelled');
 });
 
 test('shutDown wakes waiting workers with undefined', async () => {

@@ -14,12 +14,15 @@ export class WorkQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #delayed = new Map<string, unknown>();
+  readonly #delayed = new Map<string, { handle: unknown; at: number }>();
+  readonly #now: (() => number) | undefined;
   #waiters: ((key: string | undefined) => void)[] = [];
   #closed = false;
 
-  constructor(timers: Timers, options: { baseDelayMs?: number; maxDelayMs?: number } = {}) {
+  /** With `now`, a later addAfter with an earlier deadline moves the deadline up. */
+  constructor(timers: Timers, options: { baseDelayMs?: number; maxDelayMs?: number; now?: () => number } = {}) {
     this.#timers = timers;
+    this.#now = options.now;
     this.#baseMs = options.baseDelayMs ?? 5;
     this.#maxMs = options.maxDelayMs ?? 60_000;
   }
@@ -45,17 +48,22 @@ export class WorkQueue {
     this.#queue.push(key);
   }
 
-  /** Adds after `ms`; a later call for the same key keeps the earlier deadline. */
+  /** Adds after `ms`; the earliest deadline asked for wins (without `now`: the first one). */
   addAfter(key: string, ms: number): void {
-    if (this.#closed || this.#delayed.has(key)) return;
+    if (this.#closed) return;
+    const at = (this.#now?.() ?? 0) + ms;
+    const pending = this.#delayed.get(key);
+    if (pending !== undefined) {
+      if (this.#now === undefined || pending.at <= at) return;
+      this.#timers.clearTimeout(pending.handle);
+      this.#delayed.delete(key);
+    }
     if (ms <= 0) return this.add(key);
-    this.#delayed.set(
-      key,
-      this.#timers.setTimeout(() => {
-        this.#delayed.delete(key);
-        this.add(key);
-      }, ms),
-    );
+    const handle = this.#timers.setTimeout(() => {
+      this.#delayed.delete(key);
+      this.add(key);
+    }, ms);
+    this.#delayed.set(key, { handle, at });
   }
 
   /** Re-adds a failed key after base x 2^failures (capped). */
@@ -90,7 +98,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.#closed = true;
-    for (const handle of this.#delayed.values()) this.#timers.clearTimeout(handle);
+    for (const { handle } of this.#delayed.values()) this.#timers.clearTimeout(handle);
     this.#delayed.clear();
     for (const wake of this.#waiters.splice(0)) wake(undefined);
   }

@@ -4,6 +4,7 @@ import { parseConfigText } from '../../sidecar/config/load.ts';
 import { seededRandom, type Random } from '../../common/clock.ts';
 import { poolSpecSchema, type RerankerPool } from '../crd/pool-schema.ts';
 import { discoverEndpoints, type EndpointSlice } from './discovery.ts';
+import { configSizeProblem } from './config-size.ts';
 import { renderConfig } from './render-config.ts';
 import { secretEnvName } from './secret-env.ts';
 
@@ -83,6 +84,29 @@ describe('rendering', () => {
   });
 });
 
+describe('size', () => {
+  const tei = (n: number) => {
+    const p = pool({ discovery: [{ service: 'tei-reranker', portName: 'http', apiFormat: 'tei' }] });
+    const endpoints = Array.from({ length: n }, (_, i) => ep(`10.244.${(i >> 8) & 255}.${i & 255}`, `tei-reranker-7d9f8b6c4d-${String(i).padStart(5, '0')}`));
+    return renderConfig(p, p.spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, [slice('s', 'tei-reranker', endpoints)]) })));
+  };
+
+  test('default-valued keys are left out: about 142 bytes per discovered backend (was 172)', () => {
+    const perBackend = (tei(2000).text.length - tei(1000).text.length) / 1000;
+    assert.ok(perBackend <= 145, `${perBackend} bytes per backend`);
+    assert.doesNotMatch(tei(1).text, /weight|priority/);
+  });
+
+  test('the size check refuses a config over 1 MiB, at the byte', () => {
+    const r = tei(7000);
+    const bytes = Buffer.byteLength('reranker_config.yaml') + Buffer.byteLength(r.text);
+    assert.equal(configSizeProblem(r, bytes), undefined);
+    assert.match(configSizeProblem(r, bytes - 1)!.message, new RegExp(`^the rendered config is ${bytes} bytes for 7000 backend\\(s\\)`));
+    assert.equal(configSizeProblem(tei(7000)), undefined, '7,000 backends fit');
+    assert.equal(configSizeProblem(tei(8000))?.reason, 'ConfigTooLarge');
+  });
+});
+
 /** Random valid pools: every one must render a config the sidecar's own validator accepts. */
 function randomPool(random: Random, i: number): unknown {
   const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
@@ -130,5 +154,10 @@ test('property: 300 random valid pools all render configs the sidecar accepts wi
     const config = parseConfigText(r.text, `pool ${i}`, {});
     assert.equal(config.backends.length, r.readyCount, `pool ${i}`);
     assert.deepEqual(config.warnings, [], `pool ${i}`);
+    // Keys left out because they equal the sidecar's defaults load as the spec's values.
+    for (const b of p.spec.backends) {
+      const loaded = config.backends.find((c) => c.name === b.name)!;
+      assert.deepEqual([loaded.apiFormat, loaded.weight, loaded.priority], [b.apiFormat, b.weight, b.priority], `pool ${i} ${b.name}`);
+    }
   }
 });

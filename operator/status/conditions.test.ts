@@ -4,7 +4,7 @@ import type { RenderedConfig } from '../render/render-config.ts';
 import { computeStatus, sameStatus, type Observed } from './conditions.ts';
 
 const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3, keyEnv: {} };
-const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderProblem: undefined, missingServices: [], sidecars: { total: 2, synced: 2, detail: '' } };
+const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderFailure: undefined, appliedHash: rendered.hash, missingServices: [], sidecars: { total: 2, synced: 2, differing: [] } };
 
 function condition(o: Observed, type: string) {
   return computeStatus(undefined, o, 'T0').conditions!.find((c) => c.type === type)!;
@@ -15,9 +15,10 @@ describe('pool status', () => {
     ['all good', {}, { Ready: ['True', 'Ready'], ConfigRendered: ['True', 'Rendered'], BackendsAvailable: ['True', 'BackendsReady'], SidecarsSynced: ['True', 'AllSynced'] }],
     ['a referenced Service is gone', { missingServices: ['tei'] }, { Ready: ['False', 'ServiceNotFound'], BackendsAvailable: ['False', 'ServiceNotFound'] }],
     ['nothing ready', { rendered: { ...rendered, readyCount: 0 } }, { Ready: ['False', 'NoReadyBackends'], BackendsAvailable: ['False', 'NoReadyBackends'] }],
-    ['a sidecar lags', { sidecars: { total: 2, synced: 1, detail: 'pod b: old config' } }, { Ready: ['False', 'Syncing'], SidecarsSynced: ['False', 'Syncing'] }],
+    ['a sidecar lags', { sidecars: { total: 2, synced: 1, differing: ['b serves 0123456789ab (want abcdef012345)'] } }, { Ready: ['False', 'Syncing'], SidecarsSynced: ['False', 'Syncing'] }],
     ['no selector: sync unknown, pool still ready', { sidecars: undefined }, { Ready: ['True', 'Ready'], SidecarsSynced: ['Unknown', 'NoSelector'] }],
-    ['invalid spec', { rendered: undefined, renderProblem: 'spec.backends[0].apiBase: bad' }, { Ready: ['False', 'InvalidSpec'], ConfigRendered: ['False', 'InvalidSpec'] }],
+    ['invalid spec', { rendered: undefined, appliedHash: undefined, renderFailure: { reason: 'InvalidSpec', message: 'spec.backends[0].apiBase: bad' } }, { Ready: ['False', 'InvalidSpec'], ConfigRendered: ['False', 'InvalidSpec'] }],
+    ['too large for a ConfigMap: the last good config stays', { rendered: undefined, renderFailure: { reason: 'ConfigTooLarge', message: 'too large' } }, { Ready: ['False', 'ConfigTooLarge'], ConfigRendered: ['False', 'ConfigTooLarge'], SidecarsSynced: ['True', 'AllSynced'] }],
   ];
   for (const [name, change, want] of table) {
     test(name, () => {
@@ -43,9 +44,25 @@ describe('pool status', () => {
     assert.deepEqual(byType, { Ready: 'T2', ConfigRendered: 'T0', BackendsAvailable: 'T2', SidecarsSynced: 'T0' });
   });
 
+  test('a sidecar that differs is named with the hash it serves and the one wanted', () => {
+    const differing = ['b serves 0123456789ab (want abcdef012345)'];
+    const c = condition({ ...base, sidecars: { total: 2, synced: 1, differing } }, 'SidecarsSynced');
+    assert.equal(c.message, '1/2 sidecars serve config abcdef012345; b serves 0123456789ab (want abcdef012345)');
+    const many = Array.from({ length: 8 }, (_, i) => `pod-${i} unreachable (ETIMEDOUT)`);
+    assert.match(condition({ ...base, sidecars: { total: 9, synced: 1, differing: many } }, 'SidecarsSynced').message, /pod-4 unreachable \(ETIMEDOUT\) and 3 more$/);
+  });
+
+  test('without a new render, the counts and hash in place stay (no write every reconcile)', () => {
+    const first = computeStatus(undefined, base, 'T0');
+    const failed = { ...base, rendered: undefined, renderFailure: { reason: 'ConfigTooLarge' as const, message: 'too large' } };
+    const second = computeStatus(first, failed, 'T1');
+    assert.deepEqual([second.backends, second.configHash], [first.backends, first.configHash]);
+    assert.ok(sameStatus(second, computeStatus(second, failed, 'T2')));
+  });
+
   test('an unchanged observation computes an equal status (no write)', () => {
     const first = computeStatus(undefined, base, 'T0');
     assert.ok(sameStatus(first, computeStatus(first, base, 'T9')));
-    assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, detail: '' } }, 'T9')));
+    assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, differing: ['c unreachable (ECONNREFUSED)'] } }, 'T9')));
   });
 });

@@ -6,21 +6,33 @@
 import type { Condition, PoolStatus } from '../crd/pool-schema.ts';
 import type { RenderedConfig } from '../render/render-config.ts';
 
+/** Why a pool has no rendered config: the spec is invalid, or the result does not fit a ConfigMap. */
+export interface RenderFailure {
+  readonly reason: 'InvalidSpec' | 'ConfigTooLarge';
+  readonly message: string;
+}
+
 export interface Observed {
   readonly generation: number;
   readonly configMapName: string;
+  /** undefined when `renderFailure` says why. */
   readonly rendered: RenderedConfig | undefined;
-  readonly renderProblem: string | undefined;
+  readonly renderFailure: RenderFailure | undefined;
+  /** The config the sidecars should serve: the one just rendered, else the last good one in place. */
+  readonly appliedHash: string | undefined;
   /** Services named in spec.discovery that do not exist. */
   readonly missingServices: readonly string[];
   /** undefined: the pool selects no sidecar pods. */
-  readonly sidecars: { readonly total: number; readonly synced: number; readonly detail: string } | undefined;
+  readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[] } | undefined;
 }
+
+/** How many differing pods a message names (the rest are counted). */
+const NAMED_PODS = 5;
 
 type Draft = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 function configRendered(o: Observed): Draft {
-  if (o.rendered === undefined) return { type: 'ConfigRendered', status: 'False', reason: 'InvalidSpec', message: o.renderProblem ?? 'the spec could not be rendered' };
+  if (o.rendered === undefined) return { type: 'ConfigRendered', status: 'False', reason: o.renderFailure?.reason ?? 'InvalidSpec', message: o.renderFailure?.message ?? 'the spec could not be rendered' };
   return { type: 'ConfigRendered', status: 'True', reason: 'Rendered', message: `rendered into ConfigMap ${o.configMapName} (config ${o.rendered.hash.slice(0, 12)})` };
 }
 
@@ -40,10 +52,14 @@ function backendsAvailable(o: Observed): Draft {
 function sidecarsSynced(o: Observed): Draft {
   if (o.sidecars === undefined) return { type: 'SidecarsSynced', status: 'Unknown', reason: 'NoSelector', message: 'spec.sidecarSelector is not set' };
   if (o.sidecars.total === 0) return { type: 'SidecarsSynced', status: 'Unknown', reason: 'NoSidecars', message: 'no running pod matches spec.sidecarSelector' };
-  if (o.rendered !== undefined && o.sidecars.synced === o.sidecars.total) {
-    return { type: 'SidecarsSynced', status: 'True', reason: 'AllSynced', message: `${o.sidecars.total}/${o.sidecars.total} sidecars serve config ${o.rendered.hash.slice(0, 12)}` };
+  const hash = o.appliedHash?.slice(0, 12);
+  if (hash !== undefined && o.sidecars.synced === o.sidecars.total) {
+    return { type: 'SidecarsSynced', status: 'True', reason: 'AllSynced', message: `${o.sidecars.total}/${o.sidecars.total} sidecars serve config ${hash}` };
   }
-  return { type: 'SidecarsSynced', status: 'False', reason: 'Syncing', message: `${o.sidecars.synced}/${o.sidecars.total} sidecars serve the rendered config${o.sidecars.detail === '' ? '' : `; ${o.sidecars.detail}`}` };
+  const named = o.sidecars.differing.slice(0, NAMED_PODS).join(', ');
+  const more = o.sidecars.differing.length > NAMED_PODS ? ` and ${o.sidecars.differing.length - NAMED_PODS} more` : '';
+  const what = hash === undefined ? 'no config is in place yet' : `${o.sidecars.synced}/${o.sidecars.total} sidecars serve config ${hash}`;
+  return { type: 'SidecarsSynced', status: 'False', reason: 'Syncing', message: `${what}${named === '' ? '' : `; ${named}${more}`}` };
 }
 
 function ready(parts: readonly Draft[]): Draft {
@@ -67,10 +83,10 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
     conditions: drafts.map((d) => mergeCondition(previous?.conditions, d, o.generation, now)),
     configMapName: o.configMapName,
   };
-  if (o.rendered !== undefined) {
-    status.configHash = o.rendered.hash;
-    status.backends = { static: o.rendered.staticCount, discovered: o.rendered.discoveredCount, ready: o.rendered.readyCount };
-  }
+  if (o.appliedHash !== undefined) status.configHash = o.appliedHash;
+  // Counts describe the config in place: without a new render, the last ones stay.
+  if (o.rendered !== undefined) status.backends = { static: o.rendered.staticCount, discovered: o.rendered.discoveredCount, ready: o.rendered.readyCount };
+  else if (previous?.backends !== undefined) status.backends = previous.backends;
   if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
   return status;
 }

@@ -68,7 +68,7 @@ capabilities:
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch"]
-# Record Rendered / RenderFailed events on pools.
+# Record events on pools: create one per (pool, reason), patch its count when it repeats.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]

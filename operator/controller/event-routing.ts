@@ -1,0 +1,45 @@
+/**
+ * Pure: which pools an informer event concerns. A pod matters only to the pools whose
+ * sidecarSelector selects it (before or after the change), and only when something the
+ * reconcile reads changed; a Service or its EndpointSlices only to the pools that discover it.
+ */
+import type { KubeObject } from '../../kube/api.ts';
+
+export interface RoutablePool extends KubeObject {
+  spec?: { sidecarSelector?: { matchLabels?: Record<string, string> }; discovery?: readonly { service: string }[] };
+}
+
+export interface RoutablePod extends KubeObject {
+  status?: { podIP?: string; phase?: string };
+}
+
+export function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  if (selector === undefined) return false;
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** What the reconcile reads from a pod: labels (selection), IP (where to ask), deletion and phase. */
+export function podChangeMatters(pod: RoutablePod, previous: RoutablePod | undefined): boolean {
+  if (previous === undefined) return true;
+  const view = (p: RoutablePod) => JSON.stringify([p.metadata.labels ?? {}, p.status?.podIP, p.status?.phase, p.metadata.deletionTimestamp !== undefined]);
+  return view(pod) !== view(previous);
+}
+
+/** Keys of the pools in the pod's namespace that select the pod, or selected it before the change. */
+export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, previous: RoutablePod | undefined): string[] {
+  if (!podChangeMatters(pod, previous)) return [];
+  const ns = pod.metadata.namespace;
+  return pools
+    .filter((pool) => {
+      if (pool.metadata.namespace !== ns) return false;
+      const selector = pool.spec?.sidecarSelector?.matchLabels;
+      return selects(selector, pod.metadata.labels) || (previous !== undefined && selects(selector, previous.metadata.labels));
+    })
+    .map((pool) => `${ns}/${pool.metadata.name}`);
+}
+
+/** Keys of the pools in `namespace` that discover `service`. */
+export function poolsForService(pools: readonly RoutablePool[], namespace: string | undefined, service: string | undefined): string[] {
+  if (namespace === undefined || service === undefined) return [];
+  return pools.filter((pool) => pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service)).map((pool) => `${namespace}/${pool.metadata.name}`);
+}

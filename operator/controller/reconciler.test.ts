@@ -1,0 +1,142 @@
+/**
+ * The reconcile against in-memory caches and a recording API: counts of writes (no
+ * self-inflicted patch while the cache lags our own write), sidecars re-verified after they
+ * synced, and a pool too large for a ConfigMap.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createLogger } from '../../common/logger.ts';
+import { poolSpecSchema, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
+import type { EndpointSlice } from '../render/discovery.ts';
+import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
+import { reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
+import { checkSidecars } from './sidecar-sync.ts';
+import { WriteMemo } from './write-memo.ts';
+
+function poolOf(spec: unknown, rv = '1'): RerankerPool {
+  return { metadata: { name: 'search', namespace: 'ns', uid: 'u1', generation: 1, resourceVersion: rv }, spec: poolSpecSchema.parse(spec) };
+}
+
+function sliceOf(n: number): EndpointSlice {
+  const endpoints = Array.from({ length: n }, (_, i) => ({ addresses: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`], conditions: { ready: true }, targetRef: { kind: 'Pod', name: `tei-7d9f8b6c4d-${String(i).padStart(5, '0')}` } }));
+  return { metadata: { name: 'tei-1', namespace: 'ns', labels: { 'kubernetes.io/service-name': 'tei' } }, addressType: 'IPv4', ports: [{ name: 'http', port: 8080 }], endpoints };
+}
+
+/** A world whose caches only change when the test says so (as a lagging informer would). */
+function world(spec: unknown, endpoints = 2) {
+  const state = { pool: poolOf(spec), slices: [sliceOf(endpoints)], cm: undefined as CachedConfigMap | undefined, pods: [] as CachedPod[], served: new Map<string, string>() };
+  const writes: { kind: 'apply' | 'status'; body: any }[] = [];
+  const events: string[] = [];
+  let rv = 100;
+  const caches: Caches = {
+    pool: () => state.pool,
+    slices: () => state.slices,
+    serviceExists: () => true,
+    configMap: () => state.cm,
+    sidecarPods: () => state.pods,
+  };
+  const deps: ReconcilerDeps = {
+    api: {
+      async apply<T>(_path: string, body: any) {
+        writes.push({ kind: 'apply', body });
+        return { metadata: { name: body.metadata.name, resourceVersion: String(++rv) } } as T;
+      },
+      async mergePatch<T>(_path: string, patch: any) {
+        writes.push({ kind: 'status', body: patch });
+        return { ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: String(++rv) }, status: patch.status } as T;
+      },
+    },
+    caches,
+    logger: createLogger('silent'),
+    now: () => 'T0',
+    event: (_pool, type, reason) => events.push(`${type} ${reason}`),
+    askSidecars: (pods, port, wanted) =>
+      checkSidecars(pods, port, wanted, {
+        async ask(pod) {
+          const served = state.served.get(pod.name);
+          if (served === undefined) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+          return served;
+        },
+      }),
+    written: { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() },
+  };
+  /** The informers catch up with every write so far. */
+  function catchUp() {
+    const applied = writes.filter((w) => w.kind === 'apply').at(-1);
+    if (applied !== undefined) state.cm = { metadata: { name: applied.body.metadata.name, resourceVersion: 'cm-synced', annotations: applied.body.metadata.annotations }, dataHash: applied.body.metadata.annotations['reranker.dev/config-hash'] };
+    const status = writes.filter((w) => w.kind === 'status').at(-1);
+    if (status !== undefined) state.pool = { ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: 'pool-synced' }, status: status.body.status };
+  }
+  return { state, writes, events, deps, catchUp, reconcile: () => reconcilePool('ns/search', deps) };
+}
+
+const cond = (status: any, type: string) => status?.conditions?.find((c: any) => c.type === type);
+const SPEC = { discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }], sidecarSelector: { matchLabels: { app: 'search-api' } } };
+
+describe('writes', () => {
+  test('a cache that has not yet seen our own writes causes no second apply, patch or event', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] });
+    for (let i = 0; i < 5; i++) await w.reconcile(); // the caches still show the pre-write versions
+    assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status']);
+    assert.deepEqual(w.events, ['Normal Rendered']);
+    w.catchUp();
+    for (let i = 0; i < 5; i++) await w.reconcile();
+    assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status'], 'still one of each after the caches caught up');
+  });
+
+  test('100 renders of changing endpoints: one apply and one status patch each, no more', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] });
+    for (let i = 1; i <= 100; i++) {
+      w.state.slices = [sliceOf(2 + (i % 2 === 0 ? i : 0))];
+      await w.reconcile();
+      await w.reconcile(); // a second event before the informer caught up
+      if (i % 3 === 0) w.catchUp();
+    }
+    const applies = w.writes.filter((x) => x.kind === 'apply').length;
+    const patches = w.writes.filter((x) => x.kind === 'status').length;
+    assert.equal(applies, 100);
+    assert.ok(patches <= applies, `${patches} status patches for ${applies} renders`);
+  });
+});
+
+describe('sidecar sync', () => {
+  test('synced sidecars are verified again; one that reverts turns SidecarsSynced False, naming it', async () => {
+    const w = world(SPEC);
+    w.state.pods = ['search-api-1', 'search-api-2'].map((name, i) => ({ metadata: { name, namespace: 'ns', labels: { app: 'search-api' } }, status: { podIP: `10.9.0.${i}` } }));
+    const first = await w.reconcile();
+    assert.equal(first.sidecars, 'lagging', 'not loaded yet');
+    const hash = w.writes[0]!.body.metadata.annotations['reranker.dev/config-hash'] as string;
+    w.state.served.set('search-api-1', hash).set('search-api-2', hash);
+    w.catchUp();
+    assert.equal((await w.reconcile()).sidecars, 'synced', 'a synced pool still asks to be verified again');
+    w.catchUp();
+    assert.equal(cond(w.state.pool.status, 'SidecarsSynced').status, 'True');
+
+    w.state.served.set('search-api-2', 'f'.repeat(64)); // reverted to a stale config
+    assert.equal((await w.reconcile()).sidecars, 'lagging');
+    const status = w.writes.at(-1)!.body.status;
+    assert.equal(cond(status, 'SidecarsSynced').status, 'False');
+    assert.equal(cond(status, 'SidecarsSynced').message, `1/2 sidecars serve config ${hash.slice(0, 12)}; search-api-2 serves ffffffffffff (want ${hash.slice(0, 12)})`);
+    assert.deepEqual(status.sidecars, { synced: 1, total: 2, summary: '1/2' });
+  });
+});
+
+describe('size', () => {
+  test('a pool that grows past a ConfigMap keeps its last good ConfigMap and turns Ready=False (ConfigTooLarge) with a Warning', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 100);
+    await w.reconcile();
+    w.catchUp();
+    const good = w.state.cm!.dataHash;
+    w.state.slices = [sliceOf(12_000)];
+    await w.reconcile();
+    assert.equal(w.writes.filter((x) => x.kind === 'apply').length, 1, 'the too-large config is not applied');
+    const status = w.writes.at(-1)!.body.status;
+    assert.deepEqual([cond(status, 'Ready').status, cond(status, 'Ready').reason], ['False', 'ConfigTooLarge']);
+    assert.match(cond(status, 'ConfigRendered').message, /^the rendered config is \d+ bytes for 12000 backend\(s\) \(about \d+ bytes each\); a ConfigMap holds at most 1048576 bytes/);
+    assert.equal(status.configHash, good, 'status keeps the hash of the config in place');
+    assert.deepEqual(w.events, ['Normal Rendered', 'Warning ConfigTooLarge']);
+    w.catchUp();
+    await w.reconcile();
+    assert.deepEqual(w.events, ['Normal Rendered', 'Warning ConfigTooLarge'], 'one warning per transition');
+  });
+});

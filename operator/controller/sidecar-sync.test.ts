@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkSidecars, type SidecarPod } from './sidecar-sync.ts';
+
+const pods: SidecarPod[] = Array.from({ length: 20 }, (_, i) => ({ name: `pod-${String(i).padStart(2, '0')}`, ip: `10.0.0.${i}` }));
+const WANT = 'a'.repeat(64);
+
+test('at most `concurrency` sidecars are asked at once', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const report = await checkSidecars(pods, 8000, WANT, {
+    concurrency: 4,
+    async ask() {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return WANT;
+    },
+  });
+  assert.equal(most, 4);
+  assert.deepEqual(report, { total: 20, synced: 20, differing: [] });
+});
+
+test('each differing pod is named with what it serves and what is wanted; unreachable ones say why', async () => {
+  const report = await checkSidecars(pods.slice(0, 3), 8000, WANT, {
+    async ask(pod) {
+      if (pod.name === 'pod-01') return 'b'.repeat(64);
+      if (pod.name === 'pod-02') throw Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+      return WANT;
+    },
+  });
+  assert.deepEqual(report, { total: 3, synced: 1, differing: ['pod-01 serves bbbbbbbbbbbb (want aaaaaaaaaaaa)', 'pod-02 unreachable (ECONNREFUSED)'] });
+});
