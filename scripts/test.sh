@@ -20,5 +20,7 @@ stage integration node --test --test-reporter=spec --test-concurrency=1 'test/in
 stage chaos node bench/chaos.ts --seconds 15 --rate 100
 # e2e: a real kube-apiserver + etcd built from pinned Go modules (first run only: several minutes).
 stage kube-binaries bash -c 'e2e/kube/build.sh >/dev/null && e2e/kube/tools.sh >/dev/null'
+# kubeconform -strict and kube-score on every chart variant and the examples (validators built once).
+stage chart-validators scripts/validate-chart.sh
 stage e2e node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'
 echo "== total: $(( $(date +%s) - start )) s"

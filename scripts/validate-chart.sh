@@ -40,7 +40,7 @@ chart=charts/reranker-lb
 monitoring=(--api-versions monitoring.coreos.com/v1)
 declare -A variants=(
   [default]=""
-  [all-options]="--set operator.replicas=2 --set operator.namespaces={app,search} --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true --set metrics.prometheusRule.enabled=true --set grafanaDashboard.enabled=true --set gateway.enabled=true --set gateway.pool=search"
+  [all-options]="--set operator.replicas=2 --set operator.namespaces={app,rrlb-system} --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true --set metrics.prometheusRule.enabled=true --set grafanaDashboard.enabled=true --set gateway.enabled=true --set gateway.pool=search --set networkPolicy.enabled=true --set gateway.apiKeySecrets[0].name=cohere --set gateway.apiKeySecrets[0].key=api-key"
   [all-namespaces]="--set operator.allNamespaces=true --set operator.replicas=2"
   [gateway]="--set gateway.enabled=true --set gateway.pool=search"
 )

@@ -1,5 +1,14 @@
 {{- define "reranker-lb.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- if .Values.fullnameOverride -}}{{ .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* repository:tag, or repository@digest when a digest is given (pinned images). */}}
+{{- define "reranker-lb.image" -}}
+{{- if .image.digest -}}{{ printf "%s@%s" .image.repository .image.digest | quote }}{{- else -}}{{ printf "%s:%s" .image.repository (default .chart.AppVersion .image.tag) | quote }}{{- end -}}
 {{- end -}}
 
 {{- define "reranker-lb.labels" -}}
@@ -25,8 +34,9 @@ app.kubernetes.io/component: operator
 {{- if .Values.operator.namespaces -}}{{ join "," .Values.operator.namespaces }}{{- else -}}{{ .Release.Namespace }}{{- end -}}
 {{- end -}}
 
-{{/* Hardened defaults for every pod and container of the chart. */}}
+{{/* Hardened defaults for every pod and container of the chart (values podSecurityContext / securityContext override). */}}
 {{- define "reranker-lb.podSecurityContext" -}}
+{{- if .Values.podSecurityContext -}}{{ toYaml .Values.podSecurityContext }}{{- else -}}
 runAsNonRoot: true
 runAsUser: 1000
 runAsGroup: 1000
@@ -34,13 +44,16 @@ fsGroup: 1000
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+{{- end -}}
 
 {{- define "reranker-lb.containerSecurityContext" -}}
+{{- if .Values.securityContext -}}{{ toYaml .Values.securityContext }}{{- else -}}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
 privileged: false
 capabilities:
   drop: ["ALL"]
+{{- end -}}
 {{- end -}}
 
 {{/* The operator's rules, shared by its Roles (or, with allNamespaces, its ClusterRole). */}}
