@@ -64,6 +64,13 @@ for name in "${!variants[@]}"; do
     echo "no findings beyond the accepted list"
   fi
 done
+echo "== umbrella: the chart as a dependency, with global values"
+umbrella="$work/umbrella"
+mkdir -p "$umbrella/charts"
+cp -r "$chart" "$umbrella/charts/reranker-lb"
+printf 'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: reranker-lb\n    version: "*"\n' > "$umbrella/Chart.yaml"
+printf 'global:\n  imageRegistry: registry.example\n  storageClass: fast\nreranker-lb:\n  operator:\n    replicas: 2\n' > "$umbrella/values.yaml"
+"$helm" template platform "$umbrella" -n rrlb-system > "$work/umbrella.yaml" && echo "renders ($(grep -c '^kind:' "$work/umbrella.yaml") objects)" || failed=1
 echo "== examples: kubeconform -strict"
 "$bin/kubeconform" -strict -summary -schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" examples/sidecar-deployment.yaml examples/rerankerpool.yaml || failed=1
 exit $failed
