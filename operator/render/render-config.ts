@@ -27,7 +27,7 @@ export interface RenderedConfig {
   readonly keyEnv: Readonly<Record<string, { name: string; key: string }>>;
 }
 
-type Settings = Pick<StaticBackend, 'apiFormat' | 'model' | 'weight' | 'priority' | 'rpm' | 'tpm' | 'maxParallelRequests' | 'timeout' | 'healthCheckEnabled' | 'healthCheckInterval' | 'apiKeySecretRef'>;
+type Settings = Pick<StaticBackend, 'apiFormat' | 'model' | 'weight' | 'priority' | 'rpm' | 'tpm' | 'maxParallelRequests' | 'timeout' | 'healthCheckEnabled' | 'healthCheckInterval' | 'maxDocumentsPerCall' | 'maxTokensPerCall' | 'apiKeySecretRef'>;
 
 function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string, { name: string; key: string }>): Record<string, unknown> {
   const params: Record<string, unknown> = { api_base: apiBase, api_format: s.apiFormat };
@@ -44,6 +44,8 @@ function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string
   if (s.timeout !== undefined) out.timeout = s.timeout;
   if (s.healthCheckEnabled !== undefined) out.health_check_enabled = s.healthCheckEnabled;
   if (s.healthCheckInterval !== undefined) out.health_check_interval = s.healthCheckInterval;
+  if (s.maxDocumentsPerCall !== undefined) out.max_documents_per_call = s.maxDocumentsPerCall;
+  if (s.maxTokensPerCall !== undefined) out.max_tokens_per_call = s.maxTokensPerCall;
   return out;
 }
 

@@ -96,3 +96,29 @@ export function afterFailure<B extends PlanBackend>(state: PlanState<B>, backend
   state.backedOff = false;
   state.lastError = error;
 }
+
+/**
+ * Hedging: how long to wait for an attempt before sending the same call to a second backend. A
+ * configured `hedge_after` wins; otherwise the pool's recent p95 (undefined until enough calls
+ * have been seen: no hedge). Never at or past the attempt's own timeout.
+ */
+export function hedgeDelayMs(hedgeAfterMs: number | undefined, recentP95Ms: number | undefined, attemptTimeoutMs: number): number | undefined {
+  const delay = hedgeAfterMs ?? recentP95Ms;
+  return delay === undefined || delay >= attemptTimeoutMs ? undefined : delay;
+}
+
+/**
+ * The hedge of an attempt still in flight after its hedge delay: a backend neither tried nor in
+ * flight for this request, within the attempt count and the deadline. The hedge is a retry (it
+ * spends the retry budget); the driver also checks the hedge budget.
+ */
+export function nextHedge<B extends PlanBackend>(state: PlanState<B>, ctx: PlanContext<B>, now: number, inFlight: readonly B[], aborted: boolean): Step<B> {
+  if (aborted) return { kind: 'stop', reason: 'the caller went away' };
+  if (state.attempts + inFlight.length > ctx.numRetries) return { kind: 'stop', reason: 'attempts exhausted' };
+  if (now >= ctx.deadline) return { kind: 'stop', reason: 'deadline' };
+  const pool: B[] = [];
+  for (const b of ctx.backends) if (!state.tried.includes(b) && !inFlight.includes(b) && ctx.eligible(b)) pool.push(b);
+  if (pool.length === 0) return { kind: 'stop', reason: 'no eligible backend left' };
+  const backend = pool[ctx.pick(pool)]!;
+  return { kind: 'attempt', backend, timeoutMs: Math.min(backend.spec.timeoutMs, ctx.deadline - now), isRetry: true };
+}
