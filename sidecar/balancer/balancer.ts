@@ -375,13 +375,17 @@ export class Balancer {
           for (const other of pending) other.controller.abort();
           attempts.push(successRecord(f.backend.spec.name, ms, chunk, f.role));
           this.#observer.attempt(f.backend.spec.name, 'success', ms / 1000);
-          this.#recent.record(ms);
+          // The delay is the p95 of first attempts: a hedge's own (short) time would pull it down
+          // and hedge ever more calls. A first attempt that lost counts with its time so far (a
+          // lower bound of what it would have taken).
+          if (f.role === undefined) this.#recent.record(ms);
           if (flights.length > 1) this.#observer.hedge(f.role === 'hedge' ? 'hedge_won' : 'first_won');
           run.winner = f.backend.spec.name;
           // The losers end promptly once aborted; wait, so the log and in-flight counts are exact.
           for (const other of pending) {
             const lost = await other.done;
             const lostMs = clock.now() - other.started;
+            if (other.role === undefined) this.#recent.record(lostMs);
             attempts.push(lost.answer === undefined ? attemptRecord(other.backend.spec.name, lost.error!, lostMs, chunk, other.role) : successRecord(other.backend.spec.name, lostMs, chunk, other.role));
             this.#observer.attempt(other.backend.spec.name, lost.answer === undefined ? outcomeOf(lost.error!) : 'success', lostMs / 1000);
           }
