@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -55,6 +55,10 @@ images:
 bench: bootstrap
 	bench/setup.sh >/dev/null
 	node bench/run.ts
+
+## bench-features: splitting, hedging and canary scenarios on loopback (about 3 minutes)
+bench-features: bootstrap
+	node bench/features.ts
 
 ## chaos: 60 s of kills, 503 bursts, stalls and reloads under steady load
 chaos: bootstrap
