@@ -7,6 +7,10 @@
  * The rules: failover goes to a backend this request has not tried yet, at once; only when every
  * eligible backend has been tried does the request back off (`retry_delay` x 2^k, jittered to
  * 50-100%) and try one of them again; at most 1 + `num_retries` attempts, all before the deadline.
+ *
+ * Hedging adds two decisions: how long to wait before hedging (`hedgeDelayMs`) and where the hedge
+ * goes (`nextHedge`: an untried backend, within the same attempt count and deadline). Splitting
+ * (split-plan.ts) runs this same plan once per chunk, each with its own state.
  */
 import type { AttemptError } from '../backends/attempt-error.ts';
 import type { Random } from '../../common/clock.ts';

@@ -214,4 +214,17 @@ describe('hedged attempts', () => {
     await p;
     t.balancer.close();
   });
+
+  test('hedging and splitting combine: a chunk stuck on a slow backend is hedged on its own', async () => {
+    const t = lab({ a: { entry: ', max_documents_per_call: 10', script: [{ ms: 1000 }] }, b: { entry: ', max_documents_per_call: 10' }, c: { entry: ', max_documents_per_call: 10' } }, '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n', 'round-robin');
+    const pending = t.route(20);
+    await t.settle();
+    await t.settle(100); // the hedge delay of chunk 0 (on a) passes: its hedge goes out
+    await t.settle(); // and answers
+    const result = await pending;
+    assert.equal(result.answer.results.length, 20);
+    assert.deepEqual(t.events, ['sent', 'hedge_won']);
+    assert.equal(t.sent.find((s) => s.backend === 'a')!.signal?.aborted, true);
+    t.balancer.close();
+  });
 });

@@ -34,6 +34,8 @@ interface LogFields {
   readonly attempts: readonly AttemptRecord[];
   readonly estimatedTokens: number | undefined;
   readonly fallback: boolean;
+  /** The backend(s) that answered; on failures the last one tried. */
+  readonly backend?: string;
   /** Split calls: which backend served which documents. */
   readonly chunks?: readonly ChunkRecord[] | undefined;
   readonly code?: string;
@@ -56,7 +58,8 @@ function recordCall(deps: RerankDeps, generation: Generation, f: LogFields): voi
       documents: f.documents,
       estimated_tokens: f.estimatedTokens ?? null,
       attempts: f.attempts,
-      backend: f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend,
+      // A hedged call's last record may be the attempt that lost, so the answer's own backend wins.
+      backend: f.backend ?? (f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend),
       fallback: f.fallback,
       chunks: f.chunks,
       error_code: f.code,
@@ -122,7 +125,7 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const payload = codec.render(request, result.answer, requestId);
     const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
     if (result.local) headers[FALLBACK_HEADER] = 'local';
-    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local, chunks: result.chunks });
+    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local, chunks: result.chunks, backend: result.backend });
     return c.json(payload, 200, headers);
   } catch (error) {
     const lbError = toLbError(error);

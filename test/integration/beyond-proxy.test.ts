@@ -93,6 +93,7 @@ describe('hedged attempts', () => {
     await eventually(() => p.fakes.slow!.stats.openResponses === 0, 5000, 'the cancelled attempt’s connection to close');
     const log = p.logs.find((l) => l.msg === 'rerank')!;
     assert.deepEqual((log.attempts as any[]).map((a) => [a.backend, a.outcome, a.role ?? null]), [['fast', 200, 'hedge'], ['slow', 'cancelled', null]]);
+    assert.equal(log.backend, 'fast', 'the log names the backend that answered, not the attempt that lost');
     const metrics = await (await fetch(`${p.url}/metrics`)).text();
     assert.match(metrics, /reranker_lb_hedges_total\{event="hedge_won"\} 1/);
     const slow = (await stats(p.url)).backends.find((b: any) => b.name === 'slow');
