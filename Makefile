@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images bench bench-ceiling chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -68,6 +68,10 @@ bench: bootstrap
 bench-ceiling: bootstrap
 	bench/setup.sh >/dev/null
 	node bench/run.ts --only ceiling,overhead
+
+## bench-features: splitting, hedging and canary scenarios on loopback (about 3 minutes)
+bench-features: bootstrap
+	node bench/features.ts
 
 ## chaos: 60 s of kills, 503 bursts, stalls and reloads under steady load
 chaos: bootstrap

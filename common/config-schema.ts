@@ -40,6 +40,10 @@ const perBackendLimits = {
   api_format: apiFormat.optional(),
   /** Send the caller's Authorization header to this backend when it has no api_key (opt-in). */
   forward_client_authorization: z.boolean().optional(),
+  /** Most documents one call may carry (default by api_format: tei 32, cohere 1000); larger calls are split. */
+  max_documents_per_call: positiveCount.optional(),
+  /** Most estimated tokens one call may carry (default: unlimited); larger calls are split. */
+  max_tokens_per_call: positiveCount.optional(),
 };
 
 export const litellmParamsSchema = z.object({
@@ -77,6 +81,22 @@ export const localBackendSchema = z.object({
   api_key: z.string().optional(),
   timeout: positiveSeconds.optional(),
   forward_client_authorization: z.boolean().optional(),
+});
+
+export const CANARY_ACTIONS = ['flag', 'eject'] as const;
+
+/** A fixed query and documents sent to every backend to compare their rankings (model consistency). */
+export const canarySchema = z.object({
+  /** Seconds between canary rounds; 0 turns the canary off. */
+  interval: seconds.default(0),
+  query: z.string().min(1).max(2048).optional(),
+  documents: z.array(z.string().min(1).max(4096)).min(3).max(100).optional(),
+  /** Lowest Kendall rank correlation with the pool's majority that still counts as consistent. */
+  threshold: z.number().min(-1).max(1).default(0.6),
+  /** flag: shown in stats and metrics only; eject: also not eligible until a later round agrees. */
+  action: z.enum(CANARY_ACTIONS).default('flag'),
+  /** Seconds a canary call may take. */
+  timeout: positiveSeconds.default(10),
 });
 
 export const routerSettingsSchema = z.object({
@@ -120,6 +140,15 @@ export const routerSettingsSchema = z.object({
   latency_decay_time: positiveSeconds.default(5),
   /** rpm/tpm/max_parallel_requests are pool-wide; each sidecar enforces its share (limit / count). */
   sidecar_count: positiveCount.default(1),
+  /** Split calls of at least this many documents over the eligible backends, even within their limits. */
+  shard_min_documents: z.int().min(2).optional(),
+  /** Send a second attempt when the first has not answered by hedge_after (or the pool's recent p95). */
+  hedging: z.boolean().default(false),
+  /** Seconds after which an unanswered attempt is hedged; default the pool's recent p95 latency. */
+  hedge_after: positiveSeconds.optional(),
+  /** Hedges may be at most this % of the calls started over the last 10 s (they also spend the retry budget). */
+  hedge_budget_percent: z.number().min(0).max(100).default(10),
+  canary: canarySchema.optional(),
   local_backend: localBackendSchema.optional(),
 });
 

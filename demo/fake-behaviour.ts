@@ -33,11 +33,16 @@ export const FAKE_MODES = [
 ] as const;
 export type FakeMode = (typeof FAKE_MODES)[number];
 
+export const SCORINGS = ['bm25', 'cheap', 'reversed'] as const;
+export type Scoring = (typeof SCORINGS)[number];
+
 export interface Behaviour {
   /** Median latency of a rerank call, before the mode acts. */
   latencyMs: number;
   /** Sigma of a log-normal spread around the median (0: fixed latency). */
   latencySigma: number;
+  /** Added latency per document of the call (a cross-encoder's time grows with the documents). */
+  latencyPerDocumentMs: number;
   mode: FakeMode;
   /** Status for mode 'status'. */
   status: number;
@@ -47,8 +52,11 @@ export interface Behaviour {
   healthStatus: number;
   /** Token usage to report instead of the computed count (tests of usage correction). */
   reportedTokens: number | undefined;
-  /** 'bm25' scores for real; 'cheap' returns fixed decreasing scores (benchmarks: no scoring cost). */
-  scoring: 'bm25' | 'cheap';
+  /**
+   * 'bm25' scores for real; 'cheap' returns fixed decreasing scores (benchmarks: no scoring cost);
+   * 'reversed' ranks by BM25 worst first (a different model: the consistency canary's test).
+   */
+  scoring: Scoring;
   /** Modes 'stream' and 'endless': bytes per write. */
   streamChunkBytes: number;
   /** Modes 'stream' and 'endless': time between writes. */
@@ -70,6 +78,7 @@ export interface Behaviour {
 export const HEALTHY: Behaviour = {
   latencyMs: 0,
   latencySigma: 0,
+  latencyPerDocumentMs: 0,
   mode: 'ok',
   status: 500,
   retryAfter: undefined,
@@ -91,7 +100,7 @@ export function behaviourProblem(change: Record<string, unknown>): string | unde
   for (const [key, value] of Object.entries(change)) {
     if (!Object.hasOwn(HEALTHY, key)) return `unknown behaviour field "${key}"`;
     if (key === 'mode' && !(FAKE_MODES as readonly unknown[]).includes(value)) return `mode must be one of ${FAKE_MODES.join(', ')}`;
-    if (key === 'scoring' && value !== 'bm25' && value !== 'cheap') return 'scoring must be bm25 or cheap';
+    if (key === 'scoring' && !(SCORINGS as readonly unknown[]).includes(value)) return `scoring must be one of ${SCORINGS.join(', ')}`;
     const expected = typeof HEALTHY[key as keyof Behaviour];
     if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) return `${key} must be a number >= 0`;
   }

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { bm25Scores } from './bm25.ts';
-import { behaviourProblem, HEALTHY, type Behaviour } from './fake-behaviour.ts';
+import { behaviourProblem, HEALTHY, type Behaviour, type Scoring } from './fake-behaviour.ts';
 import { hangAfterHeaders, OpenResponses, padded, trickle, type Headers } from './fake-misbehaviours.ts';
 
 export type FakeFormat = 'native' | 'cohere' | 'jina' | 'tei' | 'vllm' | 'infinity';
@@ -53,14 +53,24 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
+function safeJson(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 function documentsOf(body: Record<string, unknown>): string[] {
   const raw = (body.texts ?? body.documents ?? []) as unknown[];
   return raw.map((d) => (typeof d === 'string' ? d : String((d as { text?: unknown }).text ?? '')));
 }
 
 /** `maxResults` cuts the ranked list (mode 'short'); tokens still count every document. */
-export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: 'bm25' | 'cheap' = 'bm25', maxResults?: number): { body: unknown; headers: Record<string, string> } {
-  const scores = scoring === 'bm25' ? bm25Scores(query, docs) : docs.map((_d, i) => 1 / (i + 2));
+export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: Scoring = 'bm25', maxResults?: number): { body: unknown; headers: Record<string, string> } {
+  const scores = scoring === 'cheap' ? docs.map((_d, i) => 1 / (i + 2)) : bm25Scores(query, docs);
+  if (scoring === 'reversed') for (let i = 0; i < scores.length; i++) scores[i] = -scores[i]!;
   const ranked = scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   if (maxResults !== undefined && maxResults < ranked.length) ranked.length = maxResults;
   const tokens = reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
@@ -180,7 +190,8 @@ export function startFakeReranker(options: { format?: FakeFormat; name?: string;
     stats.requests++;
     recordAuthorization(stats, req.headers.authorization);
     const b = behaviour;
-    const delay = b.latencySigma > 0 ? b.latencyMs * Math.exp(b.latencySigma * gaussian()) : b.latencyMs;
+    const median = b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
+    const delay = b.latencySigma > 0 ? median * Math.exp(b.latencySigma * gaussian()) : median;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (b.resetEvery > 0 && ++callsSinceResetEvery % b.resetEvery === 0) {
       req.socket.destroy();

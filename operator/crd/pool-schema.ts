@@ -58,6 +58,9 @@ const backendSettings = {
   timeout: z.number().positive().max(3600).optional(),
   healthCheckEnabled: z.boolean().optional(),
   healthCheckInterval: z.number().min(0).max(86_400).optional(),
+  /** Larger calls are split (default by apiFormat: tei 32, cohere 1000, others unlimited). */
+  maxDocumentsPerCall: z.int().min(1).max(1_000_000).optional(),
+  maxTokensPerCall: z.int().min(1).max(1_000_000_000).optional(),
 };
 
 export const secretKeyRefSchema = z.object({ name: dnsLabel.max(253), key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/) });

@@ -30,7 +30,7 @@ export interface RenderedConfig {
   readonly keyEnv: Readonly<Record<string, { name: string; key: string }>>;
 }
 
-type Settings = Pick<StaticBackend, 'apiFormat' | 'model' | 'weight' | 'priority' | 'rpm' | 'tpm' | 'maxParallelRequests' | 'timeout' | 'healthCheckEnabled' | 'healthCheckInterval' | 'apiKeySecretRef'>;
+type Settings = Pick<StaticBackend, 'apiFormat' | 'model' | 'weight' | 'priority' | 'rpm' | 'tpm' | 'maxParallelRequests' | 'timeout' | 'healthCheckEnabled' | 'healthCheckInterval' | 'maxDocumentsPerCall' | 'maxTokensPerCall' | 'apiKeySecretRef'>;
 
 function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string, { name: string; key: string }>): Record<string, unknown> {
   // Keys equal to the sidecar's defaults are left out (weight 1, priority 0, api_format native
@@ -52,6 +52,8 @@ function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string
   if (s.timeout !== undefined) out.timeout = s.timeout;
   if (s.healthCheckEnabled !== undefined) out.health_check_enabled = s.healthCheckEnabled;
   if (s.healthCheckInterval !== undefined) out.health_check_interval = s.healthCheckInterval;
+  if (s.maxDocumentsPerCall !== undefined) out.max_documents_per_call = s.maxDocumentsPerCall;
+  if (s.maxTokensPerCall !== undefined) out.max_tokens_per_call = s.maxTokensPerCall;
   return out;
 }
 

@@ -32,3 +32,19 @@ export interface RankedAnswer {
 }
 
 export type ClientFormat = 'native' | 'tei' | 'cohere-v1' | 'cohere-v2' | 'jina' | 'vllm';
+
+/** A plain request of our own (the canary's): no top_n, no documents returned, no passthroughs. */
+export function plainRequest(query: string, documents: readonly string[]): RerankRequest {
+  return {
+    model: undefined,
+    query,
+    documents,
+    originals: undefined,
+    topN: undefined,
+    returnDocuments: false,
+    maxTokensPerDoc: undefined,
+    truncate: undefined,
+    truncationDirection: undefined,
+    rawScores: undefined,
+  };
+}

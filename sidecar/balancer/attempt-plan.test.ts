@@ -10,7 +10,7 @@ import { HttpClient } from '../backends/http-client.ts';
 import type { SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
-import { afterFailure, afterWait, newPlanState, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
+import { afterFailure, afterWait, hedgeDelayMs, newPlanState, nextHedge, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
 import { Balancer, RouteError } from './balancer.ts';
 
 interface B {
@@ -65,6 +65,32 @@ describe('attempt plan', () => {
       assert.equal(show(nextStep(state, ctx, now, aborted)), want);
     });
   }
+});
+
+describe('hedge plan', () => {
+  const cases: [string, (s: ReturnType<typeof newPlanState<B>>) => void, PlanContext<B>, B[], number, string][] = [
+    ['the hedge goes to a backend neither tried nor in flight, as a retry', () => {}, plan(), [a], 0, 'attempt b 1000ms retry'],
+    ['tried backends are skipped too', (s) => afterFailure(s, b, status500), plan(), [a], 0, 'attempt c 5000ms retry'],
+    ['the hedge counts towards 1 + num_retries attempts', (s) => { afterFailure(s, b, status500); afterFailure(s, c, status500); afterFailure(s, b, status500); }, plan(), [a], 0, 'stop: attempts exhausted'],
+    ['no other eligible backend: no hedge', () => {}, plan({ down: [b, c] }), [a], 0, 'stop: no eligible backend left'],
+    ['the hedge time is capped by the deadline', () => {}, plan({ deadline: 300 }), [a], 100, 'attempt b 200ms retry'],
+    ['past the deadline: no hedge', () => {}, plan({ deadline: 300 }), [a], 300, 'stop: deadline'],
+  ];
+  for (const [name, prepare, ctx, inFlight, now, want] of cases) {
+    test(name, () => {
+      const state = newPlanState<B>();
+      prepare(state);
+      assert.equal(show(nextHedge(state, ctx, now, inFlight, false)), want);
+    });
+  }
+
+  const delays: [string, number | undefined, number | undefined, number, number | undefined][] = [
+    ['a configured hedge_after wins over the recent p95', 50, 80, 1000, 50],
+    ['otherwise the pool’s recent p95', undefined, 80, 1000, 80],
+    ['no p95 yet (too few calls): no hedge', undefined, undefined, 1000, undefined],
+    ['never at or past the attempt’s own timeout', 200, undefined, 200, undefined],
+  ];
+  for (const [name, after, p95, timeout, want] of delays) test(name, () => assert.equal(hedgeDelayMs(after, p95, timeout), want));
 });
 
 /** A balancer whose sends follow a script per backend: an answer, or an error to throw. */

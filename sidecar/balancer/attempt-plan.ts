@@ -7,6 +7,10 @@
  * The rules: failover goes to a backend this request has not tried yet, at once; only when every
  * eligible backend has been tried does the request back off (`retry_delay` x 2^k, jittered to
  * 50-100%) and try one of them again; at most 1 + `num_retries` attempts, all before the deadline.
+ *
+ * Hedging adds two decisions: how long to wait before hedging (`hedgeDelayMs`) and where the hedge
+ * goes (`nextHedge`: an untried backend, within the same attempt count and deadline). Splitting
+ * (split-plan.ts) runs this same plan once per chunk, each with its own state.
  */
 import type { AttemptError } from '../backends/attempt-error.ts';
 import type { Random } from '../../common/clock.ts';
@@ -95,4 +99,30 @@ export function afterFailure<B extends PlanBackend>(state: PlanState<B>, backend
   if (!state.tried.includes(backend)) state.tried.push(backend);
   state.backedOff = false;
   state.lastError = error;
+}
+
+/**
+ * Hedging: how long to wait for an attempt before sending the same call to a second backend. A
+ * configured `hedge_after` wins; otherwise the pool's recent p95 (undefined until enough calls
+ * have been seen: no hedge). Never at or past the attempt's own timeout.
+ */
+export function hedgeDelayMs(hedgeAfterMs: number | undefined, recentP95Ms: number | undefined, attemptTimeoutMs: number): number | undefined {
+  const delay = hedgeAfterMs ?? recentP95Ms;
+  return delay === undefined || delay >= attemptTimeoutMs ? undefined : delay;
+}
+
+/**
+ * The hedge of an attempt still in flight after its hedge delay: a backend neither tried nor in
+ * flight for this request, within the attempt count and the deadline. The hedge is a retry (it
+ * spends the retry budget); the driver also checks the hedge budget.
+ */
+export function nextHedge<B extends PlanBackend>(state: PlanState<B>, ctx: PlanContext<B>, now: number, inFlight: readonly B[], aborted: boolean): Step<B> {
+  if (aborted) return { kind: 'stop', reason: 'the caller went away' };
+  if (state.attempts + inFlight.length > ctx.numRetries) return { kind: 'stop', reason: 'attempts exhausted' };
+  if (now >= ctx.deadline) return { kind: 'stop', reason: 'deadline' };
+  const pool: B[] = [];
+  for (const b of ctx.backends) if (!state.tried.includes(b) && !inFlight.includes(b) && ctx.eligible(b)) pool.push(b);
+  if (pool.length === 0) return { kind: 'stop', reason: 'no eligible backend left' };
+  const backend = pool[ctx.pick(pool)]!;
+  return { kind: 'attempt', backend, timeoutMs: Math.min(backend.spec.timeoutMs, ctx.deadline - now), isRetry: true };
 }

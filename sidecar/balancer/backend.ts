@@ -34,6 +34,19 @@ export interface BackendDeps {
  */
 export type HealthState = 'unknown' | 'up' | 'down';
 
+export type ConsistencyState = 'unknown' | 'consistent' | 'inconsistent';
+
+export interface CanaryReading {
+  /** Kendall rank correlation with the majority's reference ranking (-1..1). */
+  readonly correlation: number | null;
+  /** Share of the reference's top 3 in this backend's top 3. */
+  readonly topKAgreement: number | null;
+  /** Wall ms. */
+  readonly at: number;
+  /** Why no conclusion (the canary call failed, no majority), else undefined. */
+  readonly problem: string | undefined;
+}
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 function breakerOptions(settings: BreakerSettings, ticks: EventEmitter): CircuitBreaker.Options {
@@ -94,6 +107,12 @@ export class Backend implements CandidateView {
   health: HealthState = 'unknown';
   healthProblem: string | undefined;
   lastError: { message: string; at: number } | undefined;
+  /** What the model-consistency canary last concluded (canary/canary.ts). */
+  consistency: ConsistencyState = 'unknown';
+  /** The canary's last comparison with the pool's majority. */
+  canary: CanaryReading | undefined;
+  /** Inconsistent with `canary.action: eject`: not eligible until a later round agrees. */
+  canaryEjected = false;
   readonly requestWindow = new SlidingWindow();
   readonly tokenWindow = new SlidingWindow();
   readonly latencies = new LatencySamples();
@@ -200,7 +219,7 @@ export class Backend implements CandidateView {
    * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests.
    */
   isEligible(now: number, cost: number): boolean {
-    return this.spec.keyProblem === undefined && this.healthOk && this.parkedUntil <= now && this.breakerAdmits && this.hasRoom(now, cost);
+    return this.spec.keyProblem === undefined && this.healthOk && !this.canaryEjected && this.parkedUntil <= now && this.breakerAdmits && this.hasRoom(now, cost);
   }
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
@@ -272,6 +291,14 @@ export class Backend implements CandidateView {
       this.latencyEwma = this.latencyEwma * keep + sample * (1 - keep);
     }
     this.latencyAt = now;
+  }
+
+  /**
+   * A canary call: sent as is, outside the breaker, stats and limits (it measures the model, not
+   * the traffic). Throws AttemptError.
+   */
+  probe(request: RerankRequest, options: SendOptions): Promise<RankedAnswer> {
+    return this.#deps.send(this.#sendTarget, request, options);
   }
 
   shutdown(): void {

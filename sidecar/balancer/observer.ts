@@ -7,7 +7,13 @@ export interface BalancerObserver {
   retryBudgetExhausted(): void;
   fallback(): void;
   rateLimited(): void;
+  /** A call split into `chunks` chunks. */
+  split(chunks: number): void;
+  /** A hedge: sent, or not sent because a budget was spent; then whether the hedge or the first attempt answered. */
+  hedge(event: HedgeEvent): void;
 }
+
+export type HedgeEvent = 'sent' | 'budget_exhausted' | 'hedge_won' | 'first_won';
 
 export const NO_OBSERVER: BalancerObserver = {
   attempt() {},
@@ -15,6 +21,8 @@ export const NO_OBSERVER: BalancerObserver = {
   retryBudgetExhausted() {},
   fallback() {},
   rateLimited() {},
+  split() {},
+  hedge() {},
 };
 
 /** The outcome label of a failed attempt. */

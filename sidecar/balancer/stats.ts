@@ -29,6 +29,13 @@ export function backendStats(b: Backend, now: number, wallNow: number): Record<s
     rpm: { used: b.requestWindow.total(now), limit: spec.rpm ?? null },
     tpm: { used: Math.round(b.tokenWindow.total(now)), limit: spec.tpm ?? null },
     max_parallel_requests: spec.maxParallelRequests ?? null,
+    max_documents_per_call: spec.maxDocumentsPerCall ?? null,
+    max_tokens_per_call: spec.maxTokensPerCall ?? null,
+    consistency: b.consistency,
+    canary:
+      b.canary === undefined
+        ? null
+        : { correlation: b.canary.correlation, top_k_agreement: b.canary.topKAgreement, at: new Date(b.canary.at).toISOString(), problem: b.canary.problem ?? null, ejected: b.canaryEjected },
     last_error: b.lastError === undefined ? null : { message: b.lastError.message, at: new Date(b.lastError.at).toISOString(), age_s: Math.round((wallNow - b.lastError.at) / 1000) },
   };
 }

@@ -23,6 +23,10 @@ export interface BackendSpec {
   readonly costPerToken: number;
   /** Send the caller's Authorization when this backend has no key of its own. */
   readonly forwardCallerAuthorization: boolean;
+  /** Most documents per call (the api_format's default when not set); undefined: unlimited. */
+  readonly maxDocumentsPerCall: number | undefined;
+  /** Most estimated tokens per call; undefined: unlimited. */
+  readonly maxTokensPerCall: number | undefined;
 }
 
 export interface LocalBackendSpec {
@@ -71,6 +75,27 @@ export interface RouterSettings {
   readonly connectTimeoutMs: number;
   readonly server: ServerLimits;
   readonly latencyDecayMs: number;
+  /** Split calls of at least this many documents over the eligible backends; undefined: only to fit limits. */
+  readonly shardMinDocuments: number | undefined;
+  readonly hedging: HedgeSettings;
+  readonly canary: CanarySettings;
+}
+
+export interface HedgeSettings {
+  readonly enabled: boolean;
+  /** Fixed hedge delay; undefined: the pool's recent p95 attempt latency. */
+  readonly afterMs: number | undefined;
+  readonly budgetPercent: number;
+}
+
+export interface CanarySettings {
+  /** 0: off. */
+  readonly intervalMs: number;
+  readonly query: string;
+  readonly documents: readonly string[];
+  readonly threshold: number;
+  readonly action: 'flag' | 'eject';
+  readonly timeoutMs: number;
 }
 
 export interface LbConfig {

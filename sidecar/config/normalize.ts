@@ -8,6 +8,13 @@ import type { ConfigFile, ModelEntry } from '../../common/config-schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
 import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
+import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from '../canary/canary-set.ts';
+
+/**
+ * Documents per call a backend accepts when `max_documents_per_call` is not set: TEI's
+ * `--max-client-batch-size` default and Cohere's documented cap. Others: unlimited.
+ */
+export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -99,11 +106,12 @@ function backendSpec(
   const key = resolveKey(params, input.file, input.env, input.readKeyFile ?? ((p) => readFileSync(p, 'utf8')));
   const timeout = entry.timeout ?? params.timeout;
   const interval = entry.health_check_interval;
+  const apiFormat = entry.api_format ?? params.api_format ?? provider.format ?? 'native';
   return {
     id: `${apiBase}|${entry.model_name}`,
     name: entry.model_name,
     apiBase,
-    apiFormat: entry.api_format ?? params.api_format ?? provider.format ?? 'native',
+    apiFormat,
     apiKey: key.apiKey,
     keyProblem: key.keyProblem,
     model: provider.model,
@@ -117,6 +125,8 @@ function backendSpec(
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : interval * 1000,
     costPerToken: params.input_cost_per_token ?? 0,
     forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
+    maxDocumentsPerCall: entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
+    maxTokensPerCall: entry.max_tokens_per_call ?? params.max_tokens_per_call,
   };
 }
 
@@ -173,6 +183,16 @@ function routerSettings(file: ConfigFile): RouterSettings {
       keepAliveTimeoutMs: r.keepalive_timeout * 1000,
     },
     latencyDecayMs: r.latency_decay_time * 1000,
+    shardMinDocuments: r.shard_min_documents,
+    hedging: { enabled: r.hedging, afterMs: r.hedge_after === undefined ? undefined : r.hedge_after * 1000, budgetPercent: r.hedge_budget_percent },
+    canary: {
+      intervalMs: (r.canary?.interval ?? 0) * 1000,
+      query: r.canary?.query ?? DEFAULT_CANARY_QUERY,
+      documents: r.canary?.documents ?? DEFAULT_CANARY_DOCUMENTS,
+      threshold: r.canary?.threshold ?? 0.6,
+      action: r.canary?.action ?? 'flag',
+      timeoutMs: (r.canary?.timeout ?? 10) * 1000,
+    },
   };
 }
 

@@ -79,6 +79,9 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
   const budgetExhausted = new Counter({ name: `${PREFIX}retry_budget_exhausted_total`, help: 'Retries skipped because the retry budget was used up.', registers: [registry] });
   const fallbacks = new Counter({ name: `${PREFIX}local_fallbacks_total`, help: 'Calls sent to the local backend because no backend could serve.', registers: [registry] });
   const rateLimited = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: 'Calls answered 429 because every backend was at its rpm/tpm limit.', registers: [registry] });
+  const splits = new Counter({ name: `${PREFIX}split_calls_total`, help: 'Calls split into chunks (over a backend limit, or sharded).', registers: [registry] });
+  const chunksSent = new Counter({ name: `${PREFIX}split_chunks_total`, help: 'Chunks of split calls.', registers: [registry] });
+  const hedges = new Counter({ name: `${PREFIX}hedges_total`, help: 'Hedging: hedges sent, skipped for budget, and which attempt answered first.', labelNames: ['event'] as const, registers: [registry] });
   const reloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Config reload attempts, by result.', labelNames: ['result'] as const, registers: [registry] });
 
   new Gauge({
@@ -118,6 +121,9 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
   perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) => (b.health === 'up' ? 1 : 0));
   perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (b.isEligible(now, 0) ? 1 : 0));
   perBackend('backend_weight', 'Configured weight.', (b) => b.spec.weight);
+  perBackend('backend_model_consistent', 'Model-consistency canary: 1 agrees with the pool majority, 0 inconsistent, -1 not yet known.', (b) =>
+    b.consistency === 'consistent' ? 1 : b.consistency === 'inconsistent' ? 0 : -1,
+  );
 
   // Children bound once per label pair: no label objects or key strings built per request.
   const requestChildren = new PairCache((format, outcome) => requests.labels(format, outcome));
@@ -139,6 +145,11 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     retryBudgetExhausted: () => budgetExhausted.inc(),
     fallback: () => fallbacks.inc(),
     rateLimited: () => rateLimited.inc(),
+    split(chunks) {
+      splits.inc();
+      chunksSent.inc(chunks);
+    },
+    hedge: (event) => hedges.labels(event).inc(),
     reload: (result) => reloads.labels(result).inc(),
     forgetBackends(names) {
       for (const backend of names) {

@@ -6,7 +6,7 @@ import { readJsonBody } from './read-body.ts';
 import type { ClientFormat } from '../api/canonical.ts';
 import { CLIENT_CODECS, formatOfRerankPath } from '../api/client-formats/index.ts';
 import { asBody } from '../api/request-fields.ts';
-import { RouteError, type AttemptRecord, type Balancer, type Generation, type RouteResult } from '../balancer/balancer.ts';
+import { RouteError, type AttemptRecord, type Balancer, type ChunkRecord, type Generation, type RouteResult } from '../balancer/balancer.ts';
 import { invalidRequest, LbError } from '../errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { errorResponse, toLbError } from './error-response.ts';
@@ -34,6 +34,10 @@ interface LogFields {
   readonly attempts: readonly AttemptRecord[];
   readonly estimatedTokens: number | undefined;
   readonly fallback: boolean;
+  /** The backend(s) that answered; on failures the last one tried. */
+  readonly backend?: string;
+  /** Split calls: which backend served which documents. */
+  readonly chunks?: readonly ChunkRecord[] | undefined;
   readonly code?: string;
   readonly reason?: string;
 }
@@ -54,8 +58,10 @@ function recordCall(deps: RerankDeps, generation: Generation, f: LogFields): voi
       documents: f.documents,
       estimated_tokens: f.estimatedTokens ?? null,
       attempts: f.attempts,
-      backend: f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend,
+      // A hedged call's last record may be the attempt that lost, so the answer's own backend wins.
+      backend: f.backend ?? (f.attempts.length === 0 ? null : f.attempts[f.attempts.length - 1]!.backend),
       fallback: f.fallback,
+      chunks: f.chunks,
       error_code: f.code,
       reason: f.reason,
     },
@@ -119,7 +125,7 @@ export async function handleRerank(c: Context, deps: RerankDeps, format: ClientF
     const payload = codec.render(request, result.answer, requestId);
     const headers: Record<string, string> = { 'x-request-id': requestId, [BACKEND_HEADER]: result.backend };
     if (result.local) headers[FALLBACK_HEADER] = 'local';
-    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local });
+    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local, chunks: result.chunks, backend: result.backend });
     return c.json(payload, 200, headers);
   } catch (error) {
     const lbError = toLbError(error);

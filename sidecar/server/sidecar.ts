@@ -8,6 +8,7 @@ import { Balancer } from '../balancer/balancer.ts';
 import type { LbConfig } from '../config/model.ts';
 import { ConfigError } from '../errors.ts';
 import { HealthChecker } from '../health/health-checker.ts';
+import { Canary } from '../canary/canary.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
 import { ConfigFileWatcher } from '../reload/file-watcher.ts';
@@ -46,6 +47,7 @@ export interface Sidecar {
   readonly reloader: ConfigReloader;
   readonly inFlight: InFlight;
   readonly clientLimits: ClientLimits;
+  readonly canary: Canary;
   /** Readiness goes false; calls keep being served. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -66,6 +68,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   if (options.enabled) health.sync(balancer.generation.backends, options.config.router.healthCheck);
+  const canary = new Canary({ clock, timers, logger: options.logger });
+  if (options.enabled) canary.sync(balancer.generation.backends, options.config.router.canary);
   const reloader = new ConfigReloader({
     load:
       options.load ??
@@ -79,6 +83,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
       clientLimits.apply(config.router.server);
       if (options.enabled) health.sync(balancer!.generation.backends, config.router.healthCheck);
+      if (options.enabled) canary.sync(balancer!.generation.backends, config.router.canary);
     },
     clock,
     logger: options.logger,
@@ -113,6 +118,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     reloader,
     inFlight,
     clientLimits,
+    canary,
     beginShutdown() {
       shuttingDown = true;
     },
@@ -121,6 +127,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       watcher?.stop();
       clientLimits.stop();
       health.stop();
+      canary.stop();
       balancer!.close();
       await client.close();
     },
