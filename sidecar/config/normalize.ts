@@ -8,7 +8,7 @@ import type { ConfigFile, ModelEntry } from '../../common/config-schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
 import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
-import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from '../canary/canary-set.ts';
+import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-defaults.ts';
 
 /**
  * Documents per call a backend accepts when `max_documents_per_call` is not set: TEI's
