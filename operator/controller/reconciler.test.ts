@@ -55,7 +55,7 @@ function world(spec: unknown, endpoints = 2) {
         async ask(pod) {
           const served = state.served.get(pod.name);
           if (served === undefined) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
-          return served;
+          return { hash: served, inconsistent: [] };
         },
       }),
     written: { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() },

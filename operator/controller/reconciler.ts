@@ -126,7 +126,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
       .sidecarPods(ns)
       .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selects(selector, p.metadata.labels))
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
-    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
+    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
   }
 
   // Status, written once and only when it changed.

@@ -14,20 +14,29 @@ test('at most `concurrency` sidecars are asked at once', async () => {
       most = Math.max(most, ++inFlight);
       await new Promise((r) => setImmediate(r));
       inFlight--;
-      return WANT;
+      return { hash: WANT, inconsistent: [] };
     },
   });
   assert.equal(most, 4);
-  assert.deepEqual(report, { total: 20, synced: 20, differing: [] });
+  assert.deepEqual(report, { total: 20, synced: 20, differing: [], inconsistent: [] });
 });
 
 test('each differing pod is named with what it serves and what is wanted; unreachable ones say why', async () => {
   const report = await checkSidecars(pods.slice(0, 3), 8000, WANT, {
     async ask(pod) {
-      if (pod.name === 'pod-01') return 'b'.repeat(64);
+      if (pod.name === 'pod-01') return { hash: 'b'.repeat(64), inconsistent: [] };
       if (pod.name === 'pod-02') throw Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
-      return WANT;
+      return { hash: WANT, inconsistent: [] };
     },
   });
-  assert.deepEqual(report, { total: 3, synced: 1, differing: ['pod-01 serves bbbbbbbbbbbb (want aaaaaaaaaaaa)', 'pod-02 unreachable (ECONNREFUSED)'] });
+  assert.deepEqual(report, { total: 3, synced: 1, differing: ['pod-01 serves bbbbbbbbbbbb (want aaaaaaaaaaaa)', 'pod-02 unreachable (ECONNREFUSED)'], inconsistent: [] });
+});
+
+test("backends any sidecar's canary distrusts are reported once each, sorted", async () => {
+  const report = await checkSidecars(pods.slice(0, 3), 8000, WANT, {
+    async ask(pod) {
+      return { hash: WANT, inconsistent: pod.name === 'pod-00' ? ['tei-2', 'tei-0'] : pod.name === 'pod-01' ? ['tei-2'] : [] };
+    },
+  });
+  assert.deepEqual(report.inconsistent, ['tei-0', 'tei-2']);
 });

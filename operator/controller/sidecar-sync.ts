@@ -15,10 +15,24 @@ export interface SyncReport {
   readonly synced: number;
   /** The pods that differ, sorted: "<pod> serves <hash12> (want <hash12>)" or "<pod> unreachable (<code>)". */
   readonly differing: readonly string[];
+  /** Backends some sidecar's model-consistency canary judged inconsistent, sorted, each once. */
+  readonly inconsistent: readonly string[];
 }
 
-/** The hash a sidecar serves; throws when it cannot be asked. */
-export type AskSidecar = (pod: SidecarPod, port: number, timeoutMs: number) => Promise<string | undefined>;
+/** What a sidecar says of itself: the config it serves, and the backends its canary distrusts. */
+export interface SidecarView {
+  readonly hash: string | undefined;
+  readonly inconsistent: readonly string[];
+}
+
+/** Asks one sidecar; throws when it cannot be asked. */
+export type AskSidecar = (pod: SidecarPod, port: number, timeoutMs: number) => Promise<SidecarView>;
+
+/** Backend names as a sidecar reports them: strings only, bounded (the answer is not trusted). */
+function namesOf(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 253).slice(0, 64);
+}
 
 export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, port, timeoutMs) {
   const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
@@ -27,8 +41,8 @@ export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, por
     await res.body.dump();
     throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
   }
-  const body = (await res.body.json()) as { hash?: unknown };
-  return typeof body.hash === 'string' ? body.hash : undefined;
+  const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
+  return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
 };
 
 export interface CheckOptions {
@@ -54,14 +68,17 @@ async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) 
 export async function checkSidecars(pods: readonly SidecarPod[], port: number, wanted: string, options: CheckOptions = {}): Promise<SyncReport> {
   const ask = options.ask ?? askSidecarOverHttp;
   const timeoutMs = options.timeoutMs ?? 1000;
+  const inconsistent = new Set<string>();
   const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
     try {
-      const served = await ask(pod, port, timeoutMs);
+      const view = await ask(pod, port, timeoutMs);
+      for (const name of view.inconsistent) inconsistent.add(name);
+      const served = view.hash;
       return served === wanted ? undefined : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
     } catch (error) {
       return `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
     }
   });
   const differing = results.filter((r): r is string => r !== undefined).sort();
-  return { total: pods.length, synced: pods.length - differing.length, differing };
+  return { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
 }

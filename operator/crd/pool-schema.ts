@@ -126,6 +126,8 @@ export const poolStatusSchema = z.object({
   configMapName: z.string().max(253).optional(),
   configHash: z.string().max(64).optional(),
   sidecars: z.object({ synced: z.int().min(0), total: z.int().min(0), summary: z.string().max(32) }).optional(),
+  /** Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority. */
+  inconsistentBackends: z.array(z.string().max(253)).max(64).optional(),
 });
 
 export type PoolSpec = z.infer<typeof poolSpecSchema>;

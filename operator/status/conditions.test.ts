@@ -4,7 +4,7 @@ import type { RenderedConfig } from '../render/render-config.ts';
 import { computeStatus, sameStatus, type Observed } from './conditions.ts';
 
 const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3, keyEnv: {} };
-const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderFailure: undefined, appliedHash: rendered.hash, missingServices: [], sidecars: { total: 2, synced: 2, differing: [] } };
+const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderFailure: undefined, appliedHash: rendered.hash, missingServices: [], sidecars: { total: 2, synced: 2, differing: [], inconsistent: [] } };
 
 function condition(o: Observed, type: string) {
   return computeStatus(undefined, o, 'T0').conditions!.find((c) => c.type === type)!;
@@ -15,8 +15,9 @@ describe('pool status', () => {
     ['all good', {}, { Ready: ['True', 'Ready'], ConfigRendered: ['True', 'Rendered'], BackendsAvailable: ['True', 'BackendsReady'], SidecarsSynced: ['True', 'AllSynced'] }],
     ['a referenced Service is gone', { missingServices: ['tei'] }, { Ready: ['False', 'ServiceNotFound'], BackendsAvailable: ['False', 'ServiceNotFound'] }],
     ['nothing ready', { rendered: { ...rendered, readyCount: 0 } }, { Ready: ['False', 'NoReadyBackends'], BackendsAvailable: ['False', 'NoReadyBackends'] }],
-    ['a sidecar lags', { sidecars: { total: 2, synced: 1, differing: ['b serves 0123456789ab (want abcdef012345)'] } }, { Ready: ['False', 'Syncing'], SidecarsSynced: ['False', 'Syncing'] }],
-    ['no selector: sync unknown, pool still ready', { sidecars: undefined }, { Ready: ['True', 'Ready'], SidecarsSynced: ['Unknown', 'NoSelector'] }],
+    ['a sidecar lags', { sidecars: { total: 2, synced: 1, differing: ['b serves 0123456789ab (want abcdef012345)'], inconsistent: [] } }, { Ready: ['False', 'Syncing'], SidecarsSynced: ['False', 'Syncing'] }],
+    ['no selector: sync unknown, pool still ready', { sidecars: undefined }, { Ready: ['True', 'Ready'], SidecarsSynced: ['Unknown', 'NoSelector'], ModelConsistent: ['Unknown', 'NoSidecars'] }],
+    ['a canary distrusts a backend: flagged, the pool stays ready', { sidecars: { total: 2, synced: 2, differing: [], inconsistent: ['tei-2'] } }, { Ready: ['True', 'Ready'], ModelConsistent: ['False', 'InconsistentBackends'] }],
     ['invalid spec', { rendered: undefined, appliedHash: undefined, renderFailure: { reason: 'InvalidSpec', message: 'spec.backends[0].apiBase: bad' } }, { Ready: ['False', 'InvalidSpec'], ConfigRendered: ['False', 'InvalidSpec'] }],
     ['too large for a ConfigMap: the last good config stays', { rendered: undefined, renderFailure: { reason: 'ConfigTooLarge', message: 'too large' } }, { Ready: ['False', 'ConfigTooLarge'], ConfigRendered: ['False', 'ConfigTooLarge'], SidecarsSynced: ['True', 'AllSynced'] }],
   ];
@@ -41,15 +42,15 @@ describe('pool status', () => {
     assert.ok(same.conditions!.every((c) => c.lastTransitionTime === 'T0'));
     const changed = computeStatus(same, { ...base, missingServices: ['x'] }, 'T2');
     const byType = Object.fromEntries(changed.conditions!.map((c) => [c.type, c.lastTransitionTime]));
-    assert.deepEqual(byType, { Ready: 'T2', ConfigRendered: 'T0', BackendsAvailable: 'T2', SidecarsSynced: 'T0' });
+    assert.deepEqual(byType, { Ready: 'T2', ConfigRendered: 'T0', BackendsAvailable: 'T2', SidecarsSynced: 'T0', ModelConsistent: 'T0' });
   });
 
   test('a sidecar that differs is named with the hash it serves and the one wanted', () => {
     const differing = ['b serves 0123456789ab (want abcdef012345)'];
-    const c = condition({ ...base, sidecars: { total: 2, synced: 1, differing } }, 'SidecarsSynced');
+    const c = condition({ ...base, sidecars: { total: 2, synced: 1, differing, inconsistent: [] } }, 'SidecarsSynced');
     assert.equal(c.message, '1/2 sidecars serve config abcdef012345; b serves 0123456789ab (want abcdef012345)');
     const many = Array.from({ length: 8 }, (_, i) => `pod-${i} unreachable (ETIMEDOUT)`);
-    assert.match(condition({ ...base, sidecars: { total: 9, synced: 1, differing: many } }, 'SidecarsSynced').message, /pod-4 unreachable \(ETIMEDOUT\) and 3 more$/);
+    assert.match(condition({ ...base, sidecars: { total: 9, synced: 1, differing: many, inconsistent: [] } }, 'SidecarsSynced').message, /pod-4 unreachable \(ETIMEDOUT\) and 3 more$/);
   });
 
   test('without a new render, the counts and hash in place stay (no write every reconcile)', () => {
@@ -63,6 +64,6 @@ describe('pool status', () => {
   test('an unchanged observation computes an equal status (no write)', () => {
     const first = computeStatus(undefined, base, 'T0');
     assert.ok(sameStatus(first, computeStatus(first, base, 'T9')));
-    assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, differing: ['c unreachable (ECONNREFUSED)'] } }, 'T9')));
+    assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, differing: ['c unreachable (ECONNREFUSED)'], inconsistent: [] } }, 'T9')));
   });
 });

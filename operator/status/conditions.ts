@@ -23,7 +23,7 @@ export interface Observed {
   /** Services named in spec.discovery that do not exist. */
   readonly missingServices: readonly string[];
   /** undefined: the pool selects no sidecar pods. */
-  readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[] } | undefined;
+  readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[]; readonly inconsistent: readonly string[] } | undefined;
 }
 
 /** How many differing pods a message names (the rest are counted). */
@@ -47,6 +47,18 @@ function backendsAvailable(o: Observed): Draft {
     return { type: 'BackendsAvailable', status: 'False', reason: 'NoReadyBackends', message: `no ready backend: ${r.staticCount} static, ${r.discoveredCount} discovered endpoint(s), none ready` };
   }
   return { type: 'BackendsAvailable', status: 'True', reason: 'BackendsReady', message: `${r.readyCount} ready backend(s): ${r.staticCount} static, ${r.readyCount - r.staticCount} discovered` };
+}
+
+/** What the sidecars' model-consistency canaries say about the pool's backends (routing.canary). */
+function modelConsistent(o: Observed): Draft {
+  if (o.sidecars === undefined || o.sidecars.total === 0) return { type: 'ModelConsistent', status: 'Unknown', reason: 'NoSidecars', message: 'no sidecar to ask' };
+  const bad = o.sidecars.inconsistent;
+  if (bad.length > 0) {
+    const named = bad.slice(0, NAMED_PODS).join(', ');
+    const more = bad.length > NAMED_PODS ? ` and ${bad.length - NAMED_PODS} more` : '';
+    return { type: 'ModelConsistent', status: 'False', reason: 'InconsistentBackends', message: `the canary ranks differently on ${named}${more} than on the pool's majority: a different model or revision?` };
+  }
+  return { type: 'ModelConsistent', status: 'True', reason: 'NoneReported', message: 'no sidecar reports an inconsistent backend (the canary runs where routing.canary.interval is set)' };
 }
 
 function sidecarsSynced(o: Observed): Draft {
@@ -77,7 +89,8 @@ export function mergeCondition(previous: readonly Condition[] | undefined, draft
 
 export function computeStatus(previous: PoolStatus | undefined, o: Observed, now: string): PoolStatus {
   const parts = [configRendered(o), backendsAvailable(o), sidecarsSynced(o)];
-  const drafts = [ready(parts), ...parts];
+  // Model consistency informs; it does not make the pool unready (the canary acts in the sidecars).
+  const drafts = [ready(parts), ...parts, modelConsistent(o)];
   const status: PoolStatus = {
     observedGeneration: o.generation,
     conditions: drafts.map((d) => mergeCondition(previous?.conditions, d, o.generation, now)),
@@ -88,6 +101,7 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   if (o.rendered !== undefined) status.backends = { static: o.rendered.staticCount, discovered: o.rendered.discoveredCount, ready: o.rendered.readyCount };
   else if (previous?.backends !== undefined) status.backends = previous.backends;
   if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
+  if (o.sidecars !== undefined && o.sidecars.inconsistent.length > 0) status.inconsistentBackends = [...o.sidecars.inconsistent];
   return status;
 }
 

@@ -77,6 +77,8 @@ function configBody(deps: AppDeps): Record<string, unknown> {
     loaded_at: new Date(gen.loadedAt).toISOString(),
     warnings: gen.config.warnings,
     last_reload: deps.reloader.last ?? null,
+    // The model-consistency canary's verdicts, for the operator's RerankerPool status.
+    inconsistent_backends: gen.backends.filter((b) => b.consistency === 'inconsistent').map((b) => b.spec.name),
   };
 }
 
