@@ -123,6 +123,7 @@ describe('model-consistency canary', () => {
     const metrics = await (await fetch(`${p.url}/metrics`)).text();
     assert.match(metrics, /reranker_lb_backend_model_consistent\{backend="odd"\} 0/);
     assert.match(metrics, /reranker_lb_backend_model_consistent\{backend="a"\} 1/);
+    assert.deepEqual((await get(p.url, '/lb/config')).body.inconsistent_backends, ['odd'], 'what the operator collects into the RerankerPool status');
     const before = p.fakes.odd!.stats.requests;
     for (let i = 0; i < 6; i++) assert.equal((await post(p.url, '/rerank', { query: 'capital of france', documents: documents(3) })).status, 200);
     // The odd backend still gets canary calls, but no traffic.
