@@ -136,7 +136,7 @@ export const routerSettingsSchema = z.object({
   /** Longest time an answer may make no progress because the client does not read it. */
   send_timeout: positiveSeconds.default(10),
   /** How long an idle keep-alive connection from a client stays open. */
-  keepalive_timeout: positiveSeconds.default(5),
+  keepalive_timeout: positiveSeconds.default(65),
   latency_decay_time: positiveSeconds.default(5),
   /** rpm/tpm/max_parallel_requests are pool-wide; each sidecar enforces its share (limit / count). */
   sidecar_count: positiveCount.default(1),
