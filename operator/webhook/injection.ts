@@ -1,0 +1,107 @@
+/**
+ * Sidecar injection, wired: the HTTPS webhook (every replica serves it), the certificate keeper
+ * (every replica: each needs the certificate; writes are safe against each other), and the
+ * sidecar RBAC controller (the leader acts). main.ts calls start/startLeading/stopLeading/stop.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { KubeApi } from '../../kube/api.ts';
+import type { Clock, Random, Timers } from '../../common/clock.ts';
+import { CertKeeper } from '../certs/cert-keeper.ts';
+import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
+import { RbacController } from '../rbac/rbac-controller.ts';
+import type { InvolvedObject } from './admission.ts';
+import { WebhookServer } from './server.ts';
+import { certificateNames, type InjectionSettings } from './settings.ts';
+
+export interface InjectionDeps {
+  readonly api: KubeApi;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: Random;
+  readonly registry: Registry;
+  readonly namespace: string;
+  readonly namespaces: readonly string[] | undefined;
+  readonly identity: string;
+}
+
+export class Injection {
+  readonly server: WebhookServer;
+  readonly certs: CertKeeper;
+  readonly rbac: RbacController;
+
+  constructor(settings: InjectionSettings, deps: InjectionDeps) {
+    const logger = deps.logger.child({ part: 'injection' });
+    const served = deps.namespaces === undefined ? undefined : new Set(deps.namespaces);
+    this.server = new WebhookServer(
+      {
+        settings: settings.sidecar,
+        logger,
+        getPool: async (ns, name) => (served !== undefined && !served.has(ns) ? undefined : deps.api.get<RerankerPool>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`)),
+        event: (involved, reason, message) => this.#event(deps, involved, reason, message),
+      },
+      deps.registry,
+    );
+    this.certs = new CertKeeper({
+      api: deps.api,
+      logger,
+      clock: deps.clock,
+      timers: deps.timers,
+      mode: settings.certMode,
+      namespace: deps.namespace,
+      secretName: settings.certSecret,
+      webhookConfigName: settings.webhookConfigName,
+      names: certificateNames(settings),
+      url: settings.url,
+      checkMs: settings.certCheckMs,
+      onCertificate: (cert) => this.server.useCertificate(cert, settings.port, settings.host),
+    });
+    this.rbac = new RbacController({ api: deps.api, logger, timers: deps.timers, clock: deps.clock, random: deps.random, namespaces: deps.namespaces });
+  }
+
+  async #event(deps: InjectionDeps, involved: InvolvedObject, reason: string, message: string): Promise<void> {
+    const now = new Date(deps.clock.wallNow()).toISOString();
+    try {
+      await deps.api.request('POST', `/api/v1/namespaces/${involved.namespace}/events`, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${involved.name.replace(/[^a-z0-9.-]/g, '')}.`, namespace: involved.namespace },
+          involvedObject: involved,
+          type: 'Warning',
+          reason,
+          message: message.slice(0, 1000),
+          source: { component: 'reranker-lb-operator' },
+          reportingComponent: 'reranker.dev/operator',
+          reportingInstance: deps.identity.slice(0, 128),
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+        timeoutMs: 3000,
+      });
+    } catch (error) {
+      deps.logger.warn({ err: (error as Error).message, reason }, 'could not record an injection event');
+    }
+  }
+
+  start(): void {
+    void this.certs.start();
+    this.rbac.start();
+  }
+
+  startLeading(): void {
+    void this.rbac.startLeading();
+  }
+
+  stopLeading(): void {
+    this.rbac.stopLeading();
+  }
+
+  stop(): void {
+    this.certs.stop();
+    this.rbac.stop();
+    this.server.close();
+  }
+}
