@@ -15,6 +15,8 @@ import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
 import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
+import { Injection } from './webhook/injection.ts';
+import { injectionSettings } from './webhook/settings.ts';
 
 function ownNamespace(env: NodeJS.ProcessEnv): string {
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
@@ -70,6 +72,16 @@ async function main(): Promise<void> {
   );
   controller.start(metrics);
 
+  // --- sidecar injection (issue 13): webhook + certificates on every replica, sidecar RBAC on the leader.
+  const inj = injectionSettings(env);
+  if (inj.problems.length > 0) {
+    logger.fatal({ problems: inj.problems }, 'invalid injection settings');
+    process.exit(2);
+  }
+  const injection = inj.settings === undefined ? undefined : new Injection(inj.settings, { api, logger, clock: systemClock, timers: systemTimers, random: Math.random, registry: metrics.registry, namespace: ownNamespace(env), namespaces: watchNamespaces(env), identity });
+  injection?.start();
+  // --- end sidecar injection
+
   const leaderElect = env.LEADER_ELECT !== 'false';
   const elector = new LeaderElector(api, {
     namespace: ownNamespace(env),
@@ -81,16 +93,19 @@ async function main(): Promise<void> {
     onStartedLeading: () => {
       metrics.leader.set(1);
       void controller.startLeading();
+      injection?.startLeading();
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
       controller.stopLeading();
+      injection?.stopLeading();
     },
   });
   if (leaderElect) elector.start();
   else {
     metrics.leader.set(1);
     void controller.startLeading();
+    injection?.startLeading();
   }
 
   const app = new Hono();
@@ -108,6 +123,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     logger.info({ signal }, 'operator stopping');
     controller.stop();
+    injection?.stop();
     void elector.stop().finally(() => {
       server.close();
       process.exit(0);
