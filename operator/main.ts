@@ -54,6 +54,11 @@ async function main(): Promise<void> {
   const logger = createLogger(env.LOG_LEVEL, undefined, 'reranker-lb-operator');
   const api = new KubeApi(loadKubeConfig());
   const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+  const inj = injectionSettings(env); // sidecar injection (issue 13)
+  if (inj.problems.length > 0) {
+    logger.fatal({ problems: inj.problems }, 'invalid injection settings');
+    process.exit(2);
+  }
   const controller = new Controller({
     api,
     logger,
@@ -64,6 +69,7 @@ async function main(): Promise<void> {
     namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
     verifyPolicy: verifyPolicy(env),
+    sidecarVersion: inj.settings?.sidecar.version, // sidecar injection (issue 13)
   });
   const metrics = createOperatorMetrics(
     () => controller.queue.depth,
@@ -73,11 +79,6 @@ async function main(): Promise<void> {
   controller.start(metrics);
 
   // --- sidecar injection (issue 13): webhook + certificates on every replica, sidecar RBAC on the leader.
-  const inj = injectionSettings(env);
-  if (inj.problems.length > 0) {
-    logger.fatal({ problems: inj.problems }, 'invalid injection settings');
-    process.exit(2);
-  }
   const injection = inj.settings === undefined ? undefined : new Injection(inj.settings, { api, logger, clock: systemClock, timers: systemTimers, random: Math.random, registry: metrics.registry, namespace: ownNamespace(env), namespaces: watchNamespaces(env), identity });
   injection?.start();
   // --- end sidecar injection
