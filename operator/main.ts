@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const ready = controller.synced;
+    const ready = controller.synced && (injection?.server.listening ?? true); // sidecar injection (issue 13): the Service sends admission calls only to replicas serving them
     return c.json({ ready, leader: elector.isLeader || !leaderElect }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
