@@ -61,7 +61,11 @@ for (const c of cases) {
   });
 }
 
-test('decodeSecretData: a Secret without the certificate keys is "nothing stored"', () => {
+test('decodeSecretData: a Secret without the certificate and key is "nothing stored"; one without ca.crt (cert-manager) still serves', () => {
   assert.equal(decodeSecretData(undefined), undefined);
   assert.equal(decodeSecretData({ 'tls.crt': '' }), undefined);
+  const { 'ca.crt': _ca, 'ca.key': _key, ...servingOnly } = encodeSecretData(set);
+  const decoded = decodeSecretData(servingOnly)!;
+  assert.equal(decoded.cert, set.cert);
+  assert.equal(planCertificates(decoded, NAMES, NOW).action, 'issue-ca', 'in self mode, without its CA the operator starts over');
 });

@@ -22,14 +22,15 @@ export type CertPlan =
   | { readonly action: 'issue-serving'; readonly reason: string }
   | { readonly action: 'issue-ca'; readonly reason: string };
 
-/** Decodes a Secret's base64 `data` into PEM text; undefined when a certificate part is missing. */
+/** Decodes a Secret's base64 `data` into PEM text; undefined without a serving certificate and key. */
 export function decodeSecretData(data: Record<string, string> | undefined): StoredCertificates | undefined {
   const get = (k: string) => (data?.[k] === undefined ? undefined : Buffer.from(data[k]!, 'base64').toString('utf8'));
   const caCert = get(SECRET_KEYS.caCert);
   const cert = get(SECRET_KEYS.cert);
   const key = get(SECRET_KEYS.key);
-  if (caCert === undefined || cert === undefined || key === undefined || caCert === '' || cert === '' || key === '') return undefined;
-  return { caCert, caKey: get(SECRET_KEYS.caKey) || undefined, cert, key };
+  if (cert === undefined || key === undefined || cert === '' || key === '') return undefined;
+  // ca.crt may be absent from a cert-manager Secret (some issuers do not know it); the operator's own always has it.
+  return { caCert: caCert ?? '', caKey: get(SECRET_KEYS.caKey) || undefined, cert, key };
 }
 
 export function encodeSecretData(c: { caCert: string; caKey: string; cert: string; key: string }): Record<string, string> {
