@@ -40,6 +40,12 @@ export class WebhookServer {
     return this.#server?.listening === true;
   }
 
+  /** The port served (useful with port 0); undefined before the first certificate. */
+  get port(): number | undefined {
+    const address = this.#server?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
   /** Starts serving with the first certificate; later calls swap it in. */
   useCertificate(cert: { cert: string; key: string }, port: number, host: string): void {
     if (this.#server !== undefined) {
