@@ -9,6 +9,7 @@ import { Informer } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { GROUP, PLURAL, VERSION } from '../crd/pool-schema.ts';
+import { slimMetadata } from '../controller/cache-transforms.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import { POOL_LABEL, SIDECAR_LABEL } from '../webhook/inject.ts';
 import { desiredRole, desiredRoleBinding, grantsMatch, injectedServiceAccounts, sidecarRbacName, type InjectedPodLike } from './sidecar-rbac.ts';
@@ -41,6 +42,8 @@ export class RbacController {
       path: path(ns),
       labelSelector: `${POOL_LABEL},${SIDECAR_LABEL}=true`,
       onEvent: (_e, pod) => this.#enqueue(pod),
+      // Only what the grants are computed from stays in the cache.
+      transform: (pod) => ({ metadata: slimMetadata(pod.metadata), spec: { serviceAccountName: pod.spec?.serviceAccountName } }),
       logger: deps.logger,
       timers: deps.timers,
       clock: deps.clock,
