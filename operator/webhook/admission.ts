@@ -38,7 +38,7 @@ export interface AdmissionDeps {
   /** undefined: no such pool. Throws when it cannot tell. */
   readonly getPool: (namespace: string, name: string) => Promise<RerankerPool | undefined>;
   /** Fire and forget: never delays the answer. */
-  readonly event: (involved: InvolvedObject, reason: string, message: string) => Promise<void>;
+  readonly event: (involved: InvolvedObject, reason: string, message: string) => Promise<void> | void;
   readonly logger: Logger;
 }
 

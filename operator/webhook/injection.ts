@@ -9,8 +9,8 @@ import type { KubeApi } from '../../kube/api.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { CertKeeper } from '../certs/cert-keeper.ts';
 import { GROUP, PLURAL, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
+import { EventRecorder } from '../events/recorder.ts';
 import { RbacController } from '../rbac/rbac-controller.ts';
-import type { InvolvedObject } from './admission.ts';
 import { WebhookServer } from './server.ts';
 import { certificateNames, type InjectionSettings } from './settings.ts';
 
@@ -30,16 +30,19 @@ export class Injection {
   readonly server: WebhookServer;
   readonly certs: CertKeeper;
   readonly rbac: RbacController;
+  /** Events aggregated per (object, reason), as the controller's: a large rollout records one series. */
+  readonly #events: EventRecorder;
 
   constructor(settings: InjectionSettings, deps: InjectionDeps) {
     const logger = deps.logger.child({ part: 'injection' });
+    this.#events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger, component: 'reranker-lb-operator', instance: deps.identity });
     const served = deps.namespaces === undefined ? undefined : new Set(deps.namespaces);
     this.server = new WebhookServer(
       {
         settings: settings.sidecar,
         logger,
         getPool: async (ns, name) => (served !== undefined && !served.has(ns) ? undefined : deps.api.get<RerankerPool>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`)),
-        event: (involved, reason, message) => this.#event(deps, involved, reason, message),
+        event: async (involved, reason, message) => this.#events.record({ ...involved, uid: involved.uid }, 'Warning', reason, message),
       },
       deps.registry,
     );
@@ -60,32 +63,6 @@ export class Injection {
     this.rbac = new RbacController({ api: deps.api, logger, timers: deps.timers, clock: deps.clock, random: deps.random, namespaces: deps.namespaces });
   }
 
-  async #event(deps: InjectionDeps, involved: InvolvedObject, reason: string, message: string): Promise<void> {
-    const now = new Date(deps.clock.wallNow()).toISOString();
-    try {
-      await deps.api.request('POST', `/api/v1/namespaces/${involved.namespace}/events`, {
-        body: {
-          apiVersion: 'v1',
-          kind: 'Event',
-          metadata: { generateName: `${involved.name.replace(/[^a-z0-9.-]/g, '')}.`, namespace: involved.namespace },
-          involvedObject: involved,
-          type: 'Warning',
-          reason,
-          message: message.slice(0, 1000),
-          source: { component: 'reranker-lb-operator' },
-          reportingComponent: 'reranker.dev/operator',
-          reportingInstance: deps.identity.slice(0, 128),
-          firstTimestamp: now,
-          lastTimestamp: now,
-          count: 1,
-        },
-        timeoutMs: 3000,
-      });
-    } catch (error) {
-      deps.logger.warn({ err: (error as Error).message, reason }, 'could not record an injection event');
-    }
-  }
-
   start(): void {
     void this.certs.start();
     this.rbac.start();
@@ -102,6 +79,7 @@ export class Injection {
   stop(): void {
     this.certs.stop();
     this.rbac.stop();
+    this.#events.stop();
     this.server.close();
   }
 }
