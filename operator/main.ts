@@ -15,6 +15,8 @@ import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { createOperatorMetrics } from './controller/metrics.ts';
 import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
+import { Injection } from './webhook/injection.ts';
+import { injectionSettings } from './webhook/settings.ts';
 
 function ownNamespace(env: NodeJS.ProcessEnv): string {
   if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
@@ -52,6 +54,11 @@ async function main(): Promise<void> {
   const logger = createLogger(env.LOG_LEVEL, undefined, 'reranker-lb-operator');
   const api = new KubeApi(loadKubeConfig());
   const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+  const inj = injectionSettings(env); // sidecar injection (issue 13)
+  if (inj.problems.length > 0) {
+    logger.fatal({ problems: inj.problems }, 'invalid injection settings');
+    process.exit(2);
+  }
   const controller = new Controller({
     api,
     logger,
@@ -62,6 +69,7 @@ async function main(): Promise<void> {
     namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
     verifyPolicy: verifyPolicy(env),
+    sidecarVersion: inj.settings?.sidecar.version, // sidecar injection (issue 13)
   });
   const metrics = createOperatorMetrics(
     () => controller.queue.depth,
@@ -69,6 +77,11 @@ async function main(): Promise<void> {
     () => ({ writes: controller.events.writes, dropped: controller.events.dropped }),
   );
   controller.start(metrics);
+
+  // --- sidecar injection (issue 13): webhook + certificates on every replica, sidecar RBAC on the leader.
+  const injection = inj.settings === undefined ? undefined : new Injection(inj.settings, { api, logger, clock: systemClock, timers: systemTimers, random: Math.random, registry: metrics.registry, namespace: ownNamespace(env), namespaces: watchNamespaces(env), identity });
+  injection?.start();
+  // --- end sidecar injection
 
   const leaderElect = env.LEADER_ELECT !== 'false';
   const elector = new LeaderElector(api, {
@@ -81,22 +94,25 @@ async function main(): Promise<void> {
     onStartedLeading: () => {
       metrics.leader.set(1);
       void controller.startLeading();
+      injection?.startLeading();
     },
     onStoppedLeading: () => {
       metrics.leader.set(0);
       controller.stopLeading();
+      injection?.stopLeading();
     },
   });
   if (leaderElect) elector.start();
   else {
     metrics.leader.set(1);
     void controller.startLeading();
+    injection?.startLeading();
   }
 
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const ready = controller.synced;
+    const ready = controller.synced && (injection?.server.listening ?? true); // sidecar injection (issue 13): the Service sends admission calls only to replicas serving them
     return c.json({ ready, leader: elector.isLeader || !leaderElect }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
@@ -108,6 +124,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     logger.info({ signal }, 'operator stopping');
     controller.stop();
+    injection?.stop();
     void elector.stop().finally(() => {
       server.close();
       process.exit(0);

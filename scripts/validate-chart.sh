@@ -43,6 +43,10 @@ declare -A variants=(
   [all-options]="--set operator.replicas=2 --set operator.namespaces={app,rrlb-system} --set metrics.serviceMonitor.enabled=true --set metrics.podMonitor.enabled=true --set metrics.prometheusRule.enabled=true --set grafanaDashboard.enabled=true --set gateway.enabled=true --set gateway.pool=search --set networkPolicy.enabled=true --set gateway.apiKeySecrets[0].name=cohere --set gateway.apiKeySecrets[0].key=api-key"
   [all-namespaces]="--set operator.allNamespaces=true --set operator.replicas=2"
   [gateway]="--set gateway.enabled=true --set gateway.pool=search"
+  # Sidecar injection: the webhook by URL (an operator outside the cluster), and without it. The
+  # cert-manager variant needs cert-manager's CRDs; e2e/webhook.test.ts dry-runs the rest of it.
+  [injection-url]="--set injection.url=https://198.18.0.1:9443/mutate-pods --set injection.failurePolicy=Ignore --set networkPolicy.enabled=true"
+  [injection-off]="--set injection.enabled=false"
 )
 accepted="$( (grep -v '^\s*#' "$chart/kube-score-accepted.txt" || true) | awk 'NF {print $1}' | sort -u)"
 ignore=()

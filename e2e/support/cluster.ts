@@ -177,11 +177,12 @@ export class Cluster {
     return JSON.parse(this.kubectl(['get', ...args, '-o', 'json'])) as T;
   }
 
-  async startControllerManager(): Promise<void> {
+  /** `controllers`: kube-controller-manager's --controllers (the webhook suite adds deployment,replicaset). */
+  async startControllerManager(controllers = 'endpointslice,endpointslicemirroring,garbagecollector,namespace,serviceaccount'): Promise<void> {
     this.#controllerManager = this.#spawn('kube-controller-manager', join(this.bin, 'kube-controller-manager'), [
       '--kubeconfig', this.kubeconfig(ADMIN),
       '--leader-elect=false',
-      '--controllers', 'endpointslice,endpointslicemirroring,garbagecollector,namespace,serviceaccount',
+      '--controllers', controllers,
       '--service-account-private-key-file', join(this.dir, 'sa.key'),
       '--bind-address', '127.0.0.1',
       '--secure-port', String(await freePort()),

@@ -30,6 +30,8 @@ export interface ControllerDeps {
   readonly namespaces: readonly string[] | undefined;
   readonly workers?: number;
   readonly endpointCoalesceMs?: number;
+  /** Sidecar injection (issue 13): the version injected, for status.injection. */
+  readonly sidecarVersion?: string;
   readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
   /** When to ask a pool's sidecars again (synced: every 30 s; lagging: 1 s backing off to 30 s). */
   readonly verifyPolicy?: VerifyPolicy;
@@ -151,6 +153,7 @@ export class Controller {
         this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
       askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: d.askSidecar, concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
       written: this.#written,
+      sidecarVersion: d.sidecarVersion, // sidecar injection (issue 13)
     };
   }
 

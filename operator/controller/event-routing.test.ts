@@ -21,6 +21,7 @@ describe('pod events reach only the pools that select the pod', () => {
     ['a status change the reconcile does not read: nothing', pod({ app: 'app-7' }), pod({ app: 'app-7' }), []],
     ['being deleted: its pool', pod({ app: 'app-7' }, '10.0.0.1', 'a', { deletionTimestamp: 'T' }), pod({ app: 'app-7' }), ['a/p7']],
     ['other namespace: only pools there', pod({ app: 'app-1' }, '10.0.0.1', 'b'), undefined, ['b/other-ns']],
+    ['an injected pod: the pool its reranker.dev/pool label names (status.injection)', pod({ app: 'nobody', 'reranker.dev/pool': 'no-selector' }), undefined, ['a/no-selector']],
   ];
   for (const [name, now, before, want] of table) test(name, () => assert.deepEqual(poolsForPod(pools, now, before).sort(), want));
 

@@ -4,6 +4,7 @@
  * reconcile reads changed; a Service or its EndpointSlices only to the pools that discover it.
  */
 import type { KubeObject } from '../../kube/api.ts';
+import { POOL_LABEL } from '../webhook/inject.ts';
 
 export interface RoutablePool extends KubeObject {
   spec?: { sidecarSelector?: { matchLabels?: Record<string, string> }; discovery?: readonly { service: string }[] };
@@ -33,6 +34,8 @@ export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, pr
     .filter((pool) => {
       if (pool.metadata.namespace !== ns) return false;
       const selector = pool.spec?.sidecarSelector?.matchLabels;
+      // Sidecar injection (issue 13): an injected pod names its pool, whose status.injection counts it.
+      if (pod.metadata.labels?.[POOL_LABEL] === pool.metadata.name) return true;
       return selects(selector, pod.metadata.labels) || (previous !== undefined && selects(selector, previous.metadata.labels));
     })
     .map((pool) => `${ns}/${pool.metadata.name}`);

@@ -18,6 +18,7 @@ import { selects } from './event-routing.ts';
 import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
 import type { SidecarState } from './verify-policy.ts';
 import type { WriteMemo } from './write-memo.ts';
+import { injectionStatus } from '../status/injection.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
@@ -47,6 +48,8 @@ export interface ReconcilerDeps {
   readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string) => Promise<SyncReport>;
   /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
   readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined> };
+  /** Sidecar injection (issue 13): the version the operator injects; undefined: injection off. */
+  readonly sidecarVersion?: string;
 }
 
 export interface ReconcileResult {
@@ -130,7 +133,8 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   }
 
   // Status, written once and only when it changed.
-  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars }, deps.now());
+  const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion); // sidecar injection (issue 13)
+  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
   if (!sameStatus(previousStatus, status)) {
     const patched = await deps.api.mergePatch<RerankerPool & KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${pool.metadata.name}/status`, { status });
     deps.written.status.remember(key, pool.metadata.resourceVersion, patched.metadata.resourceVersion, patched.status);

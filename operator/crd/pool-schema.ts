@@ -128,6 +128,16 @@ export const poolStatusSchema = z.object({
   sidecars: z.object({ synced: z.int().min(0), total: z.int().min(0), summary: z.string().max(32) }).optional(),
   /** Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority. */
   inconsistentBackends: z.array(z.string().max(253)).max(64).optional(),
+  // --- sidecar injection (issue 13): injected pods, how many run the current sidecar version, the others.
+  injection: z
+    .object({
+      pods: z.int().min(0),
+      current: z.int().min(0),
+      version: z.string().max(128),
+      summary: z.string().max(32),
+      outdated: z.array(z.string().max(400)).max(20),
+    })
+    .optional(),
 });
 
 export type PoolSpec = z.infer<typeof poolSpecSchema>;

@@ -1,0 +1,119 @@
+/**
+ * Keeps each pool's sidecar Role and RoleBinding in step with the pods injected for it. Its own
+ * pod informer (label reranker.dev/pool, and the reranker.dev/sidecar label the webhook sets)
+ * runs on every replica; only the leader reconciles. Writes happen only when the grants differ.
+ */
+import type { Logger } from 'pino';
+import { type KubeApi, type KubeObject } from '../../kube/api.ts';
+import { Informer } from '../../kube/informer.ts';
+import { InformerSet } from '../../kube/informer-set.ts';
+import type { Clock, Random, Timers } from '../../common/clock.ts';
+import { GROUP, PLURAL, VERSION } from '../crd/pool-schema.ts';
+import { slimMetadata } from '../controller/cache-transforms.ts';
+import { WorkQueue } from '../controller/work-queue.ts';
+import { POOL_LABEL, SIDECAR_LABEL } from '../webhook/inject.ts';
+import { desiredRole, desiredRoleBinding, grantsMatch, injectedServiceAccounts, sidecarRbacName, type InjectedPodLike } from './sidecar-rbac.ts';
+
+const FIELD_MANAGER = 'reranker-lb-operator';
+
+export interface RbacControllerDeps {
+  readonly api: KubeApi;
+  readonly logger: Logger;
+  readonly timers: Timers;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly namespaces: readonly string[] | undefined;
+}
+
+type Pod = KubeObject & InjectedPodLike;
+
+export class RbacController {
+  readonly #deps: RbacControllerDeps;
+  readonly #queue: WorkQueue;
+  readonly pods: InformerSet<Pod>;
+  #leading = false;
+
+  constructor(deps: RbacControllerDeps) {
+    this.#deps = deps;
+    this.#queue = new WorkQueue(deps.timers, { baseDelayMs: 100, maxDelayMs: 60_000 });
+    const path = (ns: string | undefined) => (ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`);
+    this.pods = new InformerSet<Pod>((deps.namespaces ?? [undefined]).map((ns) => new Informer<Pod>(deps.api, {
+      name: 'injected-pods',
+      path: path(ns),
+      labelSelector: `${POOL_LABEL},${SIDECAR_LABEL}=true`,
+      onEvent: (_e, pod) => this.#enqueue(pod),
+      // Only what the grants are computed from stays in the cache.
+      transform: (pod) => ({ metadata: slimMetadata(pod.metadata), spec: { serviceAccountName: pod.spec?.serviceAccountName } }),
+      logger: deps.logger,
+      timers: deps.timers,
+      clock: deps.clock,
+      random: deps.random,
+    })));
+  }
+
+  #enqueue(pod: Pod): void {
+    const pool = pod.metadata.labels?.[POOL_LABEL];
+    if (pool !== undefined && pod.metadata.namespace !== undefined && this.#leading) this.#queue.addAfter(`${pod.metadata.namespace}/${pool}`, 50);
+  }
+
+  start(): void {
+    this.pods.start();
+  }
+
+  async startLeading(): Promise<void> {
+    this.#leading = true;
+    await this.pods.waitForSync();
+    for (const pod of this.pods.list()) this.#enqueue(pod);
+    void this.#worker();
+  }
+
+  stopLeading(): void {
+    this.#leading = false;
+  }
+
+  stop(): void {
+    this.#leading = false;
+    this.#queue.shutDown();
+    this.pods.stop();
+  }
+
+  async #worker(): Promise<void> {
+    while (this.#leading) {
+      const key = await this.#queue.get();
+      if (key === undefined) return;
+      try {
+        await this.reconcile(key);
+        this.#queue.forget(key);
+      } catch (error) {
+        const retryIn = this.#queue.addRateLimited(key);
+        this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'sidecar RBAC reconcile failed');
+      } finally {
+        this.#queue.done(key);
+      }
+    }
+  }
+
+  /** `namespace/pool`: the Role and RoleBinding its injected pods need. */
+  async reconcile(key: string): Promise<void> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const { api, logger } = this.#deps;
+    const pool = await api.get<KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}`);
+    if (pool?.metadata.uid === undefined || pool.metadata.deletionTimestamp !== undefined) return; // gone: owner references clean up
+    const ref = { name, namespace, uid: pool.metadata.uid };
+    const accounts = injectedServiceAccounts(ref, this.pods.list());
+    const base = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
+    const rbacName = sidecarRbacName(name);
+    const storedBinding = await api.get<Record<string, any>>(`${base}/rolebindings/${rbacName}`);
+    if (storedBinding === undefined && accounts.length === 0) return; // injection never used for this pool
+    const role = desiredRole(ref);
+    if (!grantsMatch(await api.get<Record<string, any>>(`${base}/roles/${rbacName}`), role)) {
+      await api.apply(`${base}/roles/${rbacName}`, role, FIELD_MANAGER);
+      logger.info({ pool: key, role: rbacName }, 'sidecar Role applied');
+    }
+    const binding = desiredRoleBinding(ref, accounts);
+    if (!grantsMatch(storedBinding, binding)) {
+      await api.apply(`${base}/rolebindings/${rbacName}`, binding, FIELD_MANAGER);
+      logger.info({ pool: key, role_binding: rbacName, service_accounts: accounts }, 'sidecar RoleBinding applied');
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Pure: a pool + the pods injected for it -> the Role that may read exactly the pool's ConfigMap
+ * and the RoleBinding to those pods' service accounts. Both are owned by the pool, so the garbage
+ * collector removes them with it.
+ */
+import { GROUP, KIND, VERSION } from '../crd/pool-schema.ts';
+import { configMapNameOf } from '../render/render-config.ts';
+import { POOL_LABEL, VERSION_ANNOTATION } from '../webhook/inject.ts';
+
+export const RBAC_MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
+
+export interface PoolRef {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uid: string;
+}
+
+export interface InjectedPodLike {
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { serviceAccountName?: string };
+}
+
+export function sidecarRbacName(pool: string): string {
+  return `${pool}-reranker-sidecar`;
+}
+
+/** Service accounts of the pods the webhook injected for `pool` (sorted, once each). */
+export function injectedServiceAccounts(pool: PoolRef, pods: readonly InjectedPodLike[]): string[] {
+  const names = new Set<string>();
+  for (const pod of pods) {
+    if (pod.metadata.namespace !== pool.namespace || pod.metadata.labels?.[POOL_LABEL] !== pool.name) continue;
+    if (pod.metadata.annotations?.[VERSION_ANNOTATION] === undefined) continue; // a hand-written sidecar brings its own RBAC
+    names.add(pod.spec?.serviceAccountName || 'default');
+  }
+  return [...names].sort();
+}
+
+export function desiredRole(pool: PoolRef): Record<string, any> {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
+    rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name)], verbs: ['get', 'list', 'watch'] }],
+  };
+}
+
+export function desiredRoleBinding(pool: PoolRef, serviceAccounts: readonly string[]): Record<string, any> {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sidecarRbacName(pool.name) },
+    subjects: serviceAccounts.map((name) => ({ kind: 'ServiceAccount', name, namespace: pool.namespace })),
+  };
+}
+
+function ownerOf(pool: PoolRef): Record<string, unknown> {
+  return { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.name, uid: pool.uid, controller: true, blockOwnerDeletion: true };
+}
+
+/** True when the stored object already grants what `desired` grants (rules, roleRef, subjects). */
+export function grantsMatch(stored: Record<string, any> | undefined, desired: Record<string, any>): boolean {
+  if (stored === undefined) return false;
+  const norm = (o: Record<string, any>) => JSON.stringify([o.rules ?? null, o.roleRef ?? null, (o.subjects ?? []).map((s: any) => `${s.kind}/${s.namespace}/${s.name}`)]);
+  return norm(stored) === norm(desired);
+}
