@@ -38,7 +38,8 @@ function helm(args: readonly string[]): string {
 }
 
 const NON_DEFAULT = {
-  operator: { replicas: 2, namespaces: [APP, 'rrlb-app2'], logLevel: 'debug', podAnnotations: { team: 'search' } },
+  // The gateway lives in the release namespace, so the operator must serve it (else the chart refuses).
+  operator: { replicas: 2, namespaces: [APP, 'rrlb-app2', SYSTEM], logLevel: 'debug', podAnnotations: { team: 'search' } },
   metrics: { serviceMonitor: { enabled: true }, podMonitor: { enabled: true } },
   grafanaDashboard: { enabled: true },
   gateway: { enabled: true, pool: 'search', localBackendUrl: 'http://127.0.0.1:8080' },
@@ -84,12 +85,14 @@ after(async () => {
 describe('helm chart', () => {
   test('helm lint --strict passes with default and non-default values', () => {
     assert.match(helm(['lint', '--strict', CHART]), /1 chart\(s\) linted, 0 chart\(s\) failed/);
-    assert.match(helm(['lint', '--strict', CHART, '-f', valuesFile(NON_DEFAULT)]), /0 chart\(s\) failed/);
+    assert.match(helm(['lint', '--strict', CHART, '-n', SYSTEM, '-f', valuesFile(NON_DEFAULT)]), /0 chart\(s\) failed/);
   });
 
   test('values.schema.json refuses unknown keys and a gateway without a pool', () => {
     assert.throws(() => helm(['template', RELEASE, CHART, '--set', 'operator.replica=2']), /additional properties 'replica' not allowed|replica/);
     assert.throws(() => helm(['template', RELEASE, CHART, '--set', 'gateway.enabled=true']), /pool/);
+    // A gateway in a namespace the operator does not serve would never get its ConfigMap: refused, naming the fix.
+    assert.throws(() => helm(['template', RELEASE, CHART, '-n', SYSTEM, '--set', `operator.namespaces={${APP}}`, '--set', 'gateway.enabled=true', '--set', 'gateway.pool=search']), /Add "rrlb-system" to operator.namespaces|operator serves only/);
   });
 
   test('every rendered manifest is accepted by the apiserver (server dry-run), default and non-default', () => {
@@ -133,7 +136,7 @@ describe('helm chart', () => {
   });
 
   test('helm install succeeds; the RBAC is least privilege (kubectl auth can-i)', () => {
-    helm(['install', RELEASE, CHART, '-n', SYSTEM, '--set', `operator.namespaces={${APP}}`, '--set', 'gateway.enabled=true', '--set', 'gateway.pool=search']);
+    helm(['install', RELEASE, CHART, '-n', SYSTEM, '--set', `operator.namespaces={${APP},${SYSTEM}}`, '--set', 'gateway.enabled=true', '--set', 'gateway.pool=search']);
     cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
     const can = (verb: string, resource: string, ns: string | undefined, as: string) => {
       const [target, subresource] = resource.endsWith('/status') ? [resource.slice(0, -'/status'.length), 'status'] : [resource, undefined];
