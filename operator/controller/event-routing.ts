@@ -4,7 +4,7 @@
  * reconcile reads changed; a Service or its EndpointSlices only to the pools that discover it.
  */
 import type { KubeObject } from '../../kube/api.ts';
-import { POOL_LABEL } from '../webhook/inject.ts';
+import { POOL_LABEL } from '../crd/labels.ts';
 
 export interface RoutablePool extends KubeObject {
   spec?: { sidecarSelector?: { matchLabels?: Record<string, string> }; discovery?: readonly { service: string }[] };

@@ -11,7 +11,7 @@ import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { GROUP, PLURAL, VERSION } from '../crd/pool-schema.ts';
 import { slimMetadata } from '../controller/cache-transforms.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
-import { POOL_LABEL, SIDECAR_LABEL } from '../webhook/inject.ts';
+import { POOL_LABEL, SIDECAR_LABEL } from '../crd/labels.ts';
 import { desiredRole, desiredRoleBinding, grantsMatch, injectedServiceAccounts, sidecarRbacName, type InjectedPodLike } from './sidecar-rbac.ts';
 
 const FIELD_MANAGER = 'reranker-lb-operator';

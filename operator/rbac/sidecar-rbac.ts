@@ -5,7 +5,7 @@
  */
 import { GROUP, KIND, VERSION } from '../crd/pool-schema.ts';
 import { configMapNameOf } from '../render/render-config.ts';
-import { POOL_LABEL, VERSION_ANNOTATION } from '../webhook/inject.ts';
+import { POOL_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 
 export const RBAC_MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
 

@@ -5,7 +5,7 @@
  * injection keep their status as it was.
  */
 import type { PoolStatus } from '../crd/pool-schema.ts';
-import { POOL_LABEL, VERSION_ANNOTATION } from '../webhook/inject.ts';
+import { POOL_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 
 export type InjectionStatus = NonNullable<PoolStatus['injection']>;
 

@@ -5,12 +5,9 @@
 import type { RerankerPool } from '../crd/pool-schema.ts';
 import { readTuning, sidecarContainer, SIDECAR_NAME, type SidecarSettings } from './sidecar-container.ts';
 
-export const POOL_LABEL = 'reranker.dev/pool';
-export const INJECT_LABEL = 'reranker.dev/inject';
-/** Set on injected pods, so the operator's pod watch and the PodMonitor find them. */
-export const SIDECAR_LABEL = 'reranker.dev/sidecar';
-/** The sidecar version injected, for status counts and `outdated` lists after an upgrade. */
-export const VERSION_ANNOTATION = 'reranker.dev/injected-version';
+import { INJECT_LABEL, POOL_LABEL, SIDECAR_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
+
+export { INJECT_LABEL, POOL_LABEL, SIDECAR_LABEL, VERSION_ANNOTATION };
 
 interface Container {
   name: string;
