@@ -252,6 +252,11 @@ describe('operator', () => {
     assert.equal(condition(p, 'BackendsAvailable').reason, 'ServiceNotFound');
     assert.match(condition(p, 'BackendsAvailable').message, /Service "tei" not found/);
     assert.equal(condition(p, 'Ready').status, 'False');
+    const warned = await eventually(() => {
+      const list = cluster.getJson(['events', '-n', NS, '--field-selector', 'involvedObject.name=search,reason=ServiceNotFound']).items;
+      return list.length > 0 && list;
+    }, 10_000, 'a ServiceNotFound Warning event');
+    assert.equal(warned[0].type, 'Warning');
     assert.equal((await fetch(`http://127.0.0.1:${operatorPort}/healthz`)).status, 200);
     assert.equal(operator.child.exitCode, null);
   });

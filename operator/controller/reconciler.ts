@@ -12,7 +12,7 @@ import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolS
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
-import { computeStatus, sameStatus, type RenderFailure } from '../status/conditions.ts';
+import { computeStatus, sameStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { selects } from './event-routing.ts';
 import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
@@ -107,6 +107,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   // Apply the ConfigMap when its content differs from what is in place (or what we just wrote).
   const current = deps.caches.configMap(ns, cmName);
   const inPlace = deps.written.config.view(key, current?.metadata.resourceVersion, current?.dataHash);
+  const justRendered = rendered !== undefined && inPlace !== rendered.hash;
   if (rendered !== undefined && inPlace !== rendered.hash) {
     const applied = await deps.api.apply<KubeObject>(`/api/v1/namespaces/${ns}/configmaps/${cmName}`, configMapOf(pool, cmName, rendered), FIELD_MANAGER);
     deps.written.config.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, rendered.hash);
@@ -136,6 +137,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion); // sidecar injection (issue 13)
   const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
   if (!sameStatus(previousStatus, status)) {
+    for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
     const patched = await deps.api.mergePatch<RerankerPool & KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${pool.metadata.name}/status`, { status });
     deps.written.status.remember(key, pool.metadata.resourceVersion, patched.metadata.resourceVersion, patched.status);
   }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RenderedConfig } from '../render/render-config.ts';
-import { computeStatus, sameStatus, type Observed } from './conditions.ts';
+import type { PoolStatus } from '../crd/pool-schema.ts';
+import { computeStatus, sameStatus, warningsFor, type Observed } from './conditions.ts';
 
 const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3, keyEnv: {} };
 const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderFailure: undefined, appliedHash: rendered.hash, missingServices: [], sidecars: { total: 2, synced: 2, differing: [], inconsistent: [] } };
@@ -65,5 +66,23 @@ describe('pool status', () => {
     const first = computeStatus(undefined, base, 'T0');
     assert.ok(sameStatus(first, computeStatus(first, base, 'T9')));
     assert.ok(!sameStatus(first, computeStatus(first, { ...base, sidecars: { total: 3, synced: 2, differing: ['c unreachable (ECONNREFUSED)'], inconsistent: [] } }, 'T9')));
+  });
+});
+
+describe('warning events', () => {
+  const good = computeStatus(undefined, base, 'T0');
+  const reasons = (previous: PoolStatus | undefined, o: Observed, justRendered = false) => warningsFor(previous, computeStatus(previous, o, 'T1'), justRendered).map((w) => w.reason);
+
+  test('a missing Service, no ready backend, lagging sidecars and an inconsistent backend each warn once, when they start', () => {
+    assert.deepEqual(reasons(good, { ...base, missingServices: ['tei'] }), ['ServiceNotFound']);
+    assert.deepEqual(reasons(good, { ...base, rendered: { ...rendered, readyCount: 0 } }), ['NoReadyBackends']);
+    const lagging: Observed = { ...base, sidecars: { total: 2, synced: 1, differing: ['b serves x (want y)'], inconsistent: ['tei-2'] } };
+    assert.deepEqual(reasons(good, lagging), ['SidecarsNotSynced', 'InconsistentBackends']);
+    const already = computeStatus(good, lagging, 'T1');
+    assert.deepEqual(reasons(already, lagging), [], 'no new warning while the condition stays False for the same reason');
+  });
+
+  test('sidecars lagging a render they have not had time to load is not a warning', () => {
+    assert.deepEqual(reasons(good, { ...base, sidecars: { total: 2, synced: 1, differing: ['b serves x (want y)'], inconsistent: [] } }, true), []);
   });
 });

@@ -108,6 +108,31 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   return status;
 }
 
+/** Warning reasons for conditions that went False (ConfigRendered has its own event). */
+const WARNING_REASON: Readonly<Record<string, (c: Condition) => string>> = {
+  BackendsAvailable: (c) => c.reason, // ServiceNotFound, NoReadyBackends
+  SidecarsSynced: () => 'SidecarsNotSynced',
+  ModelConsistent: () => 'InconsistentBackends',
+};
+
+/**
+ * Pure: the Warning events a status change deserves — one per condition that turned False (or
+ * changed its reason while False). `justRendered`: sidecars lag a fresh render for a moment by
+ * design, so SidecarsSynced=False then is not worth a warning; a later check still finds them.
+ */
+export function warningsFor(previous: PoolStatus | undefined, next: PoolStatus, justRendered: boolean): { reason: string; message: string }[] {
+  const out: { reason: string; message: string }[] = [];
+  for (const c of next.conditions ?? []) {
+    const reasonOf = WARNING_REASON[c.type];
+    if (reasonOf === undefined || c.status !== 'False') continue;
+    if (c.type === 'SidecarsSynced' && justRendered) continue;
+    const before = previous?.conditions?.find((p) => p.type === c.type);
+    if (before?.status === 'False' && before.reason === c.reason) continue;
+    out.push({ reason: reasonOf(c), message: c.message });
+  }
+  return out;
+}
+
 /** Status comparison that ignores key order. */
 export function sameStatus(a: PoolStatus | undefined, b: PoolStatus): boolean {
   const canonical = (value: unknown): unknown =>
