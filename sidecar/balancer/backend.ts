@@ -23,14 +23,15 @@ export interface BackendDeps {
   readonly clock: Clock;
   /** Shared emitter that rotates every breaker's rolling window. */
   readonly breakerTicks: EventEmitter;
-  /** Shared by a balancer's backends: whether any of them has passed a health check yet. */
-  readonly healthBoard: { anyUp: boolean };
+  /** Shared by a balancer's backends: how many of the backends in service are up right now. */
+  readonly healthBoard: { up: number };
 }
 
 /**
- * `unknown` until the first health check decides. An unknown backend is not eligible once any
- * backend of the pool has passed a check (a new pod must prove itself first); before that — a
- * sidecar that has just started — unknown backends are tried, so the first calls are not refused.
+ * `unknown` until the first health check decides. An unknown backend is not eligible while some
+ * backend in service is up (a new pod must prove itself first); when none is — a sidecar that has
+ * just started, or a rollout that replaced every known-good pod at once — unknown backends are
+ * tried rather than refusing calls.
  */
 export type HealthState = 'unknown' | 'up' | 'down';
 
@@ -104,7 +105,9 @@ export class Backend implements CandidateView {
   latencyDecayMs: number;
   parkedUntil = 0;
   openedAt = 0;
-  health: HealthState = 'unknown';
+  #health: HealthState = 'unknown';
+  /** Left the config: no longer counted on the health board. */
+  #retired = false;
   healthProblem: string | undefined;
   lastError: { message: string; at: number } | undefined;
   /** What the model-consistency canary last concluded (canary/canary.ts). */
@@ -183,20 +186,34 @@ export class Backend implements CandidateView {
     return breaker;
   }
 
-  /** Health allows calls: up, or unknown while no backend of the pool has passed a check yet. */
+  get health(): HealthState {
+    return this.#health;
+  }
+
+  /** Health allows calls: up, or unknown while no backend in service is up. */
   get healthOk(): boolean {
-    return this.health === 'up' || (this.health === 'unknown' && !this.#deps.healthBoard.anyUp);
+    return this.#health === 'up' || (this.#health === 'unknown' && this.#deps.healthBoard.up === 0);
+  }
+
+  #setHealth(next: HealthState): void {
+    if (!this.#retired && (this.#health === 'up') !== (next === 'up')) this.#deps.healthBoard.up += next === 'up' ? 1 : -1;
+    this.#health = next;
   }
 
   markUp(): void {
-    this.health = 'up';
+    this.#setHealth('up');
     this.healthProblem = undefined;
-    this.#deps.healthBoard.anyUp = true;
   }
 
   markDown(problem: string): void {
-    this.health = 'down';
+    this.#setHealth('down');
     this.healthProblem = problem;
+  }
+
+  /** Leaves service (removed from the config): it stops counting as an up backend at once. */
+  retire(): void {
+    if (!this.#retired && this.#health === 'up') this.#deps.healthBoard.up--;
+    this.#retired = true;
   }
 
   get breakerState(): BreakerState {

@@ -157,7 +157,7 @@ export class Balancer {
     this.#observer = deps.observer ?? NO_OBSERVER;
     const client = deps.client;
     const send: SendFn = deps.send ?? ((to, request, options) => sendRerank(client, to, request, options));
-    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { anyUp: false } };
+    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { up: 0 } };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#hedgeBudget = new RetryBudget(config.router.hedging.budgetPercent, 0, deps.clock);
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
@@ -177,6 +177,7 @@ export class Balancer {
     this.retryBudget.minPerSecond = config.router.retryBudget.min;
     this.#hedgeBudget.percent = config.router.hedging.budgetPercent;
     this.#deps.client.configure({ connectTimeoutMs: config.router.connectTimeoutMs });
+    for (const b of change.removed) b.retire();
     const retired = previous.local === this.#generation.local ? change.removed : [...change.removed, previous.local];
     // Removed backends drain: calls in flight may use them until the longest deadline has passed.
     this.#deps.timers.setTimeout(() => {

@@ -72,6 +72,42 @@ describe('health checks', () => {
     h.checker.stop();
   });
 
+  test('a rollout that replaces every known-good backend at once: the new, unchecked ones are tried rather than refusing calls', async () => {
+    const h = setup(2);
+    h.up.add('b0').add('b1');
+    h.time.advance(1000);
+    await h.settle();
+    const replaced = parseConfigText(
+      'model_list:\n  - { model_name: n0, litellm_params: { api_base: "http://198.18.9.1:8000", api_format: tei } }\n  - { model_name: n1, litellm_params: { api_base: "http://198.18.9.2:8000", api_format: tei } }\nrouter_settings:\n  health_check_interval: 10\n',
+      't',
+      {},
+    );
+    h.balancer.apply(replaced);
+    h.checker.sync(h.balancer.generation.backends, replaced.router.healthCheck);
+    assert.deepEqual(h.eligible(), ['n0', 'n1'], 'no backend in service is up: the unknown ones serve');
+    h.up.add('n1');
+    h.time.advance(1000);
+    await h.settle();
+    assert.deepEqual(h.eligible(), ['n1'], 'once one has passed, a failing unknown one is out');
+    h.checker.stop();
+  });
+
+  test('every backend down: an unknown newcomer is tried', async () => {
+    const h = setup(1, '  health_check_unhealthy_threshold: 1\n');
+    h.time.advance(1000);
+    await h.settle();
+    assert.equal(h.balancer.generation.backends[0]!.health, 'down');
+    const grown = parseConfigText(
+      'model_list:\n  - { model_name: b0, litellm_params: { api_base: "http://198.18.0.1:8000", api_format: tei } }\n  - { model_name: new, litellm_params: { api_base: "http://198.18.0.9:8000", api_format: tei } }\nrouter_settings:\n  health_check_interval: 10\n  health_check_unhealthy_threshold: 1\n',
+      't',
+      {},
+    );
+    h.balancer.apply(grown);
+    h.checker.sync(h.balancer.generation.backends, grown.router.healthCheck);
+    assert.deepEqual(h.eligible(), ['new']);
+    h.checker.stop();
+  });
+
   test('thresholds: two failures take a backend down, two passes bring it back', async () => {
     const h = setup(2);
     h.up.add('b0').add('b1');
