@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images bench chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e sidecar crds kube images cluster cluster-down bench chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -44,12 +44,11 @@ kube: bootstrap
 	e2e/kube/build.sh
 	e2e/kube/tools.sh
 
-## images: build the sidecar and operator images (needs a Docker engine; this dev machine has none)
-IMAGE_REPO ?= ghcr.io/reranker-lb
-IMAGE_TAG ?= $(shell node -p "require('./package.json').version" 2>/dev/null || echo dev)
-images:
-	docker build -f images/sidecar.Dockerfile -t $(IMAGE_REPO)/sidecar:$(IMAGE_TAG) .
-	docker build -f images/operator.Dockerfile -t $(IMAGE_REPO)/operator:$(IMAGE_TAG) .
+## images: build the sidecar, operator and fake-backend images without Docker (podman, FROM scratch
+## on a staged root filesystem) and export OCI archives to .cache/images/oci/; prints their sizes
+images: bootstrap
+	scripts/ensure-tools.sh
+	images/build.sh
 
 ## bench: the load lab (about 15 minutes; installs HAProxy, nginx, LiteLLM on first use)
 bench: bootstrap
