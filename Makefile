@@ -46,9 +46,26 @@ kube: bootstrap
 
 ## images: build the sidecar, operator and fake-backend images without Docker (podman, FROM scratch
 ## on a staged root filesystem) and export OCI archives to .cache/images/oci/; prints their sizes
+IMAGE_TAG ?= $(shell cat package.json | sed -n 's/^  "version": "\(.*\)",/\1/p')
+export IMAGE_TAG
 images: bootstrap
 	scripts/ensure-tools.sh
 	images/build.sh
+
+## cluster: a local single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS on 198.18.201.1,
+## pods 198.19.0.0/24) with the local images, the chart and a demo RerankerPool; prints KUBECONFIG
+cluster: bootstrap
+	scripts/ensure-tools.sh
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/build-node.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	images/build.sh sidecar operator fake-backend pause
+	e2e/node/up.sh $(foreach i,sidecar operator fake-backend,.cache/images/oci/$(i)-$(IMAGE_TAG).tar)
+	node e2e/node/demo.ts || { echo "make cluster: the demo failed; the node is still up: make cluster-down" >&2; exit 1; }
+
+## cluster-down: undo everything make cluster changed on this machine (also after a failed start)
+cluster-down:
+	e2e/node/down.sh
 
 ## bench: the load lab (about 15 minutes; installs HAProxy, nginx, LiteLLM on first use)
 bench: bootstrap

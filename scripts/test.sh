@@ -18,5 +18,9 @@ stage integration node --test --test-reporter=spec --test-concurrency=1 'test/in
 stage chaos node bench/chaos.ts --seconds 15 --rate 100
 # e2e: a real kube-apiserver + etcd built from pinned Go modules (first run only: several minutes).
 stage kube-binaries bash -c 'e2e/kube/build.sh >/dev/null && e2e/kube/tools.sh >/dev/null'
+# The real node of e2e/real-node.test.ts: images built here with podman, kubelet/kube-scheduler/
+# kube-proxy/CoreDNS and a Prometheus with Kubernetes discovery (first run only: several minutes).
+stage node-binaries bash -c 'e2e/kube/build-node.sh >/dev/null && e2e/kube/build-prometheus.sh >/dev/null'
+stage images images/build.sh sidecar operator fake-backend pause
 stage e2e node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'
 echo "== total: $(( $(date +%s) - start )) s"
