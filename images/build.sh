@@ -23,10 +23,17 @@ for image in "${images[@]}"; do
   [ "$image" = pause ] && ref="localhost/pause:3.10"
   ctx="$cache/context/$image"
   "$root/images/stage.sh" "$image" "$ctx"
-  podman build --isolation chroot --quiet -f "$root/images/$image.Containerfile" -t "$ref" "$ctx" >/dev/null
   out="$cache/oci/$image-${ref##*:}.tar"
-  rm -f "$out"
+  # Same context, Containerfile and name as the archive on disk: nothing to rebuild.
+  inputs=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; sha256sum "$root/images/$image.Containerfile"; echo "$ref") | sha256sum | cut -c1-64)
+  if [ -f "$out" ] && [ "$(cat "$out.inputs" 2>/dev/null)" = "$inputs" ] && podman image exists "$ref"; then
+    echo "$ref: unchanged -> ${out#$root/}"
+    continue
+  fi
+  podman build --isolation chroot --quiet -f "$root/images/$image.Containerfile" -t "$ref" "$ctx" >/dev/null
+  rm -f "$out" "$out.inputs"
   podman save --quiet --format oci-archive -o "$out" "$ref"
+  echo "$inputs" > "$out.inputs"
   size=$(podman image inspect --format '{{.Size}}' "$ref")
   echo "$ref: $(( size / 1000000 )) MB ($(du -m "$out" | cut -f1) MiB archive) in $(( $(date +%s) - s )) s -> ${out#$root/}"
 done
