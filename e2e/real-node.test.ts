@@ -53,12 +53,22 @@ async function json(url: string, init?: RequestInit): Promise<any> {
   return res.json();
 }
 
-async function ok(url: string): Promise<boolean> {
-  try {
-    return (await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200;
-  } catch {
-    return false;
-  }
+/** Waits for a podman container's endpoint to answer 200; on timeout, says what it answered and logged. */
+async function ready(container: string, url: string): Promise<void> {
+  let last = 'no answer';
+  await eventually(async () => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      last = `${res.status} ${await res.text()}`;
+      return res.status === 200;
+    } catch (error) {
+      last = String((error as Error & { cause?: Error }).cause ?? error);
+      return false;
+    }
+  }, 60_000, `${container} at ${url}`).catch((error: Error) => {
+    const state = podman(['ps', '-a', '--filter', `name=${container}`, '--format', '{{.Status}}']).trim();
+    throw new Error(`${error.message}; last answer: ${last}; container: ${state}; logs:\n${podman(['logs', container]).slice(-3000)}`);
+  });
 }
 
 interface LoadStats {
@@ -174,7 +184,7 @@ describe('the sidecar image outside the cluster (podman, read-only root filesyst
       '-e', 'RERANKER_LOAD_BALANCER_ENABLED=true', '-e', 'RERANKER_CONFIG_PATH=/etc/reranker-lb/reranker_config.yaml',
       '-e', 'RERANKER_LB_HOST=127.0.0.1', '-e', `RERANKER_LB_PORT=${sidecarPort}`, image('sidecar'),
     ]);
-    await eventually(() => ok(`http://127.0.0.1:${sidecarPort}/ready`), 30_000, `the sidecar container to be ready: ${podman(['logs', 'rrlb-smoke-sidecar'])}`);
+    await ready('rrlb-smoke-sidecar', `http://127.0.0.1:${sidecarPort}/ready`);
     const answer = await json(`http://127.0.0.1:${sidecarPort}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(QUERY) });
     assert.equal(answer.results?.[0]?.index, 0, JSON.stringify(answer));
     const inside = podman(['exec', 'rrlb-smoke-sidecar', '/usr/local/bin/node', '-e', "let w='written'; try { require('fs').writeFileSync('/probe', 'x') } catch (e) { w = e.code } console.log(process.getuid(), process.getgid(), w)"]);
@@ -209,7 +219,7 @@ describe('the chart on a real node', () => {
       '-v', `${kubeconfig}:/kube/config:ro`, '-e', 'KUBECONFIG=/kube/config', '-e', 'WATCH_NAMESPACES=rrlb-smoke', '-e', 'POD_NAMESPACE=rrlb-smoke',
       '-e', 'LEASE_NAME=rrlb-smoke', '-e', 'OPERATOR_HOST=127.0.0.1', '-e', `OPERATOR_PORT=${port}`, image('operator'),
     ]);
-    await eventually(() => ok(`http://127.0.0.1:${port}/readyz`), 60_000, `the operator container to be ready: ${podman(['logs', 'rrlb-smoke-operator'])}`);
+    await ready('rrlb-smoke-operator', `http://127.0.0.1:${port}/readyz`);
     podman(['rm', '-f', '-t', '5', 'rrlb-smoke-operator']);
   });
   test('the sidecar in the app pod finds the backends by pod IP; calls from inside the pod reach them', async () => {

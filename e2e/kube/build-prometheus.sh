@@ -18,6 +18,6 @@ echo "prometheus build: $PROMETHEUS_MODULE_VERSION (first run only; a few minute
 (cd "$out" && GOBIN="$out/gobin" GOFLAGS= GOTOOLCHAIN=auto CGO_ENABLED=0 \
   go install -trimpath -ldflags="-s -w" -tags remove_all_sd,enable_kubernetes_sd \
   "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" >&2)
-mv "$out/gobin/prometheus" "$out/prometheus"
+mv "$out/gobin/prometheus" "$out/prometheus" && rmdir "$out/gobin"
 echo "prometheus build: done in $(( $(date +%s) - s )) s" >&2
 echo "$out/prometheus"

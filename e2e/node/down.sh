@@ -5,8 +5,6 @@
 # shims (by our socket only), mounts under the state dir, links (with their routes), sysctls it
 # found otherwise, cgroups and paths that were absent before. Prints what is left (should be none).
 set -uo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
 K=${RRLB_NODE_DIR:-/tmp/rrlb-node}
 changes="$K/changes"
 t0=$(date +%s)
@@ -21,8 +19,9 @@ stop() {  # SIGTERM, 10 s, SIGKILL; only the pid recorded for that name
   for _ in $(seq 50); do alive "$pid" || return 0; sleep 0.2; done
   kill -9 "$pid" 2>/dev/null
 }
-TOOLS="$("$root/e2e/kube/tools.sh" 2>/dev/null)"
-NB="$("$root/e2e/kube/build-node.sh" 2>/dev/null)"
+# The binaries up.sh used (never a build here: teardown must not wait for a compiler).
+TOOLS=$(recorded tools | tail -1)
+NB=$(recorded node-binaries | tail -1)
 sock=$(recorded containerd | tail -1)
 CTR=(ctr --address "${sock:-/nonexistent}" -n k8s.io)
 

@@ -33,6 +33,8 @@ rm -rf "$K"
 mkdir -p "$K"/{run,logs,conf,cp/certs,containerd,cni/net.d,kubelet/root,kubelet/certs,kubelet/volume-plugins,pod-logs,kcm-flex}
 changes="$K/changes"
 record() { echo "$*" >> "$changes"; }
+record "tools $TOOLS"
+record "node-binaries $NB"
 trap 'status=$?; if [ $status -ne 0 ]; then echo "cluster: start failed (exit $status); logs in $K/logs; undoing" >&2; "$here/down.sh" >&2 || true; fi' EXIT
 
 # --- what the kubelet, kube-proxy and the CNI bridge plugin change machine-wide, recorded first
