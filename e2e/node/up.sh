@@ -35,7 +35,16 @@ changes="$K/changes"
 record() { echo "$*" >> "$changes"; }
 record "tools $TOOLS"
 record "node-binaries $NB"
-trap 'status=$?; if [ $status -ne 0 ]; then echo "cluster: start failed (exit $status); logs in $K/logs; undoing" >&2; "$here/down.sh" >&2 || true; fi' EXIT
+on_exit() {
+  local status=$?
+  [ $status -ne 0 ] || return 0
+  # Keep the logs (down.sh removes the state dir), show their ends, undo everything.
+  rm -rf "$K.failed-logs" && cp -r "$K/logs" "$K.failed-logs" 2>/dev/null
+  for log in "$K.failed-logs"/*.log; do [ -s "$log" ] && { echo "--- ${log##*/} (last lines)"; tail -n 8 "$log"; }; done >&2
+  echo "cluster: start failed (exit $status); logs kept in $K.failed-logs; undoing" >&2
+  "$here/down.sh" >&2 || true
+}
+trap on_exit EXIT
 
 # --- what the kubelet, kube-proxy and the CNI bridge plugin change machine-wide, recorded first
 for key in net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet; do
@@ -76,7 +85,7 @@ waitfor() {  # waitfor <what> <seconds> <command...>
   local what=$1 secs=$2; shift 2
   local until=$(( $(date +%s) + secs ))
   until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt $until ] || fail "$what not ready in ${secs}s; logs in $K/logs"
+    [ "$(date +%s)" -lt $until ] || fail "$what not ready in ${secs}s"
     sleep 0.2
   done
 }
