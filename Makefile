@@ -46,8 +46,9 @@ kube: bootstrap
 
 ## images: build the sidecar, operator and fake-backend images without Docker (podman, FROM scratch
 ## on a staged root filesystem) and export OCI archives to .cache/images/oci/; prints their sizes
-IMAGE_TAG ?= $(shell cat package.json | sed -n 's/^  "version": "\(.*\)",/\1/p')
-export IMAGE_TAG
+IMAGE_REPO ?= ghcr.io/reranker-lb
+IMAGE_TAG ?= $(shell node -p "require('./package.json').version" 2>/dev/null || echo dev)
+export IMAGE_REPO IMAGE_TAG
 images: bootstrap
 	scripts/ensure-tools.sh
 	images/build.sh

@@ -35,5 +35,6 @@ for image in "${images[@]}"; do
   podman save --quiet --format oci-archive -o "$out" "$ref"
   echo "$inputs" > "$out.inputs"
   size=$(podman image inspect --format '{{.Size}}' "$ref")
+  podman image prune -f >/dev/null   # the previous build of this name, now untagged
   echo "$ref: $(( size / 1000000 )) MB ($(du -m "$out" | cut -f1) MiB archive) in $(( $(date +%s) - s )) s -> ${out#$root/}"
 done

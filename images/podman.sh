@@ -5,6 +5,9 @@
 # needs CAP_SYS_RESOURCE, which these machines lack).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-store="$root/.cache/images/podman"
+# The physical path: worktrees share .cache through a symlink, and podman's database insists on
+# the path it was created with.
+mkdir -p "$root/.cache/images"
+store="$(cd "$root/.cache/images" && pwd -P)/podman"
 export CONTAINERS_CONF="$root/images/containers.conf"
 exec podman --root "$store/root" --runroot "$store/run" --storage-driver vfs --runtime runc --cgroup-manager cgroupfs "$@"

@@ -48,7 +48,7 @@ printf 'hosts: files dns\n' > "$rt/etc/nsswitch.conf"
 # --- app: the entry point's import closure, package.json, production dependencies
 app="$ctx/app"
 mkdir -p "$app"
-(cd "$root" && node images/app-files.ts "$entry") | while read -r f; do install -D -m 0644 "$root/$f" "$app/$f"; done
+(cd "$root" && "$node_bin" images/app-files.ts "$entry") | while read -r f; do install -D -m 0644 "$root/$f" "$app/$f"; done
 cp "$root/package.json" "$app/package.json"
 if [ "$deps" = yes ]; then
   # One `npm ci --omit=dev` per package-lock, cached; never the developer's node_modules.

@@ -18,6 +18,7 @@ need iptables iptables
 need conntrack conntrack
 need gcc gcc                     # the static pause binary of the sandbox image
 need openssl openssl
+need curl curl
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-tools: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
