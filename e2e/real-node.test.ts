@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -171,7 +171,7 @@ describe('the sidecar image outside the cluster (podman, read-only root filesyst
     const backendPort = await freePort();
     const sidecarPort = await freePort();
     const config = join(scratch, 'sidecar-config');
-    execFileSync('mkdir', ['-p', config]);
+    mkdirSync(config, { recursive: true });
     writeFileSync(
       join(config, 'reranker_config.yaml'),
       `model_list:\n  - model_name: fake\n    litellm_params:\n      api_base: "http://127.0.0.1:${backendPort}"\n      api_format: tei\nrouter_settings:\n  fallback_to_local: false\n`,
