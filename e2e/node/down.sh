@@ -6,6 +6,7 @@
 # found otherwise, cgroups and paths that were absent before. Prints what is left (should be none).
 set -uo pipefail
 K=${RRLB_NODE_DIR:-/tmp/rrlb-node}
+[[ "$K" == /*/* && "${K##*/}" == *rrlb* ]] || { echo "cluster-down: RRLB_NODE_DIR=$K: expected an absolute path whose last part contains rrlb" >&2; exit 2; }
 changes="$K/changes"
 t0=$(date +%s)
 if [ ! -f "$changes" ]; then echo "cluster-down: nothing recorded in $changes: no cluster to stop" >&2; exit 0; fi

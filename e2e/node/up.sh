@@ -21,6 +21,8 @@ say() { echo "cluster: $* ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" >&2; }
 fail() { echo "cluster: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (links, routes, cgroups, containerd)"
+# The state dir is removed whole at teardown: only a dedicated one (absolute, named *rrlb*).
+[[ "$K" == /*/* && "${K##*/}" == *rrlb* ]] || fail "RRLB_NODE_DIR=$K: expected an absolute path whose last part contains rrlb"
 if [ -e "$K/changes" ]; then fail "$K/changes exists: a cluster is up (or a teardown was interrupted); run make cluster-down first"; fi
 if ip -br addr | grep -qE "\b$NODE_IP/|\b198\.19\.0\."; then fail "198.18.201.1 or 198.19.0.0/24 is already on this machine ($(ip -br addr | grep -E '198\.18\.201|198\.19\.0' | tr -s ' ')); refusing to touch it"; fi
 for tool in containerd runc ctr iptables conntrack /usr/lib/cni/bridge; do command -v "$tool" >/dev/null || [ -x "$tool" ] || fail "$tool missing: run scripts/ensure-tools.sh"; done
