@@ -91,24 +91,31 @@ function sliceAddresses(): string[] {
     .sort();
 }
 
-/** The backend addresses the sidecar routes to, from its own /lb/backends. */
-async function sidecarAddresses(): Promise<string[]> {
+/** The sidecar's backends (from its own /lb/backends): address and health. */
+async function sidecarBackends(): Promise<{ address: string; health: string }[]> {
   const { backends: list } = await json(`http://${appIp}:8000/lb/backends`);
-  return (list as { api_base: string }[]).map((b) => new URL(b.api_base).hostname).sort();
+  return (list as { api_base: string; health: string }[]).map((b) => ({ address: new URL(b.api_base).hostname, health: b.health })).sort((a, b) => a.address.localeCompare(b.address));
 }
 
-/** Waits until `count` backends are in the EndpointSlices and the sidecar routes to exactly those. */
+async function sidecarAddresses(): Promise<string[]> {
+  return (await sidecarBackends()).map((b) => b.address);
+}
+
+/**
+ * Waits until `count` backends are in the EndpointSlices and the sidecar has exactly those, each
+ * past its health check: a new pod is not routed to before that, so this is when it serves.
+ */
 async function followed(count: number, what: string, ms = 90_000): Promise<string[]> {
   let last = '';
   return eventually(
     async () => {
       const slices = sliceAddresses();
-      const sidecar = await sidecarAddresses();
-      last = `slices ${slices.join(',')}, sidecar ${sidecar.join(',')}`;
-      return slices.length === count && slices.join() === sidecar.join() && slices;
+      const sidecar = await sidecarBackends();
+      last = `slices ${slices.join(',')}, sidecar ${sidecar.map((b) => `${b.address} ${b.health}`).join(',')}`;
+      return slices.length === count && slices.join() === sidecar.map((b) => b.address).join() && sidecar.every((b) => b.health === 'up') && slices;
     },
     ms,
-    `${what}: ${count} backends in the EndpointSlices, the same in the sidecar`,
+    `${what}: ${count} backends in the EndpointSlices, the same in the sidecar, all healthy`,
   ).catch((error: Error) => {
     throw new Error(`${error.message} (last seen: ${last})`);
   });

@@ -35,6 +35,10 @@ export function backends(namespace: string, replicas: number): unknown[] {
       spec: {
         replicas,
         selector: { matchLabels: labels },
+        // A sidecar routes to a new pod only once its own first health check passes (within 1 s
+        // of the pod entering its config); a rollout that removes the old pods before that can
+        // leave it nothing verified to route to (503s). minReadySeconds gives it that time.
+        minReadySeconds: 3,
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
         template: {
           metadata: { labels },
