@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images cluster cluster-down bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -51,12 +51,29 @@ kube: bootstrap
 	e2e/kube/build.sh
 	e2e/kube/tools.sh
 
-## images: build the sidecar and operator images (needs a Docker engine; this dev machine has none)
+## images: build the sidecar, operator and fake-backend images without Docker (podman, FROM scratch
+## on a staged root filesystem) and export OCI archives to .cache/images/oci/; prints their sizes
 IMAGE_REPO ?= ghcr.io/reranker-lb
 IMAGE_TAG ?= $(shell node -p "require('./package.json').version" 2>/dev/null || echo dev)
-images:
-	docker build -f images/sidecar.Dockerfile -t $(IMAGE_REPO)/sidecar:$(IMAGE_TAG) .
-	docker build -f images/operator.Dockerfile -t $(IMAGE_REPO)/operator:$(IMAGE_TAG) .
+export IMAGE_REPO IMAGE_TAG
+images: bootstrap
+	scripts/ensure-tools.sh
+	images/build.sh
+
+## cluster: a local single-node Kubernetes (kubelet, containerd, kube-proxy, CoreDNS on 198.18.201.1,
+## pods 198.19.0.0/24) with the local images, the chart and a demo RerankerPool; prints KUBECONFIG
+cluster: bootstrap
+	scripts/ensure-tools.sh
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/build-node.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	images/build.sh sidecar operator fake-backend pause
+	e2e/node/up.sh $(foreach i,sidecar operator fake-backend,.cache/images/oci/$(i)-$(IMAGE_TAG).tar)
+	node e2e/node/demo.ts || { echo "make cluster: the demo failed; the node is still up: make cluster-down" >&2; exit 1; }
+
+## cluster-down: undo everything make cluster changed on this machine (also after a failed start)
+cluster-down:
+	e2e/node/down.sh
 
 ## bench: the pinned method (balancer alone on core 0, vegeta) then the shared-core scenarios (slow, dead backend); about 10 minutes; installs HAProxy, nginx, LiteLLM, vegeta on first use
 ## bench-ceiling: the older shared-core ceiling and overhead runs against LiteLLM, nginx, HAProxy (about 15 minutes)

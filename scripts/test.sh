@@ -22,5 +22,9 @@ stage chaos node bench/chaos.ts --seconds 15 --rate 100
 stage kube-binaries bash -c 'e2e/kube/build.sh >/dev/null && e2e/kube/tools.sh >/dev/null'
 # kubeconform -strict and kube-score on every chart variant and the examples (validators built once).
 stage chart-validators scripts/validate-chart.sh
+# The real node of e2e/real-node.test.ts: images built here with podman, kubelet/kube-scheduler/
+# kube-proxy/CoreDNS and a Prometheus with Kubernetes discovery (first run only: several minutes).
+stage node-binaries bash -c 'e2e/kube/build-node.sh >/dev/null && e2e/kube/build-prometheus.sh >/dev/null'
+stage images images/build.sh sidecar operator fake-backend pause
 stage e2e node --test --test-reporter=spec --test-concurrency=1 'e2e/**/*.test.ts'
 echo "== total: $(( $(date +%s) - start )) s"
