@@ -40,8 +40,6 @@ export interface ObjectList<T> {
   readonly resourceVersion: string;
 }
 
-export const FIELD_MANAGER = 'reranker-lb';
-
 export class KubeApi {
   readonly connection: KubeConnection;
 
@@ -117,7 +115,7 @@ export class KubeApi {
   }
 
   /** Server-side apply: this manager owns the fields it sends. */
-  apply<T>(path: string, object: unknown, fieldManager = FIELD_MANAGER): Promise<T> {
+  apply<T>(path: string, object: unknown, fieldManager: string): Promise<T> {
     return this.request<T>('PATCH', path, { body: object, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' } });
   }
 

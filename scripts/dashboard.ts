@@ -51,6 +51,9 @@ const panels: Panel[] = [
   { title: 'Config reloads (1 h)', type: 'stat', unit: 'none', targets: [{ expr: 'sum by (result) (increase(reranker_lb_config_reloads_total{namespace=~"$namespace"}[1h]))', legendFormat: '{{result}}' }] },
 ];
 
+/** Where `make crds` writes it (a unit test fails when the committed copy is stale). */
+export const DASHBOARD_FILE = 'charts/reranker-lb/files/dashboard.json';
+
 export function dashboardJson(): string {
   const dashboard = {
     title: 'reranker-lb',

@@ -2,8 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CHART_CRD_FILE, CRD_FILE, crdYaml } from '../operator/crd/generate-crd.ts';
-import { DASHBOARD_FILE } from '../operator/crd/generate-crd.ts';
-import { dashboardJson } from './dashboard.ts';
+import { DASHBOARD_FILE, dashboardJson } from './dashboard.ts';
 
 const at = (file: string) => fileURLToPath(new URL(`../${file}`, import.meta.url));
 for (const file of [CRD_FILE, CHART_CRD_FILE]) writeFileSync(at(file), crdYaml());

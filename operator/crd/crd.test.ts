@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { routerSettingsSchema } from '../../common/config-schema.ts';
-import { CHART_CRD_FILE, CRD_FILE, DASHBOARD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
-import { dashboardJson } from '../../scripts/dashboard.ts';
+import { CHART_CRD_FILE, CRD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
 import { ROUTING_KEYS, camelCase } from './pool-schema.ts';
 
 const committed = (file: string) => readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
@@ -14,10 +13,6 @@ for (const file of [CRD_FILE, CHART_CRD_FILE]) {
     assert.equal(committed(file), crdYaml());
   });
 }
-
-test(`${DASHBOARD_FILE} is what scripts/dashboard.ts generates (make crds)`, () => {
-  assert.equal(committed(DASHBOARD_FILE), dashboardJson());
-});
 
 test('spec.routing has a camelCase twin of every router_settings key but local_backend', () => {
   const spec = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec;

@@ -6,7 +6,6 @@ import { GROUP, KIND, PLURAL, VERSION, poolSpecSchema, poolStatusSchema } from '
 export const CRD_FILE = `crds/${PLURAL}.${GROUP}.yaml`;
 /** Helm reads files only inside the chart, so the chart carries a copy. */
 export const CHART_CRD_FILE = `charts/reranker-lb/files/crds/${PLURAL}.${GROUP}.yaml`;
-export const DASHBOARD_FILE = 'charts/reranker-lb/files/dashboard.json';
 
 type Json = Record<string, unknown>;
 

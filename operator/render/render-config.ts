@@ -27,12 +27,11 @@ export interface RenderedConfig {
   readonly discoveredCount: number;
   readonly readyCount: number;
   /** Environment variables the sidecar needs for the keys (name -> Secret reference). */
-  readonly keyEnv: Readonly<Record<string, { name: string; key: string }>>;
 }
 
 type Settings = Pick<StaticBackend, 'apiFormat' | 'model' | 'weight' | 'priority' | 'rpm' | 'tpm' | 'maxParallelRequests' | 'timeout' | 'healthCheckEnabled' | 'healthCheckInterval' | 'maxDocumentsPerCall' | 'maxTokensPerCall' | 'apiKeySecretRef'>;
 
-function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string, { name: string; key: string }>): Record<string, unknown> {
+function entry(name: string, apiBase: string, s: Settings): Record<string, unknown> {
   // Keys equal to the sidecar's defaults are left out (weight 1, priority 0, api_format native
   // when no model prefix could imply another): about 30 bytes less per backend.
   const params: Record<string, unknown> = { api_base: apiBase };
@@ -40,7 +39,6 @@ function entry(name: string, apiBase: string, s: Settings, keyEnv: Record<string
   if (s.model !== undefined) params.model = s.model;
   if (s.apiKeySecretRef !== undefined) {
     const env = secretEnvName(s.apiKeySecretRef);
-    keyEnv[env] = { name: s.apiKeySecretRef.name, key: s.apiKeySecretRef.key };
     params.api_key = `os.environ/${env}`;
   }
   const out: Record<string, unknown> = { model_name: name, litellm_params: params };
@@ -72,8 +70,7 @@ export interface DiscoveryResult {
 }
 
 export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryResult[]): RenderedConfig {
-  const keyEnv: Record<string, { name: string; key: string }> = {};
-  const statics = [...pool.spec.backends].sort((a, b) => (a.name < b.name ? -1 : 1)).map((b) => entry(b.name, b.apiBase.replace(/\/+$/, ''), b, keyEnv));
+  const statics = [...pool.spec.backends].sort((a, b) => (a.name < b.name ? -1 : 1)).map((b) => entry(b.name, b.apiBase.replace(/\/+$/, ''), b));
   const dynamic: Record<string, unknown>[] = [];
   let discoveredCount = 0;
   let readyDiscovered = 0;
@@ -82,7 +79,7 @@ export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryR
     for (const endpoint of endpoints) {
       if (!endpoint.ready) continue;
       readyDiscovered++;
-      dynamic.push(entry(endpoint.name, endpoint.apiBase, d, keyEnv));
+      dynamic.push(entry(endpoint.name, endpoint.apiBase, d));
     }
   }
   const doc = { model_list: [...statics, ...dynamic], router_settings: routerSettings(pool.spec) };
@@ -94,6 +91,5 @@ export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryR
     staticCount: statics.length,
     discoveredCount,
     readyCount: statics.length + readyDiscovered,
-    keyEnv,
   };
 }

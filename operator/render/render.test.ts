@@ -72,7 +72,6 @@ describe('rendering', () => {
     assert.equal(config.router.strategy, 'least-busy');
     assert.equal(config.backends[1]!.apiKey, 'sk-test');
     assert.match(r.text, /api_key: os\.environ\/RERANKER_KEY_COHERE__API_KEY/);
-    assert.deepEqual(r.keyEnv, { RERANKER_KEY_COHERE__API_KEY: { name: 'cohere', key: 'api-key' } });
     assert.deepEqual([r.staticCount, r.discoveredCount, r.readyCount], [2, 3, 4]);
     assert.deepEqual(config.warnings, []);
   });

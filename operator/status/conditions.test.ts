@@ -4,7 +4,7 @@ import type { RenderedConfig } from '../render/render-config.ts';
 import type { PoolStatus } from '../crd/pool-schema.ts';
 import { computeStatus, sameStatus, warningsFor, type Observed } from './conditions.ts';
 
-const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3, keyEnv: {} };
+const rendered: RenderedConfig = { text: 'x', hash: 'abcdef0123456789'.repeat(4), staticCount: 1, discoveredCount: 3, readyCount: 3 };
 const base: Observed = { generation: 2, configMapName: 'p-reranker-config', rendered, renderFailure: undefined, appliedHash: rendered.hash, missingServices: [], sidecars: { total: 2, synced: 2, differing: [], inconsistent: [] } };
 
 function condition(o: Observed, type: string) {

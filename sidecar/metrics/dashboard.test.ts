@@ -3,6 +3,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createMetrics } from './metrics.ts';
+import { DASHBOARD_FILE, dashboardJson } from '../../scripts/dashboard.ts';
+
+test(`${DASHBOARD_FILE} is what scripts/dashboard.ts generates (make crds)`, () => {
+  assert.equal(readFileSync(fileURLToPath(new URL(`../../${DASHBOARD_FILE}`, import.meta.url)), 'utf8'), dashboardJson());
+});
 
 test('the Grafana dashboard is valid JSON and queries only metrics the sidecar exports', async () => {
   const text = readFileSync(fileURLToPath(new URL('../../charts/reranker-lb/files/dashboard.json', import.meta.url)), 'utf8');
