@@ -101,7 +101,7 @@ after(async () => {
 
 describe('CRD', () => {
   test('the example applies; kubectl get rrp shows the printer columns', () => {
-    cluster.kubectl(['apply', '-f', 'examples/rerankerpool.yaml']);
+    cluster.kubectl(['apply', '-n', 'default', '-f', 'examples/rerankerpool.yaml']); // no namespace in the file: -n decides
     const table = cluster.kubectl(['get', 'rrp', '-n', 'default']);
     assert.match(table.split('\n')[0]!, /^NAME\s+STRATEGY\s+BACKENDS\s+READY\s+SYNCED\s+AGE/);
     assert.match(table, /search\s+least-busy/);
