@@ -222,16 +222,17 @@ describe('operator', () => {
     await eventually(() => condition(cluster.getJson(['rrp', 'big', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the 100-backend pool to be ready');
     // Grow to 100 + 9 x 1,000 endpoints (a slice holds at most 1,000).
     cluster.apply(Array.from({ length: 9 }, (_, s) => bigSlice(1000, (s + 1) * 1000)));
-    const failed = await eventually(() => {
+    // The last good ConfigMap (100 backends, or an intermediate size the operator saw while the
+    // slices arrived) stays, and the status names it: read both until they agree, as a status read
+    // may precede the last intermediate apply.
+    const { failed, good } = await eventually(() => {
       const p = cluster.getJson(['rrp', 'big', '-n', NS]);
-      return condition(p, 'Ready')?.status === 'False' && / for 9100 backend/.test(condition(p, 'ConfigRendered')?.message) && p;
-    }, 45_000, 'Ready to turn False for all 9,100 backends');
+      if (!(condition(p, 'Ready')?.status === 'False' && / for 9100 backend/.test(condition(p, 'ConfigRendered')?.message))) return false;
+      const cm = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
+      return p.status.configHash === cm.metadata.annotations['reranker.dev/config-hash'] && { failed: p, good: cm };
+    }, 45_000, 'Ready to turn False for all 9,100 backends, the status naming the ConfigMap in place');
     assert.equal(condition(failed, 'Ready').reason, 'ConfigTooLarge');
     assert.match(condition(failed, 'ConfigRendered').message, /^the rendered config is \d+ bytes for 9100 backend\(s\) .*a ConfigMap holds at most 1048576 bytes/);
-    // The last good ConfigMap (100 backends, or an intermediate size the operator saw while the
-    // slices arrived) stays, and the status names it.
-    const good = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
-    assert.equal(failed.status.configHash, good.metadata.annotations['reranker.dev/config-hash']);
     assert.ok(good.data['reranker_config.yaml'].split('model_name:').length - 1 < 9100);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]).metadata.resourceVersion, good.metadata.resourceVersion, 'the last good ConfigMap stays');
