@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RerankRequest } from '../api/canonical.ts';
+import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import { API_FORMATS } from '../../common/config-schema.ts';
 import { answerFor } from '../../demo/fake-reranker.ts';
 import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
@@ -8,18 +8,7 @@ import { MalformedAnswer } from './formats/read-answer.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { rankAnswer } from './rank.ts';
 
-const request: RerankRequest = {
-  model: undefined,
-  query: 'capital of france',
-  documents: ['berlin germany', 'paris is the capital of france', 'rome'],
-  originals: undefined,
-  topN: 2,
-  returnDocuments: true,
-  maxTokensPerDoc: undefined,
-  truncate: undefined,
-  truncationDirection: undefined,
-  rawScores: undefined,
-};
+const request: RerankRequest = { ...plainRequest('capital of france', ['berlin germany', 'paris is the capital of france', 'rome']), topN: 2, returnDocuments: true };
 
 describe('backend formats', () => {
   for (const format of API_FORMATS) {

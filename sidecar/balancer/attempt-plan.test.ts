@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RankedAnswer } from '../api/canonical.ts';
+import { plainRequest, type RankedAnswer } from '../api/canonical.ts';
 import { AttemptError, classifyStatus } from '../backends/attempt-error.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import type { SendTarget } from '../backends/send-rerank.ts';
@@ -109,7 +109,7 @@ function scripted(router: string, scripts: Record<string, (AttemptError | 'ok')[
     return answer;
   };
   const balancer = new Balancer(config, { client: new HttpClient(), send, clock: time, timers: time, random: () => 0.5 });
-  const request = { model: undefined, query: 'q', documents: ['d'], originals: undefined, topN: undefined, returnDocuments: false, maxTokensPerDoc: undefined, truncate: undefined, truncationDirection: undefined, rawScores: undefined };
+  const request = plainRequest('q', ['d']);
   const route = (signal?: AbortSignal) => balancer.route(request, { callerAuthorization: undefined, localOnly: false, signal });
   return { balancer, time, sent, route };
 }
@@ -214,7 +214,7 @@ describe('attempt loop driver', () => {
     const pinned = t.balancer.generation;
     t.balancer.apply(parseConfigText('model_list:\n  - { model_name: z, litellm_params: { api_base: "http://z.test:80" } }\nrouter_settings:\n  health_check_interval: 0\n', 't2', {}));
     const result = await t.balancer.route(
-      { model: undefined, query: 'q', documents: ['d'], originals: undefined, topN: undefined, returnDocuments: false, maxTokensPerDoc: undefined, truncate: undefined, truncationDirection: undefined, rawScores: undefined },
+      plainRequest('q', ['d']),
       { callerAuthorization: undefined, localOnly: false, generation: pinned },
     );
     assert.deepEqual([result.backend, result.generation.number], ['a', 1]);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
-import type { RerankRequest } from '../api/canonical.ts';
+import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import { parseConfigText } from '../config/load.ts';
 import { LbError } from '../errors.ts';
@@ -39,18 +39,7 @@ class ManualClock implements Clock {
 /** Timers that never fire: nothing in these tests may depend on real time passing. */
 const frozenTimers: Timers = { setTimeout: () => undefined, clearTimeout: () => undefined };
 
-const request: RerankRequest = {
-  model: undefined,
-  query: 'capital of france',
-  documents: ['paris is the capital of france', 'berlin'],
-  originals: undefined,
-  topN: undefined,
-  returnDocuments: false,
-  maxTokensPerDoc: undefined,
-  truncate: undefined,
-  truncationDirection: undefined,
-  rawScores: undefined,
-};
+const request: RerankRequest = plainRequest('capital of france', ['paris is the capital of france', 'berlin']);
 const cost = estimateTokens(request);
 
 function balancer(clock: ManualClock, entries: string, router = ''): Balancer {

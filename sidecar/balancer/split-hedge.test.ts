@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
+import { plainRequest, type RankedAnswer, type RerankRequest } from '../api/canonical.ts';
 import { AttemptError, classifyStatus } from '../backends/attempt-error.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
@@ -49,7 +49,7 @@ function lab(backends: Backends, router: string, strategy = 'priority-failover')
   const balancer = new Balancer(config, { client: new HttpClient(), send, clock: time, timers: time, random: () => 0.5, observer: { ...NO_OBSERVER, hedge: (e) => events.push(e) } });
   const route = (documents: number, topN?: number, signal?: AbortSignal) =>
     balancer.route(
-      { model: undefined, query: 'q', documents: Array.from({ length: documents }, (_d, i) => `d${i}`), originals: undefined, topN, returnDocuments: false, maxTokensPerDoc: undefined, truncate: undefined, truncationDirection: undefined, rawScores: undefined },
+      { ...plainRequest('q', Array.from({ length: documents }, (_d, i) => `d${i}`)), topN },
       { callerAuthorization: undefined, localOnly: false, signal },
     );
   /** Lets promises settle, then moves the manual clock. */

@@ -1,23 +1,12 @@
 /** Splitting and merging, as tables: what a caller would see in chunk boundaries and the merged answer. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
+import { plainRequest, type RankedAnswer, type RerankRequest } from '../api/canonical.ts';
 import { chunkRequest, limitsOf, mayNeedSplit, mergeAnswers, modelGroup, planChunks, UNLIMITED, type CallLimits } from './split-plan.ts';
 
 function request(documents: number, over: Partial<RerankRequest> = {}, text = 'abcd'): RerankRequest {
-  return {
-    model: undefined,
-    query: 'qqqq', // 1 token per document
-    documents: Array.from({ length: documents }, () => text),
-    originals: undefined,
-    topN: undefined,
-    returnDocuments: true,
-    maxTokensPerDoc: undefined,
-    truncate: undefined,
-    truncationDirection: undefined,
-    rawScores: undefined,
-    ...over,
-  };
+  // 'qqqq': 1 token per document
+  return { ...plainRequest('qqqq', Array.from({ length: documents }, () => text)), returnDocuments: true, ...over };
 }
 
 const limits = (maxDocuments = Infinity, maxTokens = Infinity): CallLimits => ({ maxDocuments, maxTokens });
