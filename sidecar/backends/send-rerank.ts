@@ -17,6 +17,8 @@ export interface SendTarget {
   /** Send the caller's Authorization to this backend when it has no key of its own (opt-in). */
   readonly forwardCallerAuthorization: boolean;
   readonly maxResponseBytes: number;
+  /** JSON headers, with the backend's own key when it has one: built once, not per attempt. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface SendOptions {
@@ -30,13 +32,9 @@ export interface SendOptions {
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' } as const;
 
-/** The Authorization this backend gets, and whose credentials those are. */
-function credentialsFor(to: SendTarget, callerAuthorization: string | undefined): { headers: Record<string, string>; credentials: 'own' | 'caller' | 'none' } {
-  if (to.apiKey !== undefined) return { headers: { ...JSON_HEADERS, authorization: `Bearer ${to.apiKey}` }, credentials: 'own' };
-  if (to.forwardCallerAuthorization && callerAuthorization !== undefined) {
-    return { headers: { ...JSON_HEADERS, authorization: callerAuthorization }, credentials: 'caller' };
-  }
-  return { headers: JSON_HEADERS, credentials: 'none' };
+/** The headers every call to a backend with this key (or none) carries. */
+export function backendHeaders(apiKey: string | undefined): Readonly<Record<string, string>> {
+  return apiKey === undefined ? JSON_HEADERS : { ...JSON_HEADERS, authorization: `Bearer ${apiKey}` };
 }
 
 /** Failures below HTTP, in our own words: the error's stable code, never its message text. */
@@ -60,7 +58,10 @@ export async function sendRerank(
 ): Promise<RankedAnswer> {
   const codec = BACKEND_CODECS[to.apiFormat];
   const payload = JSON.stringify(codec.buildBody(request, to.model));
-  const { headers, credentials } = credentialsFor(to, options.callerAuthorization);
+  // The caller's Authorization goes only where opted in, and only to a backend without its own key.
+  const caller = to.apiKey === undefined && to.forwardCallerAuthorization ? options.callerAuthorization : undefined;
+  const headers = caller === undefined ? to.headers : { ...JSON_HEADERS, authorization: caller };
+  const credentials = to.apiKey !== undefined ? 'own' : caller !== undefined ? 'caller' : 'none';
   let answer;
   try {
     answer = await client.request(to.target, codec.rerankPath, 'POST', headers, payload, {

@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { targetOf, type HttpTarget } from '../backends/http-client.ts';
-import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
+import { backendHeaders, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
 import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
@@ -84,6 +84,7 @@ function targetFor(spec: BackendSpec, router: RouterSettings): SendTarget {
     retryOnStatus: router.retryOnStatus,
     forwardCallerAuthorization: spec.forwardCallerAuthorization,
     maxResponseBytes: router.maxResponseBytes,
+    headers: backendHeaders(spec.apiKey),
   };
 }
 
