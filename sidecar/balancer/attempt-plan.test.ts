@@ -11,7 +11,8 @@ import type { SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
 import { afterFailure, afterWait, hedgeDelayMs, newPlanState, nextHedge, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
-import { Balancer, RouteError } from './balancer.ts';
+import { Balancer } from './balancer.ts';
+import { RouteError } from './route-result.ts';
 
 interface B {
   readonly name: string;

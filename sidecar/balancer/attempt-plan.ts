@@ -1,7 +1,7 @@
 /**
  * The decisions of the attempt loop, as a pure step function: the state of one request and the
  * time in, "what next" out — attempt this backend, back off this long, or stop and say why. The
- * async driver in balancer.ts only carries the decisions out (sleeps, sends, records), so every
+ * async driver (attempt-driver.ts) only carries the decisions out (sleeps, sends, records), so every
  * branch here is tested on a manual clock without sockets (as Envoy scripts its random stream).
  *
  * The rules: failover goes to a backend this request has not tried yet, at once; only when every

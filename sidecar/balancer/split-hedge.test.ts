@@ -10,7 +10,8 @@ import { HttpClient } from '../backends/http-client.ts';
 import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
-import { Balancer, RouteError } from './balancer.ts';
+import { Balancer } from './balancer.ts';
+import { RouteError } from './route-result.ts';
 import { NO_OBSERVER, type HedgeEvent } from './observer.ts';
 
 type Script = { ms: number } | AttemptError;

@@ -1,6 +1,6 @@
 /**
  * Splitting a call into chunks that fit the backends' limits, and merging the chunks' answers:
- * pure functions, so every case is table-tested without sockets. The driver (balancer.ts) routes
+ * pure functions, so every case is table-tested without sockets. The driver (split-driver.ts) routes
  * each chunk as a run of the attempt plan of its own, in parallel, within the call's deadline.
  *
  * Scores are comparable only within one model, so a split call goes to backends of one configured

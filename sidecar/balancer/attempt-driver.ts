@@ -1,0 +1,84 @@
+/**
+ * The thin async driver of the attempt plan (attempt-plan.ts): it sleeps, sends, records and
+ * charges the retry budget; every decision is the plan's. When nothing is left, `nothingLeft` says
+ * whether rate limits (429) or unavailability (503) stand in the way.
+ */
+import type { RankedAnswer } from '../api/canonical.ts';
+import type { AttemptError } from '../backends/attempt-error.ts';
+import { sleep } from '../../common/clock.ts';
+import { LbError } from '../errors.ts';
+import { afterWait, nextStep } from './attempt-plan.ts';
+import type { Generation } from './generation.ts';
+import { attemptHedged } from './hedge-driver.ts';
+import { roundMs, RouteError } from './route-result.ts';
+import { isAborted, recordFailure, type DriverDeps, type Run } from './run.ts';
+
+/**
+ * Carries out the attempt plan for one request (or one chunk of a split call): the answer, or
+ * undefined when the plan stopped (`run.stopped` says why). Throws RouteError when an attempt's
+ * failure ends the call (the backend refused the request, the caller went away).
+ */
+export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | undefined> {
+  const clock = deps.clock;
+  const { plan, signal, chunk } = run;
+  for (;;) {
+    const now = clock.now();
+    const step = nextStep(run, plan, now, isAborted(signal));
+    if (step.kind === 'wait') {
+      await sleep(deps.timers, step.ms);
+      afterWait(run);
+      continue;
+    }
+    if (step.kind === 'stop') {
+      run.stopped = step.reason;
+      return undefined;
+    }
+    if (step.isRetry && !deps.retryBudget.tryStartRetry()) {
+      deps.observer.retryBudgetExhausted();
+      run.stopped = 'retry budget exhausted';
+      return undefined;
+    }
+    if (step.isRetry) deps.observer.retry();
+    const backend = step.backend;
+    try {
+      if (plan.hedging) {
+        const answer = await attemptHedged(deps, run, backend, step.timeoutMs);
+        if (answer !== undefined) return answer;
+        continue;
+      }
+      const answer = await backend.attempt(run.request, { timeoutMs: step.timeoutMs, callerAuthorization: run.options.callerAuthorization, wallNow: clock.wallNow(), signal }, run.cost);
+      const ms = clock.now() - now;
+      run.records.push(chunk === undefined ? { backend: backend.spec.name, outcome: 200, ms: roundMs(ms) } : { backend: backend.spec.name, outcome: 200, ms: roundMs(ms), chunk });
+      deps.observer.attempt(backend.spec.name, 'success', ms / 1000);
+      run.winner = backend.spec.name;
+      return answer;
+    } catch (error) {
+      if (error instanceof RouteError) throw error;
+      recordFailure(deps.observer, run, backend, error as AttemptError, clock.now() - now, undefined);
+    } finally {
+      if (step.isRetry) deps.retryBudget.retryEnded();
+    }
+  }
+}
+
+/** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
+export function nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined, lastBackend: string, stopped: string): LbError {
+  let earliestLimit = Number.POSITIVE_INFINITY;
+  let earliestOther = Number.POSITIVE_INFINITY;
+  for (const b of gen.backends) {
+    if (b.spec.keyProblem !== undefined) continue;
+    const blockedOtherwise = !b.healthOk || b.parkedUntil > now || !b.breakerAdmits;
+    if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
+    let wait = 0;
+    if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
+    if (!b.breakerAdmits) wait = Math.max(wait, b.breakerReopensAt - now);
+    if (!b.healthOk) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
+    earliestOther = Math.min(earliestOther, wait);
+  }
+  const seconds = (ms: number) => Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000));
+  if (Number.isFinite(earliestLimit) && lastError === undefined) {
+    return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: seconds(earliestLimit) });
+  }
+  const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
+  return new LbError('no_backend_available', 503, why, { retryAfterSeconds: seconds(Math.min(earliestLimit, earliestOther)) });
+}

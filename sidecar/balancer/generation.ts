@@ -1,0 +1,62 @@
+/**
+ * A config generation — everything one config routes with — and what the attempt plan reads of
+ * it: its backends, eligibility now, its strategy. A request keeps the generation it started on.
+ */
+import type { LbConfig } from '../config/model.ts';
+import type { Clock, Random } from '../../common/clock.ts';
+import type { Backend } from './backend.ts';
+import type { Strategy } from './strategies/index.ts';
+import type { PlanContext } from './attempt-plan.ts';
+import type { CallLimits } from './split-plan.ts';
+
+/** Everything one config generation routes with; a request keeps the generation it started on. */
+export interface Generation {
+  readonly number: number;
+  readonly config: LbConfig;
+  readonly backends: readonly Backend[];
+  readonly local: Backend;
+  readonly strategy: Strategy;
+  readonly memory: Map<string, number>;
+  readonly loadedAt: number;
+  /** The tightest per-call limits of any backend: calls within them are never split for limits. */
+  readonly limits: CallLimits;
+  /** Every backend has the same configured model (a split call may use any of them). */
+  readonly oneModel: boolean;
+}
+
+/** What the attempt plan reads of one generation: its backends, eligibility now, its strategy. */
+export class GenerationPlan implements PlanContext<Backend> {
+  readonly backends: readonly Backend[];
+  readonly random: Random;
+  readonly numRetries: number;
+  readonly retryDelayMs: number;
+  readonly deadline: number;
+  readonly hedging: boolean;
+  readonly hedgeAfterMs: number | undefined;
+  readonly #gen: Generation;
+  readonly #cost: number;
+  readonly #clock: Clock;
+
+  constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
+    const r = gen.config.router;
+    this.backends = backends;
+    this.hedging = r.hedging.enabled;
+    this.hedgeAfterMs = r.hedging.afterMs;
+    this.random = deps.random;
+    this.numRetries = r.numRetries;
+    this.retryDelayMs = r.retryDelayMs;
+    this.deadline = deadline;
+    this.#gen = gen;
+    this.#cost = cost;
+    this.#clock = deps.clock;
+  }
+
+  eligible(backend: Backend): boolean {
+    return backend.isEligible(this.#clock.now(), this.#cost);
+  }
+
+  pick(candidates: readonly Backend[]): number {
+    const gen = this.#gen;
+    return gen.strategy(candidates, { random: this.random, now: this.#clock.now(), latencyDecayMs: gen.config.router.latencyDecayMs, memory: gen.memory });
+  }
+}
