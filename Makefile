@@ -20,7 +20,7 @@ typecheck: bootstrap
 	npx tsc -p tsconfig.json
 
 unit: bootstrap
-	node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'demo/**/*.test.ts'
+	node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'test/fake-reranker/**/*.test.ts'
 
 integration: bootstrap
 	node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'

@@ -8,7 +8,7 @@
  *    hedging, and the extra calls the backends saw. Target: p99 <= 0.5x unhedged at <= 10% extra.
  * 3. Canary: time for the canary to mark a backend that ranks differently as inconsistent.
  *
- * Fakes and the sidecar are child processes (demo/fake-reranker-cli.ts, sidecar/main.ts); load
+ * Fakes and the sidecar are child processes (test/fake-reranker/fake-reranker-cli.ts, sidecar/main.ts); load
  * comes from bench/lib/load-generator.ts's open-loop generator. Writes
  * bench/results/features-latest.json, docs/benchmarks-features.md and a marked section of
  * docs/benchmarks.md (replaced on each run, the rest of that file untouched). `--quick`: shorter
@@ -40,7 +40,7 @@ interface Fake {
 
 async function fake(name: string, args: readonly string[]): Promise<Fake> {
   const port = nextPort++;
-  const proc = start(name, nodeBin, [join(root, 'demo/fake-reranker-cli.ts'), '--port', String(port), '--name', name, '--format', 'native', '--scoring', 'cheap', ...args]);
+  const proc = start(name, nodeBin, [join(root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--name', name, '--format', 'native', '--scoring', 'cheap', ...args]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`);
   return { name, url, proc };

@@ -117,7 +117,7 @@ async function startBackends(): Promise<string[]> {
   const urls: string[] = [];
   for (let i = 0; i < 3; i++) {
     const port = 9601 + i;
-    start(`backend-${i}`, 'taskset', ['-c', LOAD_CORE, nodeBin, join(root, 'demo/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap']);
+    start(`backend-${i}`, 'taskset', ['-c', LOAD_CORE, nodeBin, join(root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap']);
     urls.push(`http://127.0.0.1:${port}`);
   }
   await Promise.all(urls.map((u) => waitForHttp(`${u}/health`)));

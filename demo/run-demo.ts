@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startFakeReranker, type FakeReranker } from './fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../test/fake-reranker/fake-reranker.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const port = Number(process.env.RERANKER_LB_PORT ?? 8000);

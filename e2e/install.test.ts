@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadAll } from 'js-yaml';
-import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../test/fake-reranker/fake-reranker.ts';
 import { freePort } from '../test/support/ports.ts';
 import { Cluster, ROOT, serviceAccountUser } from './support/cluster.ts';
 import { helm as runHelm } from './support/helm.ts';

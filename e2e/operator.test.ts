@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startFakeReranker, type FakeReranker } from '../demo/fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../test/fake-reranker/fake-reranker.ts';
 import { ADMIN, Cluster, serviceAccountUser } from './support/cluster.ts';
 import { freePort } from '../test/support/ports.ts';
 import { setUpAddresses, tearDownAddresses } from './support/net.ts';

@@ -16,7 +16,7 @@ node_bin="$root/.tools/node-v$(cat "$root/.node-version")/bin/node"
 case $image in
   sidecar) entry=sidecar/main.ts; deps=yes ;;
   operator) entry=operator/main.ts; deps=yes ;;
-  fake-backend) entry=demo/fake-reranker-cli.ts; deps=no ;;   # imports only node: builtins
+  fake-backend) entry=test/fake-reranker/fake-reranker-cli.ts; deps=no ;;   # imports only node: builtins
   pause) entry= ;;
   *) echo "stage: unknown image $image" >&2; exit 2 ;;
 esac

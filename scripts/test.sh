@@ -14,7 +14,7 @@ stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
 # The chart's alerts: valid rules, and promtool unit tests of each alert.
 stage alerts bash -c 'promtool check rules charts/reranker-lb/files/alerts.yaml && promtool test rules charts/reranker-lb/tests/alerts.test.yaml'
-stage unit node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'demo/**/*.test.ts'
+stage unit node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'test/fake-reranker/**/*.test.ts'
 stage integration node --test --test-reporter=spec --test-concurrency=1 'test/integration/**/*.test.ts'
 # chaos, short: kills, 503 bursts, stalls and reloads under load (make chaos runs 60 s).
 stage chaos node bench/chaos.ts --seconds 15 --rate 100

@@ -1,6 +1,6 @@
 /** Three fake rerankers as separate processes, controllable at run time (slow x10, fail, kill). */
 import { join } from 'node:path';
-import type { Behaviour } from '../../demo/fake-reranker.ts';
+import type { Behaviour } from '../../test/fake-reranker/fake-reranker.ts';
 import { start, waitForHttp, type Managed } from './processes.ts';
 
 export class Backends {
@@ -16,7 +16,7 @@ export class Backends {
   }
 
   #spawn(port: number, name: string): Managed {
-    return start(name, this.#nodeBin, [join(this.#root, 'demo/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap', '--name', name, '--latency-ms', String(this.#latencyMs), '--latency-sigma', this.#latencyMs > 0 ? '0.25' : '0']);
+    return start(name, this.#nodeBin, [join(this.#root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap', '--name', name, '--latency-ms', String(this.#latencyMs), '--latency-sigma', this.#latencyMs > 0 ? '0.25' : '0']);
   }
 
   async start(count: number, firstPort = 9301): Promise<void> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import { API_FORMATS } from '../../common/config-schema.ts';
-import { answerFor } from '../../demo/fake-reranker.ts';
+import { answerFor } from '../../test/fake-reranker/fake-reranker.ts';
 import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
 import { MalformedAnswer } from './formats/read-answer.ts';
 import { BACKEND_CODECS } from './formats/index.ts';

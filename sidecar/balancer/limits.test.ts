@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../../test/fake-reranker/fake-reranker.ts';
 import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import { HttpClient } from '../backends/http-client.ts';
 import { parseConfigText } from '../config/load.ts';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { post, QUERY, startPool, type Pool } from '../support/harness.ts';
-import type { FakeFormat } from '../../demo/fake-reranker.ts';
+import type { FakeFormat } from '../fake-reranker/fake-reranker.ts';
 
 const FORMATS: FakeFormat[] = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'];
 let p: Pool;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { bm25Scores } from '../../demo/bm25.ts';
+import { bm25Scores } from '../fake-reranker/bm25.ts';
 import { eventually, get, post, poolTracker, stats } from '../support/harness.ts';
 
 const { pool, closeAll } = poolTracker();

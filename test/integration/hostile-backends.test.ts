@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Behaviour } from '../../demo/fake-behaviour.ts';
+import type { Behaviour } from '../fake-reranker/fake-behaviour.ts';
 import { get, poolTracker, post, QUERY, type Pool } from '../support/harness.ts';
 
 const { pool, closeAll } = poolTracker();

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../fake-reranker/fake-reranker.ts';
 import { eventually, get, post, QUERY } from '../support/harness.ts';
 import { listening, sidecarProcess } from '../support/process.ts';
 

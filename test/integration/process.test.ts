@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
-import { startFakeReranker, type FakeReranker } from '../../demo/fake-reranker.ts';
+import { startFakeReranker, type FakeReranker } from '../fake-reranker/fake-reranker.ts';
 import { post, QUERY } from '../support/harness.ts';
 import { listening, sidecarProcess } from '../support/process.ts';
 import { freePort } from '../support/ports.ts';

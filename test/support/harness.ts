@@ -3,7 +3,7 @@
  * in this process (fast) or as a child process (for environment and signal behaviour).
  */
 import { Writable } from 'node:stream';
-import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from '../../demo/fake-reranker.ts';
+import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from '../fake-reranker/fake-reranker.ts';
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
 import { createLogger } from '../../common/logger.ts';

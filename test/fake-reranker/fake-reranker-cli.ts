@@ -1,4 +1,4 @@
-/** Runs one fake reranker: node demo/fake-reranker-cli.ts --port 9101 --format tei [--mode stream] (--help lists every flag) */
+/** Runs one fake reranker: node test/fake-reranker/fake-reranker-cli.ts --port 9101 --format tei [--mode stream] (--help lists every flag) */
 import { startFakeReranker } from './fake-reranker.ts';
 import { parseCli, usage } from './fake-reranker-options.ts';
 

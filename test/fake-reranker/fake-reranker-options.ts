@@ -51,7 +51,7 @@ export function usage(): string {
     return `  --${f.name.padEnd(width)}${f.help}${fallback === undefined ? '' : ` (default ${fallback})`}`;
   });
   return [
-    'Usage: node demo/fake-reranker-cli.ts [options]',
+    'Usage: node test/fake-reranker/fake-reranker-cli.ts [options]',
     'A fake reranker on HTTP; POST /__control changes its behaviour at run time, GET /__stats shows counters.',
     '',
     ...lines,
