@@ -4,13 +4,13 @@
  * whether rate limits (429) or unavailability (503) stand in the way.
  */
 import type { RankedAnswer } from '../api/canonical.ts';
-import type { AttemptError } from '../backends/attempt-error.ts';
+import { AttemptError } from '../backends/attempt-error.ts';
 import { sleep } from '../../common/clock.ts';
 import { LbError } from '../errors.ts';
 import { afterWait, nextStep } from './attempt-plan.ts';
 import type { Generation } from './generation.ts';
 import { attemptHedged } from './hedge-driver.ts';
-import { roundMs, RouteError } from './route-result.ts';
+import { roundMs } from './route-result.ts';
 import { isAborted, recordFailure, type DriverDeps, type Run } from './run.ts';
 
 /**
@@ -53,8 +53,9 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
       run.winner = backend.spec.name;
       return answer;
     } catch (error) {
-      if (error instanceof RouteError) throw error;
-      recordFailure(deps.observer, run, backend, error as AttemptError, clock.now() - now, undefined);
+      // A RouteError ends the call; anything but an AttemptError is a bug: let it surface.
+      if (!(error instanceof AttemptError)) throw error;
+      recordFailure(deps.observer, run, backend, error, clock.now() - now, undefined);
     } finally {
       if (step.isRetry) deps.retryBudget.retryEnded();
     }

@@ -95,7 +95,7 @@ describe('hedge plan', () => {
 });
 
 /** A balancer whose sends follow a script per backend: an answer, or an error to throw. */
-function scripted(router: string, scripts: Record<string, (AttemptError | 'ok')[]>) {
+function scripted(router: string, scripts: Record<string, (Error | 'ok')[]>) {
   const names = Object.keys(scripts);
   const entries = names.map((n, i) => `  - { model_name: ${n}, priority: ${i}, litellm_params: { api_base: "http://${n}.test:80" } }`).join('\n');
   const config = parseConfigText(`model_list:\n${entries}\nrouter_settings:\n  routing_strategy: priority-failover\n  health_check_interval: 0\n  local_backend: { api_base: "http://local.test:80" }\n${router}`, 't', {});
@@ -148,6 +148,20 @@ describe('attempt loop driver', () => {
     assert.equal((await pending).backend, 'a');
     assert.deepEqual(t.sent, ['a', 'a']);
     t.balancer.close();
+  });
+
+  test('a bug while reading an answer (not an AttemptError) surfaces as itself: no failover, no fallback, no strike', async () => {
+    const t = scripted('  allowed_fails: 1\n', { a: [new TypeError('a bug'), new TypeError('a bug')], b: ['ok'] });
+    await assert.rejects(t.route(), (e: unknown) => e instanceof TypeError && !(e instanceof RouteError));
+    await assert.rejects(t.route(), TypeError);
+    assert.deepEqual(t.sent, ['a', 'a']);
+    const backend = t.balancer.generation.backends[0]!;
+    assert.deepEqual([backend.failures, backend.breakerAdmits], [0, true]);
+    const u = scripted('  num_retries: 0\n', { a: [s500()], local: [new TypeError('a bug')] });
+    await assert.rejects(u.route(), (e: unknown) => e instanceof TypeError);
+    assert.deepEqual(u.sent, ['a', 'local']);
+    t.balancer.close();
+    u.balancer.close();
   });
 
   test('a client error ends the call at once with the backend status, in our words', async () => {

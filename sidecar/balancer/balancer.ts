@@ -19,7 +19,7 @@ import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES } from './strategies/index.ts';
 import { limitsOf, mayNeedSplit } from './split-plan.ts';
 import { RecentLatency } from './recent-latency.ts';
-import type { AttemptError } from '../backends/attempt-error.ts';
+import { AttemptError } from '../backends/attempt-error.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
 import { GenerationPlan, type Generation } from './generation.ts';
@@ -200,7 +200,8 @@ export class Balancer {
       this.#observer.attempt(LOCAL_NAME, 'success', ms / 1000);
       return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost, generation: gen };
     } catch (error) {
-      const failure = error as AttemptError;
+      if (!(error instanceof AttemptError)) throw error; // a bug, not the backend's failure
+      const failure = error;
       const ms = clock.now() - now;
       attempts.push(attemptRecord(LOCAL_NAME, failure, ms));
       this.#observer.attempt(LOCAL_NAME, outcomeOf(failure), ms / 1000);
