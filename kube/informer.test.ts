@@ -1,7 +1,8 @@
 /**
  * The informer against a scripted list/watch API on a manual clock: clean watch ends resume
  * without a restart, only failures count, a silent watch is aborted by the watchdog only after
- * the server's bookmark interval, and a 410 re-lists.
+ * the server's bookmark interval, a 410 re-lists, a re-list reports what changed while
+ * disconnected (deletions included), and restarts back off exponentially up to a cap.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,19 +39,21 @@ function scriptedApi(items: KubeObject[], steps: Step[]) {
 const cm = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
 const flush = () => new Promise((r) => setImmediate(r));
 
-function informer(api: ListWatchApi, time = manualTime()) {
+function informer(api: ListWatchApi, time = manualTime(), backoff: { backoffBaseMs?: number; backoffMaxMs?: number } = {}) {
   const restarts: string[] = [];
+  const events: string[] = [];
   const inf = new Informer<KubeObject>(api, {
+    ...backoff,
     name: 'configmaps',
     path: '/api/v1/configmaps',
-    onEvent: () => {},
+    onEvent: (event, object) => events.push(`${event} ${object.metadata.name}@${object.metadata.resourceVersion}`),
     onRestart: (reason) => restarts.push(reason),
     logger: createLogger('silent'),
     timers: time.timers,
     clock: time.clock,
     random: () => 0.5,
   });
-  return { inf, restarts, time };
+  return { inf, restarts, events, time };
 }
 
 test('a watch the server ends cleanly resumes from the last resourceVersion, without a restart', async () => {
@@ -111,4 +114,62 @@ test('watch lines split across chunks parse into events; an over-long line fails
   await assert.rejects(async () => {
     for await (const _ of readWatchLines(chunks(['{"type":"ADDED",', '"object":"' + 'x'.repeat(2000)]), 1024)) void _;
   }, /longer than 1024 bytes/);
+});
+
+/** A list that plays its script (items, or an error), then repeats its last entry; watches fail or hang. */
+function listScriptedApi(lists: (KubeObject[] | Error)[], watches: ('fail' | 'hang')[]) {
+  const calls = { list: 0 };
+  const api: ListWatchApi = {
+    async list<T extends KubeObject>(): Promise<ObjectList<T>> {
+      const step = lists[Math.min(calls.list, lists.length - 1)]!;
+      calls.list++;
+      if (step instanceof Error) throw step;
+      return { items: step as T[], resourceVersion: `list-${calls.list}` };
+    },
+    async *watch(_path, _query, signal) {
+      if (watches.shift() === 'fail') throw new Error('connect ECONNRESET');
+      await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      yield* [];
+    },
+  };
+  return { api, calls };
+}
+
+test('a re-list after a failure reports what changed meanwhile: updates, additions and deletions; nothing for the unchanged', async () => {
+  const time = manualTime();
+  const { api, calls } = listScriptedApi([[cm('a', '1'), cm('b', '1'), cm('c', '1')], [cm('a', '1'), cm('b', '2'), cm('d', '1')]], ['fail', 'hang']);
+  const { inf, events } = informer(api, time);
+  inf.start();
+  for (let i = 0; i < 5; i++) await flush();
+  assert.deepEqual(events, ['added a@1', 'added b@1', 'added c@1']);
+  time.advance(1000); // past the first backoff
+  for (let i = 0; i < 5; i++) await flush();
+  inf.stop();
+  assert.equal(calls.list, 2);
+  assert.deepEqual(events.slice(3), ['updated b@2', 'added d@1', 'deleted c@1']);
+  assert.deepEqual([...inf.store.keys()].sort(), ['ns/a', 'ns/b', 'ns/d']);
+});
+
+test('failures back off exponentially (jittered) up to the cap; a successful list starts over from the base', async () => {
+  const time = manualTime();
+  const down = new Error('connect ECONNREFUSED');
+  // random 0.5: each delay is 75% of base x 2^k; base 100 ms, cap 400 ms.
+  const { api, calls } = listScriptedApi([down, down, down, down, [cm('a', '1')]], ['fail', 'hang']);
+  const { inf, restarts } = informer(api, time, { backoffBaseMs: 100, backoffMaxMs: 400 });
+  inf.start();
+  for (let i = 0; i < 3; i++) await flush();
+  assert.equal(calls.list, 1);
+  // list fails 4 times (75, 150, 300, 300 ms), succeeds; the watch fails: the base again (75 ms).
+  for (const delay of [75, 150, 300, 300, 75]) {
+    const before: number = calls.list;
+    time.advance(delay - 1);
+    for (let i = 0; i < 3; i++) await flush();
+    assert.equal(calls.list, before, `not before ${delay} ms`);
+    time.advance(1);
+    for (let i = 0; i < 3; i++) await flush();
+    assert.equal(calls.list, before + 1, `after ${delay} ms`);
+  }
+  inf.stop();
+  assert.equal(restarts.length, 5);
+  assert.equal(inf.restarts, 5);
 });
