@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images cluster cluster-down bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -70,6 +70,16 @@ cluster: bootstrap
 	images/build.sh sidecar operator fake-backend pause
 	e2e/node/up.sh $(foreach i,sidecar operator fake-backend,.cache/images/oci/$(i)-$(IMAGE_TAG).tar)
 	node e2e/node/demo.ts || { echo "make cluster: the demo failed; the node is still up: make cluster-down" >&2; exit 1; }
+
+## node: the same single-node Kubernetes with the local images, and nothing installed on it (the
+## README's Kubernetes quick start runs on it as written); make cluster-down undoes it
+node: bootstrap
+	scripts/ensure-tools.sh
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/build-node.sh >/dev/null
+	images/build.sh sidecar operator fake-backend pause
+	e2e/node/up.sh $(foreach i,sidecar operator fake-backend,.cache/images/oci/$(i)-$(IMAGE_TAG).tar)
+	@echo "export PATH=$$(e2e/kube/tools.sh | tail -n 1):\$$PATH   # kubectl, helm"
 
 ## cluster-down: undo everything make cluster changed on this machine (also after a failed start)
 cluster-down:

@@ -26,7 +26,7 @@ const nodeBin = process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'rrlb-pinned-'));
 const BALANCER_CORE = '0';
 const LOAD_CORE = '1';
-/** The V8 settings the images, the chart and the README ship (see docs/performance.md). */
+/** The V8 settings the images, the chart, the example and make sidecar ship (see docs/performance.md). */
 export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=2'];
 
 const passages = Array.from({ length: 20 }, (_, i) => `Passage ${i}: rerankers score query-document pairs for retrieval augmented generation. `.repeat(3));

@@ -76,5 +76,5 @@ printf 'apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name:
 printf 'global:\n  imageRegistry: registry.example\n  storageClass: fast\nreranker-lb:\n  operator:\n    replicas: 2\n' > "$umbrella/values.yaml"
 "$helm" template platform "$umbrella" -n rrlb-system > "$work/umbrella.yaml" && echo "renders ($(grep -c '^kind:' "$work/umbrella.yaml") objects)" || failed=1
 echo "== examples: kubeconform -strict"
-"$bin/kubeconform" -strict -summary -schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" examples/sidecar-deployment.yaml examples/rerankerpool.yaml || failed=1
+"$bin/kubeconform" -strict -summary -schema-location "$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" examples/sidecar-deployment.yaml examples/rerankerpool.yaml examples/demo-backend.yaml examples/demo-app.yaml || failed=1
 exit $failed

@@ -1,5 +1,5 @@
 /**
- * The injection settings from the operator's environment (the chart sets each; README "Inject the
+ * The injection settings from the operator's environment (the chart sets each; docs/operator.md "Inject the
  * sidecar" lists them). Pure: env in, settings or problems out.
  */
 import type { Resources, SidecarSettings } from './sidecar-container.ts';

@@ -37,7 +37,7 @@ export interface LocalBackendSpec {
   readonly forwardCallerAuthorization: boolean;
 }
 
-/** Limits of the HTTP server towards clients (see README "Deadlines and limits"). */
+/** Limits of the HTTP server towards clients (see docs/configuration.md "Deadlines and limits"). */
 export interface ServerLimits {
   readonly headerTimeoutMs: number;
   readonly bodyTimeoutMs: number;

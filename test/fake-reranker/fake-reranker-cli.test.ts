@@ -7,7 +7,7 @@ import { parseCli, type CliRun } from './fake-reranker-options.ts';
 
 const CLI = fileURLToPath(new URL('./fake-reranker-cli.ts', import.meta.url));
 const FLAGS = [
-  'port', 'host', 'format', 'name', 'latency-ms', 'latency-sigma', 'scoring', 'mode', 'status', 'retry-after', 'health-status',
+  'port', 'host', 'format', 'name', 'api-key', 'latency-ms', 'latency-sigma', 'scoring', 'mode', 'status', 'retry-after', 'health-status',
   'reported-tokens', 'stream-chunk-bytes', 'stream-interval-ms', 'stream-duration-ms', 'redirect-status', 'redirect-location',
   'echo-status', 'huge-bytes', 'reset-every', 'help',
 ];
@@ -40,5 +40,7 @@ test('flags become the starting behaviour', () => {
     behaviour: { mode: 'stream', streamChunkBytes: 10, streamIntervalMs: 5, streamDurationMs: 100, resetEvery: 3 },
   });
   assert.deepEqual((parseCli(['--mode', 'redirect', '--redirect-status', '308', '--redirect-location', 'http://x/']) as CliRun).behaviour, { mode: 'redirect', redirectStatus: 308, redirectLocation: 'http://x/' });
+  assert.equal((parseCli(['--api-key', 'k-1']) as CliRun).apiKey, 'k-1');
+  assert.throws(() => parseCli(['--api-key', '']), /--api-key/);
   assert.equal(parseCli(['--help']), 'help');
 });

@@ -19,6 +19,7 @@ const FLAGS: readonly Flag[] = [
   { name: 'host', help: 'address to listen on', fallback: '127.0.0.1' },
   { name: 'format', help: `backend api_format to speak: ${FORMATS.join(', ')}`, fallback: 'native' },
   { name: 'name', help: 'name in answers and logs (default fake-<format>-<port>)' },
+  { name: 'api-key', help: 'require Authorization: Bearer <key> on rerank calls, 401 otherwise (in a pod: $(VAR) of an env from a Secret)' },
   { name: 'latency-ms', behaviour: 'latencyMs', numeric: true, help: 'median latency of a rerank call' },
   { name: 'latency-sigma', behaviour: 'latencySigma', numeric: true, help: 'log-normal spread around the median, 0 for a fixed latency' },
   { name: 'latency-per-document', behaviour: 'latencyPerDocumentMs', numeric: true, help: 'added latency in ms per document of the call' },
@@ -66,6 +67,7 @@ export interface CliRun {
   readonly format: FakeFormat;
   readonly name: string;
   readonly behaviour: Partial<Behaviour>;
+  readonly apiKey?: string;
 }
 
 /** 'help' for --help; throws a TypeError naming the flag for anything it cannot use. */
@@ -88,5 +90,8 @@ export function parseCli(argv: readonly string[]): CliRun | 'help' {
   if (!(FORMATS as readonly string[]).includes(format)) throw new TypeError(`--format: expected one of ${FORMATS.join(', ')}`);
   const port = Number(text('port') ?? '9101');
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError('--port: expected 0 to 65535');
-  return { port, host: text('host') ?? '127.0.0.1', format: format as FakeFormat, name: text('name') ?? `fake-${format}-${port}`, behaviour };
+  const apiKey = text('api-key');
+  if (apiKey === '') throw new TypeError('--api-key: expected a key, got an empty string');
+  const run = { port, host: text('host') ?? '127.0.0.1', format: format as FakeFormat, name: text('name') ?? `fake-${format}-${port}`, behaviour };
+  return apiKey === undefined ? run : { ...run, apiKey };
 }

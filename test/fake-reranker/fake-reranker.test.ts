@@ -137,6 +137,16 @@ describe('fake reranker: scripted misbehaviours', () => {
     assert.equal(f.stats.lastAuthorization, 'Bearer sk-secret-2');
   });
 
+  test('apiKey: a rerank call without that Bearer key gets 401; with it, an answer; health needs no key', async () => {
+    const f = await startFakeReranker({ format: 'tei', apiKey: 'k-1' });
+    started.push(f);
+    const tei = { query: QUERY.query, texts: QUERY.documents };
+    assert.equal((await post(f.url, tei)).status, 401);
+    assert.equal((await post(f.url, tei, { authorization: 'Bearer k-2' })).status, 401);
+    assert.equal((await post(f.url, tei, { authorization: 'Bearer k-1' })).status, 200);
+    assert.equal((await fetch(`${f.url}/health`)).status, 200);
+  });
+
   test('short: one result for three documents, whatever top_n says', async () => {
     const f = await fake({ mode: 'short' }, 'tei');
     const reply = await post(f.url, { query: QUERY.query, texts: QUERY.documents, top_n: 3 });

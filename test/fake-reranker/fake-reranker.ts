@@ -138,7 +138,17 @@ function misbehaveBeforeAnswer(b: Behaviour, req: IncomingMessage, res: ServerRe
   }
 }
 
-export function startFakeReranker(options: { format?: FakeFormat; name?: string; port?: number; host?: string; behaviour?: Partial<Behaviour> } = {}): Promise<FakeReranker> {
+export interface FakeOptions {
+  format?: FakeFormat;
+  name?: string;
+  port?: number;
+  host?: string;
+  behaviour?: Partial<Behaviour>;
+  /** When set, rerank calls without `Authorization: Bearer <apiKey>` get 401, as a hosted API answers. */
+  apiKey?: string;
+}
+
+export function startFakeReranker(options: FakeOptions = {}): Promise<FakeReranker> {
   const format = options.format ?? 'native';
   const name = options.name ?? `fake-${format}`;
   let behaviour: Behaviour = HEALTHY;
@@ -189,6 +199,10 @@ export function startFakeReranker(options: { format?: FakeFormat; name?: string;
     }
     stats.requests++;
     recordAuthorization(stats, req.headers.authorization);
+    if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+      res.writeHead(401, JSON_TYPE).end('{"error":"invalid or missing api key"}');
+      return;
+    }
     const b = behaviour;
     const median = b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
     const delay = b.latencySigma > 0 ? median * Math.exp(b.latencySigma * gaussian()) : median;

@@ -3,7 +3,7 @@
 {{- define "reranker-lb.webhookService" -}}{{ include "reranker-lb.fullname" . }}-webhook{{- end -}}
 {{- define "reranker-lb.webhookSecret" -}}{{ include "reranker-lb.fullname" . }}-webhook-tls{{- end -}}
 
-{{/* The operator's injection settings (README "Inject the sidecar"), included in its env list when injection is enabled. */}}
+{{/* The operator's injection settings (docs/operator.md "Inject the sidecar"), included in its env list when injection is enabled. */}}
 {{- define "reranker-lb.injectionEnv" -}}
 - name: INJECTION_ENABLED
   value: "true"
