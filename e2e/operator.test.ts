@@ -297,16 +297,21 @@ describe('operator', () => {
     const before = cluster.getJson(['rrp', 'audited', '-n', NS]);
     assert.deepEqual(condition(before, 'ExternalCheck'), external);
     assert.equal(condition(before, 'Ready').status, 'True', 'the foreign apply took none of ours');
+    // As operators before server-side apply did: a merge patch of a field of ours (its manager
+    // co-owns it, so our apply alone would leave it when we stop setting it).
+    cluster.kubectl(['patch', 'rrp', 'audited', '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { inconsistentBackends: ['a'] } })]);
 
     cluster.kubectl(['patch', 'rrp', 'audited', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { numRetries: 3 } } })]);
     const generation = before.metadata.generation + 1;
     const after = await eventually(() => {
       const p = cluster.getJson(['rrp', 'audited', '-n', NS, '--show-managed-fields']);
-      return p.status.observedGeneration === generation && p.status.configHash !== before.status.configHash && p;
-    }, 15_000, 'the operator to write the status of the new generation');
+      return p.status.observedGeneration === generation && p.status.configHash !== before.status.configHash && p.status.inconsistentBackends === undefined && p;
+    }, 15_000, 'the operator to write the status of the new generation, without the stray field');
     for (const type of ['Ready', 'ConfigRendered', 'BackendsAvailable', 'SidecarsSynced', 'ModelConsistent']) assert.equal(condition(after, type)?.observedGeneration, generation, `${type} updated`);
     assert.match(condition(after, 'ConfigRendered').message, new RegExp(`config ${after.status.configHash.slice(0, 12)}`));
     assert.deepEqual(condition(after, 'ExternalCheck'), external, 'the foreign condition survived');
+    const removed = await eventually(() => operator.lines().find((l) => l.msg === 'status fields another manager co-owns removed'), 5000, 'the removal to be logged');
+    assert.deepEqual([removed.pool, removed.fields], [`${NS}/audited`, ['inconsistentBackends']], 'removed by the operator\'s merge patch');
     const statusWriters = (after.metadata.managedFields as any[]).filter((m) => m.subresource === 'status').map((m) => `${m.manager} ${m.operation}`).sort();
     assert.deepEqual(statusWriters, ['e2e-external-checker Apply', 'reranker-lb-operator Apply']);
     cluster.kubectl(['delete', 'rrp', 'audited', '-n', NS]);

@@ -97,13 +97,14 @@ function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfi
  * stay, and a field we stop setting goes. One that an older, merge-patching operator co-owns
  * (upgraded clusters) would stay, so it is removed by a merge patch; no other write needs one.
  */
-async function writeStatus(api: ReconcilerDeps['api'], pool: RerankerPool, status: PoolStatus): Promise<RerankerPool & KubeObject> {
+async function writeStatus(deps: Pick<ReconcilerDeps, 'api' | 'logger'>, key: string, pool: RerankerPool, status: PoolStatus): Promise<RerankerPool & KubeObject> {
   const path = `/apis/${GROUP}/${VERSION}/namespaces/${pool.metadata.namespace}/${PLURAL}/${pool.metadata.name}/status`;
   const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: pool.metadata.name, namespace: pool.metadata.namespace }, status };
-  const applied = await api.apply<RerankerPool & KubeObject>(path, body, FIELD_MANAGER);
+  const applied = await deps.api.apply<RerankerPool & KubeObject>(path, body, FIELD_MANAGER);
   const stray = strayFields(applied.status, status);
   if (stray.length === 0) return applied;
-  return api.mergePatch<RerankerPool & KubeObject>(path, { status: Object.fromEntries(stray.map((field) => [field, null])) });
+  deps.logger.info({ pool: key, fields: stray }, 'status fields another manager co-owns removed');
+  return deps.api.mergePatch<RerankerPool & KubeObject>(path, { status: Object.fromEntries(stray.map((field) => [field, null])) });
 }
 
 export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
@@ -153,7 +154,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
   if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
-    const written = await writeStatus(deps.api, pool, status);
+    const written = await writeStatus(deps, key, pool, status);
     deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
   if (sidecars === undefined || sidecars.total === 0) return { sidecars: 'none' };
