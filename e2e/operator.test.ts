@@ -1,6 +1,7 @@
 /**
  * The operator against a real kube-apiserver + etcd: CRD validation, rendering, EndpointSlice
- * discovery, sidecar hot reload through the ConfigMap watch, status conditions, key references,
+ * discovery, sidecar hot reload through the ConfigMap watch, status conditions (applied beside
+ * other managers' conditions), key references, the operator's API and work-queue metrics,
  * recovery from an apiserver restart, and leader election between two replicas.
  */
 import assert from 'node:assert/strict';
@@ -283,6 +284,52 @@ describe('operator', () => {
     const cm = cluster.getJson(['configmap', 'keyed-reranker-config', '-n', NS]);
     assert.match(cm.data['reranker_config.yaml'], /api_key: os\.environ\/RERANKER_KEY_VENDOR__TOKEN/);
     await sidecar.stop();
+  });
+
+  test('status is written by server-side apply of the operator\'s part: another manager\'s condition survives its writes', async () => {
+    cluster.apply(pool('audited', { backends: [{ name: 'a', apiBase: `http://${ips[3]}:8080` }] }));
+    await eventually(() => condition(cluster.getJson(['rrp', 'audited', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the pool to be ready');
+    // Another controller applies its own condition to /status, as its own field manager.
+    const external = { type: 'ExternalCheck', status: 'False', reason: 'AuditPending', message: 'written by another controller', lastTransitionTime: '2026-01-01T00:00:00Z' };
+    cluster.kubectl(['apply', '--server-side', '--field-manager=e2e-external-checker', '--subresource=status', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'audited', namespace: NS }, status: { conditions: [external] } }),
+    });
+    const before = cluster.getJson(['rrp', 'audited', '-n', NS]);
+    assert.deepEqual(condition(before, 'ExternalCheck'), external);
+    assert.equal(condition(before, 'Ready').status, 'True', 'the foreign apply took none of ours');
+    // As operators before server-side apply did: a merge patch of a field of ours (its manager
+    // co-owns it, so our apply alone would leave it when we stop setting it).
+    cluster.kubectl(['patch', 'rrp', 'audited', '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { inconsistentBackends: ['a'] } })]);
+
+    cluster.kubectl(['patch', 'rrp', 'audited', '-n', NS, '--type=merge', '-p', JSON.stringify({ spec: { routing: { numRetries: 3 } } })]);
+    const generation = before.metadata.generation + 1;
+    const after = await eventually(() => {
+      const p = cluster.getJson(['rrp', 'audited', '-n', NS, '--show-managed-fields']);
+      return p.status.observedGeneration === generation && p.status.configHash !== before.status.configHash && p.status.inconsistentBackends === undefined && p;
+    }, 15_000, 'the operator to write the status of the new generation, without the stray field');
+    for (const type of ['Ready', 'ConfigRendered', 'BackendsAvailable', 'SidecarsSynced', 'ModelConsistent']) assert.equal(condition(after, type)?.observedGeneration, generation, `${type} updated`);
+    assert.match(condition(after, 'ConfigRendered').message, new RegExp(`config ${after.status.configHash.slice(0, 12)}`));
+    assert.deepEqual(condition(after, 'ExternalCheck'), external, 'the foreign condition survived');
+    const removed = await eventually(() => operator.lines().find((l) => l.msg === 'status fields another manager co-owns removed'), 5000, 'the removal to be logged');
+    assert.deepEqual([removed.pool, removed.fields], [`${NS}/audited`, ['inconsistentBackends']], 'removed by the operator\'s merge patch');
+    const statusWriters = (after.metadata.managedFields as any[]).filter((m) => m.subresource === 'status').map((m) => `${m.manager} ${m.operation}`).sort();
+    assert.deepEqual(statusWriters, ['e2e-external-checker Apply', 'reranker-lb-operator Apply']);
+    cluster.kubectl(['delete', 'rrp', 'audited', '-n', NS]);
+  });
+
+  test('/metrics counts the operator\'s API requests by verb, resource and code, and its work queue', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
+    const requests = (verb: string, resource: string) =>
+      [...metrics.matchAll(new RegExp(`^reranker_operator_api_requests_total\\{verb="${verb}",resource="${resource}",code="(\\d+)"\\} (\\d+)`, 'gm'))].filter((m) => m[1]!.startsWith('2')).reduce((n, m) => n + Number(m[2]), 0);
+    for (const [verb, resource] of [['apply', 'configmaps'], ['apply', 'rerankerpools'], ['list', 'rerankerpools'], ['watch', 'rerankerpools'], ['create', 'leases']] as const) {
+      assert.ok(requests(verb, resource) > 0, `successful ${verb} ${resource} requests counted`);
+    }
+    const timed = Number(/^reranker_operator_api_request_duration_seconds_count\{verb="apply",resource="configmaps"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+    assert.ok(timed > 0, 'configmap applies are timed');
+    assert.doesNotMatch(metrics, /^reranker_operator_api_request_duration_seconds_count\{verb="watch"/m, 'watch streams are not timed');
+    const waited = Number(/^reranker_operator_queue_latency_seconds_count (\d+)/m.exec(metrics)?.[1] ?? 0);
+    assert.ok(waited > 0, 'queue latency observed');
+    assert.match(metrics, /^reranker_operator_queue_retries_total \d+/m);
   });
 
   test('quiet watches are never restarted: no client-side timeout shorter than the server\'s bookmarks', async (t) => {

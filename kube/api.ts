@@ -3,10 +3,13 @@
  * connection kubeconfig.ts loads: its server, TLS and credentials.
  */
 import { fetch } from 'undici';
+import { systemClock, type Clock } from '../common/clock.ts';
 import { loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
+import { describeRequest, type HttpMethod, type RequestObserver } from './request-labels.ts';
 import { readWatchLines, MAX_WATCH_LINE_BYTES, type WatchEvent } from './watch-lines.ts';
 
 export type { WatchEvent } from './watch-lines.ts';
+export type { ApiRequest, ApiVerb, RequestObserver } from './request-labels.ts';
 
 export class KubeApiError extends Error {
   readonly status: number;
@@ -40,15 +43,25 @@ export interface ObjectList<T> {
   readonly resourceVersion: string;
 }
 
+export interface KubeApiOptions {
+  /** Told of every request (verb, resource, status code, seconds), e.g. to count them in metrics. */
+  readonly observer?: RequestObserver;
+  /** Times requests for the observer. */
+  readonly clock?: Clock;
+}
+
 export class KubeApi {
   readonly connection: KubeConnection;
+  readonly #observer: RequestObserver | undefined;
+  readonly #clock: Clock;
 
-  constructor(connection: KubeConnection) {
+  constructor(connection: KubeConnection, options: KubeApiOptions = {}) {
     this.connection = connection;
+    this.#observer = options.observer;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** URL, headers and dispatcher of one authenticated call (the kubeconfig's credentials and TLS). */
-  /** URL, headers and dispatcher of one authenticated call. */
   #prepare(path: string, query: Record<string, string | undefined> = {}) {
     const url = new URL(this.connection.server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
@@ -58,22 +71,40 @@ export class KubeApi {
     return { url, headers, dispatcher: this.connection.dispatcher };
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
-    const { url, headers, dispatcher } = this.#prepare(path, options.query);
-    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    const res = await fetch(url, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      dispatcher,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-    });
-    const text = await res.text();
-    const body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);
+  /** Reports one request to the observer, if any. */
+  #observe(method: HttpMethod, path: string, code: string, seconds: number | undefined, options: { contentType?: string; watch?: boolean } = {}): void {
+    if (this.#observer === undefined) return;
+    this.#observer.onRequest({ ...describeRequest(method, path, options), code, seconds });
+  }
+
+  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
+    const res = await this.#send(method, path, options);
+    const body = res.text === '' ? undefined : (JSON.parse(res.text) as Record<string, unknown>);
     if (res.status >= 400) {
       throw new KubeApiError(res.status, `${method} ${path}: ${String(body?.message ?? res.statusText)}`, body?.reason as string | undefined);
     }
     return body as T;
+  }
+
+  /** One call and its whole response body, timed for the observer (a call with no response counts as "error"). */
+  async #send(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number }): Promise<{ status: number; statusText: string; text: string }> {
+    const { url, headers, dispatcher } = this.#prepare(path, options.query);
+    if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+    const started = this.#clock.now();
+    let code = 'error';
+    try {
+      const res = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        dispatcher,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      });
+      code = String(res.status);
+      return { status: res.status, statusText: res.statusText, text: await res.text() };
+    } finally {
+      this.#observe(method, path, code, (this.#clock.now() - started) / 1000, { contentType: headers['content-type'] });
+    }
   }
 
   async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}): Promise<ObjectList<T>> {
@@ -89,7 +120,15 @@ export class KubeApi {
    */
   async *watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncGenerator<WatchEvent> {
     const { url, headers, dispatcher } = this.#prepare(path, { ...query, watch: 'true' });
-    const res = await fetch(url, { method: 'GET', headers, dispatcher, signal });
+    let res: Awaited<ReturnType<typeof fetch>>;
+    try {
+      res = await fetch(url, { method: 'GET', headers, dispatcher, signal });
+    } catch (error) {
+      this.#observe('GET', path, 'error', undefined, { watch: true });
+      throw error;
+    }
+    // The start of a watch is counted; the stream's lifetime is no request latency.
+    this.#observe('GET', path, String(res.status), undefined, { watch: true });
     if (res.status !== 200 || res.body === null) {
       const text = await res.text().catch(() => '');
       const message = ((): string => {

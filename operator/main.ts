@@ -13,7 +13,7 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { createLogger } from '../common/logger.ts';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
-import { createOperatorMetrics } from './controller/metrics.ts';
+import { apiRequestObserver, createOperatorMetrics } from './controller/metrics.ts';
 import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
 import { Injection } from './webhook/injection.ts';
 import { injectionSettings } from './webhook/settings.ts';
@@ -52,7 +52,13 @@ function memoryLimits(): { heap_limit_mib: number; container_limit_mib: number |
 async function main(): Promise<void> {
   const env = process.env;
   const logger = createLogger(env.LOG_LEVEL, undefined, 'reranker-lb-operator');
-  const api = new KubeApi(loadKubeConfig());
+  // The metrics' callbacks read the controller only when scraped, by which time it exists.
+  const metrics = createOperatorMetrics(
+    () => controller.queue.depth,
+    () => Object.fromEntries(Object.entries(controller.informers).map(([name, inf]) => [name, inf.synced])),
+    () => ({ writes: controller.events.writes, dropped: controller.events.dropped }),
+  );
+  const api = new KubeApi(loadKubeConfig(), { observer: apiRequestObserver(metrics), clock: systemClock });
   const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
   const inj = injectionSettings(env); // sidecar injection (issue 13)
   if (inj.problems.length > 0) {
@@ -71,11 +77,6 @@ async function main(): Promise<void> {
     verifyPolicy: verifyPolicy(env),
     sidecarVersion: inj.settings?.sidecar.version, // sidecar injection (issue 13)
   });
-  const metrics = createOperatorMetrics(
-    () => controller.queue.depth,
-    () => Object.fromEntries(Object.entries(controller.informers).map(([name, inf]) => [name, inf.synced])),
-    () => ({ writes: controller.events.writes, dropped: controller.events.dropped }),
-  );
   controller.start(metrics);
 
   // --- sidecar injection (issue 13): webhook + certificates on every replica, sidecar RBAC on the leader.

@@ -12,7 +12,7 @@ import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
 import { poolsForPod, poolsForService } from './event-routing.ts';
-import type { OperatorMetrics } from './metrics.ts';
+import { queueObserver, type OperatorMetrics } from './metrics.ts';
 import { CONFIG_HASH_ANNOTATION, MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
 import { checkSidecars, type AskSidecar } from './sidecar-sync.ts';
 import { DEFAULT_VERIFY_POLICY, nextVerification, type VerifyPolicy } from './verify-policy.ts';
@@ -64,7 +64,7 @@ export class Controller {
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
     this.events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
-    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now() });
+    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now(), observer: queueObserver(() => this.#metrics) });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
     const scope = (path: string, ns: string | undefined) => {
       if (ns === undefined) return path;

@@ -25,7 +25,11 @@ function sliceOf(n: number): EndpointSlice {
 /** A world whose caches only change when the test says so (as a lagging informer would). */
 function world(spec: unknown, endpoints = 2) {
   const state = { pool: poolOf(spec), slices: [sliceOf(endpoints)], cm: undefined as CachedConfigMap | undefined, pods: [] as CachedPod[], served: new Map<string, string>() };
-  const writes: { kind: 'apply' | 'status'; body: any }[] = [];
+  /** Status fields a merge-patching older operator co-owns: an apply that omits them leaves them. */
+  const coOwned = new Set<string>();
+  const writes: { kind: 'apply' | 'status' | 'cleanup'; body: any; result?: PoolStatus }[] = [];
+  /** The pool the apiserver returns after a status write (the caches see it on catchUp). */
+  const stored = (result: PoolStatus): unknown => ({ ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: String(++rv) }, status: result });
   const events: string[] = [];
   let rv = 100;
   const caches: Caches = {
@@ -37,13 +41,23 @@ function world(spec: unknown, endpoints = 2) {
   };
   const deps: ReconcilerDeps = {
     api: {
-      async apply<T>(_path: string, body: any) {
+      async apply<T>(path: string, body: any) {
+        if (path.endsWith('/status')) {
+          // Server-side apply: other managers' conditions and co-owned fields stay.
+          const before = (state.pool.status ?? {}) as any;
+          const ours = new Set(body.status.conditions.map((c: any) => c.type));
+          const kept = Object.fromEntries([...coOwned].filter((f) => before[f] !== undefined && body.status[f] === undefined).map((f) => [f, before[f]]));
+          const result = { ...kept, ...body.status, conditions: [...(before.conditions ?? []).filter((c: any) => !ours.has(c.type)), ...body.status.conditions] };
+          writes.push({ kind: 'status', body, result });
+          return stored(result) as T;
+        }
         writes.push({ kind: 'apply', body });
         return { metadata: { name: body.metadata.name, resourceVersion: String(++rv) } } as T;
       },
       async mergePatch<T>(_path: string, patch: any) {
-        writes.push({ kind: 'status', body: patch });
-        return { ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: String(++rv) }, status: patch.status } as T;
+        const result = Object.fromEntries(Object.entries({ ...writes.at(-1)!.result, ...patch.status }).filter(([, v]) => v !== null)) as PoolStatus;
+        writes.push({ kind: 'cleanup', body: patch, result });
+        return stored(result) as T;
       },
     },
     caches,
@@ -64,10 +78,10 @@ function world(spec: unknown, endpoints = 2) {
   function catchUp() {
     const applied = writes.filter((w) => w.kind === 'apply').at(-1);
     if (applied !== undefined) state.cm = { metadata: { name: applied.body.metadata.name, resourceVersion: 'cm-synced', annotations: applied.body.metadata.annotations }, dataHash: applied.body.metadata.annotations['reranker.dev/config-hash'] };
-    const status = writes.filter((w) => w.kind === 'status').at(-1);
-    if (status !== undefined) state.pool = { ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: 'pool-synced' }, status: status.body.status };
+    const status = writes.filter((w) => w.kind !== 'apply').at(-1);
+    if (status !== undefined) state.pool = { ...state.pool, metadata: { ...state.pool.metadata, resourceVersion: 'pool-synced' }, status: status.result };
   }
-  return { state, writes, events, deps, catchUp, reconcile: () => reconcilePool('ns/search', deps) };
+  return { state, coOwned, writes, events, deps, catchUp, reconcile: () => reconcilePool('ns/search', deps) };
 }
 
 const cond = (status: any, type: string) => status?.conditions?.find((c: any) => c.type === type);
@@ -138,5 +152,40 @@ describe('size', () => {
     w.catchUp();
     await w.reconcile();
     assert.deepEqual(w.events, ['Normal Rendered', 'Warning ConfigTooLarge'], 'one warning per transition');
+  });
+});
+
+describe('status by server-side apply', () => {
+  test('another manager\'s condition is neither sent nor a reason to write; it survives our writes', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] });
+    await w.reconcile();
+    w.catchUp();
+    const external = { type: 'ExternalCheck', status: 'False', reason: 'Audit', message: 'written by another controller', lastTransitionTime: 'T0' } as const;
+    w.state.pool = { ...w.state.pool, metadata: { ...w.state.pool.metadata, resourceVersion: 'external' }, status: { ...w.state.pool.status, conditions: [external, ...w.state.pool.status!.conditions!] } };
+    await w.reconcile();
+    assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status'], 'a foreign condition alone causes no write');
+
+    w.state.slices = [sliceOf(3)];
+    await w.reconcile();
+    const last = w.writes.at(-1)!;
+    assert.equal(last.kind, 'status');
+    assert.deepEqual(last.body.status.conditions.map((c: any) => c.type).sort(), ['BackendsAvailable', 'ConfigRendered', 'ModelConsistent', 'Ready', 'SidecarsSynced'], 'only our condition types are sent');
+    assert.deepEqual([last.body.apiVersion, last.body.kind, last.body.metadata], ['reranker.dev/v1alpha1', 'RerankerPool', { name: 'search', namespace: 'ns' }]);
+    assert.deepEqual(cond(last.result, 'ExternalCheck'), external);
+    assert.equal(cond(last.result, 'BackendsAvailable').message, '3 ready backend(s): 0 static, 3 discovered');
+  });
+
+  test('a field an older merge-patching operator co-owns is removed by a merge patch once we stop setting it', async () => {
+    const w = world(SPEC);
+    w.state.pods = [{ metadata: { name: 'search-api-1', namespace: 'ns', labels: { app: 'search-api' } }, status: { podIP: '10.9.0.1' } }];
+    w.state.pool = { ...w.state.pool, status: { inconsistentBackends: ['tei/old'] } };
+    w.coOwned.add('inconsistentBackends');
+    await w.reconcile();
+    assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status', 'cleanup']);
+    assert.deepEqual(w.writes.at(-1)!.body, { status: { inconsistentBackends: null } });
+    assert.equal(w.writes.at(-1)!.result!.inconsistentBackends, undefined);
+    w.catchUp();
+    await w.reconcile();
+    assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status', 'cleanup'], 'nothing more to write');
   });
 });

@@ -1,9 +1,9 @@
 /**
  * One reconcile of one pool: gather (from the informers' caches) -> render (pure) -> check it fits
  * a ConfigMap -> apply the ConfigMap (server-side apply, only when its content differs from what
- * is in place or what we last wrote) -> ask the sidecars -> compute the status (pure) -> patch
- * /status only if it differs from what is stored or what we last wrote. Returns what the sidecars
- * said, so the controller can decide when to verify them again.
+ * is in place or what we last wrote) -> ask the sidecars -> compute the status (pure) -> apply
+ * our part of /status only if it differs from what is stored or what we last wrote. Returns what
+ * the sidecars said, so the controller can decide when to verify them again.
  */
 import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
@@ -12,7 +12,8 @@ import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolS
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
-import { computeStatus, sameStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
+import { computeStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
+import { holdsOwn, strayFields } from '../status/owned.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { selects } from './event-routing.ts';
 import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
@@ -91,6 +92,21 @@ function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfi
   };
 }
 
+/**
+ * Server-side apply of our status alone (forced, as FIELD_MANAGER): other managers' conditions
+ * stay, and a field we stop setting goes. One that an older, merge-patching operator co-owns
+ * (upgraded clusters) would stay, so it is removed by a merge patch; no other write needs one.
+ */
+async function writeStatus(deps: Pick<ReconcilerDeps, 'api' | 'logger'>, key: string, pool: RerankerPool, status: PoolStatus): Promise<RerankerPool & KubeObject> {
+  const path = `/apis/${GROUP}/${VERSION}/namespaces/${pool.metadata.namespace}/${PLURAL}/${pool.metadata.name}/status`;
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: pool.metadata.name, namespace: pool.metadata.namespace }, status };
+  const applied = await deps.api.apply<RerankerPool & KubeObject>(path, body, FIELD_MANAGER);
+  const stray = strayFields(applied.status, status);
+  if (stray.length === 0) return applied;
+  deps.logger.info({ pool: key, fields: stray }, 'status fields another manager co-owns removed');
+  return deps.api.mergePatch<RerankerPool & KubeObject>(path, { status: Object.fromEntries(stray.map((field) => [field, null])) });
+}
+
 export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
   const pool = deps.caches.pool(key);
   if (pool === undefined || pool.metadata.namespace === undefined) {
@@ -133,13 +149,13 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
   }
 
-  // Status, written once and only when it changed.
+  // Status (our part of it), written once and only when it changed.
   const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion); // sidecar injection (issue 13)
   const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
-  if (!sameStatus(previousStatus, status)) {
+  if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
-    const patched = await deps.api.mergePatch<RerankerPool & KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${pool.metadata.name}/status`, { status });
-    deps.written.status.remember(key, pool.metadata.resourceVersion, patched.metadata.resourceVersion, patched.status);
+    const written = await writeStatus(deps, key, pool, status);
+    deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
   if (sidecars === undefined || sidecars.total === 0) return { sidecars: 'none' };
   return { sidecars: sidecars.synced === sidecars.total ? 'synced' : 'lagging' };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { manualTime as manualTimers } from '../../test/support/manual-time.ts';
 import { WorkQueue } from './work-queue.ts';
 
@@ -58,4 +58,51 @@ test('shutDown wakes waiting workers with undefined', async () => {
   const waiting = q.get();
   q.shutDown();
   assert.equal(await waiting, undefined);
+});
+
+describe('metrics', () => {
+  function observed() {
+    const time = manualTimers();
+    const seen = { waited: [] as number[], worked: [] as number[], retries: 0 };
+    const q = new WorkQueue(time.timers, { baseDelayMs: 10, now: time.clock.now, observer: { waited: (s) => seen.waited.push(s), worked: (s) => seen.worked.push(s), retried: () => seen.retries++ } });
+    return { time, seen, q };
+  }
+
+  test('queue latency is the wait from add to a worker taking the key; work time is get to done', async () => {
+    const { time, seen, q } = observed();
+    q.add('a');
+    time.advance(1500);
+    q.add('b');
+    time.advance(500);
+    assert.equal(await q.get(), 'a');
+    time.advance(250);
+    q.done('a');
+    assert.equal(await q.get(), 'b');
+    q.done('b');
+    assert.deepEqual(seen.waited, [2, 0.75], "b waited from 1.5 s to 2.25 s");
+    assert.deepEqual(seen.worked, [0.25, 0]);
+  });
+
+  test('a key handed to a waiting worker waited 0 s; a delayed key waits from when its delay ends', async () => {
+    const { time, seen, q } = observed();
+    const waiting = q.get();
+    q.add('a');
+    assert.equal(await waiting, 'a');
+    q.addAfter('b', 1000);
+    time.advance(1000);
+    time.advance(300);
+    assert.equal(await q.get(), 'b');
+    assert.deepEqual(seen.waited, [0, 0.3]);
+  });
+
+  test('each re-queue after a failure is a retry; a key added while in process is no retry', async () => {
+    const { seen, q } = observed();
+    q.add('a');
+    const key = await q.get();
+    q.add('a');
+    q.addRateLimited(key!);
+    q.addRateLimited(key!);
+    q.done(key!);
+    assert.equal(seen.retries, 2);
+  });
 });

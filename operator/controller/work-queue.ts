@@ -5,6 +5,16 @@
  */
 import type { Timers } from '../../common/clock.ts';
 
+/** What the queue reports for metrics (client-go's workqueue metrics). Times need the queue's `now`. */
+export interface QueueObserver {
+  /** A key waited this long in the queue before a worker took it (0: a worker was waiting). */
+  waited(seconds: number): void;
+  /** A worker held a key this long, from get to done. */
+  worked(seconds: number): void;
+  /** A failed key was queued again after a backoff. */
+  retried(): void;
+}
+
 export class WorkQueue {
   readonly #timers: Timers;
   readonly #baseMs: number;
@@ -16,13 +26,18 @@ export class WorkQueue {
   readonly #failures = new Map<string, number>();
   readonly #delayed = new Map<string, { handle: unknown; at: number }>();
   readonly #now: (() => number) | undefined;
+  readonly #observer: QueueObserver | undefined;
+  /** When each queued key was added, and when each key in process was taken (with an observer and `now`). */
+  readonly #queuedAt = new Map<string, number>();
+  readonly #takenAt = new Map<string, number>();
   #waiters: ((key: string | undefined) => void)[] = [];
   #closed = false;
 
-  /** With `now`, a later addAfter with an earlier deadline moves the deadline up. */
-  constructor(timers: Timers, options: { baseDelayMs?: number; maxDelayMs?: number; now?: () => number } = {}) {
+  /** With `now`, a later addAfter with an earlier deadline moves the deadline up, and the observer is told times. */
+  constructor(timers: Timers, options: { baseDelayMs?: number; maxDelayMs?: number; now?: () => number; observer?: QueueObserver } = {}) {
     this.#timers = timers;
     this.#now = options.now;
+    this.#observer = options.observer;
     this.#baseMs = options.baseDelayMs ?? 5;
     this.#maxMs = options.maxDelayMs ?? 60_000;
   }
@@ -40,12 +55,23 @@ export class WorkQueue {
     if (this.#queued.has(key)) return;
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
-      this.#processing.add(key);
+      this.#take(key, 0);
       waiter(key);
       return;
     }
     this.#queued.add(key);
     this.#queue.push(key);
+    const now = this.#now?.();
+    if (now !== undefined && this.#observer !== undefined) this.#queuedAt.set(key, now);
+  }
+
+  /** A worker takes `key`, which waited `waitedMs` (undefined: unknown). */
+  #take(key: string, waitedMs: number | undefined): void {
+    this.#processing.add(key);
+    const now = this.#now?.();
+    if (now === undefined || this.#observer === undefined) return;
+    if (waitedMs !== undefined) this.#observer.waited(waitedMs / 1000);
+    this.#takenAt.set(key, now);
   }
 
   /** Adds after `ms`; the earliest deadline asked for wins (without `now`: the first one). */
@@ -72,6 +98,7 @@ export class WorkQueue {
     this.#failures.set(key, failures + 1);
     const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** failures);
     this.addAfter(key, delay);
+    this.#observer?.retried();
     return delay;
   }
 
@@ -84,7 +111,9 @@ export class WorkQueue {
     const key = this.#queue.shift();
     if (key !== undefined) {
       this.#queued.delete(key);
-      this.#processing.add(key);
+      const queuedAt = this.#queuedAt.get(key);
+      this.#queuedAt.delete(key);
+      this.#take(key, queuedAt === undefined ? undefined : this.#now!() - queuedAt);
       return Promise.resolve(key);
     }
     if (this.#closed) return Promise.resolve(undefined);
@@ -93,6 +122,11 @@ export class WorkQueue {
 
   done(key: string): void {
     this.#processing.delete(key);
+    const takenAt = this.#takenAt.get(key);
+    if (takenAt !== undefined) {
+      this.#takenAt.delete(key);
+      this.#observer?.worked((this.#now!() - takenAt) / 1000);
+    }
     if (this.#dirty.delete(key)) this.add(key);
   }
 
