@@ -42,7 +42,8 @@ scale: bootstrap
 sidecar: bootstrap
 	node --max-semi-space-size=2 sidecar/main.ts
 
-## crds: regenerate crds/ from operator/crd/pool-schema.ts (a unit test fails when it is stale)
+## crds: regenerate crds/ and docs/settings.md from the settings' one declaration (common/settings/) and
+## operator/crd/pool-schema.ts (a unit test fails when they are stale)
 crds: bootstrap
 	node scripts/generate-crd.ts
 

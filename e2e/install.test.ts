@@ -203,7 +203,7 @@ describe('the full path', () => {
       kind: 'RerankerPool',
       metadata: { name: 'search', namespace: APP },
       spec: {
-        routing: { routingStrategy: 'round-robin', healthCheckInterval: 0, numRetries: 2, allowedFails: 0, cooldownTime: 30, fallbackToLocal: false },
+        routing: { routingStrategy: 'round-robin', healthCheckInterval: '0s', numRetries: 2, allowedFails: 0, cooldownTime: '30s', fallbackToLocal: false },
         backends: [{ name: 'static', apiBase: `http://${ips[4]}:8080` }],
         discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }],
         sidecarSelector: { matchLabels: { app: 'search-api' } },

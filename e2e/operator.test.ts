@@ -126,7 +126,7 @@ describe('operator', () => {
     cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a' }, { ip: ips[1]!, pod: 'tei-b' }]));
     cluster.apply(
       pool('search', {
-        routing: { routingStrategy: 'weighted-random', healthCheckInterval: 0, numRetries: 2 },
+        routing: { routingStrategy: 'weighted-random', healthCheckInterval: '0s', numRetries: 2 },
         backends: [{ name: 'static-native', apiBase: `http://${ips[3]}:8080` }],
         discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }],
         sidecarSelector: { matchLabels: { app: 'search-api' } },
@@ -266,7 +266,7 @@ describe('operator', () => {
   test('a backend whose key reference cannot be resolved is unavailable, with the reason in /lb/stats', async () => {
     cluster.apply(
       pool('keyed', {
-        routing: { healthCheckInterval: 0 },
+        routing: { healthCheckInterval: '0s' },
         backends: [
           { name: 'needs-key', apiBase: `http://${ips[3]}:8080`, apiKeySecretRef: { name: 'vendor', key: 'token' } },
           { name: 'open', apiBase: `http://${ips[3]}:8080/` + '' },

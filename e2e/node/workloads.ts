@@ -79,7 +79,7 @@ export function pool(namespace: string): unknown {
     kind: 'RerankerPool',
     metadata: { name: POOL, namespace },
     spec: {
-      routing: { routingStrategy: 'least-busy', numRetries: 3, retryDelay: 0.05, fallbackToLocal: false, healthCheckInterval: 2, allowedFails: 2, cooldownTime: 5 },
+      routing: { routingStrategy: 'least-busy', numRetries: 3, retryDelay: '50ms', fallbackToLocal: false, healthCheckInterval: '2s', allowedFails: 2, cooldownTime: '5s' },
       discovery: [{ service: BACKEND, portName: 'http', apiFormat: 'tei' }],
       sidecarSelector: { matchLabels: { app: APP } },
       sidecarPort: 8000,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { poolsForPod, poolsForService, type RoutablePod, type RoutablePool } from './event-routing.ts';
+import { poolsForPod, poolsForService, selects, type RoutablePod, type RoutablePool } from './event-routing.ts';
 
 function pool(name: string, ns: string, selector?: Record<string, string>, services: string[] = []): RoutablePool {
   return { metadata: { name, namespace: ns }, spec: { sidecarSelector: selector === undefined ? undefined : { matchLabels: selector }, discovery: services.map((service) => ({ service })) } };
@@ -43,4 +43,20 @@ test('a Service or its slices reach only the pools in its namespace that discove
   const pools = [pool('x', 'a', undefined, ['tei']), pool('y', 'a', undefined, ['other']), pool('z', 'b', undefined, ['tei'])];
   assert.deepEqual(poolsForService(pools, 'a', 'tei'), ['a/x']);
   assert.deepEqual(poolsForService(pools, 'a', undefined), []);
+});
+
+test('sidecarSelector is a full label selector: matchLabels and matchExpressions must all hold', () => {
+  const labels = { app: 'search', tier: 'api' };
+  const expr = (operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist', key: string, values?: string[]) => ({ matchExpressions: [{ key, operator, values }] });
+  assert.equal(selects(expr('In', 'tier', ['api', 'web']), labels), true);
+  assert.equal(selects(expr('In', 'tier', ['web']), labels), false);
+  assert.equal(selects(expr('NotIn', 'tier', ['web']), labels), true);
+  assert.equal(selects(expr('NotIn', 'zone', ['a']), labels), true, 'NotIn holds when the key is absent');
+  assert.equal(selects(expr('Exists', 'app'), labels), true);
+  assert.equal(selects(expr('DoesNotExist', 'app'), labels), false);
+  assert.equal(selects({ matchLabels: { app: 'search' }, ...expr('In', 'tier', ['web']) }, labels), false, 'both parts must hold');
+  assert.equal(selects({}, labels), true, 'an empty selector selects every sidecar pod');
+  assert.equal(selects(undefined, labels), false, 'no selector selects nothing');
+  const pool: RoutablePool = { metadata: { name: 'p', namespace: 'ns' }, spec: { sidecarSelector: expr('In', 'tier', ['api']) } };
+  assert.deepEqual(poolsForPod([pool], { metadata: { name: 'pod', namespace: 'ns', labels } }, undefined), ['ns/p']);
 });

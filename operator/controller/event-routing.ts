@@ -5,18 +5,30 @@
  */
 import type { KubeObject } from '../../kube/api.ts';
 import { POOL_LABEL } from '../crd/labels.ts';
+import type { LabelSelector } from '../crd/pool-schema.ts';
 
 export interface RoutablePool extends KubeObject {
-  spec?: { sidecarSelector?: { matchLabels?: Record<string, string> }; discovery?: readonly { service: string }[] };
+  spec?: { sidecarSelector?: LabelSelector; discovery?: readonly { service: string }[] };
 }
 
 export interface RoutablePod extends KubeObject {
   status?: { podIP?: string; phase?: string };
 }
 
-export function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+/** A Kubernetes label selector's verdict: every matchLabels pair and every matchExpression holds (an empty selector selects all; none selects nothing). */
+export function selects(selector: LabelSelector | undefined, labels: Record<string, string> | undefined): boolean {
   if (selector === undefined) return false;
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (labels?.[key] !== value) return false;
+  for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
+    const value = labels?.[key];
+    const holds =
+      operator === 'In' ? value !== undefined && values.includes(value)
+      : operator === 'NotIn' ? value === undefined || !values.includes(value)
+      : operator === 'Exists' ? value !== undefined
+      : value === undefined;
+    if (!holds) return false;
+  }
+  return true;
 }
 
 /** What the reconcile reads from a pod: labels (selection), IP (where to ask), deletion and phase. */
@@ -33,7 +45,7 @@ export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, pr
   return pools
     .filter((pool) => {
       if (pool.metadata.namespace !== ns) return false;
-      const selector = pool.spec?.sidecarSelector?.matchLabels;
+      const selector = pool.spec?.sidecarSelector;
       // Sidecar injection (issue 13): an injected pod names its pool, whose status.injection counts it.
       if (pod.metadata.labels?.[POOL_LABEL] === pool.metadata.name) return true;
       return selects(selector, pod.metadata.labels) || (previous !== undefined && selects(selector, previous.metadata.labels));

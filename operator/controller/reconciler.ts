@@ -139,7 +139,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   const appliedHash = rendered?.hash ?? inPlace;
 
   // Ask the sidecars which config they serve.
-  const selector = spec?.sidecarSelector?.matchLabels;
+  const selector = spec?.sidecarSelector;
   let sidecars: SyncReport | undefined;
   if (spec !== undefined && selector !== undefined) {
     const pods: SidecarPod[] = deps.caches

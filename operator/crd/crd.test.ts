@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { routerSettingsSchema } from '../../common/config-schema.ts';
+import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
+import { camelCase } from '../../common/settings/setting.ts';
 import { CHART_CRD_FILE, CRD_FILE, buildCrd, crdYaml } from './generate-crd.ts';
-import { ROUTING_KEYS, camelCase } from './pool-schema.ts';
+import { SETTINGS_DOC_FILE, settingsDoc } from './settings-doc.ts';
 
 const committed = (file: string) => readFileSync(fileURLToPath(new URL(`../../${file}`, import.meta.url)), 'utf8');
 
@@ -14,12 +15,39 @@ for (const file of [CRD_FILE, CHART_CRD_FILE]) {
   });
 }
 
-test('spec.routing has a camelCase twin of every router_settings key but local_backend', () => {
+test('spec.routing has a camelCase twin of every router setting but the per-pod local_backend', () => {
   const spec = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec;
   const routing = Object.keys(spec.properties.routing.properties).sort();
-  const expected = Object.keys(routerSettingsSchema.shape).filter((k) => k !== 'local_backend').map(camelCase).sort();
+  const expected = Object.keys(ROUTER_SETTINGS).filter((k) => k !== 'local_backend').map(camelCase).sort();
   assert.deepEqual(routing, expected);
-  assert.equal(ROUTING_KEYS.get('numRetries'), 'num_retries');
+});
+
+/** Every node of the schema with its path, e.g. `.spec.backends[].weight`. */
+function* nodes(node: any, path: string): Generator<[string, any]> {
+  yield [path, node];
+  for (const [key, child] of Object.entries(node.properties ?? {})) yield* nodes(child, `${path}.${key}`);
+  if (node.items !== undefined) yield* nodes(node.items, `${path}[]`);
+  if (typeof node.additionalProperties === 'object') yield* nodes(node.additionalProperties, `${path}{}`);
+}
+
+test('every field has a description (what kubectl explain shows)', () => {
+  const schema = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema;
+  const missing = [...nodes(schema, '')].filter(([path, node]) => !/\[\]$|\{\}$/.test(path) && !['.apiVersion', '.kind', '.metadata'].includes(path) && !node.description).map(([path]) => path);
+  assert.deepEqual(missing, []);
+});
+
+test('the spec follows the API conventions: no floats, real maximums, durations as Gateway API strings', () => {
+  const spec = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec;
+  const problems: string[] = [];
+  for (const [path, node] of nodes(spec, '.spec')) {
+    if (node.type === 'number') problems.push(`${path}: a float`);
+    if (node.type === 'integer' && (node.maximum === undefined || node.maximum >= Number.MAX_SAFE_INTEGER)) problems.push(`${path}: no real maximum`);
+  }
+  assert.deepEqual(problems, []);
+  const routing = spec.properties.routing.properties;
+  assert.equal(routing.defaultTimeout.pattern, '^([0-9]{1,5}(h|m|s|ms)){1,4}$');
+  assert.match(routing.defaultTimeout['x-kubernetes-validations'][0].rule, /duration\(self\) > duration\('0s'\) && duration\(self\) <= duration\('1h'\)/);
+  assert.deepEqual([spec.properties.backends.items.properties.weight.type, spec.properties.backends.items.properties.weight.maximum], ['integer', 1_000_000]);
 });
 
 test('the schema is structural: no keys Kubernetes rejects, every list and string bounded', () => {
@@ -34,4 +62,8 @@ test('the schema is structural: no keys Kubernetes rejects, every list and strin
   };
   walk(schema, '');
   assert.deepEqual(problems, []);
+});
+
+test(`${SETTINGS_DOC_FILE} is what the declarations and the CRD generate (run \`make crds\`)`, () => {
+  assert.equal(committed(SETTINGS_DOC_FILE), settingsDoc());
 });

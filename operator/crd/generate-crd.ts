@@ -51,7 +51,8 @@ export function buildCrd(): Json {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: [
-            { name: 'Strategy', type: 'string', jsonPath: '.spec.routing.routingStrategy' },
+            // The apiserver fills routingStrategy's default in, so the column shows it when unset.
+            { name: 'Strategy', type: 'string', description: 'The routing strategy', jsonPath: '.spec.routing.routingStrategy' },
             { name: 'Backends', type: 'integer', description: 'Ready backends (static + discovered)', jsonPath: '.status.backends.ready' },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Synced', type: 'string', description: 'Sidecars that loaded the rendered config', jsonPath: '.status.sidecars.summary' },
@@ -59,6 +60,7 @@ export function buildCrd(): Json {
             // --- sidecar injection (issue 13), in `-o wide`.
             { name: 'Injected', type: 'string', description: 'Injected pods on the current sidecar version / all injected pods', jsonPath: '.status.injection.summary', priority: 1 },
             { name: 'Version', type: 'string', description: 'The sidecar version the operator injects', jsonPath: '.status.injection.version', priority: 1 },
+            { name: 'Message', type: 'string', description: 'Why the pool is (not) ready', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
           ],
           schema: {
             openAPIV3Schema: {
@@ -66,9 +68,9 @@ export function buildCrd(): Json {
               description: 'A pool of reranker backends, rendered into the config of reranker-lb sidecars.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
+                apiVersion: { type: 'string', description: 'The versioned schema of this object: reranker.dev/v1alpha1.' },
+                kind: { type: 'string', description: 'RerankerPool.' },
+                metadata: { type: 'object', description: "The pool's name, namespace, labels and annotations." },
                 spec: schemaOf(poolSpecSchema),
                 status: schemaOf(poolStatusSchema),
               },

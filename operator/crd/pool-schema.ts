@@ -1,74 +1,49 @@
 /**
  * The RerankerPool custom resource, once: types, runtime validation, and (through generate-crd.ts)
- * the CRD's openAPIV3Schema. `spec.routing` is derived from the sidecar's own router_settings
- * schema, key by key in camelCase, so the two cannot drift apart.
+ * the CRD's openAPIV3Schema. `spec.routing` and the per-backend settings come from the settings'
+ * one declaration (common/settings/), in Kubernetes API units (durations as "30s", integers).
  */
 import { z } from 'zod';
-import { API_FORMATS, routerSettingsSchema } from '../../common/config-schema.ts';
+import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/settings/backend-settings.ts';
+import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
+import { crdShape } from '../../common/settings/setting.ts';
 
 export const GROUP = 'reranker.dev';
 export const VERSION = 'v1alpha1';
 export const KIND = 'RerankerPool';
 export const PLURAL = 'rerankerpools';
 
-/** Router settings a pool may not set: the local backend belongs to each sidecar's own pod. */
-const SIDECAR_ONLY = new Set(['local_backend']);
-
-export function camelCase(snake: string): string {
-  return snake.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-}
-
-function routingShape(): Record<string, z.ZodType> {
-  const shape: Record<string, z.ZodType> = {};
-  for (const [key, type] of Object.entries(routerSettingsSchema.shape)) {
-    if (SIDECAR_ONLY.has(key)) continue;
-    const inner = type instanceof z.ZodDefault || type instanceof z.ZodOptional ? (type.unwrap() as z.ZodType) : type;
-    shape[camelCase(key)] = inner instanceof z.ZodArray ? inner.max(16).optional() : inner.optional();
-  }
-  return shape;
-}
-
-/** `routing` key (camelCase) -> router_settings key (snake_case). */
-export const ROUTING_KEYS: ReadonlyMap<string, string> = new Map(
-  Object.keys(routerSettingsSchema.shape)
-    .filter((key) => !SIDECAR_ONLY.has(key))
-    .map((key) => [camelCase(key), key]),
-);
-
 const dnsLabel = z
   .string()
   .min(1)
   .max(63)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+/** A Secret's name: a DNS subdomain (dots allowed), as Kubernetes validates it. */
+const dnsSubdomain = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/);
 const backendName = z
   .string()
   .min(1)
   .max(63)
   .regex(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
 
-/** Per-backend settings shared by static entries and discovery templates. */
-const backendSettings = {
-  apiFormat: z.enum(API_FORMATS).default('native'),
-  model: z.string().min(1).max(253).optional(),
-  weight: z.number().min(0).max(1_000_000).default(1),
-  priority: z.int().min(0).max(1000).default(0),
-  rpm: z.int().min(1).max(100_000_000).optional(),
-  tpm: z.int().min(1).max(10_000_000_000).optional(),
-  maxParallelRequests: z.int().min(1).max(1_000_000).optional(),
-  timeout: z.number().positive().max(3600).optional(),
-  healthCheckEnabled: z.boolean().optional(),
-  healthCheckInterval: z.number().min(0).max(86_400).optional(),
-  /** Larger calls are split (default by apiFormat: tei 32, cohere 1000, others unlimited). */
-  maxDocumentsPerCall: z.int().min(1).max(1_000_000).optional(),
-  maxTokensPerCall: z.int().min(1).max(1_000_000_000).optional(),
-};
+/** Per-backend settings shared by static entries and discovery templates: the CRD twins of every backend setting. */
+const backendSettings = crdShape({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS });
 
-export const secretKeyRefSchema = z.object({ name: dnsLabel.max(253), key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/) });
+export const secretKeyRefSchema = z
+  .object({
+    name: dnsSubdomain.describe('The Secret, in the pool\'s namespace. The operator never reads it: the sidecar container gets the key as an environment variable.'),
+    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).describe('The key within the Secret.'),
+  })
+  .describe('Where the API key is: rendered as api_key: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the key itself.');
 
 export const staticBackendSchema = z
   .object({
-    name: backendName,
-    apiBase: z.string().min(1).max(2048),
+    name: backendName.describe("The backend's name in stats, logs and metric labels; unique in the pool."),
+    apiBase: z.string().min(1).max(2048).describe("The backend's http(s) URL; a path prefix is kept."),
     apiKeySecretRef: secretKeyRefSchema.optional(),
     ...backendSettings,
   })
@@ -76,74 +51,140 @@ export const staticBackendSchema = z
     'x-kubernetes-validations': [
       { rule: "isURL(self.apiBase) && (self.apiBase.startsWith('http://') || self.apiBase.startsWith('https://'))", message: 'apiBase must be an http(s) URL', fieldPath: '.apiBase' },
     ],
-  });
+  })
+  .describe('A backend at a fixed URL.');
 
 export const discoverySchema = z
   .object({
-    /** A Service in the pool's namespace; its EndpointSlices are followed. */
-    service: dnsLabel,
-    /** The endpoint port by name (the Service port's name), or by number. */
-    portName: z.string().min(1).max(15).optional(),
-    port: z.int().min(1).max(65535).optional(),
-    scheme: z.enum(['http', 'https']).default('http'),
+    service: dnsLabel.describe('A Service in the pool\'s namespace; every ready endpoint of its EndpointSlices becomes a backend named <service>/<pod>.'),
+    portName: z.string().min(1).max(15).optional().describe("The endpoint port by name (the Service port's name)."),
+    port: z.int().min(1).max(65535).optional().describe('The endpoint port by number (default: the only or first port).'),
+    scheme: z.enum(['http', 'https']).default('http').describe('How the endpoints are called.'),
     apiKeySecretRef: secretKeyRefSchema.optional(),
     ...backendSettings,
   })
   .meta({
     'x-kubernetes-validations': [{ rule: '!(has(self.port) && has(self.portName))', message: 'set port or portName, not both' }],
-  });
+  })
+  .describe("A Service whose endpoints are backends; the per-backend settings are the template of each.");
 
-export const labelSelectorSchema = z.object({
-  matchLabels: z.record(z.string().max(63), z.string().max(63)).optional(),
-});
+const labelKey = z.string().min(1).max(317);
+export const labelSelectorSchema = z
+  .object({
+    matchLabels: z.record(labelKey, z.string().max(63)).optional().describe('Labels a pod must have, all of them.'),
+    matchExpressions: z
+      .array(
+        z
+          .object({
+            key: labelKey.describe('The label key.'),
+            operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
+            values: z.array(z.string().max(63)).max(64).optional().describe('Non-empty for In and NotIn, empty for Exists and DoesNotExist.'),
+          })
+          .meta({
+            'x-kubernetes-validations': [
+              { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0", message: 'In and NotIn need values; Exists and DoesNotExist take none' },
+            ],
+          })
+          .describe('A label requirement.'),
+      )
+      .max(16)
+      .optional()
+      .describe('Requirements a pod must meet, all of them.'),
+  })
+  .describe('A Kubernetes label selector; an empty one selects every pod that carries reranker.dev/sidecar=true.');
 
 export const poolSpecSchema = z
   .object({
-    routing: z.object(routingShape()).default({}),
-    backends: z.array(staticBackendSchema).max(64).default([]).meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
-    discovery: z.array(discoverySchema).max(16).default([]).meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['service'] }),
-    /** Pods that run this pool's sidecars: the operator reads their /lb/config to report sync. */
-    sidecarSelector: labelSelectorSchema.optional(),
-    sidecarPort: z.int().min(1).max(65535).default(8000),
+    routing: z.object(crdShape(ROUTER_SETTINGS)).default({}).describe('How the sidecars route: the twins of the sidecar\'s router_settings (all but local_backend, which is per pod).'),
+    backends: z
+      .array(staticBackendSchema)
+      .max(64)
+      .default([])
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('Backends at fixed URLs.'),
+    discovery: z
+      .array(discoverySchema)
+      .max(16)
+      .default([])
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['service'] })
+      .describe('Services whose ready endpoints are backends, followed as they change.'),
+    sidecarSelector: labelSelectorSchema
+      .optional()
+      .describe("Pods that run this pool's sidecars (they also carry reranker.dev/sidecar=true): the operator reads their /lb/config to report sync."),
+    sidecarPort: z.int().min(1).max(65535).default(8000).describe('Where the sidecars listen.'),
   })
   .meta({
     'x-kubernetes-validations': [{ rule: 'size(self.backends) + size(self.discovery) > 0', message: 'at least one entry in backends or discovery is required' }],
-  });
+  })
+  .describe('The backends of the pool and how the sidecars route among them.');
 
-export const conditionSchema = z.object({
-  type: z.string().max(316),
-  status: z.enum(['True', 'False', 'Unknown']),
-  observedGeneration: z.int().min(0).optional(),
-  lastTransitionTime: z.string().max(64),
-  reason: z.string().max(1024),
-  message: z.string().max(32_768),
-});
+/** metav1.Condition, with the constraints Kubernetes declares on it. */
+export const conditionSchema = z
+  .object({
+    type: z
+      .string()
+      .max(316)
+      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
+      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced or ModelConsistent (others may add their own).'),
+    status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
+    observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation the condition was computed from.'),
+    lastTransitionTime: z.string().max(64).meta({ format: 'date-time' }).describe('When the status last changed.'),
+    reason: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+      .describe('Why, in CamelCase (e.g. ServiceNotFound).'),
+    message: z.string().max(32_768).describe('Why, for people.'),
+  })
+  .describe('An observation of the pool\'s state.');
 
-export const poolStatusSchema = z.object({
-  observedGeneration: z.int().min(0).optional(),
-  conditions: z.array(conditionSchema).max(8).optional().meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
-  backends: z.object({ static: z.int().min(0), discovered: z.int().min(0), ready: z.int().min(0) }).optional(),
-  configMapName: z.string().max(253).optional(),
-  configHash: z.string().max(64).optional(),
-  sidecars: z.object({ synced: z.int().min(0), total: z.int().min(0), summary: z.string().max(32) }).optional(),
-  /** Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority. */
-  inconsistentBackends: z.array(z.string().max(253)).max(64).optional(),
-  // --- sidecar injection (issue 13): injected pods, how many run the current sidecar version, the others.
-  injection: z
-    .object({
-      pods: z.int().min(0),
-      current: z.int().min(0),
-      version: z.string().max(128),
-      summary: z.string().max(32),
-      outdated: z.array(z.string().max(400)).max(20),
-    })
-    .optional(),
-});
+const count = (description: string) => z.int().min(0).max(1_000_000).describe(description);
 
-export type PoolSpec = z.infer<typeof poolSpecSchema>;
+export const poolStatusSchema = z
+  .object({
+    observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation this status describes.'),
+    conditions: z
+      .array(conditionSchema)
+      .max(16)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
+      .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, ModelConsistent.'),
+    backends: z
+      .object({ static: count('Static backends.'), discovered: count('Discovered endpoints, ready or not.'), ready: count('Backends in the rendered config.') })
+      .optional()
+      .describe('How many backends the pool has.'),
+    configMapName: z.string().max(253).optional().describe('The ConfigMap the config is rendered into.'),
+    configHash: z.string().max(64).optional().describe('sha256 of the rendered config: what a synced sidecar reports.'),
+    sidecars: z
+      .object({ synced: count('Sidecars serving configHash.'), total: count('Sidecars selected.'), summary: z.string().max(32).describe('synced/total.') })
+      .optional()
+      .describe('Sidecars that loaded the rendered config.'),
+    inconsistentBackends: z.array(z.string().max(253)).max(64).optional().describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
+    injection: z
+      .object({
+        pods: count('Pods with an injected sidecar.'),
+        current: count('Of those, the ones on the sidecar version the operator injects now.'),
+        version: z.string().max(128).describe('The sidecar version the operator injects.'),
+        summary: z.string().max(32).describe('current/pods.'),
+        outdated: z.array(z.string().max(400)).max(20).describe('Up to 20 pods on another version, as "<pod> (<version>)".'),
+      })
+      .optional()
+      .describe('Injected sidecars; absent without injected pods.'),
+  })
+  .describe('What the operator observed and did.');
+
+/** Values of declared settings, by CRD key (common/settings/ has their types and bounds). */
+export type SettingValues = Readonly<Record<string, unknown>>;
+export type StaticBackend = z.infer<typeof staticBackendSchema> & SettingValues;
+export type DiscoveryEntry = z.infer<typeof discoverySchema> & SettingValues;
+export type PoolSpec = Omit<z.infer<typeof poolSpecSchema>, 'routing' | 'backends' | 'discovery'> & {
+  routing: SettingValues;
+  backends: StaticBackend[];
+  discovery: DiscoveryEntry[];
+};
 export type PoolStatus = z.infer<typeof poolStatusSchema>;
-export type StaticBackend = z.infer<typeof staticBackendSchema>;
-export type DiscoveryEntry = z.infer<typeof discoverySchema>;
+export type LabelSelector = z.infer<typeof labelSelectorSchema>;
 export type Condition = z.infer<typeof conditionSchema>;
 
 export interface RerankerPool {
