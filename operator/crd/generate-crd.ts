@@ -70,7 +70,7 @@ export function buildCrd(): Json {
               properties: {
                 apiVersion: { type: 'string', description: 'The versioned schema of this object: reranker.dev/v1alpha1.' },
                 kind: { type: 'string', description: 'RerankerPool.' },
-                metadata: { type: 'object', description: "The pool's name, namespace, labels and annotations." },
+                metadata: { type: 'object' }, // the apiserver refuses anything more here
                 spec: schemaOf(poolSpecSchema),
                 status: schemaOf(poolStatusSchema),
               },
