@@ -4,7 +4,7 @@
  * LiteLLM in litellm_params). A RerankerPool's `backends[]` and `discovery[]` carry the CRD twins.
  */
 import { API_FORMATS } from './names.ts';
-import { boolean, decimal, ignored, integer, oneOf, seconds, sidecarText, text, wholeInCrd } from './setting.ts';
+import { boolean, decimal, ignored, integer, oneOf, seconds, sidecarText, text, wholeInCrd } from './kinds.ts';
 
 /** Keys of the entry itself. */
 export const ENTRY_SETTINGS = {

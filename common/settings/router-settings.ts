@@ -3,7 +3,7 @@
  * carries the CRD twins of all but `local_backend` (which belongs to each sidecar's own pod).
  */
 import { API_FORMATS, CANARY_ACTIONS, DEFAULT_RETRY_STATUS_CODES, STRATEGY_NAMES } from './names.ts';
-import { boolean, decimal, group, integer, integers, oneOf, seconds, sidecarText, text, texts, wholeInCrd } from './setting.ts';
+import { boolean, decimal, group, integer, integers, oneOf, seconds, sidecarText, text, texts, wholeInCrd } from './kinds.ts';
 
 export const CANARY_SETTINGS = {
   interval: seconds({ description: 'Time between canary rounds; 0 turns the canary off.', min: 0, max: 86_400, default: 0 }),

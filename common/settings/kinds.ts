@@ -1,0 +1,168 @@
+/** The kinds of setting (seconds, integer, decimal ...): each builds both schemas, the unit conversion and the bound examples. */
+import { z } from 'zod';
+import { DURATION_PATTERN, durationSeconds, formatDuration } from './duration.ts';
+import { crdShape, sidecarShape, toSidecarSettings, type Common, type Examples, type Setting, type Settings } from './setting.ts';
+
+const same = (value: unknown) => value;
+
+function withDefault<T extends z.ZodType>(type: T, value: unknown): z.ZodType {
+  return value === undefined ? type.optional() : type.default(value as never);
+}
+
+function declared<S>(
+  sidecar: S,
+  crd: z.ZodType,
+  opts: Common<unknown>,
+  toSidecar: (v: unknown) => unknown,
+  toCrd: (v: unknown) => unknown,
+  sidecarType: string,
+  crdType: string,
+  examples: Examples = { valid: [], invalid: [] },
+): Setting<S> {
+  const described = crd.describe(opts.description);
+  const crdSchema = opts.crd === false ? undefined : opts.crdDefault && opts.default !== undefined ? described.default(toCrd(opts.default) as never) : described.optional();
+  const crdDefaultValue = opts.default === undefined ? undefined : toCrd(opts.default);
+  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples };
+}
+
+/** A `{kind}` number where the sidecar's schema wants it, typed for z.infer. */
+type Sidecar<T extends z.ZodType, D> = D extends undefined ? z.ZodOptional<T> : z.ZodDefault<T>;
+
+function sidecarOf<T extends z.ZodType, D>(type: T, opts: Common<D>): Sidecar<T, D> {
+  return withDefault(type.describe(opts.description), opts.filled === false ? undefined : opts.default) as Sidecar<T, D>;
+}
+
+const numberExamples = (o: { min: number; max: number }): Examples => ({
+  valid: [o.min, o.max],
+  invalid: [
+    { crd: o.min - 1, sidecar: o.min - 1 },
+    { crd: o.max + 1, sidecar: o.max + 1 },
+    { crd: String(o.min) },
+  ],
+});
+
+const range = (min: number, max: number) => `${min}..${max.toLocaleString('en-US')}`;
+
+/** Seconds in the sidecar (`0.5`), a Duration in the CRD (`"500ms"`), both bounded. */
+export function seconds<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number; positive?: boolean }) {
+  const base = opts.positive ? z.number().positive() : z.number().min(opts.min);
+  const low = opts.positive ? `> ${formatDuration(opts.min)}` : `>= ${formatDuration(opts.min)}`;
+  const rule = `duration(self) ${opts.positive ? '>' : '>='} duration('${formatDuration(opts.min)}') && duration(self) <= duration('${formatDuration(opts.max)}')`;
+  const crd = z
+    .string()
+    .max(32)
+    .regex(new RegExp(DURATION_PATTERN))
+    .refine((v) => {
+      const s = durationSeconds(v)!;
+      return (opts.positive ? s > opts.min : s >= opts.min) && s <= opts.max;
+    }, `expected a duration ${low} and <= ${formatDuration(opts.max)}`)
+    .meta({ 'x-kubernetes-validations': [{ rule, message: `must be ${low} and <= ${formatDuration(opts.max)}` }] });
+  return declared(
+    sidecarOf(base.max(opts.max), opts),
+    crd,
+    opts,
+    (v) => durationSeconds(v as string),
+    (v) => formatDuration(v as number),
+    `seconds, ${opts.positive ? `> ${opts.min}` : `>= ${opts.min}`}, <= ${opts.max.toLocaleString('en-US')}`,
+    `duration ("500ms", "30s", "1h"), ${low}, <= ${formatDuration(opts.max)}`,
+    {
+      valid: [formatDuration(opts.positive ? opts.min + 0.001 : opts.min), formatDuration(opts.max)],
+      invalid: [{ crd: formatDuration(opts.max + 1), sidecar: opts.max + 1 }, ...(opts.positive ? [{ crd: formatDuration(opts.min), sidecar: opts.min }] : []), { crd: '30' }, { crd: 1.5 }],
+    },
+  );
+}
+
+/** An integer on both sides. */
+export function integer<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number }) {
+  return declared(sidecarOf(z.int().min(opts.min).max(opts.max), opts), z.int().min(opts.min).max(opts.max), opts, same, same, `integer ${range(opts.min, opts.max)}`, `integer ${range(opts.min, opts.max)}`, numberExamples(opts));
+}
+
+/** A number in the sidecar (the seed writes `weight: 2.0`), an integer in the CRD (no floats in a Kubernetes spec). */
+export function wholeInCrd<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number }) {
+  const examples = numberExamples(opts);
+  return declared(sidecarOf(z.number().min(opts.min).max(opts.max), opts), z.int().min(opts.min).max(opts.max), opts, same, same, `number ${range(opts.min, opts.max)}`, `integer ${range(opts.min, opts.max)}`, {
+    valid: examples.valid,
+    invalid: [...examples.invalid, { crd: opts.min + 0.5 }],
+  });
+}
+
+const DECIMAL = /^-?[0-9]{1,9}(\.[0-9]{1,12})?$/;
+
+/** A number in the sidecar, a decimal string in the CRD (`"0.6"`): a fraction with no float in the spec. */
+export function decimal<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number }) {
+  const rule = `double(self) >= ${opts.min.toFixed(1)} && double(self) <= ${opts.max.toFixed(1)}`;
+  const crd = z
+    .string()
+    .max(24)
+    .regex(DECIMAL)
+    .refine((v) => Number(v) >= opts.min && Number(v) <= opts.max, `expected a decimal from ${opts.min} to ${opts.max}`)
+    .meta({ 'x-kubernetes-validations': [{ rule, message: `must be from ${opts.min} to ${opts.max}` }] });
+  return declared(sidecarOf(z.number().min(opts.min).max(opts.max), opts), crd, opts, (v) => Number(v), (v) => String(v), `number ${opts.min}..${opts.max}`, `decimal string ("0.5"), ${opts.min}..${opts.max}`, {
+    valid: [String(opts.min), String(opts.max), String((opts.min + opts.max) / 2)],
+    invalid: [{ crd: String(opts.max + 1), sidecar: opts.max + 1 }, { crd: String(opts.min - 1), sidecar: opts.min - 1 }, { crd: 'half' }, { crd: 0.5 }],
+  });
+}
+
+export function boolean<D extends boolean | undefined = undefined>(opts: Common<D>) {
+  return declared(sidecarOf(z.boolean(), opts), z.boolean(), opts, same, same, 'boolean', 'boolean', { valid: [true, false], invalid: [{ crd: 'yes', sidecar: 'yes' }] });
+}
+
+export function oneOf<const V extends readonly [string, ...string[]], D extends V[number] | undefined = undefined, F extends boolean = true>(
+  values: V,
+  opts: Common<D> & { filled?: F },
+) {
+  const list = values.join(', ');
+  const sidecar = sidecarOf(z.enum(values), opts) as F extends false ? z.ZodOptional<z.ZodEnum<{ [K in V[number]]: K }>> : Sidecar<z.ZodEnum<{ [K in V[number]]: K }>, D>;
+  return declared(sidecar, z.enum(values), opts, same, same, `one of ${list}`, `one of ${list}`, { valid: values, invalid: [{ crd: 'none-of-these', sidecar: 'none-of-these' }] });
+}
+
+export function text<D extends string | undefined = undefined>(opts: Common<D> & { max: number; min?: number }) {
+  const type = z.string().min(opts.min ?? 1).max(opts.max);
+  const long = 'x'.repeat(opts.max + 1);
+  return declared(sidecarOf(type, opts), type, opts, same, same, `string (${opts.min ?? 1}..${opts.max} characters)`, `string (${opts.min ?? 1}..${opts.max} characters)`, {
+    valid: ['x'.repeat(opts.min ?? 1), 'x'.repeat(opts.max)],
+    invalid: [{ crd: long, sidecar: long }, { crd: '', sidecar: '' }],
+  });
+}
+
+/** A list of strings, each and the list bounded. */
+export function texts<D extends string[] | undefined = undefined>(opts: Common<D> & { itemMax: number; minItems: number; maxItems: number }) {
+  const type = z.array(z.string().min(1).max(opts.itemMax)).min(opts.minItems).max(opts.maxItems);
+  const doc = `list of ${opts.minItems}..${opts.maxItems} strings (each <= ${opts.itemMax} characters)`;
+  const list = (n: number, item = 'd') => Array.from({ length: n }, () => item);
+  return declared(sidecarOf(type, opts), type, opts, same, same, doc, doc, {
+    valid: [list(opts.minItems), list(opts.maxItems, 'x'.repeat(opts.itemMax))],
+    invalid: [{ crd: list(opts.maxItems + 1), sidecar: list(opts.maxItems + 1) }, ...(opts.minItems > 0 ? [{ crd: list(opts.minItems - 1), sidecar: list(opts.minItems - 1) }] : []), { crd: list(opts.minItems, 'x'.repeat(opts.itemMax + 1)) }],
+  });
+}
+
+/** A list of integers in a range (e.g. HTTP status codes). */
+export function integers<D extends number[] | undefined = undefined>(opts: Common<D> & { min: number; max: number; maxItems: number }) {
+  const type = z.array(z.int().min(opts.min).max(opts.max)).max(opts.maxItems);
+  const doc = `list of at most ${opts.maxItems} integers ${range(opts.min, opts.max)}`;
+  return declared(sidecarOf(type, opts), type, opts, same, same, doc, doc, {
+    valid: [[opts.min, opts.max], []],
+    invalid: [{ crd: [opts.max + 1], sidecar: [opts.max + 1] }, { crd: Array.from({ length: opts.maxItems + 1 }, () => opts.min) }],
+  });
+}
+
+/** A string the sidecar reads as is and the CRD has no twin of (keys, file paths, URLs). */
+export function sidecarText<R extends boolean = false>(opts: { description: string; required?: R; min?: number }) {
+  const described = z.string().min(opts.min ?? 0).describe(opts.description);
+  const sidecar = (opts.required ? described : described.optional()) as R extends true ? z.ZodString : z.ZodOptional<z.ZodString>;
+  return declared(sidecar, z.never(), { description: opts.description, crd: false }, same, same, 'string', '');
+}
+
+/** A mapping the sidecar accepts and ignores (LiteLLM compatibility). */
+export function ignored(opts: { description: string }) {
+  const type = z.record(z.string(), z.unknown()).describe(opts.description).optional();
+  return declared(type, z.never(), { description: opts.description, crd: false }, same, same, 'mapping (ignored)', '');
+}
+
+/** A nested group of settings (`canary`, `local_backend`). */
+export function group<const T extends Settings>(settings: T, opts: { description: string; crd?: boolean }) {
+  const sidecar = z.object(sidecarShape(settings)).describe(opts.description).optional();
+  const crd = opts.crd === false ? z.never() : z.object(crdShape(settings));
+  return { ...declared(sidecar, crd, { description: opts.description, crd: opts.crd }, (v) => toSidecarSettings(settings, v as Record<string, unknown>), same, 'mapping', 'object'), children: settings };
+}
+
