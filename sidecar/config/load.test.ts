@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:http';
 import { describe, test } from 'node:test';
+import { serverOptions } from '../server/client-limits.ts';
 import { ConfigError } from '../errors.ts';
 import { findConfigPath, loadConfigFile, parseConfigText } from './load.ts';
 import { DEFAULT_LOCAL_BACKEND_URL } from './normalize.ts';
@@ -203,4 +205,15 @@ model_list:
     assert.notEqual(after.keyDigest, before.keyDigest);
     assert.equal(after.backends[0]!.apiKey, 'second-key');
   });
+});
+
+test('seconds become whole milliseconds: 1.005 s is 1005 ms (Node refuses a fractional server timeout)', () => {
+  const config = parseConfigText(
+    'model_list: []\nrouter_settings: { client_header_timeout: 1.005, client_body_timeout: 2.01, keepalive_timeout: 65.1, retry_delay: 0.0001 }\n',
+    'ms.yaml',
+    {},
+  );
+  assert.deepEqual([config.router.server.headerTimeoutMs, config.router.server.bodyTimeoutMs, config.router.server.keepAliveTimeoutMs], [1005, 2010, 65100]);
+  assert.equal(config.router.retryDelayMs, 1, 'a positive time never rounds to 0 (no limit)');
+  assert.doesNotThrow(() => createServer(serverOptions(config.router.server)).close());
 });

@@ -16,6 +16,14 @@ import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-default
  */
 export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
+/**
+ * Seconds (the seed's unit) -> whole milliseconds: Node's server timeouts must be integers, and
+ * 1.005 * 1000 is 1004.9999999999999. A positive value never rounds to 0 (which means "no limit").
+ */
+export function ms(seconds: number): number {
+  return seconds > 0 ? Math.max(1, Math.round(seconds * 1000)) : 0;
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export const DEFAULT_LOCAL_BACKEND_URL = 'http://127.0.0.1:8080';
@@ -120,9 +128,9 @@ function backendSpec(
     rpm: share(entry.rpm ?? params.rpm),
     tpm: share(entry.tpm ?? params.tpm),
     maxParallelRequests: share(entry.max_parallel_requests ?? params.max_parallel_requests),
-    timeoutMs: timeout === undefined ? defaultTimeoutMs : timeout * 1000,
+    timeoutMs: timeout === undefined ? defaultTimeoutMs : ms(timeout),
     healthCheckEnabled: entry.health_check_enabled,
-    healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : interval * 1000,
+    healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : ms(interval),
     costPerToken: params.input_cost_per_token ?? 0,
     forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
     maxDocumentsPerCall: entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
@@ -143,7 +151,7 @@ function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problem
     apiBase: parseBase(rawBase, 'router_settings.local_backend.api_base', problems),
     apiFormat: rawFormat as ApiFormat,
     apiKey: apiKey?.startsWith(ENV_REF) ? lookupEnv(apiKey.slice(ENV_REF.length), file, env) : apiKey,
-    timeoutMs: local?.timeout === undefined ? defaultTimeoutMs : local.timeout * 1000,
+    timeoutMs: local?.timeout === undefined ? defaultTimeoutMs : ms(local.timeout),
     forwardCallerAuthorization: local?.forward_client_authorization ?? file.router_settings.forward_client_authorization,
   };
 }
@@ -153,13 +161,13 @@ function routerSettings(file: ConfigFile): RouterSettings {
   return {
     strategy: r.routing_strategy,
     numRetries: r.num_retries,
-    retryDelayMs: r.retry_delay * 1000,
+    retryDelayMs: ms(r.retry_delay),
     retryOnStatus: new Set(r.retry_on_status_codes),
     fallbackToLocal: r.fallback_to_local,
-    defaultTimeoutMs: (r.timeout ?? r.default_timeout) * 1000,
+    defaultTimeoutMs: ms(r.timeout ?? r.default_timeout),
     healthCheck: {
-      intervalMs: r.health_check_interval * 1000,
-      timeoutMs: r.health_check_timeout * 1000,
+      intervalMs: ms(r.health_check_interval),
+      timeoutMs: ms(r.health_check_timeout),
       unhealthyThreshold: r.health_check_unhealthy_threshold,
       healthyThreshold: r.health_check_healthy_threshold,
       concurrency: r.health_check_concurrency,
@@ -167,31 +175,31 @@ function routerSettings(file: ConfigFile): RouterSettings {
     requestLogging: r.enable_request_logging,
     breaker: {
       allowedFails: r.allowed_fails,
-      cooldownMs: r.cooldown_time * 1000,
+      cooldownMs: ms(r.cooldown_time),
       failureThresholdPercent: r.failure_threshold_percent,
       failureThresholdMinRequests: r.failure_threshold_min_requests,
-      windowMs: r.failure_window * 1000,
+      windowMs: ms(r.failure_window),
     },
     retryBudget: { percent: r.retry_budget_percent, min: r.retry_budget_min },
     maxBodyBytes: r.max_request_body_bytes,
     maxResponseBytes: r.max_response_bytes,
-    connectTimeoutMs: r.connect_timeout * 1000,
+    connectTimeoutMs: ms(r.connect_timeout),
     server: {
-      headerTimeoutMs: r.client_header_timeout * 1000,
-      bodyTimeoutMs: r.client_body_timeout * 1000,
-      sendTimeoutMs: r.send_timeout * 1000,
-      keepAliveTimeoutMs: r.keepalive_timeout * 1000,
+      headerTimeoutMs: ms(r.client_header_timeout),
+      bodyTimeoutMs: ms(r.client_body_timeout),
+      sendTimeoutMs: ms(r.send_timeout),
+      keepAliveTimeoutMs: ms(r.keepalive_timeout),
     },
-    latencyDecayMs: r.latency_decay_time * 1000,
+    latencyDecayMs: ms(r.latency_decay_time),
     shardMinDocuments: r.shard_min_documents,
-    hedging: { enabled: r.hedging, afterMs: r.hedge_after === undefined ? undefined : r.hedge_after * 1000, budgetPercent: r.hedge_budget_percent },
+    hedging: { enabled: r.hedging, afterMs: r.hedge_after === undefined ? undefined : ms(r.hedge_after), budgetPercent: r.hedge_budget_percent },
     canary: {
-      intervalMs: (r.canary?.interval ?? 0) * 1000,
+      intervalMs: ms(r.canary?.interval ?? 0),
       query: r.canary?.query ?? DEFAULT_CANARY_QUERY,
       documents: r.canary?.documents ?? DEFAULT_CANARY_DOCUMENTS,
       threshold: r.canary?.threshold ?? 0.6,
       action: r.canary?.action ?? 'flag',
-      timeoutMs: (r.canary?.timeout ?? 10) * 1000,
+      timeoutMs: ms(r.canary?.timeout ?? 10),
     },
   };
 }
