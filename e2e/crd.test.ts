@@ -111,7 +111,6 @@ describe('validation by the apiserver', () => {
     });
     const stored = cluster.getJson(['rrp', 'good', '-n', NS]);
     assert.equal(stored.spec.routing.routingStrategy, 'weighted-random', 'the apiserver fills the default in');
-    assert.equal(stored.spec.backends[0].apiFormat, 'native');
     assert.match(cluster.kubectl(['get', 'rrp', '-n', NS]), /good\s+weighted-random/);
     assert.match(cluster.kubectl(['get', 'rrp', '-n', NS, '-o', 'wide']).split('\n')[0]!, /INJECTED\s+VERSION\s+MESSAGE/);
   });

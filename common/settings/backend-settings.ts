@@ -41,7 +41,7 @@ export const PARAMS_SETTINGS = {
 
 /** Keys accepted on the entry or in `litellm_params` (the entry wins). */
 export const EITHER_SETTINGS = {
-  api_format: oneOf(API_FORMATS, { description: "The backend's wire format (see docs/api.md). Unset: implied by a model prefix, else native.", default: 'native', crdDefault: true, filled: false }),
+  api_format: oneOf(API_FORMATS, { description: "The backend's wire format (see docs/api.md). Unset: implied by a model prefix, else native.", default: 'native', filled: false }),
   rpm: integer({ description: 'Requests per minute this backend may get; a backend at its limit is skipped. Pool-wide: each of sidecar_count sidecars enforces its share.', min: 1, max: 100_000_000 }),
   tpm: integer({ description: 'Estimated tokens per minute this backend may get (pool-wide, like rpm).', min: 1, max: 10_000_000_000 }),
   max_parallel_requests: integer({ description: 'Calls in flight to this backend at once, at most (pool-wide, like rpm).', min: 1, max: 1_000_000 }),

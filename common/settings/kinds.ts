@@ -22,7 +22,7 @@ function declared<S>(
   const described = crd.describe(opts.description);
   const crdSchema = opts.crd === false ? undefined : opts.crdDefault && opts.default !== undefined ? described.default(toCrd(opts.default) as never) : described.optional();
   const crdDefaultValue = opts.default === undefined ? undefined : toCrd(opts.default);
-  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples };
+  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, filled: opts.filled !== false, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples };
 }
 
 /** A `{kind}` number where the sidecar's schema wants it, typed for z.infer. */

@@ -17,6 +17,8 @@ export interface Setting<S = z.ZodType> {
   readonly toSidecar: (crdValue: unknown) => unknown;
   /** The sidecar's default in its own units; undefined when there is none. */
   readonly default: unknown;
+  /** The sidecar's schema applies the default; false: an unset key is derived (api_format from a model prefix). */
+  readonly filled: boolean;
   /** The same default in the CRD's units ("30s" for 30). */
   readonly crdDefaultValue: unknown;
   readonly description: string;
@@ -68,7 +70,7 @@ export function crdShape(settings: Settings): Record<string, z.ZodType> {
 
 /**
  * A CRD object's values of these settings -> the sidecar's keys and units, in declaration order.
- * Values equal to the sidecar's default are left out (the sidecar applies it: fewer bytes).
+ * Values equal to a default the sidecar's schema applies are left out (fewer bytes, same meaning).
  */
 export function toSidecarSettings(settings: Settings, crd: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -76,7 +78,7 @@ export function toSidecarSettings(settings: Settings, crd: Readonly<Record<strin
     const value = setting.crd === undefined ? undefined : crd[camelCase(key)];
     if (value === undefined) continue;
     const converted = setting.toSidecar(value);
-    if (setting.default !== undefined && isDeepStrictEqual(converted, setting.default)) continue;
+    if (setting.filled && setting.default !== undefined && isDeepStrictEqual(converted, setting.default)) continue;
     if (typeof converted === 'object' && converted !== null && !Array.isArray(converted) && Object.keys(converted).length === 0) continue;
     out[key] = converted;
   }

@@ -37,8 +37,6 @@ function entry(name: string, apiBase: string, b: Backend): Record<string, unknow
   const params: Record<string, unknown> = { api_base: apiBase, ...toSidecarSettings(PARAMS_SETTINGS, b) };
   if (b.apiKeySecretRef !== undefined) params.api_key = `os.environ/${secretEnvName(b.apiKeySecretRef)}`;
   const out: Record<string, unknown> = { model_name: name, litellm_params: params, ...toSidecarSettings(ENTRY_SETTINGS, b), ...toSidecarSettings(EITHER_SETTINGS, b) };
-  // A model name may carry a LiteLLM provider prefix that would imply another format: state it.
-  if (b.model !== undefined && out.api_format === undefined) out.api_format = b.apiFormat ?? 'native';
   return out;
 }
 
