@@ -45,13 +45,14 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
       return issue.input === undefined ? `required (expected ${issue.expected})` : `expected ${issue.expected}${got}`;
     case 'too_small': {
       const min = String(issue.minimum);
-      if (issue.origin === 'string') return `expected a non-empty string`;
+      if (issue.origin === 'string') return min === '1' ? 'expected a non-empty string' : `expected at least ${min} characters`;
       if (issue.origin === 'array') return `expected at least ${min} item(s)`;
       return `expected ${issue.origin === 'int' ? 'integer' : 'number'} ${issue.inclusive ? '>=' : '>'} ${min}${got}`;
     }
     case 'too_big': {
       const max = String(issue.maximum);
       if (issue.origin === 'array') return `expected at most ${max} item(s)`;
+      if (issue.origin === 'string') return `expected at most ${max} characters`;
       return `expected ${issue.origin === 'int' ? 'integer' : 'number'} ${issue.inclusive ? '<=' : '<'} ${max}${got}`;
     }
     case 'invalid_value':
@@ -63,8 +64,9 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+/** `where` maps a schema path to where the user wrote it (e.g. a merged section's own name). */
+export function formatIssues(error: z.ZodError, where: (path: PropertyKey[]) => PropertyKey[] = (path) => path): string[] {
+  return error.issues.map((issue) => `${formatPath(where(issue.path))}: ${issue.message}`);
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {

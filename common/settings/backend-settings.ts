@@ -20,7 +20,7 @@ export const ENTRY_SETTINGS = {
     default: 1,
     crdDefault: true,
   }),
-  priority: integer({ description: 'Lower is preferred by priority-failover.', min: 0, max: 1000, default: 0, crdDefault: true }),
+  priority: integer({ description: 'Lower is preferred by priority-failover (negative numbers too).', min: -1_000_000, max: 1_000_000, default: 0, crdDefault: true }),
   health_check_enabled: boolean({ description: 'Check this backend actively (GET /health).', default: true }),
   health_check_interval: seconds({ description: "Time between this backend's health checks; overrides the global interval; 0 turns them off.", min: 0, max: 86_400 }),
   model_info: ignored({ description: 'Accepted and ignored (LiteLLM compatibility).' }),

@@ -217,3 +217,19 @@ test('seconds become whole milliseconds: 1.005 s is 1005 ms (Node refuses a frac
   assert.equal(config.router.retryDelayMs, 1, 'a positive time never rounds to 0 (no limit)');
   assert.doesNotThrow(() => createServer(serverOptions(config.router.server)).close());
 });
+
+test('errors name where the user wrote the key: litellm_settings for a merged one; a long string says characters', () => {
+  const problems = (text: string) => {
+    try {
+      parseConfigText(text, 'e.yaml', {});
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+  assert.deepEqual(problems('litellm_settings: { timeout: 6000 }\n'), ['litellm_settings.timeout: expected number <= 3600, got 6000']);
+  assert.deepEqual(problems('litellm_settings: { timeout: 6000 }\nrouter_settings: { timeout: 5 }\n'), [], 'router_settings wins, the merged key is not used');
+  assert.deepEqual(problems(`model_list: [{ model_name: a, litellm_params: { api_base: "http://a:1", model: "${'m'.repeat(254)}" } }]\n`), [
+    'model_list[0].litellm_params.model: expected at most 253 characters',
+  ]);
+});

@@ -32,16 +32,21 @@ export function findConfigPath(env: Env, cwd: string): string | undefined {
   return undefined;
 }
 
-/** `litellm_settings` is merged under `router_settings` (router_settings wins). */
-function mergeLitellmSettings(doc: Record<string, unknown>): Record<string, unknown> {
+/** `litellm_settings` is merged under `router_settings` (router_settings wins); `taken` lists the keys it gave. */
+function mergeLitellmSettings(doc: Record<string, unknown>): { merged: Record<string, unknown>; taken: ReadonlySet<PropertyKey> } {
   const litellm = doc.litellm_settings;
-  if (litellm === null || typeof litellm !== 'object' || Array.isArray(litellm)) return doc;
+  if (litellm === null || typeof litellm !== 'object' || Array.isArray(litellm)) return { merged: doc, taken: new Set() };
   const router = doc.router_settings;
   const routerObject = router !== null && typeof router === 'object' && !Array.isArray(router) ? router : {};
   const known = configFileSchema.shape.router_settings.unwrap().shape;
-  const merged: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(litellm)) if (key in known) merged[key] = value;
-  return { ...doc, router_settings: { ...merged, ...routerObject } };
+  const fromLitellm: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(litellm)) if (key in known && !(key in routerObject)) fromLitellm[key] = value;
+  return { merged: { ...doc, router_settings: { ...fromLitellm, ...routerObject } }, taken: new Set(Object.keys(fromLitellm)) };
+}
+
+/** A problem in a key litellm_settings gave is named where the user wrote it. */
+function wherePutBy(taken: ReadonlySet<PropertyKey>) {
+  return (path: PropertyKey[]): PropertyKey[] => (path[0] === 'router_settings' && taken.has(path[1]!) ? ['litellm_settings', ...path.slice(1)] : path);
 }
 
 export function parseConfigText(text: string, source: string, env: Env): LbConfig {
@@ -54,9 +59,9 @@ export function parseConfigText(text: string, source: string, env: Env): LbConfi
   }
   if (doc === null || doc === undefined) throw new ConfigError(source, ['(root): the file is empty']);
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(source, ['(root): expected a mapping']);
-  const merged = mergeLitellmSettings(doc as Record<string, unknown>);
+  const { merged, taken } = mergeLitellmSettings(doc as Record<string, unknown>);
   const parsed = configFileSchema.safeParse(merged, { error: issueMessage, reportInput: true });
-  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error));
+  if (!parsed.success) throw new ConfigError(source, formatIssues(parsed.error, wherePutBy(taken)));
   const warnings = findUnknownKeys(configFileSchema, doc).map((path) => `${path}: unknown key, ignored`);
   const hash = createHash('sha256').update(text).digest('hex');
   const result = normalizeConfig({ file: parsed.data, env, hash, source, warnings });
