@@ -18,11 +18,12 @@ function declared<S>(
   sidecarType: string,
   crdType: string,
   examples: Examples = { valid: [], invalid: [] },
+  fromLegacy?: (value: unknown) => unknown,
 ): Setting<S> {
   const described = crd.describe(opts.description);
   const crdSchema = opts.crd === false ? undefined : opts.crdDefault && opts.default !== undefined ? described.default(toCrd(opts.default) as never) : described.optional();
   const crdDefaultValue = opts.default === undefined ? undefined : toCrd(opts.default);
-  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, filled: opts.filled !== false, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples };
+  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, filled: opts.filled !== false, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples, ...(fromLegacy === undefined ? {} : { fromLegacy }) };
 }
 
 /** A `{kind}` number where the sidecar's schema wants it, typed for z.infer. */
@@ -69,6 +70,7 @@ export function seconds<D extends number | undefined = undefined>(opts: Common<D
       valid: [formatDuration(opts.positive ? opts.min + 0.001 : opts.min), formatDuration(opts.max)],
       invalid: [{ crd: formatDuration(opts.max + 1), sidecar: opts.max + 1 }, ...(opts.positive ? [{ crd: formatDuration(opts.min), sidecar: opts.min }] : []), { crd: '30' }, { crd: 1.5 }],
     },
+    (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? formatDuration(v) : undefined),
   );
 }
 
@@ -100,7 +102,7 @@ export function decimal<D extends number | undefined = undefined>(opts: Common<D
   return declared(sidecarOf(z.number().min(opts.min).max(opts.max), opts), crd, opts, (v) => Number(v), (v) => String(v), `number ${opts.min}..${opts.max}`, `decimal string ("0.5"), ${opts.min}..${opts.max}`, {
     valid: [String(opts.min), String(opts.max), String((opts.min + opts.max) / 2)],
     invalid: [{ crd: String(opts.max + 1), sidecar: opts.max + 1 }, { crd: String(opts.min - 1), sidecar: opts.min - 1 }, { crd: 'half' }, { crd: 0.5 }],
-  });
+  }, (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined));
 }
 
 export function boolean<D extends boolean | undefined = undefined>(opts: Common<D>) {

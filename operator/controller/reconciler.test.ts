@@ -189,3 +189,27 @@ describe('status by server-side apply', () => {
     assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status', 'cleanup'], 'nothing more to write');
   });
 });
+
+describe('pools written in the units of before 0.2', () => {
+  test('float seconds and number fractions are read as today\'s units, named in a Warning event; the pool renders', async () => {
+    const w = world(SPEC);
+    // As etcd keeps it: the apiserver validates writes, not reads.
+    w.state.pool = { ...w.state.pool, spec: { ...SPEC, routing: { retryDelay: 0.2, canary: { threshold: 0.6, interval: 30 } }, backends: [{ name: 'hosted', apiBase: 'https://api.example', timeout: 10, weight: 2 }] } as any };
+    await w.reconcile();
+    const text: string = w.writes.find((x) => x.kind === 'apply')!.body.data['reranker_config.yaml'];
+    assert.match(text, /retry_delay: 0\.2\n/);
+    assert.match(text, /timeout: 10\n/);
+    assert.match(text, /interval: 30\n/);
+    assert.deepEqual(w.events, ['Normal Rendered', 'Warning DeprecatedUnits']);
+    assert.equal(cond(w.writes.find((x) => x.kind === 'status')!.result, 'ConfigRendered').status, 'True');
+  });
+
+  test('a value with no reading in today\'s units (a fractional weight) is refused, naming the field', async () => {
+    const w = world(SPEC);
+    w.state.pool = { ...w.state.pool, spec: { ...SPEC, backends: [{ name: 'hosted', apiBase: 'https://api.example', weight: 0.5 }] } as any };
+    await w.reconcile();
+    const rendered = cond(w.writes.find((x) => x.kind === 'status')!.result, 'ConfigRendered');
+    assert.equal(rendered.reason, 'InvalidSpec');
+    assert.match(rendered.message, /spec\.backends\[0\]\.weight: expected int, got 0\.5/);
+  });
+});

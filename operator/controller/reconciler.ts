@@ -7,7 +7,8 @@
  */
 import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
-import { formatIssues } from '../../common/issues.ts';
+import { formatIssues, issueMessage } from '../../common/issues.ts';
+import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
@@ -62,19 +63,22 @@ interface Rendering {
   readonly rendered: RenderedConfig | undefined;
   readonly failure: RenderFailure | undefined;
   readonly missingServices: string[];
+  /** Fields read in the CRD's old units (`spec.routing.retryDelay: 0.2 -> "200ms"`). */
+  readonly upgraded: string[];
 }
 
 function render(pool: RerankerPool, caches: Caches, ns: string): Rendering {
-  const parsed = poolSpecSchema.safeParse(pool.spec);
+  const { spec: current, upgraded } = upgradeLegacySpec(pool.spec);
+  const parsed = poolSpecSchema.safeParse(current, { error: issueMessage, reportInput: true });
   if (!parsed.success) {
-    return { spec: undefined, rendered: undefined, missingServices: [], failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
+    return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
   }
   const spec = parsed.data;
   const slices = caches.slices(ns);
   const missingServices = spec.discovery.filter((d) => !caches.serviceExists(ns, d.service)).map((d) => d.service);
   const rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
   const tooLarge = configSizeProblem(rendered);
-  return tooLarge === undefined ? { spec, rendered, failure: undefined, missingServices } : { spec, rendered: undefined, failure: tooLarge, missingServices };
+  return tooLarge === undefined ? { spec, rendered, failure: undefined, missingServices, upgraded } : { spec, rendered: undefined, failure: tooLarge, missingServices, upgraded };
 }
 
 function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfig): unknown {
@@ -117,7 +121,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   }
   const ns = pool.metadata.namespace;
   const cmName = configMapNameOf(pool.metadata.name);
-  const { spec, rendered, failure, missingServices } = render(pool, deps.caches, ns);
+  const { spec, rendered, failure, missingServices, upgraded } = render(pool, deps.caches, ns);
   const previousStatus = deps.written.status.view(key, pool.metadata.resourceVersion, pool.status);
 
   // Apply the ConfigMap when its content differs from what is in place (or what we just wrote).
@@ -129,6 +133,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     deps.written.config.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, rendered.hash);
     deps.logger.info({ pool: key, hash: rendered.hash, backends: rendered.readyCount }, 'config rendered');
     deps.event(pool, 'Normal', 'Rendered', `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`);
+    if (upgraded.length > 0) deps.event(pool, 'Warning', 'DeprecatedUnits', `read in the units of before 0.2; write them as today's: ${upgraded.join('; ')}`);
   } else if (failure !== undefined) {
     const was = previousStatus?.conditions?.find((c) => c.type === 'ConfigRendered');
     if (was?.status !== 'False' || was.reason !== failure.reason) {
