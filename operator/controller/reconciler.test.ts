@@ -213,3 +213,16 @@ describe('pools written in the units of before 0.2', () => {
     assert.match(rendered.message, /spec\.backends\[0\]\.weight: expected int, got 0\.5/);
   });
 });
+
+test('two Secret references that fold to one variable are refused, naming both (one backend would get the other\'s key)', async () => {
+  const ref = (name: string) => ({ name, key: 'api-key' });
+  const w = world({ ...SPEC, backends: [{ name: 'a', apiBase: 'https://a.example', apiKeySecretRef: ref('rerank.team-a') }, { name: 'b', apiBase: 'https://b.example', apiKeySecretRef: ref('rerank-team-a') }] });
+  await w.reconcile();
+  assert.deepEqual(w.writes.map((x) => x.kind), ['status'], 'no ConfigMap');
+  const rendered = cond(w.writes[0]!.result, 'ConfigRendered');
+  assert.equal(rendered.reason, 'InvalidSpec');
+  assert.equal(rendered.message, "spec.backends[1].apiKeySecretRef: rerank-team-a/api-key and backends[0]'s rerank.team-a/api-key both map to the variable RERANKER_KEY_RERANK_TEAM_A__API_KEY; rename one Secret or key");
+  const same = world({ ...SPEC, backends: [{ name: 'a', apiBase: 'https://a.example', apiKeySecretRef: ref('cohere') }, { name: 'b', apiBase: 'https://b.example', apiKeySecretRef: ref('cohere') }] });
+  await same.reconcile();
+  assert.equal(same.writes[0]!.kind, 'apply', 'one Secret used twice is fine');
+});

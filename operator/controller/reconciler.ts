@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
 import { formatIssues, issueMessage } from '../../common/issues.ts';
 import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
+import { secretEnvConflicts } from '../render/secret-env.ts';
 import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
@@ -74,6 +75,8 @@ function render(pool: RerankerPool, caches: Caches, ns: string): Rendering {
     return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
   }
   const spec = parsed.data;
+  const conflicts = secretEnvConflicts(spec);
+  if (conflicts.length > 0) return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: conflicts.map((p) => `spec.${p}`).join('; ') } };
   const slices = caches.slices(ns);
   const missingServices = spec.discovery.filter((d) => !caches.serviceExists(ns, d.service)).map((d) => d.service);
   const rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
