@@ -103,7 +103,7 @@ export class Controller {
       if (pool !== undefined && cm.metadata.namespace !== undefined) this.queue.add(`${cm.metadata.namespace}/${pool}`);
     }, `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`, slimConfigMap);
     // A pod matters only to the pools whose sidecarSelector selects it (before or after).
-    this.#pods = make<Pod>('pods', '/api/v1/pods', (event, pod, previous) => coalesce(poolsForPod(this.#pools.list(), pod, event === 'updated' ? previous : undefined)), SIDECAR_LABEL, slimPod);
+    this.#pods = make<Pod>('pods', '/api/v1/pods', (event, pod, previous) => coalesce(poolsForPod(this.#pools.list(), pod, event === 'updated' ? previous : undefined)), `${SIDECAR_LABEL}=true`, slimPod);
   }
 
   /** Every informer by resource name (metrics, readiness). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { poolsForPod, poolsForService, selects, type RoutablePod, type RoutablePool } from './event-routing.ts';
+import { poolsForPod, poolsForService, selects, selectsSidecar, type RoutablePod, type RoutablePool } from './event-routing.ts';
 
 function pool(name: string, ns: string, selector?: Record<string, string>, services: string[] = []): RoutablePool {
   return { metadata: { name, namespace: ns }, spec: { sidecarSelector: selector === undefined ? undefined : { matchLabels: selector }, discovery: services.map((service) => ({ service })) } };
@@ -59,4 +59,12 @@ test('sidecarSelector is a full label selector: matchLabels and matchExpressions
   assert.equal(selects(undefined, labels), false, 'no selector selects nothing');
   const pool: RoutablePool = { metadata: { name: 'p', namespace: 'ns' }, spec: { sidecarSelector: expr('In', 'tier', ['api']) } };
   assert.deepEqual(poolsForPod([pool], { metadata: { name: 'pod', namespace: 'ns', labels } }, undefined), ['ns/p']);
+});
+
+test("a broad selector never counts a sidecar injected for another pool", () => {
+  const labels = (pool?: string) => ({ 'reranker.dev/sidecar': 'true', app: 'search', ...(pool === undefined ? {} : { 'reranker.dev/pool': pool }) });
+  assert.equal(selectsSidecar({}, 'search', labels('other')), false);
+  assert.equal(selectsSidecar({ matchExpressions: [{ key: 'app', operator: 'Exists' }] }, 'search', labels('other')), false);
+  assert.equal(selectsSidecar({}, 'search', labels('search')), true);
+  assert.equal(selectsSidecar({ matchLabels: { app: 'search' } }, 'search', labels()), true, 'a hand-wired sidecar has no pool label');
 });

@@ -31,6 +31,12 @@ export function selects(selector: LabelSelector | undefined, labels: Record<stri
   return true;
 }
 
+/** A pool's sidecar: selected, and not injected for another pool (a broad selector must not count another pool's sidecars). */
+export function selectsSidecar(selector: LabelSelector | undefined, pool: string, labels: Record<string, string> | undefined): boolean {
+  const injectedFor = labels?.[POOL_LABEL];
+  return (injectedFor === undefined || injectedFor === pool) && selects(selector, labels);
+}
+
 /** What the reconcile reads from a pod: labels (selection), IP (where to ask), deletion and phase. */
 export function podChangeMatters(pod: RoutablePod, previous: RoutablePod | undefined): boolean {
   if (previous === undefined) return true;

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
 import { formatIssues, issueMessage } from '../../common/issues.ts';
+import { POOL_LABEL } from '../crd/labels.ts';
 import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
 import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
@@ -17,7 +18,7 @@ import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '
 import { computeStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
 import { holdsOwn, strayFields } from '../status/owned.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
-import { selects } from './event-routing.ts';
+import { selectsSidecar } from './event-routing.ts';
 import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
 import type { SidecarState } from './verify-policy.ts';
 import type { WriteMemo } from './write-memo.ts';
@@ -25,10 +26,8 @@ import { injectionStatus } from '../status/injection.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
-export const POOL_LABEL = 'reranker.dev/pool';
 export const CONFIG_HASH_ANNOTATION = 'reranker.dev/config-hash';
-/** Pods that run a sidecar carry this label (it bounds the operator's pod watch). */
-export const SIDECAR_LABEL = 'reranker.dev/sidecar';
+export { POOL_LABEL, SIDECAR_LABEL } from '../crd/labels.ts';
 
 export interface Caches {
   pool(key: string): RerankerPool | undefined;
@@ -152,7 +151,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   if (spec !== undefined && selector !== undefined) {
     const pods: SidecarPod[] = deps.caches
       .sidecarPods(ns)
-      .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selects(selector, p.metadata.labels))
+      .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selectsSidecar(selector, pool.metadata.name, p.metadata.labels))
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
     sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
   }
