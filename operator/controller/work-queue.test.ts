@@ -95,6 +95,19 @@ describe('metrics', () => {
     assert.deepEqual(seen.waited, [0, 0.3]);
   });
 
+  test('a key added while in process waits from that add, as client-go counts it', async () => {
+    const { time, seen, q } = observed();
+    q.add('a');
+    assert.equal(await q.get(), 'a');
+    time.advance(1000);
+    q.add('a'); // an event while the key is reconciled
+    time.advance(4000);
+    q.done('a');
+    time.advance(500);
+    assert.equal(await q.get(), 'a');
+    assert.deepEqual(seen.waited, [0, 4.5]);
+  });
+
   test('each re-queue after a failure is a retry; a key added while in process is no retry', async () => {
     const { seen, q } = observed();
     q.add('a');

@@ -48,21 +48,25 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.#closed) return;
+    const now = this.#observer === undefined ? undefined : this.#now?.();
     if (this.#processing.has(key)) {
+      // Queued again when done; its wait counts from now, as client-go's Add does.
       this.#dirty.add(key);
+      if (now !== undefined && !this.#queuedAt.has(key)) this.#queuedAt.set(key, now);
       return;
     }
     if (this.#queued.has(key)) return;
+    const since = this.#queuedAt.get(key) ?? now;
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
-      this.#take(key, 0);
+      this.#queuedAt.delete(key);
+      this.#take(key, since === undefined ? 0 : now! - since);
       waiter(key);
       return;
     }
     this.#queued.add(key);
     this.#queue.push(key);
-    const now = this.#now?.();
-    if (now !== undefined && this.#observer !== undefined) this.#queuedAt.set(key, now);
+    if (since !== undefined) this.#queuedAt.set(key, since);
   }
 
   /** A worker takes `key`, which waited `waitedMs` (undefined: unknown). */
