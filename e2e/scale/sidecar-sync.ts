@@ -4,11 +4,11 @@
  * this machine (198.18.<RRLB_E2E_NET>.x, needs root); stand-in sidecars answer GET /lb/config on
  * them (stand-in-sidecars.ts). Measures: a spec change until status.sidecars is 200/200; the
  * /lb/config request rate when all are synced and while 20 lag; the most requests in flight; the
- * operator's CPU and RSS; and one reconcile with 10 sidecars hanging. Writes
- * docs/results/sidecar-sync.json.
+ * operator's CPU and RSS; and one reconcile with 10 sidecars hanging, and one with 10 whose
+ * packets are dropped (iptables). Writes docs/results/sidecar-sync.json.
  *
  *   RRLB_E2E_NET=91 node e2e/scale/sidecar-sync.ts [--sidecars 200] [--steady-seconds 60] [--changes 3]
- *     [--lagging 20] [--lag-seconds 60] [--hanging 10] [--switch-max-ms 2000] [--answer-ms 10] [--resync-seconds 30] [--out FILE]
+ *     [--lagging 20] [--lag-seconds 60] [--hanging 10] [--blackholed 10] [--switch-max-ms 2000] [--answer-ms 10] [--resync-seconds 30] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -29,6 +29,7 @@ const { values: args } = parseArgs({
     lagging: { type: 'string', default: '20' },
     'lag-seconds': { type: 'string', default: '60' },
     hanging: { type: 'string', default: '10' },
+    blackholed: { type: 'string', default: '10' },
     'switch-max-ms': { type: 'string', default: '2000' },
     'answer-ms': { type: 'string', default: '10' },
     'resync-seconds': { type: 'string' },
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
       requestsPerSecond: round1(steadyTimes.length / ((steadyTo - steadyFrom) / 1000)),
       rounds: rounds(steadyTimes, steadyFrom),
       maxInFlight: sidecars.traffic.maxInFlight,
-      operatorCores: round1(steadyCpu.cores * 100) / 100,
+      operatorCores: Math.round(steadyCpu.cores * 1000) / 1000,
       operatorPeakRssMiB: mib(steadyCpu.peakRssBytes),
     };
     console.error('steady', JSON.stringify(steady));
@@ -182,42 +183,52 @@ async function main(): Promise<void> {
       maxInFlight: sidecars.traffic.maxInFlight,
       statusAtEnd: { sidecars: lagStatus.sidecars, message: lagStatus.conditions?.find((x) => x.type === 'SidecarsSynced')?.message },
       caughtUpToStatusMs: lagRecoveredMs,
-      operatorCores: round1(lagCpu.cores * 100) / 100,
+      operatorCores: Math.round(lagCpu.cores * 1000) / 1000,
       operatorPeakRssMiB: mib(lagCpu.peakRssBytes),
     };
     console.error('lagging', JSON.stringify(lagging));
 
-    // (4) 10 hang past the operator's 1 s timeout; a pod event starts one reconcile.
-    await sleep(2000);
-    const hangers = spread(sidecars.all, Number(args.hanging), 7);
-    for (const s of hangers) s.delayMs = 30_000;
-    sidecars.traffic.maxInFlight = 0;
-    const histBefore = await reconcileSeconds(port);
-    const hangFrom = Date.now();
-    await api(c, 'PATCH', `/api/v1/namespaces/${NS}/pods/${podName(0)}`, { metadata: { labels: { touched: 'yes' } } }, 'application/merge-patch+json');
-    const statusMs = await until('status to name the hanging sidecars', syncedAt(c, sidecars, SIDECARS - hangers.length), 30_000, 50);
-    const histAfter = await reconcileSeconds(port);
-    const hangStatus = await poolStatus(c);
-    const hangTimes = sidecars.between(hangFrom, Date.now());
-    const hangCpu = monitor.between(hangFrom, Date.now());
-    const message = hangStatus.conditions?.find((x) => x.type === 'SidecarsSynced')?.message ?? '';
-    for (const s of hangers) s.delayMs = sidecars.answerMs;
-    const hangRecoveredMs = await until(`${SIDECARS}/${SIDECARS} synced after the hanging answered`, syncedAt(c, sidecars), 60_000, 100);
-    const hanging = {
-      hanging: hangers.length,
-      podEventToStatusMs: statusMs,
-      reconciles: histAfter.count - histBefore.count,
-      reconcileSeconds: round1((histAfter.sum - histBefore.sum) * 100) / 100,
-      askSpanMs: hangTimes.length === 0 ? undefined : hangTimes.at(-1)! - hangTimes[0]!,
-      requests: hangTimes.length,
-      maxInFlight: sidecars.traffic.maxInFlight,
-      status: { sidecars: hangStatus.sidecars, message },
-      hangingNamedInMessage: hangers.filter((s) => message.includes(`${s.pod} unreachable`)).length,
-      recoveredToStatusMs: hangRecoveredMs,
-      operatorCores: round1(hangCpu.cores * 100) / 100,
-      operatorPeakRssMiB: mib(hangCpu.peakRssBytes),
+    // (4) 10 hang past the operator's 1 s timeout, then 10 drop every packet; a pod event starts one reconcile each time.
+    const unanswered = async (kind: 'hanging' | 'blackholed', count: number, offset: number) => {
+      await sleep(2000);
+      const chosen = spread(sidecars.all, count, offset);
+      for (const s of chosen) {
+        if (kind === 'hanging') s.delayMs = 30_000;
+        else sidecars.blackhole(s);
+      }
+      sidecars.traffic.maxInFlight = 0;
+      const histBefore = await reconcileSeconds(port);
+      const from = Date.now();
+      await api(c, 'PATCH', `/api/v1/namespaces/${NS}/pods/${podName(0)}`, { metadata: { labels: { touched: kind } } }, 'application/merge-patch+json');
+      const statusMs = await until(`status to name the ${kind} sidecars`, syncedAt(c, sidecars, SIDECARS - chosen.length), 120_000, 50);
+      const histAfter = await reconcileSeconds(port);
+      const status = await poolStatus(c);
+      const times = sidecars.between(from, Date.now());
+      const cpu = monitor.between(from, Date.now());
+      const message = status.conditions?.find((x) => x.type === 'SidecarsSynced')?.message ?? '';
+      for (const s of chosen) {
+        s.delayMs = sidecars.answerMs;
+        sidecars.restore(s);
+      }
+      const recoveredMs = await until(`${SIDECARS}/${SIDECARS} synced after the ${kind} answered`, syncedAt(c, sidecars), 120_000, 100);
+      const out = {
+        [kind]: chosen.length,
+        podEventToStatusMs: statusMs,
+        reconciles: histAfter.count - histBefore.count,
+        reconcileSeconds: Math.round((histAfter.sum - histBefore.sum) * 100) / 100,
+        requestsArrived: times.length,
+        maxInFlight: sidecars.traffic.maxInFlight,
+        status: { sidecars: status.sidecars, message },
+        namedInMessage: chosen.filter((s) => message.includes(`${s.pod} unreachable`)).length,
+        recoveredToStatusMs: recoveredMs,
+        operatorCores: Math.round(cpu.cores * 1000) / 1000,
+        operatorPeakRssMiB: mib(cpu.peakRssBytes),
+      };
+      console.error(kind, JSON.stringify(out));
+      return out;
     };
-    console.error('hanging', JSON.stringify(hanging));
+    const hanging = await unanswered('hanging', Number(args.hanging), 7);
+    const blackholed = Number(args.blackholed) > 0 ? await unanswered('blackholed', Number(args.blackholed), 11) : undefined;
 
     monitor.stop();
     const result = {
@@ -230,6 +241,7 @@ async function main(): Promise<void> {
       specChanges: { changes, maxInFlight: changeMaxInFlight },
       lagging,
       hanging,
+      blackholed,
       operatorEndRssMiB: mib(monitor.now().rssBytes),
     };
     mkdirSync(dirname(args.out!), { recursive: true });

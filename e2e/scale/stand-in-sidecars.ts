@@ -3,9 +3,11 @@
  * `GET /lb/config` with `{"hash": ...}`, the only field the operator reads. A follower polls the
  * pool's ConfigMap and, like a real sidecar reloading its mounted file, each stand-in switches to
  * the new hash (sha256 of the file text, as the sidecar computes it) after a random delay. A
- * stand-in can be told to hold its old hash (lag) or to answer late (hang). Every request is
- * timed, and the requests in flight across all stand-ins are counted.
+ * stand-in can be told to hold its old hash (lag), to answer late (hang), or to drop every packet
+ * sent to it, as the address of a pod on a dead node does (blackhole: an iptables DROP rule, root
+ * only). Every request is timed, and the requests in flight across all stand-ins are counted.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -41,6 +43,8 @@ export class StandIns {
   lastSwitchAt = 0;
   readonly #servers: Server[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #dropped = new Set<string>();
+  #port = 0;
   #following = false;
   readonly #switchMaxMs: number;
   readonly answerMs: number;
@@ -53,6 +57,7 @@ export class StandIns {
   }
 
   async listen(port: number): Promise<void> {
+    this.#port = port;
     for (const s of this.all) {
       const server = createServer((req, res) => this.#answer(s, req.url, res));
       server.listen(port, s.ip);
@@ -112,6 +117,21 @@ export class StandIns {
     this.lastSwitchAt = Date.now();
   }
 
+  /** From now on packets to `s` are dropped; its open connections are closed first, so the operator must connect anew. */
+  blackhole(s: StandIn): void {
+    this.#iptables('-I', s.ip);
+    this.#dropped.add(s.ip);
+    this.#servers[this.all.indexOf(s)]!.closeAllConnections();
+  }
+
+  restore(s: StandIn): void {
+    if (this.#dropped.delete(s.ip)) this.#iptables('-D', s.ip);
+  }
+
+  #iptables(op: '-I' | '-D', ip: string): void {
+    execFileSync('iptables', [op, 'OUTPUT', '-d', `${ip}/32`, '-p', 'tcp', '--dport', String(this.#port), '-j', 'DROP'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
   /** Requests that arrived in [from, to). */
   between(from: number, to: number): number[] {
     return this.traffic.times.filter((t) => t >= from && t < to);
@@ -120,6 +140,7 @@ export class StandIns {
   async close(): Promise<void> {
     this.#following = false;
     for (const timer of this.#timers) clearTimeout(timer);
+    for (const s of this.all) this.restore(s);
     await Promise.all(
       this.#servers.map((server) => {
         server.closeAllConnections();
