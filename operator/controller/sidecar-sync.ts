@@ -34,15 +34,25 @@ function namesOf(value: unknown): string[] {
   return value.filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 253).slice(0, 64);
 }
 
+/**
+ * One deadline over the whole exchange, connecting included: undici's headersTimeout starts only
+ * once connected (a pod whose address drops packets, e.g. on a dead node, took the 10 s connect
+ * timeout) and, on its coarse timer, fired up to 0.5 s late.
+ */
 export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, port, timeoutMs) {
   const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
-  const res = await request(`http://${host}:${port}/lb/config`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-  if (res.statusCode !== 200) {
-    await res.body.dump();
-    throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
+  try {
+    const res = await request(`http://${host}:${port}/lb/config`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
+    }
+    const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
+    return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
+    throw error;
   }
-  const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
-  return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
 };
 
 export interface CheckOptions {
