@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e scale sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck unit integration e2e scale scale-sync sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -37,6 +37,13 @@ scale: bootstrap
 	e2e/kube/build.sh >/dev/null
 	e2e/kube/tools.sh >/dev/null
 	node e2e/scale/scale.ts $(SCALE_ARGS)
+
+## scale-sync: the operator asking 200 sidecars' /lb/config (stand-ins on 198.18.91.x, needs root;
+## about 4 minutes; writes docs/results/sidecar-sync.json). SYNC_ARGS="--steady-seconds 30 --lag-seconds 30" for less.
+scale-sync: bootstrap
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	RRLB_E2E_NET=$${RRLB_E2E_NET:-91} node e2e/scale/sidecar-sync.ts $(SYNC_ARGS)
 
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap

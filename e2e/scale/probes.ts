@@ -123,3 +123,13 @@ export async function requestCounts(c: ApiClient, resources: readonly string[]):
 export function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
 }
+
+/** Polls `check` every `everyMs` until it holds; the milliseconds that took. */
+export async function until(what: string, check: () => Promise<boolean>, ms: number, everyMs = 250): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}

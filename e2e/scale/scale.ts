@@ -19,7 +19,7 @@ import { Agent } from 'undici';
 import { ADMIN, Cluster, ROOT } from '../support/cluster.ts';
 import { startProcess, stopAll } from '../support/processes.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { api, countingWatch, difference, processMonitor, requestCounts, watchEventSizes, type ApiClient } from './probes.ts';
+import { api, countingWatch, difference, processMonitor, requestCounts, until, watchEventSizes, type ApiClient } from './probes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -70,15 +70,6 @@ async function allRendered(c: ApiClient): Promise<boolean> {
     if (text === undefined || text.split('model_name:').length - 1 !== readyCount(i)) return false;
   }
   return true;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);

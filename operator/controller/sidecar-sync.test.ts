@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { test } from 'node:test';
-import { checkSidecars, type SidecarPod } from './sidecar-sync.ts';
+import { askSidecarOverHttp, checkSidecars, type SidecarPod } from './sidecar-sync.ts';
 
 const pods: SidecarPod[] = Array.from({ length: 20 }, (_, i) => ({ name: `pod-${String(i).padStart(2, '0')}`, ip: `10.0.0.${i}` }));
 const WANT = 'a'.repeat(64);
@@ -39,4 +41,18 @@ test("backends any sidecar's canary distrusts are reported once each, sorted", a
     },
   });
   assert.deepEqual(report.inconsistent, ['tei-0', 'tei-2']);
+});
+
+test('a sidecar that never answers is given up on at the timeout, not later', async (t) => {
+  const server = createServer(() => {}); // accepts, never answers
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as { port: number }).port;
+  const started = performance.now();
+  await assert.rejects(askSidecarOverHttp({ name: 'pod-00', ip: '127.0.0.1' }, port, 100), { code: 'TIMEOUT' });
+  assert.ok(performance.now() - started < 400, `gave up after ${Math.round(performance.now() - started)} ms`);
 });

@@ -3,7 +3,7 @@
  * the pods that differ from the wanted hash, by name, with what they serve. At most
  * `concurrency` requests are in flight per call; each has a short timeout.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 
 export interface SidecarPod {
   readonly name: string;
@@ -35,14 +35,22 @@ function namesOf(value: unknown): string[] {
 }
 
 /**
- * One deadline over the whole exchange, connecting included: undici's headersTimeout starts only
- * once connected (a pod whose address drops packets, e.g. on a dead node, took the 10 s connect
- * timeout) and, on its coarse timer, fired up to 0.5 s late.
+ * Connections to sidecars, one Agent per timeout: connecting must give up at the timeout too (a
+ * pod whose address drops packets, e.g. on a dead node, took undici's default 10 s), and an abort
+ * signal does not reach a request still waiting for its connection.
  */
+const agents = new Map<number, Agent>();
+function agentFor(timeoutMs: number): Agent {
+  let agent = agents.get(timeoutMs);
+  if (agent === undefined) agents.set(timeoutMs, (agent = new Agent({ connect: { timeout: timeoutMs } })));
+  return agent;
+}
+
+/** Connecting, then one deadline over the answer (undici's headersTimeout fires up to 0.5 s late). */
 export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, port, timeoutMs) {
   const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
   try {
-    const res = await request(`http://${host}:${port}/lb/config`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await request(`http://${host}:${port}/lb/config`, { dispatcher: agentFor(timeoutMs), signal: AbortSignal.timeout(timeoutMs) });
     if (res.statusCode !== 200) {
       await res.body.dump();
       throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
