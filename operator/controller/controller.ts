@@ -14,7 +14,7 @@ import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } fr
 import { poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';
 import { CONFIG_HASH_ANNOTATION, MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
-import { checkSidecars, type AskSidecar } from './sidecar-sync.ts';
+import { checkSidecars, httpSidecarAsker, type AskSidecar, type HttpSidecarAsker } from './sidecar-sync.ts';
 import { DEFAULT_VERIFY_POLICY, nextVerification, type VerifyPolicy } from './verify-policy.ts';
 import { WorkQueue } from './work-queue.ts';
 import { WriteMemo } from './write-memo.ts';
@@ -49,6 +49,9 @@ export class Controller {
   /** Events are aggregated per (pool, type, reason) and written off the reconcile path. */
   readonly events: EventRecorder;
   readonly #deps: ControllerDeps;
+  /** Connections to the sidecars (unless the deps bring their own way to ask). */
+  readonly #http: HttpSidecarAsker | undefined;
+  readonly #ask: AskSidecar;
   readonly #pools: InformerSet<RerankerPool & KubeObject>;
   readonly #slices: InformerSet<EndpointSlice & KubeObject>;
   readonly #services: InformerSet<KubeObject>;
@@ -63,6 +66,8 @@ export class Controller {
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
+    if (deps.askSidecar === undefined) this.#http = httpSidecarAsker(deps.sidecarTimeoutMs ?? 1000);
+    this.#ask = deps.askSidecar ?? this.#http!.ask;
     this.events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
     this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now(), observer: queueObserver(() => this.#metrics) });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
@@ -151,7 +156,7 @@ export class Controller {
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       event: (pool, type, reason, message) =>
         this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
-      askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: d.askSidecar, concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
+      askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: this.#ask, concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
       written: this.#written,
       sidecarVersion: d.sidecarVersion, // sidecar injection (issue 13)
     };
@@ -193,5 +198,6 @@ export class Controller {
     this.queue.shutDown();
     this.events.stop();
     for (const informer of Object.values(this.informers)) informer.stop();
+    void this.#http?.close();
   }
 }

@@ -34,37 +34,41 @@ function namesOf(value: unknown): string[] {
   return value.filter((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= 253).slice(0, 64);
 }
 
-/**
- * Connections to sidecars, one Agent per timeout: connecting must give up at the timeout too (a
- * pod whose address drops packets, e.g. on a dead node, took undici's default 10 s), and an abort
- * signal does not reach a request still waiting for its connection.
- */
-const agents = new Map<number, Agent>();
-function agentFor(timeoutMs: number): Agent {
-  let agent = agents.get(timeoutMs);
-  if (agent === undefined) agents.set(timeoutMs, (agent = new Agent({ connect: { timeout: timeoutMs } })));
-  return agent;
+/** Asks sidecars over HTTP through its own connection pool; `close` ends it (the controller's stop). */
+export interface HttpSidecarAsker {
+  readonly ask: AskSidecar;
+  close(): Promise<void>;
 }
 
-/** Connecting, then one deadline over the answer (undici's headersTimeout fires up to 0.5 s late). */
-export const askSidecarOverHttp: AskSidecar = async function askSidecar(pod, port, timeoutMs) {
-  const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
-  try {
-    const res = await request(`http://${host}:${port}/lb/config`, { dispatcher: agentFor(timeoutMs), signal: AbortSignal.timeout(timeoutMs) });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
-    }
-    const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
-    return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
-  } catch (error) {
-    if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
-    throw error;
-  }
-};
+/**
+ * Connecting gives up at `connectTimeoutMs` too (a pod whose address drops packets, e.g. on a dead
+ * node, took undici's default 10 s: an abort signal does not reach a request still waiting for its
+ * connection), then one deadline covers the answer (undici's headersTimeout fires up to 0.5 s late).
+ */
+export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
+  const agent = new Agent({ connect: { timeout: connectTimeoutMs } });
+  return {
+    close: () => agent.close(),
+    async ask(pod, port, timeoutMs) {
+      const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
+      try {
+        const res = await request(`http://${host}:${port}/lb/config`, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
+        }
+        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
+        return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
+      } catch (error) {
+        if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
+        throw error;
+      }
+    },
+  };
+}
 
 export interface CheckOptions {
-  readonly ask?: AskSidecar;
+  readonly ask: AskSidecar;
   readonly timeoutMs?: number;
   readonly concurrency?: number;
 }
@@ -83,8 +87,8 @@ async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) 
   return out;
 }
 
-export async function checkSidecars(pods: readonly SidecarPod[], port: number, wanted: string, options: CheckOptions = {}): Promise<SyncReport> {
-  const ask = options.ask ?? askSidecarOverHttp;
+export async function checkSidecars(pods: readonly SidecarPod[], port: number, wanted: string, options: CheckOptions): Promise<SyncReport> {
+  const ask = options.ask;
   const timeoutMs = options.timeoutMs ?? 1000;
   const inconsistent = new Set<string>();
   const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
