@@ -59,3 +59,21 @@ test('a sidecar that never answers is given up on at the timeout, not later', as
   // The old headers timeout, on undici's coarse timer, gave up after ~1,030 ms here.
   assert.ok(performance.now() - started < 700, `gave up after ${Math.round(performance.now() - started)} ms`);
 });
+
+test('once the check budget is spent no new sidecar is asked: the rest are reported not asked, and the worker is free', async () => {
+  let clock = 0;
+  const asked: string[] = [];
+  const report = await checkSidecars(pods.slice(0, 6), 8000, WANT, {
+    concurrency: 2,
+    budgetMs: 2000,
+    now: () => clock,
+    async ask(pod) {
+      asked.push(pod.name);
+      clock += 1000; // each one hangs until its 1 s timeout
+      throw Object.assign(new Error('no answer'), { code: 'TIMEOUT' });
+    },
+  });
+  assert.deepEqual(asked, ['pod-00', 'pod-01']);
+  assert.equal(report.synced, 0);
+  assert.deepEqual(report.differing.slice(0, 3), ['pod-00 unreachable (TIMEOUT)', 'pod-01 unreachable (TIMEOUT)', 'pod-02 not asked (the 2 s sync check budget was spent)']);
+});

@@ -71,16 +71,24 @@ export interface CheckOptions {
   readonly ask: AskSidecar;
   readonly timeoutMs?: number;
   readonly concurrency?: number;
+  /**
+   * No new sidecar is asked once this much time has passed (default 5 s): a pool of sidecars that
+   * all drop packets would otherwise hold a reconcile worker for pods / concurrency x timeout
+   * (25 s at 200), stalling every other pool's renders. The rest are reported as not asked.
+   */
+  readonly budgetMs?: number;
+  /** Milliseconds, monotonic (injected in tests). */
+  readonly now?: () => number;
 }
 
-/** Runs `fn` over `items` with at most `limit` at once, keeping the order of results. */
-async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>): Promise<O[]> {
+/** Runs `fn` over `items` with at most `limit` at once, keeping the order of results; `skip` for those not started by `deadline`. */
+async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>, late: { now: () => number; deadline: number; skip: (item: I) => O }): Promise<O[]> {
   const out = new Array<O>(items.length);
   let next = 0;
   async function lane(): Promise<void> {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]!);
+      out[i] = late.now() >= late.deadline ? late.skip(items[i]!) : await fn(items[i]!);
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
@@ -91,6 +99,9 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
   const ask = options.ask;
   const timeoutMs = options.timeoutMs ?? 1000;
   const inconsistent = new Set<string>();
+  const now = options.now ?? (() => performance.now());
+  const budgetMs = options.budgetMs ?? 5000;
+  const late = { now, deadline: now() + budgetMs, skip: (pod: SidecarPod) => `${pod.name} not asked (the ${budgetMs / 1000} s sync check budget was spent)` };
   const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
     try {
       const view = await ask(pod, port, timeoutMs);
@@ -100,7 +111,7 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
     } catch (error) {
       return `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
     }
-  });
+  }, late);
   const differing = results.filter((r): r is string => r !== undefined).sort();
   return { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
 }
