@@ -29,7 +29,7 @@ export interface Setting<S = z.ZodType> {
   readonly examples: Examples;
   /** The settings of a group. */
   readonly children?: Settings;
-  /** A value of the CRD's first shape (v1alpha1 before 0.2: float seconds, fractions as numbers) in today's, or undefined when it is not one. */
+  /** A value of the CRD's first shape (v1alpha1 as first released: float seconds, fractions as numbers) in today's, or undefined when it is not one. */
   readonly fromLegacy?: (value: unknown) => unknown;
 }
 

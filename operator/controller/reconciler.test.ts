@@ -190,7 +190,7 @@ describe('status by server-side apply', () => {
   });
 });
 
-describe('pools written in the units of before 0.2', () => {
+describe("pools written in the CRD's former units", () => {
   test('float seconds and number fractions are read as today\'s units, named in a Warning event; the pool renders', async () => {
     const w = world(SPEC);
     // As etcd keeps it: the apiserver validates writes, not reads.

@@ -135,7 +135,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     deps.written.config.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, rendered.hash);
     deps.logger.info({ pool: key, hash: rendered.hash, backends: rendered.readyCount }, 'config rendered');
     deps.event(pool, 'Normal', 'Rendered', `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`);
-    if (upgraded.length > 0) deps.event(pool, 'Warning', 'DeprecatedUnits', `read in the units of before 0.2; write them as today's: ${upgraded.join('; ')}`);
+    if (upgraded.length > 0) deps.event(pool, 'Warning', 'DeprecatedUnits', `read in the CRD's former units (numbers of seconds, number fractions); write them as today's: ${upgraded.join('; ')}`);
   } else if (failure !== undefined) {
     const was = previousStatus?.conditions?.find((c) => c.type === 'ConfigRendered');
     if (was?.status !== 'False' || was.reason !== failure.reason) {

@@ -1,5 +1,5 @@
 /**
- * RerankerPools written before 0.2, when v1alpha1 took seconds and fractions as numbers
+ * RerankerPools written when v1alpha1 still took seconds and fractions as numbers
  * (`retryDelay: 0.2`), stay in etcd as they were: the apiserver checks a write, not a read. Their
  * numbers are read in today's units ("200ms", "0.6") and each is named, so the pool keeps
  * rendering while its owner is told what to rewrite. A value with no such reading (a fractional
