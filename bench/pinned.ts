@@ -8,140 +8,21 @@
  *   node bench/pinned.ts [--seconds 20] [--gc-seconds 60] [--rate 1000]
  */
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { start, stopAll, waitForHttp, type Managed } from './lib/processes.ts';
+import { start, stopAll, waitForHttp } from './lib/processes.ts';
 import { replaceSection } from './lib/sections.ts';
+import { attack, BALANCER_CORE, body, floorArm, LOAD_CORE, log, SHIPPED_NODE_FLAGS, sidecarArm, startBackends, vegetaBin, type Arm, type GcPauses } from './lib/pinned-arms.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, 'gc-seconds': { type: 'string', default: '60' }, rate: { type: 'string', default: '1000' } } });
 const SECONDS = Number(values.seconds);
 const GC_SECONDS = Number(values['gc-seconds']);
 const RATE = Number(values.rate);
-const nodeBin = process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'rrlb-pinned-'));
-const BALANCER_CORE = '0';
-const LOAD_CORE = '1';
-/** The V8 settings the images, the chart, the example and make sidecar ship (see docs/performance.md). */
-export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=2'];
-
-const passages = Array.from({ length: 20 }, (_, i) => `Passage ${i}: rerankers score query-document pairs for retrieval augmented generation. `.repeat(3));
-const body = JSON.stringify({ model: 'rerank-v3.5', query: 'how do rerankers improve retrieval augmented generation quality', documents: passages, top_n: 5 });
-const bodyFile = join(work, 'body.json');
-writeFileSync(bodyFile, body);
-
-function log(line: string): void {
-  process.stderr.write(`[pinned ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-}
-
-function vegetaBin(): string {
-  return execFileSync(join(root, 'bench/setup-vegeta.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-}
-
-interface Arm {
-  readonly name: string;
-  readonly url: string;
-  readonly proc: Managed | undefined;
-  readonly gc: GcCounter | undefined;
-}
-
-interface Vegeta {
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly success: number;
-  readonly throughput: number;
-}
-
-async function attack(vegeta: string, url: string, seconds: number): Promise<Vegeta> {
-  const targets = join(work, 'targets.txt');
-  writeFileSync(targets, `POST ${url}\nContent-Type: application/json\n@${bodyFile}\n`);
-  const results = join(work, `results-${Date.now()}.bin`);
-  const atk = start('vegeta', 'taskset', ['-c', LOAD_CORE, vegeta, 'attack', `-targets=${targets}`, `-rate=${RATE}/s`, `-duration=${seconds}s`, '-keepalive=true', `-output=${results}`]);
-  await once(atk.child, 'exit');
-  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8' })) as {
-    latencies: Record<string, number>;
-    success: number;
-    throughput: number;
-  };
-  const ms = (ns: number) => Math.round(ns / 10_000) / 100;
-  return { p50: ms(report.latencies['50th']!), p99: ms(report.latencies['99th']!), max: ms(report.latencies.max!), success: report.success, throughput: Math.round(report.throughput) };
-}
-
-interface GcPauses {
-  readonly count: number;
-  readonly maxMs: number;
-  readonly over5ms: number;
-}
-
-const GC_LINE = /(Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)[^\n]*?MB, ([\d.]+) \/ [\d.]+ ms/;
-
-/** Counts V8's --trace-gc pauses (`Scavenge 5.1 (6.2) -> 4.3 (7.2) MB, 1.23 / 0.00 ms`) as they stream by. */
-class GcCounter {
-  count = 0;
-  maxMs = 0;
-  over5ms = 0;
-  #partial = '';
-
-  constructor(proc: Managed) {
-    proc.child.stdout!.on('data', (chunk: Buffer) => {
-      const lines = (this.#partial + chunk.toString()).split('\n');
-      this.#partial = lines.pop()!;
-      for (const line of lines) {
-        const m = GC_LINE.exec(line);
-        if (m === null) continue;
-        const pause = Number(m[2]);
-        this.count++;
-        this.maxMs = Math.max(this.maxMs, pause);
-        if (pause > 5) this.over5ms++;
-      }
-    });
-  }
-
-  reset(): void {
-    this.count = 0;
-    this.maxMs = 0;
-    this.over5ms = 0;
-  }
-
-  snapshot(): GcPauses {
-    return { count: this.count, maxMs: Math.round(this.maxMs * 100) / 100, over5ms: this.over5ms };
-  }
-}
-
-async function startBackends(): Promise<string[]> {
-  const urls: string[] = [];
-  for (let i = 0; i < 3; i++) {
-    const port = 9601 + i;
-    start(`backend-${i}`, 'taskset', ['-c', LOAD_CORE, nodeBin, join(root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap']);
-    urls.push(`http://127.0.0.1:${port}`);
-  }
-  await Promise.all(urls.map((u) => waitForHttp(`${u}/health`)));
-  return urls;
-}
-
-async function sidecarArm(name: string, port: number, backends: readonly string[], router: Record<string, unknown>, nodeFlags: readonly string[]): Promise<Arm> {
-  const config = join(work, `sidecar-${port}.yaml`);
-  writeFileSync(
-    config,
-    JSON.stringify({
-      model_list: backends.map((url, i) => ({ model_name: `b${i}`, litellm_params: { api_base: url, api_format: 'cohere' } })),
-      router_settings: { routing_strategy: 'round-robin', health_check_interval: 5, ...router },
-    }),
-  );
-  const proc = start(name, 'taskset', ['-c', BALANCER_CORE, nodeBin, '--trace-gc', ...nodeFlags, join(root, 'sidecar/main.ts')], {
-    RERANKER_LOAD_BALANCER_ENABLED: 'true',
-    RERANKER_CONFIG_PATH: config,
-    RERANKER_LB_PORT: String(port),
-    RERANKER_LB_HOST: '127.0.0.1',
-  });
-  await waitForHttp(`http://127.0.0.1:${port}/health`);
-  return { name, url: `http://127.0.0.1:${port}/v1/rerank`, proc, gc: new GcCounter(proc) };
-}
 
 function haproxyArm(port: number, backends: readonly string[]): Arm {
   const config = join(work, 'haproxy.cfg');
@@ -185,13 +66,13 @@ interface Row {
 }
 
 async function run(vegeta: string, arm: Arm, seconds: number): Promise<Row> {
-  await attack(vegeta, arm.url, 3); // warm-up: JIT, connections
+  await attack(vegeta, work, arm.url, RATE, 3); // warm-up: JIT, connections
   const rssIdle = arm.proc?.rssBytes() ?? 0;
   arm.gc?.reset();
   const cpuBefore = arm.proc?.cpuSeconds() ?? 0;
   let rssPeak = 0;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, arm.proc?.rssBytes() ?? 0)), 500);
-  const v = await attack(vegeta, arm.url, seconds);
+  const v = await attack(vegeta, work, arm.url, RATE, seconds);
   clearInterval(sampler);
   const cpu = (arm.proc?.cpuSeconds() ?? 0) - cpuBefore;
   const calls = Math.max(1, Math.round(v.throughput * seconds));
@@ -265,12 +146,10 @@ async function main(): Promise<void> {
   const ha = haproxyArm(9610, backends);
   await waitForHttp(ha.url, 30_000, 'POST', body);
   arms.push([ha, SECONDS]);
-  const floor = start('node floor', 'taskset', ['-c', BALANCER_CORE, nodeBin, join(root, 'bench/node-floor.ts'), '--port', '9611', ...backends.flatMap((b) => ['--backend', b])]);
-  await waitForHttp('http://127.0.0.1:9611/v1/rerank', 30_000, 'POST', body);
-  arms.push([{ name: 'node floor (node:http + undici, one parse/stringify each way)', url: 'http://127.0.0.1:9611/v1/rerank', proc: floor, gc: undefined }, SECONDS]);
-  arms.push([await sidecarArm('sidecar, logging off, V8 defaults', 9612, backends, { enable_request_logging: false }, []), SECONDS]);
-  arms.push([await sidecarArm('sidecar, default config, V8 defaults', 9613, backends, {}, []), SECONDS]);
-  arms.push([await sidecarArm(`sidecar, shipped defaults (logging on, ${SHIPPED_NODE_FLAGS.join(' ')})`, 9614, backends, {}, SHIPPED_NODE_FLAGS), GC_SECONDS]);
+  arms.push([await floorArm(9611, backends), SECONDS]);
+  arms.push([await sidecarArm(work, 'sidecar, logging off, V8 defaults', 9612, backends, { enable_request_logging: false }, []), SECONDS]);
+  arms.push([await sidecarArm(work, 'sidecar, default config, V8 defaults', 9613, backends, {}, []), SECONDS]);
+  arms.push([await sidecarArm(work, `sidecar, shipped defaults (logging on, ${SHIPPED_NODE_FLAGS.join(' ')})`, 9614, backends, {}, SHIPPED_NODE_FLAGS), GC_SECONDS]);
   for (const [arm, seconds] of arms) rows.push(await run(vegeta, arm, seconds));
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ${execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0]}`;
   writeFileSync(join(root, 'bench/results/pinned-latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rate: RATE, rows, targets: targets(rows) }, null, 2)}\n`);

@@ -1,5 +1,8 @@
 /** Routes of the sidecar. Handlers stay thin; the work is in api/, balancer/ and backends/. */
-import { Hono, type Context } from 'hono';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Hono } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ClientFormat } from '../api/canonical.ts';
 import type { Balancer } from '../balancer/balancer.ts';
 import { backendStats } from '../balancer/stats.ts';
@@ -10,11 +13,12 @@ import type { ConfigReloader } from '../reload/config-reloader.ts';
 import type { SourceKind } from '../reload/config-source.ts';
 import type { Clock } from '../../common/clock.ts';
 import { requireAdmin } from './admin-auth.ts';
-import { errorResponse } from './error-response.ts';
+import { errorResponse, writeError } from './error-response.ts';
 import type { InFlight, RequestTotals } from './in-flight.ts';
 import type { ClientLimits } from './client-limits.ts';
 import type { Logger } from '../../common/logger.ts';
 import { handleRerank, type RerankDeps } from './rerank-handler.ts';
+import { discardUnreadBody, hasPlainHost } from './node-request.ts';
 
 export interface AppDeps {
   readonly balancer: Balancer;
@@ -96,9 +100,8 @@ export function isReady(deps: AppDeps): boolean {
   return serving;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
-  const rerankDeps: RerankDeps = {
+function rerankDepsOf(deps: AppDeps): RerankDeps {
+  return {
     balancer: deps.balancer,
     logger: deps.logger,
     enabled: deps.enabled,
@@ -106,8 +109,52 @@ export function createApp(deps: AppDeps): Hono {
     metrics: deps.metrics,
     totals: deps.totals,
   };
+}
+
+/** Answers one request on Node's request and response, or returns false to leave it to Hono. */
+export type NodeRoute = (incoming: IncomingMessage, outgoing: ServerResponse) => boolean;
+
+/**
+ * The rerank routes without Hono: a POST to exactly one of their paths (no query string, a plain
+ * Host) is answered here; every other request — including a rerank path Hono would also match,
+ * such as one with a query string — goes to the Hono app, which calls the same handler.
+ */
+export function createRerankRoute(deps: AppDeps): NodeRoute {
+  const rerankDeps = rerankDepsOf(deps);
+  const formats = new Map<string, ClientFormat | undefined>();
   for (const [path, format] of RERANK_ROUTES) {
-    const handler = (c: Context) => handleRerank(c, rerankDeps, format);
+    formats.set(path, format);
+    formats.set(`/lb${path}`, format);
+  }
+  return function rerankRoute(incoming, outgoing) {
+    if (incoming.method !== 'POST') return false;
+    const url = incoming.url ?? '';
+    if (!formats.has(url) || !hasPlainHost(incoming)) return false;
+    handleRerank(incoming, outgoing, rerankDeps, formats.get(url)).then(
+      function afterRerank() {
+        // A refused body (415, 413) is left unread: thrown away once the answer is out.
+        if (incoming.readableEnded) return;
+        if (outgoing.writableFinished) discardUnreadBody(incoming);
+        else outgoing.once('close', () => discardUnreadBody(incoming));
+      },
+      function rerankFailed(error: unknown) {
+        deps.logger.error({ err: error }, 'internal error');
+        if (!outgoing.headersSent) writeError(outgoing, new LbError('internal', 500, 'internal error', { cause: error }), undefined);
+        else outgoing.destroy();
+      },
+    );
+    return true;
+  };
+}
+
+export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const rerankDeps = rerankDepsOf(deps);
+  for (const [path, format] of RERANK_ROUTES) {
+    const handler = async function rerank(c: { env: HttpBindings }) {
+      await handleRerank(c.env.incoming, c.env.outgoing, rerankDeps, format);
+      return RESPONSE_ALREADY_SENT;
+    };
     app.post(path, handler);
     app.post(`/lb${path}`, handler);
   }

@@ -1,4 +1,5 @@
 /** The one place errors become HTTP responses. */
+import type { ServerResponse } from 'node:http';
 import { LbError } from '../errors.ts';
 
 export interface ErrorBody {
@@ -17,9 +18,20 @@ export function errorBody(error: LbError): ErrorBody {
   return { message: error.message, error: inner };
 }
 
-export function errorResponse(error: LbError, requestId: string | undefined): Response {
+function errorHeaders(error: LbError, requestId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
   if (requestId !== undefined) headers['x-request-id'] = requestId;
-  return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers });
+  return headers;
+}
+
+export function errorResponse(error: LbError, requestId: string | undefined): Response {
+  return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers: errorHeaders(error, requestId) });
+}
+
+/** The same answer as `errorResponse`, written on Node's response (the rerank routes). */
+export function writeError(outgoing: ServerResponse, error: LbError, requestId: string | undefined): void {
+  outgoing.statusCode = error.status;
+  for (const [name, value] of Object.entries(errorHeaders(error, requestId))) outgoing.setHeader(name, value);
+  outgoing.end(JSON.stringify(errorBody(error)));
 }

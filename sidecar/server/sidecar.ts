@@ -1,7 +1,7 @@
 /** Wires one sidecar together from a config: client, balancer, health checks, metrics, reload, HTTP. */
-import { serve } from '@hono/node-server';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import { HttpClient } from '../backends/http-client.ts';
 import { Balancer } from '../balancer/balancer.ts';
@@ -14,7 +14,7 @@ import { ConfigReloader } from '../reload/config-reloader.ts';
 import { ConfigFileWatcher } from '../reload/file-watcher.ts';
 import type { SourceKind } from '../reload/config-source.ts';
 import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers } from '../../common/clock.ts';
-import { createApp } from './app.ts';
+import { createApp, createRerankRoute, type NodeRoute } from './app.ts';
 import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from '../../common/logger.ts';
@@ -41,7 +41,9 @@ export interface SidecarOptions {
 }
 
 export interface Sidecar {
-  readonly app: Hono;
+  readonly app: Hono<{ Bindings: HttpBindings }>;
+  /** The rerank routes, answered on Node's request and response ahead of `app`. */
+  readonly rerankRoute: NodeRoute;
   readonly balancer: Balancer;
   readonly metrics: Metrics;
   readonly reloader: ConfigReloader;
@@ -96,7 +98,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   watcher?.start();
   let shuttingDown = false;
   const inFlight = new InFlight();
-  const app = createApp({
+  const appDeps = {
     balancer,
     logger: options.logger,
     clock,
@@ -110,9 +112,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     adminToken: options.adminToken,
     sourceKind: options.sourceKind ?? (options.watchPath === undefined ? 'defaults' : 'file'),
     isShuttingDown: () => shuttingDown,
-  });
+  };
+  const app = createApp(appDeps);
+  const rerankRoute = createRerankRoute(appDeps);
   return {
     app,
+    rerankRoute,
     balancer,
     metrics,
     reloader,
@@ -152,7 +157,14 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
   const timers = options.timers ?? systemTimers;
   return new Promise((resolve, reject) => {
     const limits = sidecar.clientLimits;
-    const server = serve({ fetch: sidecar.app.fetch, port: options.port, hostname: options.hostname ?? '127.0.0.1', serverOptions: serverOptions(options.config.router.server) }, (info: AddressInfo) => {
+    const hostname = options.hostname ?? '127.0.0.1';
+    const honoListener = getRequestListener(sidecar.app.fetch, { hostname });
+    const rerankRoute = sidecar.rerankRoute;
+    const server = createServer(serverOptions(options.config.router.server), function route(req, res) {
+      if (!rerankRoute(req, res)) void honoListener(req, res);
+    });
+    server.listen(options.port, hostname, () => {
+      const info = server.address() as AddressInfo;
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       const closed = () => new Promise<void>((done) => server.close(() => done()));
       resolve({
@@ -178,7 +190,7 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
           await sidecar.close();
         },
       });
-    }) as Server;
+    });
     const inFlight = sidecar.inFlight;
     limits.attach(server);
     server.on('request', function trackResponse(_req, res: ServerResponse) {

@@ -95,6 +95,25 @@ describe('hostile clients', () => {
     }
   });
 
+  test('a refused upload (415, or 413 by its declared length) is answered at once and its connection closed while the client keeps sending', async () => {
+    const p = await pool([{ name: 'a' }], { max_request_body_bytes: 100_000 });
+    for (const [type, status] of [['text/plain', 415], ['application/json', 413]] as const) {
+      const socket = await open(p.url);
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.write(`POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 10000000\r\n\r\n`);
+      const drip = setInterval(() => socket.writable && socket.write('x'.repeat(1000)), 20);
+      try {
+        const ms = await closedWithin(socket, 4000);
+        assert.ok(ms < 2000, `${status}: closed after ${ms} ms`);
+        assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `));
+      } finally {
+        clearInterval(drip);
+      }
+    }
+    assert.equal(p.fakes.a!.stats.requests, 0);
+  });
+
   test('a caller that disconnects cancels its attempt: the backend connection is closed, nothing held, logged as 499', async () => {
     const p = await pool([{ name: 'slow', behaviour: { mode: 'hang' } }], { fallback_to_local: false });
     const controller = new AbortController();
