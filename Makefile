@@ -47,7 +47,7 @@ scale-sync: bootstrap
 
 ## sidecar: run the sidecar with the environment you give it
 sidecar: bootstrap
-	node --max-semi-space-size=2 sidecar/main.ts
+	node --max-semi-space-size=8 sidecar/main.ts
 
 ## crds: regenerate crds/ and docs/settings.md from the settings' one declaration (common/settings/) and
 ## operator/crd/pool-schema.ts (a unit test fails when they are stale)

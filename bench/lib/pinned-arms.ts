@@ -14,7 +14,7 @@ const nodeBin = process.execPath;
 export const BALANCER_CORE = '0';
 export const LOAD_CORE = '1';
 /** The V8 settings the images, the chart, the example and make sidecar ship (see docs/performance.md). */
-export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=2'];
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=8'];
 
 const passages = Array.from({ length: 20 }, (_, i) => `Passage ${i}: rerankers score query-document pairs for retrieval augmented generation. `.repeat(3));
 /** 7 KB Cohere v1 call: query + 20 passages, top_n 5. */

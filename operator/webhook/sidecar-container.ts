@@ -9,7 +9,7 @@ import { secretEnvName } from '../render/secret-env.ts';
 
 export const SIDECAR_NAME = 'reranker-lb';
 /** Short GC pauses, and a heap capped from the container's memory limit (docs/operations.md "Memory and GC"). */
-export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=2 --max-old-space-size-percentage=75';
+export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size-percentage=75';
 
 /** Pod annotations that tune the sidecar (docs/operator.md "Inject the sidecar" lists each). */
 export const TUNING = {
