@@ -9,21 +9,38 @@ function withDefault<T extends z.ZodType>(type: T, value: unknown): z.ZodType {
   return value === undefined ? type.optional() : type.default(value as never);
 }
 
-function declared<S>(
-  sidecar: S,
-  crd: z.ZodType,
-  opts: Common<unknown>,
-  toSidecar: (v: unknown) => unknown,
-  toCrd: (v: unknown) => unknown,
-  sidecarType: string,
-  crdType: string,
-  examples: Examples = { valid: [], invalid: [] },
-  fromLegacy?: (value: unknown) => unknown,
-): Setting<S> {
-  const described = crd.describe(opts.description);
-  const crdSchema = opts.crd === false ? undefined : opts.crdDefault && opts.default !== undefined ? described.default(toCrd(opts.default) as never) : described.optional();
-  const crdDefaultValue = opts.default === undefined ? undefined : toCrd(opts.default);
-  return { sidecar, crd: crdSchema, toSidecar, default: opts.default, filled: opts.filled !== false, crdDefaultValue, description: opts.description, sidecarType, crdType: opts.crd === false ? '' : crdType, examples, ...(fromLegacy === undefined ? {} : { fromLegacy }) };
+interface Declaration<S> {
+  /** The sidecar's schema of the key. */
+  readonly sidecar: S;
+  /** The CRD's schema of its twin; none: the sidecar alone has the key. */
+  readonly crd?: z.ZodType | undefined;
+  readonly opts: Common<unknown>;
+  /** For docs: the sidecar's type and bounds. */
+  readonly sidecarType: string;
+  /** CRD units -> the sidecar's, and back (default: the same value). */
+  readonly toSidecar?: (v: unknown) => unknown;
+  readonly toCrd?: (v: unknown) => unknown;
+  readonly examples?: Examples;
+  readonly fromLegacy?: (value: unknown) => unknown;
+}
+
+function declared<S>(d: Declaration<S>): Setting<S> {
+  const { opts } = d;
+  const toCrd = d.toCrd ?? same;
+  const described = opts.crd === false || d.crd === undefined ? undefined : d.crd.describe(opts.description);
+  const crd = described === undefined ? undefined : opts.crdDefault && opts.default !== undefined ? described.default(toCrd(opts.default) as never) : described.optional();
+  return {
+    sidecar: d.sidecar,
+    crd,
+    toSidecar: d.toSidecar ?? same,
+    default: opts.default,
+    filled: opts.filled !== false,
+    crdDefaultValue: opts.default === undefined ? undefined : toCrd(opts.default),
+    description: opts.description,
+    sidecarType: d.sidecarType,
+    examples: d.examples ?? { valid: [], invalid: [] },
+    ...(d.fromLegacy === undefined ? {} : { fromLegacy: d.fromLegacy }),
+  };
 }
 
 /** A `{kind}` number where the sidecar's schema wants it, typed for z.infer. */
@@ -58,33 +75,35 @@ export function seconds<D extends number | undefined = undefined>(opts: Common<D
       return (opts.positive ? s > opts.min : s >= opts.min) && s <= opts.max;
     }, `expected a duration ${low} and <= ${formatDuration(opts.max)}`)
     .meta({ 'x-kubernetes-validations': [{ rule, message: `must be ${low} and <= ${formatDuration(opts.max)}` }] });
-  return declared(
-    sidecarOf(base.max(opts.max), opts),
+  return declared({
+    sidecar: sidecarOf(base.max(opts.max), opts),
     crd,
     opts,
-    (v) => durationSeconds(v as string),
-    (v) => formatDuration(v as number),
-    `seconds, ${opts.positive ? `> ${opts.min}` : `>= ${opts.min}`}, <= ${opts.max.toLocaleString('en-US')}`,
-    `duration ("500ms", "30s", "1h"), ${low}, <= ${formatDuration(opts.max)}`,
-    {
+    toSidecar: (v) => durationSeconds(v as string),
+    toCrd: (v) => formatDuration(v as number),
+    sidecarType: `seconds, ${opts.positive ? `> ${opts.min}` : `>= ${opts.min}`}, <= ${opts.max.toLocaleString('en-US')}`,
+    examples: {
       valid: [formatDuration(opts.positive ? opts.min + 0.001 : opts.min), formatDuration(opts.max)],
       invalid: [{ crd: formatDuration(opts.max + 1), sidecar: opts.max + 1 }, ...(opts.positive ? [{ crd: formatDuration(opts.min), sidecar: opts.min }] : []), { crd: '30' }, { crd: 1.5 }],
     },
-    (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? formatDuration(v) : undefined),
-  );
+    fromLegacy: (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? formatDuration(v) : undefined),
+  });
 }
 
 /** An integer on both sides. */
 export function integer<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number }) {
-  return declared(sidecarOf(z.int().min(opts.min).max(opts.max), opts), z.int().min(opts.min).max(opts.max), opts, same, same, `integer ${range(opts.min, opts.max)}`, `integer ${range(opts.min, opts.max)}`, numberExamples(opts));
+  return declared({ sidecar: sidecarOf(z.int().min(opts.min).max(opts.max), opts), crd: z.int().min(opts.min).max(opts.max), opts, sidecarType: `integer ${range(opts.min, opts.max)}`, examples: numberExamples(opts) });
 }
 
 /** A number in the sidecar (the seed writes `weight: 2.0`), an integer in the CRD (no floats in a Kubernetes spec). */
 export function wholeInCrd<D extends number | undefined = undefined>(opts: Common<D> & { min: number; max: number }) {
   const examples = numberExamples(opts);
-  return declared(sidecarOf(z.number().min(opts.min).max(opts.max), opts), z.int().min(opts.min).max(opts.max), opts, same, same, `number ${range(opts.min, opts.max)}`, `integer ${range(opts.min, opts.max)}`, {
-    valid: examples.valid,
-    invalid: [...examples.invalid, { crd: opts.min + 0.5 }],
+  return declared({
+    sidecar: sidecarOf(z.number().min(opts.min).max(opts.max), opts),
+    crd: z.int().min(opts.min).max(opts.max),
+    opts,
+    sidecarType: `number ${range(opts.min, opts.max)}`,
+    examples: { valid: examples.valid, invalid: [...examples.invalid, { crd: opts.min + 0.5 }] },
   });
 }
 
@@ -99,31 +118,42 @@ export function decimal<D extends number | undefined = undefined>(opts: Common<D
     .regex(DECIMAL)
     .refine((v) => Number(v) >= opts.min && Number(v) <= opts.max, `expected a decimal from ${opts.min} to ${opts.max}`)
     .meta({ 'x-kubernetes-validations': [{ rule, message: `must be from ${opts.min} to ${opts.max}` }] });
-  return declared(sidecarOf(z.number().min(opts.min).max(opts.max), opts), crd, opts, (v) => Number(v), (v) => String(v), `number ${opts.min}..${opts.max}`, `decimal string ("0.5"), ${opts.min}..${opts.max}`, {
-    valid: [String(opts.min), String(opts.max), String((opts.min + opts.max) / 2)],
-    invalid: [{ crd: String(opts.max + 1), sidecar: opts.max + 1 }, { crd: String(opts.min - 1), sidecar: opts.min - 1 }, { crd: 'half' }, { crd: 0.5 }],
-  }, (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined));
+  return declared({
+    sidecar: sidecarOf(z.number().min(opts.min).max(opts.max), opts),
+    crd,
+    opts,
+    toSidecar: (v) => Number(v),
+    toCrd: (v) => String(v),
+    sidecarType: `number ${opts.min}..${opts.max}`,
+    examples: {
+      valid: [String(opts.min), String(opts.max), String((opts.min + opts.max) / 2)],
+      invalid: [{ crd: String(opts.max + 1), sidecar: opts.max + 1 }, { crd: String(opts.min - 1), sidecar: opts.min - 1 }, { crd: 'half' }, { crd: 0.5 }],
+    },
+    fromLegacy: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : undefined),
+  });
 }
 
 export function boolean<D extends boolean | undefined = undefined>(opts: Common<D>) {
-  return declared(sidecarOf(z.boolean(), opts), z.boolean(), opts, same, same, 'boolean', 'boolean', { valid: [true, false], invalid: [{ crd: 'yes', sidecar: 'yes' }] });
+  return declared({ sidecar: sidecarOf(z.boolean(), opts), crd: z.boolean(), opts, sidecarType: 'boolean', examples: { valid: [true, false], invalid: [{ crd: 'yes', sidecar: 'yes' }] } });
 }
 
 export function oneOf<const V extends readonly [string, ...string[]], D extends V[number] | undefined = undefined, F extends boolean = true>(
   values: V,
   opts: Common<D> & { filled?: F },
 ) {
-  const list = values.join(', ');
   const sidecar = sidecarOf(z.enum(values), opts) as F extends false ? z.ZodOptional<z.ZodEnum<{ [K in V[number]]: K }>> : Sidecar<z.ZodEnum<{ [K in V[number]]: K }>, D>;
-  return declared(sidecar, z.enum(values), opts, same, same, `one of ${list}`, `one of ${list}`, { valid: values, invalid: [{ crd: 'none-of-these', sidecar: 'none-of-these' }] });
+  return declared({ sidecar, crd: z.enum(values), opts, sidecarType: `one of ${values.join(', ')}`, examples: { valid: values, invalid: [{ crd: 'none-of-these', sidecar: 'none-of-these' }] } });
 }
 
 export function text<D extends string | undefined = undefined>(opts: Common<D> & { max: number; min?: number }) {
   const type = z.string().min(opts.min ?? 1).max(opts.max);
   const long = 'x'.repeat(opts.max + 1);
-  return declared(sidecarOf(type, opts), type, opts, same, same, `string (${opts.min ?? 1}..${opts.max} characters)`, `string (${opts.min ?? 1}..${opts.max} characters)`, {
-    valid: ['x'.repeat(opts.min ?? 1), 'x'.repeat(opts.max)],
-    invalid: [{ crd: long, sidecar: long }, { crd: '', sidecar: '' }],
+  return declared({
+    sidecar: sidecarOf(type, opts),
+    crd: type,
+    opts,
+    sidecarType: `string (${opts.min ?? 1}..${opts.max} characters)`,
+    examples: { valid: ['x'.repeat(opts.min ?? 1), 'x'.repeat(opts.max)], invalid: [{ crd: long, sidecar: long }, { crd: '', sidecar: '' }] },
   });
 }
 
@@ -132,9 +162,15 @@ export function texts<D extends string[] | undefined = undefined>(opts: Common<D
   const type = z.array(z.string().min(1).max(opts.itemMax)).min(opts.minItems).max(opts.maxItems);
   const doc = `list of ${opts.minItems}..${opts.maxItems} strings (each <= ${opts.itemMax} characters)`;
   const list = (n: number, item = 'd') => Array.from({ length: n }, () => item);
-  return declared(sidecarOf(type, opts), type, opts, same, same, doc, doc, {
-    valid: [list(opts.minItems), list(opts.maxItems, 'x'.repeat(opts.itemMax))],
-    invalid: [{ crd: list(opts.maxItems + 1), sidecar: list(opts.maxItems + 1) }, ...(opts.minItems > 0 ? [{ crd: list(opts.minItems - 1), sidecar: list(opts.minItems - 1) }] : []), { crd: list(opts.minItems, 'x'.repeat(opts.itemMax + 1)) }],
+  return declared({
+    sidecar: sidecarOf(type, opts),
+    crd: type,
+    opts,
+    sidecarType: doc,
+    examples: {
+      valid: [list(opts.minItems), list(opts.maxItems, 'x'.repeat(opts.itemMax))],
+      invalid: [{ crd: list(opts.maxItems + 1), sidecar: list(opts.maxItems + 1) }, ...(opts.minItems > 0 ? [{ crd: list(opts.minItems - 1), sidecar: list(opts.minItems - 1) }] : []), { crd: list(opts.minItems, 'x'.repeat(opts.itemMax + 1)) }],
+    },
   });
 }
 
@@ -142,9 +178,12 @@ export function texts<D extends string[] | undefined = undefined>(opts: Common<D
 export function integers<D extends number[] | undefined = undefined>(opts: Common<D> & { min: number; max: number; maxItems: number }) {
   const type = z.array(z.int().min(opts.min).max(opts.max)).max(opts.maxItems);
   const doc = `list of at most ${opts.maxItems} integers ${range(opts.min, opts.max)}`;
-  return declared(sidecarOf(type, opts), type, opts, same, same, doc, doc, {
-    valid: [[opts.min, opts.max], []],
-    invalid: [{ crd: [opts.max + 1], sidecar: [opts.max + 1] }, { crd: Array.from({ length: opts.maxItems + 1 }, () => opts.min) }],
+  return declared({
+    sidecar: sidecarOf(type, opts),
+    crd: type,
+    opts,
+    sidecarType: doc,
+    examples: { valid: [[opts.min, opts.max], []], invalid: [{ crd: [opts.max + 1], sidecar: [opts.max + 1] }, { crd: Array.from({ length: opts.maxItems + 1 }, () => opts.min) }] },
   });
 }
 
@@ -152,19 +191,19 @@ export function integers<D extends number[] | undefined = undefined>(opts: Commo
 export function sidecarText<R extends boolean = false>(opts: { description: string; required?: R; min?: number }) {
   const described = z.string().min(opts.min ?? 0).describe(opts.description);
   const sidecar = (opts.required ? described : described.optional()) as R extends true ? z.ZodString : z.ZodOptional<z.ZodString>;
-  return declared(sidecar, z.never(), { description: opts.description, crd: false }, same, same, 'string', '');
+  return declared({ sidecar, opts: { description: opts.description, crd: false }, sidecarType: 'string' });
 }
 
 /** A mapping the sidecar accepts and ignores (LiteLLM compatibility). */
 export function ignored(opts: { description: string }) {
   const type = z.record(z.string(), z.unknown()).describe(opts.description).optional();
-  return declared(type, z.never(), { description: opts.description, crd: false }, same, same, 'mapping (ignored)', '');
+  return declared({ sidecar: type, opts: { description: opts.description, crd: false }, sidecarType: 'mapping (ignored)' });
 }
 
 /** A nested group of settings (`canary`, `local_backend`). */
 export function group<const T extends Settings>(settings: T, opts: { description: string; crd?: boolean }) {
   const sidecar = z.object(sidecarShape(settings)).describe(opts.description).optional();
-  const crd = opts.crd === false ? z.never() : z.object(crdShape(settings));
-  return { ...declared(sidecar, crd, { description: opts.description, crd: opts.crd }, (v) => toSidecarSettings(settings, v as Record<string, unknown>), same, 'mapping', 'object'), children: settings };
+  const crd = opts.crd === false ? undefined : z.object(crdShape(settings));
+  return { ...declared({ sidecar, crd, opts, sidecarType: 'mapping', toSidecar: (v) => toSidecarSettings(settings, v as Record<string, unknown>) }), children: settings };
 }
 

@@ -22,9 +22,8 @@ export interface Setting<S = z.ZodType> {
   /** The same default in the CRD's units ("30s" for 30). */
   readonly crdDefaultValue: unknown;
   readonly description: string;
-  /** For docs: the sidecar's type and bounds, and the CRD's. */
+  /** For docs: the sidecar's type and bounds (the CRD's come from its generated schema). */
   readonly sidecarType: string;
-  readonly crdType: string;
   /** CRD values at the bounds and just past them (with the sidecar's twin when there is one): what the agreement test feeds both sides. */
   readonly examples: Examples;
   /** The settings of a group. */
