@@ -13,6 +13,7 @@ import { ManualTime } from '../../common/manual-time.ts';
 import { afterFailure, afterWait, hedgeDelayMs, newPlanState, nextHedge, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
 import { Balancer } from './balancer.ts';
 import { RouteError } from './route-result.ts';
+import { failureOf } from '../../test/support/route-failure.ts';
 
 interface B {
   readonly name: string;
@@ -113,16 +114,6 @@ function scripted(router: string, scripts: Record<string, (Error | 'ok')[]>) {
   const request = plainRequest('q', ['d']);
   const route = (signal?: AbortSignal) => balancer.route(request, { callerAuthorization: undefined, localOnly: false, signal });
   return { balancer, time, sent, route };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<RouteError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RouteError, String(error));
-    return error;
-  }
-  assert.fail('expected the route to fail');
 }
 
 describe('attempt loop driver', () => {

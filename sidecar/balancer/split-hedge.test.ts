@@ -11,7 +11,7 @@ import type { SendOptions, SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
 import { Balancer } from './balancer.ts';
-import { RouteError } from './route-result.ts';
+import { failureOf } from '../../test/support/route-failure.ts';
 import { NO_OBSERVER, type HedgeEvent } from './observer.ts';
 
 type Script = { ms: number } | AttemptError;
@@ -60,16 +60,6 @@ function lab(backends: Backends, router: string, strategy = 'priority-failover')
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   return { balancer, time, sent, events, route, settle };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<RouteError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof RouteError, String(error));
-    return error;
-  }
-  assert.fail('expected the route to fail');
 }
 
 const s500 = () => classifyStatus(500, undefined, { retryOnStatus: new Set([500]), credentials: 'none' }, undefined);

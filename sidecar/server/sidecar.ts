@@ -69,9 +69,14 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   });
   balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
-  if (options.enabled) health.sync(balancer.generation.backends, options.config.router.healthCheck);
   const canary = new Canary({ clock, timers, logger: options.logger });
-  if (options.enabled) canary.sync(balancer.generation.backends, options.config.router.canary);
+  /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
+  function checkBackends(config: LbConfig): void {
+    if (!options.enabled) return;
+    health.sync(balancer!.generation.backends, config.router.healthCheck);
+    canary.sync(balancer!.generation.backends, config.router.canary);
+  }
+  checkBackends(options.config);
   const reloader = new ConfigReloader({
     load:
       options.load ??
@@ -84,8 +89,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       const names = new Set(balancer!.generation.backends.map((b) => b.spec.name));
       metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
       clientLimits.apply(config.router.server);
-      if (options.enabled) health.sync(balancer!.generation.backends, config.router.healthCheck);
-      if (options.enabled) canary.sync(balancer!.generation.backends, config.router.canary);
+      checkBackends(config);
     },
     clock,
     logger: options.logger,
