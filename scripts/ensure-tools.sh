@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the test suite drives for real when they are missing: promtool and
-# prometheus (the prometheus package), and for the images and the local node (make images,
+# prometheus (the prometheus package), redis-server (shared limits), and for the images and the local node (make images,
 # make cluster): podman + buildah (images without a Docker engine), containerd + runc + the CNI
 # plugins (the node's runtime and pod network), iptables + conntrack (kube-proxy).
 # Idempotent; needs root (as on the dev machines and CI). Runs `apt-get update` once, only when
@@ -19,6 +19,7 @@ need conntrack conntrack
 need gcc gcc                     # the static pause binary of the sandbox image
 need openssl openssl
 need curl curl
+need redis-server redis-server   # the shared-limits tests run a real Redis
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-tools: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
