@@ -52,8 +52,10 @@ function covers(cert: X509Certificate, names: readonly string[]): string | undef
   return undefined;
 }
 
-export function planCertificates(stored: StoredCertificates | undefined, names: readonly string[], now: number): CertPlan {
+/** `rotateCa`: someone asked for a new CA (an annotation on the Secret). */
+export function planCertificates(stored: StoredCertificates | undefined, names: readonly string[], now: number, rotateCa = false): CertPlan {
   if (stored === undefined) return { action: 'issue-ca', reason: 'no certificate stored' };
+  if (rotateCa) return { action: 'issue-ca', reason: 'a new CA was requested' };
   let ca: X509Certificate;
   let serving: X509Certificate;
   try {
