@@ -41,12 +41,16 @@ const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
 /** The fingerprint of each CA in the webhook's caBundle. */
 function bundle(): string[] {
-  return parseBundle(cluster.getJson(['mutatingwebhookconfiguration', WEBHOOK_CONFIG]).webhooks[0].clientConfig.caBundle).map(fingerprint);
+  return parseBundle(
+    cluster.getJson(['mutatingwebhookconfiguration', WEBHOOK_CONFIG]).webhooks[0].clientConfig.caBundle,
+  ).map(fingerprint);
 }
 
 function secretCa(): string | undefined {
   try {
-    return fingerprint(Buffer.from(cluster.getJson(['secret', SECRET, '-n', SYSTEM]).data['ca.crt'], 'base64').toString());
+    return fingerprint(
+      Buffer.from(cluster.getJson(['secret', SECRET, '-n', SYSTEM]).data['ca.crt'], 'base64').toString(),
+    );
   } catch {
     return undefined;
   }
@@ -87,8 +91,18 @@ function podLoad(concurrency: number) {
   const loop = async () => {
     while (!stopped) {
       const name = `load-${n++}`;
-      const body = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: APP, labels: { 'reranker.dev/pool': 'search', load: 'yes' } }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } };
-      const res = await request(`${cluster.url}/api/v1/namespaces/${APP}/pods`, { method: 'POST', dispatcher: agent, headers: { authorization: `Bearer ${ADMIN.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const body = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: APP, labels: { 'reranker.dev/pool': 'search', load: 'yes' } },
+        spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+      };
+      const res = await request(`${cluster.url}/api/v1/namespaces/${APP}/pods`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${ADMIN.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const text = await res.body.text();
       if (res.statusCode === 201) created++;
       else failures.push(`${name}: ${res.statusCode} ${text.slice(0, 300)}`);
@@ -115,12 +129,35 @@ before(async () => {
   port = await freePort();
   const url = `https://${ips[0]}:${port}/mutate-pods`;
   const helm = (args: readonly string[]) => runHelm(cluster, scratch, args);
-  helm(['install', RELEASE, join(ROOT, 'charts/reranker-lb'), '-n', SYSTEM, '--set', `operator.namespaces={${APP}}`, '--set', `injection.url=${url}`, '--set', `injection.port=${port}`, '--set', 'injection.certCheckSeconds=1']);
+  helm([
+    'install',
+    RELEASE,
+    join(ROOT, 'charts/reranker-lb'),
+    '-n',
+    SYSTEM,
+    '--set',
+    `operator.namespaces={${APP}}`,
+    '--set',
+    `injection.url=${url}`,
+    '--set',
+    `injection.port=${port}`,
+    '--set',
+    'injection.certCheckSeconds=1',
+  ]);
   cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
   const docs = loadAll(helm(['get', 'manifest', RELEASE, '-n', SYSTEM])) as any[];
   const deployment = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith('-operator'));
-  const chartEnv = Object.fromEntries(deployment.spec.template.spec.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
-  cluster.apply({ apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'search', namespace: APP }, spec: { backends: [{ name: 'a', apiBase: 'http://a.example:8080', apiFormat: 'cohere' }] } });
+  const chartEnv = Object.fromEntries(
+    deployment.spec.template.spec.containers[0].env
+      .filter((e: any) => e.value !== undefined)
+      .map((e: any) => [e.name, e.value]),
+  );
+  cluster.apply({
+    apiVersion: 'reranker.dev/v1alpha1',
+    kind: 'RerankerPool',
+    metadata: { name: 'search', namespace: APP },
+    spec: { backends: [{ name: 'a', apiBase: 'http://a.example:8080', apiFormat: 'cohere' }] },
+  });
   await startProxy();
   for (const [i, name] of ['operator-a', 'operator-b'].entries()) {
     operators.push(
@@ -148,35 +185,71 @@ after(async () => {
 });
 
 test('a forced CA rotation with 2 webhook replicas under continuous pod creation: 0 failed admissions', async (t) => {
-  await eventually(() => operators.every((p) => p.lines().some((l) => l.msg === 'injection webhook serving')), 30_000, 'both replicas to serve the webhook');
-  const old = await eventually(() => {
-    const ca = secretCa();
-    return ca !== undefined && bundle().join() === ca && ca;
-  }, 20_000, 'the caBundle to be the CA');
-  await eventually(() => loadedCas().every((ca) => ca !== undefined && ca === loadedCas()[0]), 10_000, 'both replicas to serve from one CA');
+  await eventually(
+    () => operators.every((p) => p.lines().some((l) => l.msg === 'injection webhook serving')),
+    30_000,
+    'both replicas to serve the webhook',
+  );
+  const old = await eventually(
+    () => {
+      const ca = secretCa();
+      return ca !== undefined && bundle().join() === ca && ca;
+    },
+    20_000,
+    'the caBundle to be the CA',
+  );
+  await eventually(
+    () => loadedCas().every((ca) => ca !== undefined && ca === loadedCas()[0]),
+    10_000,
+    'both replicas to serve from one CA',
+  );
   const load = podLoad(3);
   await eventually(() => load.created >= 20, 30_000, 'pods to be admitted before the rotation');
   const before = [...connections];
   const started = Date.now();
   cluster.kubectl(['annotate', 'secret', SECRET, '-n', SYSTEM, 'webhook.reranker.dev/rotate-ca=now']);
   let most = 1;
-  const fresh = await eventually(() => {
-    const cas = bundle();
-    most = Math.max(most, cas.length);
-    const ca = secretCa();
-    return ca !== undefined && ca !== old && cas.length === 1 && cas[0] === ca && ca;
-  }, 90_000, 'the rotation to finish: the bundle holds the new CA only');
+  const fresh = await eventually(
+    () => {
+      const cas = bundle();
+      most = Math.max(most, cas.length);
+      const ca = secretCa();
+      return ca !== undefined && ca !== old && cas.length === 1 && cas[0] === ca && ca;
+    },
+    90_000,
+    'the rotation to finish: the bundle holds the new CA only',
+  );
   const rotationMs = Date.now() - started;
   await new Promise((r) => setTimeout(r, 3000)); // admissions through the new bundle alone
   await load.stop();
   const created = load.created;
-  t.diagnostic(`rotation finished in ${rotationMs} ms; ${created} pods admitted, ${load.failures.length} refused; connections per replica during it: ${connections.map((c, i) => c - before[i]!)}`);
+  t.diagnostic(
+    `rotation finished in ${rotationMs} ms; ${created} pods admitted, ${load.failures.length} refused; connections per replica during it: ${connections.map((c, i) => c - before[i]!)}`,
+  );
   assert.deepEqual(load.failures, [], 'no admission failed');
   assert.equal(most, 2, 'the old and the new CA were trusted together');
-  assert.ok(connections.every((c, i) => c > before[i]!), 'the API server opened connections to both replicas during the rotation');
+  assert.ok(
+    connections.every((c, i) => c > before[i]!),
+    'the API server opened connections to both replicas during the rotation',
+  );
   assert.deepEqual(loadedCas(), [fresh, fresh], 'both replicas serve from the new CA');
   // The first init container of each stored pod (names only: the full list outgrows kubectl's output buffer).
-  const sidecars = cluster.kubectl(['get', 'pods', '-n', APP, '-l', 'load=yes', '-o', 'jsonpath={range .items[*]}{.spec.initContainers[0].name}{"\\n"}{end}']).trim().split('\n');
+  const sidecars = cluster
+    .kubectl([
+      'get',
+      'pods',
+      '-n',
+      APP,
+      '-l',
+      'load=yes',
+      '-o',
+      'jsonpath={range .items[*]}{.spec.initContainers[0].name}{"\\n"}{end}',
+    ])
+    .trim()
+    .split('\n');
   assert.equal(sidecars.length, created);
-  assert.ok(sidecars.every((name) => name === 'reranker-lb'), 'every pod was injected');
+  assert.ok(
+    sidecars.every((name) => name === 'reranker-lb'),
+    'every pod was injected',
+  );
 });

@@ -19,9 +19,15 @@ const HOOK_PATH = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigur
  * every caBundle is kept with the time it was written, and each call yields a few microtasks so
  * concurrent passes interleave.
  */
-function fakeApi(initial: { secret?: Record<string, string>; conflict?: boolean } = {}, o: { clock?: () => number; yields?: () => number } = {}) {
+function fakeApi(
+  initial: { secret?: Record<string, string>; conflict?: boolean } = {},
+  o: { clock?: () => number; yields?: () => number } = {},
+) {
   let rv = 1;
-  let secret: any = initial.secret === undefined ? undefined : { metadata: { name: 'tls', resourceVersion: String(rv) }, data: initial.secret };
+  let secret: any =
+    initial.secret === undefined
+      ? undefined
+      : { metadata: { name: 'tls', resourceVersion: String(rv) }, data: initial.secret };
   let caBundle: string | undefined;
   const bundles: { at: number; cas: string[] }[] = [{ at: -Infinity, cas: [] }];
   const writes: string[] = [];
@@ -38,10 +44,15 @@ function fakeApi(initial: { secret?: Record<string, string>; conflict?: boolean 
     async request(method: string, path: string, options: { body?: any }) {
       await pause();
       writes.push(`${method} ${path}`);
-      if (method === 'POST' && (initial.conflict || secret !== undefined)) throw new KubeApiError(409, 'exists', 'AlreadyExists');
-      if (method === 'PUT' && options.body.metadata.resourceVersion !== secret?.metadata.resourceVersion) throw new KubeApiError(409, 'conflict', 'Conflict');
+      if (method === 'POST' && (initial.conflict || secret !== undefined))
+        throw new KubeApiError(409, 'exists', 'AlreadyExists');
+      if (method === 'PUT' && options.body.metadata.resourceVersion !== secret?.metadata.resourceVersion)
+        throw new KubeApiError(409, 'conflict', 'Conflict');
       if (method === 'POST' || method === 'PUT') {
-        secret = structuredClone({ ...options.body, metadata: { ...options.body.metadata, resourceVersion: String(++rv) } });
+        secret = structuredClone({
+          ...options.body,
+          metadata: { ...options.body.metadata, resourceVersion: String(++rv) },
+        });
         return structuredClone(secret);
       }
       if (method === 'PATCH') {
@@ -53,10 +64,23 @@ function fakeApi(initial: { secret?: Record<string, string>; conflict?: boolean 
   };
   /** The CAs an API server trusted at `at` (its informer may lag behind the last write). */
   const trustedAt = (at: number) => bundles.findLast((b) => b.at <= at)!.cas;
-  return { api: api as unknown as KubeApi, writes, caBundle: () => caBundle, secret: () => secret, trustedAt, deleteSecret: () => (secret = undefined), annotate: (k: string, v: string) => (secret.metadata.annotations = { ...secret.metadata.annotations, [k]: v }) };
+  return {
+    api: api as unknown as KubeApi,
+    writes,
+    caBundle: () => caBundle,
+    secret: () => secret,
+    trustedAt,
+    deleteSecret: () => (secret = undefined),
+    annotate: (k: string, v: string) => (secret.metadata.annotations = { ...secret.metadata.annotations, [k]: v }),
+  };
 }
 
-function keeper(api: KubeApi, mode: 'self' | 'cert-manager', served: string[], o: { clock?: Clock; identity?: string; checkMs?: number; recordCa?: boolean } = {}): CertKeeper {
+function keeper(
+  api: KubeApi,
+  mode: 'self' | 'cert-manager',
+  served: string[],
+  o: { clock?: Clock; identity?: string; checkMs?: number; recordCa?: boolean } = {},
+): CertKeeper {
   const options: CertKeeperOptions = {
     api,
     logger: pino({ level: 'silent' }),
@@ -88,7 +112,7 @@ test('self mode: creates the Secret and sets the caBundle once; the next pass wr
   assert.equal(served.length, 1, 'the same certificate is not reloaded');
 });
 
-test('self mode: a lost create race (409) serves nothing yet; the next pass reads the winner\'s Secret', async () => {
+test("self mode: a lost create race (409) serves nothing yet; the next pass reads the winner's Secret", async () => {
   const fake = fakeApi({ conflict: true });
   const served: string[] = [];
   assert.equal(await keeper(fake.api, 'self', served).sync(), undefined);
@@ -124,7 +148,9 @@ async function simulateRotation(seed: number, o: { replicas: number; kill?: numb
   const CHECK = 1_000;
   const LAG_MS = 500;
   const served: string[][] = Array.from({ length: o.replicas }, () => []);
-  const keepers = served.map((s, i) => keeper(fake.api, 'self', s, { clock: time, identity: `operator-${i}_${seed}`, checkMs: CHECK, recordCa: true }));
+  const keepers = served.map((s, i) =>
+    keeper(fake.api, 'self', s, { clock: time, identity: `operator-${i}_${seed}`, checkMs: CHECK, recordCa: true }),
+  );
   const phase = keepers.map(() => 100 * Math.floor(random() * 10));
   const alive = keepers.map(() => true);
   const violations: string[] = [];
@@ -138,7 +164,11 @@ async function simulateRotation(seed: number, o: { replicas: number; kill?: numb
       served.forEach((s, i) => {
         if (!checking || !alive[i] || s.length === 0) return;
         const ca = fingerprint(s.at(-1)!);
-        for (const at of [time.wallNow(), time.wallNow() - LAG_MS]) if (!fake.trustedAt(at).includes(ca)) violations.push(`replica ${i} at ${now}: serves ${ca.slice(0, 8)}, bundle ${fake.trustedAt(at).map((c) => c.slice(0, 8))}`);
+        for (const at of [time.wallNow(), time.wallNow() - LAG_MS])
+          if (!fake.trustedAt(at).includes(ca))
+            violations.push(
+              `replica ${i} at ${now}: serves ${ca.slice(0, 8)}, bundle ${fake.trustedAt(at).map((c) => c.slice(0, 8))}`,
+            );
       });
     }
   };
@@ -157,9 +187,14 @@ for (const rotate of ['annotation', 'delete'] as const) {
     for (let seed = 1; seed <= 4; seed++) {
       const { fake, served, before, violations } = await simulateRotation(seed, { replicas: 2 + (seed % 2), rotate });
       assert.deepEqual(violations, [], `seed ${seed}`);
-      const after = fingerprint(fake.secret().data['ca.crt'] && Buffer.from(fake.secret().data['ca.crt'], 'base64').toString());
+      const after = fingerprint(
+        fake.secret().data['ca.crt'] && Buffer.from(fake.secret().data['ca.crt'], 'base64').toString(),
+      );
       assert.notEqual(after, before, `seed ${seed}: a new CA`);
-      assert.ok(served.every((s) => fingerprint(s.at(-1)!) === after), `seed ${seed}: every replica serves from the new CA`);
+      assert.ok(
+        served.every((s) => fingerprint(s.at(-1)!) === after),
+        `seed ${seed}: every replica serves from the new CA`,
+      );
       assert.deepEqual(fake.trustedAt(Infinity), [after], `seed ${seed}: the old CA is gone from the bundle`);
       assert.equal(fake.secret().metadata.annotations?.[ROTATE_CA_ANNOTATION], undefined, 'the request is answered');
     }

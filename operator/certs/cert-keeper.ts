@@ -13,7 +13,20 @@ import { KubeApiError, type KubeApi } from '../../kube/api.ts';
 import type { Clock, Timers } from '../../common/clock.ts';
 import { issueCa, issueServing } from './issue.ts';
 import { decodeSecretData, encodeSecretData, planCertificates, type StoredCertificates } from './plan.ts';
-import { encodeBundle, fingerprint, parseBundle, parseReports, planBundle, reportDue, reportKey, reportPatch, ROTATE_CA_ANNOTATION, rotationTiming, shouldServe, type RotationTiming } from './rotation.ts';
+import {
+  encodeBundle,
+  fingerprint,
+  parseBundle,
+  parseReports,
+  planBundle,
+  reportDue,
+  reportKey,
+  reportPatch,
+  ROTATE_CA_ANNOTATION,
+  rotationTiming,
+  shouldServe,
+  type RotationTiming,
+} from './rotation.ts';
 
 export interface CertKeeperOptions {
   readonly api: KubeApi;
@@ -82,11 +95,20 @@ export class CertKeeper {
     let secret = await o.api.get<Secret>(this.#secretPath);
     let stored = decodeSecretData(secret?.data);
     if (o.mode === 'cert-manager') {
-      if (stored === undefined) o.logger.warn({ secret: `${o.namespace}/${o.secretName}` }, 'webhook certificate: cert-manager has not written the Secret yet');
+      if (stored === undefined)
+        o.logger.warn(
+          { secret: `${o.namespace}/${o.secretName}` },
+          'webhook certificate: cert-manager has not written the Secret yet',
+        );
       else this.#serve(stored);
       return stored;
     }
-    const plan = planCertificates(stored, o.names, o.clock.wallNow(), secret?.metadata.annotations?.[ROTATE_CA_ANNOTATION] !== undefined);
+    const plan = planCertificates(
+      stored,
+      o.names,
+      o.clock.wallNow(),
+      secret?.metadata.annotations?.[ROTATE_CA_ANNOTATION] !== undefined,
+    );
     if (plan.action !== 'keep') {
       const issued = await this.#issue(plan.action, plan.reason, stored, secret);
       if (issued === undefined) return undefined; // lost a race with another replica: the next pass reads its result
@@ -95,7 +117,10 @@ export class CertKeeper {
     if (stored === undefined || secret === undefined) return undefined;
     const config = await o.api.get<WebhookConfiguration>(this.#configPath);
     if (config === undefined) {
-      o.logger.warn({ name: o.webhookConfigName }, 'MutatingWebhookConfiguration not found; the caBundle is set once it exists');
+      o.logger.warn(
+        { name: o.webhookConfigName },
+        'MutatingWebhookConfiguration not found; the caBundle is set once it exists',
+      );
       this.#serve(stored); // nothing trusts any CA yet, so nothing can break
       return stored;
     }
@@ -114,17 +139,41 @@ export class CertKeeper {
     if (!trusted) this.#inBundle = undefined;
     else if (this.#inBundle?.print !== print) this.#inBundle = { print, since: now };
     const since = this.#inBundle?.since;
-    if (shouldServe({ storedCa: stored.caCert, servedCa: this.#servedCa, caInBundleSince: since, now, timing: this.#timing })) this.#serve(stored);
+    if (
+      shouldServe({
+        storedCa: stored.caCert,
+        servedCa: this.#servedCa,
+        caInBundleSince: since,
+        now,
+        timing: this.#timing,
+      })
+    )
+      this.#serve(stored);
     else this.#nextMs = since === undefined ? 1000 : Math.max(0, since + this.#timing.settleMs - now);
     const current = [...new Map(bundles.flat().map((pem) => [fingerprint(pem), pem])).values()];
     const reports = parseReports(secret.metadata.annotations);
-    const plan = planBundle({ storedCa: stored.caCert, servedCa: this.#servedCa, bundle: current, reports, caInBundleSince: since, now, timing: this.#timing });
+    const plan = planBundle({
+      storedCa: stored.caCert,
+      servedCa: this.#servedCa,
+      bundle: current,
+      reports,
+      caInBundleSince: since,
+      now,
+      timing: this.#timing,
+    });
     await this.#ensureCaBundle(hooks, plan.bundle);
-    if (plan.overlapping) o.logger.info({ waiting_for: plan.waitingFor, cas: plan.bundle.length }, 'webhook caBundle: keeping the previous CA while replicas switch');
+    if (plan.overlapping)
+      o.logger.info(
+        { waiting_for: plan.waitingFor, cas: plan.bundle.length },
+        'webhook caBundle: keeping the previous CA while replicas switch',
+      );
     const servedPrint = fingerprint(this.#servedCa!);
     const mine = reports.find((r) => r.replica === this.#reportKey);
     if (reportDue({ mine, servedPrint, overlapping: plan.overlapping, now, timing: this.#timing })) {
-      await this.#report(secret, reportPatch({ key: this.#reportKey, servedPrint, reports, now, timing: this.#timing }));
+      await this.#report(
+        secret,
+        reportPatch({ key: this.#reportKey, servedPrint, reports, now, timing: this.#timing }),
+      );
     }
   }
 
@@ -133,13 +182,24 @@ export class CertKeeper {
     this.#o.onCertificate({ cert: stored.cert, key: stored.key, caCert: stored.caCert });
     this.#servedCert = stored.cert;
     this.#servedCa = stored.caCert;
-    this.#o.logger.info({ secret: `${this.#o.namespace}/${this.#o.secretName}`, ca: fingerprint(stored.caCert) }, 'webhook certificate loaded');
+    this.#o.logger.info(
+      { secret: `${this.#o.namespace}/${this.#o.secretName}`, ca: fingerprint(stored.caCert) },
+      'webhook certificate loaded',
+    );
   }
 
-  async #issue(action: 'issue-ca' | 'issue-serving', reason: string, stored: StoredCertificates | undefined, secret: Secret | undefined): Promise<{ stored: StoredCertificates; secret: Secret } | undefined> {
+  async #issue(
+    action: 'issue-ca' | 'issue-serving',
+    reason: string,
+    stored: StoredCertificates | undefined,
+    secret: Secret | undefined,
+  ): Promise<{ stored: StoredCertificates; secret: Secret } | undefined> {
     const o = this.#o;
     const now = o.clock.wallNow();
-    const ca = action === 'issue-ca' || stored?.caKey === undefined ? issueCa('reranker-lb-webhook-ca', { now, days: o.caValidityDays ?? 3650 }) : { caCert: stored.caCert, caKey: stored.caKey };
+    const ca =
+      action === 'issue-ca' || stored?.caKey === undefined
+        ? issueCa('reranker-lb-webhook-ca', { now, days: o.caValidityDays ?? 3650 })
+        : { caCert: stored.caCert, caKey: stored.caKey };
     const issued = issueServing(ca, o.names, { now, days: o.servingValidityDays ?? 365 });
     // Replicas' reports stay; the rotation request is answered.
     const { [ROTATE_CA_ANNOTATION]: _answered, ...annotations } = secret?.metadata.annotations ?? {};
@@ -158,7 +218,8 @@ export class CertKeeper {
     };
     let written: Secret | undefined;
     try {
-      if (secret === undefined) written = await o.api.request<Secret>('POST', `/api/v1/namespaces/${o.namespace}/secrets`, { body });
+      if (secret === undefined)
+        written = await o.api.request<Secret>('POST', `/api/v1/namespaces/${o.namespace}/secrets`, { body });
       else written = await o.api.request<Secret>('PUT', this.#secretPath, { body });
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 409) return undefined;
@@ -171,13 +232,21 @@ export class CertKeeper {
   async #ensureCaBundle(hooks: NonNullable<WebhookConfiguration['webhooks']>, cas: readonly string[]): Promise<void> {
     const o = this.#o;
     const bundle = encodeBundle(cas);
-    const stale = hooks.filter((w) => w.clientConfig?.caBundle !== bundle || (o.url !== undefined && w.clientConfig?.url !== o.url));
+    const stale = hooks.filter(
+      (w) => w.clientConfig?.caBundle !== bundle || (o.url !== undefined && w.clientConfig?.url !== o.url),
+    );
     if (stale.length === 0) return;
     // Strategic merge by webhook name: only caBundle (and url) change; `service: null` removes a
     // Service reference in URL mode, as the API allows exactly one of the two.
     const clientConfig = o.url === undefined ? { caBundle: bundle } : { caBundle: bundle, url: o.url, service: null };
-    await o.api.request('PATCH', this.#configPath, { contentType: 'application/strategic-merge-patch+json', body: { webhooks: stale.map((w) => ({ name: w.name, clientConfig })) } });
-    o.logger.info({ name: o.webhookConfigName, webhooks: stale.map((w) => w.name), cas: cas.map(fingerprint) }, 'webhook caBundle updated');
+    await o.api.request('PATCH', this.#configPath, {
+      contentType: 'application/strategic-merge-patch+json',
+      body: { webhooks: stale.map((w) => ({ name: w.name, clientConfig })) },
+    });
+    o.logger.info(
+      { name: o.webhookConfigName, webhooks: stale.map((w) => w.name), cas: cas.map(fingerprint) },
+      'webhook caBundle updated',
+    );
   }
 
   /** Writes this replica's report (an update on the resourceVersion read; a conflict waits a pass). */
@@ -188,7 +257,15 @@ export class CertKeeper {
       else annotations[key] = value;
     }
     try {
-      await this.#o.api.request('PUT', this.#secretPath, { body: { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', ...secret, metadata: { ...secret.metadata, annotations } } });
+      await this.#o.api.request('PUT', this.#secretPath, {
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          type: 'kubernetes.io/tls',
+          ...secret,
+          metadata: { ...secret.metadata, annotations },
+        },
+      });
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 409) {
         this.#nextMs = Math.min(this.#nextMs ?? 1000, 1000);

@@ -26,7 +26,7 @@ export interface RotationTiming {
 }
 
 /** The API servers' informers see a new caBundle within about a second; five is a wide margin. */
-export const DEFAULT_SETTLE_MS = 5_000;
+const DEFAULT_SETTLE_MS = 5_000;
 
 export function rotationTiming(checkMs: number, settleMs = DEFAULT_SETTLE_MS): RotationTiming {
   return { settleMs, heartbeatMs: checkMs, staleMs: 3 * checkMs };
@@ -90,7 +90,13 @@ export function parseReports(annotations: Record<string, string> | undefined): S
  * or the certificate comes from the CA it already serves from (a renewal); a new CA only once the
  * bundle has held it for settleMs.
  */
-export function shouldServe(o: { storedCa: string; servedCa: string | undefined; caInBundleSince: number | undefined; now: number; timing: RotationTiming }): boolean {
+export function shouldServe(o: {
+  storedCa: string;
+  servedCa: string | undefined;
+  caInBundleSince: number | undefined;
+  now: number;
+  timing: RotationTiming;
+}): boolean {
   if (o.servedCa === undefined || o.servedCa === o.storedCa) return true;
   return o.caInBundleSince !== undefined && o.now - o.caInBundleSince >= o.timing.settleMs;
 }
@@ -127,8 +133,10 @@ export function planBundle(o: {
   const waitingFor: string[] = [];
   if (served !== want) waitingFor.push('this replica to serve the new certificate');
   const overlapMs = o.timing.settleMs + 2 * o.timing.heartbeatMs;
-  if (o.caInBundleSince === undefined || o.now - o.caInBundleSince < overlapMs) waitingFor.push('every replica to report');
-  for (const r of o.reports) if (r.ca !== want && o.now - r.at < o.timing.staleMs) waitingFor.push(r.replica.slice(SERVED_PREFIX.length));
+  if (o.caInBundleSince === undefined || o.now - o.caInBundleSince < overlapMs)
+    waitingFor.push('every replica to report');
+  for (const r of o.reports)
+    if (r.ca !== want && o.now - r.at < o.timing.staleMs) waitingFor.push(r.replica.slice(SERVED_PREFIX.length));
   const kept = waitingFor.length === 0 ? [] : others.filter((pem) => isCertificate(pem));
   for (const pem of kept) byPrint.set(fingerprint(pem), pem);
   const bundle = [...byPrint.values()];
@@ -145,13 +153,25 @@ function isCertificate(pem: string): boolean {
 }
 
 /** Whether this replica writes its report now: while CAs overlap, on a change or every heartbeat. */
-export function reportDue(o: { mine: ServedReport | undefined; servedPrint: string; overlapping: boolean; now: number; timing: RotationTiming }): boolean {
+export function reportDue(o: {
+  mine: ServedReport | undefined;
+  servedPrint: string;
+  overlapping: boolean;
+  now: number;
+  timing: RotationTiming;
+}): boolean {
   if (!o.overlapping) return false;
   return o.mine === undefined || o.mine.ca !== o.servedPrint || o.now - o.mine.at >= o.timing.heartbeatMs;
 }
 
 /** Annotation changes for a report: this replica's, and removal of reports gone stale. */
-export function reportPatch(o: { key: string; servedPrint: string; reports: readonly ServedReport[]; now: number; timing: RotationTiming }): Record<string, string | null> {
+export function reportPatch(o: {
+  key: string;
+  servedPrint: string;
+  reports: readonly ServedReport[];
+  now: number;
+  timing: RotationTiming;
+}): Record<string, string | null> {
   const patch: Record<string, string | null> = {};
   for (const r of o.reports) if (r.replica !== o.key && o.now - r.at >= o.timing.staleMs) patch[r.replica] = null;
   patch[o.key] = reportValue(o.servedPrint, o.now);
