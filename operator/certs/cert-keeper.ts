@@ -67,7 +67,7 @@ export class CertKeeper {
   readonly #reportKey: string;
   #servedCert: string | undefined;
   #servedCa: string | undefined;
-  /** The Secret's CA (by fingerprint) and when this replica first saw it in every webhook's caBundle. */
+  /** The Secret's CA (by fingerprint) and when (monotonic) this replica first saw it in every webhook's caBundle. */
   #inBundle: { print: string; since: number } | undefined;
   /** Sooner than checkMs while a new certificate waits for its CA to settle in the bundle. */
   #nextMs: number | undefined;
@@ -137,19 +137,18 @@ export class CertKeeper {
     const print = fingerprint(stored.caCert);
     const trusted = hooks.length > 0 && bundles.every((b) => b.some((pem) => fingerprint(pem) === print));
     if (!trusted) this.#inBundle = undefined;
-    else if (this.#inBundle?.print !== print) this.#inBundle = { print, since: now };
-    const since = this.#inBundle?.since;
+    else if (this.#inBundle?.print !== print) this.#inBundle = { print, since: o.clock.now() };
+    const trustedForMs = this.#inBundle === undefined ? undefined : o.clock.now() - this.#inBundle.since;
     if (
       shouldServe({
         storedCa: stored.caCert,
         servedCa: this.#servedCa,
-        caInBundleSince: since,
-        now,
+        trustedForMs,
         timing: this.#timing,
       })
     )
       this.#serve(stored);
-    else this.#nextMs = since === undefined ? 1000 : Math.max(0, since + this.#timing.settleMs - now);
+    else this.#nextMs = trustedForMs === undefined ? 1000 : Math.max(0, this.#timing.settleMs - trustedForMs);
     const current = [...new Map(bundles.flat().map((pem) => [fingerprint(pem), pem])).values()];
     const reports = parseReports(secret.metadata.annotations);
     const plan = planBundle({
@@ -157,7 +156,7 @@ export class CertKeeper {
       servedCa: this.#servedCa,
       bundle: current,
       reports,
-      caInBundleSince: since,
+      trustedForMs,
       now,
       timing: this.#timing,
     });

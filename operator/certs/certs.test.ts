@@ -72,6 +72,14 @@ const cases: {
   { name: 'garbage', stored: { ...stored, cert: 'not a pem' }, now: NOW, want: 'issue-ca' },
 ];
 
+test('plan: a new CA on request (the rotate-ca annotation), even when everything is fresh', () => {
+  assert.equal(planCertificates(stored, NAMES, NOW + DAY).action, 'keep');
+  assert.deepEqual(planCertificates(stored, NAMES, NOW + DAY, true), {
+    action: 'issue-ca',
+    reason: 'a new CA was requested',
+  });
+});
+
 for (const c of cases) {
   test(`plan: ${c.name} -> ${c.want}`, () => {
     assert.equal(planCertificates(c.stored, c.names ?? NAMES, c.now).action, c.want);

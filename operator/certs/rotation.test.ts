@@ -35,13 +35,13 @@ test('bundle: PEMs in order survive encode/parse; garbage and an empty bundle yi
 });
 
 test('a new CA is served only after it has been in the bundle for settleMs; a renewal from the same CA at once', () => {
-  const base = { storedCa: NEW, servedCa: OLD, now: NOW, timing };
-  assert.equal(shouldServe({ ...base, caInBundleSince: undefined }), false, 'not in the bundle');
-  assert.equal(shouldServe({ ...base, caInBundleSince: NOW - 4_999 }), false, 'not settled');
-  assert.equal(shouldServe({ ...base, caInBundleSince: NOW - 5_000 }), true);
-  assert.equal(shouldServe({ ...base, servedCa: NEW, caInBundleSince: undefined }), true, 'same CA');
+  const base = { storedCa: NEW, servedCa: OLD, timing };
+  assert.equal(shouldServe({ ...base, trustedForMs: undefined }), false, 'not in the bundle');
+  assert.equal(shouldServe({ ...base, trustedForMs: 4_999 }), false, 'not settled');
+  assert.equal(shouldServe({ ...base, trustedForMs: 5_000 }), true);
+  assert.equal(shouldServe({ ...base, servedCa: NEW, trustedForMs: undefined }), true, 'same CA');
   assert.equal(
-    shouldServe({ ...base, servedCa: undefined, caInBundleSince: undefined }),
+    shouldServe({ ...base, servedCa: undefined, trustedForMs: undefined }),
     true,
     'nothing served yet: nothing to break',
   );
@@ -53,7 +53,7 @@ test('rotation start: the bundle gets the new CA and keeps the old one this repl
     servedCa: OLD,
     bundle: [OLD],
     reports: [],
-    caInBundleSince: undefined,
+    trustedForMs: undefined,
     now: NOW,
     timing,
   });
@@ -64,9 +64,9 @@ test('rotation start: the bundle gets the new CA and keeps the old one this repl
 test('the old CA stays while any live replica reports it, and within the overlap after the new CA entered the bundle', () => {
   const base = { storedCa: NEW, servedCa: NEW, bundle: [NEW, OLD], now: NOW, timing };
   const keeps = (o: Partial<Parameters<typeof planBundle>[0]>) =>
-    planBundle({ ...base, reports: [], caInBundleSince: NOW - OVERLAP, ...o });
+    planBundle({ ...base, reports: [], trustedForMs: OVERLAP, ...o });
   assert.equal(keeps({}).bundle.length, 1, 'all switched, overlap over: dropped');
-  assert.deepEqual(keeps({ caInBundleSince: NOW - OVERLAP + 1 }).waitingFor, ['every replica to report']);
+  assert.deepEqual(keeps({ trustedForMs: OVERLAP - 1 }).waitingFor, ['every replica to report']);
   assert.deepEqual(keeps({ reports: [report('operator-b', OLD, NOW - 179_999)] }).waitingFor, ['operator-b']);
   assert.equal(
     keeps({ reports: [report('operator-b', OLD, NOW - 180_000)] }).bundle.length,
@@ -88,7 +88,7 @@ test('an edited caBundle is repaired: text that is no certificate is dropped eve
     servedCa: OLD,
     bundle: [junk, OLD],
     reports: [],
-    caInBundleSince: undefined,
+    trustedForMs: undefined,
     now: NOW,
     timing,
   });
@@ -99,7 +99,7 @@ test('an edited caBundle is repaired: text that is no certificate is dropped eve
       servedCa: NEW,
       bundle: [junk],
       reports: [],
-      caInBundleSince: NOW,
+      trustedForMs: 0,
       now: NOW,
       timing,
     }).bundle.map(fingerprint),

@@ -93,12 +93,12 @@ export function parseReports(annotations: Record<string, string> | undefined): S
 export function shouldServe(o: {
   storedCa: string;
   servedCa: string | undefined;
-  caInBundleSince: number | undefined;
-  now: number;
+  /** How long this replica has seen the stored CA in every webhook's caBundle (a monotonic duration). */
+  trustedForMs: number | undefined;
   timing: RotationTiming;
 }): boolean {
-  if (o.servedCa === undefined || o.servedCa === o.storedCa) return true;
-  return o.caInBundleSince !== undefined && o.now - o.caInBundleSince >= o.timing.settleMs;
+  if (o.servedCa === undefined || fingerprint(o.servedCa) === fingerprint(o.storedCa)) return true;
+  return o.trustedForMs !== undefined && o.trustedForMs >= o.timing.settleMs;
 }
 
 export interface BundlePlan {
@@ -121,7 +121,9 @@ export function planBundle(o: {
   servedCa: string | undefined;
   bundle: readonly string[];
   reports: readonly ServedReport[];
-  caInBundleSince: number | undefined;
+  /** As in shouldServe. */
+  trustedForMs: number | undefined;
+  /** Wall-clock time, to age the reports (written by other replicas). */
   now: number;
   timing: RotationTiming;
 }): BundlePlan {
@@ -133,8 +135,7 @@ export function planBundle(o: {
   const waitingFor: string[] = [];
   if (served !== want) waitingFor.push('this replica to serve the new certificate');
   const overlapMs = o.timing.settleMs + 2 * o.timing.heartbeatMs;
-  if (o.caInBundleSince === undefined || o.now - o.caInBundleSince < overlapMs)
-    waitingFor.push('every replica to report');
+  if (o.trustedForMs === undefined || o.trustedForMs < overlapMs) waitingFor.push('every replica to report');
   for (const r of o.reports)
     if (r.ca !== want && o.now - r.at < o.timing.staleMs) waitingFor.push(r.replica.slice(SERVED_PREFIX.length));
   const kept = waitingFor.length === 0 ? [] : others.filter((pem) => isCertificate(pem));
