@@ -73,7 +73,10 @@ export function reportValue(ca: string, at: number): string {
   return `${ca} ${new Date(at).toISOString()}`;
 }
 
-/** Reports (`ca` is a fingerprint) in a Secret's annotations; malformed ones are ignored (they name no CA anybody serves). */
+/**
+ * Reports (`ca` is a fingerprint) in a Secret's annotations; malformed ones are ignored (they
+ * name no CA anybody serves).
+ */
 export function parseReports(annotations: Record<string, string> | undefined): ServedReport[] {
   const reports: ServedReport[] = [];
   for (const [key, value] of Object.entries(annotations ?? {})) {
