@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck unit integration e2e scale scale-sync sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck lint format unit integration e2e scale scale-sync sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -18,6 +18,15 @@ test: bootstrap
 
 typecheck: bootstrap
 	npx tsc -p tsconfig.json
+
+## lint: Biome's formatting and lint rules (biome.json; nothing is rewritten) and exports that no module imports
+lint: bootstrap
+	npx biome ci --error-on-warnings
+	node scripts/unused-exports.ts
+
+## format: rewrite the tree as Biome formats it, with Biome's safe lint fixes (then `make lint` for the rest)
+format: bootstrap
+	npx biome check --write
 
 unit: bootstrap
 	node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'test/fake-reranker/**/*.test.ts'

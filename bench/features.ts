@@ -1,5 +1,5 @@
 /**
- * Benchmarks of issue 15's features, on loopback only, in about three minutes (`make bench-features`):
+ * Benchmarks of splitting, hedging and the canary, on loopback only, in about three minutes (`make bench-features`):
  *
  * 1. Split: a 600-document call against 3 backends whose latency grows per document; p50/p99
  *    with `shard_min_documents` (split over the 3) and without (one backend takes it whole).
@@ -210,10 +210,10 @@ const END = '<!-- bench-features:end -->';
 
 function writeDocs(section: string): void {
   const own = join(root, 'docs/benchmarks-features.md');
-  writeFileSync(own, `# Benchmarks: splitting, hedging, canary (issue 15)\n\nReproduce: \`make bench-features\` (about 3 minutes; \`node bench/features.ts --quick\` for a short run).\n\n${section}`);
+  writeFileSync(own, `# Benchmarks: splitting, hedging, canary\n\nReproduce: \`make bench-features\` (about 3 minutes; \`node bench/features.ts --quick\` for a short run).\n\n${section}`);
   const shared = join(root, 'docs/benchmarks.md');
   const text = existsSync(shared) ? readFileSync(shared, 'utf8') : '';
-  const block = `${BEGIN}\n\n## Splitting, hedging and the canary (issue 15)\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
+  const block = `${BEGIN}\n\n## Splitting, hedging and the canary\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
   const from = text.indexOf(BEGIN);
   const to = text.indexOf(END);
   const next = from >= 0 && to > from ? text.slice(0, from) + block + text.slice(to + END.length + 1) : `${text.trimEnd()}\n\n${block}`;

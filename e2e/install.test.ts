@@ -98,7 +98,7 @@ describe('helm chart', () => {
   test('every rendered manifest is accepted by the apiserver (server dry-run), default and non-default', () => {
     const defaults = helm(['template', RELEASE, CHART, '-n', SYSTEM]);
     assert.deepEqual(kinds(defaults).sort(), ['CustomResourceDefinition', 'Deployment', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].concat(
-      // sidecar injection (issue 13): the webhook, its Service, the certificate Secret's Role, and the
+      // Sidecar injection: the webhook, its Service, the certificate Secret's Role, and the
       // only ClusterRole: get/patch on the chart's own MutatingWebhookConfiguration, by name.
       ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service']).sort(), 'no ClusterRole by default beyond the webhook configuration\'s');
     cluster.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: defaults });

@@ -290,7 +290,8 @@ describe('sidecar injection', () => {
       const d = secretData();
       return d !== undefined && d['ca.crt'] !== old['ca.crt'] && d;
     }, 15_000, 'a new Secret');
-    await eventually(() => caBundle() === fresh['ca.crt'], 10_000, 'the caBundle to follow');
+    // The old CA stays in the bundle until the operator serves from the new one (rotation.ts): about 10 s here.
+    await eventually(() => caBundle() === fresh['ca.crt'], 30_000, 'the caBundle to follow');
     await eventually(() => {
       kubectlWarnings(['create', '-f', '-'], pod(`after-rotation-${Date.now()}`, { 'reranker.dev/pool': 'search', rotation: 'yes' }));
       return true;

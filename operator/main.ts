@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   );
   const api = new KubeApi(loadKubeConfig(), { observer: apiRequestObserver(metrics), clock: systemClock });
   const identity = `${env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
-  const inj = injectionSettings(env); // sidecar injection (issue 13)
+  const inj = injectionSettings(env);
   if (inj.problems.length > 0) {
     logger.fatal({ problems: inj.problems }, 'invalid injection settings');
     process.exit(2);
@@ -75,11 +75,11 @@ async function main(): Promise<void> {
     namespaces: watchNamespaces(env),
     workers: Number(env.OPERATOR_WORKERS ?? 2),
     verifyPolicy: verifyPolicy(env),
-    sidecarVersion: inj.settings?.sidecar.version, // sidecar injection (issue 13)
+    sidecarVersion: inj.settings?.sidecar.version,
   });
   controller.start(metrics);
 
-  // --- sidecar injection (issue 13): webhook + certificates on every replica, sidecar RBAC on the leader.
+  // --- sidecar injection: webhook + certificates on every replica, sidecar RBAC on the leader.
   const injection = inj.settings === undefined ? undefined : new Injection(inj.settings, { api, logger, clock: systemClock, timers: systemTimers, random: Math.random, registry: metrics.registry, namespace: ownNamespace(env), namespaces: watchNamespaces(env), identity });
   injection?.start();
   // --- end sidecar injection
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    const ready = controller.synced && (injection?.server.listening ?? true); // sidecar injection (issue 13): the Service sends admission calls only to replicas serving them
+    const ready = controller.synced && (injection?.server.listening ?? true); // the Service sends admission calls only to replicas serving them
     return c.json({ ready, leader: elector.isLeader || !leaderElect }, ready ? 200 : 503);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));

@@ -43,17 +43,42 @@ test('a TLS client that trusts only the CA accepts the serving certificate', asy
 const stored = decodeSecretData(encodeSecretData(set))!;
 const other = issueCa('another-ca', { now: NOW, days: 3650 });
 
-const cases: { name: string; stored: Parameters<typeof planCertificates>[0]; names?: string[]; now: number; want: string }[] = [
+const cases: {
+  name: string;
+  stored: Parameters<typeof planCertificates>[0];
+  names?: string[];
+  now: number;
+  want: string;
+}[] = [
   { name: 'nothing stored', stored: undefined, now: NOW, want: 'issue-ca' },
   { name: 'fresh', stored, now: NOW + DAY, want: 'keep' },
   { name: 'serving certificate at two thirds of its life', stored, now: NOW + 245 * DAY, want: 'issue-serving' },
   { name: 'CA at two thirds of its life', stored, now: NOW + 2440 * DAY, want: 'issue-ca' },
-  { name: 'a new name wanted (the URL host changed)', stored, names: [...NAMES, '198.18.43.1'], now: NOW, want: 'issue-serving' },
+  {
+    name: 'a new name wanted (the URL host changed)',
+    stored,
+    names: [...NAMES, '198.18.43.1'],
+    now: NOW,
+    want: 'issue-serving',
+  },
   { name: 'CA key missing', stored: { ...stored, caKey: undefined }, now: NOW, want: 'issue-ca' },
   { name: 'CA key of another CA', stored: { ...stored, caKey: other.caKey }, now: NOW, want: 'issue-ca' },
-  { name: 'serving certificate from another CA', stored: { ...stored, caCert: other.caCert, caKey: other.caKey }, now: NOW, want: 'issue-serving' },
+  {
+    name: 'serving certificate from another CA',
+    stored: { ...stored, caCert: other.caCert, caKey: other.caKey },
+    now: NOW,
+    want: 'issue-serving',
+  },
   { name: 'garbage', stored: { ...stored, cert: 'not a pem' }, now: NOW, want: 'issue-ca' },
 ];
+
+test('plan: a new CA on request (the rotate-ca annotation), even when everything is fresh', () => {
+  assert.equal(planCertificates(stored, NAMES, NOW + DAY).action, 'keep');
+  assert.deepEqual(planCertificates(stored, NAMES, NOW + DAY, true), {
+    action: 'issue-ca',
+    reason: 'a new CA was requested',
+  });
+});
 
 for (const c of cases) {
   test(`plan: ${c.name} -> ${c.want}`, () => {
@@ -67,5 +92,9 @@ test('decodeSecretData: a Secret without the certificate and key is "nothing sto
   const { 'ca.crt': _ca, 'ca.key': _key, ...servingOnly } = encodeSecretData(set);
   const decoded = decodeSecretData(servingOnly)!;
   assert.equal(decoded.cert, set.cert);
-  assert.equal(planCertificates(decoded, NAMES, NOW).action, 'issue-ca', 'in self mode, without its CA the operator starts over');
+  assert.equal(
+    planCertificates(decoded, NAMES, NOW).action,
+    'issue-ca',
+    'in self mode, without its CA the operator starts over',
+  );
 });

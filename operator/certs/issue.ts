@@ -61,7 +61,11 @@ export function issueCa(commonName: string, validity: Validity): { caCert: strin
 }
 
 /** A serving certificate for `names` (DNS names or IP addresses), signed by the CA. */
-export function issueServing(ca: { caCert: string; caKey: string }, names: readonly string[], validity: Validity): CertificateSet {
+export function issueServing(
+  ca: { caCert: string; caKey: string },
+  names: readonly string[],
+  validity: Validity,
+): CertificateSet {
   const keyPem = rsaKeyPem();
   const { cert } = base(keyPem, validity);
   const caCert = forge.pki.certificateFromPem(ca.caCert);

@@ -8,7 +8,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** The Secret's keys: the layout cert-manager writes, plus the CA key the operator keeps. */
-export const SECRET_KEYS = { cert: 'tls.crt', key: 'tls.key', caCert: 'ca.crt', caKey: 'ca.key' } as const;
+const SECRET_KEYS = { cert: 'tls.crt', key: 'tls.key', caCert: 'ca.crt', caKey: 'ca.key' } as const;
 
 export interface StoredCertificates {
   readonly caCert: string;
@@ -33,9 +33,19 @@ export function decodeSecretData(data: Record<string, string> | undefined): Stor
   return { caCert: caCert ?? '', caKey: get(SECRET_KEYS.caKey) || undefined, cert, key };
 }
 
-export function encodeSecretData(c: { caCert: string; caKey: string; cert: string; key: string }): Record<string, string> {
+export function encodeSecretData(c: {
+  caCert: string;
+  caKey: string;
+  cert: string;
+  key: string;
+}): Record<string, string> {
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-  return { [SECRET_KEYS.caCert]: b64(c.caCert), [SECRET_KEYS.caKey]: b64(c.caKey), [SECRET_KEYS.cert]: b64(c.cert), [SECRET_KEYS.key]: b64(c.key) };
+  return {
+    [SECRET_KEYS.caCert]: b64(c.caCert),
+    [SECRET_KEYS.caKey]: b64(c.caKey),
+    [SECRET_KEYS.cert]: b64(c.cert),
+    [SECRET_KEYS.key]: b64(c.key),
+  };
 }
 
 function renewAt(cert: X509Certificate): number {
@@ -52,8 +62,15 @@ function covers(cert: X509Certificate, names: readonly string[]): string | undef
   return undefined;
 }
 
-export function planCertificates(stored: StoredCertificates | undefined, names: readonly string[], now: number): CertPlan {
+/** `rotateCa`: someone asked for a new CA (an annotation on the Secret). */
+export function planCertificates(
+  stored: StoredCertificates | undefined,
+  names: readonly string[],
+  now: number,
+  rotateCa = false,
+): CertPlan {
   if (stored === undefined) return { action: 'issue-ca', reason: 'no certificate stored' };
+  if (rotateCa) return { action: 'issue-ca', reason: 'a new CA was requested' };
   let ca: X509Certificate;
   let serving: X509Certificate;
   try {
@@ -64,20 +81,25 @@ export function planCertificates(stored: StoredCertificates | undefined, names: 
   }
   if (stored.caKey === undefined) return { action: 'issue-ca', reason: 'the CA key is missing' };
   try {
-    if (!ca.checkPrivateKey(createPrivateKey(stored.caKey))) return { action: 'issue-ca', reason: 'the CA key does not match the CA' };
+    if (!ca.checkPrivateKey(createPrivateKey(stored.caKey)))
+      return { action: 'issue-ca', reason: 'the CA key does not match the CA' };
   } catch {
     return { action: 'issue-ca', reason: 'the CA key does not parse' };
   }
   if (!ca.ca) return { action: 'issue-ca', reason: 'the stored CA is not a CA' };
   if (now >= renewAt(ca)) return { action: 'issue-ca', reason: `the CA expires ${ca.validTo}` };
-  if (!serving.verify(ca.publicKey)) return { action: 'issue-serving', reason: 'the serving certificate is not signed by the CA' };
+  if (!serving.verify(ca.publicKey))
+    return { action: 'issue-serving', reason: 'the serving certificate is not signed by the CA' };
   try {
-    if (!serving.checkPrivateKey(createPrivateKey(stored.key))) return { action: 'issue-serving', reason: 'the serving key does not match its certificate' };
+    if (!serving.checkPrivateKey(createPrivateKey(stored.key)))
+      return { action: 'issue-serving', reason: 'the serving key does not match its certificate' };
   } catch {
     return { action: 'issue-serving', reason: 'the serving key does not parse' };
   }
   const missing = covers(serving, names);
-  if (missing !== undefined) return { action: 'issue-serving', reason: `the serving certificate does not name ${missing}` };
-  if (now >= renewAt(serving)) return { action: 'issue-serving', reason: `the serving certificate expires ${serving.validTo}` };
+  if (missing !== undefined)
+    return { action: 'issue-serving', reason: `the serving certificate does not name ${missing}` };
+  if (now >= renewAt(serving))
+    return { action: 'issue-serving', reason: `the serving certificate expires ${serving.validTo}` };
   return { action: 'keep', renewAt: Math.min(renewAt(serving), renewAt(ca)) };
 }

@@ -30,7 +30,7 @@ export interface ControllerDeps {
   readonly namespaces: readonly string[] | undefined;
   readonly workers?: number;
   readonly endpointCoalesceMs?: number;
-  /** Sidecar injection (issue 13): the version injected, for status.injection. */
+  /** Sidecar injection: the version injected, for status.injection. */
   readonly sidecarVersion?: string;
   readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
   /** When to ask a pool's sidecars again (synced: every 30 s; lagging: 1 s backing off to 30 s). */
@@ -158,7 +158,7 @@ export class Controller {
         this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
       askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
       written: this.#written,
-      sidecarVersion: d.sidecarVersion, // sidecar injection (issue 13)
+      sidecarVersion: d.sidecarVersion,
     };
   }
 

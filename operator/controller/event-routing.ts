@@ -52,7 +52,7 @@ export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, pr
     .filter((pool) => {
       if (pool.metadata.namespace !== ns) return false;
       const selector = pool.spec?.sidecarSelector;
-      // Sidecar injection (issue 13): an injected pod names its pool, whose status.injection counts it.
+      // Sidecar injection: an injected pod names its pool, whose status.injection counts it.
       if (pod.metadata.labels?.[POOL_LABEL] === pool.metadata.name) return true;
       return selects(selector, pod.metadata.labels) || (previous !== undefined && selects(selector, previous.metadata.labels));
     })

@@ -50,7 +50,7 @@ export interface ReconcilerDeps {
   readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string) => Promise<SyncReport>;
   /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
   readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined> };
-  /** Sidecar injection (issue 13): the version the operator injects; undefined: injection off. */
+  /** Sidecar injection: the version the operator injects; undefined: injection off. */
   readonly sidecarVersion?: string;
 }
 
@@ -157,7 +157,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   }
 
   // Status (our part of it), written once and only when it changed.
-  const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion); // sidecar injection (issue 13)
+  const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion);
   const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
   if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);

@@ -57,7 +57,7 @@ export function buildCrd(): Json {
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: 'Synced', type: 'string', description: 'Sidecars that loaded the rendered config', jsonPath: '.status.sidecars.summary' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-            // --- sidecar injection (issue 13), in `-o wide`.
+            // --- sidecar injection, in `-o wide`.
             { name: 'Injected', type: 'string', description: 'Injected pods on the current sidecar version / all injected pods', jsonPath: '.status.injection.summary', priority: 1 },
             { name: 'Version', type: 'string', description: 'The sidecar version the operator injects', jsonPath: '.status.injection.version', priority: 1 },
             { name: 'Message', type: 'string', description: 'Why the pool is (not) ready', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },

@@ -67,7 +67,11 @@ describe('event recorder', () => {
 
   test('an expired Event (404 on patch) is created again with the running count', async () => {
     let gone = true;
-    const { time, calls, recorder } = setUp((method) => (method === 'PATCH' && gone ? ((gone = false), new KubeApiError(404, 'not found', 'NotFound')) : undefined));
+    const { time, calls, recorder } = setUp((method) => {
+      if (method !== 'PATCH' || !gone) return undefined;
+      gone = false;
+      return new KubeApiError(404, 'not found', 'NotFound');
+    });
     recorder.record(pool('a'), 'Normal', 'Rendered', 'x');
     await flush();
     time.advance(70_000);

@@ -30,7 +30,7 @@ export interface RecorderOptions {
  * shorter interval would still cost about one Event write per render (measured: 10 s -> 1,146
  * patches for 1,200 renders over 200 pools in 60 s).
  */
-export const DEFAULT_PATCH_INTERVAL_MS = 60_000;
+const DEFAULT_PATCH_INTERVAL_MS = 60_000;
 
 /** Messages are our own words, but bounded anyway (the API allows 1 KiB for note/message). */
 const MAX_MESSAGE = 1000;

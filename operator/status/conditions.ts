@@ -24,7 +24,7 @@ export interface Observed {
   readonly missingServices: readonly string[];
   /** undefined: the pool selects no sidecar pods. */
   readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[]; readonly inconsistent: readonly string[] } | undefined;
-  /** --- sidecar injection (issue 13): injectionStatus(...) of the pool's pods; undefined: none injected. */
+  /** Sidecar injection: injectionStatus(...) of the pool's pods; undefined: none injected. */
   readonly injection?: PoolStatus['injection'];
 }
 
@@ -104,7 +104,7 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   else if (previous?.backends !== undefined) status.backends = previous.backends;
   if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
   if (o.sidecars !== undefined && o.sidecars.inconsistent.length > 0) status.inconsistentBackends = [...o.sidecars.inconsistent];
-  if (o.injection !== undefined) status.injection = o.injection; // sidecar injection (issue 13)
+  if (o.injection !== undefined) status.injection = o.injection;
   return status;
 }
 

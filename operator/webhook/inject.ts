@@ -7,7 +7,7 @@ import { readTuning, sidecarContainer, SIDECAR_NAME, type SidecarSettings } from
 
 import { INJECT_LABEL, POOL_LABEL, SIDECAR_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 
-export { INJECT_LABEL, POOL_LABEL, SIDECAR_LABEL, VERSION_ANNOTATION };
+export { POOL_LABEL };
 
 interface Container {
   name: string;

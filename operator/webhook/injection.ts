@@ -58,6 +58,7 @@ export class Injection {
       names: certificateNames(settings),
       url: settings.url,
       checkMs: settings.certCheckMs,
+      identity: deps.identity,
       onCertificate: (cert) => this.server.useCertificate(cert, settings.port, settings.host),
     });
     this.rbac = new RbacController({ api: deps.api, logger, timers: deps.timers, clock: deps.clock, random: deps.random, namespaces: deps.namespaces });

@@ -12,7 +12,7 @@ export const SIDECAR_NAME = 'reranker-lb';
 export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size-percentage=75';
 
 /** Pod annotations that tune the sidecar (docs/operator.md "Inject the sidecar" lists each). */
-export const TUNING = {
+const TUNING = {
   port: 'reranker.dev/sidecar-port',
   logLevel: 'reranker.dev/sidecar-log-level',
   cpuRequest: 'reranker.dev/sidecar-cpu-request',
@@ -92,7 +92,7 @@ export function readTuning(annotations: Record<string, string> | undefined, sett
 }
 
 /** Every Secret reference of the pool, as the env the rendered config expects (sorted, once each). */
-export function keyEnv(pool: RerankerPool): object[] {
+function keyEnv(pool: RerankerPool): object[] {
   const refs = new Map<string, { name: string; key: string }>();
   for (const entry of [...(pool.spec.backends ?? []), ...(pool.spec.discovery ?? [])]) {
     if (entry.apiKeySecretRef !== undefined) refs.set(secretEnvName(entry.apiKeySecretRef), entry.apiKeySecretRef);
