@@ -13,6 +13,8 @@ export interface CandidateView {
   /** Tokens charged in the current sliding window, and the tpm limit if any. */
   readonly tokensInWindow: number;
   readonly tpmLimit: number | undefined;
+  /** Calls waiting at the backend as the backend itself reports them; NaN when it reports none or the report is stale. */
+  readonly reportedQueue: number;
 }
 
 export interface PickContext {

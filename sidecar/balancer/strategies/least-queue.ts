@@ -1,0 +1,35 @@
+import type { CandidateView, Strategy } from './types.ts';
+
+/**
+ * The backend's own queue report (answer headers or /metrics: load-signal.ts) plus this sidecar's
+ * calls in flight there, relative to weight: (reported queue + in flight + 1) / weight; ties at
+ * random. With many sidecars each sees a sliver of a backend's load through its own in-flight
+ * count; the backend's report carries everyone's. Without a fresh report (older than twice
+ * load_signal_interval, or never sent) the queue counts 0: exactly least-busy. Weight 0: only
+ * when every candidate has weight 0, and then all count as weight 1.
+ */
+export const leastQueue: Strategy = function leastQueue(candidates, ctx) {
+  let positive = false;
+  for (const c of candidates) if (c.weight > 0) positive = true;
+  let best = 0;
+  let bestScore = Number.POSITIVE_INFINITY;
+  let ties = 0;
+  for (let i = 0; i < candidates.length; i++) {
+    const c = candidates[i]!;
+    if (positive && c.weight <= 0) continue;
+    const s = load(c) / (positive ? c.weight : 1);
+    if (s < bestScore) {
+      best = i;
+      bestScore = s;
+      ties = 1;
+    } else if (s === bestScore && ctx.random() * ++ties < 1) {
+      best = i;
+    }
+  }
+  return best;
+};
+
+function load(c: CandidateView): number {
+  const queue = c.reportedQueue;
+  return (Number.isNaN(queue) ? 0 : queue) + c.inFlight + 1;
+}
