@@ -169,7 +169,8 @@ export class FlowControl {
   enterTenant(tenant: string): string {
     let key = tenant;
     let count = this.#tenants.get(key);
-    if (count === undefined && this.#tenants.size >= this.#settings.maxTenants) {
+    const tracked = this.#tenants.size - (this.#tenants.has(OVERFLOW_TENANT) ? 1 : 0);
+    if (count === undefined && tracked >= this.#settings.maxTenants) {
       key = OVERFLOW_TENANT;
       count = this.#tenants.get(key);
     }
