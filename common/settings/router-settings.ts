@@ -84,6 +84,11 @@ export const ROUTER_SETTINGS = {
     max: 3600,
     default: 1,
   }),
+  saturation_queue: decimal({
+    description: "With the queue on: a backend whose own fresh load report (see load_signal_interval) shows at least this queue is full: while this sidecar has a call in flight there it sends no other, so calls wait here by priority instead of in the backend's first-come queue. Headers report calls ahead per slot, /metrics calls waiting. Unset: off.",
+    min: 0,
+    max: 100_000,
+  }),
   scrape_backend_metrics: boolean({ description: "Also read each backend's queue from its Prometheus /metrics (queue_metric) every load_signal_interval, jittered +/-10%. Off by default: one GET per backend per interval from every sidecar.", default: false }),
   canary: group(CANARY_SETTINGS, { description: 'The model-consistency canary: a fixed call sent to every backend to compare their rankings.' }),
   local_backend: group(LOCAL_BACKEND_SETTINGS, { description: "The reranker in the sidecar's own pod, tried once when no backend can serve (sidecar only: the RERANKER_LOCAL_BACKEND_* variables win).", crd: false }),

@@ -22,7 +22,7 @@ import { RecentLatency } from './recent-latency.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
-import type { Generation } from './generation.ts';
+import { saturationOf, type Generation } from './generation.ts';
 import { attemptRecord, callerGone, finalError, roundMs, RouteError, withUsage, type AttemptRecord, type RouteOptions, type RouteResult } from './route-result.ts';
 import type { DriverDeps } from './run.ts';
 import { nothingLeft } from './attempt-driver.ts';
@@ -66,7 +66,7 @@ export class Balancer {
     const flow = new FlowControl(config.router.flow, {
       clock: deps.clock,
       timers: deps.timers,
-      probe: capacityProbe(() => this.#generation.backends, () => deps.clock.now()),
+      probe: capacityProbe(() => this.#generation.backends, () => saturationOf(this.#generation), () => deps.clock.now()),
       observer: deps.flowObserver,
     });
     this.flow = flow;

@@ -10,7 +10,7 @@ import type { FlowSettings } from '../config/model.ts';
 import { LbError } from '../errors.ts';
 import { FlowControl, OVERFLOW_TENANT, type CapacityProbe, type PriorityBucket, type WaitOutcome } from './flow-control.ts';
 
-const SETTINGS: FlowSettings = { queueTimeoutMs: 1000, queueMaxLength: 10, maxTenants: 3, tenantMaxInFlight: undefined };
+const SETTINGS: FlowSettings = { queueTimeoutMs: 1000, queueMaxLength: 10, maxTenants: 3, tenantMaxInFlight: undefined, saturationQueue: undefined };
 
 /** A fleet with `free` slots; `roomInMs` when only a rate limit's window holds calls back. */
 class Slots implements CapacityProbe {

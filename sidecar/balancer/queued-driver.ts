@@ -9,7 +9,7 @@ import { drive } from './attempt-driver.ts';
 import { anySaturated } from './capacity.ts';
 import type { FlowControl, WaitOutcome } from './flow-control.ts';
 import type { Generation } from './generation.ts';
-import { GenerationPlan } from './generation.ts';
+import { GenerationPlan, saturationOf } from './generation.ts';
 import type { AttemptRecord, RouteOptions } from './route-result.ts';
 import { newRun, type DriverDeps, type Run } from './run.ts';
 import type { RerankRequest } from '../api/canonical.ts';
@@ -48,7 +48,7 @@ export async function driveQueued(
     admitted = false;
     const answer = await pending;
     if (answer !== undefined || run.attempts > 0 || run.stopped !== 'no eligible backend left' || !flow.enabled) return { answer, run, refusal: undefined };
-    if (!anySaturated(gen.backends, deps.clock.now(), cost)) return { answer, run, refusal: undefined };
+    if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen))) return { answer, run, refusal: undefined };
     const outcome = await flow.wait(ticket.priority, ticket.tenant, cost, deadline, options.signal);
     if (outcome !== 'admitted') return { answer: undefined, run, refusal: outcome };
     admitted = true;

@@ -98,6 +98,8 @@ export interface FlowSettings {
   readonly queueMaxLength: number;
   readonly maxTenants: number;
   readonly tenantMaxInFlight: number | undefined;
+  /** A backend reporting at least this queue takes no new call while this sidecar has one there; undefined: off. */
+  readonly saturationQueue: number | undefined;
 }
 
 /** Backend-reported load (balancer/load-signal.ts). */

@@ -211,7 +211,7 @@ function routerSettings(file: ConfigFile): RouterSettings {
       action: r.canary?.action ?? 'flag',
       timeoutMs: ms(r.canary?.timeout ?? 10),
     },
-    flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight },
+    flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight, saturationQueue: r.saturation_queue },
     loadSignal: { intervalMs: ms(r.load_signal_interval), scrape: r.scrape_backend_metrics },
   };
 }

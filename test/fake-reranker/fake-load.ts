@@ -10,6 +10,8 @@ export class ServingSlots {
   running = 0;
   /** Most calls ever served at once (a test checks no client pushed it past `concurrency`). */
   maxRunning = 0;
+  /** Most calls ever held at once (served + waiting). */
+  maxHeld = 0;
   /** Calls refused with 429 for being past maxConcurrentRequests. */
   overloaded = 0;
   readonly #waiting: (() => void)[] = [];
@@ -33,6 +35,7 @@ export class ServingSlots {
 
   /** Resolves when the call may be served. */
   acquire(b: Behaviour): Promise<void> | undefined {
+    if (this.held + 1 > this.maxHeld) this.maxHeld = this.held + 1;
     if (b.concurrency <= 0 || this.running < b.concurrency) {
       this.#start();
       return undefined;

@@ -31,6 +31,7 @@ export interface FakeStats {
   lastBody: unknown;
   /** TEI-like load (behaviour.concurrency, maxConcurrentRequests): most calls served at once, calls refused 429. */
   maxRunning: number;
+  maxHeld: number;
   overloaded: number;
 }
 
@@ -157,7 +158,7 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
   const name = options.name ?? `fake-${format}`;
   let behaviour: Behaviour = HEALTHY;
   let callsSinceResetEvery = 0;
-  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined, maxRunning: 0, overloaded: 0 };
+  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined, maxRunning: 0, maxHeld: 0, overloaded: 0 };
   const slots = new ServingSlots();
   const open = new OpenResponses((count) => {
     stats.openResponses = count;
@@ -180,6 +181,7 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
     }
     if (req.method === 'GET' && url === '/__stats') {
       stats.maxRunning = slots.maxRunning;
+      stats.maxHeld = slots.maxHeld;
       stats.overloaded = slots.overloaded;
       res.writeHead(200, JSON_TYPE).end(JSON.stringify({ name, ...stats, lastBody: undefined }));
       return;
