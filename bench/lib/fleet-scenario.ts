@@ -1,20 +1,21 @@
 /**
  * The fleet scenario of `make bench-features`: 4 sidecar processes with skewed traffic (50%, 25%,
- * 15%, 10%) over 3 TEI-like backends of unequal capacity (4, 2 and 1 calls at once, 50 ms each,
+ * 15%, 10%) over 3 TEI-like backends of unequal capacity (12, 8 and 4 calls at once, 300 ms each,
  * first-come queue behind), so each sidecar sees only a sliver of each backend's load.
  *
  * 1. Offered load at 90% of total capacity, least-busy (local counts) against least-queue (the
  *    backends' own x-queue-time/x-inference-time), same fakes, same run. Target: least-queue p99
  *    <= 0.5x least-busy's; no backend over its limits (its 429s, calls held vs
  *    max_concurrent_requests).
- * 2. least-queue with the queue on: the unloaded p99 of high-priority calls (30% load), then a 2x
+ * 2. least-queue with the backends' max_concurrent_requests at their slots (the sidecars read it
+ *    from /info), the queue on: the unloaded p99 of high-priority calls (30% load), then a 2x
  *    burst for 10 s with 20% of calls at priority 10 and 20% sheddable (-1). Targets: high p99
  *    <= 1.5x unloaded and none fails; sheddable refused first; every refusal a 429 with
  *    Retry-After; nothing else fails.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runLoad, type LoadResult } from './load-generator.ts';
+import { runStreams, type StreamResult } from './fleet-load.ts';
 import { start, waitForHttp, type Managed } from './processes.ts';
 
 export interface FleetOptions {
@@ -26,8 +27,8 @@ export interface FleetOptions {
   readonly log: (message: string) => void;
 }
 
-const SERVICE_MS = 50;
-const SLOTS = [4, 2, 1];
+const SERVICE_MS = 300;
+const SLOTS = [12, 8, 4];
 const SHARES = [0.5, 0.25, 0.15, 0.1];
 /** TEI's --max-concurrent-requests of each fake: calls held (served + queued) past which it answers 429. */
 const MAX_HELD = 64;
@@ -58,18 +59,16 @@ interface Summary {
   failures: Record<string, number>;
 }
 
-function summarize(results: readonly LoadResult[]): Summary {
-  const samples = results.flatMap((r) => r.samples ?? []).sort((a, b) => a - b);
-  const failures: Record<string, number> = {};
-  for (const r of results) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+function summarize(r: StreamResult): Summary {
+  const samples = r.samples;
   return {
-    calls: results.reduce((n, r) => n + r.sent, 0),
-    failed: results.reduce((n, r) => n + r.non2xx + r.errors, 0),
+    calls: r.sent,
+    failed: r.failed,
     p50: round(percentile(samples, 0.5)),
     p90: round(percentile(samples, 0.9)),
     p99: round(percentile(samples, 0.99)),
     max: round(samples[samples.length - 1] ?? Number.NaN),
-    failures,
+    failures: r.failures,
   };
 }
 
@@ -126,24 +125,11 @@ async function startSidecars(o: FleetOptions, arm: string, fakes: readonly Fake[
 }
 
 /** Offered load `rate` split over the sidecars by SHARES; `classes`: share of calls per priority header (undefined: none). */
-async function offer(urls: readonly string[], rate: number, seconds: number, classes: readonly (readonly [string | undefined, number])[]): Promise<Map<string, LoadResult[]>> {
-  const byClass = new Map<string, LoadResult[]>();
-  const runs: Promise<void>[] = [];
-  for (const [i, url] of urls.entries()) {
-    for (const [priority, share] of classes) {
-      const r = rate * SHARES[i]! * share;
-      if (r <= 0) continue;
-      const headers: Record<string, string> = priority === undefined ? {} : { 'x-reranker-priority': priority };
-      const key = priority ?? 'none';
-      runs.push(
-        runLoad(`${url}/rerank`, r, seconds, BODY, 0, 15_000, headers, true).then((result) => {
-          byClass.set(key, [...(byClass.get(key) ?? []), result]);
-        }),
-      );
-    }
-  }
-  await Promise.all(runs);
-  return byClass;
+function offer(urls: readonly string[], rate: number, seconds: number, classes: readonly (readonly [string | undefined, number])[]): Promise<Map<string, StreamResult>> {
+  const streams = urls.flatMap((url, i) =>
+    classes.map(([priority, share]) => ({ key: priority ?? 'none', url: `${url}/rerank`, rate: rate * SHARES[i]! * share, headers: (priority === undefined ? {} : { 'x-reranker-priority': priority }) as Record<string, string> })),
+  );
+  return runStreams(streams, seconds, BODY, 15_000);
 }
 
 export async function fleetScenario(o: FleetOptions) {
@@ -164,15 +150,22 @@ export async function fleetScenario(o: FleetOptions) {
   const leastBusyBackends = diff(before, await fakeStats(fakes));
   for (const p of sidecars.procs) await p.stop();
 
-  const loadAware = { routing_strategy: 'least-queue', ...shared, saturation_queue: 1 };
-  o.log(`fleet: least-queue, warm-up, unloaded high priority (30%) for ${unloadedSeconds} s`);
-  sidecars = await startSidecars(o, 'least-queue', fakes, loadAware);
-  await offer(sidecars.urls, steadyRate, 3, plain);
-  const unloaded = summarize((await offer(sidecars.urls, 0.3 * CAPACITY, unloadedSeconds, [['10', 1]])).get('10')!);
   o.log(`fleet: least-queue, ${round(steadyRate)} calls/s for ${steadySeconds} s`);
+  sidecars = await startSidecars(o, 'least-queue', fakes, { routing_strategy: 'least-queue', ...shared });
+  await offer(sidecars.urls, steadyRate, 3, plain);
   before = await fakeStats(fakes);
   const leastQueue = summarize((await offer(sidecars.urls, steadyRate, steadySeconds, plain)).get('none')!);
   const leastQueueBackends = diff(before, await fakeStats(fakes));
+  for (const p of sidecars.procs) await p.stop();
+
+  // For the burst the backends run as a latency-sensitive TEI does: --max-concurrent-requests equal
+  // to what they serve at once, so nothing queues there in first-come order; the sidecars read it
+  // from /info (max_parallel_requests = ceil(limit / sidecar_count)) and hold the rest by priority.
+  for (const [i, f] of fakes.entries()) await fetch(`${f.url}/__control`, { method: 'POST', body: JSON.stringify({ maxConcurrentRequests: SLOTS[i] }) });
+  o.log(`fleet: least-queue, TEI max_concurrent_requests = slots: unloaded high priority (30%) for ${unloadedSeconds} s`);
+  sidecars = await startSidecars(o, 'burst', fakes, { routing_strategy: 'least-queue', ...shared });
+  await offer(sidecars.urls, 0.3 * CAPACITY, 3, plain);
+  const unloaded = summarize((await offer(sidecars.urls, 0.3 * CAPACITY, unloadedSeconds, [['10', 1]])).get('10')!);
   o.log(`fleet: least-queue, 2x burst (${round(2 * CAPACITY)} calls/s) for ${burstSeconds} s: 20% priority 10, 60% default, 20% sheddable`);
   const burst = await offer(sidecars.urls, 2 * CAPACITY, burstSeconds, [
     ['10', 0.2],
@@ -194,7 +187,7 @@ export async function fleetScenario(o: FleetOptions) {
   const refusedShare = (s: Summary) => round((100 * s.failed) / s.calls);
   const withinLimits = (rows: ReturnType<typeof diff>) => rows.every((b) => b.overloaded === 0 && b.maxHeld <= MAX_HELD && b.maxRunning <= b.slots);
   Object.assign(out, {
-    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; least-queue arm also saturation_queue 1`,
+    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, the fakes' max_concurrent_requests set to their slots (read from /info: ${SLOTS.map((n) => Math.ceil(n / SHARES.length)).join(', ')} per sidecar)`,
     steady: { rate: round(steadyRate), seconds: steadySeconds, least_busy: leastBusy, least_queue: leastQueue, least_busy_backends: leastBusyBackends, least_queue_backends: leastQueueBackends, p99_ratio: p99Ratio },
     burst: { rate: round(2 * CAPACITY), seconds: burstSeconds, unloaded_high: unloaded, high, default: normal, sheddable, refused_percent: { high: refusedShare(high), default: refusedShare(normal), sheddable: refusedShare(sheddable) }, high_p99_ratio: highRatio },
     backends_after_all: finalBackends,

@@ -23,8 +23,6 @@ export interface LoadResult {
   readonly perSecond: { t: number; count: number; failed: number; p99: number; byBackend: Record<string, number> }[];
   /** Status codes of failed calls and how many had Retry-After (chaos runs check them). */
   readonly failures: Record<string, number>;
-  /** Every call's latency (ms), when asked for: percentiles over several generators. */
-  readonly samples?: readonly number[];
 }
 
 function percentile(sorted: Float64Array, q: number): number {
@@ -49,19 +47,18 @@ function round(ms: number): number {
 }
 
 /** Warms up (connections, JIT) for `warmupSeconds` at the same rate, then measures. */
-export async function runLoad(url: string, rate: number, seconds: number, body: string, warmupSeconds = 1, timeoutMs = 10_000, extraHeaders: Record<string, string> = {}, keepSamples = false): Promise<LoadResult> {
+export async function runLoad(url: string, rate: number, seconds: number, body: string, warmupSeconds = 1, timeoutMs = 10_000): Promise<LoadResult> {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: 1024, keepAliveTimeout: 30_000, pipelining: 1 });
   try {
-    if (warmupSeconds > 0) await phase(pool, target, rate, warmupSeconds, body, timeoutMs, extraHeaders);
-    const result = await phase(pool, target, rate, seconds, body, timeoutMs, extraHeaders);
-    return keepSamples ? result : { ...result, samples: undefined };
+    if (warmupSeconds > 0) await phase(pool, target, rate, warmupSeconds, body, timeoutMs);
+    return await phase(pool, target, rate, seconds, body, timeoutMs);
   } finally {
     await pool.close();
   }
 }
 
-async function phase(pool: Pool, target: URL, rate: number, seconds: number, body: string, timeoutMs: number, extraHeaders: Record<string, string>): Promise<LoadResult> {
+async function phase(pool: Pool, target: URL, rate: number, seconds: number, body: string, timeoutMs: number): Promise<LoadResult> {
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const latency = new Float64Array(total).fill(Number.NaN);
@@ -74,7 +71,7 @@ async function phase(pool: Pool, target: URL, rate: number, seconds: number, bod
   let errors = 0;
   let done = 0;
   const path = target.pathname + target.search;
-  const headers = { 'content-type': 'application/json', ...extraHeaders };
+  const headers = { 'content-type': 'application/json' };
   const start = performance.now() + 20;
 
   await new Promise<void>((resolve) => {
@@ -155,7 +152,6 @@ async function phase(pool: Pool, target: URL, rate: number, seconds: number, bod
     },
     perSecond,
     failures,
-    samples: Array.from(sorted),
   };
 }
 

@@ -192,6 +192,10 @@ export class Backend implements CandidateView {
     return this.load.queueAt(this.#deps.clock.now());
   }
 
+  get sentSinceReport(): number {
+    return this.load.sentSinceReport;
+  }
+
   get reportedLimits(): ReportedLimits | undefined {
     return this.#reportedLimits;
   }
@@ -300,6 +304,7 @@ export class Backend implements CandidateView {
     const clock = this.#deps.clock;
     const started = clock.now();
     this.inFlight++;
+    this.load.sentSinceReport++;
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);

@@ -189,8 +189,10 @@ export class Balancer {
       if (!options.localOnly) {
         let admitted = false;
         let refusal: WaitOutcome | undefined;
+        let waitUntil: number | undefined;
         if (flow.mustWait(priority)) {
-          const outcome = await flow.wait(priority, tenant ?? DEFAULT_TENANT, cost, deadline, options.signal);
+          waitUntil = flow.waitUntil(deadline);
+          const outcome = await flow.wait(priority, tenant ?? DEFAULT_TENANT, cost, waitUntil, options.signal);
           if (outcome === 'admitted') admitted = true;
           else refusal = outcome;
         }
@@ -201,7 +203,7 @@ export class Balancer {
           if (split !== undefined) return split;
         }
         if (refusal === undefined) {
-          const queued = await driveQueued(this.#drivers, flow, gen, request, cost, options, deadline, attempts, { priority, tenant: tenant ?? DEFAULT_TENANT }, admitted);
+          const queued = await driveQueued(this.#drivers, flow, gen, request, cost, options, deadline, attempts, { priority, tenant: tenant ?? DEFAULT_TENANT }, admitted, waitUntil);
           const run = queued.run;
           if (queued.answer !== undefined) return { answer: withUsage(queued.answer, cost), backend: run.winner, local: false, attempts, estimatedTokens: cost, generation: gen };
           if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);

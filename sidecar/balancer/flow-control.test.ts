@@ -32,7 +32,7 @@ function setup(settings: Partial<FlowSettings> = {}) {
   /** What happened to each call, in the order it happened. */
   const log: string[] = [];
   const wait = (id: string, priority = 0, tenant = 't', deadline = Number.POSITIVE_INFINITY, signal?: AbortSignal) =>
-    flow.wait(priority, tenant, 1, deadline, signal).then((outcome) => {
+    flow.wait(priority, tenant, 1, flow.waitUntil(deadline), signal).then((outcome) => {
       log.push(`${id}:${outcome}`);
       // An admitted call takes its slot, then lets the next one in (as the balancer does).
       if (outcome === 'admitted') {

@@ -102,15 +102,20 @@ export class FlowControl {
     return this.#queue.length > 0 && this.#queue.topPriority >= priority;
   }
 
+  /** When a call that starts waiting now must stop: queue_timeout from now, never past its deadline. */
+  waitUntil(deadline: number): number {
+    return Math.min(this.#deps.clock.now() + this.#settings.queueTimeoutMs, deadline);
+  }
+
   /**
-   * Waits for room until `queue_timeout` or `deadline`, whichever is first. Sheddable calls and
-   * calls finding the queue full (and no lower priority to displace) are refused at once.
+   * Waits for room until `until` (see waitUntil: a call that waits again after losing its slot
+   * keeps its first limit). Sheddable calls and calls finding the queue full (and no lower
+   * priority to displace) are refused at once.
    */
-  wait(priority: number, tenant: string, cost: number, deadline: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+  wait(priority: number, tenant: string, cost: number, until: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
     const bucket = bucketOf(priority);
     if (priority < 0) return this.#refuse(bucket, 'shed');
     const now = this.#deps.clock.now();
-    const until = Math.min(now + this.#settings.queueTimeoutMs, deadline);
     if (until <= now) return this.#refuse(bucket, 'timeout');
     return new Promise((resolve) => {
       const w: Waiter = { priority, tenant, order: ++this.#order, cost, since: now, resolve, signal, timer: undefined, onAbort: undefined };

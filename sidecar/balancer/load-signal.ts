@@ -31,6 +31,12 @@ export class LoadSignal {
   #headerAt = Number.NEGATIVE_INFINITY;
   #metricsQueue = 0;
   #metricsAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Calls this sidecar sent since the last report: not in it yet (a report shows the queue as the
+   * reporting call met it). least-queue adds them, so one sidecar does not pile onto a backend
+   * between two reports.
+   */
+  sentSinceReport = 0;
   /** Scrapes that failed in a row (shown in stats; a failing scrape leaves the reading to go stale). */
   scrapeFailures = 0;
   intervalMs: number;
@@ -46,6 +52,7 @@ export class LoadSignal {
     const fresh = now - this.#headerAt <= 2 * this.intervalMs;
     this.#headerQueue = fresh ? this.#headerQueue * (1 - HEADER_SMOOTHING) + sample * HEADER_SMOOTHING : sample;
     this.#headerAt = now;
+    this.sentSinceReport = 0;
   }
 
   /** A scraped queue value (calls waiting). */
@@ -53,6 +60,7 @@ export class LoadSignal {
     if (!(queue >= 0) || !Number.isFinite(queue)) return;
     this.#metricsQueue = queue;
     this.#metricsAt = now;
+    this.sentSinceReport = 0;
     this.scrapeFailures = 0;
   }
 

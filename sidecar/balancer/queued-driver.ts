@@ -38,8 +38,10 @@ export async function driveQueued(
   attempts: AttemptRecord[],
   ticket: CallTicket,
   admittedBefore: boolean,
+  waitUntil: number | undefined,
 ): Promise<QueuedOutcome> {
   let admitted = admittedBefore;
+  let until = waitUntil;
   for (;;) {
     const run = newRun(request, cost, new GenerationPlan(gen, gen.backends, cost, deadline, deps), options, options.signal, attempts, undefined);
     // The plan's first step runs synchronously: an admitted call holds its slot before the next is admitted.
@@ -49,7 +51,8 @@ export async function driveQueued(
     const answer = await pending;
     if (answer !== undefined || run.attempts > 0 || run.stopped !== 'no eligible backend left' || !flow.enabled) return { answer, run, refusal: undefined };
     if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen))) return { answer, run, refusal: undefined };
-    const outcome = await flow.wait(ticket.priority, ticket.tenant, cost, deadline, options.signal);
+    until ??= flow.waitUntil(deadline);
+    const outcome = await flow.wait(ticket.priority, ticket.tenant, cost, until, options.signal);
     if (outcome !== 'admitted') return { answer: undefined, run, refusal: outcome };
     admitted = true;
   }

@@ -10,7 +10,7 @@ import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
 
 function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView {
-  return { id, weight: 1, priority: 0, inFlight: 0, costPerToken: 0, latencyEwma: Number.NaN, latencyAt: 0, tokensInWindow: 0, tpmLimit: undefined, reportedQueue: Number.NaN, ...over };
+  return { id, weight: 1, priority: 0, inFlight: 0, costPerToken: 0, latencyEwma: Number.NaN, latencyAt: 0, tokensInWindow: 0, tpmLimit: undefined, reportedQueue: Number.NaN, sentSinceReport: 0, ...over };
 }
 
 function context(seed = 1, over: Partial<PickContext> = {}): PickContext {
@@ -140,9 +140,9 @@ describe('least-queue', () => {
     for (let i = 0; i < 100; i++) assert.equal(pick(list, ctx), 1);
   });
 
-  test('adds its own in-flight calls to the reported queue', () => {
+  test('adds the calls it sent since the report, not those the report already counts', () => {
     // a: 1 + 0 + 1 = 2, b: 0 + 3 + 1 = 4
-    const list = [candidate('a', { reportedQueue: 1 }), candidate('b', { reportedQueue: 0, inFlight: 3 })];
+    const list = [candidate('a', { reportedQueue: 1, inFlight: 5 }), candidate('b', { reportedQueue: 0, inFlight: 3, sentSinceReport: 3 })];
     assert.equal(pick(list, context()), 0);
   });
 
@@ -153,9 +153,11 @@ describe('least-queue', () => {
     assert.equal(pick(weighted, context()), 0);
   });
 
-  test('one stale backend among reporting ones counts only its in-flight calls', () => {
+  test('one stale backend among reporting ones counts its in-flight calls', () => {
     const list = [candidate('reporting', { reportedQueue: 4 }), candidate('stale', { inFlight: 2 })];
     assert.equal(pick(list, context()), 1);
+    const busier = [candidate('reporting', { reportedQueue: 1 }), candidate('stale', { inFlight: 4 })];
+    assert.equal(pick(busier, context()), 0);
   });
 });
 
