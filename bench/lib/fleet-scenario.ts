@@ -7,8 +7,8 @@
  *    backends' own x-queue-time/x-inference-time), same fakes, same run. Target: least-queue p99
  *    <= 0.5x least-busy's; no backend over its limits (its 429s, calls held vs
  *    max_concurrent_requests).
- * 2. least-queue with the backends' max_concurrent_requests at their slots (the sidecars read it
- *    from /info), the queue on: the unloaded p99 of high-priority calls (30% load), then a 2x
+ * 2. least-queue with the queue on, the backends' te_queue_size scraped every 100 ms and
+ *    saturation_queue: the unloaded p99 of high-priority calls (30% load), then a 2x
  *    burst for 10 s with 20% of calls at priority 10 and 20% sheddable (-1). Targets: high p99
  *    <= 1.5x unloaded and none fails; sheddable refused first; every refusal a 429 with
  *    Retry-After; nothing else fails.
@@ -32,6 +32,8 @@ const SLOTS = [12, 8, 4];
 const SHARES = [0.5, 0.25, 0.15, 0.1];
 /** TEI's --max-concurrent-requests of each fake: calls held (served + queued) past which it answers 429. */
 const MAX_HELD = 64;
+/** Calls waiting at a backend (its te_queue_size + what a sidecar sent since) at which it counts as full in the burst. */
+const SATURATION_QUEUE = 2;
 const CAPACITY = SLOTS.reduce((a, b) => a + b, 0) * (1000 / SERVICE_MS);
 
 interface Fake {
@@ -158,12 +160,12 @@ export async function fleetScenario(o: FleetOptions) {
   const leastQueueBackends = diff(before, await fakeStats(fakes));
   for (const p of sidecars.procs) await p.stop();
 
-  // For the burst the backends run as a latency-sensitive TEI does: --max-concurrent-requests equal
-  // to what they serve at once, so nothing queues there in first-come order; the sidecars read it
-  // from /info (max_parallel_requests = ceil(limit / sidecar_count)) and hold the rest by priority.
-  for (const [i, f] of fakes.entries()) await fetch(`${f.url}/__control`, { method: 'POST', body: JSON.stringify({ maxConcurrentRequests: SLOTS[i] }) });
-  o.log(`fleet: least-queue, TEI max_concurrent_requests = slots: unloaded high priority (30%) for ${unloadedSeconds} s`);
-  sidecars = await startSidecars(o, 'burst', fakes, { routing_strategy: 'least-queue', ...shared });
+  // The burst: least-queue with the queue on, each backend's te_queue_size scraped every 100 ms,
+  // and a backend counted full at SATURATION_QUEUE calls waiting (reported + sent since the
+  // scrape), so calls wait in the sidecars by priority instead of in the backends' first-come queues.
+  const burstRouter = { routing_strategy: 'least-queue', ...shared, scrape_backend_metrics: true, load_signal_interval: 0.1, saturation_queue: SATURATION_QUEUE };
+  o.log(`fleet: least-queue, scrape 100 ms, saturation_queue ${SATURATION_QUEUE}: unloaded high priority (30%) for ${unloadedSeconds} s`);
+  sidecars = await startSidecars(o, 'burst', fakes, burstRouter);
   await offer(sidecars.urls, 0.3 * CAPACITY, 3, plain);
   const unloaded = summarize((await offer(sidecars.urls, 0.3 * CAPACITY, unloadedSeconds, [['10', 1]])).get('10')!);
   o.log(`fleet: least-queue, 2x burst (${round(2 * CAPACITY)} calls/s) for ${burstSeconds} s: 20% priority 10, 60% default, 20% sheddable`);
@@ -187,7 +189,7 @@ export async function fleetScenario(o: FleetOptions) {
   const refusedShare = (s: Summary) => round((100 * s.failed) / s.calls);
   const withinLimits = (rows: ReturnType<typeof diff>) => rows.every((b) => b.overloaded === 0 && b.maxHeld <= MAX_HELD && b.maxRunning <= b.slots);
   Object.assign(out, {
-    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, the fakes' max_concurrent_requests set to their slots (read from /info: ${SLOTS.map((n) => Math.ceil(n / SHARES.length)).join(', ')} per sidecar)`,
+    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, scrape_backend_metrics with load_signal_interval 0.1 s, saturation_queue ${SATURATION_QUEUE}`,
     steady: { rate: round(steadyRate), seconds: steadySeconds, least_busy: leastBusy, least_queue: leastQueue, least_busy_backends: leastBusyBackends, least_queue_backends: leastQueueBackends, p99_ratio: p99Ratio },
     burst: { rate: round(2 * CAPACITY), seconds: burstSeconds, unloaded_high: unloaded, high, default: normal, sheddable, refused_percent: { high: refusedShare(high), default: refusedShare(normal), sheddable: refusedShare(sheddable) }, high_p99_ratio: highRatio },
     backends_after_all: finalBackends,

@@ -6,12 +6,13 @@ import type { Backend } from './backend.ts';
 import type { CapacityProbe } from './flow-control.ts';
 
 /**
- * The backend's own report says it is full (`saturation_queue`, queue on): it takes no new call
- * while this sidecar has one there. With none there it may take one, whose answer refreshes the
- * report — so a stale "full" never locks a backend out.
+ * The backend's own report, plus what this sidecar sent since it, says it is full
+ * (`saturation_queue`, queue on): it takes no new call while this sidecar has one there. With
+ * none there it may take one, whose answer refreshes the report — so a stale "full" never locks a
+ * backend out. A stale report (NaN) never says full.
  */
 export function reportsSaturation(b: Backend, saturationQueue: number | undefined): boolean {
-  return saturationQueue !== undefined && b.inFlight > 0 && b.reportedQueue >= saturationQueue;
+  return saturationQueue !== undefined && b.inFlight > 0 && b.reportedQueue + b.sentSinceReport >= saturationQueue;
 }
 
 /** May take a new call now: eligible, and not full by its own report. */

@@ -76,3 +76,18 @@ describe('reported limits (TEI /info)', () => {
     }
   });
 });
+
+describe('calls sent since the report', () => {
+  test('a header report resets them; while a scrape is fresh only the next scrape does', () => {
+    const s = new LoadSignal(1000);
+    s.sentSinceReport = 3;
+    s.fromHeaders(0, 10, 0);
+    assert.equal(s.sentSinceReport, 0);
+    s.fromMetrics(2, 100);
+    s.sentSinceReport = 2;
+    s.fromHeaders(0, 10, 200);
+    assert.equal(s.sentSinceReport, 2, 'the scrape is the report: calls sent since it still count');
+    s.fromMetrics(0, 300);
+    assert.equal(s.sentSinceReport, 0);
+  });
+});

@@ -52,7 +52,8 @@ export class LoadSignal {
     const fresh = now - this.#headerAt <= 2 * this.intervalMs;
     this.#headerQueue = fresh ? this.#headerQueue * (1 - HEADER_SMOOTHING) + sample * HEADER_SMOOTHING : sample;
     this.#headerAt = now;
-    this.sentSinceReport = 0;
+    // While a scrape is fresh it is the report: calls sent since the scrape still count.
+    if (now - this.#metricsAt > 2 * this.intervalMs) this.sentSinceReport = 0;
   }
 
   /** A scraped queue value (calls waiting). */
