@@ -7,7 +7,7 @@
  *    backends' own x-queue-time/x-inference-time), same fakes, same run. Target: least-queue p99
  *    <= 0.5x least-busy's; no backend over its limits (its 429s, calls held vs
  *    max_concurrent_requests).
- * 2. least-queue with the queue on, the backends' te_queue_size scraped every 100 ms and
+ * 2. least-queue with the queue on, the backends' te_queue_size scraped every 250 ms and
  *    saturation_queue: the unloaded p99 of high-priority calls (30% load), then a 2x
  *    burst for 10 s with 20% of calls at priority 10 and 20% sheddable (-1). Targets: high p99
  *    <= 1.5x unloaded and none fails; sheddable refused first; every refusal a 429 with
@@ -160,11 +160,11 @@ export async function fleetScenario(o: FleetOptions) {
   const leastQueueBackends = diff(before, await fakeStats(fakes));
   for (const p of sidecars.procs) await p.stop();
 
-  // The burst: least-queue with the queue on, each backend's te_queue_size scraped every 100 ms,
+  // The burst: least-queue with the queue on, each backend's te_queue_size scraped every 250 ms,
   // and a backend counted full at SATURATION_QUEUE calls waiting (reported + sent since the
   // scrape), so calls wait in the sidecars by priority instead of in the backends' first-come queues.
-  const burstRouter = { routing_strategy: 'least-queue', ...shared, scrape_backend_metrics: true, load_signal_interval: 0.1, saturation_queue: SATURATION_QUEUE };
-  o.log(`fleet: least-queue, scrape 100 ms, saturation_queue ${SATURATION_QUEUE}: unloaded high priority (30%) for ${unloadedSeconds} s`);
+  const burstRouter = { routing_strategy: 'least-queue', ...shared, scrape_backend_metrics: true, load_signal_interval: 0.25, saturation_queue: SATURATION_QUEUE };
+  o.log(`fleet: least-queue, scrape 250 ms, saturation_queue ${SATURATION_QUEUE}: unloaded high priority (30%) for ${unloadedSeconds} s`);
   sidecars = await startSidecars(o, 'burst', fakes, burstRouter);
   await offer(sidecars.urls, 0.3 * CAPACITY, 3, plain);
   const unloaded = summarize((await offer(sidecars.urls, 0.3 * CAPACITY, unloadedSeconds, [['10', 1]])).get('10')!);
@@ -189,7 +189,7 @@ export async function fleetScenario(o: FleetOptions) {
   const refusedShare = (s: Summary) => round((100 * s.failed) / s.calls);
   const withinLimits = (rows: ReturnType<typeof diff>) => rows.every((b) => b.overloaded === 0 && b.maxHeld <= MAX_HELD && b.maxRunning <= b.slots);
   Object.assign(out, {
-    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, scrape_backend_metrics with load_signal_interval 0.1 s, saturation_queue ${SATURATION_QUEUE}`,
+    setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, scrape_backend_metrics with load_signal_interval 0.25 s, saturation_queue ${SATURATION_QUEUE}`,
     steady: { rate: round(steadyRate), seconds: steadySeconds, least_busy: leastBusy, least_queue: leastQueue, least_busy_backends: leastBusyBackends, least_queue_backends: leastQueueBackends, p99_ratio: p99Ratio },
     burst: { rate: round(2 * CAPACITY), seconds: burstSeconds, unloaded_high: unloaded, high, default: normal, sheddable, refused_percent: { high: refusedShare(high), default: refusedShare(normal), sheddable: refusedShare(sheddable) }, high_p99_ratio: highRatio },
     backends_after_all: finalBackends,

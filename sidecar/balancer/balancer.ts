@@ -215,8 +215,8 @@ export class Balancer {
           }
         }
         if (refusal === 'cancelled') throw new RouteError(callerGone(), attempts, 'the caller went away');
+        // Counted in reranker_lb_queue_outcomes_total (not as an rpm/tpm rejection).
         if (refusal !== undefined && !r.fallbackToLocal) {
-          this.#observer.rateLimited();
           throw new RouteError(busy(refusal, priority, flow.retryAfterSeconds(cost)), attempts, `queue: ${refusal}`);
         }
         this.#observer.fallback();

@@ -69,7 +69,8 @@ export class BackendReports {
 
   /** One scrape of every backend that has a queue metric. Never throws. */
   async scrape(): Promise<void> {
-    const timeoutMs = Math.min(this.#settings.intervalMs, METRICS_TIMEOUT_MAX_MS);
+    // A reading is good for twice the interval: a scrape that answers within that still helps.
+    const timeoutMs = Math.min(2 * this.#settings.intervalMs, METRICS_TIMEOUT_MAX_MS);
     await Promise.all(this.#backends.map((b) => this.#scrapeOne(b, timeoutMs)));
   }
 
