@@ -19,7 +19,12 @@ export interface StreamResult {
   readonly failures: Record<string, number>;
 }
 
-export async function runStreams(streams: readonly Stream[], seconds: number, body: string, timeoutMs: number): Promise<Map<string, StreamResult>> {
+export async function runStreams(
+  streams: readonly Stream[],
+  seconds: number,
+  body: string,
+  timeoutMs: number,
+): Promise<Map<string, StreamResult>> {
   const pools = new Map<string, Pool>();
   const results = new Map<string, StreamResult>();
   for (const s of streams) {
@@ -40,7 +45,17 @@ export async function runStreams(streams: readonly Stream[], seconds: number, bo
         while (next[i]! < totals[i]! && start + (next[i]! * 1000) / s.rate <= now) {
           const intended = start + (next[i]! * 1000) / s.rate;
           next[i]!++;
-          pending.push(fire(pools.get(new URL(s.url).origin)!, new URL(s.url).pathname, s.headers, body, timeoutMs, intended, results.get(s.key)!));
+          pending.push(
+            fire(
+              pools.get(new URL(s.url).origin)!,
+              new URL(s.url).pathname,
+              s.headers,
+              body,
+              timeoutMs,
+              intended,
+              results.get(s.key)!,
+            ),
+          );
         }
         if (next[i]! < totals[i]!) left = true;
       }
@@ -55,10 +70,25 @@ export async function runStreams(streams: readonly Stream[], seconds: number, bo
   return results;
 }
 
-async function fire(pool: Pool, path: string, headers: Record<string, string>, body: string, timeoutMs: number, intended: number, into: StreamResult): Promise<void> {
+async function fire(
+  pool: Pool,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  intended: number,
+  into: StreamResult,
+): Promise<void> {
   into.sent++;
   try {
-    const res = await pool.request({ path, method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const res = await pool.request({
+      path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
     await res.body.text();
     into.samples.push(performance.now() - intended);
     if (res.statusCode !== 200) {

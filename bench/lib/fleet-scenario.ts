@@ -42,7 +42,10 @@ interface Fake {
   readonly proc: Managed;
 }
 
-const BODY = JSON.stringify({ query: 'topic 3 passage', documents: Array.from({ length: 10 }, (_d, i) => `document ${i} about topic ${i % 5}`) });
+const BODY = JSON.stringify({
+  query: 'topic 3 passage',
+  documents: Array.from({ length: 10 }, (_d, i) => `document ${i} about topic ${i % 5}`),
+});
 const round = (v: number) => Math.round(v * 10) / 10;
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
 
@@ -79,8 +82,28 @@ async function startFakes(o: FleetOptions): Promise<Fake[]> {
   for (const [i, slots] of SLOTS.entries()) {
     const name = `tei-${slots}x`;
     const port = o.nextPort();
-    const args = ['--port', String(port), '--name', name, '--format', 'tei', '--scoring', 'cheap', '--latency-ms', String(SERVICE_MS), '--latency-sigma', '0.1'];
-    const proc = start(name, o.nodeBin, [join(o.root, 'test/fake-reranker/fake-reranker-cli.ts'), ...args, '--concurrency', String(slots), '--max-concurrent-requests', String(MAX_HELD)]);
+    const args = [
+      '--port',
+      String(port),
+      '--name',
+      name,
+      '--format',
+      'tei',
+      '--scoring',
+      'cheap',
+      '--latency-ms',
+      String(SERVICE_MS),
+      '--latency-sigma',
+      '0.1',
+    ];
+    const proc = start(name, o.nodeBin, [
+      join(o.root, 'test/fake-reranker/fake-reranker-cli.ts'),
+      ...args,
+      '--concurrency',
+      String(slots),
+      '--max-concurrent-requests',
+      String(MAX_HELD),
+    ]);
     const url = `http://127.0.0.1:${port}`;
     await waitForHttp(`${url}/health`);
     fakes.push({ name: `${name}-${i}`, url, proc });
@@ -88,16 +111,37 @@ async function startFakes(o: FleetOptions): Promise<Fake[]> {
   return fakes;
 }
 
-async function fakeStats(fakes: readonly Fake[]): Promise<{ name: string; slots: number; requests: number; maxRunning: number; maxHeld: number; overloaded: number }[]> {
+async function fakeStats(
+  fakes: readonly Fake[],
+): Promise<
+  { name: string; slots: number; requests: number; maxRunning: number; maxHeld: number; overloaded: number }[]
+> {
   return Promise.all(
     fakes.map(async (f, i) => {
-      const s = (await (await fetch(`${f.url}/__stats`)).json()) as { requests: number; maxRunning: number; maxHeld: number; overloaded: number };
-      return { name: f.name, slots: SLOTS[i]!, requests: s.requests, maxRunning: s.maxRunning, maxHeld: s.maxHeld, overloaded: s.overloaded };
+      const s = (await (await fetch(`${f.url}/__stats`)).json()) as {
+        requests: number;
+        maxRunning: number;
+        maxHeld: number;
+        overloaded: number;
+      };
+      return {
+        name: f.name,
+        slots: SLOTS[i]!,
+        requests: s.requests,
+        maxRunning: s.maxRunning,
+        maxHeld: s.maxHeld,
+        overloaded: s.overloaded,
+      };
     }),
   );
 }
 
-async function startSidecars(o: FleetOptions, arm: string, fakes: readonly Fake[], router: Record<string, unknown>): Promise<{ urls: string[]; procs: Managed[] }> {
+async function startSidecars(
+  o: FleetOptions,
+  arm: string,
+  fakes: readonly Fake[],
+  router: Record<string, unknown>,
+): Promise<{ urls: string[]; procs: Managed[] }> {
   const urls: string[] = [];
   const procs: Managed[] = [];
   for (let i = 0; i < SHARES.length; i++) {
@@ -107,7 +151,14 @@ async function startSidecars(o: FleetOptions, arm: string, fakes: readonly Fake[
       config,
       JSON.stringify({
         model_list: fakes.map((f) => ({ model_name: f.name, litellm_params: { api_base: f.url, api_format: 'tei' } })),
-        router_settings: { enable_request_logging: false, health_check_interval: 0, fallback_to_local: false, retry_delay: 0.05, sidecar_count: SHARES.length, ...router },
+        router_settings: {
+          enable_request_logging: false,
+          health_check_interval: 0,
+          fallback_to_local: false,
+          retry_delay: 0.05,
+          sidecar_count: SHARES.length,
+          ...router,
+        },
       }),
     );
     procs.push(
@@ -127,9 +178,19 @@ async function startSidecars(o: FleetOptions, arm: string, fakes: readonly Fake[
 }
 
 /** Offered load `rate` split over the sidecars by SHARES; `classes`: share of calls per priority header (undefined: none). */
-function offer(urls: readonly string[], rate: number, seconds: number, classes: readonly (readonly [string | undefined, number])[]): Promise<Map<string, StreamResult>> {
+function offer(
+  urls: readonly string[],
+  rate: number,
+  seconds: number,
+  classes: readonly (readonly [string | undefined, number])[],
+): Promise<Map<string, StreamResult>> {
   const streams = urls.flatMap((url, i) =>
-    classes.map(([priority, share]) => ({ key: priority ?? 'none', url: `${url}/rerank`, rate: rate * SHARES[i]! * share, headers: (priority === undefined ? {} : { 'x-reranker-priority': priority }) as Record<string, string> })),
+    classes.map(([priority, share]) => ({
+      key: priority ?? 'none',
+      url: `${url}/rerank`,
+      rate: rate * SHARES[i]! * share,
+      headers: (priority === undefined ? {} : { 'x-reranker-priority': priority }) as Record<string, string>,
+    })),
   );
   return runStreams(streams, seconds, BODY, 15_000);
 }
@@ -163,18 +224,31 @@ export async function fleetScenario(o: FleetOptions) {
   // The burst: least-queue with the queue on, each backend's te_queue_size scraped every 250 ms,
   // and a backend counted full at SATURATION_QUEUE calls waiting (reported + sent since the
   // scrape), so calls wait in the sidecars by priority instead of in the backends' first-come queues.
-  const burstRouter = { routing_strategy: 'least-queue', ...shared, scrape_backend_metrics: true, load_signal_interval: 0.25, saturation_queue: SATURATION_QUEUE };
-  o.log(`fleet: least-queue, scrape 250 ms, saturation_queue ${SATURATION_QUEUE}: unloaded high priority (30%) for ${unloadedSeconds} s`);
+  const burstRouter = {
+    routing_strategy: 'least-queue',
+    ...shared,
+    scrape_backend_metrics: true,
+    load_signal_interval: 0.25,
+    saturation_queue: SATURATION_QUEUE,
+  };
+  o.log(
+    `fleet: least-queue, scrape 250 ms, saturation_queue ${SATURATION_QUEUE}: unloaded high priority (30%) for ${unloadedSeconds} s`,
+  );
   sidecars = await startSidecars(o, 'burst', fakes, burstRouter);
   await offer(sidecars.urls, 0.3 * CAPACITY, 3, plain);
   const unloaded = summarize((await offer(sidecars.urls, 0.3 * CAPACITY, unloadedSeconds, [['10', 1]])).get('10')!);
-  o.log(`fleet: least-queue, 2x burst (${round(2 * CAPACITY)} calls/s) for ${burstSeconds} s: 20% priority 10, 60% default, 20% sheddable`);
+  o.log(
+    `fleet: least-queue, 2x burst (${round(2 * CAPACITY)} calls/s) for ${burstSeconds} s: 20% priority 10, 60% default, 20% sheddable`,
+  );
   const burst = await offer(sidecars.urls, 2 * CAPACITY, burstSeconds, [
     ['10', 0.2],
     ['0', 0.6],
     ['-1', 0.2],
   ]);
-  const lbStats = (await (await fetch(`${sidecars.urls[0]}/lb/stats`)).json()) as { backends: { name: string; reported_limits: unknown; max_parallel_requests: number | null; load_signal: unknown }[]; flow_control: unknown };
+  const lbStats = (await (await fetch(`${sidecars.urls[0]}/lb/stats`)).json()) as {
+    backends: { name: string; reported_limits: unknown; max_parallel_requests: number | null; load_signal: unknown }[];
+    flow_control: unknown;
+  };
   for (const p of sidecars.procs) await p.stop();
   const finalBackends = await fakeStats(fakes);
   for (const f of fakes) await f.proc.stop();
@@ -187,18 +261,59 @@ export async function fleetScenario(o: FleetOptions) {
   const p99Ratio = ratio(leastQueue.p99, leastBusy.p99);
   const highRatio = ratio(high.p99, unloaded.p99);
   const refusedShare = (s: Summary) => round((100 * s.failed) / s.calls);
-  const withinLimits = (rows: ReturnType<typeof diff>) => rows.every((b) => b.overloaded === 0 && b.maxHeld <= MAX_HELD && b.maxRunning <= b.slots);
+  const withinLimits = (rows: ReturnType<typeof diff>) =>
+    rows.every((b) => b.overloaded === 0 && b.maxHeld <= MAX_HELD && b.maxRunning <= b.slots);
   Object.assign(out, {
     setup: `3 TEI-like fakes (${SLOTS.join(', ')} calls at once, ${SERVICE_MS} ms each, log-normal sigma 0.1, first-come queue behind, max_concurrent_requests ${MAX_HELD}): capacity ${CAPACITY} calls/s; 4 sidecar processes (sidecar_count 4) take ${SHARES.map((s) => `${s * 100}%`).join(', ')} of the traffic; 10-document calls, open loop; queue_timeout 2 s, queue_max_length 200 in both arms; burst phase: least-queue, scrape_backend_metrics with load_signal_interval 0.25 s, saturation_queue ${SATURATION_QUEUE}`,
-    steady: { rate: round(steadyRate), seconds: steadySeconds, least_busy: leastBusy, least_queue: leastQueue, least_busy_backends: leastBusyBackends, least_queue_backends: leastQueueBackends, p99_ratio: p99Ratio },
-    burst: { rate: round(2 * CAPACITY), seconds: burstSeconds, unloaded_high: unloaded, high, default: normal, sheddable, refused_percent: { high: refusedShare(high), default: refusedShare(normal), sheddable: refusedShare(sheddable) }, high_p99_ratio: highRatio },
+    steady: {
+      rate: round(steadyRate),
+      seconds: steadySeconds,
+      least_busy: leastBusy,
+      least_queue: leastQueue,
+      least_busy_backends: leastBusyBackends,
+      least_queue_backends: leastQueueBackends,
+      p99_ratio: p99Ratio,
+    },
+    burst: {
+      rate: round(2 * CAPACITY),
+      seconds: burstSeconds,
+      unloaded_high: unloaded,
+      high,
+      default: normal,
+      sheddable,
+      refused_percent: { high: refusedShare(high), default: refusedShare(normal), sheddable: refusedShare(sheddable) },
+      high_p99_ratio: highRatio,
+    },
     backends_after_all: finalBackends,
-    lb_stats_sample: { backends: lbStats.backends.map((b) => ({ name: b.name, reported_limits: b.reported_limits, max_parallel_requests: b.max_parallel_requests, load_signal: b.load_signal })), flow_control: lbStats.flow_control },
+    lb_stats_sample: {
+      backends: lbStats.backends.map((b) => ({
+        name: b.name,
+        reported_limits: b.reported_limits,
+        max_parallel_requests: b.max_parallel_requests,
+        load_signal: b.load_signal,
+      })),
+      flow_control: lbStats.flow_control,
+    },
     targets: {
-      steady_p99: { target: 'least-queue p99 <= 0.5x least-busy p99, no backend over its limits', met: p99Ratio <= 0.5 && withinLimits(leastBusyBackends) && withinLimits(leastQueueBackends) },
-      burst_high: { target: 'high-priority p99 <= 1.5x unloaded, none fails', met: highRatio <= 1.5 && high.failed === 0 },
-      burst_shedding: { target: 'sheddable refused first; every refusal a 429 with Retry-After; nothing else fails', met: refusedShare(sheddable) >= refusedShare(normal) && everyRefusal429 && sheddable.failed >= normal.failed * (0.2 / 0.6) },
-      info_limits: { target: "TEI /info limits in /lb/stats unconfigured", met: lbStats.backends.every((b) => b.reported_limits !== null) },
+      steady_p99: {
+        target: 'least-queue p99 <= 0.5x least-busy p99, no backend over its limits',
+        met: p99Ratio <= 0.5 && withinLimits(leastBusyBackends) && withinLimits(leastQueueBackends),
+      },
+      burst_high: {
+        target: 'high-priority p99 <= 1.5x unloaded, none fails',
+        met: highRatio <= 1.5 && high.failed === 0,
+      },
+      burst_shedding: {
+        target: 'sheddable refused first; every refusal a 429 with Retry-After; nothing else fails',
+        met:
+          refusedShare(sheddable) >= refusedShare(normal) &&
+          everyRefusal429 &&
+          sheddable.failed >= normal.failed * (0.2 / 0.6),
+      },
+      info_limits: {
+        target: 'TEI /info limits in /lb/stats unconfigured',
+        met: lbStats.backends.every((b) => b.reported_limits !== null),
+      },
     },
   });
   return out;

@@ -53,7 +53,7 @@ export function describeNetworkError(error: unknown): AttemptError {
 }
 
 /** A timing header in ms; NaN when absent or not a plain non-negative number (backend text is untrusted). */
-export function headerMs(value: string | string[] | undefined): number {
+function headerMs(value: string | string[] | undefined): number {
   const raw = Array.isArray(value) ? value[0] : value;
   if (raw === undefined || raw.length === 0 || raw.length > 16) return Number.NaN;
   const n = Number(raw);

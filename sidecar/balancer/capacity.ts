@@ -21,18 +21,27 @@ export function canTake(b: Backend, now: number, cost: number, saturationQueue: 
 }
 
 /** Would take calls but is full: at max_parallel_requests, a rate limit, or parked after a 429/503 (its own saturation report). */
-export function isSaturated(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
+function isSaturated(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
   if (b.spec.keyProblem !== undefined || !b.healthOk || b.canaryEjected || !b.breakerAdmits) return false;
   return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue);
 }
 
-export function anySaturated(backends: readonly Backend[], now: number, cost: number, saturationQueue: number | undefined): boolean {
+export function anySaturated(
+  backends: readonly Backend[],
+  now: number,
+  cost: number,
+  saturationQueue: number | undefined,
+): boolean {
   for (const b of backends) if (isSaturated(b, now, cost, saturationQueue)) return true;
   return false;
 }
 
 /** The probe flow control admits waiters with, over whatever backends are in service now. */
-export function capacityProbe(backends: () => readonly Backend[], saturationQueue: () => number | undefined, now: () => number): CapacityProbe {
+export function capacityProbe(
+  backends: () => readonly Backend[],
+  saturationQueue: () => number | undefined,
+  now: () => number,
+): CapacityProbe {
   return {
     canAdmit(cost) {
       const t = now();

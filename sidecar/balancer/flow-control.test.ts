@@ -8,9 +8,21 @@ import { describe, test } from 'node:test';
 import { ManualTime } from '../../common/manual-time.ts';
 import type { FlowSettings } from '../config/model.ts';
 import { LbError } from '../errors.ts';
-import { FlowControl, OVERFLOW_TENANT, type CapacityProbe, type PriorityBucket, type WaitOutcome } from './flow-control.ts';
+import {
+  FlowControl,
+  OVERFLOW_TENANT,
+  type CapacityProbe,
+  type PriorityBucket,
+  type WaitOutcome,
+} from './flow-control.ts';
 
-const SETTINGS: FlowSettings = { queueTimeoutMs: 1000, queueMaxLength: 10, maxTenants: 3, tenantMaxInFlight: undefined, saturationQueue: undefined };
+const SETTINGS: FlowSettings = {
+  queueTimeoutMs: 1000,
+  queueMaxLength: 10,
+  maxTenants: 3,
+  tenantMaxInFlight: undefined,
+  saturationQueue: undefined,
+};
 
 /** A fleet with `free` slots; `roomInMs` when only a rate limit's window holds calls back. */
 class Slots implements CapacityProbe {
@@ -28,7 +40,10 @@ function setup(settings: Partial<FlowSettings> = {}) {
   const time = new ManualTime();
   const slots = new Slots();
   const seen: [PriorityBucket, WaitOutcome, number][] = [];
-  const flow = new FlowControl({ ...SETTINGS, ...settings }, { clock: time, timers: time, probe: slots, observer: { waited: (b, o, s) => seen.push([b, o, s]) } });
+  const flow = new FlowControl(
+    { ...SETTINGS, ...settings },
+    { clock: time, timers: time, probe: slots, observer: { waited: (b, o, s) => seen.push([b, o, s]) } },
+  );
   /** What happened to each call, in the order it happened. */
   const log: string[] = [];
   const wait = (id: string, priority = 0, tenant = 't', deadline = Number.POSITIVE_INFINITY, signal?: AbortSignal) =>
@@ -138,7 +153,11 @@ describe('flow control', () => {
     assert.equal(flow.enterTenant('d'), OVERFLOW_TENANT);
     assert.throws(
       () => flow.enterTenant('e'),
-      (error: unknown) => error instanceof LbError && error.status === 429 && error.field === 'x-reranker-tenant' && error.retryAfterSeconds === 1,
+      (error: unknown) =>
+        error instanceof LbError &&
+        error.status === 429 &&
+        error.field === 'x-reranker-tenant' &&
+        error.retryAfterSeconds === 1,
     );
     flow.enterTenant('a');
     assert.throws(() => flow.enterTenant('a'), LbError);

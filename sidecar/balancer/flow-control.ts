@@ -75,7 +75,15 @@ export class FlowControl {
   #roomAt = Number.POSITIVE_INFINITY;
   /** Calls in flight per tenant (only tenants with calls in flight; at most max_tenants + 1 keys). */
   readonly #tenants = new Map<string, number>();
-  readonly counts: Record<WaitOutcome | 'tenant_limited', number> = { admitted: 0, timeout: 0, displaced: 0, full: 0, shed: 0, cancelled: 0, tenant_limited: 0 };
+  readonly counts: Record<WaitOutcome | 'tenant_limited', number> = {
+    admitted: 0,
+    timeout: 0,
+    displaced: 0,
+    full: 0,
+    shed: 0,
+    cancelled: 0,
+    tenant_limited: 0,
+  };
 
   constructor(settings: FlowSettings, deps: FlowDeps) {
     this.#settings = settings;
@@ -112,13 +120,29 @@ export class FlowControl {
    * keeps its first limit). Sheddable calls and calls finding the queue full (and no lower
    * priority to displace) are refused at once.
    */
-  wait(priority: number, tenant: string, cost: number, until: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+  wait(
+    priority: number,
+    tenant: string,
+    cost: number,
+    until: number,
+    signal: AbortSignal | undefined,
+  ): Promise<WaitOutcome> {
     const bucket = bucketOf(priority);
     if (priority < 0) return this.#refuse(bucket, 'shed');
     const now = this.#deps.clock.now();
     if (until <= now) return this.#refuse(bucket, 'timeout');
     return new Promise((resolve) => {
-      const w: Waiter = { priority, tenant, order: ++this.#order, cost, since: now, resolve, signal, timer: undefined, onAbort: undefined };
+      const w: Waiter = {
+        priority,
+        tenant,
+        order: ++this.#order,
+        cost,
+        since: now,
+        resolve,
+        signal,
+        timer: undefined,
+        onAbort: undefined,
+      };
       const offer = this.#queue.offer(w);
       if (!offer.queued) {
         this.#finish(w, 'full');
@@ -182,7 +206,12 @@ export class FlowControl {
     const limit = this.#settings.tenantMaxInFlight;
     if (limit !== undefined && (count ?? 0) >= limit) {
       this.counts.tenant_limited++;
-      throw new LbError('rate_limited', 429, `x-reranker-tenant: tenant has ${limit} calls in flight, its tenant_max_in_flight`, { field: 'x-reranker-tenant', retryAfterSeconds: 1 });
+      throw new LbError(
+        'rate_limited',
+        429,
+        `x-reranker-tenant: tenant has ${limit} calls in flight, its tenant_max_in_flight`,
+        { field: 'x-reranker-tenant', retryAfterSeconds: 1 },
+      );
     }
     this.#tenants.set(key, (count ?? 0) + 1);
     return key;

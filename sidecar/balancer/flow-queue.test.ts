@@ -40,7 +40,10 @@ describe('flow queue', () => {
     q.offer(call('late1', 0, 'late'));
     const next = drain(q);
     assert.ok(next.indexOf('late1') <= 3, next.join(' '));
-    assert.deepEqual(next.filter((id) => id.startsWith('a')), ['a2', 'a3']);
+    assert.deepEqual(
+      next.filter((id) => id.startsWith('a')),
+      ['a2', 'a3'],
+    );
   });
 
   test('full: a newcomer of higher priority displaces the newest of the lowest priority; an equal one is refused', () => {

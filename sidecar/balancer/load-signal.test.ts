@@ -64,14 +64,29 @@ describe('reported limits (TEI /info)', () => {
   });
 
   test('configured limits win', () => {
-    const configured = { ...SPEC, maxDocumentsPerCall: 8, maxParallelRequests: 2, limitsConfigured: { maxDocuments: true, maxParallel: true } } as BackendSpec;
-    const spec = withReportedLimits(configured, parseInfo({ max_client_batch_size: 64, max_concurrent_requests: 512 }, 0));
+    const configured = {
+      ...SPEC,
+      maxDocumentsPerCall: 8,
+      maxParallelRequests: 2,
+      limitsConfigured: { maxDocuments: true, maxParallel: true },
+    } as BackendSpec;
+    const spec = withReportedLimits(
+      configured,
+      parseInfo({ max_client_batch_size: 64, max_concurrent_requests: 512 }, 0),
+    );
     assert.equal(spec.maxDocumentsPerCall, 8);
     assert.equal(spec.maxParallelRequests, 2);
   });
 
   test('an /info that is not an object, or whose limits are not positive integers, tells nothing', () => {
-    for (const body of [null, [], 'x', { max_client_batch_size: -1 }, { max_client_batch_size: 1.5, max_concurrent_requests: '9' }, { max_concurrent_requests: 1e12 }]) {
+    for (const body of [
+      null,
+      [],
+      'x',
+      { max_client_batch_size: -1 },
+      { max_client_batch_size: 1.5, max_concurrent_requests: '9' },
+      { max_concurrent_requests: 1e12 },
+    ]) {
       assert.equal(parseInfo(body, 0), undefined, JSON.stringify(body));
     }
   });

@@ -43,14 +43,24 @@ export async function driveQueued(
   let admitted = admittedBefore;
   let until = waitUntil;
   for (;;) {
-    const run = newRun(request, cost, new GenerationPlan(gen, gen.backends, cost, deadline, deps), options, options.signal, attempts, undefined);
+    const run = newRun(
+      request,
+      cost,
+      new GenerationPlan(gen, gen.backends, cost, deadline, deps),
+      options,
+      options.signal,
+      attempts,
+      undefined,
+    );
     // The plan's first step runs synchronously: an admitted call holds its slot before the next is admitted.
     const pending = drive(deps, run);
     if (admitted) flow.afterAdmitted();
     admitted = false;
     const answer = await pending;
-    if (answer !== undefined || run.attempts > 0 || run.stopped !== 'no eligible backend left' || !flow.enabled) return { answer, run, refusal: undefined };
-    if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen))) return { answer, run, refusal: undefined };
+    if (answer !== undefined || run.attempts > 0 || run.stopped !== 'no eligible backend left' || !flow.enabled)
+      return { answer, run, refusal: undefined };
+    if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen)))
+      return { answer, run, refusal: undefined };
     until ??= flow.waitUntil(deadline);
     const outcome = await flow.wait(ticket.priority, ticket.tenant, cost, until, options.signal);
     if (outcome !== 'admitted') return { answer: undefined, run, refusal: outcome };

@@ -16,7 +16,9 @@ export interface ReportedLimits {
 /** The spec a backend routes with: the config's, with the backend's own limits where it set none. */
 export function withReportedLimits(spec: BackendSpec, reported: ReportedLimits | undefined): BackendSpec {
   if (reported === undefined) return spec;
-  const documents = spec.limitsConfigured.maxDocuments ? spec.maxDocumentsPerCall : (reported.maxDocumentsPerCall ?? spec.maxDocumentsPerCall);
+  const documents = spec.limitsConfigured.maxDocuments
+    ? spec.maxDocumentsPerCall
+    : (reported.maxDocumentsPerCall ?? spec.maxDocumentsPerCall);
   const parallel =
     spec.limitsConfigured.maxParallel || reported.maxConcurrentRequests === undefined
       ? spec.maxParallelRequests

@@ -17,7 +17,7 @@ import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-default
 export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
 /** The metric a backend's /metrics counts waiting calls in, when `queue_metric` is not set. */
-export const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = { tei: 'te_queue_size', vllm: 'vllm:num_requests_waiting' };
+const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = { tei: 'te_queue_size', vllm: 'vllm:num_requests_waiting' };
 
 /**
  * Seconds (the seed's unit) -> whole milliseconds: Node's server timeouts must be integers, and

@@ -56,7 +56,14 @@ export class BackendReports {
   /** One /info read; the limits apply where the config set none. Never throws. */
   async readInfo(b: Backend): Promise<void> {
     try {
-      const answer = await this.#deps.client.request(b.target, '/info', 'GET', backendHeaders(b.spec.apiKey), undefined, { timeoutMs: INFO_TIMEOUT_MS, maxBytes: INFO_MAX_BYTES, readBody: true });
+      const answer = await this.#deps.client.request(
+        b.target,
+        '/info',
+        'GET',
+        backendHeaders(b.spec.apiKey),
+        undefined,
+        { timeoutMs: INFO_TIMEOUT_MS, maxBytes: INFO_MAX_BYTES, readBody: true },
+      );
       if (answer.status < 200 || answer.status >= 300) return;
       const limits = parseInfo(JSON.parse(answer.body.toString('utf8')), this.#deps.clock.wallNow());
       if (limits === undefined || this.#stopped) return;
@@ -78,8 +85,16 @@ export class BackendReports {
     const metric = b.spec.queueMetric;
     if (metric === undefined) return;
     try {
-      const answer = await this.#deps.client.request(b.target, '/metrics', 'GET', backendHeaders(b.spec.apiKey), undefined, { timeoutMs, maxBytes: METRICS_MAX_BYTES, readBody: true });
-      const value = answer.status >= 200 && answer.status < 300 ? metricValue(answer.body.toString('utf8'), metric) : undefined;
+      const answer = await this.#deps.client.request(
+        b.target,
+        '/metrics',
+        'GET',
+        backendHeaders(b.spec.apiKey),
+        undefined,
+        { timeoutMs, maxBytes: METRICS_MAX_BYTES, readBody: true },
+      );
+      const value =
+        answer.status >= 200 && answer.status < 300 ? metricValue(answer.body.toString('utf8'), metric) : undefined;
       if (value === undefined) b.load.scrapeFailures++;
       else b.load.fromMetrics(value, this.#deps.clock.now());
     } catch {

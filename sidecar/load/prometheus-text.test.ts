@@ -25,5 +25,8 @@ test('sums the samples of a labelled metric', () => {
 
 test('absent or garbage: no value', () => {
   assert.equal(metricValue(TEI, 'nope'), undefined);
-  assert.equal(metricValue('te_queue_size NaN\nte_queue_size -4\nte_queue_size{unclosed 3', 'te_queue_size'), undefined);
+  assert.equal(
+    metricValue('te_queue_size NaN\nte_queue_size -4\nte_queue_size{unclosed 3', 'te_queue_size'),
+    undefined,
+  );
 });

@@ -4,7 +4,13 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Backend } from '../balancer/backend.ts';
-import { bucketOf, type FlowControl, type FlowObserver, type PriorityBucket, type WaitOutcome } from '../balancer/flow-control.ts';
+import {
+  bucketOf,
+  type FlowControl,
+  type FlowObserver,
+  type PriorityBucket,
+  type WaitOutcome,
+} from '../balancer/flow-control.ts';
 
 const PREFIX = 'reranker_lb_';
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -23,7 +29,8 @@ export function registerFlowMetrics(registry: Registry, source: FlowSource): Flo
     registers: [registry],
     collect() {
       const counts: Record<PriorityBucket, number> = { high: 0, default: 0, sheddable: 0 };
-      for (const level of (source.flow().toJSON().waiting_by_priority as { priority: number; waiting: number }[])) counts[bucketOf(level.priority)] += level.waiting;
+      for (const level of source.flow().toJSON().waiting_by_priority as { priority: number; waiting: number }[])
+        counts[bucketOf(level.priority)] += level.waiting;
       for (const bucket of BUCKETS) this.set({ priority: bucket }, counts[bucket]);
     },
   });
@@ -42,7 +49,7 @@ export function registerFlowMetrics(registry: Registry, source: FlowSource): Flo
   });
   new Gauge({
     name: `${PREFIX}backend_reported_queue`,
-    help: "Calls waiting at each backend as the backend reports them (answer headers or /metrics); absent while the report is stale.",
+    help: 'Calls waiting at each backend as the backend reports them (answer headers or /metrics); absent while the report is stale.',
     labelNames: ['backend', 'source'] as const,
     registers: [registry],
     collect() {

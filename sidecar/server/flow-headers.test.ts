@@ -14,7 +14,11 @@ test('x-reranker-priority: anything else is a 400 naming the header', () => {
   for (const bad of ['', 'high', '1.5', '1001', '-1001', '99999999', '1e3', ' 1', '0x10']) {
     assert.throws(
       () => parsePriority(bad),
-      (e: unknown) => e instanceof LbError && e.status === 400 && e.field === 'x-reranker-priority' && e.message.startsWith('x-reranker-priority'),
+      (e: unknown) =>
+        e instanceof LbError &&
+        e.status === 400 &&
+        e.field === 'x-reranker-priority' &&
+        e.message.startsWith('x-reranker-priority'),
       JSON.stringify(bad),
     );
   }
@@ -23,6 +27,10 @@ test('x-reranker-priority: anything else is a 400 naming the header', () => {
 test('x-reranker-tenant: a short plain name, else a 400 naming the header', () => {
   assert.equal(parseTenant('team-search.eu:1'), 'team-search.eu:1');
   for (const bad of ['', 'x'.repeat(65), 'a b', 'ünï', 'a/b']) {
-    assert.throws(() => parseTenant(bad), (e: unknown) => e instanceof LbError && e.status === 400 && e.field === 'x-reranker-tenant', JSON.stringify(bad));
+    assert.throws(
+      () => parseTenant(bad),
+      (e: unknown) => e instanceof LbError && e.status === 400 && e.field === 'x-reranker-tenant',
+      JSON.stringify(bad),
+    );
   }
 });

@@ -13,7 +13,11 @@ async function tei(behaviour: Partial<Behaviour>): Promise<FakeReranker> {
 }
 
 function rerank(f: FakeReranker, texts = ['a', 'b']): Promise<Response> {
-  return fetch(`${f.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'q', texts }) });
+  return fetch(`${f.url}/rerank`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'q', texts }),
+  });
 }
 
 test('serves `concurrency` calls at once; the rest queue and say how long they waited', async () => {

@@ -40,10 +40,12 @@ export class ServingSlots {
       this.#start();
       return undefined;
     }
-    return new Promise((resolve) => this.#waiting.push(() => {
-      this.#start();
-      resolve();
-    }));
+    return new Promise((resolve) =>
+      this.#waiting.push(() => {
+        this.#start();
+        resolve();
+      }),
+    );
   }
 
   release(b: Behaviour): void {
@@ -87,5 +89,11 @@ export function infoBody(name: string, b: Behaviour): Record<string, unknown> {
 export function timingHeaders(queueMs: number, inferenceMs: number): Record<string, string> {
   const q = String(Math.round(queueMs));
   const i = String(Math.round(inferenceMs));
-  return { 'x-queue-time': q, 'x-inference-time': i, 'x-compute-time': i, 'x-tokenization-time': '0', 'x-total-time': String(Math.round(queueMs + inferenceMs)) };
+  return {
+    'x-queue-time': q,
+    'x-inference-time': i,
+    'x-compute-time': i,
+    'x-tokenization-time': '0',
+    'x-total-time': String(Math.round(queueMs + inferenceMs)),
+  };
 }

@@ -14,7 +14,10 @@ const TEI_QUERY = { query: 'capital of France', texts: QUERY.documents };
 
 describe('flow control over HTTP', () => {
   test("a TEI backend's /info limits show in /lb/stats and apply, with nothing configured", async () => {
-    const p = await pool([{ name: 'tei', format: 'tei', behaviour: { maxConcurrentRequests: 6, maxClientBatchSize: 4 } }], { routing_strategy: 'least-queue' });
+    const p = await pool(
+      [{ name: 'tei', format: 'tei', behaviour: { maxConcurrentRequests: 6, maxClientBatchSize: 4 } }],
+      { routing_strategy: 'least-queue' },
+    );
     const backend = await eventually(async () => {
       const b = (await stats(p.url)).backends[0];
       return b.reported_limits !== null && b;
@@ -32,8 +35,14 @@ describe('flow control over HTTP', () => {
   });
 
   test("the backend's answer headers become its load signal in /lb/stats", async () => {
-    const p = await pool([{ name: 'tei', format: 'tei', behaviour: { concurrency: 1, latencyMs: 60 } }], { routing_strategy: 'least-queue' });
-    await Promise.all([post(p.url, '/rerank', TEI_QUERY), post(p.url, '/rerank', TEI_QUERY), post(p.url, '/rerank', TEI_QUERY)]);
+    const p = await pool([{ name: 'tei', format: 'tei', behaviour: { concurrency: 1, latencyMs: 60 } }], {
+      routing_strategy: 'least-queue',
+    });
+    await Promise.all([
+      post(p.url, '/rerank', TEI_QUERY),
+      post(p.url, '/rerank', TEI_QUERY),
+      post(p.url, '/rerank', TEI_QUERY),
+    ]);
     const signal = (await stats(p.url)).backends[0].load_signal;
     assert.equal(signal.source, 'headers');
     assert.ok(signal.reported_queue > 0, JSON.stringify(signal));
@@ -41,7 +50,10 @@ describe('flow control over HTTP', () => {
   });
 
   test('every backend full: higher priority is served first, sheddable is refused at once, waiting ends in 429 + Retry-After', async () => {
-    const p = await pool([{ name: 'one', behaviour: { latencyMs: 300 }, entry: { max_parallel_requests: 1 } }], { queue_timeout: 5, fallback_to_local: false });
+    const p = await pool([{ name: 'one', behaviour: { latencyMs: 300 }, entry: { max_parallel_requests: 1 } }], {
+      queue_timeout: 5,
+      fallback_to_local: false,
+    });
     const done: string[] = [];
     const call = (id: string, headers: Record<string, string>) =>
       post(p.url, '/rerank', QUERY, headers).then((r) => {
@@ -66,7 +78,11 @@ describe('flow control over HTTP', () => {
   });
 
   test('a wait longer than queue_timeout ends in 429 with Retry-After; the queue holds queue_max_length', async () => {
-    const p = await pool([{ name: 'one', behaviour: { latencyMs: 1500 }, entry: { max_parallel_requests: 1 } }], { queue_timeout: 0.2, queue_max_length: 1, fallback_to_local: false });
+    const p = await pool([{ name: 'one', behaviour: { latencyMs: 1500 }, entry: { max_parallel_requests: 1 } }], {
+      queue_timeout: 0.2,
+      queue_max_length: 1,
+      fallback_to_local: false,
+    });
     const first = post(p.url, '/rerank', QUERY);
     await eventually(async () => (await stats(p.url)).backends[0].in_flight === 1);
     const waiting = post(p.url, '/rerank', QUERY);
@@ -92,7 +108,10 @@ describe('flow control over HTTP', () => {
     const tenant = await post(p.url, '/rerank', QUERY, { 'x-reranker-tenant': 'a b' });
     assert.equal(tenant.status, 400);
     assert.equal(tenant.body.error.field, 'x-reranker-tenant');
-    assert.equal((await post(p.url, '/rerank', QUERY, { 'x-reranker-priority': '3', 'x-reranker-tenant': 'search' })).status, 200);
+    assert.equal(
+      (await post(p.url, '/rerank', QUERY, { 'x-reranker-priority': '3', 'x-reranker-tenant': 'search' })).status,
+      200,
+    );
     assert.equal((await get(p.url, '/lb/stats')).body.flow_control.tenants_in_flight, 0);
   });
 });
