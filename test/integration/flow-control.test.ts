@@ -49,6 +49,33 @@ describe('flow control over HTTP', () => {
     assert.equal(signal.stale_after_ms, 2000);
   });
 
+  test("scrape_backend_metrics reads the backend's te_queue_size; a backend without the metric reports nothing", async () => {
+    const p = await pool(
+      [
+        { name: 'tei', format: 'tei', behaviour: { concurrency: 1, latencyMs: 400 } },
+        { name: 'plain', params: { queue_metric: 'no_such_metric' } },
+      ],
+      { routing_strategy: 'least-queue', scrape_backend_metrics: true, load_signal_interval: 0.05 },
+    );
+    // Three calls straight at the TEI fake (not through the sidecar): one served, two waiting.
+    const direct = [0, 1, 2].map(() =>
+      fetch(`${p.fakes.tei!.url}/rerank`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(TEI_QUERY),
+      }),
+    );
+    const seen = await eventually(async () => {
+      const signal = (await stats(p.url)).backends[0].load_signal;
+      return signal.source === 'metrics' && signal.reported_queue === 2 && signal;
+    });
+    assert.ok(seen.age_ms <= seen.stale_after_ms);
+    const plain = (await stats(p.url)).backends[1].load_signal;
+    assert.equal(plain.reported_queue, null);
+    assert.ok(plain.scrape_failures > 0);
+    await Promise.all(direct);
+  });
+
   test('every backend full: higher priority is served first, sheddable is refused at once, waiting ends in 429 + Retry-After', async () => {
     const p = await pool([{ name: 'one', behaviour: { latencyMs: 300 }, entry: { max_parallel_requests: 1 } }], {
       queue_timeout: 5,
