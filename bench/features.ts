@@ -1,5 +1,5 @@
 /**
- * Benchmarks of splitting, hedging and the canary, on loopback only, in about three minutes (`make bench-features`):
+ * Benchmarks of splitting, hedging and the canary, on loopback only, in about six minutes (`make bench-features`):
  *
  * 1. Split: a 600-document call against 3 backends whose latency grows per document; p50/p99
  *    with `shard_min_documents` (split over the 3) and without (one backend takes it whole).
@@ -247,6 +247,8 @@ function fleetMarkdown(f: FleetResult): string[] {
       f.backends_after_all.map((b: any) => `${b.name}: ${b.maxRunning}/${b.slots} at once, ${b.maxHeld} held, ${b.overloaded} 429s`).join('; ') +
       '.',
     '',
+    "Reading: least-queue gives the smallest backend about its share of the capacity, where least-busy — whose lighter sidecars see mostly idle backends and break ties at random — sends it more than it can serve, and its first-come queue makes the tail. In the burst, sheddable calls are refused first and every refusal is a 429 with Retry-After; but the high-priority tail is not held near its unloaded value: each of the 4 sidecars decides alone on a report that is late (the 250 ms scrape on a machine with load average 30-50; answer headers lag one call by nature), so calls still reach the backends' first-come queues (most held, above), which know no priority. Holding calls back fleet-wide needs a pool-wide limit (max_parallel_requests through Redis) or one elected sidecar scraping for the pool.",
+    '',
   ];
 }
 
@@ -255,10 +257,10 @@ const END = '<!-- bench-features:end -->';
 
 function writeDocs(section: string): void {
   const own = join(root, 'docs/benchmarks-features.md');
-  writeFileSync(own, `# Benchmarks: splitting, hedging, canary\n\nReproduce: \`make bench-features\` (about 3 minutes; \`node bench/features.ts --quick\` for a short run).\n\n${section}`);
+  writeFileSync(own, `# Benchmarks: splitting, hedging, canary, fleet flow control\n\nReproduce: \`make bench-features\` (about 6 minutes; \`node bench/features.ts --quick\` for a short run, \`--only fleet\` for one scenario).\n\n${section}`);
   const shared = join(root, 'docs/benchmarks.md');
   const text = existsSync(shared) ? readFileSync(shared, 'utf8') : '';
-  const block = `${BEGIN}\n\n## Splitting, hedging and the canary\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
+  const block = `${BEGIN}\n\n## Splitting, hedging, the canary and fleet flow control\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
   const from = text.indexOf(BEGIN);
   const to = text.indexOf(END);
   const next = from >= 0 && to > from ? text.slice(0, from) + block + text.slice(to + END.length + 1) : `${text.trimEnd()}\n\n${block}`;
