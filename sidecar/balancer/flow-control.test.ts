@@ -145,6 +145,17 @@ describe('flow control', () => {
     assert.equal(flow.mustWait(3), false);
   });
 
+  test('closing refuses every waiter with a timeout (a 429 the caller may retry), none is left hanging', async () => {
+    const { flow, log, wait } = setup();
+    void wait('a');
+    void wait('b', 3);
+    await settle();
+    flow.close();
+    await settle();
+    assert.deepEqual(log.sort(), ['a:timeout', 'b:timeout']);
+    assert.equal(flow.waiting, 0);
+  });
+
   test('tenants: at most max_tenants tracked, the rest share one; tenant_max_in_flight refuses with 429 naming the header', () => {
     const { flow } = setup({ maxTenants: 2, tenantMaxInFlight: 2 });
     assert.equal(flow.enterTenant('a'), 'a');

@@ -237,9 +237,9 @@ export class FlowControl {
     };
   }
 
-  /** Refuses all waiters (shutdown). */
+  /** Refuses all waiters (shutdown): a 429 with Retry-After, so callers try again elsewhere. */
   close(): void {
-    for (let w = this.#queue.take(); w !== undefined; w = this.#queue.take()) this.#finish(w, 'cancelled');
+    for (let w = this.#queue.take(); w !== undefined; w = this.#queue.take()) this.#finish(w, 'timeout');
     this.#deps.timers.clearTimeout(this.#roomTimer);
   }
 
