@@ -113,7 +113,8 @@ bench-ceiling: bootstrap
 	bench/setup.sh >/dev/null
 	node bench/run.ts --only ceiling,overhead
 
-## bench-features: splitting, hedging and canary scenarios on loopback (about 3 minutes)
+## bench-features: splitting, hedging, canary and fleet flow-control scenarios on loopback (about 6 minutes;
+## node bench/features.ts --quick --only fleet for one short scenario)
 bench-features: bootstrap
 	node bench/features.ts
 

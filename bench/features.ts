@@ -1,5 +1,5 @@
 /**
- * Benchmarks of splitting, hedging and the canary, on loopback only, in about three minutes (`make bench-features`):
+ * Benchmarks of splitting, hedging and the canary, on loopback only, in about six minutes (`make bench-features`):
  *
  * 1. Split: a 600-document call against 3 backends whose latency grows per document; p50/p99
  *    with `shard_min_documents` (split over the 3) and without (one backend takes it whole).
@@ -7,6 +7,8 @@
  * 2. Hedge: one of three backends with a heavy (log-normal) latency tail; p99 with and without
  *    hedging, and the extra calls the backends saw. Target: p99 <= 0.5x unhedged at <= 10% extra.
  * 3. Canary: time for the canary to mark a backend that ranks differently as inconsistent.
+ * 4. Fleet: 4 sidecars, skewed traffic, 3 TEI-like backends of unequal capacity: least-queue vs
+ *    least-busy at 90% load, then a 2x burst with priorities (bench/lib/fleet-scenario.ts).
  *
  * Fakes and the sidecar are child processes (test/fake-reranker/fake-reranker-cli.ts, sidecar/main.ts); load
  * comes from bench/lib/load-generator.ts's open-loop generator. Writes
@@ -20,12 +22,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad, type LoadResult } from './lib/load-generator.ts';
 import { start, stopAll, waitForHttp, type Managed } from './lib/processes.ts';
+import { fleetScenario } from './lib/fleet-scenario.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const nodeBin = process.execPath;
 const work = join(tmpdir(), `reranker-lb-bench-features-${process.pid}`);
 mkdirSync(work, { recursive: true });
 const quick = process.argv.includes('--quick');
+/** `--only fleet` (or split, hedge, canary): run one scenario, keep the others' last results. */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 let nextPort = 9700;
 
 function log(message: string): void {
@@ -166,7 +172,9 @@ async function canaryScenario() {
   return { setup: '3 fake backends (BM25; one ranks by reversed BM25), canary interval 1 s, action eject; time from starting the sidecar', detected_ms: detectedMs ?? null, met: detectedMs !== undefined };
 }
 
-function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitScenario>>; hedge: Awaited<ReturnType<typeof hedgeScenario>>; canary: Awaited<ReturnType<typeof canaryScenario>> }): string {
+type FleetResult = Awaited<ReturnType<typeof fleetScenario>> & Record<string, any>;
+
+function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitScenario>>; hedge: Awaited<ReturnType<typeof hedgeScenario>>; canary: Awaited<ReturnType<typeof canaryScenario>>; fleet?: FleetResult }): string {
   const { split, hedge, canary } = results;
   const row = (name: string, r: ReturnType<typeof latency>) => `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} |`;
   return [
@@ -202,7 +210,46 @@ function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitS
     '',
     `${canary.setup}: marked inconsistent (and ejected) after **${canary.detected_ms ?? 'not detected'} ms**.`,
     '',
+    ...(results.fleet === undefined ? [] : fleetMarkdown(results.fleet)),
   ].join('\n');
+}
+
+function fleetMarkdown(f: FleetResult): string[] {
+  const row = (name: string, r: any) => `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} | ${Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} |`;
+  const backendRows = (rows: any[]) => rows.map((b) => `${b.name} ${b.requests} calls`).join(', ');
+  const met = (t: { met: boolean }) => (t.met ? 'met' : 'missed');
+  return [
+    '### Fleet: backend-reported load, the queue, priorities',
+    '',
+    f.setup + '.',
+    '',
+    `At 90% load (${f.steady.rate} calls/s for ${f.steady.seconds} s):`,
+    '',
+    '| arm | p50 ms | p90 ms | p99 ms | max ms | calls | failed | failures |',
+    '|---|---|---|---|---|---|---|---|',
+    row('least-busy (local counts)', f.steady.least_busy),
+    row('least-queue (backend-reported)', f.steady.least_queue),
+    '',
+    `least-queue p99 / least-busy p99 = **${f.steady.p99_ratio}**. Calls per backend: least-busy ${backendRows(f.steady.least_busy_backends)}; least-queue ${backendRows(f.steady.least_queue_backends)}. Target: ${f.targets.steady_p99.target} — **${met(f.targets.steady_p99)}**.`,
+    '',
+    `2x burst (${f.burst.rate} calls/s for ${f.burst.seconds} s), least-queue with the queue on:`,
+    '',
+    '| calls | p50 ms | p90 ms | p99 ms | max ms | calls | failed | failures |',
+    '|---|---|---|---|---|---|---|---|',
+    row('priority 10, unloaded (30% load)', f.burst.unloaded_high),
+    row('priority 10 in the burst', f.burst.high),
+    row('priority 0 in the burst', f.burst.default),
+    row('priority -1 (sheddable) in the burst', f.burst.sheddable),
+    '',
+    `High-priority p99 / unloaded = **${f.burst.high_p99_ratio}**; refused: high ${f.burst.refused_percent.high}%, default ${f.burst.refused_percent.default}%, sheddable ${f.burst.refused_percent.sheddable}%. Targets: ${f.targets.burst_high.target} — **${met(f.targets.burst_high)}**; ${f.targets.burst_shedding.target} — **${met(f.targets.burst_shedding)}**; ${f.targets.info_limits.target} — **${met(f.targets.info_limits)}**.`,
+    '',
+    'Backends over the whole run (most calls served at once vs slots, most held vs max_concurrent_requests, 429s they answered): ' +
+      f.backends_after_all.map((b: any) => `${b.name}: ${b.maxRunning}/${b.slots} at once, ${b.maxHeld} held, ${b.overloaded} 429s`).join('; ') +
+      '.',
+    '',
+    "Reading: least-queue gives the smallest backend about its share of the capacity, where least-busy — whose lighter sidecars see mostly idle backends and break ties at random — sends it more than it can serve, and its first-come queue makes the tail. In the burst, sheddable calls are refused first and every refusal is a 429 with Retry-After; but the high-priority tail is not held near its unloaded value: each of the 4 sidecars decides alone on a report that is late (the 250 ms scrape on a machine with load average 30-50; answer headers lag one call by nature), so calls still reach the backends' first-come queues (most held, above), which know no priority. Holding calls back fleet-wide needs a pool-wide limit (max_parallel_requests through Redis) or one elected sidecar scraping for the pool.",
+    '',
+  ];
 }
 
 const BEGIN = '<!-- bench-features:begin (bench/features.ts writes this section; the rest of the file is bench/run.ts\'s) -->';
@@ -210,10 +257,10 @@ const END = '<!-- bench-features:end -->';
 
 function writeDocs(section: string): void {
   const own = join(root, 'docs/benchmarks-features.md');
-  writeFileSync(own, `# Benchmarks: splitting, hedging, canary\n\nReproduce: \`make bench-features\` (about 3 minutes; \`node bench/features.ts --quick\` for a short run).\n\n${section}`);
+  writeFileSync(own, `# Benchmarks: splitting, hedging, canary, fleet flow control\n\nReproduce: \`make bench-features\` (about 6 minutes; \`node bench/features.ts --quick\` for a short run, \`--only fleet\` for one scenario).\n\n${section}`);
   const shared = join(root, 'docs/benchmarks.md');
   const text = existsSync(shared) ? readFileSync(shared, 'utf8') : '';
-  const block = `${BEGIN}\n\n## Splitting, hedging and the canary\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
+  const block = `${BEGIN}\n\n## Splitting, hedging, the canary and fleet flow control\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
   const from = text.indexOf(BEGIN);
   const to = text.indexOf(END);
   const next = from >= 0 && to > from ? text.slice(0, from) + block + text.slice(to + END.length + 1) : `${text.trimEnd()}\n\n${block}`;
@@ -227,13 +274,16 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const split = await splitScenario();
-    const hedge = await hedgeScenario();
-    const canary = await canaryScenario();
-    const results = { at: new Date().toISOString(), quick, machine: 'shared 2-core development machine, other work running', split, hedge, canary };
+    const last = existsSync(join(root, 'bench/results/features-latest.json')) ? JSON.parse(readFileSync(join(root, 'bench/results/features-latest.json'), 'utf8')) : {};
+    const run = (name: string) => only === undefined || only === name;
+    const split = run('split') ? await splitScenario() : last.split;
+    const hedge = run('hedge') ? await hedgeScenario() : last.hedge;
+    const canary = run('canary') ? await canaryScenario() : last.canary;
+    const fleet = run('fleet') ? await fleetScenario({ root, work, nodeBin, quick, nextPort: () => nextPort++, log }) : last.fleet;
+    const results = { at: new Date().toISOString(), quick, machine: 'shared 2-core development machine, other work running', split, hedge, canary, fleet };
     writeFileSync(join(root, 'bench/results/features-latest.json'), JSON.stringify(results, null, 2) + '\n');
     writeDocs(markdown(results));
-    process.stdout.write(JSON.stringify({ split: { p50_ratio: split.p50_ratio, met: split.met }, hedge: { p99_ratio: hedge.p99_ratio, extra: hedge.hedged.extra_calls_percent, met: hedge.met }, canary_ms: canary.detected_ms }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ split: { p50_ratio: split.p50_ratio, met: split.met }, hedge: { p99_ratio: hedge.p99_ratio, extra: hedge.hedged.extra_calls_percent, met: hedge.met }, canary_ms: canary.detected_ms, fleet: fleet?.targets }, null, 2) + '\n');
     log('wrote bench/results/features-latest.json, docs/benchmarks-features.md, docs/benchmarks.md (its bench-features section)');
   } finally {
     await stopAll();

@@ -52,5 +52,9 @@ export const EITHER_SETTINGS = {
     min: 1,
     max: 1_000_000,
   }),
+  queue_metric: text({
+    description: "Prometheus metric on the backend's /metrics that counts calls waiting (read when scrape_backend_metrics is on; samples summed). Unset: tei te_queue_size, vllm vllm:num_requests_waiting, others none.",
+    max: 200,
+  }),
   max_tokens_per_call: integer({ description: 'The most estimated tokens one call to this backend may carry; a larger call is split. Unset: unlimited.', min: 1, max: 1_000_000_000 }),
 } as const;

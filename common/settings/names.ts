@@ -12,6 +12,7 @@ export const STRATEGY_NAMES = [
   'usage-based-routing',
   'usage-based-routing-v2',
   'cost-based-routing',
+  'least-queue',
 ] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 

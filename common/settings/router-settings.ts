@@ -68,6 +68,28 @@ export const ROUTER_SETTINGS = {
   hedging: boolean({ description: 'Send a second attempt when the first has not answered by hedge_after.', default: false }),
   hedge_after: seconds({ description: "Time after which an unanswered attempt is hedged. Unset: the pool's recent p95 attempt latency (no hedge before 20 calls were seen).", min: 0, positive: true, max: 3600 }),
   hedge_budget_percent: percent('Hedges over the last 10 s may be at most this % of the calls started; each also spends the retry budget.', 0, 100, 10),
+  queue_timeout: seconds({
+    description: 'When no backend can take a call now (every one at max_parallel_requests, a rate limit, or parked after a 429), the call waits up to this long (never past its deadline) for capacity, highest x-reranker-priority first; then 429 with Retry-After (or the local fallback). 0: no queue, the answer comes at once.',
+    min: 0,
+    max: 300,
+    default: 0,
+  }),
+  queue_max_length: integer({ description: 'Calls waiting at once, at most; past it the lowest-priority waiter (or the newcomer) is refused with 429.', min: 0, max: 100_000, default: 100 }),
+  max_tenants: integer({ description: 'Distinct x-reranker-tenant values tracked at once; calls of further tenants share one overflow tenant.', min: 1, max: 10_000, default: 64 }),
+  tenant_max_in_flight: integer({ description: "Calls of one tenant (x-reranker-tenant) in flight at once in this sidecar, at most; past it the tenant's calls get 429. Unset: no limit." , min: 1, max: 1_000_000 }),
+  load_signal_interval: seconds({
+    description: "How often a backend's own load report is expected (TEI's x-queue-time/x-inference-time answer headers, and the /metrics scrape when on); a report older than twice this falls back to this sidecar's own in-flight count.",
+    min: 0,
+    positive: true,
+    max: 3600,
+    default: 1,
+  }),
+  saturation_queue: decimal({
+    description: "With the queue on: a backend whose own fresh load report (see load_signal_interval) shows at least this queue is full: while this sidecar has a call in flight there it sends no other, so calls wait here by priority instead of in the backend's first-come queue. Headers report calls ahead per slot, /metrics calls waiting. Unset: off.",
+    min: 0,
+    max: 100_000,
+  }),
+  scrape_backend_metrics: boolean({ description: "Also read each backend's queue from its Prometheus /metrics (queue_metric) every load_signal_interval, jittered +/-10%. Off by default: one GET per backend per interval from every sidecar.", default: false }),
   canary: group(CANARY_SETTINGS, { description: 'The model-consistency canary: a fixed call sent to every backend to compare their rankings.' }),
   local_backend: group(LOCAL_BACKEND_SETTINGS, { description: "The reranker in the sidecar's own pod, tried once when no backend can serve (sidecar only: the RERANKER_LOCAL_BACKEND_* variables win).", crd: false }),
 } as const;

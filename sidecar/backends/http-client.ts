@@ -36,6 +36,8 @@ export interface RequestLimits {
   readonly maxBytes: number;
   /** Aborts the attempt (the caller disconnected). */
   readonly signal?: AbortSignal | undefined;
+  /** Read a GET's 2xx body too, up to `maxBytes` (a backend's /info and /metrics). */
+  readonly readBody?: boolean;
 }
 
 export function targetOf(apiBase: string): HttpTarget {
@@ -161,7 +163,7 @@ export class HttpClient {
     });
     const status = answer.statusCode;
     const msLeft = timeoutMs - (performance.now() - sent);
-    if (status >= 200 && status < 300 && method === 'POST') {
+    if (status >= 200 && status < 300 && (method === 'POST' || limits.readBody === true)) {
       const bytes = await readBounded(answer.body, limits.maxBytes, msLeft, false);
       return { status, headers: answer.headers, body: bytes, errorText: '' };
     }

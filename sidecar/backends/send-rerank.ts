@@ -19,6 +19,8 @@ export interface SendTarget {
   readonly maxResponseBytes: number;
   /** JSON headers, with the backend's own key when it has one: built once, not per attempt. */
   readonly headers: Readonly<Record<string, string>>;
+  /** Takes the load an answer reports (TEI's x-queue-time and x-inference-time, ms); built once per backend. */
+  readonly loadReport?: (queueMs: number, inferenceMs: number) => void;
 }
 
 export interface SendOptions {
@@ -50,6 +52,14 @@ export function describeNetworkError(error: unknown): AttemptError {
   return new AttemptError('network', code === undefined ? 'connection failed' : `connection failed (${code})`, { cause: error });
 }
 
+/** A timing header in ms; NaN when absent or not a plain non-negative number (backend text is untrusted). */
+function headerMs(value: string | string[] | undefined): number {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || raw.length === 0 || raw.length > 16) return Number.NaN;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 ? n : Number.NaN;
+}
+
 export async function sendRerank(
   client: HttpClient,
   to: SendTarget,
@@ -71,6 +81,10 @@ export async function sendRerank(
     });
   } catch (error) {
     throw describeNetworkError(error);
+  }
+  if (to.loadReport !== undefined) {
+    const queueMs = headerMs(answer.headers['x-queue-time']);
+    if (!Number.isNaN(queueMs)) to.loadReport(queueMs, headerMs(answer.headers['x-inference-time']));
   }
   if (answer.status < 200 || answer.status >= 300) {
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], options.wallNow);

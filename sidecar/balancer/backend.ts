@@ -14,6 +14,8 @@ import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
+import { LoadSignal } from './load-signal.ts';
+import { withReportedLimits, type ReportedLimits } from './reported-limits.ts';
 
 /** Sends one attempt (sendRerank over the shared HTTP client; a script in tests). Throws AttemptError. */
 export type SendFn = (to: SendTarget, request: RerankRequest, options: SendOptions) => Promise<RankedAnswer>;
@@ -25,6 +27,8 @@ export interface BackendDeps {
   readonly breakerTicks: EventEmitter;
   /** Shared by a balancer's backends: how many of the backends in service are up right now. */
   readonly healthBoard: { up: number };
+  /** Called when an attempt ends (a slot freed): wakes calls queued for capacity. */
+  readonly released?: () => void;
 }
 
 /**
@@ -75,8 +79,9 @@ function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   );
 }
 
-function targetFor(spec: BackendSpec, router: RouterSettings): SendTarget {
+function targetFor(spec: BackendSpec, router: RouterSettings, loadReport: (queueMs: number, inferenceMs: number) => void): SendTarget {
   return {
+    loadReport,
     target: targetOf(spec.apiBase),
     apiFormat: spec.apiFormat,
     apiKey: spec.apiKey,
@@ -89,7 +94,13 @@ function targetFor(spec: BackendSpec, router: RouterSettings): SendTarget {
 }
 
 export class Backend implements CandidateView {
+  /** The spec routed with: the config's, with the backend's reported limits where it set none. */
   spec: BackendSpec;
+  #configSpec: BackendSpec;
+  /** What the backend told of its limits (TEI /info), if anything. */
+  #reportedLimits: ReportedLimits | undefined;
+  /** The load the backend reports (answer headers, /metrics). */
+  readonly load: LoadSignal;
   #sendTarget: SendTarget;
   #breakerSettings: BreakerSettings;
   #breaker: CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer>;
@@ -123,8 +134,10 @@ export class Backend implements CandidateView {
 
   constructor(spec: BackendSpec, router: RouterSettings, deps: BackendDeps) {
     this.spec = spec;
+    this.#configSpec = spec;
     this.#deps = deps;
-    this.#sendTarget = targetFor(spec, router);
+    this.load = new LoadSignal(router.loadSignal.intervalMs);
+    this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.#breakerSettings = router.breaker;
     this.#breaker = this.#makeBreaker(router.breaker);
     this.latencyDecayMs = router.latencyDecayMs;
@@ -158,14 +171,39 @@ export class Backend implements CandidateView {
   /** Takes the settings of a reloaded config; keeps stats, health, windows and (if its settings are unchanged) the breaker. */
   update(spec: BackendSpec, router: RouterSettings): void {
     const breaker = router.breaker;
-    this.spec = spec;
-    this.#sendTarget = targetFor(spec, router);
+    this.#configSpec = spec;
+    this.spec = withReportedLimits(spec, this.#reportedLimits);
+    this.load.intervalMs = router.loadSignal.intervalMs;
+    this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.latencyDecayMs = router.latencyDecayMs;
     if (!sameBreakerSettings(breaker, this.#breakerSettings)) {
       this.#breaker.shutdown();
       this.#breakerSettings = breaker;
       this.#breaker = this.#makeBreaker(breaker);
     }
+  }
+
+  readonly #loadReport = (queueMs: number, inferenceMs: number): void => {
+    this.load.fromHeaders(queueMs, inferenceMs, this.#deps.clock.now());
+  };
+
+  /** The backend's reported queue now (NaN when it reports none, or its report is stale). */
+  get reportedQueue(): number {
+    return this.load.queueAt(this.#deps.clock.now());
+  }
+
+  get sentSinceReport(): number {
+    return this.load.sentSinceReport;
+  }
+
+  get reportedLimits(): ReportedLimits | undefined {
+    return this.#reportedLimits;
+  }
+
+  /** Takes the limits the backend told (TEI /info); they apply where the config set none. */
+  setReportedLimits(limits: ReportedLimits | undefined): void {
+    this.#reportedLimits = limits;
+    this.spec = withReportedLimits(this.#configSpec, limits);
   }
 
   #makeBreaker(settings: BreakerSettings): CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer> {
@@ -266,6 +304,7 @@ export class Backend implements CandidateView {
     const clock = this.#deps.clock;
     const started = clock.now();
     this.inFlight++;
+    this.load.sentSinceReport++;
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);
@@ -280,6 +319,7 @@ export class Backend implements CandidateView {
       throw this.#recordFailure(error, started);
     } finally {
       this.inFlight--;
+      this.#deps.released?.();
     }
   }
 

@@ -22,17 +22,21 @@ import { RecentLatency } from './recent-latency.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
-import { GenerationPlan, type Generation } from './generation.ts';
+import { saturationOf, type Generation } from './generation.ts';
 import { attemptRecord, callerGone, finalError, roundMs, RouteError, withUsage, type AttemptRecord, type RouteOptions, type RouteResult } from './route-result.ts';
-import { newRun, type DriverDeps } from './run.ts';
-import { drive, nothingLeft } from './attempt-driver.ts';
+import type { DriverDeps } from './run.ts';
+import { nothingLeft } from './attempt-driver.ts';
 import { routeSplit } from './split-driver.ts';
+import { DEFAULT_TENANT, FlowControl, type FlowObserver, type WaitOutcome } from './flow-control.ts';
+import { capacityProbe } from './capacity.ts';
+import { driveQueued } from './queued-driver.ts';
 
 export interface BalancerDeps {
   readonly client: HttpClient;
   /** How an attempt is sent; default sendRerank over `client` (tests script it). */
   readonly send?: SendFn;
   readonly observer?: BalancerObserver;
+  readonly flowObserver?: FlowObserver;
   readonly clock: Clock;
   readonly timers: Timers;
   readonly random: Random;
@@ -45,6 +49,8 @@ export class Balancer {
   readonly #observer: BalancerObserver;
   readonly #backendDeps: BackendDeps;
   readonly retryBudget: RetryBudget;
+  /** The queue when every backend is full; priorities and tenants. */
+  readonly flow: FlowControl;
   /** Hedges over the last 10 s, at most `hedge_budget_percent` of the calls started (no floor). */
   readonly #hedgeBudget: RetryBudget;
   /** What the drivers carry the plans out with (built once: no per-request closures). */
@@ -57,7 +63,14 @@ export class Balancer {
     this.#observer = deps.observer ?? NO_OBSERVER;
     const client = deps.client;
     const send: SendFn = deps.send ?? ((to, request, options) => sendRerank(client, to, request, options));
-    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { up: 0 } };
+    const flow = new FlowControl(config.router.flow, {
+      clock: deps.clock,
+      timers: deps.timers,
+      probe: capacityProbe(() => this.#generation.backends, () => saturationOf(this.#generation), () => deps.clock.now()),
+      observer: deps.flowObserver,
+    });
+    this.flow = flow;
+    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { up: 0 }, released: () => flow.released() };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#hedgeBudget = new RetryBudget(config.router.hedging.budgetPercent, 0, deps.clock);
     this.#drivers = {
@@ -85,6 +98,7 @@ export class Balancer {
     this.retryBudget.percent = config.router.retryBudget.percent;
     this.retryBudget.minPerSecond = config.router.retryBudget.min;
     this.#hedgeBudget.percent = config.router.hedging.budgetPercent;
+    this.flow.apply(config.router.flow);
     this.#deps.client.configure({ connectTimeoutMs: config.router.connectTimeoutMs });
     for (const b of change.removed) b.retire();
     const retired = previous.local === this.#generation.local ? change.removed : [...change.removed, previous.local];
@@ -119,6 +133,9 @@ export class Balancer {
       forwardCallerAuthorization: config.local.forwardCallerAuthorization,
       maxDocumentsPerCall: undefined,
       maxTokensPerCall: undefined,
+      queueMetric: undefined,
+      limitsConfigured: { maxDocuments: true, maxParallel: true },
+      sidecarCount: 1,
     };
     let local = previous?.local;
     if (local !== undefined && local.id === localSpec.id) local.update(localSpec, r);
@@ -135,6 +152,13 @@ export class Balancer {
       limits: limitsOf(backends),
       oneModel: backends.every((b) => b.spec.model === backends[0]!.spec.model),
     };
+  }
+
+  /** A backend told new limits (TEI /info): the per-call limits of the generation in force follow. */
+  refreshLimits(): void {
+    const gen = this.#generation;
+    this.#generation = { ...gen, limits: limitsOf(gen.backends) };
+    this.flow.pump();
   }
 
   /** Rotates the breakers' rolling windows (10 slices per window) from one timer. */
@@ -155,22 +179,45 @@ export class Balancer {
     const cost = estimateTokens(request);
     const attempts: AttemptRecord[] = [];
     const hedging = r.hedging.enabled;
+    const flow = this.flow;
+    const priority = options.priority ?? 0;
+    // Tenants are counted only when a call names one or a per-tenant limit applies (throws 429 past it).
+    const tenant = options.tenant === undefined && r.flow.tenantMaxInFlight === undefined ? undefined : flow.enterTenant(options.tenant ?? DEFAULT_TENANT);
     this.retryBudget.requestStarted();
     if (hedging) this.#hedgeBudget.requestStarted();
     try {
       if (!options.localOnly) {
-        if (mayNeedSplit(request.documents.length, cost, gen.limits, r.shardMinDocuments)) {
+        let admitted = false;
+        let refusal: WaitOutcome | undefined;
+        let waitUntil: number | undefined;
+        if (flow.mustWait(priority)) {
+          waitUntil = flow.waitUntil(deadline);
+          const outcome = await flow.wait(priority, tenant ?? DEFAULT_TENANT, cost, waitUntil, options.signal);
+          if (outcome === 'admitted') admitted = true;
+          else refusal = outcome;
+        }
+        if (refusal === undefined && mayNeedSplit(request.documents.length, cost, gen.limits, r.shardMinDocuments)) {
+          if (admitted) flow.afterAdmitted();
+          admitted = false;
           const split = await routeSplit(this.#drivers, gen, request, options, deadline, attempts);
           if (split !== undefined) return split;
         }
-        const run = newRun(request, cost, new GenerationPlan(gen, gen.backends, cost, deadline, this.#deps), options, options.signal, attempts, undefined);
-        const answer = await drive(this.#drivers, run);
-        if (answer !== undefined) return { answer: withUsage(answer, cost), backend: run.winner, local: false, attempts, estimatedTokens: cost, generation: gen };
-        if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);
-        if (!r.fallbackToLocal) {
-          const error = nothingLeft(gen, clock.now(), cost, run.lastError, run.lastBackend, run.stopped);
-          if (error.code === 'rate_limited') this.#observer.rateLimited();
-          throw new RouteError(error, attempts, run.stopped);
+        if (refusal === undefined) {
+          const queued = await driveQueued(this.#drivers, flow, gen, request, cost, options, deadline, attempts, { priority, tenant: tenant ?? DEFAULT_TENANT }, admitted, waitUntil);
+          const run = queued.run;
+          if (queued.answer !== undefined) return { answer: withUsage(queued.answer, cost), backend: run.winner, local: false, attempts, estimatedTokens: cost, generation: gen };
+          if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);
+          refusal = queued.refusal;
+          if (refusal === undefined && !r.fallbackToLocal) {
+            const error = nothingLeft(gen, clock.now(), cost, run.lastError, run.lastBackend, run.stopped);
+            if (error.code === 'rate_limited') this.#observer.rateLimited();
+            throw new RouteError(error, attempts, run.stopped);
+          }
+        }
+        if (refusal === 'cancelled') throw new RouteError(callerGone(), attempts, 'the caller went away');
+        // Counted in reranker_lb_queue_outcomes_total (not as an rpm/tpm rejection).
+        if (refusal !== undefined && !r.fallbackToLocal) {
+          throw new RouteError(busy(refusal, priority, flow.retryAfterSeconds(cost)), attempts, `queue: ${refusal}`);
         }
         this.#observer.fallback();
       }
@@ -178,6 +225,7 @@ export class Balancer {
     } finally {
       this.retryBudget.requestEnded();
       if (hedging) this.#hedgeBudget.requestEnded();
+      if (tenant !== undefined) flow.leaveTenant(tenant);
     }
   }
 
@@ -217,7 +265,21 @@ export class Balancer {
 
   close(): void {
     this.#deps.timers.clearTimeout(this.#tick);
+    this.flow.close();
     for (const b of this.#generation.backends) b.shutdown();
     this.#generation.local.shutdown();
   }
+}
+
+/** The 429 of a call flow control refused, in our words. */
+function busy(outcome: WaitOutcome, priority: number, retryAfterSeconds: number): LbError {
+  const why =
+    outcome === 'shed'
+      ? `every backend is busy and the call is sheddable (x-reranker-priority ${priority})`
+      : outcome === 'timeout'
+        ? 'every backend stayed busy for the whole queue_timeout'
+        : outcome === 'displaced'
+          ? 'every backend is busy and a call of higher priority took its place in the queue'
+          : 'every backend is busy and the queue is full';
+  return new LbError('rate_limited', 429, why, { retryAfterSeconds });
 }

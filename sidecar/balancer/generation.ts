@@ -8,6 +8,13 @@ import type { Backend } from './backend.ts';
 import type { Strategy } from './strategies/index.ts';
 import type { PlanContext } from './attempt-plan.ts';
 import type { CallLimits } from './split-plan.ts';
+import { canTake } from './capacity.ts';
+
+/** `saturation_queue` applies only with the queue on. */
+export function saturationOf(gen: Generation): number | undefined {
+  const flow = gen.config.router.flow;
+  return flow.queueTimeoutMs > 0 ? flow.saturationQueue : undefined;
+}
 
 /** Everything one config generation routes with; a request keeps the generation it started on. */
 export interface Generation {
@@ -36,6 +43,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #gen: Generation;
   readonly #cost: number;
   readonly #clock: Clock;
+  /** saturation_queue, when the queue is on (without a queue there is nowhere to wait). */
+  readonly #saturationQueue: number | undefined;
 
   constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
     const r = gen.config.router;
@@ -49,10 +58,11 @@ export class GenerationPlan implements PlanContext<Backend> {
     this.#gen = gen;
     this.#cost = cost;
     this.#clock = deps.clock;
+    this.#saturationQueue = saturationOf(gen);
   }
 
   eligible(backend: Backend): boolean {
-    return backend.isEligible(this.#clock.now(), this.#cost);
+    return canTake(backend, this.#clock.now(), this.#cost, this.#saturationQueue);
   }
 
   pick(candidates: readonly Backend[]): number {

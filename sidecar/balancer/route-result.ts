@@ -46,6 +46,10 @@ export interface RouteOptions {
   readonly signal?: AbortSignal | undefined;
   /** The generation to route on (the caller pinned it when the call arrived); default the current one. */
   readonly generation?: Generation;
+  /** x-reranker-priority: higher first when backends are full; negative is sheddable. Default 0. */
+  readonly priority?: number;
+  /** x-reranker-tenant: served round-robin with other tenants of the same priority. */
+  readonly tenant?: string;
 }
 
 /** A route that failed, with what was tried (for the request log). */

@@ -27,6 +27,14 @@ export interface BackendSpec {
   readonly maxDocumentsPerCall: number | undefined;
   /** Most estimated tokens per call; undefined: unlimited. */
   readonly maxTokensPerCall: number | undefined;
+  /** The Prometheus metric read as this backend's queue (scrape_backend_metrics); undefined: none. */
+  readonly queueMetric: string | undefined;
+  /**
+   * Which limits the config set itself: the others may come from the backend (TEI's /info), and
+   * `sidecarCount` splits a backend-told max_concurrent_requests as it splits configured limits.
+   */
+  readonly limitsConfigured: { readonly maxDocuments: boolean; readonly maxParallel: boolean };
+  readonly sidecarCount: number;
 }
 
 export interface LocalBackendSpec {
@@ -79,6 +87,25 @@ export interface RouterSettings {
   readonly shardMinDocuments: number | undefined;
   readonly hedging: HedgeSettings;
   readonly canary: CanarySettings;
+  readonly flow: FlowSettings;
+  readonly loadSignal: LoadSignalSettings;
+}
+
+/** The queue when no backend can take a call now, priorities and tenants (balancer/flow-control.ts). */
+export interface FlowSettings {
+  /** 0: no queue. */
+  readonly queueTimeoutMs: number;
+  readonly queueMaxLength: number;
+  readonly maxTenants: number;
+  readonly tenantMaxInFlight: number | undefined;
+  /** A backend reporting at least this queue takes no new call while this sidecar has one there; undefined: off. */
+  readonly saturationQueue: number | undefined;
+}
+
+/** Backend-reported load (balancer/load-signal.ts). */
+export interface LoadSignalSettings {
+  readonly intervalMs: number;
+  readonly scrape: boolean;
 }
 
 export interface HedgeSettings {

@@ -16,6 +16,9 @@ import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-default
  */
 export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
+/** The metric a backend's /metrics counts waiting calls in, when `queue_metric` is not set. */
+const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = { tei: 'te_queue_size', vllm: 'vllm:num_requests_waiting' };
+
 /**
  * Seconds (the seed's unit) -> whole milliseconds: Node's server timeouts must be integers, and
  * 1.005 * 1000 is 1004.9999999999999. A positive value never rounds to 0 (which means "no limit").
@@ -105,6 +108,7 @@ function backendSpec(
   defaultTimeoutMs: number,
   defaultHealthIntervalMs: number,
   share: (limit: number | undefined) => number | undefined,
+  sidecarCount: number,
   problems: string[],
 ): BackendSpec {
   const params = entry.litellm_params;
@@ -134,6 +138,12 @@ function backendSpec(
     costPerToken: params.input_cost_per_token ?? 0,
     forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
     maxDocumentsPerCall: entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
+    queueMetric: entry.queue_metric ?? params.queue_metric ?? DEFAULT_QUEUE_METRIC[apiFormat],
+    limitsConfigured: {
+      maxDocuments: (entry.max_documents_per_call ?? params.max_documents_per_call) !== undefined,
+      maxParallel: (entry.max_parallel_requests ?? params.max_parallel_requests) !== undefined,
+    },
+    sidecarCount,
     maxTokensPerCall: entry.max_tokens_per_call ?? params.max_tokens_per_call,
   };
 }
@@ -201,6 +211,8 @@ function routerSettings(file: ConfigFile): RouterSettings {
       action: r.canary?.action ?? 'flag',
       timeoutMs: ms(r.canary?.timeout ?? 10),
     },
+    flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight, saturationQueue: r.saturation_queue },
+    loadSignal: { intervalMs: ms(r.load_signal_interval), scrape: r.scrape_backend_metrics },
   };
 }
 
@@ -251,7 +263,7 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
   const sidecars = sidecarCount(input, problems);
   const share = (limit: number | undefined) => (limit === undefined ? undefined : Math.max(1, Math.ceil(limit / sidecars)));
   const backends = input.file.model_list.map((entry, i) =>
-    backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, problems),
+    backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, sidecars, problems),
   );
   const seen = new Map<string, number>();
   backends.forEach((backend, i) => {

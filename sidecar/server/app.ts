@@ -60,6 +60,7 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
     local_backend: backendStats(gen.local, now, wallNow),
     totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count, stalled_answers_cut: deps.clientLimits.stalledCut },
     retry_budget: deps.balancer.retryBudget.toJSON(),
+    flow_control: deps.balancer.flow.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
     memory: memoryBody(),
     config: configBody(deps),

@@ -18,6 +18,7 @@ import type { Logger } from '../../common/logger.ts';
 import { toLbError, writeError } from './error-response.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { outcomeOfStatus, type RequestTotals } from './in-flight.ts';
+import { parsePriority, parseTenant, PRIORITY_HEADER, TENANT_HEADER } from './flow-headers.ts';
 
 export interface RerankDeps {
   readonly balancer: Balancer;
@@ -122,12 +123,14 @@ export async function handleRerank(incoming: IncomingMessage, outgoing: ServerRe
   const generation = deps.balancer.generation;
   try {
     requireJson(requestHeader(incoming, 'content-type'));
+    const priority = parsePriority(requestHeader(incoming, PRIORITY_HEADER));
+    const tenant = parseTenant(requestHeader(incoming, TENANT_HEADER));
     const body = asBody(await readJsonBody(incoming, generation.config.router.maxBodyBytes));
     chosen = format ?? formatOfRerankPath(body);
     const codec = CLIENT_CODECS[chosen];
     const request = codec.parse(body);
     documents = request.documents.length;
-    result = await deps.balancer.route(request, { callerAuthorization: requestHeader(incoming, 'authorization'), localOnly: !deps.enabled, signal: callerSignal(outgoing), generation });
+    result = await deps.balancer.route(request, { callerAuthorization: requestHeader(incoming, 'authorization'), localOnly: !deps.enabled, signal: callerSignal(outgoing), generation, priority, tenant });
     const payload = codec.render(request, result.answer, requestId);
     recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local, chunks: result.chunks, backend: result.backend });
     writeAnswer(outgoing, payload, requestId, result);

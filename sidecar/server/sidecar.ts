@@ -10,6 +10,8 @@ import { ConfigError } from '../errors.ts';
 import { HealthChecker } from '../health/health-checker.ts';
 import { Canary } from '../canary/canary.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
+import { registerFlowMetrics } from '../metrics/flow-metrics.ts';
+import { BackendReports } from '../load/backend-reports.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
 import { ConfigFileWatcher } from '../reload/file-watcher.ts';
 import type { SourceKind } from '../reload/config-source.ts';
@@ -67,14 +69,17 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     config: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
     logDropped: options.logDropped ?? (() => 0),
   });
-  balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics });
+  const flowObserver = registerFlowMetrics(metrics.registry, { flow: () => balancer!.flow, backends: () => balancer!.generation.backends });
+  balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics, flowObserver });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   const canary = new Canary({ clock, timers, logger: options.logger });
+  const reports = new BackendReports({ client, clock, timers, random, limitsChanged: () => balancer!.refreshLimits() });
   /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
   function checkBackends(config: LbConfig): void {
     if (!options.enabled) return;
     health.sync(balancer!.generation.backends, config.router.healthCheck);
     canary.sync(balancer!.generation.backends, config.router.canary);
+    reports.sync(balancer!.generation.backends, config.router.loadSignal);
   }
   checkBackends(options.config);
   const reloader = new ConfigReloader({
@@ -137,6 +142,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       clientLimits.stop();
       health.stop();
       canary.stop();
+      reports.stop();
       balancer!.close();
       await client.close();
     },

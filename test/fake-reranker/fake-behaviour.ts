@@ -73,6 +73,15 @@ export interface Behaviour {
   hugeBytes: number;
   /** Destroy the socket on every Nth rerank call after this was set, whatever the mode (0: off). */
   resetEvery: number;
+  /**
+   * Like TEI under load: rerank calls served at once (0: unlimited). The others wait in a
+   * first-come queue (te_queue_size on /metrics, x-queue-time on the answer).
+   */
+  concurrency: number;
+  /** Like TEI's --max-concurrent-requests: calls held at once (served + waiting); past it, 429 (0: unlimited). Told on /info. */
+  maxConcurrentRequests: number;
+  /** Like TEI's --max-client-batch-size: documents per call (format tei: more is a 422); told on /info. */
+  maxClientBatchSize: number;
 }
 
 export const HEALTHY: Behaviour = {
@@ -93,6 +102,9 @@ export const HEALTHY: Behaviour = {
   echoStatus: 500,
   hugeBytes: 50 * 1024 * 1024,
   resetEvery: 0,
+  concurrency: 0,
+  maxConcurrentRequests: 0,
+  maxClientBatchSize: 32,
 };
 
 /** A reason the change cannot be applied, or undefined (for /__control and the CLI). */

@@ -37,6 +37,9 @@ const FLAGS: readonly Flag[] = [
   { name: 'echo-status', behaviour: 'echoStatus', numeric: true, help: 'status for --mode echo-auth' },
   { name: 'huge-bytes', behaviour: 'hugeBytes', numeric: true, help: 'body size for --mode huge' },
   { name: 'reset-every', behaviour: 'resetEvery', numeric: true, help: 'destroy the socket on every Nth rerank call, 0 for never' },
+  { name: 'concurrency', behaviour: 'concurrency', numeric: true, help: 'rerank calls served at once, the rest queue (TEI-like), 0 for unlimited' },
+  { name: 'max-concurrent-requests', behaviour: 'maxConcurrentRequests', numeric: true, help: 'calls held at once (served + queued), past it 429 (TEI --max-concurrent-requests), 0 for unlimited' },
+  { name: 'max-client-batch-size', behaviour: 'maxClientBatchSize', numeric: true, help: 'documents per call told on /info; format tei answers 422 past it (TEI --max-client-batch-size)' },
 ];
 
 function defaultOf(flag: Flag): string | undefined {

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { bm25Scores } from './bm25.ts';
 import { behaviourProblem, HEALTHY, type Behaviour, type Scoring } from './fake-behaviour.ts';
 import { hangAfterHeaders, OpenResponses, padded, trickle, type Headers } from './fake-misbehaviours.ts';
+import { infoBody, metricsText, ServingSlots, timingHeaders } from './fake-load.ts';
 
 export type FakeFormat = 'native' | 'cohere' | 'jina' | 'tei' | 'vllm' | 'infinity';
 export { FAKE_MODES, HEALTHY, type Behaviour, type FakeMode } from './fake-behaviour.ts';
@@ -28,6 +29,10 @@ export interface FakeStats {
   /** Responses still open in modes hang, stream, endless, huge, hang-after-headers: 0 once clients let go. */
   openResponses: number;
   lastBody: unknown;
+  /** TEI-like load (behaviour.concurrency, maxConcurrentRequests): most calls served at once, calls refused 429. */
+  maxRunning: number;
+  maxHeld: number;
+  overloaded: number;
 }
 
 export interface FakeReranker {
@@ -153,7 +158,8 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
   const name = options.name ?? `fake-${format}`;
   let behaviour: Behaviour = HEALTHY;
   let callsSinceResetEvery = 0;
-  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined };
+  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined, maxRunning: 0, maxHeld: 0, overloaded: 0 };
+  const slots = new ServingSlots();
   const open = new OpenResponses((count) => {
     stats.openResponses = count;
   });
@@ -174,7 +180,18 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
       return;
     }
     if (req.method === 'GET' && url === '/__stats') {
+      stats.maxRunning = slots.maxRunning;
+      stats.maxHeld = slots.maxHeld;
+      stats.overloaded = slots.overloaded;
       res.writeHead(200, JSON_TYPE).end(JSON.stringify({ name, ...stats, lastBody: undefined }));
+      return;
+    }
+    if (req.method === 'GET' && url === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metricsText(slots));
+      return;
+    }
+    if (req.method === 'GET' && url === '/info' && format === 'tei') {
+      res.writeHead(200, JSON_TYPE).end(JSON.stringify(infoBody(name, behaviour)));
       return;
     }
     if (url === '/__redirected') {
@@ -204,6 +221,21 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
       return;
     }
     const b = behaviour;
+    if (!slots.admit(b)) {
+      res.writeHead(429, JSON_TYPE).end('{"error":"Model is overloaded","error_type":"overloaded"}');
+      return;
+    }
+    const queued = performance.now();
+    const turn = slots.acquire(b);
+    if (turn !== undefined) await turn;
+    try {
+      await serve(req, res, text, b, performance.now() - queued);
+    } finally {
+      slots.release(b);
+    }
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse, text: string, b: Behaviour, queueMs: number): Promise<void> {
     const median = b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
     const delay = b.latencySigma > 0 ? median * Math.exp(b.latencySigma * gaussian()) : median;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -229,8 +261,13 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
       res.writeHead(422, JSON_TYPE).end('{"error":"query and documents are required"}');
       return;
     }
+    if (format === 'tei' && docs.length > b.maxClientBatchSize) {
+      res.writeHead(422, JSON_TYPE).end(JSON.stringify({ error: `batch size ${docs.length} > maximum allowed batch size ${b.maxClientBatchSize}`, error_type: 'Validation' }));
+      return;
+    }
     const answer = answerFor(format, name, body.query, docs, b.reportedTokens, b.scoring, b.mode === 'short' ? 1 : undefined);
-    const headers = { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers };
+    const timing = format === 'tei' ? timingHeaders(queueMs, delay) : undefined;
+    const headers = { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers, ...timing };
     if (b.mode === 'huge') padded(res, headers, JSON.stringify(answer.body), b.hugeBytes, open);
     else if (b.mode === 'stream') {
       trickle(res, headers, { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: b.streamDurationMs, tail: JSON.stringify(answer.body) }, open);

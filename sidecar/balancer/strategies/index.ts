@@ -2,6 +2,7 @@ import type { StrategyName } from '../../../common/config-schema.ts';
 import { costBased } from './cost-based.ts';
 import { latencyBased } from './latency-based.ts';
 import { leastBusy } from './least-busy.ts';
+import { leastQueue } from './least-queue.ts';
 import { priorityFailover } from './priority-failover.ts';
 import { roundRobin } from './round-robin.ts';
 import { simpleShuffle } from './simple-shuffle.ts';
@@ -19,5 +20,6 @@ export const STRATEGIES: Readonly<Record<StrategyName, Strategy>> = {
   'usage-based-routing': usageBased,
   'usage-based-routing-v2': usageBased,
   'cost-based-routing': costBased,
+  'least-queue': leastQueue,
 };
 export type { CandidateView, PickContext, Strategy } from './types.ts';

@@ -10,7 +10,7 @@ import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
 
 function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView {
-  return { id, weight: 1, priority: 0, inFlight: 0, costPerToken: 0, latencyEwma: Number.NaN, latencyAt: 0, tokensInWindow: 0, tpmLimit: undefined, ...over };
+  return { id, weight: 1, priority: 0, inFlight: 0, costPerToken: 0, latencyEwma: Number.NaN, latencyAt: 0, tokensInWindow: 0, tpmLimit: undefined, reportedQueue: Number.NaN, sentSinceReport: 0, ...over };
 }
 
 function context(seed = 1, over: Partial<PickContext> = {}): PickContext {
@@ -127,6 +127,37 @@ describe('least-busy', () => {
     const ctx = context(8);
     const got = shares(() => STRATEGIES['least-busy'](list, ctx), 4000, 3);
     assert.ok(got[0]! > 0.4 && got[1]! > 0.4 && got[2] === 0, got.join(', '));
+  });
+});
+
+describe('least-queue', () => {
+  const pick = STRATEGIES['least-queue'];
+
+  test("avoids the backend whose own report shows a queue, though this sidecar's count says idle", () => {
+    // Other sidecars filled "a": this sidecar has nothing in flight anywhere.
+    const list = [candidate('a', { reportedQueue: 6 }), candidate('b', { reportedQueue: 0 }), candidate('c', { reportedQueue: 1 })];
+    const ctx = context(3);
+    for (let i = 0; i < 100; i++) assert.equal(pick(list, ctx), 1);
+  });
+
+  test('adds the calls it sent since the report, not those the report already counts', () => {
+    // a: 1 + 0 + 1 = 2, b: 0 + 3 + 1 = 4
+    const list = [candidate('a', { reportedQueue: 1, inFlight: 5 }), candidate('b', { reportedQueue: 0, inFlight: 3, sentSinceReport: 3 })];
+    assert.equal(pick(list, context()), 0);
+  });
+
+  test('without a fresh report it is least-busy: own in-flight relative to weight', () => {
+    const list = [candidate('a', { inFlight: 3 }), candidate('b', { inFlight: 1 }), candidate('c', { inFlight: 2 })];
+    for (let i = 0; i < 50; i++) assert.equal(pick(list, context(i)), STRATEGIES['least-busy'](list, context(i)));
+    const weighted = [candidate('a', { weight: 4, inFlight: 4 }), candidate('b', { inFlight: 1 })];
+    assert.equal(pick(weighted, context()), 0);
+  });
+
+  test('one stale backend among reporting ones counts its in-flight calls', () => {
+    const list = [candidate('reporting', { reportedQueue: 4 }), candidate('stale', { inFlight: 2 })];
+    assert.equal(pick(list, context()), 1);
+    const busier = [candidate('reporting', { reportedQueue: 1 }), candidate('stale', { inFlight: 4 })];
+    assert.equal(pick(busier, context()), 0);
   });
 });
 

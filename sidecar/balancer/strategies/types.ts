@@ -13,6 +13,10 @@ export interface CandidateView {
   /** Tokens charged in the current sliding window, and the tpm limit if any. */
   readonly tokensInWindow: number;
   readonly tpmLimit: number | undefined;
+  /** Calls waiting at the backend as the backend itself reports them; NaN when it reports none or the report is stale. */
+  readonly reportedQueue: number;
+  /** Calls this sidecar sent to the backend since its last report (not in the report yet). */
+  readonly sentSinceReport: number;
 }
 
 export interface PickContext {

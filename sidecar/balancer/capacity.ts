@@ -1,0 +1,64 @@
+/**
+ * Which backends are full rather than broken: a call that finds every backend full may wait for
+ * room (flow-control.ts); one that finds them broken gets its answer at once, as before.
+ */
+import type { Backend } from './backend.ts';
+import type { CapacityProbe } from './flow-control.ts';
+
+/**
+ * The backend's own report, plus what this sidecar sent since it, says it is full
+ * (`saturation_queue`, queue on): it takes no new call while this sidecar has one there. With
+ * none there it may take one, whose answer refreshes the report — so a stale "full" never locks a
+ * backend out. A stale report (NaN) never says full.
+ */
+export function reportsSaturation(b: Backend, saturationQueue: number | undefined): boolean {
+  return saturationQueue !== undefined && b.inFlight > 0 && b.reportedQueue + b.sentSinceReport >= saturationQueue;
+}
+
+/** May take a new call now: eligible, and not full by its own report. */
+export function canTake(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
+  return b.isEligible(now, cost) && !reportsSaturation(b, saturationQueue);
+}
+
+/** Would take calls but is full: at max_parallel_requests, a rate limit, or parked after a 429/503 (its own saturation report). */
+function isSaturated(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
+  if (b.spec.keyProblem !== undefined || !b.healthOk || b.canaryEjected || !b.breakerAdmits) return false;
+  return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue);
+}
+
+export function anySaturated(
+  backends: readonly Backend[],
+  now: number,
+  cost: number,
+  saturationQueue: number | undefined,
+): boolean {
+  for (const b of backends) if (isSaturated(b, now, cost, saturationQueue)) return true;
+  return false;
+}
+
+/** The probe flow control admits waiters with, over whatever backends are in service now. */
+export function capacityProbe(
+  backends: () => readonly Backend[],
+  saturationQueue: () => number | undefined,
+  now: () => number,
+): CapacityProbe {
+  return {
+    canAdmit(cost) {
+      const t = now();
+      const threshold = saturationQueue();
+      for (const b of backends()) if (canTake(b, t, cost, threshold)) return true;
+      return false;
+    },
+    msUntilRoom(cost) {
+      const t = now();
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const b of backends()) {
+        // Only rate limits and parking end at a known time (saturation ends with a release).
+        if (!isSaturated(b, t, cost, undefined)) continue;
+        if (b.spec.maxParallelRequests !== undefined && b.inFlight >= b.spec.maxParallelRequests) continue;
+        earliest = Math.min(earliest, Math.max(b.parkedUntil - t, b.msUntilRoom(t, cost)));
+      }
+      return earliest;
+    },
+  };
+}

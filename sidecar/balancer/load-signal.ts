@@ -1,0 +1,83 @@
+/**
+ * What a backend reports about its own load, and how old that report may be. Many sidecars share
+ * one backend, and each sees only its own in-flight calls; the backend sees them all. Two sources:
+ *
+ * - answer headers (free, on every answer): TEI's `x-queue-time` and `x-inference-time` (ms). Their
+ *   ratio is how many service times the call waited in the backend's queue: the calls ahead of it
+ *   per slot. Smoothed lightly, since one answer is one sample.
+ * - the backend's /metrics (scraped only when `scrape_backend_metrics` is on): the queue metric's
+ *   value, the calls waiting (TEI `te_queue_size`, vLLM `vllm:num_requests_waiting`).
+ *
+ * A report older than twice `load_signal_interval` is stale: the backend has not been asked (or
+ * scraped) lately, and a stale queue would keep traffic off it for good. Stale means no reading,
+ * and strategies fall back to the sidecar's own in-flight count. The scrape wins while fresh (it
+ * counts calls; headers estimate them).
+ */
+
+export type SignalSource = 'metrics' | 'headers';
+
+export interface SignalReading {
+  readonly queue: number;
+  /** Monotonic ms of the report. */
+  readonly at: number;
+  readonly source: SignalSource;
+}
+
+/** A new header sample weighs this much against the previous (fresh) estimate. */
+const HEADER_SMOOTHING = 0.5;
+
+export class LoadSignal {
+  #headerQueue = 0;
+  #headerAt = Number.NEGATIVE_INFINITY;
+  #metricsQueue = 0;
+  #metricsAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Calls this sidecar sent since the last report: not in it yet (a report shows the queue as the
+   * reporting call met it). least-queue adds them, so one sidecar does not pile onto a backend
+   * between two reports.
+   */
+  sentSinceReport = 0;
+  /** Scrapes that failed in a row (shown in stats; a failing scrape leaves the reading to go stale). */
+  scrapeFailures = 0;
+  intervalMs: number;
+
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs;
+  }
+
+  /** An answer's timing headers (ms). Ignored unless both are finite and >= 0. */
+  fromHeaders(queueMs: number, inferenceMs: number, now: number): void {
+    if (!(queueMs >= 0) || !(inferenceMs >= 0) || !Number.isFinite(queueMs) || !Number.isFinite(inferenceMs)) return;
+    const sample = queueMs / Math.max(1, inferenceMs);
+    const fresh = now - this.#headerAt <= 2 * this.intervalMs;
+    this.#headerQueue = fresh ? this.#headerQueue * (1 - HEADER_SMOOTHING) + sample * HEADER_SMOOTHING : sample;
+    this.#headerAt = now;
+    // While a scrape is fresh it is the report: calls sent since the scrape still count.
+    if (now - this.#metricsAt > 2 * this.intervalMs) this.sentSinceReport = 0;
+  }
+
+  /** A scraped queue value (calls waiting). */
+  fromMetrics(queue: number, now: number): void {
+    if (!(queue >= 0) || !Number.isFinite(queue)) return;
+    this.#metricsQueue = queue;
+    this.#metricsAt = now;
+    this.sentSinceReport = 0;
+    this.scrapeFailures = 0;
+  }
+
+  /** The freshest usable report, or undefined when every report is older than twice the interval. */
+  reading(now: number): SignalReading | undefined {
+    const maxAge = 2 * this.intervalMs;
+    if (now - this.#metricsAt <= maxAge) return { queue: this.#metricsQueue, at: this.#metricsAt, source: 'metrics' };
+    if (now - this.#headerAt <= maxAge) return { queue: this.#headerQueue, at: this.#headerAt, source: 'headers' };
+    return undefined;
+  }
+
+  /** The reported queue now, NaN when stale (no allocation: the strategies' hot path). */
+  queueAt(now: number): number {
+    const maxAge = 2 * this.intervalMs;
+    if (now - this.#metricsAt <= maxAge) return this.#metricsQueue;
+    if (now - this.#headerAt <= maxAge) return this.#headerQueue;
+    return Number.NaN;
+  }
+}
