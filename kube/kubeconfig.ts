@@ -10,14 +10,17 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { load } from 'js-yaml';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 export interface KubeConnection {
   /** e.g. https://10.96.0.1:443 (no trailing slash). */
   readonly server: string;
-  readonly dispatcher: Agent;
-  /** The Authorization header value, re-read for token files (service account tokens rotate). */
-  authorization(): string | undefined;
+  /** TLS and connections; read after `authorization()`, which may change it (an exec plugin's client certificate). */
+  readonly dispatcher: Dispatcher;
+  /** The Authorization header value, re-read for token files (service account tokens rotate), or run by an exec plugin. */
+  authorization(): string | undefined | Promise<string | undefined>;
+  /** After a 401: forget cached credentials; true when asking again may help (an exec plugin runs again). */
+  refresh?(): boolean;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
