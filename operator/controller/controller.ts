@@ -6,7 +6,7 @@
  * (operator/main.ts), so a new term always starts in a clean process.
  */
 import type { Logger } from 'pino';
-import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
+import { KubeApiError, keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
@@ -214,7 +214,9 @@ export class Controller {
         this.#deps.logger.warn({ pool: key }, 'reconcile cancelled: the leadership term ended');
         return;
       }
-      const retryIn = this.queue.addRateLimited(key);
+      // A 429 (API priority and fairness) says when to come back.
+      const retryAfterMs = error instanceof KubeApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
+      const retryIn = this.queue.addRateLimited(key, retryAfterMs);
       this.#metrics?.reconciles.labels('error').inc();
       this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'reconcile failed');
     } finally {

@@ -96,11 +96,11 @@ export class WorkQueue {
     this.#delayed.set(key, { handle, at });
   }
 
-  /** Re-adds a failed key after base x 2^failures (capped). */
-  addRateLimited(key: string): number {
+  /** Re-adds a failed key after base x 2^failures (capped), or `atLeastMs` if longer (a server's Retry-After). */
+  addRateLimited(key: string, atLeastMs = 0): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** failures);
+    const delay = Math.max(atLeastMs, Math.min(this.#maxMs, this.#baseMs * 2 ** failures));
     this.addAfter(key, delay);
     this.#observer?.retried();
     return delay;
