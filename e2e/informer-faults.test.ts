@@ -3,7 +3,8 @@
  * on a list), 429 with Retry-After, 500 with a non-JSON body, watches cut mid-stream and watches
  * that close at once, it converges to the apiserver's state, its lists after a failure are served
  * from the watch cache (the query counted at the proxy: a resourceVersion, not a consistent read)
- * except after the server refused that resourceVersion, and it backs off (requests bounded).
+ * except after the server refused that resourceVersion, and it backs off (requests bounded); a
+ * hanging list is given up after the request timeout.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -68,8 +69,8 @@ function view(informer: Informer<KubeObject>): Record<string, string> {
 }
 
 /** Within 30 s: a few failures in a row back off 0.8-1.6, 1.6-3.2, 3.2-6.4 s, ... */
-async function converged(informer: Informer<KubeObject>, what: string): Promise<void> {
-  await eventually(() => JSON.stringify(Object.entries(view(informer)).sort()) === JSON.stringify(Object.entries(truth()).sort()), 30_000, `the informer to converge ${what}`);
+async function converged(informer: Informer<KubeObject>, what: string, ms = 30_000): Promise<void> {
+  await eventually(() => JSON.stringify(Object.entries(view(informer)).sort()) === JSON.stringify(Object.entries(truth()).sort()), ms, `the informer to converge ${what}`);
 }
 
 const mine = (since: number, kind?: 'list' | 'watch') => (r: RecordedRequest) =>
@@ -167,6 +168,23 @@ describe('informer through the fault proxy', () => {
     // 0.8-1.6, 1.6-3.2, 3.2-6.4, 6.4-12.8 s: at most ~5 watch+list pairs in 12 s, never a tight loop.
     assert.ok(during.length <= 14, `${during.length} requests in 12 s`);
     assert.ok(during.filter((r) => !r.watch).slice(1).every((r) => r.query.resourceVersionMatch === 'NotOlderThan'), 'the re-lists came from the cache');
+    informer.stop();
+  });
+
+  test('a list that hangs is given up after the client\'s 30 s request timeout, backed off and retried from the cache', async () => {
+    const { informer, since } = start('hung');
+    await informer.waitForSync();
+    proxy.fault({ client: CLIENT.name, watch: false, times: 1, action: { kind: 'hang' } });
+    proxy.fault({ client: CLIENT.name, watch: true, times: 1, action: { kind: 'status', status: 500 } });
+    proxy.dropWatches(CLIENT.name);
+    cluster.kubectl(['create', 'configmap', 'cm-hung', '-n', NS, '--from-literal=v=1']);
+    await eventually(() => proxy.requests.filter(mine(since, 'list')).some((r) => r.fault === 'hang'), 10_000, 'the hanging list');
+    await converged(informer, 'after a hung list', 60_000);
+    const lists = proxy.requests.filter(mine(since, 'list'));
+    const hung = lists.find((r) => r.fault === 'hang')!;
+    const next = lists.find((r) => r.at > hung.at)!;
+    assert.ok(next.at - hung.at >= 30_000, `the next list came ${next.at - hung.at} ms after the hung one`);
+    assert.equal(next.query.resourceVersionMatch, 'NotOlderThan');
     informer.stop();
   });
 });
