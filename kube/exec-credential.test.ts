@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { KubeApi } from './api.ts';
+import { ExecCredentialError } from './exec-credential.ts';
 import { loadKubeConnection } from './kubeconfig.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'exec-plugin-test-'));
@@ -108,7 +109,7 @@ test('errors: a missing command names the install hint; bad output is described,
   const missing = loadKubeConnection({ KUBECONFIG: kubeconfig({ command: 'no-such-plugin-xyz', installHint: 'Install it with: brew install no-such-plugin' }), ...env() });
   await assert.rejects(Promise.resolve(missing.authorization()), /exec plugin "no-such-plugin-xyz" \(user "u"\) not found; Install it with: brew install no-such-plugin/);
   const garbage = loadKubeConnection({ KUBECONFIG: kubeconfig({}), ...env({ PLUGIN_OUTPUT: 'token=hunter2-secret' }) });
-  await assert.rejects(Promise.resolve(garbage.authorization()), (e: Error) => /printed no ExecCredential JSON \(20 bytes\)/.test(e.message) && !e.message.includes('hunter2'));
+  await assert.rejects(Promise.resolve(garbage.authorization()), (e: Error) => e instanceof ExecCredentialError && /printed no ExecCredential JSON \(20 bytes\)/.test(e.message) && !e.message.includes('hunter2'));
   const wrong = loadKubeConnection({ KUBECONFIG: kubeconfig({}), ...env({ API_VERSION: 'client.authentication.k8s.io/v1beta1' }) });
   await assert.rejects(Promise.resolve(wrong.authorization()), /apiVersion "client.authentication.k8s.io\/v1beta1", want ExecCredential client.authentication.k8s.io\/v1/);
   assert.throws(() => loadKubeConnection({ KUBECONFIG: kubeconfig({ apiVersion: 'client.authentication.k8s.io/v1alpha1' }) }), /exec.apiVersion "client.authentication.k8s.io\/v1alpha1" is not supported/);

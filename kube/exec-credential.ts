@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 
-export const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;
+const EXEC_API_VERSIONS = ['client.authentication.k8s.io/v1', 'client.authentication.k8s.io/v1beta1'] as const;
 
 export interface ExecConfig {
   readonly apiVersion: string;

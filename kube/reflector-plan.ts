@@ -39,7 +39,7 @@ export interface BackoffTuning {
 export const DEFAULT_TUNING: BackoffTuning = { baseMs: 800, maxMs: 30_000, resetMs: 120_000, pageSize: 500 };
 
 /** A watch shorter than this with no event at all is a failure ("very short watch" in client-go). */
-export const SHORT_WATCH_MS = 1000;
+const SHORT_WATCH_MS = 1000;
 
 /** What went wrong, in the terms the decisions need. */
 export type Failure =
