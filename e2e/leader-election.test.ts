@@ -62,6 +62,13 @@ async function metric(op: Operator, name: string): Promise<number | undefined> {
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 }
 
+/** Its caches synced (a standby ready to lead); its output in the error if not. */
+async function warm(op: Operator): Promise<void> {
+  await eventually(async () => (await metric(op, 'reranker_operator_informer_synced{resource="rerankerpools"}')) === 1 || undefined, 30_000, `${op.user.name} to be warm`).catch((error: Error) => {
+    throw new Error(`${error.message}\n${op.proc.text().slice(-3000)}`);
+  });
+}
+
 function holder(): string {
   return cluster.getJson(['lease', 'reranker-lb-operator', '-n', NS]).spec.holderIdentity ?? '';
 }
@@ -84,7 +91,7 @@ test('the leader\'s requests hang: it writes nothing after its renew deadline an
   let weight = 1;
   cluster.apply(pool(weight));
   await eventually(converged, 20_000, 'the pool to be rendered');
-  await eventually(async () => (await metric(standby, 'reranker_operator_informer_synced{resource="rerankerpools"}')) === 1 || undefined, 20_000, 'the standby to be warm');
+  await warm(standby);
 
   for (let change = 1; change <= 3; change++) {
     assert.equal(await metric(leader, 'reranker_operator_workers'), 2, `term ${change}: the leader runs its 2 workers`);
@@ -124,7 +131,7 @@ test('the leader\'s requests hang: it writes nothing after its renew deadline an
     // The exited one comes back (as Kubernetes would restart it) as the new standby.
     release();
     const restarted = await startOperator(leader.user);
-    await eventually(async () => (await metric(restarted, 'reranker_operator_informer_synced{resource="rerankerpools"}')) === 1 || undefined, 20_000, 'the restarted one to be warm');
+    await warm(restarted);
     leader = standby;
     standby = restarted;
   }
