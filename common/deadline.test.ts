@@ -20,7 +20,11 @@ test('aborts with its parent (a leadership term), at once', () => {
   const d = deadline(time, 10_000, 'reconcile', term.signal);
   term.abort(new Error('lost the lease'));
   assert.equal(d.signal.reason.message, 'lost the lease');
-  assert.equal(deadline(time, 5, 'late', term.signal).signal.aborted, true, 'a child of an ended lifetime starts ended');
+  assert.equal(
+    deadline(time, 5, 'late', term.signal).signal.aborted,
+    true,
+    'a child of an ended lifetime starts ended',
+  );
 });
 
 test('cleared: no timer left, and the parent no longer reaches it', () => {

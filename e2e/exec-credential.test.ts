@@ -47,17 +47,59 @@ printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",
       apiVersion: 'v1',
       kind: 'Config',
       clusters: [{ name: 'e2e', cluster: { server: cluster.url, 'certificate-authority-data': ca } }],
-      users: [{ name: 'exec', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './token-plugin.sh', env: [{ name: 'TOKEN_FOR_TEST', value: OPERATOR.token }], interactiveMode: 'Never', installHint: 'the test writes it' } } }],
+      users: [
+        {
+          name: 'exec',
+          user: {
+            exec: {
+              apiVersion: 'client.authentication.k8s.io/v1',
+              command: './token-plugin.sh',
+              env: [{ name: 'TOKEN_FOR_TEST', value: OPERATOR.token }],
+              interactiveMode: 'Never',
+              installHint: 'the test writes it',
+            },
+          },
+        },
+      ],
       contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'exec' } }],
       'current-context': 'e2e',
     }),
   );
   const port = await freePort();
-  const operator = startProcess('exec-operator', 'operator/main.ts', { KUBECONFIG: kubeconfig, POD_NAMESPACE: NS, POD_NAME: 'exec-operator', WATCH_NAMESPACES: NS, OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1' });
-  cluster.apply({ apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'search', namespace: NS }, spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080' }] } });
-  await eventually(() => cluster.getJson(['rrp', 'search', '-n', NS]).status?.conditions?.some((c: { type: string; status: string }) => c.type === 'ConfigRendered' && c.status === 'True'), 30_000, 'the pool to be rendered');
+  const operator = startProcess('exec-operator', 'operator/main.ts', {
+    KUBECONFIG: kubeconfig,
+    POD_NAMESPACE: NS,
+    POD_NAME: 'exec-operator',
+    WATCH_NAMESPACES: NS,
+    OPERATOR_PORT: String(port),
+    OPERATOR_HOST: '127.0.0.1',
+  });
+  cluster.apply({
+    apiVersion: 'reranker.dev/v1alpha1',
+    kind: 'RerankerPool',
+    metadata: { name: 'search', namespace: NS },
+    spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080' }] },
+  });
+  await eventually(
+    () =>
+      cluster
+        .getJson(['rrp', 'search', '-n', NS])
+        .status?.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'ConfigRendered' && c.status === 'True',
+        ),
+    30_000,
+    'the pool to be rendered',
+  );
   assert.match(cluster.getJson(['lease', 'reranker-lb-operator', '-n', NS]).spec.holderIdentity, /^exec-operator_/);
-  assert.ok(cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).data['reranker_config.yaml'].includes('http://10.0.0.1:8080'));
-  assert.equal(readFileSync(join(cluster.dir, 'plugin-runs.log'), 'utf8').trim().split('\n').length, 1, 'the token is cached: one plugin run');
+  assert.ok(
+    cluster
+      .getJson(['configmap', 'search-reranker-config', '-n', NS])
+      .data['reranker_config.yaml'].includes('http://10.0.0.1:8080'),
+  );
+  assert.equal(
+    readFileSync(join(cluster.dir, 'plugin-runs.log'), 'utf8').trim().split('\n').length,
+    1,
+    'the token is cached: one plugin run',
+  );
   assert.ok(!operator.text().includes(OPERATOR.token), 'the token is never logged');
 });

@@ -70,11 +70,18 @@ function view(informer: Informer<KubeObject>): Record<string, string> {
 
 /** Within 30 s: a few failures in a row back off 0.8-1.6, 1.6-3.2, 3.2-6.4 s, ... */
 async function converged(informer: Informer<KubeObject>, what: string, ms = 30_000): Promise<void> {
-  await eventually(() => JSON.stringify(Object.entries(view(informer)).sort()) === JSON.stringify(Object.entries(truth()).sort()), ms, `the informer to converge ${what}`);
+  await eventually(
+    () => JSON.stringify(Object.entries(view(informer)).sort()) === JSON.stringify(Object.entries(truth()).sort()),
+    ms,
+    `the informer to converge ${what}`,
+  );
 }
 
 const mine = (since: number, kind?: 'list' | 'watch') => (r: RecordedRequest) =>
-  r.client === CLIENT.name && r.at >= since && r.path === `/api/v1/namespaces/${NS}/configmaps` && (kind === undefined || (kind === 'watch') === r.watch);
+  r.client === CLIENT.name &&
+  r.at >= since &&
+  r.path === `/api/v1/namespaces/${NS}/configmaps` &&
+  (kind === undefined || (kind === 'watch') === r.watch);
 
 describe('informer through the fault proxy', () => {
   test('the first list is served from the watch cache (resourceVersion=0); the watch asks for bookmarks', async () => {
@@ -94,7 +101,13 @@ describe('informer through the fault proxy', () => {
     await eventually(() => proxy.requests.find(mine(since, 'watch')), 5000, 'a watch');
     await informer.waitForSync();
     const off = proxy.fault({ client: CLIENT.name, watch: true, times: 1, action: { kind: 'watch-error', code: 410 } });
-    const offList = proxy.fault({ client: CLIENT.name, watch: false, path: /configmaps$/, times: 1, action: { kind: 'status', status: 410 } });
+    const offList = proxy.fault({
+      client: CLIENT.name,
+      watch: false,
+      path: /configmaps$/,
+      times: 1,
+      action: { kind: 'status', status: 410 },
+    });
     // Change the world, then cut the running watch so that the next one meets the faults.
     cluster.kubectl(['create', 'configmap', 'cm-new', '-n', NS, '--from-literal=v=new']);
     cluster.kubectl(['delete', 'configmap', 'cm-0', '-n', NS]);
@@ -108,9 +121,17 @@ describe('informer through the fault proxy', () => {
     assert.equal(lists[0]!.resourceVersion, '0');
     const afterFailure = lists.slice(1);
     assert.ok(afterFailure.length >= 2, JSON.stringify(lists));
-    assert.equal(afterFailure[0]!.resourceVersionMatch, 'NotOlderThan', 'after a failure: from the cache at the last RV');
+    assert.equal(
+      afterFailure[0]!.resourceVersionMatch,
+      'NotOlderThan',
+      'after a failure: from the cache at the last RV',
+    );
     assert.match(afterFailure[0]!.resourceVersion ?? '', /^\d+$/);
-    assert.deepEqual([afterFailure[1]!.resourceVersion, afterFailure[1]!.limit], [undefined, '500'], 'the cache refused (410): a consistent list, paged');
+    assert.deepEqual(
+      [afterFailure[1]!.resourceVersion, afterFailure[1]!.limit],
+      [undefined, '500'],
+      'the cache refused (410): a consistent list, paged',
+    );
     informer.stop();
   });
 
@@ -126,7 +147,10 @@ describe('informer through the fault proxy', () => {
     assert.ok(throttled.length >= 1, 'a watch was throttled');
     const afterFirst429 = watches.filter((r) => r.at > throttled[0]!.at);
     assert.ok(afterFirst429.length > 0);
-    assert.ok(afterFirst429[0]!.at - throttled[0]!.at >= 1900, `waited ${afterFirst429[0]!.at - throttled[0]!.at} ms after Retry-After: 2`);
+    assert.ok(
+      afterFirst429[0]!.at - throttled[0]!.at >= 1900,
+      `waited ${afterFirst429[0]!.at - throttled[0]!.at} ms after Retry-After: 2`,
+    );
     informer.stop();
   });
 
@@ -137,21 +161,44 @@ describe('informer through the fault proxy', () => {
     // A watch cut after its first event resumes (no list).
     proxy.fault({ client: CLIENT.name, watch: true, times: 1, action: { kind: 'drop-watch', afterEvents: 1 } });
     proxy.dropWatches(CLIENT.name);
-    const dropping = await eventually(() => proxy.requests.filter(mine(since, 'watch')).find((r) => r.fault === 'drop-watch'), 10_000, 'the dropping watch');
+    const dropping = await eventually(
+      () => proxy.requests.filter(mine(since, 'watch')).find((r) => r.fault === 'drop-watch'),
+      10_000,
+      'the dropping watch',
+    );
     cluster.kubectl(['create', 'configmap', 'cm-cut', '-n', NS, '--from-literal=v=1']);
     await converged(informer, 'after a cut watch');
-    const resumed = await eventually(() => proxy.requests.filter(mine(dropping.at, 'watch')).find((r) => r !== dropping), 10_000, 'a resumed watch');
+    const resumed = await eventually(
+      () => proxy.requests.filter(mine(dropping.at, 'watch')).find((r) => r !== dropping),
+      10_000,
+      'a resumed watch',
+    );
     assert.equal(resumed.query.resourceVersion, view(informer)['cm-cut'], 'resumed from the RV of the last event seen');
-    assert.deepEqual(proxy.requests.filter(mine(dropping.at, 'list')).filter((r) => r.at <= resumed.at), [], 'no list before the resumed watch');
+    assert.deepEqual(
+      proxy.requests.filter(mine(dropping.at, 'list')).filter((r) => r.at <= resumed.at),
+      [],
+      'no list before the resumed watch',
+    );
     // Non-JSON 500s on lists: backed off and survived.
-    proxy.fault({ client: CLIENT.name, watch: false, times: 1, action: { kind: 'status', status: 500, body: '<html>oops</html>', contentType: 'text/html' } });
+    proxy.fault({
+      client: CLIENT.name,
+      watch: false,
+      times: 1,
+      action: { kind: 'status', status: 500, body: '<html>oops</html>', contentType: 'text/html' },
+    });
     proxy.fault({ client: CLIENT.name, watch: true, times: 1, action: { kind: 'watch-error', code: 500 } });
     proxy.dropWatches(CLIENT.name);
     cluster.kubectl(['create', 'configmap', 'cm-500', '-n', NS, '--from-literal=v=1']);
     await converged(informer, 'after 500s');
     const failedLists = proxy.requests.filter(mine(since, 'list')).filter((r) => r.status === 500);
     assert.ok(failedLists.length >= 1);
-    assert.ok(proxy.requests.filter(mine(since, 'list')).slice(listsBefore).every((r) => r.query.resourceVersion !== undefined), 'every list after these failures came from the cache');
+    assert.ok(
+      proxy.requests
+        .filter(mine(since, 'list'))
+        .slice(listsBefore)
+        .every((r) => r.query.resourceVersion !== undefined),
+      'every list after these failures came from the cache',
+    );
     informer.stop();
   });
 
@@ -167,18 +214,28 @@ describe('informer through the fault proxy', () => {
     await converged(informer, 'after instant closes');
     // 0.8-1.6, 1.6-3.2, 3.2-6.4, 6.4-12.8 s: at most ~5 watch+list pairs in 12 s, never a tight loop.
     assert.ok(during.length <= 14, `${during.length} requests in 12 s`);
-    assert.ok(during.filter((r) => !r.watch).slice(1).every((r) => r.query.resourceVersionMatch === 'NotOlderThan'), 'the re-lists came from the cache');
+    assert.ok(
+      during
+        .filter((r) => !r.watch)
+        .slice(1)
+        .every((r) => r.query.resourceVersionMatch === 'NotOlderThan'),
+      'the re-lists came from the cache',
+    );
     informer.stop();
   });
 
-  test('a list that hangs is given up after the client\'s 30 s request timeout, backed off and retried from the cache', async () => {
+  test("a list that hangs is given up after the client's 30 s request timeout, backed off and retried from the cache", async () => {
     const { informer, since } = start('hung');
     await informer.waitForSync();
     proxy.fault({ client: CLIENT.name, watch: false, times: 1, action: { kind: 'hang' } });
     proxy.fault({ client: CLIENT.name, watch: true, times: 1, action: { kind: 'status', status: 500 } });
     proxy.dropWatches(CLIENT.name);
     cluster.kubectl(['create', 'configmap', 'cm-hung', '-n', NS, '--from-literal=v=1']);
-    await eventually(() => proxy.requests.filter(mine(since, 'list')).some((r) => r.fault === 'hang'), 10_000, 'the hanging list');
+    await eventually(
+      () => proxy.requests.filter(mine(since, 'list')).some((r) => r.fault === 'hang'),
+      10_000,
+      'the hanging list',
+    );
     await converged(informer, 'after a hung list', 60_000);
     const lists = proxy.requests.filter(mine(since, 'list'));
     const hung = lists.find((r) => r.fault === 'hang')!;

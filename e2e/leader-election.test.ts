@@ -64,7 +64,11 @@ async function metric(op: Operator, name: string): Promise<number | undefined> {
 
 /** Its caches synced (a standby ready to lead); its output in the error if not. */
 async function warm(op: Operator): Promise<void> {
-  await eventually(async () => (await metric(op, 'reranker_operator_informer_synced{resource="rerankerpools"}')) === 1 || undefined, 30_000, `${op.user.name} to be warm`).catch((error: Error) => {
+  await eventually(
+    async () => (await metric(op, 'reranker_operator_informer_synced{resource="rerankerpools"}')) === 1 || undefined,
+    30_000,
+    `${op.user.name} to be warm`,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}\n${op.proc.text().slice(-3000)}`);
   });
 }
@@ -74,17 +78,26 @@ function holder(): string {
 }
 
 function pool(weight: number): Record<string, unknown> {
-  return { apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'search', namespace: NS }, spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080', weight }] } };
+  return {
+    apiVersion: 'reranker.dev/v1alpha1',
+    kind: 'RerankerPool',
+    metadata: { name: 'search', namespace: NS },
+    spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080', weight }] },
+  };
 }
 
 /** The pool's status is about its latest spec (the operator rendered what is there now). */
 function converged(): boolean {
   const p = cluster.getJson(['rrp', 'search', '-n', NS]);
   const rendered = p.status?.conditions?.find((c: { type: string }) => c.type === 'ConfigRendered');
-  return p.status?.observedGeneration === p.metadata.generation && rendered?.status === 'True' && rendered.observedGeneration === p.metadata.generation;
+  return (
+    p.status?.observedGeneration === p.metadata.generation &&
+    rendered?.status === 'True' &&
+    rendered.observedGeneration === p.metadata.generation
+  );
 }
 
-test('the leader\'s requests hang: it writes nothing after its renew deadline and exits; the standby leads after the lease expires; three times, no worker leak', async (t) => {
+test("the leader's requests hang: it writes nothing after its renew deadline and exits; the standby leads after the lease expires; three times, no worker leak", async (t) => {
   let leader = await startOperator(OP_A);
   await eventually(() => holder().startsWith('operator-a_'), 20_000, 'operator-a to lead');
   let standby = await startOperator(OP_B);
@@ -111,22 +124,43 @@ test('the leader\'s requests hang: it writes nothing after its renew deadline an
       await new Promise((r) => setTimeout(r, 300));
     }
     assert.equal(exitCode, 1, `term ${change}: the old leader exits with status 1`);
-    assert.ok(leader.proc.lines().some((l) => l.msg === 'leadership lost; exiting so that a restart starts clean'), 'and says why');
+    assert.ok(
+      leader.proc.lines().some((l) => l.msg === 'leadership lost; exiting so that a restart starts clean'),
+      'and says why',
+    );
 
     // Its last successful renew, as the proxy saw it arrive; its deadline follows from it.
-    const renewals = proxy.requests.filter((r) => r.client === leader.user.name && r.method === 'PUT' && r.path.includes('/leases/') && r.status === 200);
+    const renewals = proxy.requests.filter(
+      (r) => r.client === leader.user.name && r.method === 'PUT' && r.path.includes('/leases/') && r.status === 200,
+    );
     const lastRenew = renewals.at(-1)!.at;
     assert.ok(lastRenew < hungAt + 100, 'no renew got through the partition');
     const late = proxy.writes(leader.user.name, lastRenew + RENEW_DEADLINE_MS);
-    assert.deepEqual(late.map((w) => `${w.method} ${w.path}`), [], `term ${change}: no write after the renew deadline`);
-    assert.ok(proxy.writes(leader.user.name, hungAt).length > 0, 'the hung leader did try to write before its deadline (the test can fail)');
+    assert.deepEqual(
+      late.map((w) => `${w.method} ${w.path}`),
+      [],
+      `term ${change}: no write after the renew deadline`,
+    );
+    assert.ok(
+      proxy.writes(leader.user.name, hungAt).length > 0,
+      'the hung leader did try to write before its deadline (the test can fail)',
+    );
 
     await eventually(() => holder().startsWith(`${standby.user.name}_`), 30_000, `term ${change}: the standby to lead`);
     const ledAt = Date.now();
-    assert.ok(ledAt - lastRenew >= 15_000, `the standby led ${ledAt - lastRenew} ms after the last renew, not before the lease expired`);
+    assert.ok(
+      ledAt - lastRenew >= 15_000,
+      `the standby led ${ledAt - lastRenew} ms after the last renew, not before the lease expired`,
+    );
     await eventually(converged, 20_000, `term ${change}: the pool to converge under the new leader`);
-    t.diagnostic(`term ${change}: hung ${hungAt - lastRenew} ms after the last renew; exited ${exitedAt - lastRenew} ms after it; ${proxy.writes(leader.user.name, hungAt).length} writes tried (and held) before the deadline, 0 after; the standby led ${ledAt - lastRenew} ms after it`);
-    assert.equal(await metric(standby, 'reranker_operator_workers'), 2, `term ${change}: the new leader runs 2 workers`);
+    t.diagnostic(
+      `term ${change}: hung ${hungAt - lastRenew} ms after the last renew; exited ${exitedAt - lastRenew} ms after it; ${proxy.writes(leader.user.name, hungAt).length} writes tried (and held) before the deadline, 0 after; the standby led ${ledAt - lastRenew} ms after it`,
+    );
+    assert.equal(
+      await metric(standby, 'reranker_operator_workers'),
+      2,
+      `term ${change}: the new leader runs 2 workers`,
+    );
 
     // The exited one comes back (as Kubernetes would restart it) as the new standby.
     release();

@@ -59,11 +59,17 @@ export class ExecCredentialError extends Error {
 
 export function validateExecConfig(exec: unknown, user: string): ExecConfig {
   const e = (exec ?? {}) as Record<string, unknown>;
-  if (typeof e.command !== 'string' || e.command === '') throw new ExecCredentialError(`kubeconfig: user "${user}": exec.command is required`);
+  if (typeof e.command !== 'string' || e.command === '')
+    throw new ExecCredentialError(`kubeconfig: user "${user}": exec.command is required`);
   if (typeof e.apiVersion !== 'string' || !(EXEC_API_VERSIONS as readonly string[]).includes(e.apiVersion)) {
-    throw new ExecCredentialError(`kubeconfig: user "${user}": exec.apiVersion "${String(e.apiVersion ?? '')}" is not supported (${EXEC_API_VERSIONS.join(', ')})`);
+    throw new ExecCredentialError(
+      `kubeconfig: user "${user}": exec.apiVersion "${String(e.apiVersion ?? '')}" is not supported (${EXEC_API_VERSIONS.join(', ')})`,
+    );
   }
-  if (e.interactiveMode === 'Always') throw new ExecCredentialError(`kubeconfig: user "${user}": exec.interactiveMode Always needs a terminal, which the operator does not have`);
+  if (e.interactiveMode === 'Always')
+    throw new ExecCredentialError(
+      `kubeconfig: user "${user}": exec.interactiveMode Always needs a terminal, which the operator does not have`,
+    );
   return e as unknown as ExecConfig;
 }
 
@@ -84,7 +90,8 @@ export class ExecCredential {
   /** A credential that has not expired, running the plugin if needed. */
   async get(): Promise<ExecResult> {
     const now = (this.#o.wallNow ?? Date.now)();
-    if (this.#current !== undefined && (this.#current.expiresAt === undefined || now < this.#current.expiresAt)) return this.#current;
+    if (this.#current !== undefined && (this.#current.expiresAt === undefined || now < this.#current.expiresAt))
+      return this.#current;
     this.#running ??= this.#run().finally(() => {
       this.#running = undefined;
     });
@@ -100,10 +107,25 @@ export class ExecCredential {
   async #run(): Promise<ExecResult> {
     this.runs++;
     const exec = this.#exec;
-    const info = { apiVersion: exec.apiVersion, kind: 'ExecCredential', spec: { interactive: false, ...(exec.provideClusterInfo === true && this.#o.cluster !== undefined ? { cluster: this.#o.cluster } : {}) } };
-    const env = { ...(this.#o.env ?? process.env), ...Object.fromEntries((exec.env ?? []).map((e) => [e.name, e.value])), KUBERNETES_EXEC_INFO: JSON.stringify(info) };
+    const info = {
+      apiVersion: exec.apiVersion,
+      kind: 'ExecCredential',
+      spec: {
+        interactive: false,
+        ...(exec.provideClusterInfo === true && this.#o.cluster !== undefined ? { cluster: this.#o.cluster } : {}),
+      },
+    };
+    const env = {
+      ...(this.#o.env ?? process.env),
+      ...Object.fromEntries((exec.env ?? []).map((e) => [e.name, e.value])),
+      KUBERNETES_EXEC_INFO: JSON.stringify(info),
+    };
     const stdout = await new Promise<string>((resolve, reject) => {
-      const child = spawn(exec.command, [...(exec.args ?? [])], { env, stdio: ['ignore', 'pipe', 'inherit'], timeout: this.#o.timeoutMs ?? 60_000 });
+      const child = spawn(exec.command, [...(exec.args ?? [])], {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: this.#o.timeoutMs ?? 60_000,
+      });
       const chunks: Buffer[] = [];
       let size = 0;
       child.stdout.on('data', (c: Buffer) => {
@@ -112,11 +134,22 @@ export class ExecCredential {
       });
       child.on('error', (error: NodeJS.ErrnoException) => {
         const hint = exec.installHint === undefined ? '' : `; ${exec.installHint.trim()}`;
-        reject(new ExecCredentialError(error.code === 'ENOENT' ? `exec plugin "${exec.command}" (user "${this.#o.user}") not found${hint}` : `exec plugin "${exec.command}" (user "${this.#o.user}") could not run: ${error.code ?? error.message}`));
+        reject(
+          new ExecCredentialError(
+            error.code === 'ENOENT'
+              ? `exec plugin "${exec.command}" (user "${this.#o.user}") not found${hint}`
+              : `exec plugin "${exec.command}" (user "${this.#o.user}") could not run: ${error.code ?? error.message}`,
+          ),
+        );
       });
       child.on('close', (code, signal) => {
         if (code === 0) resolve(Buffer.concat(chunks).toString('utf8'));
-        else reject(new ExecCredentialError(`exec plugin "${exec.command}" (user "${this.#o.user}") failed: ${signal === null ? `exit status ${code}` : `killed by ${signal}`}`));
+        else
+          reject(
+            new ExecCredentialError(
+              `exec plugin "${exec.command}" (user "${this.#o.user}") failed: ${signal === null ? `exit status ${code}` : `killed by ${signal}`}`,
+            ),
+          );
       });
     });
     return this.#parse(stdout);
@@ -131,17 +164,24 @@ export class ExecCredential {
     } catch {
       throw new ExecCredentialError(`${what} printed no ExecCredential JSON (${stdout.length} bytes)`);
     }
-    if (cred?.kind !== 'ExecCredential' || cred.apiVersion !== this.#exec.apiVersion) throw new ExecCredentialError(`${what} answered kind "${String(cred?.kind)}" apiVersion "${String(cred?.apiVersion)}", want ExecCredential ${this.#exec.apiVersion}`);
+    if (cred?.kind !== 'ExecCredential' || cred.apiVersion !== this.#exec.apiVersion)
+      throw new ExecCredentialError(
+        `${what} answered kind "${String(cred?.kind)}" apiVersion "${String(cred?.apiVersion)}", want ExecCredential ${this.#exec.apiVersion}`,
+      );
     const status = cred.status ?? {};
-    const text = (key: string) => (typeof status[key] === 'string' && status[key] !== '' ? (status[key] as string) : undefined);
+    const text = (key: string) =>
+      typeof status[key] === 'string' && status[key] !== '' ? (status[key] as string) : undefined;
     const token = text('token');
     const clientCertificateData = text('clientCertificateData');
     const clientKeyData = text('clientKeyData');
-    if ((clientCertificateData === undefined) !== (clientKeyData === undefined)) throw new ExecCredentialError(`${what}: status.clientCertificateData and status.clientKeyData come together`);
-    if (token === undefined && clientCertificateData === undefined) throw new ExecCredentialError(`${what}: status has neither token nor clientCertificateData`);
+    if ((clientCertificateData === undefined) !== (clientKeyData === undefined))
+      throw new ExecCredentialError(`${what}: status.clientCertificateData and status.clientKeyData come together`);
+    if (token === undefined && clientCertificateData === undefined)
+      throw new ExecCredentialError(`${what}: status has neither token nor clientCertificateData`);
     const expiry = text('expirationTimestamp');
     const expiresAt = expiry === undefined ? undefined : Date.parse(expiry);
-    if (expiresAt !== undefined && Number.isNaN(expiresAt)) throw new ExecCredentialError(`${what}: status.expirationTimestamp is not a time`);
+    if (expiresAt !== undefined && Number.isNaN(expiresAt))
+      throw new ExecCredentialError(`${what}: status.expirationTimestamp is not a time`);
     return { token, clientCertificateData, clientKeyData, expiresAt };
   }
 }

@@ -7,7 +7,11 @@
 import { KubeApiError, type KubeObject, type ObjectList } from './api.ts';
 
 export interface Lister {
-  list<T extends KubeObject>(path: string, query: Record<string, string | undefined>, options?: { signal?: AbortSignal }): Promise<ObjectList<T>>;
+  list<T extends KubeObject>(
+    path: string,
+    query: Record<string, string | undefined>,
+    options?: { signal?: AbortSignal },
+  ): Promise<ObjectList<T>>;
 }
 
 export interface ListedPages<T> {
@@ -19,7 +23,12 @@ export interface ListedPages<T> {
   readonly calls: number;
 }
 
-export async function listPages<T extends KubeObject>(api: Lister, path: string, query: Record<string, string | undefined>, signal?: AbortSignal): Promise<ListedPages<T>> {
+export async function listPages<T extends KubeObject>(
+  api: Lister,
+  path: string,
+  query: Record<string, string | undefined>,
+  signal?: AbortSignal,
+): Promise<ListedPages<T>> {
   const items: T[] = [];
   let page = await api.list<T>(path, query, { signal });
   let calls = 1;

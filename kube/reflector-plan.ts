@@ -25,7 +25,13 @@ export interface ReflectorState {
   readonly lastFailureAt: number | undefined;
 }
 
-export const INITIAL_STATE: ReflectorState = { rv: undefined, rvUnavailable: false, paged: false, failures: 0, lastFailureAt: undefined };
+export const INITIAL_STATE: ReflectorState = {
+  rv: undefined,
+  rvUnavailable: false,
+  paged: false,
+  failures: 0,
+  lastFailureAt: undefined,
+};
 
 export interface BackoffTuning {
   readonly baseMs: number;
@@ -55,13 +61,18 @@ export type Failure =
 export function classify(error: unknown): Failure {
   if (error instanceof KubeApiError) {
     const retryAfterMs = error.retryAfterSeconds === undefined ? undefined : error.retryAfterSeconds * 1000;
-    if (error.status === 410 || error.reason === 'Expired' || error.reason === 'Gone') return { kind: 'rv-unusable', message: error.message };
+    if (error.status === 410 || error.reason === 'Expired' || error.reason === 'Gone')
+      return { kind: 'rv-unusable', message: error.message };
     // The watch cache answers 504 "Too large resource version" when it cannot catch up to our RV.
-    if (/too large resource version/i.test(error.message) || error.reason === 'ResourceVersionTooLarge') return { kind: 'rv-unusable', message: error.message };
+    if (/too large resource version/i.test(error.message) || error.reason === 'ResourceVersionTooLarge')
+      return { kind: 'rv-unusable', message: error.message };
     if (error.status === 429) return { kind: 'throttled', message: error.message, retryAfterMs };
     if (error.status > 0) return { kind: 'status', message: error.message, retryAfterMs };
   }
-  const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}` : String(error);
+  const message =
+    error instanceof Error
+      ? `${error.message}${error.cause instanceof Error ? ` (${error.cause.message})` : ''}`
+      : String(error);
   return { kind: 'network', message };
 }
 
@@ -69,7 +80,8 @@ export function classify(error: unknown): Failure {
 export function listQuery(state: ReflectorState, tuning: BackoffTuning): Record<string, string | undefined> {
   if (state.rvUnavailable) return { limit: String(tuning.pageSize) }; // consistent, paged
   if (state.rv === undefined) return { resourceVersion: '0', limit: String(tuning.pageSize) }; // the cache ignores limit at RV 0
-  if (state.paged) return { resourceVersion: state.rv, resourceVersionMatch: 'NotOlderThan', limit: String(tuning.pageSize) };
+  if (state.paged)
+    return { resourceVersion: state.rv, resourceVersionMatch: 'NotOlderThan', limit: String(tuning.pageSize) };
   return { resourceVersion: state.rv, resourceVersionMatch: 'NotOlderThan' };
 }
 
@@ -88,23 +100,46 @@ export function backoffMs(failures: number, tuning: BackoffTuning, random: () =>
   return delay * (1 + random());
 }
 
-function failed(state: ReflectorState, failure: Failure, next: 'list' | 'watch', now: number, tuning: BackoffTuning, random: () => number, patch: Partial<ReflectorState> = {}): Step {
+function failed(
+  state: ReflectorState,
+  failure: Failure,
+  next: 'list' | 'watch',
+  now: number,
+  tuning: BackoffTuning,
+  random: () => number,
+  patch: Partial<ReflectorState> = {},
+): Step {
   const restart = state.lastFailureAt === undefined || now - state.lastFailureAt >= tuning.resetMs;
   const failures = restart ? 1 : state.failures + 1;
   const retryAfterMs = failure.kind === 'throttled' || failure.kind === 'status' ? (failure.retryAfterMs ?? 0) : 0;
-  return { state: { ...state, ...patch, failures, lastFailureAt: now }, next, delayMs: Math.max(backoffMs(failures, tuning, random), retryAfterMs), failure: failure.message };
+  return {
+    state: { ...state, ...patch, failures, lastFailureAt: now },
+    next,
+    delayMs: Math.max(backoffMs(failures, tuning, random), retryAfterMs),
+    failure: failure.message,
+  };
 }
 
 /** After a list: the pages' resourceVersion, whether it came paged, and with what query. */
-export function afterList(state: ReflectorState, listed: { rv: string; pagedResult: boolean; query: Record<string, string | undefined> }): Step {
+export function afterList(
+  state: ReflectorState,
+  listed: { rv: string; pagedResult: boolean; query: Record<string, string | undefined> },
+): Step {
   const paged = state.paged || (listed.query.resourceVersion === '0' && listed.pagedResult);
   return { state: { ...state, rv: listed.rv, rvUnavailable: false, paged }, next: 'watch', delayMs: 0 };
 }
 
 /** After a failed list: an unusable RV falls back to a consistent list at once; anything else backs off. */
-export function afterListFailure(state: ReflectorState, error: unknown, now: number, tuning: BackoffTuning, random: () => number): Step {
+export function afterListFailure(
+  state: ReflectorState,
+  error: unknown,
+  now: number,
+  tuning: BackoffTuning,
+  random: () => number,
+): Step {
   const failure = classify(error);
-  if (failure.kind === 'rv-unusable' && !state.rvUnavailable) return { state: { ...state, rvUnavailable: true }, next: 'list', delayMs: 0 };
+  if (failure.kind === 'rv-unusable' && !state.rvUnavailable)
+    return { state: { ...state, rvUnavailable: true }, next: 'list', delayMs: 0 };
   return failed(state, failure, 'list', now, tuning, random);
 }
 
@@ -117,20 +152,44 @@ export type WatchEnd =
   /** Our own periodic re-list asked for it. */
   | { readonly how: 'relist' };
 
-export function afterWatch(state: ReflectorState, end: WatchEnd, now: number, tuning: BackoffTuning, random: () => number): Step {
+export function afterWatch(
+  state: ReflectorState,
+  end: WatchEnd,
+  now: number,
+  tuning: BackoffTuning,
+  random: () => number,
+): Step {
   switch (end.how) {
     case 'relist':
       return { state, next: 'list', delayMs: 0 };
     case 'silent':
-      return failed(state, { kind: 'network', message: `no watch event for ${Math.round(end.ms)} ms` }, 'watch', now, tuning, random);
+      return failed(
+        state,
+        { kind: 'network', message: `no watch event for ${Math.round(end.ms)} ms` },
+        'watch',
+        now,
+        tuning,
+        random,
+      );
     case 'ended':
       // The server's timeout, or a proxy's: resume where we were. A watch that closes at once is not healthy.
-      if (end.ms < SHORT_WATCH_MS && end.events === 0) return failed(state, { kind: 'network', message: 'the watch closed at once, without an event' }, 'list', now, tuning, random);
+      if (end.ms < SHORT_WATCH_MS && end.events === 0)
+        return failed(
+          state,
+          { kind: 'network', message: 'the watch closed at once, without an event' },
+          'list',
+          now,
+          tuning,
+          random,
+        );
       return { state, next: 'watch', delayMs: 0 };
     case 'failed': {
       const failure = classify(end.error);
       // A stream cut mid-way is an end (client-go reads a probable EOF as one): the RV we hold is good.
-      if (failure.kind === 'network') return end.events > 0 || end.ms >= SHORT_WATCH_MS ? { state, next: 'watch', delayMs: 0 } : failed(state, failure, 'watch', now, tuning, random);
+      if (failure.kind === 'network')
+        return end.events > 0 || end.ms >= SHORT_WATCH_MS
+          ? { state, next: 'watch', delayMs: 0 }
+          : failed(state, failure, 'watch', now, tuning, random);
       if (failure.kind === 'throttled') return failed(state, failure, 'watch', now, tuning, random);
       // 410 and the rest: list again, from the cache at the RV we hold (not older than it), after a backoff.
       return failed(state, failure, 'list', now, tuning, random);

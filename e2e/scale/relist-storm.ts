@@ -25,16 +25,33 @@ import { listPages } from '../../kube/list-pages.ts';
 import { DEFAULT_TUNING, INITIAL_STATE, listQuery } from '../../kube/reflector-plan.ts';
 import { ADMIN, Cluster } from '../support/cluster.ts';
 
-const { values: args } = parseArgs({ options: { watchers: { type: 'string', default: '1000' }, objects: { type: 'string', default: '1000' }, out: { type: 'string', default: 'docs/results/relist-storm.json' }, 'skip-restart': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    watchers: { type: 'string', default: '1000' },
+    objects: { type: 'string', default: '1000' },
+    out: { type: 'string', default: 'docs/results/relist-storm.json' },
+    'skip-restart': { type: 'boolean', default: false },
+  },
+});
 const WATCHERS = Number(args.watchers);
 const OBJECTS = Number(args.objects);
 const NS = 'storm';
 
 /** The counters that tell where lists were served from. */
 async function counters(c: Cluster, agent: Agent): Promise<Record<string, number>> {
-  const res = await request(`${c.url}/metrics`, { dispatcher: agent, headers: { authorization: `Bearer ${ADMIN.token}` } });
+  const res = await request(`${c.url}/metrics`, {
+    dispatcher: agent,
+    headers: { authorization: `Bearer ${ADMIN.token}` },
+  });
   const text = await res.body.text();
-  const out: Record<string, number> = { cacheLists: 0, etcdGets: 0, etcdLists: 0, storageLists: 0, lists429: 0, lists: 0 };
+  const out: Record<string, number> = {
+    cacheLists: 0,
+    etcdGets: 0,
+    etcdLists: 0,
+    storageLists: 0,
+    lists429: 0,
+    lists: 0,
+  };
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || !line.includes('resource="configmaps"')) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -52,17 +69,24 @@ async function counters(c: Cluster, agent: Agent): Promise<Record<string, number
   return out;
 }
 
-const delta = (a: Record<string, number>, b: Record<string, number>) => Object.fromEntries(Object.keys(b).map((k) => [k, b[k]! - (a[k] ?? 0)]));
+const delta = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.keys(b).map((k) => [k, b[k]! - (a[k] ?? 0)]));
 
 /** One list per watcher, all at once, retrying a 429 after its Retry-After as the informer would. */
-async function storm(api: KubeApi, query: (i: number) => Record<string, string | undefined>): Promise<{ seconds: number; retried429: number }> {
+async function storm(
+  api: KubeApi,
+  query: (i: number) => Record<string, string | undefined>,
+): Promise<{ seconds: number; retried429: number }> {
   const started = performance.now();
   let retried429 = 0;
   await Promise.all(
     Array.from({ length: WATCHERS }, async (_, i) => {
       for (;;) {
         try {
-          await listPages(api, `/api/v1/namespaces/${NS}/configmaps`, { fieldSelector: `metadata.name=cm-${i % OBJECTS}`, ...query(i) });
+          await listPages(api, `/api/v1/namespaces/${NS}/configmaps`, {
+            fieldSelector: `metadata.name=cm-${i % OBJECTS}`,
+            ...query(i),
+          });
           return;
         } catch (error) {
           if (!(error instanceof KubeApiError && error.status === 429)) throw error;
@@ -79,7 +103,14 @@ async function storm(api: KubeApi, query: (i: number) => Record<string, string |
 function countingApi(api: KubeApi, kinds: Record<string, number>): ListWatchApi {
   return {
     list(path, query, options) {
-      const kind = query.continue !== undefined ? 'next page' : query.resourceVersion === undefined ? 'consistent' : query.resourceVersion === '0' ? 'RV=0' : 'RV=last (NotOlderThan)';
+      const kind =
+        query.continue !== undefined
+          ? 'next page'
+          : query.resourceVersion === undefined
+            ? 'consistent'
+            : query.resourceVersion === '0'
+              ? 'RV=0'
+              : 'RV=last (NotOlderThan)';
       kinds[kind] = (kinds[kind] ?? 0) + 1;
       return api.list(path, query, options);
     },
@@ -90,11 +121,20 @@ function countingApi(api: KubeApi, kinds: Record<string, number>): ListWatchApi 
 async function main(): Promise<void> {
   const cluster = new Cluster([]);
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
-  const results: Record<string, unknown> = { watchers: WATCHERS, objects: OBJECTS, kubeVersion: cluster.bin.split('/').at(-2) };
+  const results: Record<string, unknown> = {
+    watchers: WATCHERS,
+    objects: OBJECTS,
+    kubeVersion: cluster.bin.split('/').at(-2),
+  };
   try {
     await cluster.start();
     cluster.kubectl(['create', 'namespace', NS]);
-    const items = Array.from({ length: OBJECTS }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: NS }, data: { 'reranker_config.yaml': `# sidecar ${i}\n${'x'.repeat(2000)}` } }));
+    const items = Array.from({ length: OBJECTS }, (_, i) => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `cm-${i}`, namespace: NS },
+      data: { 'reranker_config.yaml': `# sidecar ${i}\n${'x'.repeat(2000)}` },
+    }));
     for (let i = 0; i < items.length; i += 200) cluster.apply(items.slice(i, i + 200));
     // One client for all watchers (its connections are pooled as 1,000 processes' would not be; the apiserver's work is the same).
     const api = new KubeApi(loadKubeConnection({ KUBECONFIG: cluster.kubeconfig(ADMIN) }));
@@ -103,8 +143,14 @@ async function main(): Promise<void> {
     const modes: [string, (i: number) => Record<string, string | undefined>][] = [
       ['before: the old informer (no resourceVersion, unpaged)', () => ({})],
       ['now: first list (resourceVersion=0)', () => listQuery(INITIAL_STATE, DEFAULT_TUNING)],
-      ['now: list after a failure (last RV, NotOlderThan)', () => listQuery({ ...INITIAL_STATE, rv: current }, DEFAULT_TUNING)],
-      ['now: after a refused RV (consistent, limit=500)', () => listQuery({ ...INITIAL_STATE, rv: current, rvUnavailable: true }, DEFAULT_TUNING)],
+      [
+        'now: list after a failure (last RV, NotOlderThan)',
+        () => listQuery({ ...INITIAL_STATE, rv: current }, DEFAULT_TUNING),
+      ],
+      [
+        'now: after a refused RV (consistent, limit=500)',
+        () => listQuery({ ...INITIAL_STATE, rv: current, rvUnavailable: true }, DEFAULT_TUNING),
+      ],
     ];
     const part1: Record<string, unknown>[] = [];
     for (const [name, query] of modes) {
@@ -121,8 +167,19 @@ async function main(): Promise<void> {
     if (!args['skip-restart']) {
       const kinds: Record<string, number> = {};
       const counting = countingApi(api, kinds);
-      const informers = Array.from({ length: WATCHERS }, (_, i) =>
-        new Informer<KubeObject>(counting, { name: `w${i}`, path: `/api/v1/namespaces/${NS}/configmaps`, fieldSelector: `metadata.name=cm-${i % OBJECTS}`, onEvent: () => {}, logger: createLogger('silent'), timers: systemTimers, clock: systemClock, random: Math.random }),
+      const informers = Array.from(
+        { length: WATCHERS },
+        (_, i) =>
+          new Informer<KubeObject>(counting, {
+            name: `w${i}`,
+            path: `/api/v1/namespaces/${NS}/configmaps`,
+            fieldSelector: `metadata.name=cm-${i % OBJECTS}`,
+            onEvent: () => {},
+            logger: createLogger('silent'),
+            timers: systemTimers,
+            clock: systemClock,
+            random: Math.random,
+          }),
       );
       let started = performance.now();
       for (const inf of informers) inf.start();
@@ -137,7 +194,12 @@ async function main(): Promise<void> {
       // The restarted apiserver's counters start at zero: they count exactly the recovery.
       await new Promise((r) => setTimeout(r, 45_000));
       const after = await counters(cluster, agent);
-      const restart = { secondsObserved: (performance.now() - started) / 1000, informerLists: kinds, failures: informers.reduce((n, inf) => n + inf.restarts, 0) - restartsBefore, apiserver: after };
+      const restart = {
+        secondsObserved: (performance.now() - started) / 1000,
+        informerLists: kinds,
+        failures: informers.reduce((n, inf) => n + inf.restarts, 0) - restartsBefore,
+        apiserver: after,
+      };
       console.log(JSON.stringify({ restart }));
       results.apiserverRestart = { firstSync, restart };
       for (const inf of informers) inf.stop();

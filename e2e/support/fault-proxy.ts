@@ -36,7 +36,13 @@ import type { Cluster, User } from './cluster.ts';
 
 export type FaultAction =
   | { readonly kind: 'hang' }
-  | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: number; readonly body?: string; readonly contentType?: string }
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly retryAfter?: number;
+      readonly body?: string;
+      readonly contentType?: string;
+    }
   | { readonly kind: 'close-watch' }
   | { readonly kind: 'drop-watch'; readonly afterEvents: number }
   | { readonly kind: 'watch-error'; readonly code: number; readonly reason?: string };
@@ -195,8 +201,19 @@ export class FaultProxy {
         });
         return;
       case 'status': {
-        const text = action.body ?? JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: action.status, reason: reasonOf(action.status), message: `injected ${action.status}` });
-        const headers: Record<string, string> = { 'content-type': action.contentType ?? (action.body === undefined ? 'application/json' : 'text/plain') };
+        const text =
+          action.body ??
+          JSON.stringify({
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            code: action.status,
+            reason: reasonOf(action.status),
+            message: `injected ${action.status}`,
+          });
+        const headers: Record<string, string> = {
+          'content-type': action.contentType ?? (action.body === undefined ? 'application/json' : 'text/plain'),
+        };
         if (action.retryAfter !== undefined) headers['retry-after'] = String(action.retryAfter);
         record.status = action.status;
         res.writeHead(action.status, headers).end(text);
@@ -209,7 +226,17 @@ export class FaultProxy {
       case 'watch-error':
         record.status = 200;
         res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: action.code, reason: action.reason ?? reasonOf(action.code), message: `injected watch error ${action.code}` } }) + '\n',
+          JSON.stringify({
+            type: 'ERROR',
+            object: {
+              kind: 'Status',
+              apiVersion: 'v1',
+              status: 'Failure',
+              code: action.code,
+              reason: action.reason ?? reasonOf(action.code),
+              message: `injected watch error ${action.code}`,
+            },
+          }) + '\n',
         );
         return;
       case 'drop-watch':
@@ -218,7 +245,13 @@ export class FaultProxy {
   }
 
   /** Forwards to the apiserver; with `dropAfterEvents`, cuts the connection after that many watch events. */
-  async #forward(req: IncomingMessage, res: ServerResponse, body: Buffer, record: RecordedRequest, dropAfterEvents?: number): Promise<void> {
+  async #forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    record: RecordedRequest,
+    dropAfterEvents?: number,
+  ): Promise<void> {
     const abort = new AbortController();
     const open = { record, res };
     if (record.watch) this.#open.add(open);
@@ -292,5 +325,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function reasonOf(status: number): string {
-  return { 410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' }[status] ?? 'Unknown';
+  return (
+    { 410: 'Expired', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' }[
+      status
+    ] ?? 'Unknown'
+  );
 }

@@ -12,7 +12,12 @@ import type { KubeApi, KubeObject, ObjectList, WatchEvent } from '../../kube/api
 import { Controller } from './controller.ts';
 import { createOperatorMetrics } from './metrics.ts';
 
-const POOL = { apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'search', namespace: 'ns', uid: 'u1', generation: 1, resourceVersion: '3' }, spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080' }] } };
+const POOL = {
+  apiVersion: 'reranker.dev/v1alpha1',
+  kind: 'RerankerPool',
+  metadata: { name: 'search', namespace: 'ns', uid: 'u1', generation: 1, resourceVersion: '3' },
+  spec: { backends: [{ name: 'a', apiBase: 'http://10.0.0.1:8080' }] },
+};
 
 /** What the fake API saw: each write, and when (and why) its call ended. */
 interface Write {
@@ -38,11 +43,16 @@ class HangingApi {
   }
 
   async list<T extends KubeObject>(path: string): Promise<ObjectList<T>> {
-    return { items: (path.includes('rerankerpools') ? [structuredClone(POOL)] : []) as unknown as T[], resourceVersion: '5' };
+    return {
+      items: (path.includes('rerankerpools') ? [structuredClone(POOL)] : []) as unknown as T[],
+      resourceVersion: '5',
+    };
   }
 
   async *watch(_path: string, _query: unknown, signal: AbortSignal): AsyncGenerator<WatchEvent> {
-    await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    await new Promise((_resolve, reject) =>
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+    );
   }
 
   #hang(path: string, options: { signal?: AbortSignal } = {}): Promise<never> {
@@ -98,7 +108,10 @@ test('a hanging reconcile is cut at its deadline; a term that ends aborts the ca
     reconcileTimeoutMs: 10_000,
     askSidecar: async () => ({ hash: '', inconsistent: [] }),
   });
-  const metrics = createOperatorMetrics(() => 0, () => ({}));
+  const metrics = createOperatorMetrics(
+    () => 0,
+    () => ({}),
+  );
   controller.start(metrics);
   await flush();
 
@@ -123,7 +136,11 @@ test('a hanging reconcile is cut at its deadline; a term that ends aborts the ca
   assert.equal(api.writes[1]!.ended, 'lost leadership', 'the call in flight is aborted at once, with the term');
   assert.equal(controller.workers, 0, 'no worker outlives its term');
   await advance(time, 60_000, 500);
-  assert.deepEqual(api.writes.filter((w) => w.at > endedAt), [], 'no write after the term ended');
+  assert.deepEqual(
+    api.writes.filter((w) => w.at > endedAt),
+    [],
+    'no write after the term ended',
+  );
 
   // A new term (as after a restart) runs exactly its own workers.
   const next = new AbortController();

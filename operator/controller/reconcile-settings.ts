@@ -15,6 +15,10 @@ export function reconcileTimeoutMs(env: NodeJS.ProcessEnv): { ms: number; proble
   const raw = env[RECONCILE_TIMEOUT.env];
   if (raw === undefined || raw.trim() === '') return { ms: RECONCILE_TIMEOUT.defaultSeconds * 1000 };
   const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) return { ms: RECONCILE_TIMEOUT.defaultSeconds * 1000, problem: `${RECONCILE_TIMEOUT.env}: "${raw}" is not a number of seconds in (0, 3600]` };
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+    return {
+      ms: RECONCILE_TIMEOUT.defaultSeconds * 1000,
+      problem: `${RECONCILE_TIMEOUT.env}: "${raw}" is not a number of seconds in (0, 3600]`,
+    };
   return { ms: Math.round(seconds * 1000) };
 }
