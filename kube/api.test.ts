@@ -18,6 +18,15 @@ const time = manualTime();
 before(async () => {
   server = createServer((req, res) => {
     const url = new URL(req.url!, 'http://x');
+    if (url.pathname.endsWith('/html')) {
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<html><body>Bad gateway from a proxy</body></html>');
+      return;
+    }
+    if (url.pathname.endsWith('/throttled')) {
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end(JSON.stringify({ kind: 'Status', reason: 'TooManyRequests', message: 'too many requests' }));
+      return;
+    }
+    if (url.pathname.endsWith('/hang')) return; // never answers
     if (url.pathname.endsWith('/missing')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'gone' }));
       return;
@@ -78,4 +87,37 @@ test('a request with no response counts as "error"', async () => {
     for await (const _ of api.watch('/api/v1/pods', {}, AbortSignal.timeout(5000)));
   });
   assert.deepEqual(seen.map((r) => `${r.verb} ${r.resource} ${r.code}`), ['create events error', 'watch pods error']);
+});
+
+test('a non-JSON error body (a proxy\'s HTML page) is a KubeApiError with the status, described, never quoted', async () => {
+  const { api } = client(base);
+  const error = await api.request('GET', '/api/v1/namespaces/ns/configmaps/html').catch((e: unknown) => e);
+  assert.ok(error instanceof KubeApiError);
+  assert.equal(error.status, 502);
+  assert.match(error.message, /502 Bad Gateway \(a text\/html body of 50 bytes\)/);
+  assert.doesNotMatch(error.message, /proxy/);
+  await assert.rejects(
+    async () => {
+      for await (const _ of api.watch('/api/v1/html', {}, AbortSignal.timeout(5000)));
+    },
+    (e: unknown) => e instanceof KubeApiError && e.status === 502,
+  );
+});
+
+test('429 carries its Retry-After in seconds', async () => {
+  const { api } = client(base);
+  const error = await api.get('/api/v1/namespaces/ns/configmaps/throttled').catch((e: unknown) => e);
+  assert.ok(error instanceof KubeApiError);
+  assert.deepEqual([error.status, error.reason, error.retryAfterSeconds], [429, 'TooManyRequests', 3]);
+});
+
+test('a bound client aborts its calls in flight when its lifetime ends, and refuses new ones', async () => {
+  const { api } = client(base);
+  const life = new AbortController();
+  const bound = api.bound(life.signal);
+  const pending = bound.get('/api/v1/namespaces/ns/configmaps/hang');
+  setImmediate(() => life.abort(new Error('term over')));
+  await assert.rejects(pending, /term over/);
+  await assert.rejects(bound.get('/api/v1/namespaces/ns/configmaps/a'), /term over/);
+  assert.equal(((await api.get<{ metadata: { name: string } }>('/api/v1/namespaces/ns/configmaps/a')))?.metadata.name, 'a', 'the unbound client still works');
 });

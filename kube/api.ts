@@ -11,14 +11,18 @@ import { readWatchLines, MAX_WATCH_LINE_BYTES, type WatchEvent } from './watch-l
 export type { WatchEvent } from './watch-lines.ts';
 export type { ApiRequest, ApiVerb, RequestObserver } from './request-labels.ts';
 
+/** An API call that failed: the HTTP status (0: no response), the Status reason, Retry-After if sent. */
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string | undefined;
-  constructor(status: number, message: string, reason: string | undefined) {
+  /** Seconds the server asked us to wait (429, some 5xx), from the Retry-After header or Status details. */
+  readonly retryAfterSeconds: number | undefined;
+  constructor(status: number, message: string, reason: string | undefined, retryAfterSeconds?: number) {
     super(message);
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
@@ -41,6 +45,8 @@ export interface KubeObject {
 export interface ObjectList<T> {
   readonly items: T[];
   readonly resourceVersion: string;
+  /** The token for the next page of a paged list (`limit`); undefined on the last page. */
+  readonly continue?: string;
 }
 
 export interface KubeApiOptions {
@@ -48,25 +54,62 @@ export interface KubeApiOptions {
   readonly observer?: RequestObserver;
   /** Times requests for the observer. */
   readonly clock?: Clock;
+  /** Every request (and watch) of this client is aborted with this signal: a lifetime (see `bound`). */
+  readonly signal?: AbortSignal;
 }
+
+/** Per call: a lifetime to abort with, and a transport timeout (default 30 s). */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+}
+
+interface Sent {
+  readonly status: number;
+  readonly statusText: string;
+  readonly contentType: string;
+  readonly retryAfter: string | null;
+  readonly text: string;
+}
+
+/** The transport bound of a call that has no shorter deadline of its own. */
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class KubeApi {
   readonly connection: KubeConnection;
   readonly #observer: RequestObserver | undefined;
   readonly #clock: Clock;
+  readonly #signal: AbortSignal | undefined;
 
   constructor(connection: KubeConnection, options: KubeApiOptions = {}) {
     this.connection = connection;
     this.#observer = options.observer;
     this.#clock = options.clock ?? systemClock;
+    this.#signal = options.signal;
+  }
+
+  /**
+   * The same client, with every call also bound to `signal` (a leadership term, a reconcile's
+   * deadline): when it aborts, calls in flight are cancelled and new ones fail at once.
+   */
+  bound(signal: AbortSignal): KubeApi {
+    return new KubeApi(this.connection, { observer: this.#observer, clock: this.#clock, signal: this.#signal === undefined ? signal : AbortSignal.any([this.#signal, signal]) });
+  }
+
+  /** The signal one call runs under: this client's lifetime, the caller's, and a transport timeout. */
+  #signalOf(options: CallOptions, timeout: boolean): AbortSignal {
+    const signals = [this.#signal, options.signal].filter((s): s is AbortSignal => s !== undefined);
+    if (timeout) signals.push(AbortSignal.timeout(options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    return signals.length === 1 ? signals[0]! : AbortSignal.any(signals);
   }
 
   /** URL, headers and dispatcher of one authenticated call (the kubeconfig's credentials and TLS). */
-  #prepare(path: string, query: Record<string, string | undefined> = {}) {
+  async #prepare(path: string, query: Record<string, string | undefined> = {}) {
     const url = new URL(this.connection.server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
     const headers: Record<string, string> = { accept: 'application/json' };
-    const authorization = this.connection.authorization();
+    // First: an exec plugin may set the client certificate the dispatcher presents.
+    const authorization = await this.connection.authorization();
     if (authorization !== undefined) headers.authorization = authorization;
     return { url, headers, dispatcher: this.connection.dispatcher };
   }
@@ -77,18 +120,24 @@ export class KubeApi {
     this.#observer.onRequest({ ...describeRequest(method, path, options), code, seconds });
   }
 
-  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number } = {}): Promise<T> {
-    const res = await this.#send(method, path, options);
-    const body = res.text === '' ? undefined : (JSON.parse(res.text) as Record<string, unknown>);
-    if (res.status >= 400) {
-      throw new KubeApiError(res.status, `${method} ${path}: ${String(body?.message ?? res.statusText)}`, body?.reason as string | undefined);
+  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions = {}): Promise<T> {
+    let res = await this.#send(method, path, options);
+    // Expired exec-plugin credentials: run the plugin again and retry once (as client-go does).
+    if (res.status === 401 && this.connection.refresh?.() === true) res = await this.#send(method, path, options);
+    if (res.status >= 400) throw errorOf(`${method} ${path}`, res);
+    if (res.text === '') return undefined as T;
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      throw new KubeApiError(res.status, `${method} ${path}: the response is not JSON (${res.contentType || 'no content-type'}, ${res.text.length} bytes)`, 'InvalidResponse');
     }
-    return body as T;
   }
 
   /** One call and its whole response body, timed for the observer (a call with no response counts as "error"). */
-  async #send(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string; timeoutMs?: number }): Promise<{ status: number; statusText: string; text: string }> {
-    const { url, headers, dispatcher } = this.#prepare(path, options.query);
+  async #send(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions): Promise<Sent> {
+    const signal = this.#signalOf(options, true);
+    signal.throwIfAborted();
+    const { url, headers, dispatcher } = await this.#prepare(path, options.query);
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const started = this.#clock.now();
     let code = 'error';
@@ -98,18 +147,20 @@ export class KubeApi {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         dispatcher,
-        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+        signal,
       });
       code = String(res.status);
-      return { status: res.status, statusText: res.statusText, text: await res.text() };
+      return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', retryAfter: res.headers.get('retry-after'), text: await res.text() };
     } finally {
       this.#observe(method, path, code, (this.#clock.now() - started) / 1000, { contentType: headers['content-type'] });
     }
   }
 
-  async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}): Promise<ObjectList<T>> {
-    const out = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', path, { query });
-    return { items: out.items ?? [], resourceVersion: out.metadata.resourceVersion };
+  /** One list call (one page when `query.limit` is set: the result's `continue` asks for the next). */
+  async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}, options: CallOptions = {}): Promise<ObjectList<T>> {
+    const out = await this.request<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>('GET', path, { query, ...options });
+    const token = out?.metadata?.continue;
+    return { items: out?.items ?? [], resourceVersion: out?.metadata?.resourceVersion ?? '', continue: token === undefined || token === '' ? undefined : token };
   }
 
   /**
@@ -119,10 +170,11 @@ export class KubeApi {
    * `timeoutSeconds` ends a watch, and the caller's `signal` (its watchdog) aborts one.
    */
   async *watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncGenerator<WatchEvent> {
-    const { url, headers, dispatcher } = this.#prepare(path, { ...query, watch: 'true' });
+    const bound = this.#signalOf({ signal }, false);
+    const { url, headers, dispatcher } = await this.#prepare(path, { ...query, watch: 'true' });
     let res: Awaited<ReturnType<typeof fetch>>;
     try {
-      res = await fetch(url, { method: 'GET', headers, dispatcher, signal });
+      res = await fetch(url, { method: 'GET', headers, dispatcher, signal: bound });
     } catch (error) {
       this.#observe('GET', path, 'error', undefined, { watch: true });
       throw error;
@@ -130,23 +182,17 @@ export class KubeApi {
     // The start of a watch is counted; the stream's lifetime is no request latency.
     this.#observe('GET', path, String(res.status), undefined, { watch: true });
     if (res.status !== 200 || res.body === null) {
+      if (res.status === 401) this.connection.refresh?.();
       const text = await res.text().catch(() => '');
-      const message = ((): string => {
-        try {
-          return String((JSON.parse(text) as { message?: unknown }).message ?? res.statusText);
-        } catch {
-          return res.statusText;
-        }
-      })();
-      throw new KubeApiError(res.status, `watch ${path}: ${message}`, undefined);
+      throw errorOf(`watch ${path}`, { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', retryAfter: res.headers.get('retry-after'), text });
     }
     yield* readWatchLines(res.body, MAX_WATCH_LINE_BYTES);
   }
 
   /** GET, or undefined on 404. */
-  async get<T>(path: string): Promise<T | undefined> {
+  async get<T>(path: string, options: CallOptions = {}): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', path);
+      return await this.request<T>('GET', path, options);
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 404) return undefined;
       throw error;
@@ -154,13 +200,35 @@ export class KubeApi {
   }
 
   /** Server-side apply: this manager owns the fields it sends. */
-  apply<T>(path: string, object: unknown, fieldManager: string): Promise<T> {
-    return this.request<T>('PATCH', path, { body: object, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' } });
+  apply<T>(path: string, object: unknown, fieldManager: string, options: CallOptions = {}): Promise<T> {
+    return this.request<T>('PATCH', path, { body: object, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' }, ...options });
   }
 
-  mergePatch<T>(path: string, patch: unknown): Promise<T> {
-    return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json' });
+  mergePatch<T>(path: string, patch: unknown, options: CallOptions = {}): Promise<T> {
+    return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json', ...options });
   }
+}
+
+/**
+ * The error of a failed response. A Status body gives the message, reason and retryAfterSeconds;
+ * any other body (an HTML page from a proxy, plain text) is not quoted, only described.
+ */
+function errorOf(what: string, res: Sent): KubeApiError {
+  let status: { message?: unknown; reason?: unknown; details?: { retryAfterSeconds?: unknown } } | undefined;
+  try {
+    const parsed = JSON.parse(res.text) as unknown;
+    if (parsed !== null && typeof parsed === 'object') status = parsed as typeof status;
+  } catch {
+    // not JSON
+  }
+  const header = res.retryAfter === null ? undefined : Number(res.retryAfter);
+  const detail = status?.details?.retryAfterSeconds;
+  const retryAfter = header !== undefined && Number.isFinite(header) && header >= 0 ? header : typeof detail === 'number' ? detail : undefined;
+  const message =
+    typeof status?.message === 'string'
+      ? status.message
+      : `${res.status} ${res.statusText}${res.text === '' ? '' : ` (a ${res.contentType || 'non-JSON'} body of ${res.text.length} bytes)`}`;
+  return new KubeApiError(res.status, `${what}: ${message}`, typeof status?.reason === 'string' ? status.reason : undefined, retryAfter);
 }
 
 export function keyOf(object: KubeObject): string {

@@ -1,30 +1,37 @@
 /**
- * The informer against a scripted list/watch API on a manual clock: clean watch ends resume
- * without a restart, only failures count, a silent watch is aborted by the watchdog only after
- * the server's bookmark interval, a 410 re-lists, a re-list reports what changed while
- * disconnected (deletions included), and restarts back off exponentially up to a cap.
+ * The informer's loop against a scripted list/watch API on a manual clock: a watch the server ends
+ * resumes from the last resourceVersion without a list; lists come from the watch cache (RV 0,
+ * then the last RV) and consistently, in pages, only after the server refuses the RV; a silent
+ * watch is aborted by the watchdog only after the server's own timeout; a re-list reports what
+ * changed while disconnected (deletions included); watches that close at once back off.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../common/logger.ts';
 import { manualTime } from '../test/support/manual-time.ts';
-import type { KubeObject, ObjectList, WatchEvent } from './api.ts';
+import { KubeApiError, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
 import { Informer, type ListWatchApi } from './informer.ts';
 import { readWatchLines } from './watch-lines.ts';
 
-type Step = WatchEvent[] | 'hang' | Error;
+type WatchStep = WatchEvent[] | 'hang' | Error;
+type ListStep = { items: KubeObject[]; rv: string; continue?: string } | Error;
 
-/** Each watch call plays the next script step: events then a clean end, a hang until aborted, or an error. */
-function scriptedApi(items: KubeObject[], steps: Step[]) {
-  const calls = { list: 0, watch: [] as (string | undefined)[] };
+/**
+ * Each call plays the next step of its script (the last one repeats): a list returns items or
+ * throws; a watch yields events then ends, hangs until aborted, or throws. Queries are recorded.
+ */
+function scriptedApi(lists: ListStep[], watches: WatchStep[]) {
+  const calls = { lists: [] as Record<string, string | undefined>[], watches: [] as Record<string, string | undefined>[] };
   const api: ListWatchApi = {
-    async list<T extends KubeObject>(): Promise<ObjectList<T>> {
-      calls.list++;
-      return { items: items as T[], resourceVersion: `list-${calls.list}` };
+    async list<T extends KubeObject>(_path: string, query: Record<string, string | undefined>): Promise<ObjectList<T>> {
+      calls.lists.push(query);
+      const step = lists.length > 1 ? lists.shift()! : lists[0]!;
+      if (step instanceof Error) throw step;
+      return { items: step.items as T[], resourceVersion: step.rv, continue: step.continue };
     },
     async *watch(_path, query, signal) {
-      calls.watch.push(query.resourceVersion);
-      const step = steps.shift() ?? 'hang';
+      calls.watches.push(query);
+      const step = watches.length > 1 ? watches.shift()! : watches[0] ?? 'hang';
       if (step instanceof Error) throw step;
       if (step === 'hang') {
         await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
@@ -37,13 +44,14 @@ function scriptedApi(items: KubeObject[], steps: Step[]) {
 }
 
 const cm = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
-const flush = () => new Promise((r) => setImmediate(r));
+const flush = async (n = 10) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
 
-function informer(api: ListWatchApi, time = manualTime(), backoff: { backoffBaseMs?: number; backoffMaxMs?: number } = {}) {
+function informer(api: ListWatchApi, time = manualTime(), options: { watchTimeoutSeconds?: number } = {}) {
   const restarts: string[] = [];
   const events: string[] = [];
   const inf = new Informer<KubeObject>(api, {
-    ...backoff,
     name: 'configmaps',
     path: '/api/v1/configmaps',
     onEvent: (event, object) => events.push(`${event} ${object.metadata.name}@${object.metadata.resourceVersion}`),
@@ -52,55 +60,144 @@ function informer(api: ListWatchApi, time = manualTime(), backoff: { backoffBase
     timers: time.timers,
     clock: time.clock,
     random: () => 0.5,
+    ...options,
   });
   return { inf, restarts, events, time };
 }
 
-test('a watch the server ends cleanly resumes from the last resourceVersion, without a restart', async () => {
-  const { api, calls } = scriptedApi([cm('a', '1')], [[{ type: 'BOOKMARK', object: { metadata: { resourceVersion: '7' } } }], [{ type: 'MODIFIED', object: cm('a', '9') }]]);
-  const { inf, restarts } = informer(api);
+test('the first list comes from the watch cache; a watch the server ends resumes from the last resourceVersion, without a list', async () => {
+  const { api, calls } = scriptedApi([{ items: [cm('a', '1')], rv: '5' }], [[{ type: 'BOOKMARK', object: { metadata: { resourceVersion: '7' } } }], [{ type: 'MODIFIED', object: cm('a', '9') }], 'hang']);
+  const { inf, restarts, time } = informer(api);
   inf.start();
-  for (let i = 0; i < 10; i++) await flush();
+  await flush();
+  time.advance(2000); // the first two watches "lasted" long enough to be healthy ends
+  await flush();
   inf.stop();
-  assert.deepEqual(calls.watch.slice(0, 3), ['list-1', '7', '9']);
-  assert.equal(calls.list, 1);
+  assert.deepEqual(calls.lists, [{ resourceVersion: '0', limit: '500', labelSelector: undefined, fieldSelector: undefined }]);
+  assert.deepEqual(calls.watches.map((q) => [q.resourceVersion, q.allowWatchBookmarks]), [['5', 'true'], ['7', 'true'], ['9', 'true']]);
+  assert.equal(Number(calls.watches[0]!.timeoutSeconds), 450, 'the server-side timeout is jittered in 300-600 s');
   assert.deepEqual(restarts, []);
   assert.equal(inf.store.get('ns/a')?.metadata.resourceVersion, '9');
 });
 
-test('a quiet watch is not restarted before the server\'s own timeout (300 s) + 30 s; a dead one is, then', async () => {
+test('410 Gone in a watch: a list from the watch cache at the last RV; if that RV is expired too, a consistent list in pages', async () => {
+  const gone = new KubeApiError(410, 'too old resource version', 'Expired');
+  const { api, calls } = scriptedApi(
+    [{ items: [cm('a', '1')], rv: '5' }, gone, { items: [cm('a', '2')], rv: '60', continue: 'page2' }, { items: [cm('b', '1')], rv: '60' }],
+    [[{ type: 'ADDED', object: cm('c', '6') }, { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 6 (50)' } }], 'hang'],
+  );
+  const { inf, restarts, events, time } = informer(api);
+  inf.start();
+  await flush();
+  time.advance(1200); // one backoff: 800 ms x (1 + 0.5)
+  await flush();
+  inf.stop();
+  const asked = calls.lists.map(({ resourceVersion, resourceVersionMatch, limit, continue: token }) => ({ resourceVersion, resourceVersionMatch, limit, continue: token }));
+  assert.deepEqual(asked, [
+    { resourceVersion: '0', resourceVersionMatch: undefined, limit: '500', continue: undefined },
+    { resourceVersion: '6', resourceVersionMatch: 'NotOlderThan', limit: undefined, continue: undefined },
+    { resourceVersion: undefined, resourceVersionMatch: undefined, limit: '500', continue: undefined },
+    { resourceVersion: undefined, resourceVersionMatch: undefined, limit: '500', continue: 'page2' },
+  ]);
+  assert.deepEqual(restarts, ['watch /api/v1/configmaps: too old resource version: 6 (50)'], 'only the watch failure counts; the fallback is no failure');
+  assert.deepEqual(events, ['added a@1', 'added c@6', 'updated a@2', 'added b@1', 'deleted c@6']);
+  assert.equal(calls.watches.at(-1)!.resourceVersion, '60');
+});
+
+test('watches that close at once back off exponentially: a bounded number of calls, growing gaps', async () => {
+  const { api, calls } = scriptedApi([{ items: [], rv: '5' }], [[]]);
+  const { inf, restarts, time } = informer(api);
+  inf.start();
+  await flush();
+  const at: number[] = [];
+  for (let ms = 0; ms < 60_000; ms += 100) {
+    const before = calls.watches.length;
+    time.advance(100);
+    await flush(4);
+    if (calls.watches.length > before) at.push(ms);
+  }
+  inf.stop();
+  // 1.2, 2.4, 4.8, 9.6, 19.2, 38.4 s (x1.5 jitter): 6 more watches in a minute, not thousands.
+  assert.ok(calls.watches.length <= 8, `${calls.watches.length} watches in 60 s`);
+  assert.equal(calls.lists.length, calls.watches.length, 'each instant close lists again (from the cache) before the next watch');
+  assert.ok(calls.lists.slice(1).every((q) => q.resourceVersion === '5' && q.resourceVersionMatch === 'NotOlderThan'));
+  for (let i = 2; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! > at[i - 1]! - at[i - 2]!, `growing gaps: ${at.join(', ')}`);
+  assert.equal(restarts.length, calls.watches.length);
+});
+
+test('a 429 with Retry-After waits that long before it watches again', async () => {
+  const { api, calls } = scriptedApi([{ items: [], rv: '5' }], [new KubeApiError(429, 'slow down', 'TooManyRequests', 10), 'hang']);
+  const { inf, time } = informer(api);
+  inf.start();
+  await flush();
+  time.advance(9_900);
+  await flush();
+  assert.equal(calls.watches.length, 1, 'not before the 10 s Retry-After');
+  time.advance(200);
+  await flush();
+  inf.stop();
+  assert.equal(calls.watches.length, 2);
+  assert.equal(calls.lists.length, 1, 'no list: the RV we hold is still good');
+});
+
+test('a quiet watch is not restarted before the server\'s own timeout + 30 s; a dead one is, then', async () => {
   // kube-apiserver 1.34 sent the first bookmark on a quiet watch after 120 s: no client timer
   // may be shorter than the watch's server-side timeout.
   const time = manualTime();
-  const { api } = scriptedApi([], ['hang']);
-  const { inf, restarts } = informer(api, time);
+  const { api, calls } = scriptedApi([{ items: [], rv: '5' }], ['hang']);
+  const { inf, restarts } = informer(api, time, { watchTimeoutSeconds: 300 });
   inf.start();
   await flush();
   for (let s = 0; s < 320; s += 10) {
     time.advance(10_000);
-    await flush();
+    await flush(2);
   }
   assert.deepEqual(restarts, [], 'no restart within 320 s of silence');
   time.advance(120_000);
-  for (let i = 0; i < 5; i++) await flush();
+  await flush();
   assert.equal(restarts.length, 1);
-  assert.match(restarts[0]!, /no watch activity for 330000 ms/);
+  assert.match(restarts[0]!, /no watch event for \d+ ms/);
+  time.advance(2_000);
+  await flush();
   inf.stop();
+  assert.equal(calls.lists.length, 1, 'the watch resumes from its RV, without a list');
+  assert.equal(calls.watches.at(-1)!.resourceVersion, '5');
 });
 
-test('an ERROR 410 re-lists; an HTTP failure counts as a restart', async () => {
+test('a re-list after a failure reports what changed meanwhile: updates, additions and deletions; nothing for the unchanged', async () => {
   const time = manualTime();
-  const { api, calls } = scriptedApi([cm('a', '1')], [[{ type: 'ERROR', object: { code: 410, metadata: {} } }], new Error('connect ECONNREFUSED')]);
+  const { api, calls } = scriptedApi(
+    [{ items: [cm('a', '1'), cm('b', '1'), cm('c', '1')], rv: '3' }, { items: [cm('a', '1'), cm('b', '2'), cm('d', '1')], rv: '9' }],
+    [new KubeApiError(500, 'internal error', 'InternalError'), 'hang'],
+  );
+  const { inf, events } = informer(api, time);
+  inf.start();
+  await flush();
+  assert.deepEqual(events, ['added a@1', 'added b@1', 'added c@1']);
+  time.advance(1200); // past the first backoff
+  await flush();
+  inf.stop();
+  assert.equal(calls.lists.length, 2);
+  assert.equal(calls.lists[1]!.resourceVersion, '3');
+  assert.deepEqual(events.slice(3), ['updated b@2', 'added d@1', 'deleted c@1']);
+  assert.deepEqual([...inf.store.keys()].sort(), ['ns/a', 'ns/b', 'ns/d']);
+});
+
+test('a failing list backs off (jittered) up to the cap and never spins', async () => {
+  const time = manualTime();
+  const { api, calls } = scriptedApi([new TypeError('fetch failed')], ['hang']);
   const { inf, restarts } = informer(api, time);
   inf.start();
-  for (let i = 0; i < 5; i++) await flush();
-  time.advance(1000);
-  for (let i = 0; i < 5; i++) await flush();
-  time.advance(1000);
-  for (let i = 0; i < 5; i++) await flush();
+  await flush();
+  for (let s = 0; s < 600; s++) {
+    time.advance(1000);
+    await flush(2);
+  }
   inf.stop();
-  assert.deepEqual(restarts, ['resourceVersion too old (410 Gone)', 'connect ECONNREFUSED']);
-  assert.equal(calls.list, 3);
+  // 1.2, 2.4, 4.8, 9.6, 19.2, 38.4, then 45 s each (30 s cap x 1.5): about 18 lists in 10 minutes.
+  assert.ok(calls.lists.length >= 14 && calls.lists.length <= 20, `${calls.lists.length} lists in 10 min`);
+  assert.equal(restarts.length, calls.lists.length);
+  assert.equal(inf.synced, false);
 });
 
 test('watch lines split across chunks parse into events; an over-long line fails', async () => {
@@ -116,60 +213,3 @@ test('watch lines split across chunks parse into events; an over-long line fails
   }, /longer than 1024 bytes/);
 });
 
-/** A list that plays its script (items, or an error), then repeats its last entry; watches fail or hang. */
-function listScriptedApi(lists: (KubeObject[] | Error)[], watches: ('fail' | 'hang')[]) {
-  const calls = { list: 0 };
-  const api: ListWatchApi = {
-    async list<T extends KubeObject>(): Promise<ObjectList<T>> {
-      const step = lists[Math.min(calls.list, lists.length - 1)]!;
-      calls.list++;
-      if (step instanceof Error) throw step;
-      return { items: step as T[], resourceVersion: `list-${calls.list}` };
-    },
-    async *watch(_path, _query, signal) {
-      if (watches.shift() === 'fail') throw new Error('connect ECONNRESET');
-      await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-      yield* [];
-    },
-  };
-  return { api, calls };
-}
-
-test('a re-list after a failure reports what changed meanwhile: updates, additions and deletions; nothing for the unchanged', async () => {
-  const time = manualTime();
-  const { api, calls } = listScriptedApi([[cm('a', '1'), cm('b', '1'), cm('c', '1')], [cm('a', '1'), cm('b', '2'), cm('d', '1')]], ['fail', 'hang']);
-  const { inf, events } = informer(api, time);
-  inf.start();
-  for (let i = 0; i < 5; i++) await flush();
-  assert.deepEqual(events, ['added a@1', 'added b@1', 'added c@1']);
-  time.advance(1000); // past the first backoff
-  for (let i = 0; i < 5; i++) await flush();
-  inf.stop();
-  assert.equal(calls.list, 2);
-  assert.deepEqual(events.slice(3), ['updated b@2', 'added d@1', 'deleted c@1']);
-  assert.deepEqual([...inf.store.keys()].sort(), ['ns/a', 'ns/b', 'ns/d']);
-});
-
-test('failures back off exponentially (jittered) up to the cap; a successful list starts over from the base', async () => {
-  const time = manualTime();
-  const down = new Error('connect ECONNREFUSED');
-  // random 0.5: each delay is 75% of base x 2^k; base 100 ms, cap 400 ms.
-  const { api, calls } = listScriptedApi([down, down, down, down, [cm('a', '1')]], ['fail', 'hang']);
-  const { inf, restarts } = informer(api, time, { backoffBaseMs: 100, backoffMaxMs: 400 });
-  inf.start();
-  for (let i = 0; i < 3; i++) await flush();
-  assert.equal(calls.list, 1);
-  // list fails 4 times (75, 150, 300, 300 ms), succeeds; the watch fails: the base again (75 ms).
-  for (const delay of [75, 150, 300, 300, 75]) {
-    const before: number = calls.list;
-    time.advance(delay - 1);
-    for (let i = 0; i < 3; i++) await flush();
-    assert.equal(calls.list, before, `not before ${delay} ms`);
-    time.advance(1);
-    for (let i = 0; i < 3; i++) await flush();
-    assert.equal(calls.list, before + 1, `after ${delay} ms`);
-  }
-  inf.stop();
-  assert.equal(restarts.length, 5);
-  assert.equal(inf.restarts, 5);
-});

@@ -40,7 +40,7 @@ test('KUBECONFIG lists are merged, the first file winning; missing files are ski
   assert.equal(c.authorization(), 'Bearer first');
 });
 
-test('exec plugins are refused with a clear message; an unknown context is named', () => {
-  assert.throws(() => loadKubeConnection({ KUBECONFIG: file('exec.json', config({ exec: { command: 'aws' } })) }), /exec plugin or auth provider, which is not supported/);
+test('legacy auth providers are refused with a clear message; an unknown context is named', () => {
+  assert.throws(() => loadKubeConnection({ KUBECONFIG: file('ap.json', config({ 'auth-provider': { name: 'gcp' } })) }), /legacy auth provider, which is not supported; use its exec plugin/);
   assert.throws(() => loadKubeConnection({ KUBECONFIG: file('ctx.json', config({ token: 'x' }, 'nope')) }), /current-context "nope" not found/);
 });

@@ -2,11 +2,17 @@
  * Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: a holder renews every
  * retry period; others take over only after the lease has gone unrenewed for leaseDuration on
  * *their own* clock (no trust in the holder's clock); writes use resourceVersion preconditions,
- * so two candidates can never both succeed. A leader that cannot renew within renewDeadline steps
- * down. Defaults match controller-runtime: 15 s / 10 s / 2 s.
+ * so two candidates can never both succeed. Defaults match controller-runtime: 15 s / 10 s / 2 s.
+ *
+ * A leadership term is an AbortSignal (given to onStartedLeading), aborted on a timer at
+ * renewDeadline after the last successful renew was sent — not checked after an await — so it
+ * ends while a request still hangs, before any standby can take over (leaseDuration after it
+ * last saw a renew, on its clock). Every lease request runs under the term (a leader) or under
+ * renewDeadline (a candidate), so none outlives it.
  */
 import type { Logger } from 'pino';
 import type { Clock, Timers } from '../common/clock.ts';
+import { deadline } from '../common/deadline.ts';
 import { KubeApiError, type KubeApi } from './api.ts';
 
 interface Lease {
@@ -23,11 +29,22 @@ export interface LeaderElectionOptions {
   readonly leaseDurationMs?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
-  readonly onStartedLeading: () => void;
-  readonly onStoppedLeading: () => void;
+  /** A term begins: `term` aborts when it ends (lost, or stop()). Run every leader-only task under it. */
+  readonly onStartedLeading: (term: AbortSignal) => void;
+  /** The lease could not be renewed in time: the term's signal has been aborted. */
+  readonly onStoppedLeading: (reason: string) => void;
   readonly logger: Logger;
   readonly timers: Timers;
   readonly clock: Clock;
+}
+
+/** The reason a term's signal carries when the lease was not renewed in time. */
+export class LeadershipLostError extends Error {
+  readonly code = 'LEADERSHIP_LOST';
+  constructor(message: string) {
+    super(message);
+    this.name = 'LeadershipLostError';
+  }
 }
 
 /** MicroTime, as the Lease API wants it. */
@@ -36,13 +53,13 @@ function microTime(ms: number): string {
 }
 
 export class LeaderElector {
-  isLeader = false;
   readonly #api: KubeApi;
   readonly #o: LeaderElectionOptions;
   #observedRecord = '';
   #observedAt = 0;
-  #lastRenew = 0;
   #timer: unknown;
+  #term: AbortController | undefined;
+  #termTimer: unknown;
   #stopped = false;
 
   constructor(api: KubeApi, options: LeaderElectionOptions) {
@@ -50,8 +67,16 @@ export class LeaderElector {
     this.#o = options;
   }
 
+  get isLeader(): boolean {
+    return this.#term !== undefined && !this.#term.signal.aborted;
+  }
+
   get #path(): string {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.#o.namespace}/leases`;
+  }
+
+  get #renewDeadlineMs(): number {
+    return this.#o.renewDeadlineMs ?? 10_000;
   }
 
   start(): void {
@@ -60,33 +85,50 @@ export class LeaderElector {
 
   async #tick(): Promise<void> {
     if (this.#stopped) return;
+    const sentAt = this.#o.clock.now();
+    // A leader's attempt ends with its term; a candidate's after renewDeadline.
+    const bound = deadline(this.#o.timers, this.#renewDeadlineMs, 'lease update', this.#term?.signal);
     let acquired = false;
     try {
-      acquired = await this.#tryAcquireOrRenew();
+      acquired = await this.#tryAcquireOrRenew(bound.signal);
     } catch (error) {
-      this.#o.logger.warn({ err: (error as Error).message, lease: this.#o.name }, 'lease update failed');
+      if (!this.#stopped) this.#o.logger.warn({ err: (error as Error).message, lease: this.#o.name }, 'lease update failed');
+    } finally {
+      bound.clear();
     }
-    const now = this.#o.clock.now();
-    if (acquired) {
-      this.#lastRenew = now;
-      if (!this.isLeader) {
-        this.isLeader = true;
-        this.#o.logger.info({ identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` }, 'became leader');
-        this.#o.onStartedLeading();
-      }
-    } else if (this.isLeader && now - this.#lastRenew > (this.#o.renewDeadlineMs ?? 10_000)) {
-      this.isLeader = false;
-      this.#o.logger.warn({ identity: this.#o.identity }, 'lost leadership: could not renew the lease in time');
-      this.#o.onStoppedLeading();
-    }
-    if (!this.#stopped) this.#timer = this.#o.timers.setTimeout(() => void this.#tick(), this.#o.retryPeriodMs ?? 2_000);
+    if (this.#stopped) return;
+    if (acquired) this.#renewed(sentAt);
+    this.#timer = this.#o.timers.setTimeout(() => void this.#tick(), this.#o.retryPeriodMs ?? 2_000);
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  /** A renew sent at `sentAt` succeeded: the term lasts until renewDeadline after it. */
+  #renewed(sentAt: number): void {
+    const remaining = sentAt + this.#renewDeadlineMs - this.#o.clock.now();
+    if (remaining <= 0) return;
+    if (this.#term === undefined) {
+      this.#term = new AbortController();
+      this.#o.logger.info({ identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` }, 'became leader');
+      this.#o.onStartedLeading(this.#term.signal);
+    }
+    this.#o.timers.clearTimeout(this.#termTimer);
+    this.#termTimer = this.#o.timers.setTimeout(() => this.#lose(), remaining);
+  }
+
+  #lose(): void {
+    const term = this.#term;
+    if (term === undefined) return;
+    this.#term = undefined;
+    const reason = `could not renew the lease within ${this.#renewDeadlineMs} ms`;
+    term.abort(new LeadershipLostError(`lost leadership: ${reason}`));
+    this.#o.logger.warn({ identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` }, `lost leadership: ${reason}`);
+    this.#o.onStoppedLeading(reason);
+  }
+
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const now = this.#o.clock.now();
     const wall = this.#o.clock.wallNow();
     const durationS = Math.ceil((this.#o.leaseDurationMs ?? 15_000) / 1000);
-    const current = await this.#api.get<Lease>(`${this.#path}/${this.#o.name}`);
+    const current = await this.#api.get<Lease>(`${this.#path}/${this.#o.name}`, { signal });
     if (current === undefined) {
       const lease: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
@@ -94,7 +136,7 @@ export class LeaderElector {
         metadata: { name: this.#o.name, namespace: this.#o.namespace },
         spec: { holderIdentity: this.#o.identity, leaseDurationSeconds: durationS, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: 0 },
       };
-      return this.#write('POST', this.#path, lease);
+      return this.#write('POST', this.#path, lease, signal);
     }
     const record = `${current.spec.holderIdentity ?? ''}|${current.spec.renewTime ?? ''}`;
     if (record !== this.#observedRecord) {
@@ -116,13 +158,13 @@ export class LeaderElector {
         leaseTransitions: (current.spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
       },
     };
-    return this.#write('PUT', `${this.#path}/${this.#o.name}`, next);
+    return this.#write('PUT', `${this.#path}/${this.#o.name}`, next, signal);
   }
 
   /** A conflict (another candidate wrote first) is a lost race, not an error. */
-  async #write(method: 'POST' | 'PUT', path: string, lease: Lease): Promise<boolean> {
+  async #write(method: 'POST' | 'PUT', path: string, lease: Lease, signal: AbortSignal): Promise<boolean> {
     try {
-      const written = await this.#api.request<Lease>(method, path, { body: lease, timeoutMs: this.#o.renewDeadlineMs ?? 10_000 });
+      const written = await this.#api.request<Lease>(method, path, { body: lease, signal });
       this.#observedRecord = `${written.spec.holderIdentity ?? ''}|${written.spec.renewTime ?? ''}`;
       this.#observedAt = this.#o.clock.now();
       return true;
@@ -132,19 +174,25 @@ export class LeaderElector {
     }
   }
 
-  /** Stops campaigning; a leader gives the lease up so a standby takes over at once. */
+  /** Stops campaigning and ends the term; a leader gives the lease up so a standby takes over at once. */
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#o.timers.clearTimeout(this.#timer);
-    if (!this.isLeader) return;
-    this.isLeader = false;
+    this.#o.timers.clearTimeout(this.#termTimer);
+    const term = this.#term;
+    if (term === undefined) return;
+    this.#term = undefined;
+    term.abort(new LeadershipLostError('stopped'));
+    const bound = deadline(this.#o.timers, this.#renewDeadlineMs, 'lease release');
     try {
-      const current = await this.#api.get<Lease>(`${this.#path}/${this.#o.name}`);
+      const current = await this.#api.get<Lease>(`${this.#path}/${this.#o.name}`, { signal: bound.signal });
       if (current?.spec.holderIdentity === this.#o.identity) {
-        await this.#api.request('PUT', `${this.#path}/${this.#o.name}`, { body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } } });
+        await this.#api.request('PUT', `${this.#path}/${this.#o.name}`, { body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } }, signal: bound.signal });
       }
     } catch {
       // best effort: the lease expires on its own
+    } finally {
+      bound.clear();
     }
   }
 }

@@ -1,5 +1,8 @@
 /**
- * The operator process: informers always run (so a standby is warm); only the leader reconciles.
+ * The operator process: informers always run (so a standby is warm); only the leader reconciles,
+ * for one leadership term: when the lease cannot be renewed in time the term's signal aborts
+ * every worker and API call of it, and the process exits non-zero (as a controller-runtime
+ * manager does) so Kubernetes restarts it clean as a standby.
  * /healthz, /readyz (initial lists synced) and /metrics on OPERATOR_PORT.
  */
 import { serve } from '@hono/node-server';
@@ -14,6 +17,7 @@ import { createLogger } from '../common/logger.ts';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { Controller } from './controller/controller.ts';
 import { apiRequestObserver, createOperatorMetrics } from './controller/metrics.ts';
+import { reconcileTimeoutMs } from './controller/reconcile-settings.ts';
 import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './controller/verify-policy.ts';
 import { Injection } from './webhook/injection.ts';
 import { injectionSettings } from './webhook/settings.ts';
@@ -65,6 +69,11 @@ async function main(): Promise<void> {
     logger.fatal({ problems: inj.problems }, 'invalid injection settings');
     process.exit(2);
   }
+  const reconcileTimeout = reconcileTimeoutMs(env);
+  if (reconcileTimeout.problem !== undefined) {
+    logger.fatal({ problems: [reconcileTimeout.problem] }, 'invalid operator settings');
+    process.exit(2);
+  }
   const controller = new Controller({
     api,
     logger,
@@ -76,6 +85,7 @@ async function main(): Promise<void> {
     workers: Number(env.OPERATOR_WORKERS ?? 2),
     verifyPolicy: verifyPolicy(env),
     sidecarVersion: inj.settings?.sidecar.version,
+    reconcileTimeoutMs: reconcileTimeout.ms,
   });
   controller.start(metrics);
 
@@ -92,22 +102,24 @@ async function main(): Promise<void> {
     logger,
     timers: systemTimers,
     clock: systemClock,
-    onStartedLeading: () => {
+    onStartedLeading: (term) => {
       metrics.leader.set(1);
-      void controller.startLeading();
-      injection?.startLeading();
+      void controller.startLeading(term);
+      injection?.startLeading(term);
     },
-    onStoppedLeading: () => {
+    // The term's signal has already cancelled every call of it; nothing of it may run on.
+    onStoppedLeading: (reason) => {
       metrics.leader.set(0);
-      controller.stopLeading();
-      injection?.stopLeading();
+      logger.fatal({ identity, reason }, 'leadership lost; exiting so that a restart starts clean');
+      process.exit(1);
     },
   });
   if (leaderElect) elector.start();
   else {
+    const forever = new AbortController().signal; // one term, as long as the process
     metrics.leader.set(1);
-    void controller.startLeading();
-    injection?.startLeading();
+    void controller.startLeading(forever);
+    injection?.startLeading(forever);
   }
 
   const app = new Hono();

@@ -1,12 +1,16 @@
 /**
  * Wires informers -> work queue -> reconcile workers. Event handlers only enqueue keys; only the
- * leader runs workers, so two replicas never both write.
+ * leader runs workers, so two replicas never both write. The workers of a leadership term run
+ * under its signal: when the term ends they stop, and every reconcile in flight (bounded by its
+ * own deadline under the same signal) has its API calls cancelled — and the process then exits
+ * (operator/main.ts), so a new term always starts in a clean process.
  */
 import type { Logger } from 'pino';
-import { keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
+import { KubeApiError, keyOf, type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer, type InformerEvent } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
+import { deadline } from '../../common/deadline.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
@@ -15,7 +19,8 @@ import { poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';
 import { CONFIG_HASH_ANNOTATION, MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
 import { checkSidecars, httpSidecarAsker, type AskSidecar, type HttpSidecarAsker } from './sidecar-sync.ts';
-import { DEFAULT_VERIFY_POLICY, nextVerification, type VerifyPolicy } from './verify-policy.ts';
+import { RECONCILE_TIMEOUT } from './reconcile-settings.ts';
+import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './verify-policy.ts';
 import { WorkQueue } from './work-queue.ts';
 import { WriteMemo } from './write-memo.ts';
 
@@ -39,7 +44,12 @@ export interface ControllerDeps {
   readonly sidecarConcurrency?: number;
   readonly sidecarTimeoutMs?: number;
   readonly askSidecar?: AskSidecar;
+  /** Deadline of one reconcile (default RECONCILE_TIMEOUT). */
+  readonly reconcileTimeoutMs?: number;
 }
+
+/** Before the first term, and between terms: leader-only writes fail at once. */
+const NOT_LEADING = AbortSignal.abort(new Error('not the leader'));
 
 type Pod = CachedPod;
 type ConfigMap = CachedConfigMap;
@@ -61,14 +71,18 @@ export class Controller {
   /** Consecutive lagging verifications per pool (the verify backoff's exponent). */
   readonly #lagStreak = new Map<string, number>();
   #metrics: OperatorMetrics | undefined;
-  #leading = false;
+  /** The API bound to the current leadership term (Events are written through it). */
+  #termApi: KubeApi;
+  #workers = 0;
   #stopped = false;
 
   constructor(deps: ControllerDeps) {
     this.#deps = deps;
     if (deps.askSidecar === undefined) this.#http = httpSidecarAsker(deps.sidecarTimeoutMs ?? 1000);
     this.#ask = deps.askSidecar ?? this.#http!.ask;
-    this.events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
+    this.#termApi = deps.api.bound(NOT_LEADING);
+    const termApi = { request: <T>(...args: Parameters<KubeApi['request']>) => this.#termApi.request<T>(...args) };
+    this.events = new EventRecorder({ api: termApi, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
     this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now(), observer: queueObserver(() => this.#metrics) });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
     const scope = (path: string, ns: string | undefined) => {
@@ -135,22 +149,29 @@ export class Controller {
     for (const informer of Object.values(this.informers)) informer.start();
   }
 
-  /** Called when this replica becomes leader: workers start after the caches are synced. */
-  async startLeading(): Promise<void> {
-    this.#leading = true;
-    await Promise.all(Object.values(this.informers).map((inf) => inf.waitForSync()));
+  /** Reconcile workers running now (the leader's; 0 on a standby and after a term ended). */
+  get workers(): number {
+    return this.#workers;
+  }
+
+  /**
+   * A leadership term begins: workers start after the caches are synced and run until `term`
+   * aborts. Every write of the term (reconciles, Events) goes through an API bound to it.
+   */
+  async startLeading(term: AbortSignal): Promise<void> {
+    if (term.aborted || this.#stopped) return;
+    this.#termApi = this.#deps.api.bound(term);
+    const ended = new Promise<void>((resolve) => term.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([Promise.all(Object.values(this.informers).map((inf) => inf.waitForSync())), ended]);
+    if (term.aborted || this.#stopped) return;
     for (const pool of this.#pools.list()) this.queue.add(keyOf(pool));
-    for (let w = 0; w < (this.#deps.workers ?? 2); w++) void this.#worker();
+    for (let w = 0; w < (this.#deps.workers ?? 2); w++) void this.#worker(term);
   }
 
-  stopLeading(): void {
-    this.#leading = false;
-  }
-
-  #reconcileDeps(): ReconcilerDeps {
+  #reconcileDeps(signal: AbortSignal): ReconcilerDeps {
     const d = this.#deps;
     return {
-      api: d.api,
+      api: d.api.bound(signal),
       caches: this.caches(),
       logger: d.logger,
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -159,42 +180,54 @@ export class Controller {
       askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
       written: this.#written,
       sidecarVersion: d.sidecarVersion,
+      requeue: { policy: d.verifyPolicy ?? DEFAULT_VERIFY_POLICY, random: d.random, lagStreaks: this.#lagStreak },
     };
   }
 
-  async #worker(): Promise<void> {
-    const reconcileDeps = this.#reconcileDeps();
-    while (this.#leading && !this.#stopped) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      if (!this.#leading) {
-        this.queue.done(key);
-        this.queue.add(key); // left for the next leader term
+  async #worker(term: AbortSignal): Promise<void> {
+    this.#workers++;
+    this.#metrics?.workers.inc();
+    try {
+      while (!term.aborted && !this.#stopped) {
+        const key = await this.queue.get(term);
+        if (key === undefined) return;
+        await this.#reconcile(key, term);
+      }
+    } finally {
+      this.#workers--;
+      this.#metrics?.workers.dec();
+    }
+  }
+
+  /** One reconcile under its deadline, itself under the term; the reconciler says when to come back. */
+  async #reconcile(key: string, term: AbortSignal): Promise<void> {
+    const timeoutMs = this.#deps.reconcileTimeoutMs ?? RECONCILE_TIMEOUT.defaultSeconds * 1000;
+    const bound = deadline(this.#deps.timers, timeoutMs, `reconcile ${key}`, term);
+    const started = this.#deps.clock.now();
+    try {
+      const result = await reconcilePool(key, this.#reconcileDeps(bound.signal));
+      this.queue.forget(key);
+      this.#metrics?.reconciles.labels('success').inc();
+      if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+    } catch (error) {
+      if (term.aborted) {
+        this.#deps.logger.warn({ pool: key }, 'reconcile cancelled: the leadership term ended');
         return;
       }
-      const started = this.#deps.clock.now();
-      try {
-        const result = await reconcilePool(key, reconcileDeps);
-        this.queue.forget(key);
-        this.#metrics?.reconciles.labels('success').inc();
-        const next = nextVerification(result.sidecars, this.#lagStreak.get(key) ?? 0, this.#deps.verifyPolicy ?? DEFAULT_VERIFY_POLICY, this.#deps.random);
-        if (next.lagStreak === 0) this.#lagStreak.delete(key);
-        else this.#lagStreak.set(key, next.lagStreak);
-        if (next.delayMs !== undefined) this.queue.addAfter(key, next.delayMs);
-      } catch (error) {
-        const retryIn = this.queue.addRateLimited(key);
-        this.#metrics?.reconciles.labels('error').inc();
-        this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'reconcile failed');
-      } finally {
-        this.#metrics?.reconcileSeconds.observe((this.#deps.clock.now() - started) / 1000);
-        this.queue.done(key);
-      }
+      // A 429 (API priority and fairness) says when to come back.
+      const retryAfterMs = error instanceof KubeApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
+      const retryIn = this.queue.addRateLimited(key, retryAfterMs);
+      this.#metrics?.reconciles.labels('error').inc();
+      this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'reconcile failed');
+    } finally {
+      bound.clear();
+      this.#metrics?.reconcileSeconds.observe((this.#deps.clock.now() - started) / 1000);
+      this.queue.done(key);
     }
   }
 
   stop(): void {
     this.#stopped = true;
-    this.#leading = false;
     this.queue.shutDown();
     this.events.stop();
     for (const informer of Object.values(this.informers)) informer.stop();

@@ -9,6 +9,7 @@ export interface OperatorMetrics {
   readonly reconcileSeconds: Histogram;
   readonly watchRestarts: Counter<'resource'>;
   readonly leader: Gauge;
+  readonly workers: Gauge;
   readonly queueLatency: Histogram;
   readonly queueWorkSeconds: Histogram;
   readonly queueRetries: Counter;
@@ -53,6 +54,7 @@ export function createOperatorMetrics(queueDepth: () => number, synced: () => Re
     reconcileSeconds: new Histogram({ name: `${p}reconcile_duration_seconds`, help: 'Time of one reconcile.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     watchRestarts: new Counter({ name: `${p}watch_restarts_total`, help: 'Watch restarts after an error, by resource.', labelNames: ['resource'] as const, registers: [registry] }),
     leader: new Gauge({ name: `${p}leader`, help: 'This replica holds the leader lease (1) or not (0).', registers: [registry] }),
+    workers: new Gauge({ name: `${p}workers`, help: 'Reconcile workers running (the leader\'s; 0 on a standby).', registers: [registry] }),
     queueLatency: new Histogram({ name: `${p}queue_latency_seconds`, help: 'Time a pool key waits in the work queue before a worker takes it.', buckets: QUEUE_BUCKETS, registers: [registry] }),
     queueWorkSeconds: new Histogram({ name: `${p}queue_work_duration_seconds`, help: 'Time a worker holds a pool key, from taking it to done.', buckets: QUEUE_BUCKETS, registers: [registry] }),
     queueRetries: new Counter({ name: `${p}queue_retries_total`, help: 'Pool keys queued again with backoff after a failed reconcile.', registers: [registry] }),

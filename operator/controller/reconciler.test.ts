@@ -11,6 +11,7 @@ import type { EndpointSlice } from '../render/discovery.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
 import { checkSidecars } from './sidecar-sync.ts';
+import { DEFAULT_VERIFY_POLICY } from './verify-policy.ts';
 import { WriteMemo } from './write-memo.ts';
 
 function poolOf(spec: unknown, rv = '1'): RerankerPool {
@@ -73,6 +74,7 @@ function world(spec: unknown, endpoints = 2) {
         },
       }),
     written: { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() },
+    requeue: { policy: DEFAULT_VERIFY_POLICY, random: () => 0.5, lagStreaks: new Map() },
   };
   /** The informers catch up with every write so far. */
   function catchUp() {
@@ -118,16 +120,17 @@ describe('sidecar sync', () => {
     const w = world(SPEC);
     w.state.pods = ['search-api-1', 'search-api-2'].map((name, i) => ({ metadata: { name, namespace: 'ns', labels: { app: 'search-api' } }, status: { podIP: `10.9.0.${i}` } }));
     const first = await w.reconcile();
-    assert.equal(first.sidecars, 'lagging', 'not loaded yet');
+    assert.deepEqual([first.sidecars, first.requeueAfterMs], ['lagging', 1000], 'not loaded yet: asked again after 1 s');
+    assert.equal((await w.reconcile()).requeueAfterMs, 2000, 'still lagging: backing off');
     const hash = w.writes[0]!.body.metadata.annotations['reranker.dev/config-hash'] as string;
     w.state.served.set('search-api-1', hash).set('search-api-2', hash);
     w.catchUp();
-    assert.equal((await w.reconcile()).sidecars, 'synced', 'a synced pool still asks to be verified again');
+    assert.deepEqual(Object.values(await w.reconcile()), ['synced', 30_000], 'a synced pool still asks to be verified again, after the resync period');
     w.catchUp();
     assert.equal(cond(w.state.pool.status, 'SidecarsSynced').status, 'True');
 
     w.state.served.set('search-api-2', 'f'.repeat(64)); // reverted to a stale config
-    assert.equal((await w.reconcile()).sidecars, 'lagging');
+    assert.deepEqual(Object.values(await w.reconcile()), ['lagging', 1000], 'the lag backoff started over after the pool was synced');
     const status = w.writes.at(-1)!.body.status;
     assert.equal(cond(status, 'SidecarsSynced').status, 'False');
     assert.equal(cond(status, 'SidecarsSynced').message, `1/2 sidecars serve config ${hash.slice(0, 12)}; search-api-2 serves ffffffffffff (want ${hash.slice(0, 12)})`);

@@ -20,7 +20,8 @@ import { holdsOwn, strayFields } from '../status/owned.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { selectsSidecar } from './event-routing.ts';
 import type { SidecarPod, SyncReport } from './sidecar-sync.ts';
-import type { SidecarState } from './verify-policy.ts';
+import { nextVerification, type SidecarState, type VerifyPolicy } from './verify-policy.ts';
+import type { Random } from '../../common/clock.ts';
 import type { WriteMemo } from './write-memo.ts';
 import { injectionStatus } from '../status/injection.ts';
 
@@ -52,10 +53,23 @@ export interface ReconcilerDeps {
   readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined> };
   /** Sidecar injection: the version the operator injects; undefined: injection off. */
   readonly sidecarVersion?: string;
+  /** When to look again: the verify policy, its jitter, and each pool's streak of lagging verifications. */
+  readonly requeue: { readonly policy: VerifyPolicy; readonly random: Random; readonly lagStreaks: Map<string, number> };
 }
 
 export interface ReconcileResult {
   readonly sidecars: SidecarState;
+  /** Reconcile this pool again after this long (sidecars to verify again); undefined: only on an event. */
+  readonly requeueAfterMs: number | undefined;
+}
+
+/** The sidecars' state -> when to ask them again (backing off while they lag). */
+function resultOf(key: string, sidecars: SidecarState, deps: Pick<ReconcilerDeps, 'requeue'>): ReconcileResult {
+  const { policy, random, lagStreaks } = deps.requeue;
+  const next = nextVerification(sidecars, lagStreaks.get(key) ?? 0, policy, random);
+  if (next.lagStreak === 0) lagStreaks.delete(key);
+  else lagStreaks.set(key, next.lagStreak);
+  return { sidecars, requeueAfterMs: next.delayMs };
 }
 
 interface Rendering {
@@ -119,7 +133,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     // Deleted: the ConfigMap goes with it (owner reference).
     deps.written.config.forget(key);
     deps.written.status.forget(key);
-    return { sidecars: 'none' };
+    return resultOf(key, 'none', deps);
   }
   const ns = pool.metadata.namespace;
   const cmName = configMapNameOf(pool.metadata.name);
@@ -164,6 +178,6 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     const written = await writeStatus(deps, key, pool, status);
     deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
-  if (sidecars === undefined || sidecars.total === 0) return { sidecars: 'none' };
-  return { sidecars: sidecars.synced === sidecars.total ? 'synced' : 'lagging' };
+  if (sidecars === undefined || sidecars.total === 0) return resultOf(key, 'none', deps);
+  return resultOf(key, sidecars.synced === sidecars.total ? 'synced' : 'lagging', deps);
 }

@@ -34,6 +34,27 @@ test('failures back off exponentially per key; forget resets', async () => {
   assert.equal(q.addRateLimited('a'), 10);
 });
 
+test('a Retry-After longer than the backoff wins; a shorter one does not shorten it', () => {
+  const clock = manualTimers();
+  const q = new WorkQueue(clock.timers, { baseDelayMs: 10, maxDelayMs: 100 });
+  assert.equal(q.addRateLimited('a', 5000), 5000);
+  assert.equal(q.addRateLimited('b', 1), 10);
+});
+
+test('a worker waiting for a key leaves when its lifetime ends, and is handed nothing later', async () => {
+  const q = new WorkQueue(manualTimers().timers);
+  const life = new AbortController();
+  const waiting = q.get(life.signal);
+  assert.equal(q.waiting, 1);
+  life.abort();
+  assert.equal(await waiting, undefined);
+  assert.equal(q.waiting, 0);
+  q.add('a');
+  assert.equal(q.depth, 1, 'the key waits for a live worker');
+  assert.equal(await q.get(life.signal), undefined, 'an ended lifetime takes nothing');
+  assert.equal(await q.get(), 'a');
+});
+
 test('addAfter coalesces a burst into one run', () => {
   const clock = manualTimers();
   const q = new WorkQueue(clock.timers);

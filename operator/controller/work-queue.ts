@@ -96,11 +96,11 @@ export class WorkQueue {
     this.#delayed.set(key, { handle, at });
   }
 
-  /** Re-adds a failed key after base x 2^failures (capped). */
-  addRateLimited(key: string): number {
+  /** Re-adds a failed key after base x 2^failures (capped), or `atLeastMs` if longer (a server's Retry-After). */
+  addRateLimited(key: string, atLeastMs = 0): number {
     const failures = this.#failures.get(key) ?? 0;
     this.#failures.set(key, failures + 1);
-    const delay = Math.min(this.#maxMs, this.#baseMs * 2 ** failures);
+    const delay = Math.max(atLeastMs, Math.min(this.#maxMs, this.#baseMs * 2 ** failures));
     this.addAfter(key, delay);
     this.#observer?.retried();
     return delay;
@@ -110,8 +110,12 @@ export class WorkQueue {
     this.#failures.delete(key);
   }
 
-  /** The next key, or undefined once the queue is shut down. */
-  get(): Promise<string | undefined> {
+  /**
+   * The next key, or undefined once the queue is shut down or `signal` (the worker's lifetime)
+   * aborts: a worker waiting when its term ends returns at once and is handed no key.
+   */
+  get(signal?: AbortSignal): Promise<string | undefined> {
+    if (signal?.aborted) return Promise.resolve(undefined);
     const key = this.#queue.shift();
     if (key !== undefined) {
       this.#queued.delete(key);
@@ -121,7 +125,27 @@ export class WorkQueue {
       return Promise.resolve(key);
     }
     if (this.#closed) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => {
+      if (signal === undefined) {
+        this.#waiters.push(resolve);
+        return;
+      }
+      const onAbort = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(undefined);
+      };
+      const waiter = (k: string | undefined) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(k);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Workers waiting for a key. */
+  get waiting(): number {
+    return this.#waiters.length;
   }
 
   done(key: string): void {

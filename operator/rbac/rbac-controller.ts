@@ -1,13 +1,16 @@
 /**
  * Keeps each pool's sidecar Role and RoleBinding in step with the pods injected for it. Its own
  * pod informer (label reranker.dev/pool, and the reranker.dev/sidecar label the webhook sets)
- * runs on every replica; only the leader reconciles. Writes happen only when the grants differ.
+ * runs on every replica; only the leader reconciles, under its leadership term's signal (each
+ * reconcile also under a deadline). Writes happen only when the grants differ.
  */
 import type { Logger } from 'pino';
 import { type KubeApi, type KubeObject } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
+import { deadline } from '../../common/deadline.ts';
+import { RECONCILE_TIMEOUT } from '../controller/reconcile-settings.ts';
 import { GROUP, PLURAL, VERSION } from '../crd/pool-schema.ts';
 import { slimMetadata } from '../controller/cache-transforms.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
@@ -23,6 +26,8 @@ export interface RbacControllerDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly namespaces: readonly string[] | undefined;
+  /** Deadline of one reconcile (default RECONCILE_TIMEOUT). */
+  readonly reconcileTimeoutMs?: number;
 }
 
 type Pod = KubeObject & InjectedPodLike;
@@ -31,7 +36,7 @@ export class RbacController {
   readonly #deps: RbacControllerDeps;
   readonly #queue: WorkQueue;
   readonly pods: InformerSet<Pod>;
-  #leading = false;
+  #term: AbortSignal | undefined;
 
   constructor(deps: RbacControllerDeps) {
     this.#deps = deps;
@@ -53,50 +58,53 @@ export class RbacController {
 
   #enqueue(pod: Pod): void {
     const pool = pod.metadata.labels?.[POOL_LABEL];
-    if (pool !== undefined && pod.metadata.namespace !== undefined && this.#leading) this.#queue.addAfter(`${pod.metadata.namespace}/${pool}`, 50);
+    if (pool !== undefined && pod.metadata.namespace !== undefined && this.#term?.aborted === false) this.#queue.addAfter(`${pod.metadata.namespace}/${pool}`, 50);
   }
 
   start(): void {
     this.pods.start();
   }
 
-  async startLeading(): Promise<void> {
-    this.#leading = true;
-    await this.pods.waitForSync();
+  /** A leadership term: the worker runs until `term` aborts. */
+  async startLeading(term: AbortSignal): Promise<void> {
+    if (term.aborted) return;
+    this.#term = term;
+    const ended = new Promise<void>((resolve) => term.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([this.pods.waitForSync(), ended]);
+    if (term.aborted) return;
     for (const pod of this.pods.list()) this.#enqueue(pod);
-    void this.#worker();
-  }
-
-  stopLeading(): void {
-    this.#leading = false;
+    void this.#worker(term);
   }
 
   stop(): void {
-    this.#leading = false;
     this.#queue.shutDown();
     this.pods.stop();
   }
 
-  async #worker(): Promise<void> {
-    while (this.#leading) {
-      const key = await this.#queue.get();
+  async #worker(term: AbortSignal): Promise<void> {
+    while (!term.aborted) {
+      const key = await this.#queue.get(term);
       if (key === undefined) return;
+      const bound = deadline(this.#deps.timers, this.#deps.reconcileTimeoutMs ?? RECONCILE_TIMEOUT.defaultSeconds * 1000, `sidecar RBAC reconcile ${key}`, term);
       try {
-        await this.reconcile(key);
+        await this.reconcile(key, bound.signal);
         this.#queue.forget(key);
       } catch (error) {
+        if (term.aborted) return;
         const retryIn = this.#queue.addRateLimited(key);
         this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'sidecar RBAC reconcile failed');
       } finally {
+        bound.clear();
         this.#queue.done(key);
       }
     }
   }
 
-  /** `namespace/pool`: the Role and RoleBinding its injected pods need. */
-  async reconcile(key: string): Promise<void> {
+  /** `namespace/pool`: the Role and RoleBinding its injected pods need; every call runs under `signal`. */
+  async reconcile(key: string, signal?: AbortSignal): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    const { api, logger } = this.#deps;
+    const logger = this.#deps.logger;
+    const api = signal === undefined ? this.#deps.api : this.#deps.api.bound(signal);
     const pool = await api.get<KubeObject>(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}`);
     if (pool?.metadata.uid === undefined || pool.metadata.deletionTimestamp !== undefined) return; // gone: owner references clean up
     const ref = { name, namespace, uid: pool.metadata.uid };

@@ -1,7 +1,7 @@
 /**
  * Sidecar injection, wired: the HTTPS webhook (every replica serves it), the certificate keeper
  * (every replica: each needs the certificate; writes are safe against each other), and the
- * sidecar RBAC controller (the leader acts). main.ts calls start/startLeading/stopLeading/stop.
+ * sidecar RBAC controller (the leader acts). main.ts calls start/startLeading(term)/stop.
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -69,12 +69,9 @@ export class Injection {
     this.rbac.start();
   }
 
-  startLeading(): void {
-    void this.rbac.startLeading();
-  }
-
-  stopLeading(): void {
-    this.rbac.stopLeading();
+  /** The sidecar RBAC controller works for the leadership term `term`. */
+  startLeading(term: AbortSignal): void {
+    void this.rbac.startLeading(term);
   }
 
   stop(): void {
