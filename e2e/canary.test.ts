@@ -86,7 +86,7 @@ after(async () => {
   tearDownAddresses();
 });
 
-test('five sidecars, one canary: calls per backend per interval are those of one sidecar; verdicts reach all five', async () => {
+test('five sidecars, one canary: calls per backend per interval are those of one sidecar; verdicts reach all five', async (t) => {
   const roles = await eventually(async () => {
     const views = await Promise.all([...sidecars.values()].map(async (s) => (await json(`${s.url}/lb/config`).catch(() => ({}))).canary?.role as string | undefined));
     return views.filter((r) => r === 'runner').length === 1 && views.filter((r) => r === 'follower').length === SIDECARS - 1 && views;
@@ -99,6 +99,7 @@ test('five sidecars, one canary: calls per backend per interval are those of one
   const windowS = 10;
   await new Promise((r) => setTimeout(r, windowS * 1000));
   const made = calls().map((n, i) => n - before[i]!);
+  t.diagnostic(`canary calls per backend in ${windowS} s at a ${INTERVAL_S} s interval with ${SIDECARS} sidecars: ${made.join(', ')}`);
   // One sidecar's rounds: about windowS / INTERVAL_S each (a round takes a few ms; the timer restarts after it).
   for (const n of made) assert.ok(n >= (windowS / INTERVAL_S) * 0.5 && n <= (windowS / INTERVAL_S) * 1.5 + 1, `canary calls per backend in ${windowS} s: ${made.join(', ')} (five own canaries would make ~${(SIDECARS * windowS) / INTERVAL_S})`);
 
@@ -111,7 +112,7 @@ test('five sidecars, one canary: calls per backend per interval are those of one
   }, 10_000, 'every sidecar to eject b3');
 });
 
-test("the runner's pod goes: another sidecar runs the canary, still one", async () => {
+test("the runner's pod goes: another sidecar runs the canary, still one", async (t) => {
   const old = plan()!.runner!;
   await sidecars.get(old)!.proc.stop('SIGKILL');
   sidecars.delete(old);
@@ -124,5 +125,6 @@ test("the runner's pod goes: another sidecar runs the canary, still one", async 
   const before = calls();
   await new Promise((r) => setTimeout(r, 5000));
   const made = calls().map((n, i) => n - before[i]!);
+  t.diagnostic(`after the takeover by ${next}: canary calls per backend in 5 s: ${made.join(', ')}`);
   for (const n of made) assert.ok(n >= 2 && n <= 5 * 1.5 + 1, `canary calls per backend in 5 s after the takeover: ${made.join(', ')}`);
 });
