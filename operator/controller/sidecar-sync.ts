@@ -18,7 +18,7 @@ export interface SyncReport {
   readonly differing: readonly string[];
   /** Backends some sidecar's model-consistency canary judged inconsistent, sorted, each once. */
   readonly inconsistent: readonly string[];
-  /** The last rounds of sidecars that run the pool's canary as its runner, by pod (none: absent). */
+  /** The last rounds of sidecars that run canary rounds themselves, by pod (none: absent); the plan takes its runner's. */
   readonly runnerRounds?: ReadonlyMap<string, RunnerRound>;
 }
 
@@ -26,7 +26,7 @@ export interface SyncReport {
 export interface SidecarView {
   readonly hash: string | undefined;
   readonly inconsistent: readonly string[];
-  /** Set when it runs the pool's canary as the plan's runner and has finished a round. */
+  /** Set when it runs canary rounds itself (the plan's runner, or its own) and has finished one. */
   readonly runnerRound?: RunnerRound;
 }
 
@@ -64,7 +64,9 @@ export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
         }
         const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown; canary?: { role?: unknown; last_round_at?: unknown } | null };
         const inconsistent = namesOf(body.inconsistent_backends);
-        const round = body.canary?.role === 'runner' && typeof body.canary.last_round_at === 'string' ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) } : undefined;
+        // A sidecar that measures (the runner, or one running its own canary: an older or hand-wired one).
+        const measures = body.canary?.role === 'runner' || body.canary?.role === 'own';
+        const round = measures && typeof body.canary?.last_round_at === 'string' ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) } : undefined;
         return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent, ...(round === undefined ? {} : { runnerRound: round }) };
       } catch (error) {
         if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
