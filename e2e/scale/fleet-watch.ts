@@ -29,9 +29,11 @@ import { api, processMonitor, until, watchEventSizes, type ApiClient } from './p
 
 const { values: args } = parseArgs({
   options: {
-    // Defaults sized for a 2-core box: bytes per change per watcher do not depend on the rate or
-    // the count; today's design at 5,000 endpoints sends ~0.6 MB per watcher per render.
-    cases: { type: 'string', default: 'slices:500,slices:5000,slices:10000,slices-pb:5000,configmap:500,configmap:5000:100:2:5,configmap:10000:10:1:1' },
+    // Sized for a 2-core box, where one process reads every watch: bytes per change per watcher do
+    // not depend on the rate or the watcher count, but at 1,000 watchers x 20 changes/s (560 MB/s)
+    // this reader fell behind and the apiserver closed its watches as unresponsive. So 1,000
+    // watchers see 1 change/s (0.5/s for today's 68 KB ConfigMap), and 10 watchers see 20/s.
+    cases: { type: 'string', default: 'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1' },
     watchers: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '3' },
@@ -106,7 +108,7 @@ function parseCase(text: string): Case {
   return { design, endpoints: Number(n), watchers: Number(w ?? args.watchers), rate: Number(r ?? args.rate), seconds: Number(s ?? args.seconds) };
 }
 
-async function runCase(cluster: Cluster, c: ApiClient, k: Case, index: number): Promise<Record<string, unknown>> {
+async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, index: number): Promise<Record<string, unknown>> {
   const ns = `fleet-${index}-${k.design}-${k.endpoints}`;
   await api(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const eps = endpoints(ns, k.endpoints);
@@ -184,7 +186,7 @@ async function runCase(cluster: Cluster, c: ApiClient, k: Case, index: number): 
     ep.conditions.serving = ep.conditions.ready;
     const s = Math.floor(e / SLICE_MAX);
     sent++;
-    inFlight.push(api(c, 'PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${sliceName(s)}`, { endpoints: sliceOf(s) }, 'application/merge-patch+json').catch(() => failed++));
+    inFlight.push(api(w, 'PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${sliceName(s)}`, { endpoints: sliceOf(s) }, 'application/merge-patch+json').catch(() => failed++));
   }
   await Promise.all(inFlight);
   const churnMs = Date.now() - churnStart;
@@ -201,6 +203,7 @@ async function runCase(cluster: Cluster, c: ApiClient, k: Case, index: number): 
   const events = watchers.map((w, i) => w.counts.events - startEvents[i]!);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const alive = watchers.filter((w) => !w.counts.ended && w.counts.error === undefined).length;
+  const endings = [...new Set(watchers.map((w) => w.counts.error ?? (w.counts.ended ? 'closed by the apiserver' : undefined)).filter((e) => e !== undefined))].slice(0, 3);
   await Promise.all(watchers.map((w) => w.stop()));
   await operator?.stop('SIGKILL');
   const result = {
@@ -210,6 +213,7 @@ async function runCase(cluster: Cluster, c: ApiClient, k: Case, index: number): 
     served: true,
     watchers: k.watchers,
     watchersAliveAtEnd: alive,
+    ...(endings.length === 0 ? {} : { watchersEnded: endings }),
     churn: { rate: k.rate, seconds: k.seconds, sent, failed, achievedRate: Math.round((sent / (churnMs / 1000)) * 10) / 10 },
     largestObjectBytes: objectBytes,
     eventsPerWatcher: Math.round((sum(events) / k.watchers) * 10) / 10,
@@ -229,6 +233,8 @@ async function main(): Promise<void> {
   const cluster = new Cluster([]);
   await cluster.start();
   const c: ApiClient = { url: cluster.url, token: ADMIN.token, agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 2000, pipelining: 0 }) };
+  // Writes on keep-alive connections of their own (the watchers' agent opens one per request).
+  const writer: ApiClient = { ...c, agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 16 }) };
   const monitor = processMonitor(cluster.apiserverPid);
   const results: Record<string, unknown>[] = [];
   try {
@@ -245,7 +251,7 @@ async function main(): Promise<void> {
     const cases = args.cases!.split(',').map(parseCase);
     for (const [i, k] of cases.entries()) {
       const from = Date.now();
-      const r = await runCase(cluster, c, k, i);
+      const r = await runCase(cluster, c, writer, k, i);
       const used = monitor.between(from, Date.now());
       results.push({ ...r, apiserverCores: Math.round(used.cores * 100) / 100, apiserverPeakRssMiB: Math.round(used.peakRssBytes / 2 ** 20) });
     }
@@ -256,6 +262,7 @@ async function main(): Promise<void> {
   } finally {
     monitor.stop();
     await c.agent.close();
+    await writer.agent.close();
     await cluster.stop();
   }
 }
