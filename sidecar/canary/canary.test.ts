@@ -117,6 +117,8 @@ describe('one canary per pool: the plan names the runner', () => {
     assert.deepEqual(['a', 'b', 'c'].map((n) => t.by(n).consistency), ['unknown', 'unknown', 'inconsistent']);
     assert.equal(t.by('c').isEligible(t.time.now(), 0), false);
     assert.equal(t.by('c').canary?.at, Date.parse('2026-12-03T06:00:00Z'));
+    t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: ['c'], judgedAt: 'not a time' }, 'pod-b'));
+    assert.equal(t.by('c').canary?.at, t.time.wallNow(), 'an unreadable time in the plan: now');
     // The runner withdraws the verdict: the backend comes back.
     t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: [], judgedAt: '2026-12-03T06:01:00Z' }, 'pod-b'));
     assert.deepEqual([t.by('c').consistency, t.by('c').isEligible(t.time.now(), 0)], ['unknown', true]);

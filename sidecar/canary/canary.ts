@@ -97,7 +97,8 @@ export class Canary {
     const settings = this.#settings;
     if (role.kind !== 'follower' || settings === undefined || settings.intervalMs <= 0) return;
     const bad = new Set(role.inconsistent);
-    const at = role.judgedAt === undefined ? this.#deps.clock.wallNow() : Date.parse(role.judgedAt);
+    const judged = role.judgedAt === undefined ? NaN : Date.parse(role.judgedAt);
+    const at = Number.isFinite(judged) ? judged : this.#deps.clock.wallNow(); // the plan's text is not trusted
     for (const b of this.#backends) {
       const inconsistent = bad.has(b.spec.name);
       // Unnamed backends were judged consistent or not yet judged by the runner: this sidecar cannot tell which.
