@@ -19,7 +19,7 @@ import { Agent, request } from 'undici';
 import { ADMIN, Cluster, ROOT } from '../support/cluster.ts';
 import { startProcess, stopAll } from '../support/processes.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { api, countingWatch, difference, processMonitor, requestCounts, sampleProcess, until, watchEventSizes, type ApiClient } from './probes.ts';
+import { api, countingWatch, difference, latencies, processMonitor, requestCounts, sampleProcess, until, watchEventSizes, type ApiClient } from './probes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     'operator-root': { type: 'string', default: ROOT },
     out: { type: 'string', default: join(ROOT, 'docs/results/scale.json') },
     'node-options': { type: 'string' },
+    // OPERATOR_WORKERS for the operator (unset: its default).
+    workers: { type: 'string' },
     // A CPU profile of the apiserver over the operator's start (go tool pprof -top FILE).
     'apiserver-profile': { type: 'string' },
   },
@@ -106,6 +108,7 @@ function renderedTracker(c: ApiClient) {
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 let operatorProc: ReturnType<typeof startProcess> | undefined;
+let tracker: ReturnType<typeof renderedTracker> | undefined;
 
 async function main(): Promise<void> {
   const cluster = new Cluster([]);
@@ -128,14 +131,16 @@ async function main(): Promise<void> {
     const collection = (d: { apiVersion: string; kind: string }) => `${d.apiVersion === 'v1' ? '/api/v1' : `/apis/${d.apiVersion}`}/namespaces/${NS}/${d.kind === 'RerankerPool' ? 'rerankerpools' : `${d.kind.toLowerCase()}s`}`;
     for (let i = 0; i < docs.length; i += 16) await Promise.all(docs.slice(i, i + 16).map((d) => api(c, 'POST', collection(d), d)));
 
-    const rendered = renderedTracker(c);
+    const rendered = (tracker = renderedTracker(c));
     const port = await freePort();
-    const operator = (operatorProc = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(args['node-options'] === undefined ? {} : { NODE_OPTIONS: args['node-options'] }) }));
+    const operator = (operatorProc = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(args['node-options'] === undefined ? {} : { NODE_OPTIONS: args['node-options'] }), ...(args.workers === undefined ? {} : { OPERATOR_WORKERS: args.workers }) }));
     const monitor = processMonitor(operator.child.pid!);
     const profiled = args['apiserver-profile'] === undefined ? undefined : request(`${c.url}/debug/pprof/profile?seconds=20`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, bodyTimeout: 0, headersTimeout: 0 }).then(async (res) => writeFileSync(args['apiserver-profile']!, Buffer.from(await res.body.arrayBuffer())));
     const apiserverAtStart = sampleProcess(cluster.apiserverPid);
     const initialMs = await until('every pool to render', () => rendered.allRendered(), 180_000, 50);
     const renderedAt = Date.now();
+    const startLatencies = await latencies(c);
+    console.error(`apiserver mean latencies over the start: ${JSON.stringify(startLatencies)}`);
     const firstRenderMs = (rendered.firstAt() ?? renderedAt) - (renderedAt - initialMs);
     await profiled;
     const startCpuSeconds = Math.round(monitor.now().cpuSeconds * 10) / 10;
@@ -198,7 +203,7 @@ async function main(): Promise<void> {
       endpointsPerPool: Number(args.endpoints),
       watchedPoolEndpoints: sizeOf(0),
       churn: { rate: RATE, seconds: SECONDS, sent, failed, watchedPoolChanges: watchedChanges.length, achievedRate: Math.round((sent / ((churnEnd - churnStart) / 1000)) * 10) / 10 },
-      convergence: { initialAllPoolsMs: initialMs, firstPoolRenderedMs: firstRenderMs, initialOperatorCpuSeconds: startCpuSeconds, initialApiserverCpuSeconds: apiserverStartCpuSeconds, afterChurnMs: settleMs, watchedChangeToWatcherMs: { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.floor(lags.length * 0.99)], max: lags.at(-1) } },
+      convergence: { initialAllPoolsMs: initialMs, firstPoolRenderedMs: firstRenderMs, apiserverMeanLatenciesMs: startLatencies, initialOperatorCpuSeconds: startCpuSeconds, initialApiserverCpuSeconds: apiserverStartCpuSeconds, afterChurnMs: settleMs, watchedChangeToWatcherMs: { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.floor(lags.length * 0.99)], max: lags.at(-1) } },
       operator: { idleRssMiB: mib(idle.endRssBytes), idleCores: Math.round(idle.cores * 1000) / 1000, churnPeakRssMiB: mib(busy.peakRssBytes), churnCores: Math.round(busy.cores * 1000) / 1000, endRssMiB: mib(busy.endRssBytes), heapAtEnd: heap, reconciles, apiserverWritesDuringChurn: writes },
       watch: {
         watchers: WATCHERS,
@@ -219,10 +224,11 @@ async function main(): Promise<void> {
     writeFileSync(args.out!, JSON.stringify(result, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
   } finally {
+    tracker?.stop();
     // SIGTERM first, so an operator run with --cpu-prof writes its profile.
     await Promise.race([operatorProc?.stop('SIGTERM'), new Promise((r) => setTimeout(r, 5000))]);
     await stopAll();
-    await c.agent.close();
+    await c.agent.destroy();
     await cluster.stop();
   }
 }
