@@ -94,6 +94,8 @@ test('five sidecars, one canary: calls per backend per interval are those of one
   assert.equal(roles.length, SIDECARS);
   const runner = plan()!.runner!;
   assert.equal(runner, podName(0), 'the first pod by name');
+  // What every sidecar's watch receives when the plan changes (managedFields included).
+  t.diagnostic(`plan ConfigMap: ${JSON.stringify(cluster.getJson(['configmap', 'search-reranker-config-canary', '-n', NS, '--show-managed-fields'])).length} bytes of JSON`);
 
   const before = calls();
   const windowS = 10;
