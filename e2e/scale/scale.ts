@@ -74,25 +74,39 @@ function renderedTracker(c: ApiClient) {
   const ready = new Map<string, number>();
   const abort = new AbortController();
   let firstAt: number | undefined;
+  type Cm = { metadata: { name: string }; data?: Record<string, string> };
+  const see = (type: string, cm: Cm) => {
+    const text = cm.data?.['reranker_config.yaml'];
+    if (type === 'DELETED' || text === undefined) ready.delete(cm.metadata.name);
+    else {
+      firstAt ??= Date.now();
+      ready.set(cm.metadata.name, text.split('model_name:').length - 1);
+    }
+  };
+  // List, then watch from there; a watch the apiserver ends (a slow reader on a loaded box) is
+  // picked up again by a new list.
   void (async () => {
-    try {
-      const res = await request(`${c.url}/api/v1/namespaces/${NS}/configmaps?watch=true&labelSelector=reranker.dev%2Fpool&timeoutSeconds=3600`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, signal: abort.signal, bodyTimeout: 0 });
-      let pending = '';
-      for await (const chunk of res.body) {
-        pending += chunk.toString();
-        for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-          const event = JSON.parse(pending.slice(0, nl)) as { type: string; object: { metadata: { name: string }; data?: Record<string, string> } };
-          pending = pending.slice(nl + 1);
-          const text = event.object.data?.['reranker_config.yaml'];
-          if (event.type === 'DELETED' || text === undefined) ready.delete(event.object.metadata.name);
-          else {
-            firstAt ??= Date.now();
-            ready.set(event.object.metadata.name, text.split('model_name:').length - 1);
+    const collection = `${c.url}/api/v1/namespaces/${NS}/configmaps?labelSelector=reranker.dev%2Fpool`;
+    while (!abort.signal.aborted) {
+      try {
+        const listed = await request(collection, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, signal: abort.signal });
+        const list = (await listed.body.json()) as { items: Cm[]; metadata: { resourceVersion: string } };
+        ready.clear();
+        for (const cm of list.items) see('ADDED', cm);
+        const res = await request(`${collection}&watch=true&timeoutSeconds=3600&resourceVersion=${list.metadata.resourceVersion}`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, signal: abort.signal, bodyTimeout: 0 });
+        let pending = '';
+        for await (const chunk of res.body) {
+          pending += chunk.toString();
+          for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+            const event = JSON.parse(pending.slice(0, nl)) as { type: string; object: Cm };
+            pending = pending.slice(nl + 1);
+            if (event.type !== 'ERROR') see(event.type, event.object);
           }
         }
+      } catch {
+        // aborted at the end of the run, or the watch failed: list again
       }
-    } catch {
-      // aborted at the end of the run
+      await new Promise((r) => setTimeout(r, 200));
     }
   })();
   return {
@@ -102,6 +116,7 @@ function renderedTracker(c: ApiClient) {
     },
     stop: () => abort.abort(),
     firstAt: () => firstAt,
+    count: () => ready.size,
   };
 }
 
@@ -137,7 +152,9 @@ async function main(): Promise<void> {
     const monitor = processMonitor(operator.child.pid!);
     const profiled = args['apiserver-profile'] === undefined ? undefined : request(`${c.url}/debug/pprof/profile?seconds=20`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, bodyTimeout: 0, headersTimeout: 0 }).then(async (res) => writeFileSync(args['apiserver-profile']!, Buffer.from(await res.body.arrayBuffer())));
     const apiserverAtStart = sampleProcess(cluster.apiserverPid);
-    const initialMs = await until('every pool to render', () => rendered.allRendered(), 180_000, 50);
+    const initialMs = await until('every pool to render', () => rendered.allRendered(), 180_000, 50).catch((error: Error) => {
+      throw new Error(`${error.message}: ${rendered.count()} seen rendered; the operator's last lines: ${operator.text().slice(-1500)}`);
+    });
     const renderedAt = Date.now();
     const startLatencies = await latencies(c);
     console.error(`apiserver mean latencies over the start: ${JSON.stringify(startLatencies)}`);
@@ -179,7 +196,7 @@ async function main(): Promise<void> {
         .catch(() => failed++);
     }
     const churnEnd = Date.now();
-    const settleMs = await until('every pool to render its final endpoints', () => rendered.allRendered(), 120_000, 50);
+    const settleMs = await until('every pool to render its final endpoints', () => rendered.allRendered(), 1180_000, 50);
     rendered.stop();
     const busy = monitor.between(churnStart, Date.now());
     const sizesAfter = await watchEventSizes(c, 'configmaps');
