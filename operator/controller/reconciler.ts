@@ -134,6 +134,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     // Deleted: the ConfigMap goes with it (owner reference).
     deps.written.config.forget(key);
     deps.written.status.forget(key);
+    deps.written.canaryPlan?.forget(key);
     return resultOf(key, 'none', deps);
   }
   const ns = pool.metadata.namespace;
