@@ -10,7 +10,7 @@
 export const CANARY_PLAN_KEY = 'canary.json';
 
 /** Most backends named inconsistent (as status.inconsistentBackends). */
-export const MAX_PLAN_NAMES = 64;
+const MAX_PLAN_NAMES = 64;
 
 export function canaryPlanConfigMapName(configMapName: string): string {
   return `${configMapName}-canary`;
@@ -29,7 +29,11 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 
 /** Stable text: the same plan always gives the same bytes (no spurious writes). */
 export function formatCanaryPlan(plan: CanaryPlan): string {
-  return JSON.stringify({ runner: plan.runner ?? null, inconsistent: [...plan.inconsistent].sort().slice(0, MAX_PLAN_NAMES), judgedAt: plan.judgedAt ?? null });
+  return JSON.stringify({
+    runner: plan.runner ?? null,
+    inconsistent: [...plan.inconsistent].sort().slice(0, MAX_PLAN_NAMES),
+    judgedAt: plan.judgedAt ?? null,
+  });
 }
 
 /** Lenient and bounded (the object is ours, but anyone with write access could edit it): undefined when unreadable. */

@@ -31,8 +31,23 @@ const podName = (i: number) => `search-api-${i}`;
 
 function startSidecar(i: number): void {
   const ip = ips[3 + i]!;
-  cluster.apply({ apiVersion: 'v1', kind: 'Pod', metadata: { name: podName(i), namespace: NS, labels: { app: 'search-api', 'reranker.dev/sidecar': 'true' } }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } });
-  cluster.kubectl(['patch', 'pod', podName(i), '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: ip, podIPs: [{ ip }] } })]);
+  cluster.apply({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: podName(i), namespace: NS, labels: { app: 'search-api', 'reranker.dev/sidecar': 'true' } },
+    spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+  });
+  cluster.kubectl([
+    'patch',
+    'pod',
+    podName(i),
+    '-n',
+    NS,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { podIP: ip, podIPs: [{ ip }] } }),
+  ]);
   const proc = startProcess(podName(i), 'sidecar/main.ts', {
     RERANKER_LOAD_BALANCER_ENABLED: 'true',
     RERANKER_CONFIGMAP_NAME: 'search-reranker-config',
@@ -47,7 +62,9 @@ function startSidecar(i: number): void {
 }
 
 const plan = (): { runner: string | null; inconsistent: string[] } | undefined => {
-  const cm = cluster.getJson(['configmap', '-n', NS, '-l', 'reranker.dev/pool=search']).items.find((c: any) => c.metadata.name === 'search-reranker-config-canary');
+  const cm = cluster
+    .getJson(['configmap', '-n', NS, '-l', 'reranker.dev/pool=search'])
+    .items.find((c: any) => c.metadata.name === 'search-reranker-config-canary');
   return cm === undefined ? undefined : JSON.parse(cm.data['canary.json']);
 };
 const calls = () => fakes.map((f) => f.stats.requests);
@@ -61,8 +78,26 @@ before(async () => {
   cluster.kubectl(['create', 'namespace', NS]);
   // What the operator's per-pool Role grants injected sidecars: the config and the canary plan.
   cluster.apply([
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reranker-sidecar', namespace: NS }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'search-reranker-config-canary'], verbs: ['get', 'list', 'watch'] }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'reranker-sidecar', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reranker-sidecar' }, subjects: [{ kind: 'ServiceAccount', name: 'reranker-sidecar', namespace: NS }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'reranker-sidecar', namespace: NS },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: ['search-reranker-config', 'search-reranker-config-canary'],
+          verbs: ['get', 'list', 'watch'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'reranker-sidecar', namespace: NS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reranker-sidecar' },
+      subjects: [{ kind: 'ServiceAccount', name: 'reranker-sidecar', namespace: NS }],
+    },
   ]);
   for (let i = 0; i < 3; i++) fakes.push(await startFakeReranker({ host: ips[i], port: 8080, name: `b${i + 1}` }));
   cluster.apply({
@@ -75,7 +110,14 @@ before(async () => {
       sidecarSelector: { matchLabels: { app: 'search-api' } },
     },
   });
-  startProcess('operator', 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(await freePort()), OPERATOR_HOST: '127.0.0.1', OPERATOR_SIDECAR_RESYNC_SECONDS: '1' });
+  startProcess('operator', 'operator/main.ts', {
+    KUBECONFIG: cluster.kubeconfig(ADMIN),
+    POD_NAMESPACE: NS,
+    LEADER_ELECT: 'false',
+    OPERATOR_PORT: String(await freePort()),
+    OPERATOR_HOST: '127.0.0.1',
+    OPERATOR_SIDECAR_RESYNC_SECONDS: '1',
+  });
   for (let i = 0; i < SIDECARS; i++) startSidecar(i);
 });
 
@@ -87,31 +129,59 @@ after(async () => {
 });
 
 test('five sidecars, one canary: calls per backend per interval are those of one sidecar; verdicts reach all five', async (t) => {
-  const roles = await eventually(async () => {
-    const views = await Promise.all([...sidecars.values()].map(async (s) => (await json(`${s.url}/lb/config`).catch(() => ({}))).canary?.role as string | undefined));
-    return views.filter((r) => r === 'runner').length === 1 && views.filter((r) => r === 'follower').length === SIDECARS - 1 && views;
-  }, 30_000, 'one runner and four followers');
+  const roles = await eventually(
+    async () => {
+      const views = await Promise.all(
+        [...sidecars.values()].map(
+          async (s) => (await json(`${s.url}/lb/config`).catch(() => ({}))).canary?.role as string | undefined,
+        ),
+      );
+      return (
+        views.filter((r) => r === 'runner').length === 1 &&
+        views.filter((r) => r === 'follower').length === SIDECARS - 1 &&
+        views
+      );
+    },
+    30_000,
+    'one runner and four followers',
+  );
   assert.equal(roles.length, SIDECARS);
   const runner = plan()!.runner!;
   assert.equal(runner, podName(0), 'the first pod by name');
   // What every sidecar's watch receives when the plan changes (managedFields included).
-  t.diagnostic(`plan ConfigMap: ${JSON.stringify(cluster.getJson(['configmap', 'search-reranker-config-canary', '-n', NS, '--show-managed-fields'])).length} bytes of JSON`);
+  t.diagnostic(
+    `plan ConfigMap: ${JSON.stringify(cluster.getJson(['configmap', 'search-reranker-config-canary', '-n', NS, '--show-managed-fields'])).length} bytes of JSON`,
+  );
 
   const before = calls();
   const windowS = 10;
   await new Promise((r) => setTimeout(r, windowS * 1000));
   const made = calls().map((n, i) => n - before[i]!);
-  t.diagnostic(`canary calls per backend in ${windowS} s at a ${INTERVAL_S} s interval with ${SIDECARS} sidecars: ${made.join(', ')}`);
+  t.diagnostic(
+    `canary calls per backend in ${windowS} s at a ${INTERVAL_S} s interval with ${SIDECARS} sidecars: ${made.join(', ')}`,
+  );
   // One sidecar's rounds: about windowS / INTERVAL_S each (a round takes a few ms; the timer restarts after it).
-  for (const n of made) assert.ok(n >= (windowS / INTERVAL_S) * 0.5 && n <= (windowS / INTERVAL_S) * 1.5 + 1, `canary calls per backend in ${windowS} s: ${made.join(', ')} (five own canaries would make ~${(SIDECARS * windowS) / INTERVAL_S})`);
+  for (const n of made)
+    assert.ok(
+      n >= (windowS / INTERVAL_S) * 0.5 && n <= (windowS / INTERVAL_S) * 1.5 + 1,
+      `canary calls per backend in ${windowS} s: ${made.join(', ')} (five own canaries would make ~${(SIDECARS * windowS) / INTERVAL_S})`,
+    );
 
   // b3 turns into another model: the runner sees it; the plan carries it to every sidecar, which ejects it.
   fakes[2]!.set({ scoring: 'reversed' });
   await eventually(() => plan()?.inconsistent.includes('b3') === true, 15_000, 'the plan to name b3');
-  await eventually(async () => {
-    const stats = await Promise.all([...sidecars.values()].map(async (s) => json(`${s.url}/lb/stats`)));
-    return stats.every((st) => st.backends.find((b: any) => b.name === 'b3')?.consistency === 'inconsistent' && st.backends.find((b: any) => b.name === 'b3')?.available === false);
-  }, 10_000, 'every sidecar to eject b3');
+  await eventually(
+    async () => {
+      const stats = await Promise.all([...sidecars.values()].map(async (s) => json(`${s.url}/lb/stats`)));
+      return stats.every(
+        (st) =>
+          st.backends.find((b: any) => b.name === 'b3')?.consistency === 'inconsistent' &&
+          st.backends.find((b: any) => b.name === 'b3')?.available === false,
+      );
+    },
+    10_000,
+    'every sidecar to eject b3',
+  );
 });
 
 test("the runner's pod goes: another sidecar runs the canary, still one", async (t) => {
@@ -119,14 +189,23 @@ test("the runner's pod goes: another sidecar runs the canary, still one", async 
   await sidecars.get(old)!.proc.stop('SIGKILL');
   sidecars.delete(old);
   cluster.kubectl(['delete', 'pod', old, '-n', NS, '--grace-period=0', '--force']);
-  const next = await eventually(() => {
-    const r = plan()?.runner;
-    return r !== undefined && r !== null && r !== old && r;
-  }, 15_000, 'a new runner');
-  await eventually(async () => (await json(`${sidecars.get(next)!.url}/lb/config`)).canary?.role === 'runner', 10_000, 'the new runner to run it');
+  const next = await eventually(
+    () => {
+      const r = plan()?.runner;
+      return r !== undefined && r !== null && r !== old && r;
+    },
+    15_000,
+    'a new runner',
+  );
+  await eventually(
+    async () => (await json(`${sidecars.get(next)!.url}/lb/config`)).canary?.role === 'runner',
+    10_000,
+    'the new runner to run it',
+  );
   const before = calls();
   await new Promise((r) => setTimeout(r, 5000));
   const made = calls().map((n, i) => n - before[i]!);
   t.diagnostic(`after the takeover by ${next}: canary calls per backend in 5 s: ${made.join(', ')}`);
-  for (const n of made) assert.ok(n >= 2 && n <= 5 * 1.5 + 1, `canary calls per backend in 5 s after the takeover: ${made.join(', ')}`);
+  for (const n of made)
+    assert.ok(n >= 2 && n <= 5 * 1.5 + 1, `canary calls per backend in 5 s after the takeover: ${made.join(', ')}`);
 });

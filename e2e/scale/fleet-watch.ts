@@ -33,7 +33,11 @@ const { values: args } = parseArgs({
     // not depend on the rate or the watcher count, but at 1,000 watchers x 20 changes/s (560 MB/s)
     // this reader fell behind and the apiserver closed its watches as unresponsive. So 1,000
     // watchers see 1 change/s (0.5/s for today's 68 KB ConfigMap), and 10 watchers see 20/s.
-    cases: { type: 'string', default: 'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1' },
+    cases: {
+      type: 'string',
+      default:
+        'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1',
+    },
     watchers: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20' },
     seconds: { type: 'string', default: '3' },
@@ -58,18 +62,35 @@ function endpoints(ns: string, count: number): Endpoint[] {
     conditions: { ready: true, serving: true, terminating: false },
     nodeName: `node-${String(e % 500).padStart(4, '0')}`,
     zone: `zone-${'abc'[e % 3]}`,
-    targetRef: { kind: 'Pod', namespace: ns, name: `reranker-7d9f8b6c4d-${String(e).padStart(5, '0')}`, uid: randomUUID() },
+    targetRef: {
+      kind: 'Pod',
+      namespace: ns,
+      name: `reranker-7d9f8b6c4d-${String(e).padStart(5, '0')}`,
+      uid: randomUUID(),
+    },
   }));
 }
 
 /** A raw watch that counts what it receives: body bytes and events (bookmarks apart). */
 function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
-  const counts = { bytes: 0, events: 0, bookmarks: 0, connected: false, ended: false, error: undefined as string | undefined };
+  const counts = {
+    bytes: 0,
+    events: 0,
+    bookmarks: 0,
+    connected: false,
+    ended: false,
+    error: undefined as string | undefined,
+  };
   const abort = new AbortController();
   const done = (async () => {
     try {
       const accept = protobuf ? 'application/vnd.kubernetes.protobuf;stream=watch' : 'application/json';
-      const res = await request(`${c.url}${path}`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}`, accept }, signal: abort.signal, bodyTimeout: 0 });
+      const res = await request(`${c.url}${path}`, {
+        dispatcher: c.agent,
+        headers: { authorization: `Bearer ${c.token}`, accept },
+        signal: abort.signal,
+        bodyTimeout: 0,
+      });
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 200)}`);
       counts.connected = true;
       let tail = '';
@@ -90,7 +111,13 @@ function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
       if (!abort.signal.aborted) counts.error = (error as Error).message;
     }
   })();
-  return { counts, stop: () => (abort.abort(), done) };
+  return {
+    counts,
+    stop: () => {
+      abort.abort();
+      return done;
+    },
+  };
 }
 
 interface Case {
@@ -104,23 +131,51 @@ interface Case {
 
 function parseCase(text: string): Case {
   const [design, n, w, r, s] = text.split(':');
-  if (design !== 'slices' && design !== 'slices-pb' && design !== 'configmap') throw new Error(`--cases: unknown design ${design}`);
-  return { design, endpoints: Number(n), watchers: Number(w ?? args.watchers), rate: Number(r ?? args.rate), seconds: Number(s ?? args.seconds) };
+  if (design !== 'slices' && design !== 'slices-pb' && design !== 'configmap')
+    throw new Error(`--cases: unknown design ${design}`);
+  return {
+    design,
+    endpoints: Number(n),
+    watchers: Number(w ?? args.watchers),
+    rate: Number(r ?? args.rate),
+    seconds: Number(s ?? args.seconds),
+  };
 }
 
-async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, index: number): Promise<Record<string, unknown>> {
+async function runCase(
+  cluster: Cluster,
+  c: ApiClient,
+  w: ApiClient,
+  k: Case,
+  index: number,
+): Promise<Record<string, unknown>> {
   const ns = `fleet-${index}-${k.design}-${k.endpoints}`;
   await api(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   const eps = endpoints(ns, k.endpoints);
   const sliceCount = Math.ceil(k.endpoints / SLICE_MAX);
   const sliceOf = (s: number) => eps.slice(s * SLICE_MAX, (s + 1) * SLICE_MAX);
   const sliceName = (s: number) => `reranker-${String(s).padStart(3, '0')}`;
-  await api(c, 'POST', `/api/v1/namespaces/${ns}/services`, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'reranker', namespace: ns }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
-  const labels = { 'kubernetes.io/service-name': 'reranker', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' };
+  await api(c, 'POST', `/api/v1/namespaces/${ns}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'reranker', namespace: ns },
+    spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+  });
+  const labels = {
+    'kubernetes.io/service-name': 'reranker',
+    'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+  };
   for (let s = 0; s < sliceCount; s += 16) {
     await Promise.all(
       Array.from({ length: Math.min(16, sliceCount - s) }, (_, j) =>
-        api(c, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: sliceName(s + j), namespace: ns, labels }, addressType: 'IPv4', ports: [{ name: 'http', port: 8080, protocol: 'TCP' }], endpoints: sliceOf(s + j) }),
+        api(c, 'POST', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: sliceName(s + j), namespace: ns, labels },
+          addressType: 'IPv4',
+          ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+          endpoints: sliceOf(s + j),
+        }),
       ),
     );
   }
@@ -129,22 +184,50 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
   let objectBytes: number;
   let refused: string | undefined;
   if (k.design === 'configmap') {
-    await api(c, 'POST', `/apis/reranker.dev/v1alpha1/namespaces/${ns}/rerankerpools`, { apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', metadata: { name: 'pool', namespace: ns }, spec: { discovery: [{ service: 'reranker', portName: 'http', apiFormat: 'tei' }] } });
-    operator = startProcess(`operator-${ns}`, join(ROOT, 'operator/main.ts'), { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: ns, WATCH_NAMESPACE: ns, LEADER_ELECT: 'false', OPERATOR_PORT: String(await freePort()), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: args['node-options']! });
+    await api(c, 'POST', `/apis/reranker.dev/v1alpha1/namespaces/${ns}/rerankerpools`, {
+      apiVersion: 'reranker.dev/v1alpha1',
+      kind: 'RerankerPool',
+      metadata: { name: 'pool', namespace: ns },
+      spec: { discovery: [{ service: 'reranker', portName: 'http', apiFormat: 'tei' }] },
+    });
+    operator = startProcess(`operator-${ns}`, join(ROOT, 'operator/main.ts'), {
+      KUBECONFIG: cluster.kubeconfig(ADMIN),
+      POD_NAMESPACE: ns,
+      WATCH_NAMESPACE: ns,
+      LEADER_ELECT: 'false',
+      OPERATOR_PORT: String(await freePort()),
+      OPERATOR_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      NODE_OPTIONS: args['node-options']!,
+    });
     const cmPath = `/api/v1/namespaces/${ns}/configmaps/pool-reranker-config`;
     try {
-      await until('the ConfigMap to render', async () => (await api<{ data?: Record<string, string> }>(c, 'GET', cmPath).catch(() => undefined))?.data !== undefined, 60_000);
+      await until(
+        'the ConfigMap to render',
+        async () =>
+          (await api<{ data?: Record<string, string> }>(c, 'GET', cmPath).catch(() => undefined))?.data !== undefined,
+        60_000,
+      );
     } catch {
-      const pool = await api<{ status?: { conditions?: { type: string; reason?: string; message?: string }[] } }>(c, 'GET', `/apis/reranker.dev/v1alpha1/namespaces/${ns}/rerankerpools/pool`);
+      const pool = await api<{ status?: { conditions?: { type: string; reason?: string; message?: string }[] } }>(
+        c,
+        'GET',
+        `/apis/reranker.dev/v1alpha1/namespaces/${ns}/rerankerpools/pool`,
+      );
       refused = JSON.stringify(pool.status?.conditions?.find((x) => x.type === 'ConfigRendered') ?? 'no status');
     }
     // Let the operator's renders of the initial slices settle, then watch from now on.
     await new Promise((r) => setTimeout(r, 2000));
-    const cm = refused === undefined ? await api<{ metadata: { resourceVersion: string } }>(c, 'GET', cmPath) : undefined;
+    const cm =
+      refused === undefined ? await api<{ metadata: { resourceVersion: string } }>(c, 'GET', cmPath) : undefined;
     objectBytes = cm === undefined ? 0 : JSON.stringify(cm).length;
     watchPath = `/api/v1/namespaces/${ns}/configmaps?watch=true&fieldSelector=metadata.name%3Dpool-reranker-config&allowWatchBookmarks=true&timeoutSeconds=3600&resourceVersion=${cm?.metadata.resourceVersion}`;
   } else {
-    const list = await api<{ items: unknown[]; metadata: { resourceVersion: string } }>(c, 'GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dreranker`);
+    const list = await api<{ items: unknown[]; metadata: { resourceVersion: string } }>(
+      c,
+      'GET',
+      `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dreranker`,
+    );
     objectBytes = Math.max(...list.items.map((i) => JSON.stringify(i).length));
     // From the list's resourceVersion, as an informer's watch after its list: changes only.
     watchPath = `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?watch=true&labelSelector=kubernetes.io%2Fservice-name%3Dreranker&allowWatchBookmarks=true&timeoutSeconds=3600&resourceVersion=${list.metadata.resourceVersion}`;
@@ -158,10 +241,15 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
   // Watchers open in batches (TLS handshakes), then the initial ADDED events are not counted.
   const watchers: ReturnType<typeof countingWatch>[] = [];
   for (let i = 0; i < k.watchers; i += 50) {
-    for (let j = i; j < Math.min(k.watchers, i + 50); j++) watchers.push(countingWatch(c, watchPath, k.design === 'slices-pb'));
+    for (let j = i; j < Math.min(k.watchers, i + 50); j++)
+      watchers.push(countingWatch(c, watchPath, k.design === 'slices-pb'));
     await new Promise((r) => setTimeout(r, 100));
   }
-  await until('every watcher to be connected', async () => watchers.every((w) => w.counts.connected || w.counts.error !== undefined), 120_000);
+  await until(
+    'every watcher to be connected',
+    async () => watchers.every((w) => w.counts.connected || w.counts.error !== undefined),
+    120_000,
+  );
   const failedToConnect = watchers.filter((w) => w.counts.error !== undefined).map((w) => w.counts.error);
   if (failedToConnect.length > 0) throw new Error(`${failedToConnect.length} watchers failed: ${failedToConnect[0]}`);
   await new Promise((r) => setTimeout(r, 1000));
@@ -186,7 +274,15 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
     ep.conditions.serving = ep.conditions.ready;
     const s = Math.floor(e / SLICE_MAX);
     sent++;
-    inFlight.push(api(w, 'PATCH', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${sliceName(s)}`, { endpoints: sliceOf(s) }, 'application/merge-patch+json').catch(() => failed++));
+    inFlight.push(
+      api(
+        w,
+        'PATCH',
+        `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices/${sliceName(s)}`,
+        { endpoints: sliceOf(s) },
+        'application/merge-patch+json',
+      ).catch(() => failed++),
+    );
   }
   await Promise.all(inFlight);
   const churnMs = Date.now() - churnStart;
@@ -203,7 +299,13 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
   const events = watchers.map((w, i) => w.counts.events - startEvents[i]!);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const alive = watchers.filter((w) => !w.counts.ended && w.counts.error === undefined).length;
-  const endings = [...new Set(watchers.map((w) => w.counts.error ?? (w.counts.ended ? 'closed by the apiserver' : undefined)).filter((e) => e !== undefined))].slice(0, 3);
+  const endings = [
+    ...new Set(
+      watchers
+        .map((w) => w.counts.error ?? (w.counts.ended ? 'closed by the apiserver' : undefined))
+        .filter((e) => e !== undefined),
+    ),
+  ].slice(0, 3);
   await Promise.all(watchers.map((w) => w.stop()));
   await operator?.stop('SIGKILL');
   const result = {
@@ -214,7 +316,13 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
     watchers: k.watchers,
     watchersAliveAtEnd: alive,
     ...(endings.length === 0 ? {} : { watchersEnded: endings }),
-    churn: { rate: k.rate, seconds: k.seconds, sent, failed, achievedRate: Math.round((sent / (churnMs / 1000)) * 10) / 10 },
+    churn: {
+      rate: k.rate,
+      seconds: k.seconds,
+      sent,
+      failed,
+      achievedRate: Math.round((sent / (churnMs / 1000)) * 10) / 10,
+    },
     largestObjectBytes: objectBytes,
     eventsPerWatcher: Math.round((sum(events) / k.watchers) * 10) / 10,
     bytesPerWatcher: Math.round(sum(bytes) / k.watchers),
@@ -223,7 +331,9 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
     bytesPerEventPerWatcher: k.design === 'slices-pb' ? null : Math.round(sum(bytes) / Math.max(1, sum(events))),
     watcherBytesPerSecond: Math.round(sum(bytes) / (churnMs / 1000)),
     apiserverWatchEvents: sizesAfter.count - sizesBefore.count,
-    apiserverAvgEventBytes: Math.round((sizesAfter.sum - sizesBefore.sum) / Math.max(1, sizesAfter.count - sizesBefore.count)),
+    apiserverAvgEventBytes: Math.round(
+      (sizesAfter.sum - sizesBefore.sum) / Math.max(1, sizesAfter.count - sizesBefore.count),
+    ),
   };
   console.error(JSON.stringify(result));
   return result;
@@ -232,7 +342,11 @@ async function runCase(cluster: Cluster, c: ApiClient, w: ApiClient, k: Case, in
 async function main(): Promise<void> {
   const cluster = new Cluster([]);
   await cluster.start();
-  const c: ApiClient = { url: cluster.url, token: ADMIN.token, agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 2000, pipelining: 0 }) };
+  const c: ApiClient = {
+    url: cluster.url,
+    token: ADMIN.token,
+    agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 2000, pipelining: 0 }),
+  };
   // Writes on keep-alive connections of their own (the watchers' agent opens one per request).
   const writer: ApiClient = { ...c, agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 16 }) };
   const monitor = processMonitor(cluster.apiserverPid);
@@ -240,22 +354,35 @@ async function main(): Promise<void> {
   try {
     cluster.kubectl(['apply', '-f', join(ROOT, 'crds/')]);
     // kubectl wait fails at once when the CRD has no status yet: ask again.
-    await until('the CRD to be established', async () => {
-      try {
-        cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
-        return true;
-      } catch {
-        return false;
-      }
-    }, 60_000, 500);
+    await until(
+      'the CRD to be established',
+      async () => {
+        try {
+          cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+      500,
+    );
     const cases = args.cases!.split(',').map(parseCase);
     for (const [i, k] of cases.entries()) {
       const from = Date.now();
       const r = await runCase(cluster, c, writer, k, i);
       const used = monitor.between(from, Date.now());
-      results.push({ ...r, apiserverCores: Math.round(used.cores * 100) / 100, apiserverPeakRssMiB: Math.round(used.peakRssBytes / 2 ** 20) });
+      results.push({
+        ...r,
+        apiserverCores: Math.round(used.cores * 100) / 100,
+        apiserverPeakRssMiB: Math.round(used.peakRssBytes / 2 ** 20),
+      });
     }
-    const out = { kind: 'fleet watch bytes', note: 'bytes are watch-body bytes received (JSON; HTTP chunking and TLS not counted)', results };
+    const out = {
+      kind: 'fleet watch bytes',
+      note: 'bytes are watch-body bytes received (JSON; HTTP chunking and TLS not counted)',
+      results,
+    };
     mkdirSync(dirname(args.out!), { recursive: true });
     writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
     console.log(JSON.stringify(out, null, 2));

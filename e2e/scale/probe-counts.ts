@@ -41,19 +41,26 @@ const SECONDS = Number(args.seconds);
 type Design = 'today' | 'fleet';
 
 function configText(fakes: readonly FakeReranker[], design: Design): string {
-  const models = fakes.map((f, i) => `  - { model_name: b${i + 1}, litellm_params: { api_base: "${f.url}" } }`).join('\n');
+  const models = fakes
+    .map((f, i) => `  - { model_name: b${i + 1}, litellm_params: { api_base: "${f.url}" } }`)
+    .join('\n');
   const health = design === 'today' ? INTERVAL : 0;
   return `model_list:\n${models}\nrouter_settings:\n  health_check_interval: ${health}\n  canary: { interval: ${INTERVAL} }\n  enable_request_logging: false\n`;
 }
 
-async function run(design: Design, sidecarCount: number, fakes: readonly FakeReranker[]): Promise<Record<string, unknown>> {
+async function run(
+  design: Design,
+  sidecarCount: number,
+  fakes: readonly FakeReranker[],
+): Promise<Record<string, unknown>> {
   const config = parseConfigText(configText(fakes, design), 'probe-counts', {});
   const logger = createLogger('silent');
   const sidecars: Sidecar[] = [];
   for (let i = 0; i < sidecarCount; i++) {
     const s = createSidecar({ config, enabled: true, logger });
     // The pool's plan as the operator writes it: the first pod runs the canary, the rest follow.
-    if (design === 'fleet') s.canary.setRole(roleFor({ runner: 'app-0', inconsistent: [], judgedAt: undefined }, `app-${i}`));
+    if (design === 'fleet')
+      s.canary.setRole(roleFor({ runner: 'app-0', inconsistent: [], judgedAt: undefined }, `app-${i}`));
     sidecars.push(s);
   }
   // Skip the first round after start (each sidecar's first checks come early), then count.
@@ -62,7 +69,8 @@ async function run(design: Design, sidecarCount: number, fakes: readonly FakeRer
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const after = fakes.map((f) => ({ health: f.stats.healthChecks, calls: f.stats.requests }));
   await Promise.all(sidecars.map((s) => s.close()));
-  const perBackend = (pick: (x: { health: number; calls: number }) => number) => after.reduce((n, a, i) => n + pick(a) - pick(before[i]!), 0) / fakes.length;
+  const perBackend = (pick: (x: { health: number; calls: number }) => number) =>
+    after.reduce((n, a, i) => n + pick(a) - pick(before[i]!), 0) / fakes.length;
   const intervals = SECONDS / INTERVAL;
   const health = perBackend((x) => x.health);
   const canary = perBackend((x) => x.calls);
@@ -80,14 +88,24 @@ async function run(design: Design, sidecarCount: number, fakes: readonly FakeRer
 
 async function main(): Promise<void> {
   const fakes: FakeReranker[] = [];
-  for (let i = 0; i < Number(args.backends); i++) fakes.push(await startFakeReranker({ host: '127.0.0.1', port: 0, name: `b${i + 1}`, behaviour: { scoring: 'cheap' } }));
+  for (let i = 0; i < Number(args.backends); i++)
+    fakes.push(
+      await startFakeReranker({ host: '127.0.0.1', port: 0, name: `b${i + 1}`, behaviour: { scoring: 'cheap' } }),
+    );
   const results: Record<string, unknown>[] = [];
   try {
-    for (const design of ['today', 'fleet'] as const) for (const n of args.sidecars!.split(',').map(Number)) results.push(await run(design, n, fakes));
+    for (const design of ['today', 'fleet'] as const)
+      for (const n of args.sidecars!.split(',').map(Number)) results.push(await run(design, n, fakes));
   } finally {
     await Promise.all(fakes.map((f) => f.close()));
   }
-  const out = { kind: 'backend probe and canary calls', intervalSeconds: INTERVAL, seconds: SECONDS, backends: fakes.length, results };
+  const out = {
+    kind: 'backend probe and canary calls',
+    intervalSeconds: INTERVAL,
+    seconds: SECONDS,
+    backends: fakes.length,
+    results,
+  };
   mkdirSync(dirname(args.out!), { recursive: true });
   writeFileSync(args.out!, JSON.stringify(out, null, 2) + '\n');
   console.log(JSON.stringify(out, null, 2));

@@ -5,7 +5,12 @@
  * object changes rarely, and it never changes with endpoints.
  */
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
-import { CANARY_PLAN_KEY, canaryPlanConfigMapName, formatCanaryPlan, parseCanaryPlan } from '../../common/canary-plan.ts';
+import {
+  CANARY_PLAN_KEY,
+  canaryPlanConfigMapName,
+  formatCanaryPlan,
+  parseCanaryPlan,
+} from '../../common/canary-plan.ts';
 import { GROUP, KIND, VERSION, type RerankerPool } from '../crd/pool-schema.ts';
 import { POOL_LABEL } from '../crd/labels.ts';
 import type { CachedConfigMap } from '../controller/cache-transforms.ts';
@@ -41,7 +46,11 @@ export async function syncCanaryPlan(deps: PlanSyncDeps, pool: RerankerPool, o: 
   const name = canaryPlanConfigMapName(o.configMapName);
   const current = deps.configMap(ns, name);
   const inPlace = deps.memo.view(key, current?.metadata.resourceVersion, current?.planText);
-  const next = nextPlan(parseCanaryPlan(inPlace), { enabled: canaryEnabled(o.interval), pods: o.pods, rounds: o.rounds ?? new Map() });
+  const next = nextPlan(parseCanaryPlan(inPlace), {
+    enabled: canaryEnabled(o.interval),
+    pods: o.pods,
+    rounds: o.rounds ?? new Map(),
+  });
   if (next === undefined) return false;
   const text = formatCanaryPlan(next);
   if (text === inPlace) return false;
@@ -52,11 +61,24 @@ export async function syncCanaryPlan(deps: PlanSyncDeps, pool: RerankerPool, o: 
       name,
       namespace: ns,
       labels: { ...deps.labels, [POOL_LABEL]: pool.metadata.name },
-      ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, uid: pool.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: KIND,
+          name: pool.metadata.name,
+          uid: pool.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     data: { [CANARY_PLAN_KEY]: text },
   };
-  const applied = await deps.api.apply<KubeObject>(`/api/v1/namespaces/${ns}/configmaps/${name}`, body, deps.fieldManager);
+  const applied = await deps.api.apply<KubeObject>(
+    `/api/v1/namespaces/${ns}/configmaps/${name}`,
+    body,
+    deps.fieldManager,
+  );
   deps.memo.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, text);
   return true;
 }

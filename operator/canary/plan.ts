@@ -26,8 +26,12 @@ export interface PlanInputs {
 /** undefined: nothing to write (the canary is off and no plan exists). */
 export function nextPlan(previous: CanaryPlan | undefined, o: PlanInputs): CanaryPlan | undefined {
   if (!o.enabled) return previous;
-  if (o.pods.length === 0) return previous === undefined ? undefined : { runner: undefined, inconsistent: previous.inconsistent, judgedAt: previous.judgedAt };
-  const runner = previous?.runner !== undefined && o.pods.includes(previous.runner) ? previous.runner : [...o.pods].sort()[0]!;
+  if (o.pods.length === 0)
+    return previous === undefined
+      ? undefined
+      : { runner: undefined, inconsistent: previous.inconsistent, judgedAt: previous.judgedAt };
+  const runner =
+    previous?.runner !== undefined && o.pods.includes(previous.runner) ? previous.runner : [...o.pods].sort()[0]!;
   const round = o.rounds.get(runner);
   if (round !== undefined) return { runner, inconsistent: [...round.inconsistent].sort(), judgedAt: round.at };
   return { runner, inconsistent: previous?.inconsistent ?? [], judgedAt: previous?.judgedAt };

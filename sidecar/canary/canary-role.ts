@@ -12,7 +12,12 @@ export type CanaryRole =
   | { readonly kind: 'own' }
   | { readonly kind: 'runner' }
   | { readonly kind: 'waiting' }
-  | { readonly kind: 'follower'; readonly runner: string; readonly inconsistent: readonly string[]; readonly judgedAt: string | undefined };
+  | {
+      readonly kind: 'follower';
+      readonly runner: string;
+      readonly inconsistent: readonly string[];
+      readonly judgedAt: string | undefined;
+    };
 
 export const OWN: CanaryRole = { kind: 'own' };
 

@@ -12,7 +12,10 @@ import { watchCanaryPlan } from './plan-watch.ts';
 const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
-const planCm = (runner: string, inconsistent: string[] = [], rv = '1') => ({ metadata: { name: 'search-reranker-config-canary', namespace: 'app', resourceVersion: rv }, data: { 'canary.json': JSON.stringify({ runner, inconsistent, judgedAt: null }) } });
+const planCm = (runner: string, inconsistent: string[] = [], rv = '1') => ({
+  metadata: { name: 'search-reranker-config-canary', namespace: 'app', resourceVersion: rv },
+  data: { 'canary.json': JSON.stringify({ runner, inconsistent, judgedAt: null }) },
+});
 
 /** list answers `listed` (or throws it); the watch plays `events` then hangs. */
 function api(listed: KubeObject[] | Error, events: WatchEvent[] = []): ListWatchApi {
@@ -37,7 +40,17 @@ function follow(listApi: ListWatchApi) {
     },
     setRole: (r: CanaryRole) => void roles.push(r),
   };
-  const watch = watchCanaryPlan({ api: listApi, namespace: 'app', name: 'search-reranker-config-canary', podName: 'app-1', canary, logger: createLogger('silent'), timers: time, clock: time, random: () => 0.5 });
+  const watch = watchCanaryPlan({
+    api: listApi,
+    namespace: 'app',
+    name: 'search-reranker-config-canary',
+    podName: 'app-1',
+    canary,
+    logger: createLogger('silent'),
+    timers: time,
+    clock: time,
+    random: () => 0.5,
+  });
   return { time, roles, watch, kinds: () => roles.map((r) => r.kind) };
 }
 

@@ -44,7 +44,11 @@ export function watchCanaryPlan(o: PlanWatchOptions): PlanWatch {
     const role = roleFor(parseCanaryPlan(cm?.data?.[CANARY_PLAN_KEY]), o.podName);
     const was = o.canary.role;
     o.canary.setRole(role);
-    if (was.kind !== role.kind) o.logger.info({ canary_role: role.kind, runner: role.kind === 'follower' ? role.runner : o.podName }, 'canary role');
+    if (was.kind !== role.kind)
+      o.logger.info(
+        { canary_role: role.kind, runner: role.kind === 'follower' ? role.runner : o.podName },
+        'canary role',
+      );
   };
   o.canary.setRole({ kind: 'waiting' });
   const informer = new Informer<ConfigMap>(o.api, {
@@ -63,7 +67,10 @@ export function watchCanaryPlan(o: PlanWatchOptions): PlanWatch {
   });
   const fallback = o.timers.setTimeout(() => {
     if (read) return;
-    o.logger.warn({ configmap: `${o.namespace}/${o.name}` }, 'canary plan not readable: this sidecar runs its own canary');
+    o.logger.warn(
+      { configmap: `${o.namespace}/${o.name}` },
+      'canary plan not readable: this sidecar runs its own canary',
+    );
     o.canary.setRole(OWN);
   }, o.fallbackMs ?? 10_000);
   return {
