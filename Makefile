@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck lint format unit integration e2e scale scale-sync relist-storm sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck lint format unit integration e2e scale scale-sync relist-storm scale-fleet sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -53,6 +53,16 @@ relist-storm: bootstrap
 	e2e/kube/build.sh >/dev/null
 	e2e/kube/tools.sh >/dev/null
 	node e2e/scale/relist-storm.ts $(STORM_ARGS)
+
+## scale-fleet: what a fleet costs (about 12 minutes): the operator starting with 1,000 pools (chart heap
+## flags), 1,000 watchers' bytes per endpoint change (ConfigMap vs EndpointSlices at 500/5,000/10,000
+## endpoints), probe and canary calls per backend with 1/10/100 sidecars. JSON in docs/results/scale-*.json.
+scale-fleet: bootstrap
+	e2e/kube/build.sh >/dev/null
+	e2e/kube/tools.sh >/dev/null
+	node e2e/scale/scale.ts --pools 1000 --seconds 30 --node-options="--max-old-space-size=128 --max-semi-space-size=8" --out docs/results/scale-1000-pools.json
+	node e2e/scale/fleet-watch.ts $(FLEET_WATCH_ARGS)
+	node e2e/scale/probe-counts.ts
 
 ## scale-sync: the operator asking 200 sidecars' /lb/config (stand-ins on 198.18.91.x, needs root;
 ## about 4 minutes; writes docs/results/sidecar-sync.json). SYNC_ARGS="--steady-seconds 30 --lag-seconds 30" for less.

@@ -201,6 +201,8 @@ describe('sidecar injection', () => {
     assert.ok(can('get', 'configmaps/search-reranker-config'));
     assert.ok(can('watch', 'configmaps/search-reranker-config'));
     assert.ok(can('list', 'configmaps/search-reranker-config'));
+    assert.ok(can('watch', 'configmaps/search-reranker-config-canary'), 'the canary plan: which sidecar runs the canary');
+    assert.ok(!can('update', 'configmaps/search-reranker-config-canary'));
     assert.ok(!can('get', 'configmaps/unrelated'));
     assert.ok(!can('list', 'configmaps'));
     assert.ok(!can('get', 'secrets'));

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     random: Math.random,
     identity,
     namespaces: watchNamespaces(env),
-    workers: Number(env.OPERATOR_WORKERS ?? 2),
+    workers: Number(env.OPERATOR_WORKERS ?? 64),
     verifyPolicy: verifyPolicy(env),
     sidecarVersion: inj.settings?.sidecar.version,
     reconcileTimeoutMs: reconcileTimeout.ms,

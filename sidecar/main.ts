@@ -5,6 +5,8 @@ import type { LbConfig } from './config/model.ts';
 import { applyProxyBypass } from './net/no-proxy.ts';
 import { KubeApi, loadKubeConfig } from '../kube/api.ts';
 import { watchConfigMap } from './reload/configmap-watch.ts';
+import { watchCanaryPlan } from './canary/plan-watch.ts';
+import { canaryPlanConfigMapName } from '../common/canary-plan.ts';
 import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from './reload/config-source.ts';
 import { readFileSync } from 'node:fs';
 import { systemClock, systemTimers } from '../common/clock.ts';
@@ -117,9 +119,16 @@ async function main(): Promise<void> {
     'sidecar listening',
   );
   if (cmRef !== undefined && source instanceof KubernetesSource) {
-    const cmWatch = watchConfigMap({ api: new KubeApi(loadKubeConfig()), ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+    const api = new KubeApi(loadKubeConfig());
+    const cmWatch = watchConfigMap({ api, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
     logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
     process.once('exit', () => cmWatch.stop());
+    // One canary per pool: with its pod name (POD_NAME, set by injection) a sidecar follows the operator's plan.
+    const podName = env.POD_NAME;
+    if (podName !== undefined && podName !== '' && enabled) {
+      const planWatch = watchCanaryPlan({ api, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+      process.once('exit', () => planWatch.stop());
+    }
   }
   process.on('SIGHUP', () => running.sidecar.reloader.reload('signal'));
   const stop = (signal: string) => {

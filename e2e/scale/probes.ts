@@ -133,3 +133,22 @@ export async function until(what: string, check: () => Promise<boolean>, ms: num
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+/** Mean apiserver-side latencies (ms) since start: etcd requests by operation, and requests by verb. */
+export async function latencies(c: ApiClient): Promise<Record<string, number>> {
+  const res = await request(`${c.url}/metrics`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` } });
+  const text = await res.body.text();
+  const mean = (metric: string, label: string, value: string) => {
+    const pick = (suffix: string) =>
+      [...text.matchAll(new RegExp(`^${metric}_${suffix}\\{([^}]*)\\} ([0-9.e+]+)$`, 'gm'))].filter((m) => m[1]!.includes(`${label}="${value}"`)).reduce((n, m) => n + Number(m[2]), 0);
+    const count = pick('count');
+    return count === 0 ? 0 : Math.round((pick('sum') / count) * 10000) / 10;
+  };
+  return {
+    etcdCreateMs: mean('etcd_request_duration_seconds', 'operation', 'create'),
+    etcdUpdateMs: mean('etcd_request_duration_seconds', 'operation', 'update'),
+    etcdGetMs: mean('etcd_request_duration_seconds', 'operation', 'get'),
+    applyMs: mean('apiserver_request_duration_seconds', 'verb', 'APPLY'),
+    postMs: mean('apiserver_request_duration_seconds', 'verb', 'POST'),
+  };
+}

@@ -12,14 +12,14 @@
  * --operator-root runs another checkout's operator (e.g. `git archive <rev>` unpacked, with
  * node_modules) against the same scenario, for before/after numbers.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent } from 'undici';
+import { Agent, request } from 'undici';
 import { ADMIN, Cluster, ROOT } from '../support/cluster.ts';
 import { startProcess, stopAll } from '../support/processes.ts';
 import { freePort } from '../../test/support/ports.ts';
-import { api, countingWatch, difference, processMonitor, requestCounts, until, watchEventSizes, type ApiClient } from './probes.ts';
+import { api, countingWatch, difference, latencies, processMonitor, requestCounts, sampleProcess, until, watchEventSizes, type ApiClient } from './probes.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +32,10 @@ const { values: args } = parseArgs({
     'operator-root': { type: 'string', default: ROOT },
     out: { type: 'string', default: join(ROOT, 'docs/results/scale.json') },
     'node-options': { type: 'string' },
+    // OPERATOR_WORKERS for the operator (unset: its default).
+    workers: { type: 'string' },
+    // A CPU profile of the apiserver over the operator's start (go tool pprof -top FILE).
+    'apiserver-profile': { type: 'string' },
   },
 });
 const POOLS = Number(args.pools);
@@ -62,17 +66,64 @@ function manifests(): unknown[] {
   ]).flat();
 }
 
-async function allRendered(c: ApiClient): Promise<boolean> {
-  const cms = await api<{ items: { metadata: { name: string }; data?: Record<string, string> }[] }>(c, 'GET', `/api/v1/namespaces/${NS}/configmaps?labelSelector=reranker.dev%2Fpool`);
-  const byName = new Map(cms.items.map((cm) => [cm.metadata.name, cm.data?.['reranker_config.yaml'] ?? '']));
-  for (let i = 0; i < POOLS; i++) {
-    const text = byName.get(`${name(i)}-reranker-config`);
-    if (text === undefined || text.split('model_name:').length - 1 !== readyCount(i)) return false;
-  }
-  return true;
+/**
+ * The rendered ConfigMaps' ready backend counts, kept by one watch (polling a list of 1,000
+ * ConfigMaps several times a second would cost the apiserver more CPU than the operator's writes).
+ */
+function renderedTracker(c: ApiClient) {
+  const ready = new Map<string, number>();
+  const abort = new AbortController();
+  let firstAt: number | undefined;
+  type Cm = { metadata: { name: string }; data?: Record<string, string> };
+  const see = (type: string, cm: Cm) => {
+    const text = cm.data?.['reranker_config.yaml'];
+    if (type === 'DELETED' || text === undefined) ready.delete(cm.metadata.name);
+    else {
+      firstAt ??= Date.now();
+      ready.set(cm.metadata.name, text.split('model_name:').length - 1);
+    }
+  };
+  // List, then watch from there; a watch the apiserver ends (a slow reader on a loaded box) is
+  // picked up again by a new list.
+  void (async () => {
+    const collection = `${c.url}/api/v1/namespaces/${NS}/configmaps?labelSelector=reranker.dev%2Fpool`;
+    while (!abort.signal.aborted) {
+      try {
+        const listed = await request(collection, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, signal: abort.signal });
+        const list = (await listed.body.json()) as { items: Cm[]; metadata: { resourceVersion: string } };
+        ready.clear();
+        for (const cm of list.items) see('ADDED', cm);
+        const res = await request(`${collection}&watch=true&timeoutSeconds=3600&resourceVersion=${list.metadata.resourceVersion}`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, signal: abort.signal, bodyTimeout: 0 });
+        let pending = '';
+        for await (const chunk of res.body) {
+          pending += chunk.toString();
+          for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+            const event = JSON.parse(pending.slice(0, nl)) as { type: string; object: Cm };
+            pending = pending.slice(nl + 1);
+            if (event.type !== 'ERROR') see(event.type, event.object);
+          }
+        }
+      } catch {
+        // aborted at the end of the run, or the watch failed: list again
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    allRendered: async () => {
+      for (let i = 0; i < POOLS; i++) if (ready.get(`${name(i)}-reranker-config`) !== readyCount(i)) return false;
+      return true;
+    },
+    stop: () => abort.abort(),
+    firstAt: () => firstAt,
+    count: () => ready.size,
+  };
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+
+let operatorProc: ReturnType<typeof startProcess> | undefined;
+let tracker: ReturnType<typeof renderedTracker> | undefined;
 
 async function main(): Promise<void> {
   const cluster = new Cluster([]);
@@ -80,19 +131,38 @@ async function main(): Promise<void> {
   const c: ApiClient = { url: cluster.url, token: ADMIN.token, agent: new Agent({ connect: { rejectUnauthorized: false }, connections: 64 }) };
   try {
     cluster.kubectl(['apply', '-f', join(ROOT, 'crds/')]);
-    cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
+    // kubectl wait fails at once when the CRD has no status yet: ask again.
+    await until('the CRD to be established', async () => {
+      try {
+        cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 60_000, 500);
     cluster.kubectl(['create', 'namespace', NS]);
     // Created through the API, 16 at a time (kubectl apply of hundreds of objects is slow).
     const docs = manifests() as { apiVersion: string; kind: string }[];
     const collection = (d: { apiVersion: string; kind: string }) => `${d.apiVersion === 'v1' ? '/api/v1' : `/apis/${d.apiVersion}`}/namespaces/${NS}/${d.kind === 'RerankerPool' ? 'rerankerpools' : `${d.kind.toLowerCase()}s`}`;
     for (let i = 0; i < docs.length; i += 16) await Promise.all(docs.slice(i, i + 16).map((d) => api(c, 'POST', collection(d), d)));
 
+    const rendered = (tracker = renderedTracker(c));
     const port = await freePort();
-    const operator = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(args['node-options'] === undefined ? {} : { NODE_OPTIONS: args['node-options'] }) });
+    const operator = (operatorProc = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...(args['node-options'] === undefined ? {} : { NODE_OPTIONS: args['node-options'] }), ...(args.workers === undefined ? {} : { OPERATOR_WORKERS: args.workers }) }));
     const monitor = processMonitor(operator.child.pid!);
-    const initialMs = await until('every pool to render', () => allRendered(c), 180_000);
+    const profiled = args['apiserver-profile'] === undefined ? undefined : request(`${c.url}/debug/pprof/profile?seconds=20`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` }, bodyTimeout: 0, headersTimeout: 0 }).then(async (res) => writeFileSync(args['apiserver-profile']!, Buffer.from(await res.body.arrayBuffer())));
+    const apiserverAtStart = sampleProcess(cluster.apiserverPid);
+    const initialMs = await until('every pool to render', () => rendered.allRendered(), 180_000, 50).catch((error: Error) => {
+      throw new Error(`${error.message}: ${rendered.count()} seen rendered; the operator's last lines: ${operator.text().slice(-1500)}`);
+    });
     const renderedAt = Date.now();
-    console.error(`all ${POOLS} pools rendered in ${initialMs} ms`);
+    const startLatencies = await latencies(c);
+    console.error(`apiserver mean latencies over the start: ${JSON.stringify(startLatencies)}`);
+    const firstRenderMs = (rendered.firstAt() ?? renderedAt) - (renderedAt - initialMs);
+    await profiled;
+    const startCpuSeconds = Math.round(monitor.now().cpuSeconds * 10) / 10;
+    const apiserverStartCpuSeconds = Math.round((sampleProcess(cluster.apiserverPid).cpuSeconds - apiserverAtStart.cpuSeconds) * 10) / 10;
+    console.error(`all ${POOLS} pools rendered in ${initialMs} ms (the first at ${firstRenderMs} ms; operator CPU ${startCpuSeconds} s, apiserver CPU ${apiserverStartCpuSeconds} s, load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`);
     await new Promise((r) => setTimeout(r, 10_000)); // settle: idle numbers
     const idle = monitor.between(renderedAt + 5000, Date.now());
 
@@ -126,7 +196,8 @@ async function main(): Promise<void> {
         .catch(() => failed++);
     }
     const churnEnd = Date.now();
-    const settleMs = await until('every pool to render its final endpoints', () => allRendered(c), 120_000);
+    const settleMs = await until('every pool to render its final endpoints', () => rendered.allRendered(), 1180_000, 50);
+    rendered.stop();
     const busy = monitor.between(churnStart, Date.now());
     const sizesAfter = await watchEventSizes(c, 'configmaps');
     const sliceSizesAfter = await watchEventSizes(c, 'endpointslices');
@@ -149,7 +220,7 @@ async function main(): Promise<void> {
       endpointsPerPool: Number(args.endpoints),
       watchedPoolEndpoints: sizeOf(0),
       churn: { rate: RATE, seconds: SECONDS, sent, failed, watchedPoolChanges: watchedChanges.length, achievedRate: Math.round((sent / ((churnEnd - churnStart) / 1000)) * 10) / 10 },
-      convergence: { initialAllPoolsMs: initialMs, afterChurnMs: settleMs, watchedChangeToWatcherMs: { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.floor(lags.length * 0.99)], max: lags.at(-1) } },
+      convergence: { initialAllPoolsMs: initialMs, firstPoolRenderedMs: firstRenderMs, apiserverMeanLatenciesMs: startLatencies, initialOperatorCpuSeconds: startCpuSeconds, initialApiserverCpuSeconds: apiserverStartCpuSeconds, afterChurnMs: settleMs, watchedChangeToWatcherMs: { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.floor(lags.length * 0.99)], max: lags.at(-1) } },
       operator: { idleRssMiB: mib(idle.endRssBytes), idleCores: Math.round(idle.cores * 1000) / 1000, churnPeakRssMiB: mib(busy.peakRssBytes), churnCores: Math.round(busy.cores * 1000) / 1000, endRssMiB: mib(busy.endRssBytes), heapAtEnd: heap, reconciles, apiserverWritesDuringChurn: writes },
       watch: {
         watchers: WATCHERS,
@@ -170,8 +241,11 @@ async function main(): Promise<void> {
     writeFileSync(args.out!, JSON.stringify(result, null, 2) + '\n');
     console.log(JSON.stringify(result, null, 2));
   } finally {
+    tracker?.stop();
+    // SIGTERM first, so an operator run with --cpu-prof writes its profile.
+    await Promise.race([operatorProc?.stop('SIGTERM'), new Promise((r) => setTimeout(r, 5000))]);
     await stopAll();
-    await c.agent.close();
+    await c.agent.destroy();
     await cluster.stop();
   }
 }

@@ -111,6 +111,11 @@ export class Cluster {
     throw new Error(`kube-apiserver not ready in time: ${this.#logs.slice(-20).join('')}`);
   }
 
+  /** The running kube-apiserver's process id (scale runs sample its CPU and RSS). */
+  get apiserverPid(): number {
+    return this.#apiserver!.pid!;
+  }
+
   /** Kills the apiserver (dropping every watch) and starts it again on the same port and data. */
   async restartApiserver(downMs = 1000): Promise<void> {
     this.#apiserver?.kill('SIGKILL');

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../../kube/api.ts';
 import { CONFIG_KEY } from '../render/render-config.ts';
+import { CANARY_PLAN_KEY } from '../../common/canary-plan.ts';
 
 type Meta = KubeObject['metadata'] & { managedFields?: unknown };
 
@@ -32,9 +33,12 @@ export function slimPod(pod: CachedPod): CachedPod {
 export interface CachedConfigMap extends KubeObject {
   /** sha256 of data[CONFIG_KEY] (the same hash the renderer and the sidecars compute), if present. */
   dataHash?: string;
+  /** The canary plan's text, on the pool's canary plan ConfigMap (a few hundred bytes). */
+  planText?: string;
 }
 
 export function slimConfigMap(cm: CachedConfigMap & { data?: Record<string, string> }): CachedConfigMap {
   const text = cm.data?.[CONFIG_KEY];
-  return { metadata: slimMetadata(cm.metadata), dataHash: text === undefined ? cm.dataHash : createHash('sha256').update(text).digest('hex') };
+  const plan = cm.data?.[CANARY_PLAN_KEY] ?? cm.planText;
+  return { metadata: slimMetadata(cm.metadata), dataHash: text === undefined ? cm.dataHash : createHash('sha256').update(text).digest('hex'), ...(plan === undefined ? {} : { planText: plan }) };
 }

@@ -67,7 +67,7 @@ export class Controller {
   readonly #services: InformerSet<KubeObject>;
   readonly #configMaps: InformerSet<ConfigMap>;
   readonly #pods: InformerSet<Pod>;
-  readonly #written = { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() };
+  readonly #written = { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>(), canaryPlan: new WriteMemo<string | undefined>() };
   /** Consecutive lagging verifications per pool (the verify backoff's exponent). */
   readonly #lagStreak = new Map<string, number>();
   #metrics: OperatorMetrics | undefined;

@@ -138,6 +138,34 @@ describe('sidecar sync', () => {
   });
 });
 
+describe('one canary per pool', () => {
+  test("with routing.canary on and sidecar pods, the plan names the first pod and carries the runner's verdicts; off, nothing is written", async () => {
+    const w = world({ ...SPEC, routing: { canary: { interval: '5m' } } });
+    w.state.pods = ['search-api-2', 'search-api-1'].map((name, i) => ({ metadata: { name, namespace: 'ns', labels: { app: 'search-api' } }, status: { podIP: `10.9.0.${i}` } }));
+    const deps: ReconcilerDeps = {
+      ...w.deps,
+      written: { ...w.deps.written, canaryPlan: new WriteMemo<string | undefined>() },
+      askSidecars: (pods, port, wanted) =>
+        checkSidecars(pods, port, wanted, {
+          async ask(pod) {
+            // search-api-1 runs it and found tei/tei-b inconsistent; search-api-2 repeats an old plan.
+            return pod.name === 'search-api-1' ? { hash: wanted, inconsistent: ['tei/tei-b'], runnerRound: { inconsistent: ['tei/tei-b'], at: 'T1' } } : { hash: wanted, inconsistent: ['tei/stale'] };
+          },
+        }),
+    };
+    await reconcilePool('ns/search', deps);
+    const plans = w.writes.filter((x) => x.kind === 'apply' && x.body.metadata.name === 'search-reranker-config-canary');
+    assert.equal(plans.length, 1);
+    assert.deepEqual(JSON.parse(plans[0]!.body.data['canary.json']), { runner: 'search-api-1', inconsistent: ['tei/tei-b'], judgedAt: 'T1' });
+    assert.equal(plans[0]!.body.metadata.labels['reranker.dev/pool'], 'search');
+
+    const off = world(SPEC);
+    off.state.pods = w.state.pods;
+    await reconcilePool('ns/search', { ...off.deps, written: { ...off.deps.written, canaryPlan: new WriteMemo<string | undefined>() } });
+    assert.deepEqual(off.writes.filter((x) => x.kind === 'apply').map((x) => x.body.metadata.name), ['search-reranker-config'], 'canary off: no plan');
+  });
+});
+
 describe('size', () => {
   test('a pool that grows past a ConfigMap keeps its last good ConfigMap and turns Ready=False (ConfigTooLarge) with a Warning', async () => {
     const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 100);

@@ -24,6 +24,7 @@ import { nextVerification, type SidecarState, type VerifyPolicy } from './verify
 import type { Random } from '../../common/clock.ts';
 import type { WriteMemo } from './write-memo.ts';
 import { injectionStatus } from '../status/injection.ts';
+import { syncCanaryPlan } from '../canary/plan-sync.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
@@ -50,7 +51,7 @@ export interface ReconcilerDeps {
   /** Asks the pods which config they serve (sidecar-sync.ts, with its timeout and concurrency cap). */
   readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string) => Promise<SyncReport>;
   /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
-  readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined> };
+  readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined>; readonly canaryPlan?: WriteMemo<string | undefined> };
   /** Sidecar injection: the version the operator injects; undefined: injection off. */
   readonly sidecarVersion?: string;
   /** When to look again: the verify policy, its jitter, and each pool's streak of lagging verifications. */
@@ -133,6 +134,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
     // Deleted: the ConfigMap goes with it (owner reference).
     deps.written.config.forget(key);
     deps.written.status.forget(key);
+    deps.written.canaryPlan?.forget(key);
     return resultOf(key, 'none', deps);
   }
   const ns = pool.metadata.namespace;
@@ -162,12 +164,19 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   // Ask the sidecars which config they serve.
   const selector = spec?.sidecarSelector;
   let sidecars: SyncReport | undefined;
+  let pods: SidecarPod[] = [];
   if (spec !== undefined && selector !== undefined) {
-    const pods: SidecarPod[] = deps.caches
+    pods = deps.caches
       .sidecarPods(ns)
       .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selectsSidecar(selector, pool.metadata.name, p.metadata.labels))
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
     sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
+  }
+  // One canary per pool: which sidecar runs it, and its verdicts for the others.
+  const plans = deps.written.canaryPlan;
+  if (spec !== undefined && plans !== undefined) {
+    const canary = (spec.routing as { canary?: { interval?: unknown } }).canary;
+    await syncCanaryPlan({ api: deps.api, configMap: deps.caches.configMap, memo: plans, fieldManager: FIELD_MANAGER, labels: MANAGED_BY }, pool, { interval: canary?.interval, configMapName: cmName, pods: pods.map((p) => p.name), rounds: sidecars?.runnerRounds });
   }
 
   // Status (our part of it), written once and only when it changed.

@@ -77,3 +77,27 @@ test('once the check budget is spent no new sidecar is asked: the rest are repor
   assert.equal(report.synced, 0);
   assert.deepEqual(report.differing.slice(0, 3), ['pod-00 unreachable (TIMEOUT)', 'pod-01 unreachable (TIMEOUT)', 'pod-02 not asked (the 2 s sync check budget was spent)']);
 });
+
+test("a sidecar's canary rounds are read only from one that measures (runner or own), never from a follower", async (t) => {
+  const answers: Record<string, unknown> = {
+    '/runner': { hash: WANT, inconsistent_backends: ['tei/b'], canary: { role: 'runner', last_round_at: '2026-12-03T06:00:00.000Z' } },
+    '/follower': { hash: WANT, inconsistent_backends: ['tei/b'], canary: { role: 'follower', last_round_at: null } },
+    '/fresh-runner': { hash: WANT, inconsistent_backends: [], canary: { role: 'runner', last_round_at: null } },
+  };
+  let path = '/runner';
+  const server = createServer((_req, res) => res.end(JSON.stringify(answers[path])));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const asker = httpSidecarAsker(1000);
+  t.after(() => asker.close());
+  const pod = { name: 'app-0', ip: '127.0.0.1' };
+  assert.deepEqual((await asker.ask(pod, port, 1000)).runnerRound, { inconsistent: ['tei/b'], at: '2026-12-03T06:00:00.000Z' });
+  path = '/follower';
+  assert.equal((await asker.ask(pod, port, 1000)).runnerRound, undefined, 'a follower repeats the plan: not a measurement');
+  path = '/fresh-runner';
+  assert.equal((await asker.ask(pod, port, 1000)).runnerRound, undefined, 'no round finished yet');
+  const report = await checkSidecars([pod, { name: 'app-1', ip: '127.0.0.1' }], port, WANT, { ask: async (p) => (p.name === 'app-0' ? { hash: WANT, inconsistent: [], runnerRound: { inconsistent: ['x'], at: 'T' } } : { hash: WANT, inconsistent: [] }) });
+  assert.deepEqual([...report.runnerRounds!.keys()], ['app-0']);
+});

@@ -4,6 +4,7 @@
  * `concurrency` requests are in flight per call; each has a short timeout.
  */
 import { Agent, request } from 'undici';
+import type { RunnerRound } from '../canary/plan.ts';
 
 export interface SidecarPod {
   readonly name: string;
@@ -17,12 +18,16 @@ export interface SyncReport {
   readonly differing: readonly string[];
   /** Backends some sidecar's model-consistency canary judged inconsistent, sorted, each once. */
   readonly inconsistent: readonly string[];
+  /** The last rounds of sidecars that run canary rounds themselves, by pod (none: absent); the plan takes its runner's. */
+  readonly runnerRounds?: ReadonlyMap<string, RunnerRound>;
 }
 
 /** What a sidecar says of itself: the config it serves, and the backends its canary distrusts. */
 export interface SidecarView {
   readonly hash: string | undefined;
   readonly inconsistent: readonly string[];
+  /** Set when it runs canary rounds itself (the plan's runner, or its own) and has finished one. */
+  readonly runnerRound?: RunnerRound;
 }
 
 /** Asks one sidecar; throws when it cannot be asked. */
@@ -57,8 +62,12 @@ export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
           await res.body.dump();
           throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
         }
-        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown };
-        return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent: namesOf(body.inconsistent_backends) };
+        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown; canary?: { role?: unknown; last_round_at?: unknown } | null };
+        const inconsistent = namesOf(body.inconsistent_backends);
+        // A sidecar that measures (the runner, or one running its own canary: an older or hand-wired one).
+        const measures = body.canary?.role === 'runner' || body.canary?.role === 'own';
+        const round = measures && typeof body.canary?.last_round_at === 'string' ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) } : undefined;
+        return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent, ...(round === undefined ? {} : { runnerRound: round }) };
       } catch (error) {
         if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
         throw error;
@@ -99,6 +108,7 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
   const ask = options.ask;
   const timeoutMs = options.timeoutMs ?? 1000;
   const inconsistent = new Set<string>();
+  const runnerRounds = new Map<string, RunnerRound>();
   const now = options.now ?? (() => performance.now());
   const budgetMs = options.budgetMs ?? 5000;
   const late = { now, deadline: now() + budgetMs, skip: (pod: SidecarPod) => `${pod.name} not asked (the ${budgetMs / 1000} s sync check budget was spent)` };
@@ -106,6 +116,7 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
     try {
       const view = await ask(pod, port, timeoutMs);
       for (const name of view.inconsistent) inconsistent.add(name);
+      if (view.runnerRound !== undefined) runnerRounds.set(pod.name, view.runnerRound);
       const served = view.hash;
       return served === wanted ? undefined : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
     } catch (error) {
@@ -113,5 +124,6 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
     }
   }, late);
   const differing = results.filter((r): r is string => r !== undefined).sort();
-  return { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
+  const report = { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
+  return runnerRounds.size === 0 ? report : { ...report, runnerRounds };
 }

@@ -5,6 +5,7 @@
  */
 import { GROUP, KIND, VERSION } from '../crd/pool-schema.ts';
 import { configMapNameOf } from '../render/render-config.ts';
+import { canaryPlanConfigMapName } from '../../common/canary-plan.ts';
 import { POOL_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 
 export const RBAC_MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
@@ -40,7 +41,8 @@ export function desiredRole(pool: PoolRef): Record<string, any> {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
-    rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name)], verbs: ['get', 'list', 'watch'] }],
+    // The config, and the canary plan (which sidecar runs the pool's one canary, and its verdicts).
+    rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name), canaryPlanConfigMapName(configMapNameOf(pool.name))], verbs: ['get', 'list', 'watch'] }],
   };
 }
 

@@ -110,6 +110,8 @@ export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, 
     // The ConfigMap watch through the API (sub-second reloads); its namespace is the pod's.
     { name: 'RERANKER_CONFIGMAP_NAME', value: configMapNameOf(pool.metadata.name) },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    // Its own name: the pool's canary plan names the one pod whose sidecar runs the canary.
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'RERANKER_LB_PORT', value: String(tuning.port) },
     { name: 'LOG_LEVEL', value: tuning.logLevel },
   ];

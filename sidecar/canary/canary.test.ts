@@ -8,6 +8,7 @@ import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
 import { Balancer } from '../balancer/balancer.ts';
 import { Canary } from './canary.ts';
+import { roleFor } from './canary-role.ts';
 
 function lab(canary: string, models: Record<string, string> = {}) {
   const names = ['a', 'b', 'c'];
@@ -101,6 +102,56 @@ describe('model-consistency canary', () => {
     await t.runner.runOnce();
     t.runner.sync(t.balancer.generation.backends, { ...t.config.router.canary, intervalMs: 0 });
     assert.deepEqual([t.by('c').consistency, t.by('c').isEligible(t.time.now(), 0)], ['unknown', true]);
+    t.runner.stop();
+    t.balancer.close();
+  });
+});
+
+describe('one canary per pool: the plan names the runner', () => {
+  test('a follower makes no canary call and takes the runner\'s verdicts; eject applies them', async () => {
+    const t = lab('{ interval: 60, action: eject }');
+    t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: ['c'], judgedAt: '2026-12-03T06:00:00Z' }, 'pod-b'));
+    t.time.advance(10 * 60_000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(t.sent, [], 'no canary call from a follower in 10 intervals');
+    assert.deepEqual(['a', 'b', 'c'].map((n) => t.by(n).consistency), ['unknown', 'unknown', 'inconsistent']);
+    assert.equal(t.by('c').isEligible(t.time.now(), 0), false);
+    assert.equal(t.by('c').canary?.at, Date.parse('2026-12-03T06:00:00Z'));
+    t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: ['c'], judgedAt: 'not a time' }, 'pod-b'));
+    assert.equal(t.by('c').canary?.at, t.time.wallNow(), 'an unreadable time in the plan: now');
+    // The runner withdraws the verdict: the backend comes back.
+    t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: [], judgedAt: '2026-12-03T06:01:00Z' }, 'pod-b'));
+    assert.deepEqual([t.by('c').consistency, t.by('c').isEligible(t.time.now(), 0)], ['unknown', true]);
+    t.runner.stop();
+    t.balancer.close();
+  });
+
+  test('the runner calls every backend each interval, as an own canary does; a reload keeps a follower silent', async () => {
+    const t = lab('{ interval: 60 }');
+    t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: [], judgedAt: undefined }, 'pod-a'));
+    t.time.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(t.sent.sort(), ['a', 'b', 'c']);
+    assert.equal(t.runner.lastRoundAt, t.time.wallNow());
+    t.runner.setRole(roleFor({ runner: 'pod-z', inconsistent: [], judgedAt: undefined }, 'pod-a'));
+    t.runner.sync(t.balancer.generation.backends, t.config.router.canary);
+    t.time.advance(5 * 60_000);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(t.sent.length, 3, 'no more calls once another pod runs it');
+    t.runner.stop();
+    t.balancer.close();
+  });
+
+  test('waiting for the plan: no calls; told to run its own, it starts within a second', async () => {
+    const t = lab('{ interval: 60 }');
+    t.runner.setRole({ kind: 'waiting' });
+    t.time.advance(120_000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(t.sent, []);
+    t.runner.setRole(roleFor(undefined, 'pod-a'));
+    t.time.advance(1000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(t.sent.sort(), ['a', 'b', 'c']);
     t.runner.stop();
     t.balancer.close();
   });

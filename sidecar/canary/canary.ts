@@ -5,6 +5,8 @@
  * model. An inconsistent backend is shown in /lb/stats and the `backend_model_consistent` metric,
  * and with `action: eject` it is not eligible until a later round finds it consistent again.
  * Injected timers, like the health checker: tests drive rounds with `runOnce()`.
+ * Once per pool: with a canary plan (canary-role.ts) only the runner's sidecar makes the calls;
+ * followers take its verdicts from the plan, so calls per backend do not grow with the sidecars.
  */
 import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import type { Backend } from '../balancer/backend.ts';
@@ -12,6 +14,7 @@ import type { CanarySettings } from '../config/model.ts';
 import type { Clock, Timers } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 import { judge } from './agreement.ts';
+import { OWN, runsRounds, type CanaryRole } from './canary-role.ts';
 
 const CONCURRENCY = 8;
 
@@ -28,6 +31,9 @@ export class Canary {
   #timer: unknown;
   #running: Promise<void> | undefined;
   #stopped = false;
+  #role: CanaryRole = OWN;
+  /** Wall ms when this sidecar's own last round ended. */
+  #lastRoundAt: number | undefined;
 
   constructor(deps: CanaryDeps) {
     this.#deps = deps;
@@ -48,6 +54,10 @@ export class Canary {
       }
       return;
     }
+    if (!runsRounds(this.#role)) {
+      this.#applyRole();
+      return;
+    }
     if (changed || this.#timer === undefined) {
       this.#deps.timers.clearTimeout(this.#timer);
       // First round soon after start or a change, so a wrong model is noticed early.
@@ -55,8 +65,51 @@ export class Canary {
     }
   }
 
+  get role(): CanaryRole {
+    return this.#role;
+  }
+
+  /** Wall ms of this sidecar's own last completed round (runner or own), if any. */
+  get lastRoundAt(): number | undefined {
+    return this.#lastRoundAt;
+  }
+
+  /** Follows the pool's canary plan: run rounds here, follow another pod's verdicts, or wait. */
+  setRole(role: CanaryRole): void {
+    const wasRunning = runsRounds(this.#role);
+    this.#role = role;
+    if (runsRounds(role)) {
+      if (!wasRunning) {
+        this.#timer = undefined;
+        if (this.#settings !== undefined) this.sync(this.#backends, this.#settings);
+      }
+      return;
+    }
+    this.#deps.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#lastRoundAt = undefined;
+    this.#applyRole();
+  }
+
+  /** Not running rounds: a follower takes the runner's verdicts; waiting keeps what is known. */
+  #applyRole(): void {
+    const role = this.#role;
+    const settings = this.#settings;
+    if (role.kind !== 'follower' || settings === undefined || settings.intervalMs <= 0) return;
+    const bad = new Set(role.inconsistent);
+    const judged = role.judgedAt === undefined ? NaN : Date.parse(role.judgedAt);
+    const at = Number.isFinite(judged) ? judged : this.#deps.clock.wallNow(); // the plan's text is not trusted
+    for (const b of this.#backends) {
+      const inconsistent = bad.has(b.spec.name);
+      // Unnamed backends were judged consistent or not yet judged by the runner: this sidecar cannot tell which.
+      b.consistency = inconsistent ? 'inconsistent' : 'unknown';
+      b.canary = inconsistent ? { correlation: null, topKAgreement: null, at, problem: undefined } : undefined;
+      b.canaryEjected = inconsistent && settings.action === 'eject';
+    }
+  }
+
   #schedule(ms: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !runsRounds(this.#role)) return;
     this.#timer = this.#deps.timers.setTimeout(() => {
       void this.runOnce().finally(() => this.#schedule(this.#settings?.intervalMs ?? 0));
     }, ms);
@@ -72,7 +125,7 @@ export class Canary {
 
   async #round(): Promise<void> {
     const settings = this.#settings;
-    if (settings === undefined || settings.intervalMs <= 0) return;
+    if (settings === undefined || settings.intervalMs <= 0 || !runsRounds(this.#role)) return;
     const backends = this.#backends;
     const request = plainRequest(settings.query, settings.documents);
     const rankings: (number[] | undefined)[] = new Array(backends.length);
@@ -84,7 +137,7 @@ export class Canary {
       }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, backends.length) }, worker));
-    if (this.#stopped || settings !== this.#settings) return;
+    if (this.#stopped || settings !== this.#settings || !runsRounds(this.#role)) return;
     // Scores are comparable within one model: compare backends of the same configured model.
     const groups = new Map<string, number[]>();
     backends.forEach((b, i) => {
@@ -105,6 +158,7 @@ export class Canary {
         b.canaryEjected = v.state === 'inconsistent' && settings.action === 'eject';
       });
     }
+    this.#lastRoundAt = at;
   }
 
   async #rank(backend: Backend, request: RerankRequest, timeoutMs: number): Promise<number[] | undefined> {

@@ -5,6 +5,7 @@ import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ClientFormat } from '../api/canonical.ts';
 import type { Balancer } from '../balancer/balancer.ts';
+import type { Canary } from '../canary/canary.ts';
 import { backendStats } from '../balancer/stats.ts';
 import { AWAITING_CONFIGMAP_SOURCE } from '../config/load.ts';
 import { LbError } from '../errors.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   readonly sourceKind: SourceKind;
   /** False once shutdown has begun. */
   readonly isShuttingDown: () => boolean;
+  /** The model-consistency canary's role in the pool (runner, follower, own), for the operator. */
+  readonly canary?: Pick<Canary, 'role' | 'lastRoundAt'>;
 }
 
 const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = [
@@ -84,6 +87,8 @@ function configBody(deps: AppDeps): Record<string, unknown> {
     last_reload: deps.reloader.last ?? null,
     // The model-consistency canary's verdicts, for the operator's RerankerPool status.
     inconsistent_backends: gen.backends.filter((b) => b.consistency === 'inconsistent').map((b) => b.spec.name),
+    // Whose verdicts those are: the operator copies the runner's into the pool's canary plan.
+    canary: deps.canary === undefined ? null : { role: deps.canary.role.kind, last_round_at: deps.canary.lastRoundAt === undefined ? null : new Date(deps.canary.lastRoundAt).toISOString() },
   };
 }
 

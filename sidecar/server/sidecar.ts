@@ -121,6 +121,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     adminToken: options.adminToken,
     sourceKind: options.sourceKind ?? (options.watchPath === undefined ? 'defaults' : 'file'),
     isShuttingDown: () => shuttingDown,
+    canary,
   };
   const app = createApp(appDeps);
   const rerankRoute = createRerankRoute(appDeps);
