@@ -7,6 +7,7 @@ import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker }
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
 import { createLogger } from '../../common/logger.ts';
+import type { Clock } from '../../common/clock.ts';
 import { startSidecar, type RunningSidecar } from '../../sidecar/server/sidecar.ts';
 export { eventually } from './eventually.ts';
 
@@ -55,6 +56,8 @@ export interface PoolOptions {
   readonly reloadRouter?: () => Record<string, unknown>;
   /** pino level of the sidecar's log (default info). */
   readonly logLevel?: string;
+  /** The sidecar's clock (default the system's): a skipClock lets a test end a cooldown at once. */
+  readonly clock?: Clock;
 }
 
 export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
@@ -77,6 +80,7 @@ export async function startPool(specs: readonly FakeSpec[], router: Record<strin
     port: 0,
     adminToken: options.adminToken,
     load: reloadRouter === undefined ? undefined : () => configWith(reloadRouter()),
+    clock: options.clock,
   });
   return {
     url: sidecar.url,
