@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
 import { envValue, SIDECAR_ENV, SIDECAR_PORT } from './environment.ts';
+import { OPERATOR_ENV } from './operator-environment.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -26,6 +27,24 @@ test('every RERANKER_* variable the code names is declared (the RERANKER_KEY_* n
     }
   }
   assert.deepEqual([...undeclared], []);
+});
+
+test("the operator's variables: every one it reads is declared, every declared one is read", () => {
+  // Set by the kubelet in every pod, not by anyone configuring the operator.
+  const kubelet = new Set(['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT']);
+  const read = new Set<string>();
+  for (const dir of ['operator', 'kube']) {
+    for (const file of sources(dir)) {
+      // `env.NAME`, or a name held in a constant (`env: 'NAME'`) and read as env[constant].
+      for (const [, dotted, quoted] of readFileSync(join(ROOT, file), 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|\benv: '([A-Z][A-Z0-9_]*)'/g)) {
+        const name = (dotted ?? quoted)!;
+        if (!kubelet.has(name)) read.add(name);
+      }
+    }
+  }
+  const declared = new Set(Object.entries(OPERATOR_ENV).flatMap(([name, v]) => ('alias' in v ? [name, v.alias] : [name])));
+  assert.deepEqual([...read].filter((n) => !declared.has(n)), [], 'read but not declared');
+  assert.deepEqual([...declared].filter((n) => !read.has(n)), [], 'declared but read nowhere');
 });
 
 test('a variable or its alias; an empty one is unset', () => {

@@ -7,6 +7,7 @@ import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/s
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { camelCase, type Settings } from '../../common/settings/setting.ts';
 import { SIDECAR_ENV, type EnvVar } from '../../common/settings/environment.ts';
+import { OPERATOR_ENV } from '../../common/settings/operator-environment.ts';
 import { buildCrd } from './generate-crd.ts';
 
 export const SETTINGS_DOC_FILE = 'docs/settings.md';
@@ -111,6 +112,12 @@ export function settingsDoc(): string {
     '| variable | meaning | default |',
     '|---|---|---|',
     ...envRows(SIDECAR_ENV),
+    '',
+    '## Operator: environment variables',
+    '',
+    '| variable | meaning | default |',
+    '|---|---|---|',
+    ...envRows(OPERATOR_ENV),
     '',
     '## RerankerPool (`reranker.dev/v1alpha1`): `spec`',
     '',
