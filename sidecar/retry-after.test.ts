@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MAX_PARK_MS, parkedUntil, parkMsFor, parseRetryAfter, retryAfterHeader, retryAfterSeconds } from './retry-after.ts';
+import { MAX_PARK_MS, parkedUntil, parkMsFor, parseRetryAfter, rateLimited, retryAfterHeader, retryAfterSeconds } from './retry-after.ts';
 
 describe('Retry-After', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
@@ -31,5 +31,7 @@ describe('Retry-After', () => {
   test('callers are told whole seconds, rounded up, at least 1', () => {
     assert.deepEqual([retryAfterSeconds(0), retryAfterSeconds(1), retryAfterSeconds(1000), retryAfterSeconds(1001), retryAfterSeconds(Number.POSITIVE_INFINITY)], [1, 1, 1, 2, 1]);
     assert.deepEqual([retryAfterHeader(undefined), retryAfterHeader(3), retryAfterHeader(0)], [undefined, '3', '1']);
+    const busy = rateLimited('the queue is full', 2500);
+    assert.deepEqual([busy.status, busy.code, busy.retryAfterSeconds], [429, 'rate_limited', 3]);
   });
 });

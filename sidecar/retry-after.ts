@@ -3,6 +3,7 @@
  * Retry-After): the header is parsed (seconds or an HTTP date), clamped, and becomes the backend's
  * park. Out: our own answers ask callers to wait whole seconds, never less than one.
  */
+import { LbError } from './errors.ts';
 
 /** A 429 without a readable Retry-After (TEI and Infinity send none) parks a backend this long. */
 export const DEFAULT_PARK_MS = 1000;
@@ -44,4 +45,12 @@ export function retryAfterSeconds(ms: number): number {
 /** The Retry-After header value of one of our answers, or undefined for none. */
 export function retryAfterHeader(seconds: number | undefined): string | undefined {
   return seconds === undefined ? undefined : String(Math.max(RETRY_SOON_SECONDS, Math.ceil(seconds)));
+}
+
+/**
+ * Our own 429 (every backend at its limit, a full queue, a pool-wide budget spent): `rate_limited`,
+ * telling the caller to come back in `waitMs` (as whole seconds).
+ */
+export function rateLimited(message: string, waitMs: number): LbError {
+  return new LbError('rate_limited', 429, message, { retryAfterSeconds: retryAfterSeconds(waitMs) });
 }

@@ -7,7 +7,7 @@ import type { RankedAnswer } from '../api/canonical.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { sleep } from '../../common/clock.ts';
 import { LbError } from '../errors.ts';
-import { retryAfterSeconds } from '../retry-after.ts';
+import { rateLimited, retryAfterSeconds } from '../retry-after.ts';
 import { afterWait, nextStep } from './attempt-plan.ts';
 import type { Generation } from './generation.ts';
 import { attemptHedged } from './hedge-driver.ts';
@@ -78,7 +78,7 @@ export function nothingLeft(gen: Generation, now: number, cost: number, lastErro
     earliestOther = Math.min(earliestOther, wait);
   }
   if (Number.isFinite(earliestLimit) && lastError === undefined) {
-    return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: retryAfterSeconds(earliestLimit) });
+    return rateLimited('every backend is at its rate limit', earliestLimit);
   }
   const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
   return new LbError('no_backend_available', 503, why, { retryAfterSeconds: retryAfterSeconds(Math.min(earliestLimit, earliestOther)) });

@@ -5,7 +5,7 @@
 import type { RankedAnswer } from '../api/canonical.ts';
 import { isCancelled, type AttemptError } from '../backends/attempt-error.ts';
 import { LbError } from '../errors.ts';
-import { RETRY_SOON_SECONDS, retryAfterSeconds } from '../retry-after.ts';
+import { rateLimited, RETRY_SOON_SECONDS, retryAfterSeconds } from '../retry-after.ts';
 import type { Generation } from './generation.ts';
 
 export interface AttemptRecord {
@@ -84,9 +84,8 @@ export function finalError(error: AttemptError, backend: string): LbError {
   // A pause the backend asked for, with a status not in retry_on_status_codes: the caller gets the
   // pause, in our words and whole seconds.
   if (error.parkMs !== undefined) {
-    const wait = { retryAfterSeconds: retryAfterSeconds(error.parkMs) };
-    if (error.status === 429) return new LbError('rate_limited', 429, `backend ${backend} is at its rate limit (${error.message})`, wait);
-    return new LbError('upstream_failed', 503, `backend ${backend} is unavailable for now (${error.message})`, wait);
+    if (error.status === 429) return rateLimited(`backend ${backend} is at its rate limit (${error.message})`, error.parkMs);
+    return new LbError('upstream_failed', 503, `backend ${backend} is unavailable for now (${error.message})`, { retryAfterSeconds: retryAfterSeconds(error.parkMs) });
   }
   if (error.clientCaused) {
     const status = error.status ?? 400;
