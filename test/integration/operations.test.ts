@@ -140,7 +140,7 @@ describe('operations', () => {
       RERANKER_LOAD_BALANCER_ENABLED: 'true',
       RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
       // Long enough that the calls below fit the delay on a loaded machine (they take milliseconds).
-      RERANKER_SHUTDOWN_DELAY_SECONDS: '2',
+      RERANKER_SHUTDOWN_DELAY_SECONDS: '5',
       RERANKER_SHUTDOWN_GRACE_SECONDS: '10',
     });
     await listening(proc);
