@@ -6,7 +6,7 @@
 import { LbError } from './errors.ts';
 
 /** A 429 without a readable Retry-After (TEI and Infinity send none) parks a backend this long. */
-export const DEFAULT_PARK_MS = 1000;
+const DEFAULT_PARK_MS = 1000;
 /** The longest pause a backend can ask for: a bad or hostile header must not take it out for good. */
 export const MAX_PARK_MS = 5 * 60 * 1000;
 /** What a caller is told when nothing better is known: try again in a second. */

@@ -78,7 +78,13 @@ describe('the file watcher in a real directory', () => {
     // debounce, the log file's earlier event has been seen too. Every scheduled debounce is counted.
     const time = new ManualTime();
     let scheduled = 0;
-    const timers = { setTimeout: (fn: () => void, ms: number) => (scheduled++, time.setTimeout(fn, ms)), clearTimeout: (h: unknown) => time.clearTimeout(h) };
+    const timers = {
+      setTimeout(fn: () => void, ms: number) {
+        scheduled++;
+        return time.setTimeout(fn, ms);
+      },
+      clearTimeout: (h: unknown) => time.clearTimeout(h),
+    };
     const triggers: string[] = [];
     const watcher = new ConfigFileWatcher({ path: config, timers, recheckMs: 0, onChange: (t) => triggers.push(t) });
     watcher.start();
