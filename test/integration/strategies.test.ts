@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { countOf, eventually, post, QUERY, servedBy, poolTracker } from '../support/harness.ts';
+import { seededRandom } from '../../common/clock.ts';
 
 const { pool, closeAll } = poolTracker();
 after(closeAll);
@@ -39,14 +40,21 @@ describe('routing strategies over HTTP', () => {
   });
 
   test('latency-based-routing moves traffic off a slow backend', async () => {
+    // The sidecar's clock moves only by the latency the fakes spend, so the latencies it measures
+    // are exactly 2 and 60 ms, whatever else a loaded machine adds; the random source is seeded.
+    let simulated = 0;
+    const clock = { now: () => simulated, wallNow: () => Date.now() };
+    const spend = async (ms: number) => {
+      simulated += ms;
+    };
     const p = await pool(
       [
         { name: 'fast1', behaviour: { latencyMs: 2 } },
         { name: 'fast2', behaviour: { latencyMs: 2 } },
-        // 100x the others: a generous margin for the latency a loaded machine adds to the fast ones.
-        { name: 'slow', behaviour: { latencyMs: 200 } },
+        { name: 'slow', behaviour: { latencyMs: 60 } },
       ],
       { routing_strategy: 'latency-based-routing' },
+      { clock, spend, random: seededRandom(7) },
     );
     await servedBy(p.url, 15); // warm-up: every backend gets measured
     const counts = countOf(await servedBy(p.url, 60));
