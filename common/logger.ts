@@ -13,9 +13,6 @@ const LOG_BATCH_BYTES = 8 * 1024;
 /** ...or at least this often, so a quiet sidecar's lines are not held back. */
 const LOG_FLUSH_MS = 200;
 
-/** Bytes of log lines that may wait for a slow stdout before new lines are dropped. */
-export const LOG_BUFFER_BYTES = 1024 * 1024;
-
 export interface AsyncStdout {
   readonly stream: DestinationStream;
   /** Lines dropped because stdout could not keep up (the buffer was full). */
@@ -26,10 +23,10 @@ export interface AsyncStdout {
 
 /**
  * stdout that never blocks the event loop: lines are written asynchronously; while stdout is
- * slower than the log (a stalled collector, a full pipe), up to LOG_BUFFER_BYTES wait and further
+ * slower than the log (a stalled collector, a full pipe), up to `maxBytes` wait and further
  * lines are dropped and counted, rather than stalling calls behind a write.
  */
-export function asyncStdout(maxBytes = LOG_BUFFER_BYTES): AsyncStdout {
+export function asyncStdout(maxBytes: number): AsyncStdout {
   // Lines are batched into writes of LOG_BATCH_BYTES (flushed at least every LOG_FLUSH_MS):
   // one write per line cost about a seventh of the sidecar's CPU at 1,000 calls/s.
   const stream = pino.destination({ dest: 1, sync: false, minLength: Math.min(LOG_BATCH_BYTES, maxBytes), maxLength: maxBytes, periodicFlush: LOG_FLUSH_MS });

@@ -71,6 +71,10 @@ describe("the README's Kubernetes quick start, run verbatim on a fresh real node
       throw new Error(`the quick start failed: ${e.message}\nstdout:\n${e.stdout ?? ''}\nstderr:\n${e.stderr ?? ''}`);
     }
     process.stdout.write(`# the README's Kubernetes quick start: ${((Date.now() - started) / 1000).toFixed(1)} s\n${output.replace(/^/gm, '#   ')}\n`);
+    const release = JSON.parse(node().helm(['status', RELEASE, '-n', SYSTEM, '-o', 'json'], scratch));
+    assert.equal(release.info?.status, 'deployed', 'the chart is installed');
+    assert.equal(node().getJson(['rrp', 'search', '-n', APP_NS]).metadata.name, 'search', 'the pool exists');
+    assert.match(output, /^200 \{/m, 'the routed call printed its answer');
   });
 
   test('its call was ranked by a backend pod through the injected sidecar, and the pool reports the sidecar synced', async () => {
@@ -144,6 +148,10 @@ describe("the chart's gateway serves a pool whose backend needs an API key from 
     const started = Date.now();
     node().helm(['upgrade', RELEASE, join(ROOT, 'charts/reranker-lb'), '-n', SYSTEM, '--reuse-values', '-f', values, '--wait', '--timeout', '180s'], scratch);
     process.stdout.write(`# helm upgrade to a Ready gateway serving pool ${POOL}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    const gateway = node().getJson(['deployment', `${RELEASE}-gateway`, '-n', SYSTEM]);
+    assert.equal(gateway.status.readyReplicas, 1, 'the gateway is Ready');
+    const env = gateway.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    assert.equal(env.find((e) => e.name === 'RERANKER_CONFIGMAP_NAME')?.value, `${POOL}-reranker-config`, `the gateway serves pool ${POOL}`);
   });
 
   test('a rerank call through the gateway Service is answered by the keyed backend, which got the key', async () => {

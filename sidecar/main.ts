@@ -11,25 +11,29 @@ import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from 
 import { readFileSync } from 'node:fs';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
-import { asyncStdout, createLogger, LOG_BUFFER_BYTES } from '../common/logger.ts';
+import { asyncStdout, createLogger } from '../common/logger.ts';
+import { envValue, SIDECAR_ENV, type SidecarEnvName } from '../common/settings/environment.ts';
 import { startSidecar } from './server/sidecar.ts';
+
+type SecondsVar = { [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { default: number } ? K : never }[SidecarEnvName];
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
 
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+/** A declared variable in seconds -> ms (its declared default when unset). */
+function seconds(env: NodeJS.ProcessEnv, name: SecondsVar): number {
+  const raw = envValue(env, name);
+  const value = raw === undefined ? SIDECAR_ENV[name].default : Number(raw);
   if (!Number.isFinite(value) || value < 0) throw new ConfigError('(environment)', [`${name}: expected seconds >= 0, got "${raw}"`]);
   return value * 1000;
 }
 
 /** Where the sidecar's own ConfigMap is, when it should watch it through the Kubernetes API. */
 function configMapRef(env: NodeJS.ProcessEnv): { namespace: string; name: string } | undefined {
-  const name = env.RERANKER_CONFIGMAP_NAME;
-  if (name === undefined || name === '') return undefined;
-  let namespace = env.RERANKER_CONFIGMAP_NAMESPACE ?? env.POD_NAMESPACE;
+  const name = envValue(env, 'RERANKER_CONFIGMAP_NAME');
+  if (name === undefined) return undefined;
+  let namespace = envValue(env, 'RERANKER_CONFIGMAP_NAMESPACE');
   if (namespace === undefined) {
     try {
       namespace = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
@@ -54,11 +58,12 @@ function configSource(enabled: boolean, env: NodeJS.ProcessEnv, configMap: { nam
 async function main(): Promise<void> {
   const env = process.env;
   const noProxy = applyProxyBypass(env);
-  const logBuffer = Number(env.RERANKER_LOG_BUFFER_BYTES ?? LOG_BUFFER_BYTES);
-  const stdout = asyncStdout(Number.isInteger(logBuffer) && logBuffer > 0 ? logBuffer : LOG_BUFFER_BYTES);
+  const defaultBuffer = SIDECAR_ENV.RERANKER_LOG_BUFFER_BYTES.default;
+  const logBuffer = Number(envValue(env, 'RERANKER_LOG_BUFFER_BYTES') ?? defaultBuffer);
+  const stdout = asyncStdout(Number.isInteger(logBuffer) && logBuffer > 0 ? logBuffer : defaultBuffer);
   process.once('exit', () => stdout.flush());
-  const logger = createLogger(env.LOG_LEVEL, stdout.stream);
-  const enabled = isTrue(env.RERANKER_LOAD_BALANCER_ENABLED);
+  const logger = createLogger(envValue(env, 'LOG_LEVEL') ?? SIDECAR_ENV.LOG_LEVEL.default, stdout.stream);
+  const enabled = isTrue(envValue(env, 'RERANKER_LOAD_BALANCER_ENABLED'));
   let source: ConfigSource;
   let cmRef: ReturnType<typeof configMapRef>;
   let config: LbConfig;
@@ -70,8 +75,8 @@ async function main(): Promise<void> {
     source = configSource(enabled, env, cmRef);
     config = source.initial();
     adminToken = adminTokenFrom(env);
-    delayMs = seconds(env, 'RERANKER_SHUTDOWN_DELAY_SECONDS', 2);
-    graceMs = seconds(env, 'RERANKER_SHUTDOWN_GRACE_SECONDS', 25);
+    delayMs = seconds(env, 'RERANKER_SHUTDOWN_DELAY_SECONDS');
+    graceMs = seconds(env, 'RERANKER_SHUTDOWN_GRACE_SECONDS');
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`reranker-lb: ${error.message}\n`);
@@ -82,8 +87,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   for (const warning of config.warnings) logger.warn({ source: config.source }, `config: ${warning}`);
-  const port = Number(env.RERANKER_LB_PORT ?? env.PORT ?? 8000);
-  const hostname = env.RERANKER_LB_HOST ?? '0.0.0.0';
+  const port = Number(envValue(env, 'RERANKER_LB_PORT') ?? SIDECAR_ENV.RERANKER_LB_PORT.default);
+  const hostname = envValue(env, 'RERANKER_LB_HOST') ?? SIDECAR_ENV.RERANKER_LB_HOST.default;
   let running: Awaited<ReturnType<typeof startSidecar>>;
   try {
     running = await startSidecar({
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
       sourceKind: source.kind,
       logDropped: stdout.dropped,
       adminToken,
-      watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
+      watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS'),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
     logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
     process.once('exit', () => cmWatch.stop());
     // One canary per pool: with its pod name (POD_NAME, set by injection) a sidecar follows the operator's plan.
-    const podName = env.POD_NAME;
+    const podName = envValue(env, 'RERANKER_POD_NAME');
     if (podName !== undefined && podName !== '' && enabled) {
       const planWatch = watchCanaryPlan({ api, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
       process.once('exit', () => planWatch.stop());

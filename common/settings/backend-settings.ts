@@ -36,7 +36,7 @@ export const PARAMS_SETTINGS = {
     description: "Model name sent to the backend. A LiteLLM provider prefix (cohere/, jina_ai/, huggingface/, hosted_vllm/, vllm/, infinity/) is dropped and sets api_format. Unset: the caller's model is passed on.",
     max: 253,
   }),
-  input_cost_per_token: decimal({ description: 'Cost of one input token, used by cost-based-routing (0 when unset).', min: 0, max: 1 }),
+  input_cost_per_token: decimal({ description: 'Cost of one input token, used by cost-based-routing.', min: 0, max: 1, default: 0 }),
 } as const;
 
 /** Keys accepted on the entry or in `litellm_params` (the entry wins). */

@@ -36,6 +36,7 @@ function declared<S>(d: Declaration<S>): Setting<S> {
     default: opts.default,
     filled: opts.filled !== false,
     crdDefaultValue: opts.default === undefined ? undefined : toCrd(opts.default),
+    ...(opts.defaultShown === undefined ? {} : { defaultShown: opts.defaultShown }),
     description: opts.description,
     sidecarType: d.sidecarType,
     examples: d.examples ?? { valid: [], invalid: [] },
@@ -188,10 +189,11 @@ export function integers<D extends number[] | undefined = undefined>(opts: Commo
 }
 
 /** A string the sidecar reads as is and the CRD has no twin of (keys, file paths, URLs). */
-export function sidecarText<R extends boolean = false>(opts: { description: string; required?: R; min?: number }) {
+export function sidecarText<R extends boolean = false, D extends string | undefined = undefined>(opts: { description: string; required?: R; min?: number; default?: D }) {
   const described = z.string().min(opts.min ?? 0).describe(opts.description);
-  const sidecar = (opts.required ? described : described.optional()) as R extends true ? z.ZodString : z.ZodOptional<z.ZodString>;
-  return declared({ sidecar, opts: { description: opts.description, crd: false }, sidecarType: 'string' });
+  type Out = R extends true ? z.ZodString : D extends string ? z.ZodDefault<z.ZodString> : z.ZodOptional<z.ZodString>;
+  const sidecar = (opts.required ? described : withDefault(described, opts.default)) as Out;
+  return declared({ sidecar, opts: { description: opts.description, crd: false, default: opts.default }, sidecarType: 'string' });
 }
 
 /** A mapping the sidecar accepts and ignores (LiteLLM compatibility). */
@@ -200,9 +202,9 @@ export function ignored(opts: { description: string }) {
   return declared({ sidecar: type, opts: { description: opts.description, crd: false }, sidecarType: 'mapping (ignored)' });
 }
 
-/** A nested group of settings (`canary`, `local_backend`). */
+/** A nested group of settings (`canary`, `local_backend`); unset, it is `{}`, so its children's defaults apply. */
 export function group<const T extends Settings>(settings: T, opts: { description: string; crd?: boolean }) {
-  const sidecar = z.object(sidecarShape(settings)).describe(opts.description).optional();
+  const sidecar = z.object(sidecarShape(settings)).describe(opts.description).prefault({} as never);
   const crd = opts.crd === false ? undefined : z.object(crdShape(settings));
   return { ...declared({ sidecar, crd, opts, sidecarType: 'mapping', toSidecar: (v) => toSidecarSettings(settings, v as Record<string, unknown>) }), children: settings };
 }

@@ -3,19 +3,21 @@
  * carries the CRD twins of all but `local_backend` (which belongs to each sidecar's own pod).
  */
 import { API_FORMATS, CANARY_ACTIONS, DEFAULT_RETRY_STATUS_CODES, STRATEGY_NAMES } from './names.ts';
+import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-defaults.ts';
+import { DEFAULT_LOCAL_BACKEND_URL } from './environment.ts';
 import { boolean, decimal, group, integer, integers, oneOf, seconds, sidecarText, text, texts, wholeInCrd } from './kinds.ts';
 
 export const CANARY_SETTINGS = {
   interval: seconds({ description: 'Time between canary rounds; 0 turns the canary off.', min: 0, max: 86_400, default: 0 }),
-  query: text({ description: 'The canary call\'s query (default: a built-in one).', max: 2048 }),
-  documents: texts({ description: 'The canary call\'s documents (default: 10 built-in ones).', itemMax: 4096, minItems: 3, maxItems: 100 }),
+  query: text({ description: "The canary call's query.", max: 2048, default: DEFAULT_CANARY_QUERY, defaultShown: 'a built-in query' }),
+  documents: texts({ description: "The canary call's documents.", itemMax: 4096, minItems: 3, maxItems: 100, default: [...DEFAULT_CANARY_DOCUMENTS], defaultShown: `${DEFAULT_CANARY_DOCUMENTS.length} built-in documents` }),
   threshold: decimal({ description: "The lowest Kendall rank correlation with the pool majority's ranking that counts as consistent.", min: -1, max: 1, default: 0.6 }),
   action: oneOf(CANARY_ACTIONS, { description: 'flag: shown in stats, metrics and the pool status only; eject: also not eligible until a later round agrees.', default: 'flag' }),
   timeout: seconds({ description: 'Time limit of one canary call.', min: 0, positive: true, max: 300, default: 10 }),
 } as const;
 
 export const LOCAL_BACKEND_SETTINGS = {
-  api_base: sidecarText({ description: 'URL of the reranker in the same pod (RERANKER_LOCAL_BACKEND_URL wins; default http://127.0.0.1:8080).', min: 1 }),
+  api_base: sidecarText({ description: 'URL of the reranker in the same pod (RERANKER_LOCAL_BACKEND_URL wins).', min: 1, default: DEFAULT_LOCAL_BACKEND_URL }),
   api_format: oneOf(API_FORMATS, { description: 'Its wire format (RERANKER_LOCAL_BACKEND_FORMAT wins).', default: 'native', filled: false }),
   api_key: sidecarText({ description: 'Its key, literal or os.environ/NAME (RERANKER_LOCAL_BACKEND_API_KEY wins).' }),
   timeout: seconds({ description: 'One call\'s time limit. Unset: default_timeout.', min: 0, positive: true, max: 3600 }),

@@ -21,6 +21,8 @@ export interface Setting<S = z.ZodType> {
   readonly filled: boolean;
   /** The same default in the CRD's units ("30s" for 30). */
   readonly crdDefaultValue: unknown;
+  /** How the docs show a default too long to print (a built-in text). */
+  readonly defaultShown?: string;
   readonly description: string;
   /** For docs: the sidecar's type and bounds (the CRD's come from its generated schema). */
   readonly sidecarType: string;
@@ -48,6 +50,8 @@ export interface Common<T> {
   readonly crdDefault?: boolean;
   /** false: the default is what an unset key means, but the sidecar's schema leaves it unset (it is derived). */
   readonly filled?: boolean;
+  /** How the docs show a default too long to print. */
+  readonly defaultShown?: string;
 }
 
 export type SidecarShape<T extends Settings> = { -readonly [K in keyof T]: T[K]["sidecar"] };

@@ -1,14 +1,16 @@
+import { OPERATOR_ENV } from '../../common/settings/operator-environment.ts';
+
 /**
- * The operator's reconcile deadline, declared once: its environment variable, default and
- * meaning (docs/operator.md's table repeats them for readers). A reconcile that runs past it is
+ * The operator's reconcile deadline: its environment variable, default and meaning come from the
+ * one declaration (common/settings/operator-environment.ts). A reconcile that runs past it is
  * aborted — its API calls cancelled — and retried with backoff, so a hanging call never holds a
  * worker (controller-runtime has no default; client-go's request timeout is the usual bound).
  */
 export const RECONCILE_TIMEOUT = {
   env: 'OPERATOR_RECONCILE_TIMEOUT_SECONDS',
-  defaultSeconds: 10,
-  description: 'deadline of one reconcile (its API calls are cancelled after it; retried with backoff)',
-} as const;
+  defaultSeconds: OPERATOR_ENV.OPERATOR_RECONCILE_TIMEOUT_SECONDS.default,
+  description: OPERATOR_ENV.OPERATOR_RECONCILE_TIMEOUT_SECONDS.description,
+} as const satisfies { env: keyof typeof OPERATOR_ENV; defaultSeconds: number; description: string };
 
 /** The deadline in ms, or a problem naming the variable. */
 export function reconcileTimeoutMs(env: NodeJS.ProcessEnv): { ms: number; problem?: string } {

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/settings/backend-settings.ts';
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { crdShape } from '../../common/settings/setting.ts';
+import { SIDECAR_PORT } from '../../common/settings/environment.ts';
 
 export const GROUP = 'reranker.dev';
 export const VERSION = 'v1alpha1';
@@ -111,7 +112,7 @@ export const poolSpecSchema = z
     sidecarSelector: labelSelectorSchema
       .optional()
       .describe("Pods that run this pool's sidecars (they also carry reranker.dev/sidecar=true): the operator reads their /lb/config to report sync."),
-    sidecarPort: z.int().min(1).max(65535).default(8000).describe('Where the sidecars listen.'),
+    sidecarPort: z.int().min(1).max(65535).default(SIDECAR_PORT).describe('Where the sidecars listen.'),
   })
   .meta({
     'x-kubernetes-validations': [{ rule: 'size(self.backends) + size(self.discovery) > 0', message: 'at least one entry in backends or discovery is required' }],

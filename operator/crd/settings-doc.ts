@@ -6,6 +6,8 @@
 import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/settings/backend-settings.ts';
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { camelCase, type Settings } from '../../common/settings/setting.ts';
+import { SIDECAR_ENV, type EnvVar } from '../../common/settings/environment.ts';
+import { OPERATOR_ENV } from '../../common/settings/operator-environment.ts';
 import { buildCrd } from './generate-crd.ts';
 
 export const SETTINGS_DOC_FILE = 'docs/settings.md';
@@ -15,6 +17,7 @@ const code = (text: string) => `\`${text}\``;
 
 function shown(value: unknown): string {
   if (value === undefined) return '';
+  if (typeof value === 'object' && value !== null && 'shown' in value) return String(value.shown);
   return code(Array.isArray(value) ? `[${value.join(', ')}]` : String(value));
 }
 
@@ -27,7 +30,7 @@ function sidecarRows(settings: Settings, prefix: string, where: string | undefin
       rows.push(`| ${code(prefix + key)} | ${[...place, 'mapping', shown(s.default), cell(s.description), twin].join(' | ')} |`);
       rows.push(...sidecarRows(s.children, `${prefix}${key}.`, where, s.crd === undefined ? undefined : `${crdPrefix}${camelCase(key)}.`));
     } else {
-      rows.push(`| ${code(prefix + key)} | ${[...place, cell(s.sidecarType), shown(s.default), cell(s.description), twin].join(' | ')} |`);
+      rows.push(`| ${code(prefix + key)} | ${[...place, cell(s.sidecarType), s.defaultShown ?? shown(s.default), cell(s.description), twin].join(' | ')} |`);
     }
   }
   return rows;
@@ -49,7 +52,7 @@ function crdType(node: Node): string {
 function declaredDefaults(settings: Settings, prefix: string, out = new Map<string, unknown>()): Map<string, unknown> {
   for (const [key, s] of Object.entries(settings)) {
     const path = `${prefix}.${camelCase(key)}`;
-    if (s.crdDefaultValue !== undefined) out.set(path, s.crdDefaultValue);
+    if (s.crdDefaultValue !== undefined) out.set(path, s.defaultShown === undefined ? s.crdDefaultValue : { shown: s.defaultShown });
     if (s.children !== undefined) declaredDefaults(s.children, path, out);
   }
   return out;
@@ -63,6 +66,13 @@ function* crdRows(node: Node, path: string, defaults: ReadonlyMap<string, unknow
     yield* crdRows(child, at, defaults);
     if (child.items?.properties !== undefined) yield* crdRows(child.items, `${at}[]`, defaults);
   }
+}
+
+function envRows(vars: Readonly<Record<string, EnvVar>>): string[] {
+  return Object.entries(vars).map(([name, v]) => {
+    const names = v.alias === undefined ? code(name) : `${code(name)} (or ${code(v.alias)})`;
+    return `| ${names} | ${cell(v.description)} | ${v.defaultShown ?? shown(v.default)} |`;
+  });
 }
 
 export function settingsDoc(): string {
@@ -96,6 +106,18 @@ export function settingsDoc(): string {
     'Also accepted at the top level: `litellm_settings` (its keys that are router settings are merged',
     '**under** `router_settings`, which wins), `environment_variables` (values for `os.environ/`',
     'references), `general_settings` (ignored).',
+    '',
+    '## Sidecar: environment variables',
+    '',
+    '| variable | meaning | default |',
+    '|---|---|---|',
+    ...envRows(SIDECAR_ENV),
+    '',
+    '## Operator: environment variables',
+    '',
+    '| variable | meaning | default |',
+    '|---|---|---|',
+    ...envRows(OPERATOR_ENV),
     '',
     '## RerankerPool (`reranker.dev/v1alpha1`): `spec`',
     '',

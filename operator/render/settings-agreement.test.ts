@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { load } from 'js-yaml';
+import { isDeepStrictEqual } from 'node:util';
 import { configFileSchema } from '../../common/config-schema.ts';
 import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/settings/backend-settings.ts';
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
@@ -40,9 +41,9 @@ const ALL: Case[] = [
   ...cases(EITHER_SETTINGS, ['backends', '0'], [['model_list', '0'], ['model_list', '0', 'litellm_params']]),
 ];
 
-/** A minimal valid pool spec with `value` at `path`. */
+/** A minimal valid pool spec with `value` at `path` (and the same limit as `sidecarFileWith`). */
 function specWith(path: readonly string[], value: unknown): Record<string, unknown> {
-  const spec: Record<string, unknown> = { routing: {}, backends: [{ name: 'a', apiBase: 'http://198.18.0.1:8080' }] };
+  const spec: Record<string, unknown> = { routing: {}, backends: [{ name: 'a', apiBase: 'http://198.18.0.1:8080', maxParallelRequests: 777 }] };
   let node: any = spec;
   for (const [i, key] of path.slice(0, -1).entries()) {
     node[key] ??= /^\d+$/.test(path[i + 1]!) ? [] : {};
@@ -64,7 +65,8 @@ function sidecarValue(text: string, c: Case): unknown {
 }
 
 function sidecarFileWith(path: readonly string[], value: unknown): Record<string, unknown> {
-  const file: any = { model_list: [{ model_name: 'a', litellm_params: { api_base: 'http://198.18.0.1:8080' } }], router_settings: {} };
+  // A limit that sidecar_count divides: without one, sidecar_count changes nothing.
+  const file: any = { model_list: [{ model_name: 'a', max_parallel_requests: 777, litellm_params: { api_base: 'http://198.18.0.1:8080' } }], router_settings: {} };
   let node = file;
   for (const key of path.slice(0, -1)) node = node[key] ??= {};
   node[path.at(-1)!] = value;
@@ -100,6 +102,38 @@ describe('a value past a bound is refused by the CRD and, in sidecar units, by t
         if (sidecar === undefined) continue;
         for (const path of c.sidecarPaths) {
           assert.ok(!configFileSchema.safeParse(sidecarFileWith(path, sidecar)).success, `the sidecar accepts ${path.join('.')}: ${JSON.stringify(sidecar)}`);
+        }
+      }
+    });
+  }
+});
+
+/** What the sidecar runs on, through its real load path (schema, then normalizeConfig): the file's identity left out. */
+function runsOn(file: unknown): unknown {
+  const { hash: _hash, source: _source, ...config } = parseConfigText(JSON.stringify(file), 'agreement', {});
+  return config;
+}
+
+/** Settings whose unset meaning is another setting's value, so no declared default can state it. */
+const INHERITED: Readonly<Record<string, string>> = {
+  'backends.0.forwardClientAuthorization': 'unset: router_settings.forward_client_authorization',
+};
+
+describe('the sidecar runs on what the declaration says (through normalizeConfig)', () => {
+  for (const c of ALL) {
+    test(c.crdPath.join('.'), () => {
+      const path = c.sidecarPaths[0]!;
+      const unset = runsOn(sidecarFileWith(path, undefined));
+      if (c.setting.default !== undefined) {
+        assert.deepEqual(runsOn(sidecarFileWith(path, c.setting.default)), unset, 'unset runs on the declared default');
+      }
+      for (const value of c.setting.examples.valid) {
+        const spec = poolSpecSchema.parse(specWith(c.crdPath, value));
+        const rendered = load(renderConfig({ metadata: { name: 'p', namespace: 'ns' }, spec }, []).text);
+        const written = sidecarFileWith(path, c.setting.toSidecar(value));
+        assert.deepEqual(runsOn(rendered), runsOn(written), `${JSON.stringify(value)}: rendered vs written`);
+        if (INHERITED[c.crdPath.join('.')] === undefined && !isDeepStrictEqual(c.setting.toSidecar(value), c.setting.default)) {
+          assert.notDeepEqual(runsOn(written), unset, `${JSON.stringify(value)} changes what the sidecar runs on`);
         }
       }
     });

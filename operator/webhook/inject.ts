@@ -3,6 +3,7 @@
  * with the warnings the user sees (`kubectl` prints them) and whether an Event is worth recording.
  */
 import type { RerankerPool } from '../crd/pool-schema.ts';
+import { SIDECAR_PORT } from '../../common/settings/environment.ts';
 import { readTuning, sidecarContainer, SIDECAR_NAME, type SidecarSettings } from './sidecar-container.ts';
 
 import { INJECT_LABEL, POOL_LABEL, SIDECAR_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
@@ -50,7 +51,7 @@ export function decideInjection(pod: Pod, pool: RerankerPool | undefined, settin
   if (pool === undefined) {
     return { inject: false, reason: 'PoolNotFound', warnings: [`reranker-lb: not injected: RerankerPool "${poolName}" not found in this namespace; create it, then restart the workload`], event: true };
   }
-  const { tuning, warnings } = readTuning(pod.metadata.annotations, settings, pool.spec.sidecarPort ?? 8000);
+  const { tuning, warnings } = readTuning(pod.metadata.annotations, settings, pool.spec.sidecarPort ?? SIDECAR_PORT);
   const clash = all.find((c) => c.ports?.some((p) => p.containerPort === tuning.port));
   if (clash !== undefined) {
     return { inject: false, reason: 'PortInUse', warnings: [...warnings, `reranker-lb: not injected: container ${clash.name} already uses port ${tuning.port}; set the annotation reranker.dev/sidecar-port`], event: true };

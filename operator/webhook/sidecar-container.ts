@@ -3,6 +3,7 @@
  * the pool (its key references and port). Pure. Mirrors examples/sidecar-deployment.yaml.
  */
 import { API_FORMATS } from '../../common/config-schema.ts';
+import { SIDECAR_ENV, type SidecarEnvName } from '../../common/settings/environment.ts';
 import type { RerankerPool } from '../crd/pool-schema.ts';
 import { configMapNameOf } from '../render/render-config.ts';
 import { secretEnvName } from '../render/secret-env.ts';
@@ -104,19 +105,21 @@ function keyEnv(pool: RerankerPool): object[] {
 }
 
 export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, tuning: Tuning): Record<string, unknown> {
+  // Names checked against the sidecar's declaration (common/settings/environment.ts).
+  const set = (name: SidecarEnvName, value: string) => ({ name, value });
   const env: object[] = [
-    { name: 'RERANKER_LOAD_BALANCER_ENABLED', value: 'true' },
+    set('RERANKER_LOAD_BALANCER_ENABLED', 'true'),
     { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
     // The ConfigMap watch through the API (sub-second reloads); its namespace is the pod's.
-    { name: 'RERANKER_CONFIGMAP_NAME', value: configMapNameOf(pool.metadata.name) },
-    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    set('RERANKER_CONFIGMAP_NAME', configMapNameOf(pool.metadata.name)),
+    { name: SIDECAR_ENV.RERANKER_CONFIGMAP_NAMESPACE.alias, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     // Its own name: the pool's canary plan names the one pod whose sidecar runs the canary.
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'RERANKER_LB_PORT', value: String(tuning.port) },
-    { name: 'LOG_LEVEL', value: tuning.logLevel },
+    set('RERANKER_LB_PORT', String(tuning.port)),
+    set('LOG_LEVEL', tuning.logLevel),
   ];
-  if (tuning.localBackendUrl !== undefined) env.push({ name: 'RERANKER_LOCAL_BACKEND_URL', value: tuning.localBackendUrl });
-  if (tuning.localBackendFormat !== undefined) env.push({ name: 'RERANKER_LOCAL_BACKEND_FORMAT', value: tuning.localBackendFormat });
+  if (tuning.localBackendUrl !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_URL', tuning.localBackendUrl));
+  if (tuning.localBackendFormat !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_FORMAT', tuning.localBackendFormat));
   env.push(...keyEnv(pool));
   return {
     name: SIDECAR_NAME,

@@ -1,7 +1,8 @@
 /** Why one attempt at one backend failed, and what the balancer should do about it. */
+import { parkMsFor } from '../retry-after.ts';
 
 /**
- * `cancelled`: the caller went away, so the attempt was abandoned; it says nothing about the backend.
+ * `cancelled`: we abandoned the attempt (the caller went away, or a hedge won); it says nothing about the backend.
  * `oversized`: the answer was larger than max_response_bytes.
  */
 export type FailureKind = 'status' | 'network' | 'timeout' | 'malformed' | 'oversized' | 'unavailable' | 'cancelled';
@@ -36,24 +37,25 @@ export class AttemptError extends Error {
     this.parkMs = opts.parkMs;
   }
 
-  /** Whether the circuit breaker should count this against the backend. */
-  get countsAgainstBackend(): boolean {
-    return !this.clientCaused && this.parkMs === undefined && this.kind !== 'unavailable' && this.kind !== 'cancelled';
+  /** How this end reflects on the backend: see `AttemptVerdict`. */
+  get verdict(): AttemptVerdict {
+    if (isCancelled(this) || this.kind === 'unavailable' || this.parkMs !== undefined) return 'neutral';
+    return this.clientCaused ? 'success' : 'failure';
   }
 }
 
-/** 429 without Retry-After (TEI, Infinity) parks a backend this long. */
-export const DEFAULT_PARK_MS = 1000;
-const MAX_PARK_MS = 5 * 60 * 1000;
+/**
+ * How an attempt's end reflects on the backend — the one answer its breaker and outlier
+ * detection both use. `success`: it answered (a 4xx about the request counts: it did its job).
+ * `failure`: it failed (5xx, network, timeout, malformed ...). `neutral`: it says nothing about the
+ * backend, neither success nor failure: cancelled by us (a hedge loser, a caller who left), never
+ * sent (breaker open), or a pause the backend asked for (parked instead).
+ */
+export type AttemptVerdict = 'success' | 'failure' | 'neutral';
 
-/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined, wallNow: number): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined || raw === '') return undefined;
-  const seconds = Number(raw);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(raw) - wallNow;
-  if (!Number.isFinite(ms)) return undefined;
-  return Math.min(Math.max(ms, 0), MAX_PARK_MS);
+/** We abandoned the attempt (the caller went away, or a hedge won): no judgement of the backend. */
+export function isCancelled(error: AttemptError): boolean {
+  return error.kind === 'cancelled';
 }
 
 export interface StatusPolicy {
@@ -67,17 +69,21 @@ export interface StatusPolicy {
 }
 
 /**
- * Classifies a non-2xx answer. Pure. The message is ours (`HTTP 500`); the backend's own text
- * travels only as `detail`, already redacted by the caller.
+ * Classifies a non-2xx answer. Pure. `retryOnStatus` decides which statuses move the call to
+ * another backend; a listed status is that backend's failure, whatever its class. Some statuses
+ * move on whatever the list says, because they are never the request's fault: 1xx/3xx (a
+ * misconfigured backend), 401/403 to the backend's own key (or to none), 408. A pause the backend
+ * asks for (429, 503 + Retry-After) parks it either way, without a strike. The message is ours
+ * (`HTTP 500`); the backend's own text travels only as `detail`, already redacted by the caller.
  */
 export function classifyStatus(status: number, retryAfterMs: number | undefined, policy: StatusPolicy, detail: string | undefined): AttemptError {
   const message = `HTTP ${status}`;
-  if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
-    return new AttemptError('status', message, { status, retryable: true, parkMs: retryAfterMs ?? DEFAULT_PARK_MS, detail });
-  }
-  if (status >= 500) return new AttemptError('status', message, { status, retryable: policy.retryOnStatus.has(status), detail });
-  // A redirect or an informational answer is never what a rerank endpoint should say: the backend
-  // is misconfigured (wrong path, an auth proxy). Never followed, never passed to the caller.
+  const listed = policy.retryOnStatus.has(status);
+  const parkMs = parkMsFor(status, retryAfterMs);
+  if (parkMs !== undefined) return new AttemptError('status', message, { status, retryable: listed, parkMs, detail });
+  if (listed || status >= 500) return new AttemptError('status', message, { status, retryable: listed, detail });
+  // Never followed, never passed to the caller: a rerank endpoint that answers so is misconfigured
+  // (wrong path, an auth proxy).
   if (status < 400) return new AttemptError('status', message, { status, retryable: true, detail });
   if ((status === 401 || status === 403) && policy.credentials !== 'caller') {
     return new AttemptError('status', message, { status, retryable: true, detail });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { plainRequest, type RerankRequest } from '../api/canonical.ts';
 import { API_FORMATS } from '../../common/config-schema.ts';
 import { answerFor } from '../../test/fake-reranker/fake-reranker.ts';
-import { classifyStatus, parseRetryAfter } from './attempt-error.ts';
+import { AttemptError, classifyStatus, isCancelled, type AttemptVerdict } from './attempt-error.ts';
 import { MalformedAnswer } from './formats/read-answer.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { rankAnswer } from './rank.ts';
@@ -76,51 +76,65 @@ describe('answer checks', () => {
 
 describe('status classification', () => {
   const policy = { retryOnStatus: new Set([429, 500, 502, 503, 504]), credentials: 'caller' as const };
-  const table: [number, number | undefined, { retryable: boolean; clientCaused: boolean; counts: boolean; parkMs?: number }][] = [
-    [500, undefined, { retryable: true, clientCaused: false, counts: true }],
-    [501, undefined, { retryable: false, clientCaused: false, counts: true }],
-    [503, undefined, { retryable: true, clientCaused: false, counts: true }],
-    [503, 7000, { retryable: true, clientCaused: false, counts: false, parkMs: 7000 }],
-    [429, undefined, { retryable: true, clientCaused: false, counts: false, parkMs: 1000 }],
-    [400, undefined, { retryable: false, clientCaused: true, counts: false }],
-    [401, undefined, { retryable: false, clientCaused: true, counts: false }],
-    [404, undefined, { retryable: false, clientCaused: true, counts: false }],
-    [413, undefined, { retryable: false, clientCaused: true, counts: false }],
-    [422, undefined, { retryable: false, clientCaused: true, counts: false }],
+  type Want = { retryable: boolean; clientCaused: boolean; verdict: AttemptVerdict; parkMs?: number };
+  const table: [number, number | undefined, Want][] = [
+    [500, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [501, undefined, { retryable: false, clientCaused: false, verdict: 'failure' }],
+    [503, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [503, 7000, { retryable: true, clientCaused: false, verdict: 'neutral', parkMs: 7000 }],
+    [429, undefined, { retryable: true, clientCaused: false, verdict: 'neutral', parkMs: 1000 }],
+    [400, undefined, { retryable: false, clientCaused: true, verdict: 'success' }],
+    [401, undefined, { retryable: false, clientCaused: true, verdict: 'success' }],
+    [404, undefined, { retryable: false, clientCaused: true, verdict: 'success' }],
+    [408, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [413, undefined, { retryable: false, clientCaused: true, verdict: 'success' }],
+    [422, undefined, { retryable: false, clientCaused: true, verdict: 'success' }],
     // A redirect is never the caller's fault nor passed on: the backend is misconfigured.
-    [301, undefined, { retryable: true, clientCaused: false, counts: true }],
-    [302, undefined, { retryable: true, clientCaused: false, counts: true }],
-    [307, undefined, { retryable: true, clientCaused: false, counts: true }],
-    [304, undefined, { retryable: true, clientCaused: false, counts: true }],
+    [301, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [302, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [307, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
+    [304, undefined, { retryable: true, clientCaused: false, verdict: 'failure' }],
   ];
   for (const [status, retryAfter, want] of table) {
     test(`HTTP ${status}${retryAfter === undefined ? '' : ' + Retry-After'}`, () => {
       const e = classifyStatus(status, retryAfter, policy, '');
-      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, counts: e.countsAgainstBackend, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
+      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
     });
   }
 
+  // retry_on_status_codes means what it says: a listed status moves the call on, an unlisted one does not.
+  const listCases: [string, number, number[], Want][] = [
+    ['a listed 4xx moves the call to another backend, as that backend\'s failure', 404, [404], { retryable: true, clientCaused: false, verdict: 'failure' }],
+    ['an unlisted 4xx is the request\'s fault: returned to the caller', 404, [500], { retryable: false, clientCaused: true, verdict: 'success' }],
+    ['an unlisted 429 still parks the backend, but the call does not move on', 429, [500], { retryable: false, clientCaused: false, verdict: 'neutral', parkMs: 1000 }],
+    ['an unlisted 5xx ends the call as a backend failure', 502, [500], { retryable: false, clientCaused: false, verdict: 'failure' }],
+  ];
+  for (const [name, status, list, want] of listCases) {
+    test(name, () => {
+      const e = classifyStatus(status, undefined, { retryOnStatus: new Set(list), credentials: 'caller' }, '');
+      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
+    });
+  }
+
+  test('a cancelled attempt (hedge loser, caller gone) and one never sent say nothing about the backend', () => {
+    for (const e of [new AttemptError('cancelled', 'cancelled'), new AttemptError('unavailable', 'breaker open')]) assert.equal(e.verdict, 'neutral', e.kind);
+    assert.equal(isCancelled(new AttemptError('cancelled', 'cancelled')), true);
+    assert.equal(new AttemptError('timeout', 'timed out').verdict, 'failure');
+  });
+
   test("401 from a backend with its own key is that key's fault: fail over and count it", () => {
     const e = classifyStatus(401, undefined, { ...policy, credentials: 'own' as const }, '');
-    assert.deepEqual([e.retryable, e.clientCaused, e.countsAgainstBackend], [true, false, true]);
+    assert.deepEqual([e.retryable, e.clientCaused, e.verdict], [true, false, 'failure']);
   });
 
   test('401 from a backend that got no credentials at all is a backend fault (it needs a key we do not send)', () => {
     const e = classifyStatus(401, undefined, { ...policy, credentials: 'none' as const }, '');
-    assert.deepEqual([e.retryable, e.clientCaused, e.countsAgainstBackend], [true, false, true]);
+    assert.deepEqual([e.retryable, e.clientCaused, e.verdict], [true, false, 'failure']);
   });
 
   test('the message is ours; the backend text travels only as detail', () => {
     const e = classifyStatus(500, undefined, policy, 'auth=[redacted]');
     assert.equal(e.message, 'HTTP 500');
     assert.equal(e.detail, 'auth=[redacted]');
-  });
-
-  test('Retry-After in seconds or as an HTTP date', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    assert.equal(parseRetryAfter('3', now), 3000);
-    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:00:10 GMT', now), 10_000);
-    assert.equal(parseRetryAfter('soon', now), undefined);
-    assert.equal(parseRetryAfter(undefined, now), undefined);
   });
 });

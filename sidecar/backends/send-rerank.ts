@@ -2,7 +2,8 @@
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import type { ApiFormat } from '../../common/config-schema.ts';
 import { redact } from '../../common/redact.ts';
-import { AttemptError, classifyStatus, parseRetryAfter } from './attempt-error.ts';
+import { AttemptError, classifyStatus } from './attempt-error.ts';
+import { parseRetryAfter } from '../retry-after.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { MalformedAnswer } from './formats/read-answer.ts';
 import type { HttpClient, HttpTarget } from './http-client.ts';

@@ -7,6 +7,7 @@ import type { RankedAnswer } from '../api/canonical.ts';
 import { AttemptError } from '../backends/attempt-error.ts';
 import { sleep } from '../../common/clock.ts';
 import { LbError } from '../errors.ts';
+import { rateLimited, retryAfterSeconds } from '../retry-after.ts';
 import { afterWait, nextStep } from './attempt-plan.ts';
 import type { Generation } from './generation.ts';
 import { attemptHedged } from './hedge-driver.ts';
@@ -76,10 +77,9 @@ export function nothingLeft(gen: Generation, now: number, cost: number, lastErro
     if (!b.healthOk) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
     earliestOther = Math.min(earliestOther, wait);
   }
-  const seconds = (ms: number) => Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000));
   if (Number.isFinite(earliestLimit) && lastError === undefined) {
-    return new LbError('rate_limited', 429, 'every backend is at its rate limit', { retryAfterSeconds: seconds(earliestLimit) });
+    return rateLimited('every backend is at its rate limit', earliestLimit);
   }
   const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
-  return new LbError('no_backend_available', 503, why, { retryAfterSeconds: seconds(Math.min(earliestLimit, earliestOther)) });
+  return new LbError('no_backend_available', 503, why, { retryAfterSeconds: retryAfterSeconds(Math.min(earliestLimit, earliestOther)) });
 }

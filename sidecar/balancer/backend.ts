@@ -3,17 +3,17 @@
  * limits, latency estimate and counters. Strategies read it through `CandidateView`; they never
  * change it. It survives config reloads while its identity (api_base + model_name) stays.
  */
-import CircuitBreaker from 'opossum';
-import type { EventEmitter } from 'node:events';
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
-import { AttemptError } from '../backends/attempt-error.ts';
+import { AttemptError, isCancelled } from '../backends/attempt-error.ts';
 import { targetOf, type HttpTarget } from '../backends/http-client.ts';
+import { parkedUntil } from '../retry-after.ts';
 import { backendHeaders, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
 import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
+import { Breaker, type BreakerState, type BreakerTicket } from './breaker.ts';
 import { LoadSignal } from './load-signal.ts';
 import { withReportedLimits, type ReportedLimits } from './reported-limits.ts';
 
@@ -23,8 +23,6 @@ export type SendFn = (to: SendTarget, request: RerankRequest, options: SendOptio
 export interface BackendDeps {
   readonly send: SendFn;
   readonly clock: Clock;
-  /** Shared emitter that rotates every breaker's rolling window. */
-  readonly breakerTicks: EventEmitter;
   /** Shared by a balancer's backends: how many of the backends in service are up right now. */
   readonly healthBoard: { up: number };
   /** Called when an attempt ends (a slot freed): wakes calls queued for capacity. */
@@ -52,22 +50,7 @@ export interface CanaryReading {
   readonly problem: string | undefined;
 }
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-function breakerOptions(settings: BreakerSettings, ticks: EventEmitter): CircuitBreaker.Options {
-  return {
-    timeout: false,
-    resetTimeout: settings.cooldownMs,
-    errorThresholdPercentage: settings.failureThresholdPercent,
-    volumeThreshold: settings.failureThresholdMinRequests,
-    rollingCountTimeout: settings.windowMs,
-    rollingCountBuckets: 10,
-    rollingPercentilesEnabled: false,
-    enableSnapshots: false,
-    rotateBucketController: ticks,
-    errorFilter: (error: unknown) => !(error instanceof AttemptError && error.countsAgainstBackend),
-  };
-}
+export type { BreakerState } from './breaker.ts';
 
 function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   return (
@@ -102,8 +85,7 @@ export class Backend implements CandidateView {
   /** The load the backend reports (answer headers, /metrics). */
   readonly load: LoadSignal;
   #sendTarget: SendTarget;
-  #breakerSettings: BreakerSettings;
-  #breaker: CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer>;
+  #breaker: Breaker;
   readonly #deps: BackendDeps;
 
   inFlight = 0;
@@ -111,12 +93,10 @@ export class Backend implements CandidateView {
   successes = 0;
   failures = 0;
   clientErrors = 0;
-  consecutiveFailures = 0;
   latencyEwma = Number.NaN;
   latencyAt = 0;
   latencyDecayMs: number;
   parkedUntil = 0;
-  openedAt = 0;
   #health: HealthState = 'unknown';
   /** Left the config: no longer counted on the health board. */
   #retired = false;
@@ -138,8 +118,7 @@ export class Backend implements CandidateView {
     this.#deps = deps;
     this.load = new LoadSignal(router.loadSignal.intervalMs);
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
-    this.#breakerSettings = router.breaker;
-    this.#breaker = this.#makeBreaker(router.breaker);
+    this.#breaker = new Breaker(router.breaker);
     this.latencyDecayMs = router.latencyDecayMs;
   }
 
@@ -176,11 +155,7 @@ export class Backend implements CandidateView {
     this.load.intervalMs = router.loadSignal.intervalMs;
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.latencyDecayMs = router.latencyDecayMs;
-    if (!sameBreakerSettings(breaker, this.#breakerSettings)) {
-      this.#breaker.shutdown();
-      this.#breakerSettings = breaker;
-      this.#breaker = this.#makeBreaker(breaker);
-    }
+    if (!sameBreakerSettings(breaker, this.#breaker.settings)) this.#breaker = new Breaker(breaker);
   }
 
   readonly #loadReport = (queueMs: number, inferenceMs: number): void => {
@@ -204,25 +179,6 @@ export class Backend implements CandidateView {
   setReportedLimits(limits: ReportedLimits | undefined): void {
     this.#reportedLimits = limits;
     this.spec = withReportedLimits(this.#configSpec, limits);
-  }
-
-  #makeBreaker(settings: BreakerSettings): CircuitBreaker<[RerankRequest, SendOptions], RankedAnswer> {
-    const send = this.#deps.send;
-    const breaker = new CircuitBreaker(
-      (request: RerankRequest, options: SendOptions) => send(this.#sendTarget, request, options),
-      breakerOptions(settings, this.#deps.breakerTicks),
-    );
-    breaker.on('failure', () => {
-      this.consecutiveFailures++;
-      if (this.consecutiveFailures > settings.allowedFails) breaker.open();
-    });
-    breaker.on('success', () => {
-      this.consecutiveFailures = 0;
-    });
-    breaker.on('open', () => {
-      this.openedAt = this.#deps.clock.now();
-    });
-    return breaker;
   }
 
   get health(): HealthState {
@@ -256,18 +212,17 @@ export class Backend implements CandidateView {
   }
 
   get breakerState(): BreakerState {
-    if (this.#breaker.closed) return 'closed';
-    return this.#breaker.halfOpen ? 'half-open' : 'open';
+    return this.#breaker.state(this.#deps.clock.now());
   }
 
   /** Closed, or half-open with its single probe not yet taken. */
   get breakerAdmits(): boolean {
-    return this.#breaker.closed || this.#breaker.pendingClose;
+    return this.#breaker.admits(this.#deps.clock.now());
   }
 
   /** When an open breaker will let a probe through (monotonic ms). */
   get breakerReopensAt(): number {
-    return this.openedAt + this.#breakerSettings.cooldownMs;
+    return this.#breaker.reopensAt;
   }
 
   /**
@@ -275,7 +230,7 @@ export class Backend implements CandidateView {
    * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests.
    */
   isEligible(now: number, cost: number): boolean {
-    return this.spec.keyProblem === undefined && this.healthOk && !this.canaryEjected && this.parkedUntil <= now && this.breakerAdmits && this.hasRoom(now, cost);
+    return this.spec.keyProblem === undefined && this.healthOk && !this.canaryEjected && this.parkedUntil <= now && this.#breaker.admits(now) && this.hasRoom(now, cost);
   }
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
@@ -303,38 +258,47 @@ export class Backend implements CandidateView {
   async attempt(request: RerankRequest, options: SendOptions, cost: number): Promise<RankedAnswer> {
     const clock = this.#deps.clock;
     const started = clock.now();
+    // The verdict goes to the breaker that admitted the attempt (a reload may replace it meanwhile).
+    const breaker = this.#breaker;
+    const ticket = breaker.tryAcquire(started);
+    if (ticket === undefined) throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
     this.inFlight++;
     this.load.sentSinceReport++;
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);
     try {
-      const answer = await this.#breaker.fire(request, options);
+      const answer = await this.#deps.send(this.#sendTarget, request, options);
       const now = clock.now();
+      breaker.record(ticket, 'success', now);
       this.successes++;
       this.#recordLatency(now - started, request.documents.length, now);
       if (answer.tokens !== undefined) this.tokenWindow.add(now, answer.tokens - cost);
       return answer;
     } catch (error) {
-      throw this.#recordFailure(error, started);
+      throw this.#recordFailure(error, started, { breaker, ticket });
     } finally {
       this.inFlight--;
       this.#deps.released?.();
     }
   }
 
-  #recordFailure(error: unknown, started: number): AttemptError {
+  #recordFailure(error: unknown, started: number, admitted: { breaker: Breaker; ticket: BreakerTicket } | undefined): AttemptError {
     const now = this.#deps.clock.now();
-    let failure: AttemptError;
-    if (error instanceof AttemptError) failure = error;
-    else if ((error as { code?: string }).code === 'EOPENBREAKER') failure = new AttemptError('unavailable', 'breaker open', { cause: error });
-    else throw error; // a bug, not the backend's fault: let it surface
+    if (!(error instanceof AttemptError)) {
+      // A bug, not the backend's fault: let it surface, and free a half-open probe it held.
+      admitted?.breaker.record(admitted.ticket, 'neutral', now);
+      throw error;
+    }
+    const failure = error;
+    const verdict = failure.verdict;
+    admitted?.breaker.record(admitted.ticket, verdict, now);
     if (failure.clientCaused) this.clientErrors++;
-    else if (failure.kind !== 'cancelled') this.failures++;
-    if (failure.parkMs !== undefined) this.parkedUntil = Math.max(this.parkedUntil, now + failure.parkMs);
+    else if (!isCancelled(failure) && failure.kind !== 'unavailable') this.failures++;
+    if (failure.parkMs !== undefined) this.parkedUntil = parkedUntil(this.parkedUntil, now, failure.parkMs);
     // A hang is a latency sample: it must make the backend look slow.
     if (failure.kind === 'timeout') this.#recordLatency(now - started, 1, now);
-    if (failure.countsAgainstBackend || failure.parkMs !== undefined) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
+    if (verdict === 'failure' || failure.parkMs !== undefined) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
     return failure;
   }
 
@@ -357,9 +321,5 @@ export class Backend implements CandidateView {
    */
   probe(request: RerankRequest, options: SendOptions): Promise<RankedAnswer> {
     return this.#deps.send(this.#sendTarget, request, options);
-  }
-
-  shutdown(): void {
-    this.#breaker.shutdown();
   }
 }

@@ -6,7 +6,6 @@
  * pure (attempt-plan.ts, split-plan.ts), the async drivers carry them out (attempt-driver.ts,
  * hedge-driver.ts, split-driver.ts), and a strategy only picks (strategies/).
  */
-import { EventEmitter } from 'node:events';
 import type { RerankRequest } from '../api/canonical.ts';
 import type { HttpClient } from '../backends/http-client.ts';
 import type { LbConfig } from '../config/model.ts';
@@ -19,7 +18,8 @@ import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES } from './strategies/index.ts';
 import { limitsOf, mayNeedSplit } from './split-plan.ts';
 import { RecentLatency } from './recent-latency.ts';
-import { AttemptError } from '../backends/attempt-error.ts';
+import { AttemptError, isCancelled } from '../backends/attempt-error.ts';
+import { RETRY_SOON_SECONDS } from '../retry-after.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
 import { saturationOf, type Generation } from './generation.ts';
@@ -56,7 +56,8 @@ export class Balancer {
   /** What the drivers carry the plans out with (built once: no per-request closures). */
   readonly #drivers: DriverDeps;
   #generation: Generation;
-  #tick: unknown;
+  /** Timers that close a removed backend's connections once its calls have drained. */
+  readonly #drains = new Set<unknown>();
 
   constructor(config: LbConfig, deps: BalancerDeps) {
     this.#deps = deps;
@@ -70,7 +71,7 @@ export class Balancer {
       observer: deps.flowObserver,
     });
     this.flow = flow;
-    this.#backendDeps = { send, clock: deps.clock, breakerTicks: new EventEmitter().setMaxListeners(0), healthBoard: { up: 0 }, released: () => flow.released() };
+    this.#backendDeps = { send, clock: deps.clock, healthBoard: { up: 0 }, released: () => flow.released() };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#hedgeBudget = new RetryBudget(config.router.hedging.budgetPercent, 0, deps.clock);
     this.#drivers = {
@@ -83,7 +84,6 @@ export class Balancer {
       recent: new RecentLatency(),
     };
     this.#generation = this.#build(config, reconcileBackends([], config, this.#backendDeps).backends, undefined, 1);
-    this.#scheduleTick();
   }
 
   get generation(): Generation {
@@ -101,13 +101,14 @@ export class Balancer {
     this.flow.apply(config.router.flow);
     this.#deps.client.configure({ connectTimeoutMs: config.router.connectTimeoutMs });
     for (const b of change.removed) b.retire();
-    const retired = previous.local === this.#generation.local ? change.removed : [...change.removed, previous.local];
-    // Removed backends drain: calls in flight may use them until the longest deadline has passed.
-    this.#deps.timers.setTimeout(() => {
-      for (const b of retired) b.shutdown();
+    // Removed backends drain: calls in flight may use them until the longest deadline has passed;
+    // then their connections close.
+    const drain = this.#deps.timers.setTimeout(() => {
+      this.#drains.delete(drain);
       const current = this.#generation;
       this.#deps.client.retain(new Set([...current.backends, current.local].map((b) => b.origin)));
     }, Math.max(previous.config.router.defaultTimeoutMs, config.router.defaultTimeoutMs));
+    this.#drains.add(drain);
     return { removed: change.removed };
   }
 
@@ -159,15 +160,6 @@ export class Balancer {
     const gen = this.#generation;
     this.#generation = { ...gen, limits: limitsOf(gen.backends) };
     this.flow.pump();
-  }
-
-  /** Rotates the breakers' rolling windows (10 slices per window) from one timer. */
-  #scheduleTick(): void {
-    const interval = this.#generation.config.router.breaker.windowMs / 10;
-    this.#tick = this.#deps.timers.setTimeout(() => {
-      this.#backendDeps.breakerTicks.emit('rotate');
-      this.#scheduleTick();
-    }, interval);
   }
 
   /** Routes one call on the generation it pinned (or the current one); throws RouteError. */
@@ -240,7 +232,7 @@ export class Balancer {
     const clock = this.#deps.clock;
     const now = clock.now();
     const timeoutMs = Math.min(gen.local.spec.timeoutMs, deadline - now);
-    if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: 1 }), attempts);
+    if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: RETRY_SOON_SECONDS }), attempts);
     try {
       const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal: options.signal }, cost);
       const ms = clock.now() - now;
@@ -253,21 +245,21 @@ export class Balancer {
       const ms = clock.now() - now;
       attempts.push(attemptRecord(LOCAL_NAME, failure, ms));
       this.#observer.attempt(LOCAL_NAME, outcomeOf(failure), ms / 1000);
-      if (failure.clientCaused || failure.kind === 'cancelled') throw new RouteError(finalError(failure, LOCAL_NAME), attempts);
+      if (failure.clientCaused || isCancelled(failure)) throw new RouteError(finalError(failure, LOCAL_NAME), attempts);
       throw new RouteError(
         new LbError('no_backend_available', 503, `no backend could serve the request; the local backend failed too (${failure.message})`, {
-          retryAfterSeconds: 1,
+          retryAfterSeconds: RETRY_SOON_SECONDS,
         }),
         attempts,
       );
     }
   }
 
+  /** Stops the queue and the drains of removed backends (the breakers need no timers: they read the clock). */
   close(): void {
-    this.#deps.timers.clearTimeout(this.#tick);
     this.flow.close();
-    for (const b of this.#generation.backends) b.shutdown();
-    this.#generation.local.shutdown();
+    for (const drain of this.#drains) this.#deps.timers.clearTimeout(drain);
+    this.#drains.clear();
   }
 }
 

@@ -17,6 +17,7 @@ import type { Clock, Timers } from '../../common/clock.ts';
 import type { FlowSettings } from '../config/model.ts';
 import { LbError } from '../errors.ts';
 import { FlowQueue, type Waiting } from './flow-queue.ts';
+import { RETRY_SOON_SECONDS, retryAfterSeconds as wholeSeconds } from '../retry-after.ts';
 
 export const DEFAULT_TENANT = 'default';
 /** Where calls of tenants past `max_tenants` are counted. */
@@ -190,8 +191,7 @@ export class FlowControl {
 
   /** Seconds a refused call should wait: until a rate limit frees room, else 1. */
   retryAfterSeconds(cost: number): number {
-    const ms = this.#deps.probe.msUntilRoom(cost);
-    return Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000));
+    return wholeSeconds(this.#deps.probe.msUntilRoom(cost));
   }
 
   /** Counts a call of `tenant` in flight; throws 429 when the tenant is at tenant_max_in_flight. Returns the key to leave with. */
@@ -210,7 +210,7 @@ export class FlowControl {
         'rate_limited',
         429,
         `x-reranker-tenant: tenant has ${limit} calls in flight, its tenant_max_in_flight`,
-        { field: 'x-reranker-tenant', retryAfterSeconds: 1 },
+        { field: 'x-reranker-tenant', retryAfterSeconds: RETRY_SOON_SECONDS },
       );
     }
     this.#tenants.set(key, (count ?? 0) + 1);

@@ -3,8 +3,9 @@
  * words (never a backend's text), and the records the request log keeps of each attempt.
  */
 import type { RankedAnswer } from '../api/canonical.ts';
-import type { AttemptError } from '../backends/attempt-error.ts';
+import { isCancelled, type AttemptError } from '../backends/attempt-error.ts';
 import { LbError } from '../errors.ts';
+import { rateLimited, RETRY_SOON_SECONDS, retryAfterSeconds } from '../retry-after.ts';
 import type { Generation } from './generation.ts';
 
 export interface AttemptRecord {
@@ -79,12 +80,18 @@ export function withUsage(answer: RankedAnswer, estimate: number): RankedAnswer 
 
 /** What the caller is told when an attempt ends the route: our own words, never the backend's. */
 export function finalError(error: AttemptError, backend: string): LbError {
-  if (error.kind === 'cancelled') return callerGone();
+  if (isCancelled(error)) return callerGone();
+  // A pause the backend asked for, with a status not in retry_on_status_codes: the caller gets the
+  // pause, in our words and whole seconds.
+  if (error.parkMs !== undefined) {
+    if (error.status === 429) return rateLimited(`backend ${backend} is at its rate limit (${error.message})`, error.parkMs);
+    return new LbError('upstream_failed', 503, `backend ${backend} is unavailable for now (${error.message})`, { retryAfterSeconds: retryAfterSeconds(error.parkMs) });
+  }
   if (error.clientCaused) {
     const status = error.status ?? 400;
     return new LbError('backend_rejected_request', status, `backend ${backend} rejected the request (${error.message}); check the request against the backend's limits and format`);
   }
-  return new LbError('upstream_failed', 502, `backend ${backend} failed: ${error.message}`, { retryAfterSeconds: 1 });
+  return new LbError('upstream_failed', 502, `backend ${backend} failed: ${error.message}`, { retryAfterSeconds: RETRY_SOON_SECONDS });
 }
 
 export function callerGone(): LbError {

@@ -25,6 +25,11 @@ export class SlidingWindow {
     this.#sums[i]! += amount;
   }
 
+  clear(): void {
+    this.#sums.fill(0);
+    this.#starts.fill(Number.NEGATIVE_INFINITY);
+  }
+
   total(now: number): number {
     const oldest = now - this.windowMs;
     let sum = 0;

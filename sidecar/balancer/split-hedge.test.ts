@@ -219,3 +219,61 @@ describe('hedged attempts', () => {
     t.balancer.close();
   });
 });
+
+describe('a cancelled attempt is neither success nor failure for the breaker', () => {
+  // a fails once (allowed_fails 0: its breaker opens); after cooldown_time it is half-open.
+  const halfOpenA = async (scriptA: Script[], router = '') => {
+    const t = lab({ a: { script: [s500(), ...scriptA] }, b: { script: [{ ms: 10 }, { ms: 10 }] }, c: {} }, `  allowed_fails: 0\n  cooldown_time: 1\n${router}`);
+    const first = t.route(1);
+    await t.settle(10);
+    assert.equal((await first).backend, 'b');
+    const a = t.balancer.generation.backends[0]!;
+    assert.equal(a.breakerState, 'open');
+    await t.settle(1000);
+    assert.equal(a.breakerState, 'half-open');
+    return { t, a };
+  };
+
+  test('a hedge that beats the half-open probe leaves the breaker half-open, its probe free', async () => {
+    const { t, a } = await halfOpenA([{ ms: 500 }, { ms: 10 }], '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n  retry_budget_min: 10\n');
+    const probe = t.route(1);
+    await t.settle(100); // a (the probe) has not answered: hedged to b
+    await t.settle(10);
+    const result = await probe;
+    assert.deepEqual(result.attempts.map((x) => [x.backend, x.outcome]), [['b', 200], ['a', 'cancelled']]);
+    assert.deepEqual([a.breakerState, a.breakerAdmits], ['half-open', true], 'not closed by a cancellation');
+    const next = t.route(1);
+    await t.settle(10);
+    assert.equal((await next).backend, 'a', 'the next call is the probe');
+    assert.equal(a.breakerState, 'closed', 'a real answer closes it');
+    t.balancer.close();
+  });
+
+  test('a caller who leaves during the half-open probe leaves the breaker half-open, its probe free', async () => {
+    const { t, a } = await halfOpenA([{ ms: 500 }]);
+    const caller = new AbortController();
+    const probe = t.route(1, undefined, caller.signal);
+    await t.settle(50);
+    caller.abort();
+    assert.equal((await failureOf(probe)).status, 499);
+    assert.deepEqual([a.breakerState, a.breakerAdmits, a.failures], ['half-open', true, 1]);
+    t.balancer.close();
+  });
+
+  test('a cancellation between failures does not reset the count of failures in a row', async () => {
+    const t = lab({ a: { script: [s500(), { ms: 500 }, s500()] }, b: {}, c: {} }, '  allowed_fails: 1\n');
+    const first = t.route(1);
+    await t.settle();
+    await first;
+    const caller = new AbortController();
+    const cancelled = t.route(1, undefined, caller.signal);
+    await t.settle(10);
+    caller.abort();
+    await failureOf(cancelled);
+    const third = t.route(1);
+    await t.settle();
+    await third;
+    assert.equal(t.balancer.generation.backends[0]!.breakerState, 'open', 'two failures in a row > allowed_fails 1');
+    t.balancer.close();
+  });
+});

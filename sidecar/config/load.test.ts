@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { serverOptions } from '../server/client-limits.ts';
 import { ConfigError } from '../errors.ts';
 import { findConfigPath, loadConfigFile, parseConfigText } from './load.ts';
-import { DEFAULT_LOCAL_BACKEND_URL } from './normalize.ts';
+import { DEFAULT_LOCAL_BACKEND_URL } from '../../common/settings/environment.ts';
 
 const seedExample = readFileSync(fileURLToPath(new URL('../../examples/seed-config.yaml', import.meta.url)), 'utf8');
 

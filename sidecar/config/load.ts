@@ -1,4 +1,5 @@
 /** Reads, parses and validates a config file. Never throws anything but ConfigError. */
+import { envValue } from '../../common/settings/environment.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -24,7 +25,8 @@ export const CONFIG_SEARCH_LIST = [
 ] as const;
 
 export function findConfigPath(env: Env, cwd: string): string | undefined {
-  if (env.RERANKER_CONFIG_PATH) return resolve(cwd, env.RERANKER_CONFIG_PATH);
+  const configured = envValue(env, 'RERANKER_CONFIG_PATH');
+  if (configured !== undefined) return resolve(cwd, configured);
   for (const candidate of CONFIG_SEARCH_LIST) {
     const path = resolve(cwd, candidate);
     if (existsSync(path)) return path;

@@ -8,7 +8,7 @@ import type { ConfigFile, ModelEntry } from '../../common/config-schema.ts';
 import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
 import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
-import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-defaults.ts';
+import { envValue } from '../../common/settings/environment.ts';
 
 /**
  * Documents per call a backend accepts when `max_documents_per_call` is not set: TEI's
@@ -29,7 +29,6 @@ export function ms(seconds: number): number {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export const DEFAULT_LOCAL_BACKEND_URL = 'http://127.0.0.1:8080';
 const ENV_REF = 'os.environ/';
 
 /** LiteLLM provider prefixes in `litellm_params.model`, and the api_format each implies. */
@@ -135,7 +134,7 @@ function backendSpec(
     timeoutMs: timeout === undefined ? defaultTimeoutMs : ms(timeout),
     healthCheckEnabled: entry.health_check_enabled,
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : ms(interval),
-    costPerToken: params.input_cost_per_token ?? 0,
+    costPerToken: params.input_cost_per_token,
     forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
     maxDocumentsPerCall: entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
     queueMetric: entry.queue_metric ?? params.queue_metric ?? DEFAULT_QUEUE_METRIC[apiFormat],
@@ -150,19 +149,19 @@ function backendSpec(
 
 function localSpec(file: ConfigFile, env: Env, defaultTimeoutMs: number, problems: string[]): LocalBackendSpec {
   const local = file.router_settings.local_backend;
-  const rawBase = env.RERANKER_LOCAL_BACKEND_URL ?? local?.api_base ?? DEFAULT_LOCAL_BACKEND_URL;
-  const rawFormat = env.RERANKER_LOCAL_BACKEND_FORMAT ?? local?.api_format ?? 'native';
+  const rawBase = envValue(env, 'RERANKER_LOCAL_BACKEND_URL') ?? local.api_base;
+  const rawFormat = envValue(env, 'RERANKER_LOCAL_BACKEND_FORMAT') ?? local.api_format ?? 'native';
   const formats: readonly string[] = API_FORMATS;
   if (!formats.includes(rawFormat)) {
     problems.push(`RERANKER_LOCAL_BACKEND_FORMAT: expected one of ${formats.join(', ')}, got "${rawFormat}"`);
   }
-  const apiKey = env.RERANKER_LOCAL_BACKEND_API_KEY ?? local?.api_key;
+  const apiKey = envValue(env, 'RERANKER_LOCAL_BACKEND_API_KEY') ?? local.api_key;
   return {
     apiBase: parseBase(rawBase, 'router_settings.local_backend.api_base', problems),
     apiFormat: rawFormat as ApiFormat,
     apiKey: apiKey?.startsWith(ENV_REF) ? lookupEnv(apiKey.slice(ENV_REF.length), file, env) : apiKey,
-    timeoutMs: local?.timeout === undefined ? defaultTimeoutMs : ms(local.timeout),
-    forwardCallerAuthorization: local?.forward_client_authorization ?? file.router_settings.forward_client_authorization,
+    timeoutMs: local.timeout === undefined ? defaultTimeoutMs : ms(local.timeout),
+    forwardCallerAuthorization: local.forward_client_authorization ?? file.router_settings.forward_client_authorization,
   };
 }
 
@@ -204,12 +203,12 @@ function routerSettings(file: ConfigFile): RouterSettings {
     shardMinDocuments: r.shard_min_documents,
     hedging: { enabled: r.hedging, afterMs: r.hedge_after === undefined ? undefined : ms(r.hedge_after), budgetPercent: r.hedge_budget_percent },
     canary: {
-      intervalMs: ms(r.canary?.interval ?? 0),
-      query: r.canary?.query ?? DEFAULT_CANARY_QUERY,
-      documents: r.canary?.documents ?? DEFAULT_CANARY_DOCUMENTS,
-      threshold: r.canary?.threshold ?? 0.6,
-      action: r.canary?.action ?? 'flag',
-      timeoutMs: ms(r.canary?.timeout ?? 10),
+      intervalMs: ms(r.canary.interval),
+      query: r.canary.query,
+      documents: r.canary.documents,
+      threshold: r.canary.threshold,
+      action: r.canary.action,
+      timeoutMs: ms(r.canary.timeout),
     },
     flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight, saturationQueue: r.saturation_queue },
     loadSignal: { intervalMs: ms(r.load_signal_interval), scrape: r.scrape_backend_metrics },
@@ -218,8 +217,8 @@ function routerSettings(file: ConfigFile): RouterSettings {
 
 /** RERANKER_SIDECAR_COUNT (set by a deployment that knows its replicas) wins over the file. */
 function sidecarCount(input: NormalizeInput, problems: string[]): number {
-  const raw = input.env.RERANKER_SIDECAR_COUNT;
-  if (raw === undefined || raw === '') return input.file.router_settings.sidecar_count;
+  const raw = envValue(input.env, 'RERANKER_SIDECAR_COUNT');
+  if (raw === undefined) return input.file.router_settings.sidecar_count;
   const count = Number(raw);
   if (Number.isInteger(count) && count >= 1) return count;
   problems.push(`RERANKER_SIDECAR_COUNT: expected an integer >= 1, got "${raw}"`);

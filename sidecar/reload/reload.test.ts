@@ -7,7 +7,10 @@ import { ConfigError } from '../errors.ts';
 import { createLogger } from '../../common/logger.ts';
 import { ManualTime } from '../../common/manual-time.ts';
 import { ConfigReloader } from './config-reloader.ts';
-import { isConfigEvent } from './file-watcher.ts';
+import { ConfigFileWatcher, isConfigEvent } from './file-watcher.ts';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const silent = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
 const yaml = 'model_list:\n  - { model_name: a, litellm_params: { api_base: "http://a:1", api_key: "os.environ/K" } }\n';
@@ -64,4 +67,37 @@ describe('config file watcher', () => {
       assert.equal(isConfigEvent('/etc/reranker/reranker_config.yaml', filename), relevant);
     });
   }
+});
+
+describe('the file watcher in a real directory', () => {
+  test('a log file written beside the config schedules no reload; the config written after it schedules one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlb-watch-'));
+    const config = join(dir, 'reranker_config.yaml');
+    writeFileSync(config, yaml);
+    // inotify delivers a directory's events in order: once the config's event has scheduled its
+    // debounce, the log file's earlier event has been seen too. Every scheduled debounce is counted.
+    const time = new ManualTime();
+    let scheduled = 0;
+    const timers = {
+      setTimeout(fn: () => void, ms: number) {
+        scheduled++;
+        return time.setTimeout(fn, ms);
+      },
+      clearTimeout: (h: unknown) => time.clearTimeout(h),
+    };
+    const triggers: string[] = [];
+    const watcher = new ConfigFileWatcher({ path: config, timers, recheckMs: 0, onChange: (t) => triggers.push(t) });
+    watcher.start();
+    try {
+      appendFileSync(join(dir, 'sidecar.log'), '{"msg":"config reload refused"}\n');
+      // A rename is one event for the config's name (a write may be several).
+      writeFileSync(join(dir, 'next.tmp'), yaml + '# edited\n');
+      renameSync(join(dir, 'next.tmp'), config);
+      while (scheduled === 0) await new Promise((r) => setTimeout(r, 5));
+      time.advance(100);
+      assert.deepEqual([scheduled, triggers], [1, ['file']], 'only the config file counted');
+    } finally {
+      watcher.stop();
+    }
+  });
 });

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import type { MiddlewareHandler } from 'hono';
 import { ConfigError, LbError } from '../errors.ts';
 import { errorResponse } from './error-response.ts';
+import { envValue } from '../../common/settings/environment.ts';
 
 /** RERANKER_ADMIN_TOKEN_FILE (a mounted Secret) wins over RERANKER_ADMIN_TOKEN. */
 export function adminTokenFrom(env: Readonly<Record<string, string | undefined>>): string | undefined {
-  const file = env.RERANKER_ADMIN_TOKEN_FILE;
-  let token = env.RERANKER_ADMIN_TOKEN?.trim();
-  if (file !== undefined && file !== '') {
+  const file = envValue(env, 'RERANKER_ADMIN_TOKEN_FILE');
+  let token = envValue(env, 'RERANKER_ADMIN_TOKEN')?.trim();
+  if (file !== undefined) {
     try {
       token = readFileSync(file, 'utf8').trim();
     } catch (error) {

@@ -1,6 +1,7 @@
 /** The one place errors become HTTP responses. */
 import type { ServerResponse } from 'node:http';
 import { LbError } from '../errors.ts';
+import { retryAfterHeader } from '../retry-after.ts';
 
 export interface ErrorBody {
   readonly message: string;
@@ -20,7 +21,8 @@ export function errorBody(error: LbError): ErrorBody {
 
 function errorHeaders(error: LbError, requestId: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  const retryAfter = retryAfterHeader(error.retryAfterSeconds);
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
   if (requestId !== undefined) headers['x-request-id'] = requestId;
   return headers;
 }

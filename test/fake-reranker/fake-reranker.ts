@@ -151,6 +151,11 @@ export interface FakeOptions {
   behaviour?: Partial<Behaviour>;
   /** When set, rerank calls without `Authorization: Bearer <apiKey>` get 401, as a hosted API answers. */
   apiKey?: string;
+  /**
+   * How a call's latency is spent (default: a real timer). A test that owns the sidecar's clock
+   * passes one that moves that clock instead, so the latency the sidecar measures is exact.
+   */
+  spend?: (ms: number) => Promise<void>;
 }
 
 export function startFakeReranker(options: FakeOptions = {}): Promise<FakeReranker> {
@@ -238,7 +243,7 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
   async function serve(req: IncomingMessage, res: ServerResponse, text: string, b: Behaviour, queueMs: number): Promise<void> {
     const median = b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
     const delay = b.latencySigma > 0 ? median * Math.exp(b.latencySigma * gaussian()) : median;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (delay > 0) await (options.spend === undefined ? new Promise((r) => setTimeout(r, delay)) : options.spend(delay));
     if (b.resetEvery > 0 && ++callsSinceResetEvery % b.resetEvery === 0) {
       req.socket.destroy();
       return;

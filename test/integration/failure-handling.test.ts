@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { countOf, eventually, post, QUERY, servedBy, poolTracker, stats } from '../support/harness.ts';
+import { skipClock } from '../support/skip-clock.ts';
 
 const { pool, closeAll } = poolTracker();
 after(closeAll);
@@ -33,17 +34,20 @@ describe('failure handling', () => {
   });
 
   test('503 + Retry-After parks the backend for that long, without a breaker strike', async () => {
+    const clock = skipClock();
     const p = await pool(
-      [{ name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 503, retryAfter: '1' } }, { name: 'other', entry: { priority: 1 } }],
+      [{ name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 503, retryAfter: '60' } }, { name: 'other', entry: { priority: 1 } }],
       { routing_strategy: 'priority-failover', allowed_fails: 0 },
+      { clock },
     );
     assert.equal((await post(p.url, '/rerank', QUERY)).status, 200);
     p.fakes.busy!.set({ mode: 'ok' });
     assert.deepEqual(countOf(await servedBy(p.url, 5)), { other: 5 }, 'parked: no traffic inside the Retry-After window');
     const s = backendStats(await stats(p.url), 'busy');
     assert.equal(s.breaker_state, 'closed');
-    assert.ok(s.parked_for_ms > 0 && s.parked_for_ms <= 1000, JSON.stringify(s));
-    await eventually(async () => (await servedBy(p.url, 1))[0] === 'busy', 3000, 'the park to end');
+    assert.ok(s.parked_for_ms > 0 && s.parked_for_ms <= 60_000, JSON.stringify(s));
+    clock.skip(60_000);
+    assert.deepEqual(await servedBy(p.url, 1), ['busy'], 'the park has ended');
   });
 
   test('client errors are neither retried nor counted against the backend', async () => {
@@ -62,6 +66,31 @@ describe('failure handling', () => {
     assert.deepEqual([s.breaker_state, s.failures, s.client_errors], ['closed', 0, 3]);
   });
 
+  test('retry_on_status_codes: a listed 4xx moves the call to another backend and counts against the one that said it', async () => {
+    const p = await pool([{ name: 'lacking', entry: { priority: 0 }, behaviour: { mode: 'status', status: 404 } }, { name: 'other', entry: { priority: 1 } }], {
+      routing_strategy: 'priority-failover',
+      retry_on_status_codes: [404, 500],
+    });
+    const reply = await post(p.url, '/rerank', QUERY);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('x-reranker-lb-backend'), 'other');
+    const s = backendStats(await stats(p.url), 'lacking');
+    assert.deepEqual([s.failures, s.client_errors], [1, 0]);
+  });
+
+  test('retry_on_status_codes without 429: the backend is parked, and the caller gets 429 with its Retry-After', async () => {
+    const p = await pool([{ name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 429, retryAfter: '7' } }, { name: 'other', entry: { priority: 1 } }], {
+      routing_strategy: 'priority-failover',
+      retry_on_status_codes: [500],
+    });
+    const reply = await post(p.url, '/rerank', QUERY);
+    assert.deepEqual([reply.status, reply.body.error.code, reply.headers.get('retry-after')], [429, 'rate_limited', '7']);
+    assert.equal(p.fakes.other!.stats.requests, 0, 'not moved on');
+    assert.equal(p.local.stats.requests, 0, 'no fallback either: the call ended');
+    const s = backendStats(await stats(p.url), 'busy');
+    assert.ok(s.parked_for_ms > 6000 && s.breaker_state === 'closed', JSON.stringify(s));
+  });
+
   test('a backend that hangs is cut at its timeout and the call succeeds elsewhere', async () => {
     const p = await pool([{ name: 'hang', entry: { priority: 0, timeout: 0.3 }, behaviour: { mode: 'hang' } }, { name: 'good', entry: { priority: 1 } }], { routing_strategy: 'priority-failover' });
     const started = Date.now();
@@ -74,18 +103,19 @@ describe('failure handling', () => {
   });
 
   test('an open breaker sends no traffic until its half-open probe succeeds', async () => {
+    const clock = skipClock();
     const p = await pool([{ name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'steady', entry: { priority: 1 } }], {
       routing_strategy: 'priority-failover',
       allowed_fails: 1,
-      cooldown_time: 0.5,
-    });
+      cooldown_time: 60,
+    }, { clock });
     await servedBy(p.url, 2); // two failures > allowed_fails=1: open
     assert.equal(p.fakes.flaky!.stats.requests, 2);
     assert.equal(backendStats(await stats(p.url), 'flaky').breaker_state, 'open');
     p.fakes.flaky!.set({ mode: 'ok' }); // recovered, but the breaker does not know yet
     assert.deepEqual(countOf(await servedBy(p.url, 10)), { steady: 10 });
     assert.equal(p.fakes.flaky!.stats.requests, 2, 'no traffic while open');
-    await new Promise((r) => setTimeout(r, 600)); // cooldown: half-open
+    clock.skip(60_000); // cooldown: half-open
     assert.equal(backendStats(await stats(p.url), 'flaky').breaker_state, 'half-open');
     assert.deepEqual(await servedBy(p.url, 1), ['flaky'], 'the probe');
     assert.equal(backendStats(await stats(p.url), 'flaky').breaker_state, 'closed');
@@ -93,13 +123,14 @@ describe('failure handling', () => {
   });
 
   test('a failed half-open probe opens the breaker again', async () => {
+    const clock = skipClock();
     const p = await pool([{ name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'steady', entry: { priority: 1 } }], {
       routing_strategy: 'priority-failover',
       allowed_fails: 0,
-      cooldown_time: 0.3,
-    });
+      cooldown_time: 60,
+    }, { clock });
     await servedBy(p.url, 1);
-    await new Promise((r) => setTimeout(r, 400));
+    clock.skip(60_000);
     await servedBy(p.url, 1); // the probe fails
     assert.equal(p.fakes.flaky!.stats.requests, 2);
     assert.equal(backendStats(await stats(p.url), 'flaky').breaker_state, 'open');

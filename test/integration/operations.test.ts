@@ -139,7 +139,8 @@ describe('operations', () => {
     const proc = await sidecarProcess({
       RERANKER_LOAD_BALANCER_ENABLED: 'true',
       RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
-      RERANKER_SHUTDOWN_DELAY_SECONDS: '0.3',
+      // Long enough that the calls below fit the delay on a loaded machine (they take milliseconds).
+      RERANKER_SHUTDOWN_DELAY_SECONDS: '5',
       RERANKER_SHUTDOWN_GRACE_SECONDS: '10',
     });
     await listening(proc);
@@ -147,7 +148,8 @@ describe('operations', () => {
     const calls = Array.from({ length: 20 }, () => post(proc.url, '/rerank', QUERY));
     await eventually(() => slow.stats.requests >= 20, 3000, 'all calls to be in flight');
     proc.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 50));
+    // Readiness goes off in the same tick the sidecar logs the signal: wait for the line, not a guess.
+    await eventually(() => proc.lines().some((l) => l.msg === 'shutting down: readiness off, draining'), 5000, 'the sidecar to take the signal');
     const ready = await get(proc.url, '/ready');
     assert.deepEqual([ready.status, ready.body.shutting_down], [503, true], 'readiness off at once');
     const late = await post(proc.url, '/rerank', QUERY);

@@ -1,7 +1,8 @@
 /** Each routing strategy, observed over HTTP through the real sidecar. */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { countOf, post, QUERY, servedBy, poolTracker } from '../support/harness.ts';
+import { countOf, eventually, post, QUERY, servedBy, poolTracker } from '../support/harness.ts';
+import { seededRandom } from '../../common/clock.ts';
 
 const { pool, closeAll } = poolTracker();
 after(closeAll);
@@ -19,18 +20,33 @@ describe('routing strategies over HTTP', () => {
   });
 
   test('least-busy sends calls to the backend with fewer calls in flight', async () => {
-    const p = await pool([{ name: 'slow', behaviour: { latencyMs: 800 } }, { name: 'quick', behaviour: { latencyMs: 5 } }], { routing_strategy: 'least-busy' });
-    // 20 calls spaced 15 ms apart: "slow" keeps its calls for 800 ms, so it stays the busier one.
-    const calls = [];
+    const p = await pool([{ name: 'slow', behaviour: { mode: 'hang' } }, { name: 'quick' }], { routing_strategy: 'least-busy', default_timeout: 60 });
+    // Each call goes out once the previous one has landed: answered by "quick", or held by "slow",
+    // which keeps every call it gets. Both idle: a tie, at random; once "slow" holds one, it is the
+    // busier one and gets no more.
+    const held: Promise<unknown>[] = [];
+    let quick = 0;
     for (let i = 0; i < 20; i++) {
-      calls.push(post(p.url, '/rerank', QUERY));
-      await new Promise((r) => setTimeout(r, 15));
+      const before = p.fakes.slow!.stats.requests;
+      let answered = false;
+      const call = post(p.url, '/rerank', QUERY).then(() => (answered = true));
+      const landed = await eventually(() => (answered ? 'quick' : p.fakes.slow!.stats.requests > before && 'slow'), 10_000, 'the call to land');
+      if (landed === 'quick') quick++;
+      else held.push(call.catch(() => undefined));
     }
-    const served = (await Promise.all(calls)).map((r) => r.headers.get('x-reranker-lb-backend')!);
-    assert.ok((countOf(served).slow ?? 0) <= 2, JSON.stringify(countOf(served)));
+    assert.ok(p.fakes.slow!.stats.requests <= 1 && quick >= 19, `slow ${p.fakes.slow!.stats.requests}, quick ${quick}`);
+    await p.fakes.slow!.close(); // lets the held call go (it fails over to "quick")
+    await Promise.all(held);
   });
 
   test('latency-based-routing moves traffic off a slow backend', async () => {
+    // The sidecar's clock moves only by the latency the fakes spend, so the latencies it measures
+    // are exactly 2 and 60 ms, whatever else a loaded machine adds; the random source is seeded.
+    let simulated = 0;
+    const clock = { now: () => simulated, wallNow: () => Date.now() };
+    const spend = async (ms: number) => {
+      simulated += ms;
+    };
     const p = await pool(
       [
         { name: 'fast1', behaviour: { latencyMs: 2 } },
@@ -38,6 +54,7 @@ describe('routing strategies over HTTP', () => {
         { name: 'slow', behaviour: { latencyMs: 60 } },
       ],
       { routing_strategy: 'latency-based-routing' },
+      { clock, spend, random: seededRandom(7) },
     );
     await servedBy(p.url, 15); // warm-up: every backend gets measured
     const counts = countOf(await servedBy(p.url, 60));

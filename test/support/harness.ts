@@ -7,6 +7,7 @@ import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker }
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
 import { createLogger } from '../../common/logger.ts';
+import type { Clock, Random } from '../../common/clock.ts';
 import { startSidecar, type RunningSidecar } from '../../sidecar/server/sidecar.ts';
 export { eventually } from './eventually.ts';
 
@@ -55,11 +56,17 @@ export interface PoolOptions {
   readonly reloadRouter?: () => Record<string, unknown>;
   /** pino level of the sidecar's log (default info). */
   readonly logLevel?: string;
+  /** The sidecar's clock (default the system's): a skipClock lets a test end a cooldown at once. */
+  readonly clock?: Clock;
+  /** The sidecar's random source (default Math.random). */
+  readonly random?: Random;
+  /** How the fakes spend their latency (see FakeOptions.spend). */
+  readonly spend?: (ms: number) => Promise<void>;
 }
 
 export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
   const fakes: Record<string, FakeReranker> = {};
-  for (const spec of specs) fakes[spec.name] = await startFakeReranker({ name: spec.name, format: spec.format ?? 'native', behaviour: spec.behaviour });
+  for (const spec of specs) fakes[spec.name] = await startFakeReranker({ name: spec.name, format: spec.format ?? 'native', behaviour: spec.behaviour, spend: options.spend });
   const local = await startFakeReranker({ name: 'local' });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -77,6 +84,8 @@ export async function startPool(specs: readonly FakeSpec[], router: Record<strin
     port: 0,
     adminToken: options.adminToken,
     load: reloadRouter === undefined ? undefined : () => configWith(reloadRouter()),
+    clock: options.clock,
+    random: options.random,
   });
   return {
     url: sidecar.url,

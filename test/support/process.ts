@@ -5,7 +5,6 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after } from 'node:test';
 import { eventually } from './harness.ts';
-import { freePort } from './ports.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const children: ChildProcess[] = [];
@@ -21,9 +20,14 @@ export interface Proc {
   readonly url: string;
 }
 
-/** Starts `node sidecar/main.ts`; with `logFile`, its stdout (the JSON log) goes to that file. */
+/**
+ * Starts `node sidecar/main.ts`; with `logFile`, its stdout (the JSON log) goes to that file.
+ * Without a `port` it listens on one the kernel picks (0), and `url` is read from its 'sidecar
+ * listening' line: a port found free beforehand may be taken by another process before a slow
+ * start binds it (seen on a loaded machine shared by several test suites).
+ */
 export async function sidecarProcess(env: Record<string, string>, options: { logFile?: string; port?: number } = {}): Promise<Proc> {
-  const port = options.port ?? (await freePort());
+  const port = options.port ?? 0;
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = spawn(process.execPath, ['sidecar/main.ts'], {
     cwd: root,
@@ -38,7 +42,17 @@ export async function sidecarProcess(env: Record<string, string>, options: { log
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const lines = () => (logFile === undefined ? out : readFileSync(logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
-  return { child, lines, stderr: () => err, url: `http://127.0.0.1:${port}` };
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    get url() {
+      if (port !== 0) return `http://127.0.0.1:${port}`;
+      const url = lines().find((l) => l.msg === 'sidecar listening')?.url;
+      assert.ok(typeof url === 'string', 'the sidecar is not listening yet (await listening(proc) first)');
+      return url;
+    },
+  };
 }
 
 export async function listening(proc: Proc): Promise<void> {
