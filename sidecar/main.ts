@@ -13,6 +13,8 @@ import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
 import { asyncStdout, createLogger, LOG_BUFFER_BYTES } from '../common/logger.ts';
 import { startSidecar } from './server/sidecar.ts';
+import { SliceWatch } from './discovery/slice-watch.ts';
+import type { EndpointEvents } from './discovery/followed-endpoints.ts';
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
@@ -84,6 +86,13 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn({ source: config.source }, `config: ${warning}`);
   const port = Number(env.RERANKER_LB_PORT ?? env.PORT ?? 8000);
   const hostname = env.RERANKER_LB_HOST ?? '0.0.0.0';
+  // With API access, the sidecar follows its discovery Services' EndpointSlices itself (in the
+  // ConfigMap's namespace, the pool's); without it, discovery templates are ignored.
+  const kubeApi = cmRef === undefined ? undefined : new KubeApi(loadKubeConfig());
+  const endpoints =
+    kubeApi === undefined || cmRef === undefined
+      ? undefined
+      : (events: EndpointEvents) => new SliceWatch({ api: kubeApi, namespace: cmRef.namespace, logger, timers: systemTimers, clock: systemClock, random: Math.random, onChange: events.changed, onFailure: events.failed });
   let running: Awaited<ReturnType<typeof startSidecar>>;
   try {
     running = await startSidecar({
@@ -98,6 +107,7 @@ async function main(): Promise<void> {
       logDropped: stdout.dropped,
       adminToken,
       watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
+      endpoints,
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -118,15 +128,14 @@ async function main(): Promise<void> {
     },
     'sidecar listening',
   );
-  if (cmRef !== undefined && source instanceof KubernetesSource) {
-    const api = new KubeApi(loadKubeConfig());
-    const cmWatch = watchConfigMap({ api, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+  if (cmRef !== undefined && kubeApi !== undefined && source instanceof KubernetesSource) {
+    const cmWatch = watchConfigMap({ api: kubeApi, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
     logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
     process.once('exit', () => cmWatch.stop());
     // One canary per pool: with its pod name (POD_NAME, set by injection) a sidecar follows the operator's plan.
     const podName = env.POD_NAME;
     if (podName !== undefined && podName !== '' && enabled) {
-      const planWatch = watchCanaryPlan({ api, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+      const planWatch = watchCanaryPlan({ api: kubeApi, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
       process.once('exit', () => planWatch.stop());
     }
   }

@@ -13,7 +13,7 @@ import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { deadline } from '../../common/deadline.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
-import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
+import { SERVICE_NAME_LABEL, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
 import { poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';

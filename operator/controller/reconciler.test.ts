@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../common/logger.ts';
 import { poolSpecSchema, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
-import type { EndpointSlice } from '../render/discovery.ts';
+import type { EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
 import { checkSidecars } from './sidecar-sync.ts';
@@ -100,8 +100,20 @@ describe('writes', () => {
     assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status'], 'still one of each after the caches caught up');
   });
 
-  test('100 renders of changing endpoints: one apply and one status patch each, no more', async () => {
+  test('discoveryMode sidecar (the default): 100 endpoint changes leave the ConfigMap alone', async () => {
     const w = world({ discovery: [{ service: 'tei', portName: 'http' }] });
+    for (let i = 1; i <= 100; i++) {
+      w.state.slices = [sliceOf(2 + (i % 2 === 0 ? i : 0))];
+      await w.reconcile();
+      if (i % 3 === 0) w.catchUp();
+    }
+    assert.equal(w.writes.filter((x) => x.kind === 'apply').length, 1, 'only the first render is applied');
+    assert.match(w.writes[0]!.body.data['reranker_config.yaml'], /discovery:\n {2}- service: tei\n {4}port_name: http\n/);
+    assert.doesNotMatch(w.writes[0]!.body.data['reranker_config.yaml'], /10\.0\.0\./, 'no endpoint address in the ConfigMap');
+  });
+
+  test('discoveryMode rendered: 100 renders of changing endpoints: one apply and one status patch each, no more', async () => {
+    const w = world({ routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'tei', portName: 'http' }] });
     for (let i = 1; i <= 100; i++) {
       w.state.slices = [sliceOf(2 + (i % 2 === 0 ? i : 0))];
       await w.reconcile();
@@ -168,7 +180,7 @@ describe('one canary per pool', () => {
 
 describe('size', () => {
   test('a pool that grows past a ConfigMap keeps its last good ConfigMap and turns Ready=False (ConfigTooLarge) with a Warning', async () => {
-    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 100);
+    const w = world({ routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'tei', portName: 'http' }] }, 100);
     await w.reconcile();
     w.catchUp();
     const good = w.state.cm!.dataHash;
@@ -183,6 +195,15 @@ describe('size', () => {
     w.catchUp();
     await w.reconcile();
     assert.deepEqual(w.events, ['Normal Rendered', 'Warning ConfigTooLarge'], 'one warning per transition');
+  });
+
+  test('in discoveryMode sidecar the same 12,000 endpoints are no problem: the ConfigMap holds no endpoint', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 12_000);
+    await w.reconcile();
+    const status = w.writes.at(-1)!.body.status;
+    assert.equal(cond(status, 'Ready').status, 'True');
+    assert.deepEqual(status.backends, { static: 0, discovered: 12_000, ready: 12_000 });
+    assert.ok(w.writes[0]!.body.data['reranker_config.yaml'].length < 1000);
   });
 });
 

@@ -13,7 +13,7 @@ import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
 import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
-import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
+import { discoverEndpoints, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
 import { computeStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
 import { holdsOwn, strayFields } from '../status/owned.ts';

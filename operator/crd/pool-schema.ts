@@ -7,17 +7,13 @@ import { z } from 'zod';
 import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/settings/backend-settings.ts';
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { crdShape } from '../../common/settings/setting.ts';
+import { DISCOVERY_FIELDS, MAX_DISCOVERY_ENTRIES } from '../../common/settings/discovery-fields.ts';
 
 export const GROUP = 'reranker.dev';
 export const VERSION = 'v1alpha1';
 export const KIND = 'RerankerPool';
 export const PLURAL = 'rerankerpools';
 
-const dnsLabel = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 /** A Secret's name: a DNS subdomain (dots allowed), as Kubernetes validates it. */
 const dnsSubdomain = z
   .string()
@@ -56,10 +52,7 @@ export const staticBackendSchema = z
 
 export const discoverySchema = z
   .object({
-    service: dnsLabel.describe('A Service in the pool\'s namespace; every ready endpoint of its EndpointSlices becomes a backend named <service>/<pod>.'),
-    portName: z.string().min(1).max(15).optional().describe("The endpoint port by name (the Service port's name)."),
-    port: z.int().min(1).max(65535).optional().describe('The endpoint port by number (default: the only or first port).'),
-    scheme: z.enum(['http', 'https']).default('http').describe('How the endpoints are called.'),
+    ...DISCOVERY_FIELDS,
     apiKeySecretRef: secretKeyRefSchema.optional(),
     ...backendSettings,
   })
@@ -104,7 +97,7 @@ export const poolSpecSchema = z
       .describe('Backends at fixed URLs.'),
     discovery: z
       .array(discoverySchema)
-      .max(16)
+      .max(MAX_DISCOVERY_ENTRIES)
       .default([])
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['service'] })
       .describe('Services whose ready endpoints are backends, followed as they change.'),

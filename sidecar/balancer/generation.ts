@@ -45,6 +45,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #clock: Clock;
   /** saturation_queue, when the queue is on (without a queue there is nowhere to wait). */
   readonly #saturationQueue: number | undefined;
+  #others = false;
+  #othersAt = Number.NaN;
 
   constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
     const r = gen.config.router;
@@ -62,7 +64,19 @@ export class GenerationPlan implements PlanContext<Backend> {
   }
 
   eligible(backend: Backend): boolean {
-    return canTake(backend, this.#clock.now(), this.#cost, this.#saturationQueue);
+    const now = this.#clock.now();
+    if (!canTake(backend, now, this.#cost, this.#saturationQueue)) return false;
+    // A terminating endpoint (still serving while its pod shuts down) is the last resort.
+    return backend.spec.endpoint !== 'terminating' || !this.#othersEligible(now);
+  }
+
+  /** Whether a backend that is not terminating can take this call (asked only when a terminating one is; once per step). */
+  #othersEligible(now: number): boolean {
+    if (this.#othersAt !== now) {
+      this.#othersAt = now;
+      this.#others = this.backends.some((b) => b.spec.endpoint !== 'terminating' && canTake(b, now, this.#cost, this.#saturationQueue));
+    }
+    return this.#others;
   }
 
   pick(candidates: readonly Backend[]): number {
