@@ -177,7 +177,7 @@ export class Controller {
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       event: (pool, type, reason, message) =>
         this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
-      askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
+      askSidecars: (pods, port, wanted, endpoints) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000, endpoints }),
       written: this.#written,
       sidecarVersion: d.sidecarVersion,
       requeue: { policy: d.verifyPolicy ?? DEFAULT_VERIFY_POLICY, random: d.random, lagStreaks: this.#lagStreak },

@@ -118,7 +118,7 @@ export const conditionSchema = z
       .string()
       .max(316)
       .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
-      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced or ModelConsistent (others may add their own).'),
+      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced or ModelConsistent (others may add their own).'),
     status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
     observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation the condition was computed from.'),
     lastTransitionTime: z.string().max(64).meta({ format: 'date-time' }).describe('When the status last changed.'),
@@ -142,7 +142,7 @@ export const poolStatusSchema = z
       .max(16)
       .optional()
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
-      .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, ModelConsistent.'),
+      .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced, ModelConsistent.'),
     backends: z
       .object({ static: count('Static backends.'), discovered: count('Discovered endpoints, ready or not.'), ready: count('Backends in the rendered config.') })
       .optional()
@@ -150,9 +150,19 @@ export const poolStatusSchema = z
     configMapName: z.string().max(253).optional().describe('The ConfigMap the config is rendered into.'),
     configHash: z.string().max(64).optional().describe('sha256 of the rendered config: what a synced sidecar reports.'),
     sidecars: z
-      .object({ synced: count('Sidecars serving configHash.'), total: count('Sidecars selected.'), summary: z.string().max(32).describe('synced/total.') })
+      .object({
+        synced: count('Sidecars serving configHash (the settings, static backends and discovery templates).'),
+        total: count('Sidecars selected.'),
+        summary: z.string().max(32).describe('synced/total.'),
+        endpointsSynced: count('Sidecars that merged the EndpointSlices of endpointsDigest (discoveryMode sidecar).').optional(),
+      })
       .optional()
       .describe('Sidecars that loaded the rendered config.'),
+    endpointsDigest: z
+      .string()
+      .max(64)
+      .optional()
+      .describe("Digest of the discovery Services' EndpointSlices (names and resourceVersions) as the operator sees them: what a sidecar that merged them reports (discoveryMode sidecar)."),
     inconsistentBackends: z.array(z.string().max(253)).max(64).optional().describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
     injection: z
       .object({
