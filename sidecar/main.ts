@@ -88,7 +88,13 @@ async function main(): Promise<void> {
   const hostname = env.RERANKER_LB_HOST ?? '0.0.0.0';
   // With API access, the sidecar follows its discovery Services' EndpointSlices itself (in the
   // ConfigMap's namespace, the pool's); without it, discovery templates are ignored.
-  const kubeApi = cmRef === undefined ? undefined : new KubeApi(loadKubeConfig());
+  let kubeApi: KubeApi | undefined;
+  try {
+    kubeApi = cmRef === undefined ? undefined : new KubeApi(loadKubeConfig());
+  } catch (error) {
+    process.stderr.write(`reranker-lb: cannot start: no Kubernetes API access for the ConfigMap watch (${(error as Error).message})\n`);
+    process.exit(2);
+  }
   const endpoints =
     kubeApi === undefined || cmRef === undefined
       ? undefined

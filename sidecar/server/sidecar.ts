@@ -87,7 +87,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     // A ready endpoint is eligible at once: the kubelet's readiness probe has checked it.
     for (const b of balancer!.generation.backends) if (b.spec.endpoint === 'ready' && b.health === 'unknown') b.markUp();
     health.sync(balancer!.generation.backends, config.router.healthCheck);
-    canary.sync(balancer!.generation.backends, config.router.canary);
+    // The canary, like active checks, leaves discovered endpoints alone unless asked to.
+    const canaried = config.router.discoveryHealthChecks ? balancer!.generation.backends : balancer!.generation.backends.filter((b) => b.spec.endpoint === undefined);
+    canary.sync(canaried, config.router.canary);
     reports.sync(balancer!.generation.backends, config.router.loadSignal);
   }
   checkBackends(options.config);
