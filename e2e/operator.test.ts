@@ -177,7 +177,8 @@ describe('operator', () => {
     cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a' }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
     await eventually(async () => (await backendsOf(ips[6]!)).includes('tei/tei-c'), 5000, 'tei-c to join');
     cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a', ready: false }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
-    await eventually(async () => !(await backendsOf(ips[7]!)).includes('tei/tei-a'), 5000, 'tei-a to leave when not ready');
+    const readyOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/backends`)).backends as any[]).filter((b) => b.endpoint !== 'not-ready').map((b) => b.name);
+    await eventually(async () => !(await readyOf(ips[7]!)).includes('tei/tei-a'), 5000, 'tei-a not ready');
     cluster.apply(slice('tei-1', [{ ip: ips[2]!, pod: 'tei-c' }]));
     await eventually(async () => JSON.stringify(await backendsOf(ips[6]!)) === JSON.stringify(['static-native', 'tei/tei-c']), 5000, 'only tei-c left');
 
@@ -209,7 +210,8 @@ describe('operator', () => {
       { ip: ips[2]!, pod: 'tei-c' },
     ];
     cluster.apply(slice('tei-1', endpoints(true)));
-    const namesOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/backends`)).backends as any[]).map((b) => b.name);
+    // A not-ready endpoint stays listed (tried only when nothing ready is left); its state is what flips.
+    const namesOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/backends`)).backends as any[]).filter((b) => b.endpoint === 'ready').map((b) => b.name);
     await eventually(async () => (await Promise.all([ips[6]!, ips[7]!].map(namesOf))).every((n) => n.includes('tei/tei-b')), 5000, 'tei-b in every sidecar');
     const cmBefore = cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).metadata.resourceVersion;
     const times: number[] = [];

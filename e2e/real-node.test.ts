@@ -91,10 +91,14 @@ function sliceAddresses(): string[] {
     .sort();
 }
 
-/** The sidecar's backends (from its own /lb/backends): address and health. */
+/** The sidecar's ready backends (from its own /lb/backends): address and health. */
 async function sidecarBackends(): Promise<{ address: string; health: string }[]> {
   const { backends: list } = await json(`http://${appIp}:8000/lb/backends`);
-  return (list as { api_base: string; health: string }[]).map((b) => ({ address: new URL(b.api_base).hostname, health: b.health })).sort((a, b) => a.address.localeCompare(b.address));
+  // Ready endpoints (terminating and not-ready ones are listed too, as last resorts).
+  return (list as { api_base: string; health: string; endpoint: string | null }[])
+    .filter((b) => b.endpoint === 'ready')
+    .map((b) => ({ address: new URL(b.api_base).hostname, health: b.health }))
+    .sort((a, b) => a.address.localeCompare(b.address));
 }
 
 async function sidecarAddresses(): Promise<string[]> {

@@ -15,6 +15,10 @@ export function saturationOf(gen: Generation): number | undefined {
   const flow = gen.config.router.flow;
   return flow.queueTimeoutMs > 0 ? flow.saturationQueue : undefined;
 }
+import type { EndpointState } from '../../common/discovery/endpoint-slices.ts';
+
+/** Preference by endpoint condition: lower first. */
+const TIER: Readonly<Record<EndpointState, number>> = { ready: 0, terminating: 1, 'not-ready': 2 };
 
 /** Everything one config generation routes with; a request keeps the generation it started on. */
 export interface Generation {
@@ -45,8 +49,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #clock: Clock;
   /** saturation_queue, when the queue is on (without a queue there is nowhere to wait). */
   readonly #saturationQueue: number | undefined;
-  #others = false;
-  #othersAt = Number.NaN;
+  #best = 0;
+  #bestAt = Number.NaN;
 
   constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
     const r = gen.config.router;
@@ -66,17 +70,27 @@ export class GenerationPlan implements PlanContext<Backend> {
   eligible(backend: Backend): boolean {
     const now = this.#clock.now();
     if (!canTake(backend, now, this.#cost, this.#saturationQueue)) return false;
-    // A terminating endpoint (still serving while its pod shuts down) is the last resort.
-    return backend.spec.endpoint !== 'terminating' || !this.#othersEligible(now);
+    // Endpoints by condition: ready (and static backends) first; a terminating one (still
+    // serving while its pod shuts down) only when none of those can take the call; a not-ready
+    // one only when nothing else can (Envoy's panic routing: a readiness probe that fails under
+    // load must not turn a slow pool into no pool).
+    const tier = TIER[backend.spec.endpoint ?? 'ready'];
+    return tier === 0 || tier <= this.#bestTier(now);
   }
 
-  /** Whether a backend that is not terminating can take this call (asked only when a terminating one is; once per step). */
-  #othersEligible(now: number): boolean {
-    if (this.#othersAt !== now) {
-      this.#othersAt = now;
-      this.#others = this.backends.some((b) => b.spec.endpoint !== 'terminating' && canTake(b, now, this.#cost, this.#saturationQueue));
+  /** The best tier any backend can take this call in (asked only for a lower-tier backend; once per step). */
+  #bestTier(now: number): number {
+    if (this.#bestAt !== now) {
+      this.#bestAt = now;
+      let best = 3;
+      for (const b of this.backends) {
+        const tier = TIER[b.spec.endpoint ?? 'ready'];
+        if (tier < best && canTake(b, now, this.#cost, this.#saturationQueue)) best = tier;
+        if (best === 0) break;
+      }
+      this.#best = best;
     }
-    return this.#others;
+    return this.#best;
   }
 
   pick(candidates: readonly Backend[]): number {

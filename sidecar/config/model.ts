@@ -1,6 +1,6 @@
 /** The normalized, validated config the sidecar runs on: camelCase, milliseconds, secrets resolved. */
 import type { ApiFormat, StrategyName } from '../../common/config-schema.ts';
-import type { DiscoveryTarget } from '../../common/discovery/endpoint-slices.ts';
+import type { DiscoveryTarget, EndpointState } from '../../common/discovery/endpoint-slices.ts';
 import type { DiscoveryMode } from '../../common/settings/names.ts';
 
 export interface BackendSpec {
@@ -38,10 +38,11 @@ export interface BackendSpec {
   readonly limitsConfigured: { readonly maxDocuments: boolean; readonly maxParallel: boolean };
   readonly sidecarCount: number;
   /**
-   * A discovered endpoint's condition (its health: the kubelet's readiness probe): ready, or
-   * terminating but still serving (a last resort). Unset: a static backend.
+   * A discovered endpoint's condition (its health: the kubelet's readiness probe): ready;
+   * terminating but still serving (a last resort); not ready (only when nothing else can take the
+   * call: Envoy's panic routing, for a probe that flaps under load). Unset: a static backend.
    */
-  readonly endpoint?: 'ready' | 'terminating';
+  readonly endpoint?: EndpointState;
 }
 
 /** A discovery template: each endpoint of `target`'s Service becomes a backend like `spec`. */
