@@ -55,7 +55,9 @@ describe('rendering', () => {
     const r = render(slices, 'sidecar');
     assert.doesNotMatch(r.text, /198\.18\./, 'no endpoint in the ConfigMap');
     const env = { [secretEnvName({ name: 'cohere', key: 'api-key' })]: 'sk-test' };
-    const merged = mergeEndpoints(parseConfigText(r.text, 'rendered', env), slices).config;
+    const all = mergeEndpoints(parseConfigText(r.text, 'rendered', env), slices).config;
+    assert.deepEqual(all.backends.filter((b) => b.endpoint === 'not-ready').map((b) => b.name), ['tei/tei-c'], 'a not-ready endpoint is kept as a last resort');
+    const merged = { ...all, backends: all.backends.filter((b) => b.endpoint !== 'not-ready') };
     const rendered = parseConfigText(render(slices, 'rendered').text, 'rendered', env);
     const strip = (b: (typeof merged.backends)[number]) => ({ ...b, endpoint: undefined, healthCheckEnabled: undefined });
     assert.deepEqual(merged.backends.map(strip), rendered.backends.map(strip), 'both modes give the sidecar the same backends');
