@@ -4,8 +4,8 @@
  * (which merges them itself in the default `sidecar` mode). Each address becomes one backend
  * named after its target pod; its conditions say what it may do (the kubelet's readiness probe is
  * its health): `ready` (nil means ready, as the API documents) -> takes calls; `serving` while
- * `terminating` -> only when nothing else is left; anything else -> no calls. Output is sorted,
- * so equal inputs give equal configs.
+ * `terminating` -> only when nothing ready is left; not ready -> only when nothing else is (the
+ * operator renders ready ones only). Output is sorted, so equal inputs give equal configs.
  */
 import { createHash } from 'node:crypto';
 
@@ -32,7 +32,7 @@ export interface DiscoveryTarget {
   readonly scheme: 'http' | 'https';
 }
 
-/** ready: takes calls; terminating: still serving while it shuts down (a last resort); not-ready: no calls. */
+/** ready: takes calls; terminating: still serving while it shuts down (a last resort); not-ready: failing its probe (the last of all). */
 export type EndpointState = 'ready' | 'terminating' | 'not-ready';
 
 export interface DiscoveredEndpoint {
