@@ -190,6 +190,9 @@ describe('the sidecar image outside the cluster (podman, read-only root filesyst
     const common = ['run', '-d', '--network', 'host', '--read-only', '--user', '1000:1000', '--cap-drop', 'ALL'];
     podmanContainers.push('rrlb-smoke-fake', 'rrlb-smoke-sidecar');
     podman([...common, '--name', 'rrlb-smoke-fake', image('fake-backend'), '--host', '127.0.0.1', '--port', String(backendPort), '--format', 'tei']);
+    // The sidecar's first health check runs within a second of its start and the next one a
+    // minute later: start it once the backend answers, or a slow container start fails the test.
+    await ready('rrlb-smoke-fake', `http://127.0.0.1:${backendPort}/health`);
     podman([
       ...common, '--name', 'rrlb-smoke-sidecar', '-v', `${config}:/etc/reranker-lb:ro`,
       '-e', 'RERANKER_LOAD_BALANCER_ENABLED=true', '-e', 'RERANKER_CONFIG_PATH=/etc/reranker-lb/reranker_config.yaml',
