@@ -145,5 +145,8 @@ describe('discovered endpoints', () => {
     assert.ok(c.ejected_for_ms > 0, `tei/c is ejected: ${JSON.stringify(c)}`);
     assert.equal(c.ejections, 1);
     assert.ok(c.failures <= 3, `${c.failures} calls tried it before it was ejected`);
+    const metrics = await (await fetch(`${w.url}/metrics`)).text();
+    assert.match(metrics, /^reranker_lb_backend_outlier_ejected\{backend="tei\/c"\} 1$/m);
+    assert.match(metrics, /^reranker_lb_backend_outlier_ejected\{backend="tei\/a"\} 0$/m);
   });
 });
