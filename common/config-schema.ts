@@ -30,7 +30,7 @@ const { model_name: _name, ...templateEntry } = sidecarShape(ENTRY_SETTINGS);
  * A discovery template: the endpoints of a Service become backends with these settings, named
  * <service>/<pod>. A sidecar with Kubernetes API access follows them itself (discovery_mode: sidecar).
  */
-export const discoveryTemplateSchema = z.object({
+const discoveryTemplateSchema = z.object({
   service: DISCOVERY_FIELDS.service,
   port_name: DISCOVERY_FIELDS.portName,
   port: DISCOVERY_FIELDS.port,

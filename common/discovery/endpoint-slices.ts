@@ -58,7 +58,7 @@ function hostOf(address: string): string {
 type Conditions = NonNullable<NonNullable<EndpointSlice['endpoints']>[number]['conditions']>;
 
 /** The API's rules: ready and serving are nil when unknown (read as true, as kube-proxy does); a terminating endpoint is never ready. */
-export function endpointState(conditions: Conditions | undefined): EndpointState {
+function endpointState(conditions: Conditions | undefined): EndpointState {
   const terminating = conditions?.terminating === true;
   const ready = conditions?.ready !== false;
   if (!terminating) return ready ? 'ready' : 'not-ready';
@@ -84,11 +84,14 @@ export function discoverEndpoints(entry: DiscoveryTarget, slices: readonly Endpo
         const apiBase = `${entry.scheme}://${hostOf(address)}:${port}`;
         const previous = found.get(apiBase);
         // The same address in two slices (during a slice handover): the more available state wins.
-        if (previous === undefined || RANK[state] > RANK[previous.state]) found.set(apiBase, { name, apiBase, ready: state === 'ready', state });
+        if (previous === undefined || RANK[state] > RANK[previous.state])
+          found.set(apiBase, { name, apiBase, ready: state === 'ready', state });
       }
     }
   }
-  return [...found.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.apiBase < b.apiBase ? -1 : 1));
+  return [...found.values()].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.apiBase < b.apiBase ? -1 : 1,
+  );
 }
 
 /**

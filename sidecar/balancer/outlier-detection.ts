@@ -58,7 +58,13 @@ export function mayEject(pool: PoolView, settings: OutlierSettings): boolean {
 }
 
 /** The next state after one call's outcome at `now`. */
-export function outlierStep(state: OutlierState, outcome: CallOutcome, now: number, settings: OutlierSettings, pool: () => PoolView): OutlierState {
+export function outlierStep(
+  state: OutlierState,
+  outcome: CallOutcome,
+  now: number,
+  settings: OutlierSettings,
+  pool: () => PoolView,
+): OutlierState {
   if (settings.consecutiveFailures <= 0 || outcome === 'neutral') return state;
   if (outcome === 'success') return state.consecutive === 0 ? state : { ...state, consecutive: 0 };
   const consecutive = state.consecutive + 1;
@@ -66,5 +72,9 @@ export function outlierStep(state: OutlierState, outcome: CallOutcome, now: numb
   if (state.ejectedUntil > now) return state;
   if (consecutive < settings.consecutiveFailures || !mayEject(pool(), settings)) return { ...state, consecutive };
   const ejections = recentEjections(state, now, settings) + 1;
-  return { consecutive: 0, ejections, ejectedUntil: now + Math.min(settings.baseEjectionMs * ejections, settings.maxEjectionMs) };
+  return {
+    consecutive: 0,
+    ejections,
+    ejectedUntil: now + Math.min(settings.baseEjectionMs * ejections, settings.maxEjectionMs),
+  };
 }

@@ -40,7 +40,12 @@ export interface EndpointEvents {
 
 export type EndpointSourceFactory = (events: EndpointEvents) => EndpointSource;
 
-export function followEndpoints(initial: LbConfig, factory: EndpointSourceFactory | undefined, logger: Logger, onChange: () => void): FollowedEndpoints {
+export function followEndpoints(
+  initial: LbConfig,
+  factory: EndpointSourceFactory | undefined,
+  logger: Logger,
+  onChange: () => void,
+): FollowedEndpoints {
   let base = initial;
   let counts: EndpointCounts = { ready: 0, terminating: 0, notReady: 0 };
   let warnedFor: string | undefined;
@@ -58,7 +63,11 @@ export function followEndpoints(initial: LbConfig, factory: EndpointSourceFactor
     failed(reason) {
       // Safe mode: the endpoints merged so far (none at start) keep serving, with the model_list
       // backends; readiness no longer waits for the watch, which retries with backoff.
-      if (failing === undefined) logger.warn({ reason, services: discoveredServices(base) }, 'endpoint watch failing; serving the endpoints seen so far until it recovers (list/watch on endpointslices granted?)');
+      if (failing === undefined)
+        logger.warn(
+          { reason, services: discoveredServices(base) },
+          'endpoint watch failing; serving the endpoints seen so far until it recovers (list/watch on endpointslices granted?)',
+        );
       failing = reason;
       pending = false;
     },
@@ -70,7 +79,10 @@ export function followEndpoints(initial: LbConfig, factory: EndpointSourceFactor
     if (source === undefined) {
       if (services.length > 0 && warnedFor !== config.hash) {
         warnedFor = config.hash;
-        logger.warn({ services }, 'config: discovery needs the Kubernetes API (RERANKER_CONFIGMAP_NAME); its templates are ignored and only the model_list backends serve');
+        logger.warn(
+          { services },
+          'config: discovery needs the Kubernetes API (RERANKER_CONFIGMAP_NAME); its templates are ignored and only the model_list backends serve',
+        );
       }
       return;
     }
@@ -97,7 +109,19 @@ export function followEndpoints(initial: LbConfig, factory: EndpointSourceFactor
     report() {
       if (source === undefined) return { mode: base.discovery.length === 0 ? 'none' : 'ignored (no API access)' };
       const r = source.report();
-      return { mode: r.services.length === 0 ? 'none' : 'watch', services: r.services, synced: r.synced && !pending && failing === undefined, failing: failing ?? null, slices: r.slices, digest: r.digest, merges, ready: counts.ready, terminating: counts.terminating, not_ready: counts.notReady, watch_restarts: r.restarts };
+      return {
+        mode: r.services.length === 0 ? 'none' : 'watch',
+        services: r.services,
+        synced: r.synced && !pending && failing === undefined,
+        failing: failing ?? null,
+        slices: r.slices,
+        digest: r.digest,
+        merges,
+        ready: counts.ready,
+        terminating: counts.terminating,
+        not_ready: counts.notReady,
+        watch_restarts: r.restarts,
+      };
     },
     stop() {
       source?.stop();

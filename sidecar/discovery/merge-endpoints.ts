@@ -16,7 +16,10 @@ export interface EndpointCounts {
   readonly notReady: number;
 }
 
-export function mergeEndpoints(config: LbConfig, slices: readonly EndpointSlice[]): { config: LbConfig; counts: EndpointCounts } {
+export function mergeEndpoints(
+  config: LbConfig,
+  slices: readonly EndpointSlice[],
+): { config: LbConfig; counts: EndpointCounts } {
   if (config.discovery.length === 0) return { config, counts: { ready: 0, terminating: 0, notReady: 0 } };
   const discovered: BackendSpec[] = [];
   const taken = new Set(config.backends.map((b) => b.id));
@@ -29,10 +32,19 @@ export function mergeEndpoints(config: LbConfig, slices: readonly EndpointSlice[
       taken.add(id);
       if (endpoint.state === 'terminating') terminating++;
       if (endpoint.state === 'not-ready') notReady++;
-      discovered.push({ ...template.spec, id, name: endpoint.name, apiBase: endpoint.apiBase, endpoint: endpoint.state });
+      discovered.push({
+        ...template.spec,
+        id,
+        name: endpoint.name,
+        apiBase: endpoint.apiBase,
+        endpoint: endpoint.state,
+      });
     }
   }
-  return { config: { ...config, backends: [...config.backends, ...discovered] }, counts: { ready: discovered.length - terminating - notReady, terminating, notReady } };
+  return {
+    config: { ...config, backends: [...config.backends, ...discovered] },
+    counts: { ready: discovered.length - terminating - notReady, terminating, notReady },
+  };
 }
 
 /** The Services a config discovers, sorted (what the slice watch selects). */

@@ -12,10 +12,23 @@ import type { ListWatchApi } from '../../kube/informer.ts';
 import { SliceWatch } from './slice-watch.ts';
 
 const slice = (name: string, service: string, rv: string) => ({
-  metadata: { name, namespace: 'app', resourceVersion: rv, labels: { 'kubernetes.io/service-name': service }, managedFields: [{ big: true }] },
+  metadata: {
+    name,
+    namespace: 'app',
+    resourceVersion: rv,
+    labels: { 'kubernetes.io/service-name': service },
+    managedFields: [{ big: true }],
+  },
   addressType: 'IPv4',
   ports: [{ name: 'http', port: 8080 }],
-  endpoints: [{ addresses: ['198.18.0.2'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'p', uid: 'u' }, nodeName: 'n1' }],
+  endpoints: [
+    {
+      addresses: ['198.18.0.2'],
+      conditions: { ready: true },
+      targetRef: { kind: 'Pod', name: 'p', uid: 'u' },
+      nodeName: 'n1',
+    },
+  ],
 });
 
 /** Lists `items` per selector; each watch yields the queued events, then hangs until aborted. */
@@ -42,7 +55,11 @@ function scriptedApi(items: Record<string, KubeObject[]>) {
       }
     },
   };
-  return { api, selectors, push: (events: WatchEvent[]) => (queued.push(events), wake?.()) };
+  function push(events: WatchEvent[]): void {
+    queued.push(events);
+    wake?.();
+  }
+  return { api, selectors, push };
 }
 
 const flush = async () => {
@@ -51,9 +68,20 @@ const flush = async () => {
 
 test('a burst of slice events is merged once, within the coalescing window; only what discovery reads is kept', async () => {
   const time = new ManualTime();
-  const { api, selectors, push } = scriptedApi({ 'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject] });
+  const { api, selectors, push } = scriptedApi({
+    'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject],
+  });
   let merges = 0;
-  const watch = new SliceWatch({ api, namespace: 'app', logger: createLogger('silent'), timers: time, clock: time, random: () => 0.5, onChange: () => merges++, coalesceMs: 100 });
+  const watch = new SliceWatch({
+    api,
+    namespace: 'app',
+    logger: createLogger('silent'),
+    timers: time,
+    clock: time,
+    random: () => 0.5,
+    onChange: () => merges++,
+    coalesceMs: 100,
+  });
   watch.follow(['tei']);
   await flush();
   time.advance(100);
@@ -77,9 +105,19 @@ test('a burst of slice events is merged once, within the coalescing window; only
 
 test('other Services: a new watch, and its first list is merged even when it holds no slice', async () => {
   const time = new ManualTime();
-  const { api, selectors } = scriptedApi({ 'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject] });
+  const { api, selectors } = scriptedApi({
+    'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject],
+  });
   let merges = 0;
-  const watch = new SliceWatch({ api, namespace: 'app', logger: createLogger('silent'), timers: time, clock: time, random: () => 0.5, onChange: () => merges++ });
+  const watch = new SliceWatch({
+    api,
+    namespace: 'app',
+    logger: createLogger('silent'),
+    timers: time,
+    clock: time,
+    random: () => 0.5,
+    onChange: () => merges++,
+  });
   watch.follow(['tei']);
   await flush();
   time.advance(100);

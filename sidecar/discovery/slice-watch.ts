@@ -12,7 +12,7 @@ import { Informer, type ListWatchApi } from '../../kube/informer.ts';
 import { SERVICE_NAME_LABEL, slicesDigest, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
 
-export const DEFAULT_COALESCE_MS = 100;
+const DEFAULT_COALESCE_MS = 100;
 
 type Slice = EndpointSlice & KubeObject;
 
@@ -41,14 +41,23 @@ export interface SliceWatchReport {
 }
 
 /** Only what discovery reads stays in memory (no managedFields, hints or topology). */
-export function slimSlice(slice: Slice): Slice {
+function slimSlice(slice: Slice): Slice {
   const { name, namespace, resourceVersion, labels } = slice.metadata;
   const service = labels?.[SERVICE_NAME_LABEL];
   return {
-    metadata: { name, namespace, resourceVersion, labels: service === undefined ? {} : { [SERVICE_NAME_LABEL]: service } },
+    metadata: {
+      name,
+      namespace,
+      resourceVersion,
+      labels: service === undefined ? {} : { [SERVICE_NAME_LABEL]: service },
+    },
     addressType: slice.addressType,
     ports: slice.ports?.map((p) => ({ name: p.name, port: p.port })) ?? null,
-    endpoints: slice.endpoints?.map((e) => ({ addresses: e.addresses, conditions: e.conditions, targetRef: e.targetRef?.name === undefined ? undefined : { name: e.targetRef.name } })),
+    endpoints: slice.endpoints?.map((e) => ({
+      addresses: e.addresses,
+      conditions: e.conditions,
+      targetRef: e.targetRef?.name === undefined ? undefined : { name: e.targetRef.name },
+    })),
   };
 }
 
@@ -67,7 +76,11 @@ export class SliceWatch {
 
   /** Watches these Services' slices (a new watch when the set changed; none when empty). */
   follow(services: readonly string[]): void {
-    if (this.#stopped || (services.length === this.#services.length && services.every((s, i) => s === this.#services[i]))) return;
+    if (
+      this.#stopped ||
+      (services.length === this.#services.length && services.every((s, i) => s === this.#services[i]))
+    )
+      return;
     this.#informer?.stop();
     this.#services = [...services];
     if (services.length === 0) {

@@ -61,7 +61,13 @@ async function world(names: readonly string[], router: Record<string, unknown> =
       return {
         follow: () => undefined,
         slices: () => slices,
-        report: () => ({ services: ['tei'], synced: true, slices: slices.length, digest: slicesDigest(['tei'], slices), restarts: 0 }),
+        report: () => ({
+          services: ['tei'],
+          synced: true,
+          slices: slices.length,
+          digest: slicesDigest(['tei'], slices),
+          restarts: 0,
+        }),
         stop: () => undefined,
       };
     },
@@ -108,14 +114,25 @@ describe('discovered endpoints', () => {
 
     w.see([sliceOf(w.fakes.a!, { ready: true }), sliceOf(w.fakes.b!, { ready: false }, '2')]);
     const backends = (await get(w.url, '/lb/backends')).body.backends.map((b: any) => [b.name, b.endpoint]);
-    assert.deepEqual(backends, [['tei/a', 'ready'], ['tei/b', 'not-ready']]);
+    assert.deepEqual(backends, [
+      ['tei/a', 'ready'],
+      ['tei/b', 'not-ready'],
+    ]);
     const after = (await get(w.url, '/lb/config')).body;
     assert.equal(after.hash, before.hash, 'the settings hash stays');
     assert.notEqual(after.endpoints.digest, before.endpoints.digest, 'the endpoint digest follows the slices');
     assert.equal(after.endpoints.digest, slicesDigest(['tei'], [sliceOf(w.fakes.a!), sliceOf(w.fakes.b!, {}, '2')]));
-    assert.deepEqual((await calls(w.url, 10)).by, { 'tei/a': 10 }, 'a not-ready endpoint gets no call while a ready one can take it');
+    assert.deepEqual(
+      (await calls(w.url, 10)).by,
+      { 'tei/a': 10 },
+      'a not-ready endpoint gets no call while a ready one can take it',
+    );
     w.see([sliceOf(w.fakes.b!, { ready: false }, '2')]);
-    assert.deepEqual((await get(w.url, '/lb/backends')).body.backends.map((b: any) => b.name), ['tei/b'], 'gone from the slices: gone from the backends');
+    assert.deepEqual(
+      (await get(w.url, '/lb/backends')).body.backends.map((b: any) => b.name),
+      ['tei/b'],
+      'gone from the slices: gone from the backends',
+    );
   });
 
   test('when no endpoint is ready, not-ready ones still take calls (panic routing: a probe that times out under load must not empty the pool)', async () => {
@@ -129,8 +146,15 @@ describe('discovered endpoints', () => {
     const w = await world(['a', 'b']);
     w.see([sliceOf(w.fakes.a!), sliceOf(w.fakes.b!, { ready: false, serving: true, terminating: true })]);
     assert.deepEqual((await calls(w.url, 20)).by, { 'tei/a': 20 });
-    w.see([sliceOf(w.fakes.a!, { ready: false }), sliceOf(w.fakes.b!, { ready: false, serving: true, terminating: true })]);
-    assert.deepEqual((await calls(w.url, 5)).by, { 'tei/b': 5 }, 'nothing ready is left: the serving one goes before the not-ready one');
+    w.see([
+      sliceOf(w.fakes.a!, { ready: false }),
+      sliceOf(w.fakes.b!, { ready: false, serving: true, terminating: true }),
+    ]);
+    assert.deepEqual(
+      (await calls(w.url, 5)).by,
+      { 'tei/b': 5 },
+      'nothing ready is left: the serving one goes before the not-ready one',
+    );
     w.see([]);
     const gone = await calls(w.url, 1);
     assert.equal(gone.ok, 0, 'no endpoint at all: the call is refused');
