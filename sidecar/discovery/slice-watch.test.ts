@@ -66,12 +66,13 @@ const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
 
-test('a burst of slice events is merged once, within the coalescing window; only what discovery reads is kept', async () => {
+/** A slice watch of Service "tei" (one slice listed) on a manual clock, counting merges. */
+function world() {
   const time = new ManualTime();
   const { api, selectors, push } = scriptedApi({
     'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject],
   });
-  let merges = 0;
+  const count = { merges: 0 };
   const watch = new SliceWatch({
     api,
     namespace: 'app',
@@ -79,13 +80,18 @@ test('a burst of slice events is merged once, within the coalescing window; only
     timers: time,
     clock: time,
     random: () => 0.5,
-    onChange: () => merges++,
+    onChange: () => count.merges++,
     coalesceMs: 100,
   });
+  return { time, selectors, push, watch, merges: () => count.merges };
+}
+
+test('a burst of slice events is merged once, within the coalescing window; only what discovery reads is kept', async () => {
+  const { time, selectors, push, watch, merges } = world();
   watch.follow(['tei']);
   await flush();
   time.advance(100);
-  assert.equal(merges, 1, 'the first list');
+  assert.equal(merges(), 1, 'the first list');
   assert.deepEqual(selectors, ['kubernetes.io/service-name in (tei)']);
   const kept = watch.slices()[0] as any;
   assert.equal(kept.metadata.managedFields, undefined);
@@ -95,29 +101,16 @@ test('a burst of slice events is merged once, within the coalescing window; only
   push([2, 3, 4, 5].map((rv) => ({ type: 'MODIFIED', object: slice('tei-1', 'tei', String(rv)) })));
   await flush();
   time.advance(99);
-  assert.equal(merges, 1, 'not before the window ends');
+  assert.equal(merges(), 1, 'not before the window ends');
   time.advance(1);
-  assert.equal(merges, 2, 'four events, one merge');
+  assert.equal(merges(), 2, 'four events, one merge');
   assert.equal((watch.slices()[0] as any).metadata.resourceVersion, '5');
   assert.notEqual(watch.report().digest, first);
   watch.stop();
 });
 
 test('other Services: a new watch, and its first list is merged even when it holds no slice', async () => {
-  const time = new ManualTime();
-  const { api, selectors } = scriptedApi({
-    'kubernetes.io/service-name in (tei)': [slice('tei-1', 'tei', '1') as unknown as KubeObject],
-  });
-  let merges = 0;
-  const watch = new SliceWatch({
-    api,
-    namespace: 'app',
-    logger: createLogger('silent'),
-    timers: time,
-    clock: time,
-    random: () => 0.5,
-    onChange: () => merges++,
-  });
+  const { time, selectors, watch, merges } = world();
   watch.follow(['tei']);
   await flush();
   time.advance(100);
@@ -127,7 +120,7 @@ test('other Services: a new watch, and its first list is merged even when it hol
   await flush();
   time.advance(100);
   assert.deepEqual(selectors, ['kubernetes.io/service-name in (tei)', 'kubernetes.io/service-name in (bge,tei)']);
-  assert.equal(merges, 2);
+  assert.equal(merges(), 2);
   assert.deepEqual(watch.slices(), [], 'the new list is empty');
   watch.stop();
 });
