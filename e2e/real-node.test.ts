@@ -267,7 +267,9 @@ describe('the chart on a real node', () => {
   });
 
   describe(`under ${RATE} calls/s from inside the app pod`, () => {
+    let configMapVersion = '';
     before(async () => {
+      configMapVersion = node().getJson(['configmap', `${POOL}-reranker-config`, '-n', NS]).metadata.resourceVersion;
       await json(`http://${appIp}:${LOAD_PORT}/rate?rps=${RATE}`, { method: 'POST' });
     });
 
@@ -336,6 +338,9 @@ describe('the chart on a real node', () => {
       process.stdout.write(`# load: ${stats.sent} calls, ${stats.ok} ok, ${stats.failed} failed, max latency ${stats.maxLatencyMs} ms\n`);
       assert.equal(stats.failed, 0, JSON.stringify(stats.failures));
       assert.equal(stats.ok, stats.sent);
+      // The sidecar followed every endpoint change from the EndpointSlices; the pool's spec never
+      // changed, so neither did its ConfigMap.
+      assert.equal(node().getJson(['configmap', `${POOL}-reranker-config`, '-n', NS]).metadata.resourceVersion, configMapVersion, 'the ConfigMap was not rewritten by endpoint changes');
     });
   });
 
