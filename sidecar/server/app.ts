@@ -107,7 +107,8 @@ export function isReady(deps: AppDeps): boolean {
   if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;
   if (deps.endpoints?.pending === true) return false;
   const now = deps.clock.now();
-  const serving = gen.backends.some((b) => b.health === 'up' && b.isEligible(now, 0));
+  // A not-ready endpoint may take calls when nothing else can (panic routing), but it does not make the sidecar ready.
+  const serving = gen.backends.some((b) => b.health === 'up' && b.spec.endpoint !== 'not-ready' && b.isEligible(now, 0));
   if (!deps.enabled || gen.config.router.fallbackToLocal) return serving || gen.local.breakerAdmits;
   return serving;
 }

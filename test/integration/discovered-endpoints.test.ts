@@ -140,6 +140,9 @@ describe('discovered endpoints', () => {
     w.see([sliceOf(w.fakes.a!, { ready: false }), sliceOf(w.fakes.b!, { ready: false })]);
     const result = await calls(w.url, 10);
     assert.equal(result.ok, 10, JSON.stringify(result.by));
+    assert.equal((await get(w.url, '/ready')).status, 503, 'serving in panic, but not ready');
+    w.see([sliceOf(w.fakes.a!), sliceOf(w.fakes.b!, { ready: false })]);
+    assert.equal((await get(w.url, '/ready')).status, 200);
   });
 
   test('a serving, terminating endpoint takes no new calls while another can, and is the last resort when none can', async () => {
