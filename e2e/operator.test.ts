@@ -159,8 +159,8 @@ describe('operator', () => {
     const synced = await eventually(() => {
       const p = cluster.getJson(['rrp', 'search', '-n', NS]);
       // Both pods: the operator may have seen (and synced) the first one alone.
-      return condition(p, 'SidecarsSynced')?.status === 'True' && condition(p, 'Ready')?.status === 'True' && p.status.sidecars?.total === 2 && p;
-    }, 15_000, 'sidecars to sync');
+      return condition(p, 'SidecarsSynced')?.status === 'True' && condition(p, 'Ready')?.status === 'True' && p.status.sidecars?.total === 2 && p.status.sidecars.endpointsSynced === 2 && p;
+    }, 15_000, 'sidecars to sync (settings and endpoints)');
     assert.deepEqual(synced.status.sidecars, { synced: 2, total: 2, summary: '2/2', endpointsSynced: 2 });
     assert.equal(condition(synced, 'EndpointsSynced')?.status, 'True');
     assert.match(cluster.kubectl(['get', 'rrp', 'search', '-n', NS]), /search\s+weighted-random\s+3\s+True\s+2\/2/);
