@@ -96,7 +96,7 @@ export const ROUTER_SETTINGS = {
     default: 'sidecar',
   }),
   discovery_health_checks: boolean({
-    description: "Actively check discovered endpoints (and run the canary on them) from every sidecar. Off: the kubelet's readiness probe, the endpoints' ready condition, is their health, and passive outlier detection covers the time between probes.",
+    description: "Actively check discovered endpoints from every sidecar. Off: the kubelet's readiness probe, the endpoints' ready condition, is their health, and passive outlier detection covers the time between probes.",
     default: false,
   }),
   outlier_consecutive_failures: integer({

@@ -87,9 +87,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     // A ready endpoint is eligible at once: the kubelet's readiness probe has checked it.
     for (const b of balancer!.generation.backends) if (b.spec.endpoint === 'ready' && b.health === 'unknown') b.markUp();
     health.sync(balancer!.generation.backends, config.router.healthCheck);
-    // The canary, like active checks, leaves discovered endpoints alone unless asked to.
-    const canaried = config.router.discoveryHealthChecks ? balancer!.generation.backends : balancer!.generation.backends.filter((b) => b.spec.endpoint === undefined);
-    canary.sync(canaried, config.router.canary);
+    // The canary covers discovered endpoints too: it runs once per pool (its runner sidecar), so
+    // its calls per backend do not grow with the sidecars.
+    canary.sync(balancer!.generation.backends, config.router.canary);
     reports.sync(balancer!.generation.backends, config.router.loadSignal);
   }
   checkBackends(options.config);
