@@ -192,7 +192,15 @@ describe('the full path', () => {
     operator = startProcess('operator', 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(OPERATOR_SA), POD_NAMESPACE: SYSTEM, POD_NAME: 'operator-0', WATCH_NAMESPACES: APP, OPERATOR_PORT: String(operatorPort), OPERATOR_HOST: '127.0.0.1' });
     // The sidecar's RBAC, as in examples/sidecar-deployment.yaml.
     cluster.apply([
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'search-api-reranker-lb', namespace: APP }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config'], verbs: ['get', 'list', 'watch'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        metadata: { name: 'search-api-reranker-lb', namespace: APP },
+        rules: [
+          { apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+        ],
+      },
       { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'search-api-reranker-lb', namespace: APP }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'search-api-reranker-lb' }, subjects: [{ kind: 'ServiceAccount', name: 'search-api', namespace: APP }] },
     ]);
     // A Service with a selector; kube-controller-manager writes its EndpointSlices from the pods.

@@ -13,6 +13,8 @@ import { ADMIN, Cluster, serviceAccountUser } from './support/cluster.ts';
 import { freePort } from '../test/support/ports.ts';
 import { setUpAddresses, tearDownAddresses } from './support/net.ts';
 import { eventually, startProcess, stopAll, type Proc } from './support/processes.ts';
+import { KubeApi } from '../kube/api.ts';
+import { loadKubeConnection } from '../kube/kubeconfig.ts';
 
 const NS = 'rrlb-e2e';
 const SIDECAR = serviceAccountUser(NS, 'reranker-sidecar');
@@ -81,9 +83,17 @@ before(async () => {
   cluster.kubectl(['apply', '-f', 'crds/']);
   cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
   cluster.kubectl(['create', 'namespace', NS]);
-  // The sidecar may read exactly its own ConfigMaps, nothing else.
+  // The sidecar may read exactly its own ConfigMaps and list/watch EndpointSlices, nothing else.
   cluster.apply([
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'reranker-sidecar', namespace: NS }, rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'keyed-reranker-config'], verbs: ['get', 'list', 'watch'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'reranker-sidecar', namespace: NS },
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'keyed-reranker-config'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      ],
+    },
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'reranker-sidecar', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'reranker-sidecar' }, subjects: [{ kind: 'ServiceAccount', name: 'reranker-sidecar', namespace: NS }] },
   ]);
   for (const [i, format] of [[0, 'tei'], [1, 'tei'], [2, 'tei'], [3, 'native']] as const) fakes.push(await startFakeReranker({ host: ips[i], port: 8080, format, name: `backend-${i + 1}` }));
@@ -138,7 +148,9 @@ describe('operator', () => {
     }, 15_000, 'the pool to be rendered');
     assert.deepEqual(ready.status.backends, { static: 1, discovered: 2, ready: 3 });
     const cm = cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]);
-    assert.match(cm.data['reranker_config.yaml'], /model_name: tei\/tei-a/);
+    // discoveryMode sidecar: the ConfigMap holds the template; each sidecar merges the endpoints.
+    assert.match(cm.data['reranker_config.yaml'], /discovery:\n {2}- service: tei\n/);
+    assert.doesNotMatch(cm.data['reranker_config.yaml'], /tei-a/);
     assert.equal(cm.metadata.ownerReferences[0].kind, 'RerankerPool');
 
     const sidecars = (searchSidecars = [startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'), startSidecar('sidecar-2', ips[7]!, 'search-reranker-config')]);
@@ -147,9 +159,10 @@ describe('operator', () => {
     const synced = await eventually(() => {
       const p = cluster.getJson(['rrp', 'search', '-n', NS]);
       // Both pods: the operator may have seen (and synced) the first one alone.
-      return condition(p, 'SidecarsSynced')?.status === 'True' && condition(p, 'Ready')?.status === 'True' && p.status.sidecars?.total === 2 && p;
-    }, 15_000, 'sidecars to sync');
-    assert.deepEqual(synced.status.sidecars, { synced: 2, total: 2, summary: '2/2' });
+      return condition(p, 'SidecarsSynced')?.status === 'True' && condition(p, 'Ready')?.status === 'True' && p.status.sidecars?.total === 2 && p.status.sidecars.endpointsSynced === 2 && p;
+    }, 15_000, 'sidecars to sync (settings and endpoints)');
+    assert.deepEqual(synced.status.sidecars, { synced: 2, total: 2, summary: '2/2', endpointsSynced: 2 });
+    assert.equal(condition(synced, 'EndpointsSynced')?.status, 'True');
     assert.match(cluster.kubectl(['get', 'rrp', 'search', '-n', NS]), /search\s+weighted-random\s+3\s+True\s+2\/2/);
 
     // Traffic through the sidecars reaches every backend.
@@ -164,7 +177,8 @@ describe('operator', () => {
     cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a' }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
     await eventually(async () => (await backendsOf(ips[6]!)).includes('tei/tei-c'), 5000, 'tei-c to join');
     cluster.apply(slice('tei-1', [{ ip: ips[0]!, pod: 'tei-a', ready: false }, { ip: ips[1]!, pod: 'tei-b' }, { ip: ips[2]!, pod: 'tei-c' }]));
-    await eventually(async () => !(await backendsOf(ips[7]!)).includes('tei/tei-a'), 5000, 'tei-a to leave when not ready');
+    const readyOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/backends`)).backends as any[]).filter((b) => b.endpoint !== 'not-ready').map((b) => b.name);
+    await eventually(async () => !(await readyOf(ips[7]!)).includes('tei/tei-a'), 5000, 'tei-a not ready');
     cluster.apply(slice('tei-1', [{ ip: ips[2]!, pod: 'tei-c' }]));
     await eventually(async () => JSON.stringify(await backendsOf(ips[6]!)) === JSON.stringify(['static-native', 'tei/tei-c']), 5000, 'only tei-c left');
 
@@ -185,6 +199,44 @@ describe('operator', () => {
     }, 10_000, 'status to report the new hash');
     assert.equal((await json(`http://${ips[6]}:8000/lb/config`)).hash, after.status.configHash);
     for (const s of sidecars) assert.equal(s.child.exitCode, null);
+  });
+
+  test("an endpoint readiness flip leaves the ConfigMap alone and reaches every sidecar's /lb/backends within 1 s", async (t) => {
+    const api = new KubeApi(loadKubeConnection({ KUBECONFIG: cluster.kubeconfig(ADMIN) }));
+    const path = `/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices/tei-1`;
+    const endpoints = (bReady: boolean) => [
+      { ip: ips[0]!, pod: 'tei-a' },
+      { ip: ips[1]!, pod: 'tei-b', ready: bReady },
+      { ip: ips[2]!, pod: 'tei-c' },
+    ];
+    cluster.apply(slice('tei-1', endpoints(true)));
+    // A not-ready endpoint stays listed (tried only when nothing ready is left); its state is what flips.
+    const namesOf = async (ip: string) => ((await json(`http://${ip}:8000/lb/backends`)).backends as any[]).filter((b) => b.endpoint === 'ready').map((b) => b.name);
+    await eventually(async () => (await Promise.all([ips[6]!, ips[7]!].map(namesOf))).every((n) => n.includes('tei/tei-b')), 5000, 'tei-b in every sidecar');
+    const cmBefore = cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).metadata.resourceVersion;
+    const times: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ready = i % 2 === 1;
+      const started = performance.now();
+      await api.apply(path, slice('tei-1', endpoints(ready)), 'e2e');
+      for (;;) {
+        const seen = await Promise.all([ips[6]!, ips[7]!].map(namesOf));
+        if (seen.every((n) => n.includes('tei/tei-b') === ready)) break;
+        if (performance.now() - started > 5000) assert.fail(`flip ${i} not seen in 5 s: ${JSON.stringify(seen)}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      times.push(Math.round(performance.now() - started));
+    }
+    t.diagnostic(`readiness flip -> both sidecars' /lb/backends: ${times.join(', ')} ms (max ${Math.max(...times)})`);
+    assert.ok(Math.max(...times) < 1000, `flips took ${times.join(', ')} ms`);
+    assert.equal(cluster.getJson(['configmap', 'search-reranker-config', '-n', NS]).metadata.resourceVersion, cmBefore, 'the ConfigMap is untouched');
+    const p = await eventually(() => {
+      const pool = cluster.getJson(['rrp', 'search', '-n', NS]);
+      return condition(pool, 'EndpointsSynced')?.status === 'True' && pool;
+    }, 10_000, 'the status to say both sidecars merged the endpoints');
+    const configs = await Promise.all([ips[6]!, ips[7]!].map((ip) => json(`http://${ip}:8000/lb/config`)));
+    for (const c of configs) assert.deepEqual([c.hash, c.endpoints.digest], [p.status.configHash, p.status.endpointsDigest]);
+    assert.equal(condition(p, 'SidecarsSynced')?.status, 'True');
   });
 
   test('a synced sidecar that falls back to a stale config turns SidecarsSynced False, naming it; it recovers', async () => {
@@ -208,7 +260,7 @@ describe('operator', () => {
     await eventually(() => condition(cluster.getJson(['rrp', 'search', '-n', NS]), 'SidecarsSynced')?.status === 'True', 15_000, 'the pool to report synced again');
   });
 
-  test('a pool that outgrows a ConfigMap keeps its last good config and says why (Ready=False, ConfigTooLarge, Warning event)', async () => {
+  test('a pool that outgrows a ConfigMap keeps its last good config and says why (Ready=False, ConfigTooLarge, Warning event)', async (t) => {
     const bigSlice = (n: number, from: number) => ({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
@@ -219,15 +271,18 @@ describe('operator', () => {
     });
     cluster.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'big', namespace: NS }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
     cluster.apply(bigSlice(100, 0));
-    cluster.apply(pool('big', { discovery: [{ service: 'big', portName: 'http', apiFormat: 'tei' }] }));
+    cluster.apply(pool('big', { routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'big', portName: 'http', apiFormat: 'tei' }] }));
     await eventually(() => condition(cluster.getJson(['rrp', 'big', '-n', NS]), 'Ready')?.status === 'True', 15_000, 'the 100-backend pool to be ready');
     // Grow to 100 + 9 x 1,000 endpoints (a slice holds at most 1,000).
     cluster.apply(Array.from({ length: 9 }, (_, s) => bigSlice(1000, (s + 1) * 1000)));
     // The last good ConfigMap (100 backends, or an intermediate size the operator saw while the
     // slices arrived) stays, and the status names it: read both until they agree, as a status read
     // may precede the last intermediate apply.
+    let lastSeen = '';
+    t.after(() => t.diagnostic(`last status seen: ${lastSeen}`));
     const { failed, good } = await eventually(() => {
       const p = cluster.getJson(['rrp', 'big', '-n', NS]);
+      lastSeen = JSON.stringify({ ready: condition(p, 'Ready'), rendered: condition(p, 'ConfigRendered'), backends: p.status?.backends });
       if (!(condition(p, 'Ready')?.status === 'False' && / for 9100 backend/.test(condition(p, 'ConfigRendered')?.message))) return false;
       const cm = cluster.getJson(['configmap', 'big-reranker-config', '-n', NS]);
       return p.status.configHash === cm.metadata.annotations['reranker.dev/config-hash'] && { failed: p, good: cm };

@@ -91,10 +91,14 @@ function sliceAddresses(): string[] {
     .sort();
 }
 
-/** The sidecar's backends (from its own /lb/backends): address and health. */
+/** The sidecar's ready backends (from its own /lb/backends): address and health. */
 async function sidecarBackends(): Promise<{ address: string; health: string }[]> {
   const { backends: list } = await json(`http://${appIp}:8000/lb/backends`);
-  return (list as { api_base: string; health: string }[]).map((b) => ({ address: new URL(b.api_base).hostname, health: b.health })).sort((a, b) => a.address.localeCompare(b.address));
+  // Ready endpoints (terminating and not-ready ones are listed too, as last resorts).
+  return (list as { api_base: string; health: string; endpoint: string | null }[])
+    .filter((b) => b.endpoint === 'ready')
+    .map((b) => ({ address: new URL(b.api_base).hostname, health: b.health }))
+    .sort((a, b) => a.address.localeCompare(b.address));
 }
 
 async function sidecarAddresses(): Promise<string[]> {
@@ -175,7 +179,24 @@ after(async () => {
 
 describe('the sidecar image outside the cluster (podman, read-only root filesystem, user 1000)', () => {
   test('the sidecar image with a mounted config answers a rerank call from a fake-backend container', async () => {
-    const backendPort = await freePort();
+    const common = ['run', '-d', '--network', 'host', '--read-only', '--user', '1000:1000', '--cap-drop', 'ALL'];
+    podmanContainers.push('rrlb-smoke-fake', 'rrlb-smoke-sidecar');
+    // A port freePort() found free can be taken (by another process's outgoing connection) before
+    // the container binds it: the fake then exits with EADDRINUSE. Try another port then. And the
+    // sidecar's first health check runs within a second of its start, the next a minute later:
+    // start it once the backend answers.
+    let backendPort = 0;
+    for (let attempt = 1; backendPort === 0; attempt++) {
+      const port = await freePort();
+      podman([...common, '--name', 'rrlb-smoke-fake', image('fake-backend'), '--host', '127.0.0.1', '--port', String(port), '--format', 'tei']);
+      const up = await eventually(async () => {
+        if (/^Exited/.test(podman(['ps', '-a', '--filter', 'name=rrlb-smoke-fake', '--format', '{{.Status}}']).trim())) return 'exited';
+        return (await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200).catch(() => false)) && 'up';
+      }, 60_000, 'rrlb-smoke-fake to answer or exit');
+      if (up === 'up') backendPort = port;
+      else if (attempt < 3) podman(['rm', '-f', '-t', '0', 'rrlb-smoke-fake']);
+      else throw new Error(`rrlb-smoke-fake exited 3 times: ${podman(['logs', 'rrlb-smoke-fake']).slice(-2000)}`);
+    }
     const sidecarPort = await freePort();
     const config = join(scratch, 'sidecar-config');
     mkdirSync(config, { recursive: true });
@@ -183,9 +204,6 @@ describe('the sidecar image outside the cluster (podman, read-only root filesyst
       join(config, 'reranker_config.yaml'),
       `model_list:\n  - model_name: fake\n    litellm_params:\n      api_base: "http://127.0.0.1:${backendPort}"\n      api_format: tei\nrouter_settings:\n  fallback_to_local: false\n`,
     );
-    const common = ['run', '-d', '--network', 'host', '--read-only', '--user', '1000:1000', '--cap-drop', 'ALL'];
-    podmanContainers.push('rrlb-smoke-fake', 'rrlb-smoke-sidecar');
-    podman([...common, '--name', 'rrlb-smoke-fake', image('fake-backend'), '--host', '127.0.0.1', '--port', String(backendPort), '--format', 'tei']);
     podman([
       ...common, '--name', 'rrlb-smoke-sidecar', '-v', `${config}:/etc/reranker-lb:ro`,
       '-e', 'RERANKER_LOAD_BALANCER_ENABLED=true', '-e', 'RERANKER_CONFIG_PATH=/etc/reranker-lb/reranker_config.yaml',
@@ -249,7 +267,9 @@ describe('the chart on a real node', () => {
   });
 
   describe(`under ${RATE} calls/s from inside the app pod`, () => {
+    let configMapVersion = '';
     before(async () => {
+      configMapVersion = node().getJson(['configmap', `${POOL}-reranker-config`, '-n', NS]).metadata.resourceVersion;
       await json(`http://${appIp}:${LOAD_PORT}/rate?rps=${RATE}`, { method: 'POST' });
     });
 
@@ -318,6 +338,9 @@ describe('the chart on a real node', () => {
       process.stdout.write(`# load: ${stats.sent} calls, ${stats.ok} ok, ${stats.failed} failed, max latency ${stats.maxLatencyMs} ms\n`);
       assert.equal(stats.failed, 0, JSON.stringify(stats.failures));
       assert.equal(stats.ok, stats.sent);
+      // The sidecar followed every endpoint change from the EndpointSlices; the pool's spec never
+      // changed, so neither did its ConfigMap.
+      assert.equal(node().getJson(['configmap', `${POOL}-reranker-config`, '-n', NS]).metadata.resourceVersion, configMapVersion, 'the ConfigMap was not rewritten by endpoint changes');
     });
   });
 

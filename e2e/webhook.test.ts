@@ -188,7 +188,7 @@ describe('sidecar injection', () => {
     }
   });
 
-  test('the operator grants the pods\' service account its pool\'s ConfigMap and nothing else (kubectl auth can-i)', async () => {
+  test('the operator grants the pods\' service account its pool\'s ConfigMap, list/watch on EndpointSlices, and nothing else (kubectl auth can-i)', async () => {
     await eventually(() => {
       try {
         return cluster.getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP]).subjects?.some((s: any) => s.name === 'search-api');
@@ -208,6 +208,11 @@ describe('sidecar injection', () => {
     assert.ok(!can('get', 'secrets'));
     assert.ok(!can('get', 'secrets/cohere'));
     assert.ok(!can('update', 'configmaps/search-reranker-config'));
+    // discoveryMode sidecar: the sidecar follows its Services' EndpointSlices itself (read only).
+    assert.ok(can('list', 'endpointslices.discovery.k8s.io'));
+    assert.ok(can('watch', 'endpointslices.discovery.k8s.io'));
+    assert.ok(!can('create', 'endpointslices.discovery.k8s.io'));
+    assert.ok(!can('list', 'pods'));
     assert.ok(!can('get', 'configmaps/search-reranker-config', `system:serviceaccount:${APP}:default`), 'no other account');
   });
 

@@ -14,6 +14,8 @@ import { adminTokenFrom } from './server/admin-auth.ts';
 import { asyncStdout, createLogger } from '../common/logger.ts';
 import { envValue, SIDECAR_ENV, type SidecarEnvName } from '../common/settings/environment.ts';
 import { startSidecar } from './server/sidecar.ts';
+import { SliceWatch } from './discovery/slice-watch.ts';
+import type { EndpointEvents } from './discovery/followed-endpoints.ts';
 
 type SecondsVar = { [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { default: number } ? K : never }[SidecarEnvName];
 
@@ -89,6 +91,19 @@ async function main(): Promise<void> {
   for (const warning of config.warnings) logger.warn({ source: config.source }, `config: ${warning}`);
   const port = Number(envValue(env, 'RERANKER_LB_PORT') ?? SIDECAR_ENV.RERANKER_LB_PORT.default);
   const hostname = envValue(env, 'RERANKER_LB_HOST') ?? SIDECAR_ENV.RERANKER_LB_HOST.default;
+  // With API access, the sidecar follows its discovery Services' EndpointSlices itself (in the
+  // ConfigMap's namespace, the pool's); without it, discovery templates are ignored.
+  let kubeApi: KubeApi | undefined;
+  try {
+    kubeApi = cmRef === undefined ? undefined : new KubeApi(loadKubeConfig());
+  } catch (error) {
+    process.stderr.write(`reranker-lb: cannot start: no Kubernetes API access for the ConfigMap watch (${(error as Error).message})\n`);
+    process.exit(2);
+  }
+  const endpoints =
+    kubeApi === undefined || cmRef === undefined
+      ? undefined
+      : (events: EndpointEvents) => new SliceWatch({ api: kubeApi, namespace: cmRef.namespace, logger, timers: systemTimers, clock: systemClock, random: Math.random, onChange: events.changed, onFailure: events.failed });
   let running: Awaited<ReturnType<typeof startSidecar>>;
   try {
     running = await startSidecar({
@@ -103,6 +118,7 @@ async function main(): Promise<void> {
       logDropped: stdout.dropped,
       adminToken,
       watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS'),
+      endpoints,
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -123,15 +139,14 @@ async function main(): Promise<void> {
     },
     'sidecar listening',
   );
-  if (cmRef !== undefined && source instanceof KubernetesSource) {
-    const api = new KubeApi(loadKubeConfig());
-    const cmWatch = watchConfigMap({ api, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+  if (cmRef !== undefined && kubeApi !== undefined && source instanceof KubernetesSource) {
+    const cmWatch = watchConfigMap({ api: kubeApi, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
     logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
     process.once('exit', () => cmWatch.stop());
     // One canary per pool: with its pod name (POD_NAME, set by injection) a sidecar follows the operator's plan.
     const podName = envValue(env, 'RERANKER_POD_NAME');
     if (podName !== undefined && podName !== '' && enabled) {
-      const planWatch = watchCanaryPlan({ api, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+      const planWatch = watchCanaryPlan({ api: kubeApi, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
       process.once('exit', () => planWatch.stop());
     }
   }

@@ -19,3 +19,11 @@ export type StrategyName = (typeof STRATEGY_NAMES)[number];
 export const CANARY_ACTIONS = ['flag', 'eject'] as const;
 
 export const DEFAULT_RETRY_STATUS_CODES = [429, 500, 502, 503, 504] as const;
+
+/**
+ * Where a pool's discovered endpoints are merged: `sidecar` — each sidecar watches the Services'
+ * EndpointSlices (the ConfigMap changes only with the spec); `rendered` — the operator writes the
+ * ready endpoints into the ConfigMap (for sidecars that may not read EndpointSlices).
+ */
+export const DISCOVERY_MODES = ['sidecar', 'rendered'] as const;
+export type DiscoveryMode = (typeof DISCOVERY_MODES)[number];

@@ -2,7 +2,7 @@
  * Every `router_settings` key, declared once (see setting.ts); a RerankerPool's `spec.routing`
  * carries the CRD twins of all but `local_backend` (which belongs to each sidecar's own pod).
  */
-import { API_FORMATS, CANARY_ACTIONS, DEFAULT_RETRY_STATUS_CODES, STRATEGY_NAMES } from './names.ts';
+import { API_FORMATS, CANARY_ACTIONS, DEFAULT_RETRY_STATUS_CODES, DISCOVERY_MODES, STRATEGY_NAMES } from './names.ts';
 import { DEFAULT_CANARY_DOCUMENTS, DEFAULT_CANARY_QUERY } from './canary-defaults.ts';
 import { DEFAULT_LOCAL_BACKEND_URL } from './environment.ts';
 import { boolean, decimal, group, integer, integers, oneOf, seconds, sidecarText, text, texts, wholeInCrd } from './kinds.ts';
@@ -92,6 +92,30 @@ export const ROUTER_SETTINGS = {
     max: 100_000,
   }),
   scrape_backend_metrics: boolean({ description: "Also read each backend's queue from its Prometheus /metrics (queue_metric) every load_signal_interval, jittered +/-10%. Off by default: one GET per backend per interval from every sidecar.", default: false }),
+  discovery_mode: oneOf(DISCOVERY_MODES, {
+    description:
+      "Where discovered endpoints are merged. sidecar: each sidecar watches the discovery Services' EndpointSlices (needs list/watch on endpointslices; the ConfigMap changes only with the spec). rendered: the operator writes every ready endpoint into the ConfigMap (sidecars that may not read EndpointSlices).",
+    default: 'sidecar',
+  }),
+  discovery_health_checks: boolean({
+    description: "Actively check discovered endpoints from every sidecar. Off: the kubelet's readiness probe, the endpoints' ready condition, is their health, and passive outlier detection covers the time between probes.",
+    default: false,
+  }),
+  outlier_consecutive_failures: integer({
+    description: 'Connection failures, timeouts and 5xx answers in a row that eject a backend for a while (passive outlier detection, from what calls see); 0 turns it off.',
+    min: 0,
+    max: 1000,
+    default: 3,
+  }),
+  outlier_base_ejection_time: seconds({
+    description: "An ejection's length: this times the backend's recent ejections (one fewer for each such span it served since), at most outlier_max_ejection_time.",
+    min: 0,
+    positive: true,
+    max: 3600,
+    default: 10,
+  }),
+  outlier_max_ejection_time: seconds({ description: 'The longest ejection.', min: 0, positive: true, max: 86_400, default: 300 }),
+  outlier_max_ejection_percent: percent('At most this % of the backends are ejected at once, and never the last one that could take a call.', 0, 100, 50),
   canary: group(CANARY_SETTINGS, { description: 'The model-consistency canary: a fixed call sent to every backend to compare their rankings.' }),
   local_backend: group(LOCAL_BACKEND_SETTINGS, { description: "The reranker in the sidecar's own pod, tried once when no backend can serve (sidecar only: the RERANKER_LOCAL_BACKEND_* variables win).", crd: false }),
 } as const;

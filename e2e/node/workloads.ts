@@ -2,7 +2,8 @@
  * The workloads of the local node's demo (make cluster) and of e2e/real-node.test.ts, as plain
  * manifests: fake-reranker backends behind a Service, a RerankerPool discovering them, and an
  * application pod wired with the sidecar as examples/sidecar-deployment.yaml wires it (native
- * sidecar, pod label, ConfigMap watch + mounted directory, probes, a Role for one ConfigMap). Its
+ * sidecar, pod label, ConfigMap watch + mounted directory, probes, a Role for one ConfigMap and
+ * the namespace's EndpointSlices, which the sidecar follows itself). Its
  * app container is the load generator (e2e/node/load-generator.ts, mounted from a ConfigMap) run
  * by the fake-backend image's Node.
  */
@@ -35,11 +36,9 @@ export function backends(namespace: string, replicas: number): unknown[] {
       spec: {
         replicas,
         selector: { matchLabels: labels },
-        // A sidecar routes to a new pod only once its own first health check passes (within 1 s
-        // of the pod entering its config); a rollout that removes the old pods before that can
-        // leave it nothing verified to route to (503s). minReadySeconds gives it that time.
-        minReadySeconds: 3,
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        // No minReadySeconds: a sidecar routes to a pod as soon as its EndpointSlice says ready
+        // (the kubelet's readiness probe is its health), and the whole new set comes up at once.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
         template: {
           metadata: { labels },
           spec: {
@@ -97,7 +96,11 @@ export function app(namespace: string, sidecarTag = IMAGE_TAG): unknown[] {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: `${APP}-reranker-lb`, namespace },
-      rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [configMap], verbs: ['get', 'list', 'watch'] }],
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [configMap], verbs: ['get', 'list', 'watch'] },
+        // The backends' endpoints (discoveryMode sidecar): every EndpointSlice of the namespace is readable.
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      ],
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -13,7 +13,7 @@ import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { deadline } from '../../common/deadline.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
-import { SERVICE_NAME_LABEL, type EndpointSlice } from '../render/discovery.ts';
+import { SERVICE_NAME_LABEL, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
 import { poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';
@@ -177,7 +177,7 @@ export class Controller {
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       event: (pool, type, reason, message) =>
         this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
-      askSidecars: (pods, port, wanted) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000 }),
+      askSidecars: (pods, port, wanted, endpoints) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000, endpoints }),
       written: this.#written,
       sidecarVersion: d.sidecarVersion,
       requeue: { policy: d.verifyPolicy ?? DEFAULT_VERIFY_POLICY, random: d.random, lagStreaks: this.#lagStreak },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../common/logger.ts';
 import { poolSpecSchema, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
-import type { EndpointSlice } from '../render/discovery.ts';
+import { slicesDigest, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import type { CachedConfigMap, CachedPod } from './cache-transforms.ts';
 import { reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
 import { checkSidecars } from './sidecar-sync.ts';
@@ -25,7 +25,7 @@ function sliceOf(n: number): EndpointSlice {
 
 /** A world whose caches only change when the test says so (as a lagging informer would). */
 function world(spec: unknown, endpoints = 2) {
-  const state = { pool: poolOf(spec), slices: [sliceOf(endpoints)], cm: undefined as CachedConfigMap | undefined, pods: [] as CachedPod[], served: new Map<string, string>() };
+  const state = { pool: poolOf(spec), slices: [sliceOf(endpoints)], cm: undefined as CachedConfigMap | undefined, pods: [] as CachedPod[], served: new Map<string, string>(), merged: new Map<string, string>() };
   /** Status fields a merge-patching older operator co-owns: an apply that omits them leaves them. */
   const coOwned = new Set<string>();
   const writes: { kind: 'apply' | 'status' | 'cleanup'; body: any; result?: PoolStatus }[] = [];
@@ -65,12 +65,13 @@ function world(spec: unknown, endpoints = 2) {
     logger: createLogger('silent'),
     now: () => 'T0',
     event: (_pool, type, reason) => events.push(`${type} ${reason}`),
-    askSidecars: (pods, port, wanted) =>
+    askSidecars: (pods, port, wanted, endpoints) =>
       checkSidecars(pods, port, wanted, {
+        endpoints,
         async ask(pod) {
           const served = state.served.get(pod.name);
           if (served === undefined) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
-          return { hash: served, inconsistent: [] };
+          return { hash: served, endpoints: state.merged.get(pod.name), inconsistent: [] };
         },
       }),
     written: { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>() },
@@ -100,8 +101,20 @@ describe('writes', () => {
     assert.deepEqual(w.writes.map((x) => x.kind), ['apply', 'status'], 'still one of each after the caches caught up');
   });
 
-  test('100 renders of changing endpoints: one apply and one status patch each, no more', async () => {
+  test('discoveryMode sidecar (the default): 100 endpoint changes leave the ConfigMap alone', async () => {
     const w = world({ discovery: [{ service: 'tei', portName: 'http' }] });
+    for (let i = 1; i <= 100; i++) {
+      w.state.slices = [sliceOf(2 + (i % 2 === 0 ? i : 0))];
+      await w.reconcile();
+      if (i % 3 === 0) w.catchUp();
+    }
+    assert.equal(w.writes.filter((x) => x.kind === 'apply').length, 1, 'only the first render is applied');
+    assert.match(w.writes[0]!.body.data['reranker_config.yaml'], /discovery:\n {2}- service: tei\n {4}port_name: http\n/);
+    assert.doesNotMatch(w.writes[0]!.body.data['reranker_config.yaml'], /10\.0\.0\./, 'no endpoint address in the ConfigMap');
+  });
+
+  test('discoveryMode rendered: 100 renders of changing endpoints: one apply and one status patch each, no more', async () => {
+    const w = world({ routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'tei', portName: 'http' }] });
     for (let i = 1; i <= 100; i++) {
       w.state.slices = [sliceOf(2 + (i % 2 === 0 ? i : 0))];
       await w.reconcile();
@@ -124,6 +137,8 @@ describe('sidecar sync', () => {
     assert.equal((await w.reconcile()).requeueAfterMs, 2000, 'still lagging: backing off');
     const hash = w.writes[0]!.body.metadata.annotations['reranker.dev/config-hash'] as string;
     w.state.served.set('search-api-1', hash).set('search-api-2', hash);
+    const digest = slicesDigest(['tei'], w.state.slices);
+    w.state.merged.set('search-api-1', digest).set('search-api-2', digest);
     w.catchUp();
     assert.deepEqual(Object.values(await w.reconcile()), ['synced', 30_000], 'a synced pool still asks to be verified again, after the resync period');
     w.catchUp();
@@ -134,7 +149,29 @@ describe('sidecar sync', () => {
     const status = w.writes.at(-1)!.body.status;
     assert.equal(cond(status, 'SidecarsSynced').status, 'False');
     assert.equal(cond(status, 'SidecarsSynced').message, `1/2 sidecars serve config ${hash.slice(0, 12)}; search-api-2 serves ffffffffffff (want ${hash.slice(0, 12)})`);
-    assert.deepEqual(status.sidecars, { synced: 1, total: 2, summary: '1/2' });
+    assert.deepEqual(status.sidecars, { synced: 1, total: 2, summary: '1/2', endpointsSynced: 2 });
+  });
+
+  test('settings and endpoints are told apart: an endpoint change the sidecars have not merged yet leaves SidecarsSynced True', async () => {
+    const w = world(SPEC);
+    w.state.pods = ['search-api-1', 'search-api-2'].map((name, i) => ({ metadata: { name, namespace: 'ns', labels: { app: 'search-api' } }, status: { podIP: `10.9.0.${i}` } }));
+    await w.reconcile();
+    const hash = w.writes[0]!.body.metadata.annotations['reranker.dev/config-hash'] as string;
+    const old = slicesDigest(['tei'], w.state.slices);
+    w.state.served.set('search-api-1', hash).set('search-api-2', hash);
+    w.state.merged.set('search-api-1', old).set('search-api-2', old);
+    w.catchUp();
+    w.state.slices = [{ ...sliceOf(3), metadata: { ...sliceOf(3).metadata, resourceVersion: '77' } }];
+    const now = slicesDigest(['tei'], w.state.slices);
+    w.state.merged.set('search-api-1', now);
+    assert.equal((await w.reconcile()).sidecars, 'lagging', 'verified again soon');
+    const status = w.writes.at(-1)!.body.status;
+    assert.equal(w.writes.filter((x) => x.kind === 'apply').length, 1, 'the ConfigMap is untouched');
+    assert.equal(cond(status, 'SidecarsSynced').status, 'True');
+    assert.equal(cond(status, 'EndpointsSynced').status, 'False');
+    assert.equal(cond(status, 'EndpointsSynced').message, `1/2 sidecars merged endpoints ${now.slice(0, 12)}; search-api-2 has ${old.slice(0, 12)} (want ${now.slice(0, 12)})`);
+    assert.equal(cond(status, 'Ready').status, 'True', 'endpoints in motion do not make the pool unready');
+    assert.deepEqual([status.endpointsDigest, status.sidecars.endpointsSynced], [now, 1]);
   });
 });
 
@@ -168,7 +205,7 @@ describe('one canary per pool', () => {
 
 describe('size', () => {
   test('a pool that grows past a ConfigMap keeps its last good ConfigMap and turns Ready=False (ConfigTooLarge) with a Warning', async () => {
-    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 100);
+    const w = world({ routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'tei', portName: 'http' }] }, 100);
     await w.reconcile();
     w.catchUp();
     const good = w.state.cm!.dataHash;
@@ -183,6 +220,15 @@ describe('size', () => {
     w.catchUp();
     await w.reconcile();
     assert.deepEqual(w.events, ['Normal Rendered', 'Warning ConfigTooLarge'], 'one warning per transition');
+  });
+
+  test('in discoveryMode sidecar the same 12,000 endpoints are no problem: the ConfigMap holds no endpoint', async () => {
+    const w = world({ discovery: [{ service: 'tei', portName: 'http' }] }, 12_000);
+    await w.reconcile();
+    const status = w.writes.at(-1)!.body.status;
+    assert.equal(cond(status, 'Ready').status, 'True');
+    assert.deepEqual(status.backends, { static: 0, discovered: 12_000, ready: 12_000 });
+    assert.ok(w.writes[0]!.body.data['reranker_config.yaml'].length < 1000);
   });
 });
 

@@ -13,7 +13,7 @@ import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
 import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
-import { discoverEndpoints, type EndpointSlice } from '../render/discovery.ts';
+import { discoverEndpoints, slicesDigest, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
 import { computeStatus, warningsFor, type RenderFailure } from '../status/conditions.ts';
 import { holdsOwn, strayFields } from '../status/owned.ts';
@@ -49,7 +49,7 @@ export interface ReconcilerDeps {
   readonly now: () => string;
   readonly event: RecordEvent;
   /** Asks the pods which config they serve (sidecar-sync.ts, with its timeout and concurrency cap). */
-  readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string) => Promise<SyncReport>;
+  readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string, endpoints?: string) => Promise<SyncReport>;
   /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
   readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined>; readonly canaryPlan?: WriteMemo<string | undefined> };
   /** Sidecar injection: the version the operator injects; undefined: injection off. */
@@ -96,6 +96,12 @@ function render(pool: RerankerPool, caches: Caches, ns: string): Rendering {
   const rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
   const tooLarge = configSizeProblem(rendered);
   return tooLarge === undefined ? { spec, rendered, failure: undefined, missingServices, upgraded } : { spec, rendered: undefined, failure: tooLarge, missingServices, upgraded };
+}
+
+/** The digest sidecars that merge endpoints themselves should report: the operator's own view of the slices. */
+function wantedEndpoints(spec: PoolSpec, slices: readonly EndpointSlice[]): string | undefined {
+  if (spec.discovery.length === 0 || (spec.routing.discoveryMode ?? 'sidecar') !== 'sidecar') return undefined;
+  return slicesDigest(spec.discovery.map((d) => d.service), slices);
 }
 
 function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfig): unknown {
@@ -161,7 +167,8 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   }
   const appliedHash = rendered?.hash ?? inPlace;
 
-  // Ask the sidecars which config they serve.
+  // Ask the sidecars which config they serve and, where they merge endpoints themselves, which.
+  const endpointsDigest = spec === undefined ? undefined : wantedEndpoints(spec, deps.caches.slices(ns));
   const selector = spec?.sidecarSelector;
   let sidecars: SyncReport | undefined;
   let pods: SidecarPod[] = [];
@@ -170,7 +177,7 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
       .sidecarPods(ns)
       .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selectsSidecar(selector, pool.metadata.name, p.metadata.labels))
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
-    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash);
+    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash, endpointsDigest);
   }
   // One canary per pool: which sidecar runs it, and its verdicts for the others.
   const plans = deps.written.canaryPlan;
@@ -181,12 +188,13 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
 
   // Status (our part of it), written once and only when it changed.
   const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion);
-  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection }, deps.now());
+  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection, endpointsDigest }, deps.now());
   if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
     const written = await writeStatus(deps, key, pool, status);
     deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
   if (sidecars === undefined || sidecars.total === 0) return resultOf(key, 'none', deps);
-  return resultOf(key, sidecars.synced === sidecars.total ? 'synced' : 'lagging', deps);
+  const endpointsLag = sidecars.endpoints !== undefined && sidecars.endpoints.synced < sidecars.total;
+  return resultOf(key, sidecars.synced === sidecars.total && !endpointsLag ? 'synced' : 'lagging', deps);
 }

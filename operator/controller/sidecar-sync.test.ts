@@ -101,3 +101,26 @@ test("a sidecar's canary rounds are read only from one that measures (runner or 
   const report = await checkSidecars([pod, { name: 'app-1', ip: '127.0.0.1' }], port, WANT, { ask: async (p) => (p.name === 'app-0' ? { hash: WANT, inconsistent: [], runnerRound: { inconsistent: ['x'], at: 'T' } } : { hash: WANT, inconsistent: [] }) });
   assert.deepEqual([...report.runnerRounds!.keys()], ['app-0']);
 });
+
+test('settings and endpoints are compared apart: a sidecar on the wanted config with older endpoints is synced for one, not the other', async () => {
+  const report = await checkSidecars(pods.slice(0, 3), 8000, WANT, {
+    endpoints: 'e'.repeat(16),
+    async ask(pod) {
+      if (pod.name === 'pod-02') throw Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+      return { hash: WANT, endpoints: pod.name === 'pod-00' ? 'e'.repeat(16) : 'd'.repeat(16), inconsistent: [] };
+    },
+  });
+  assert.deepEqual([report.synced, report.differing], [2, ['pod-02 unreachable (ECONNREFUSED)']]);
+  assert.deepEqual(report.endpoints, { synced: 1, differing: ['pod-01 has dddddddddddd (want eeeeeeeeeeee)', 'pod-02 unreachable (ECONNREFUSED)'] });
+});
+
+test('the HTTP asker reads the settings hash and the endpoint digest from /lb/config', async (t) => {
+  const server = createServer((_req, res) => res.end(JSON.stringify({ hash: WANT, endpoints: { mode: 'watch', digest: 'f'.repeat(16) }, inconsistent_backends: ['x'] })));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const asker = httpSidecarAsker(500);
+  t.after(() => asker.close());
+  const view = await asker.ask({ name: 'pod-00', ip: '127.0.0.1' }, (server.address() as { port: number }).port, 1000);
+  assert.deepEqual(view, { hash: WANT, endpoints: 'f'.repeat(16), inconsistent: ['x'] });
+});

@@ -1,6 +1,7 @@
 /**
- * Asks each sidecar pod which config it serves (GET /lb/config, only `hash` is read) and reports
- * the pods that differ from the wanted hash, by name, with what they serve. At most
+ * Asks each sidecar pod which config it serves (GET /lb/config: `hash`, the settings, and
+ * `endpoints.digest`, the EndpointSlices it has merged) and reports the pods that differ from the
+ * wanted hash (and, where sidecars merge endpoints themselves, the wanted digest), by name. At most
  * `concurrency` requests are in flight per call; each has a short timeout.
  */
 import { Agent, request } from 'undici';
@@ -20,11 +21,15 @@ export interface SyncReport {
   readonly inconsistent: readonly string[];
   /** The last rounds of sidecars that run canary rounds themselves, by pod (none: absent); the plan takes its runner's. */
   readonly runnerRounds?: ReadonlyMap<string, RunnerRound>;
+  /** When endpoints were wanted: sidecars that merged exactly them, and the others ("<pod> has <digest12> (want <digest12>)"). */
+  readonly endpoints?: { readonly synced: number; readonly differing: readonly string[] };
 }
 
 /** What a sidecar says of itself: the config it serves, and the backends its canary distrusts. */
 export interface SidecarView {
   readonly hash: string | undefined;
+  /** The digest of the EndpointSlices it merged (discoveryMode sidecar), if it reports one. */
+  readonly endpoints?: string | undefined;
   readonly inconsistent: readonly string[];
   /** Set when it runs canary rounds itself (the plan's runner, or its own) and has finished one. */
   readonly runnerRound?: RunnerRound;
@@ -62,12 +67,18 @@ export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
           await res.body.dump();
           throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
         }
-        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown; canary?: { role?: unknown; last_round_at?: unknown } | null };
+        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown; canary?: { role?: unknown; last_round_at?: unknown } | null; endpoints?: { digest?: unknown } };
         const inconsistent = namesOf(body.inconsistent_backends);
         // A sidecar that measures (the runner, or one running its own canary: an older or hand-wired one).
         const measures = body.canary?.role === 'runner' || body.canary?.role === 'own';
         const round = measures && typeof body.canary?.last_round_at === 'string' ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) } : undefined;
-        return { hash: typeof body.hash === 'string' ? body.hash : undefined, inconsistent, ...(round === undefined ? {} : { runnerRound: round }) };
+        const digest = body.endpoints?.digest;
+        return {
+          hash: typeof body.hash === 'string' ? body.hash : undefined,
+          endpoints: typeof digest === 'string' && digest.length <= 64 ? digest : undefined,
+          inconsistent,
+          ...(round === undefined ? {} : { runnerRound: round }),
+        };
       } catch (error) {
         if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
         throw error;
@@ -88,6 +99,8 @@ export interface CheckOptions {
   readonly budgetMs?: number;
   /** Milliseconds, monotonic (injected in tests). */
   readonly now?: () => number;
+  /** The endpoint digest sidecars should report (the operator's over its own cache); unset: not compared. */
+  readonly endpoints?: string;
 }
 
 /** Runs `fn` over `items` with at most `limit` at once, keeping the order of results; `skip` for those not started by `deadline`. */
@@ -112,18 +125,30 @@ export async function checkSidecars(pods: readonly SidecarPod[], port: number, w
   const now = options.now ?? (() => performance.now());
   const budgetMs = options.budgetMs ?? 5000;
   const late = { now, deadline: now() + budgetMs, skip: (pod: SidecarPod) => `${pod.name} not asked (the ${budgetMs / 1000} s sync check budget was spent)` };
+  const wantedEndpoints = options.endpoints;
+  const endpointsDiffering: string[] = [];
   const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
     try {
       const view = await ask(pod, port, timeoutMs);
       for (const name of view.inconsistent) inconsistent.add(name);
       if (view.runnerRound !== undefined) runnerRounds.set(pod.name, view.runnerRound);
+      if (wantedEndpoints !== undefined && view.endpoints !== wantedEndpoints) {
+        endpointsDiffering.push(`${pod.name} has ${view.endpoints === undefined ? 'no endpoints' : view.endpoints.slice(0, 12)} (want ${wantedEndpoints.slice(0, 12)})`);
+      }
       const served = view.hash;
       return served === wanted ? undefined : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
     } catch (error) {
-      return `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
+      const unreachable = `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
+      if (wantedEndpoints !== undefined) endpointsDiffering.push(unreachable);
+      return unreachable;
     }
   }, late);
   const differing = results.filter((r): r is string => r !== undefined).sort();
-  const report = { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
-  return runnerRounds.size === 0 ? report : { ...report, runnerRounds };
+  const base: SyncReport = { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
+  const report = runnerRounds.size === 0 ? base : { ...base, runnerRounds };
+  if (wantedEndpoints === undefined) return report;
+  // Pods not asked (the budget was spent) are not known to have the endpoints either.
+  const notAsked = results.filter((r) => r?.includes(' not asked ')).map((r) => r!);
+  const endpointsOff = [...endpointsDiffering, ...notAsked].sort();
+  return { ...report, endpoints: { synced: pods.length - endpointsOff.length, differing: endpointsOff } };
 }

@@ -8,17 +8,13 @@ import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/s
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { crdShape } from '../../common/settings/setting.ts';
 import { SIDECAR_PORT } from '../../common/settings/environment.ts';
+import { DISCOVERY_FIELDS, MAX_DISCOVERY_ENTRIES } from '../../common/settings/discovery-fields.ts';
 
 export const GROUP = 'reranker.dev';
 export const VERSION = 'v1alpha1';
 export const KIND = 'RerankerPool';
 export const PLURAL = 'rerankerpools';
 
-const dnsLabel = z
-  .string()
-  .min(1)
-  .max(63)
-  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 /** A Secret's name: a DNS subdomain (dots allowed), as Kubernetes validates it. */
 const dnsSubdomain = z
   .string()
@@ -57,10 +53,7 @@ export const staticBackendSchema = z
 
 export const discoverySchema = z
   .object({
-    service: dnsLabel.describe('A Service in the pool\'s namespace; every ready endpoint of its EndpointSlices becomes a backend named <service>/<pod>.'),
-    portName: z.string().min(1).max(15).optional().describe("The endpoint port by name (the Service port's name)."),
-    port: z.int().min(1).max(65535).optional().describe('The endpoint port by number (default: the only or first port).'),
-    scheme: z.enum(['http', 'https']).default('http').describe('How the endpoints are called.'),
+    ...DISCOVERY_FIELDS,
     apiKeySecretRef: secretKeyRefSchema.optional(),
     ...backendSettings,
   })
@@ -105,7 +98,7 @@ export const poolSpecSchema = z
       .describe('Backends at fixed URLs.'),
     discovery: z
       .array(discoverySchema)
-      .max(16)
+      .max(MAX_DISCOVERY_ENTRIES)
       .default([])
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['service'] })
       .describe('Services whose ready endpoints are backends, followed as they change.'),
@@ -126,7 +119,7 @@ export const conditionSchema = z
       .string()
       .max(316)
       .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
-      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced or ModelConsistent (others may add their own).'),
+      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced or ModelConsistent (others may add their own).'),
     status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
     observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation the condition was computed from.'),
     lastTransitionTime: z.string().max(64).meta({ format: 'date-time' }).describe('When the status last changed.'),
@@ -150,7 +143,7 @@ export const poolStatusSchema = z
       .max(16)
       .optional()
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
-      .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, ModelConsistent.'),
+      .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced, ModelConsistent.'),
     backends: z
       .object({ static: count('Static backends.'), discovered: count('Discovered endpoints, ready or not.'), ready: count('Backends in the rendered config.') })
       .optional()
@@ -158,9 +151,19 @@ export const poolStatusSchema = z
     configMapName: z.string().max(253).optional().describe('The ConfigMap the config is rendered into.'),
     configHash: z.string().max(64).optional().describe('sha256 of the rendered config: what a synced sidecar reports.'),
     sidecars: z
-      .object({ synced: count('Sidecars serving configHash.'), total: count('Sidecars selected.'), summary: z.string().max(32).describe('synced/total.') })
+      .object({
+        synced: count('Sidecars serving configHash (the settings, static backends and discovery templates).'),
+        total: count('Sidecars selected.'),
+        summary: z.string().max(32).describe('synced/total.'),
+        endpointsSynced: count('Sidecars that merged the EndpointSlices of endpointsDigest (discoveryMode sidecar).').optional(),
+      })
       .optional()
       .describe('Sidecars that loaded the rendered config.'),
+    endpointsDigest: z
+      .string()
+      .max(64)
+      .optional()
+      .describe("Digest of the discovery Services' EndpointSlices (names and resourceVersions) as the operator sees them: what a sidecar that merged them reports (discoveryMode sidecar)."),
     inconsistentBackends: z.array(z.string().max(253)).max(64).optional().describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
     injection: z
       .object({

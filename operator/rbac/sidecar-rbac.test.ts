@@ -13,9 +13,12 @@ test('the service accounts of the pool\'s injected pods, once each; no account m
   assert.deepEqual(injectedServiceAccounts(POOL, pods), ['default', 'search-api']);
 });
 
-test('the Role reads exactly the pool\'s ConfigMap and its canary plan; both objects are owned by the pool', () => {
+test('the Role reads exactly the pool\'s ConfigMap and its canary plan, and lists/watches EndpointSlices (never writes); both objects are owned by the pool', () => {
   const role = desiredRole(POOL);
-  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'search-reranker-config-canary'], verbs: ['get', 'list', 'watch'] }]);
+  assert.deepEqual(role.rules, [
+    { apiGroups: [''], resources: ['configmaps'], resourceNames: ['search-reranker-config', 'search-reranker-config-canary'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+  ]);
   const binding = desiredRoleBinding(POOL, ['search-api']);
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'search-api', namespace: 'app' }]);
   for (const o of [role, binding]) assert.deepEqual(o.metadata.ownerReferences[0], { apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', name: 'search', uid: 'u-1', controller: true, blockOwnerDeletion: true });

@@ -1,6 +1,6 @@
 /**
  * Pure: a pool + the pods injected for it -> the Role that may read exactly the pool's ConfigMap
- * and the RoleBinding to those pods' service accounts. Both are owned by the pool, so the garbage
+ * (and the namespace's EndpointSlices, for discovery) and the RoleBinding to those pods' service accounts. Both are owned by the pool, so the garbage
  * collector removes them with it.
  */
 import { GROUP, KIND, VERSION } from '../crd/pool-schema.ts';
@@ -41,8 +41,15 @@ export function desiredRole(pool: PoolRef): Record<string, any> {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
-    // The config, and the canary plan (which sidecar runs the pool's one canary, and its verdicts).
-    rules: [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name), canaryPlanConfigMapName(configMapNameOf(pool.name))], verbs: ['get', 'list', 'watch'] }],
+    rules: [
+      // The config, and the canary plan (which sidecar runs the pool's one canary, and its verdicts),
+      // by name: the sidecar watches them for reloads within milliseconds.
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name), canaryPlanConfigMapName(configMapNameOf(pool.name))], verbs: ['get', 'list', 'watch'] },
+      // The endpoints of the pool's discovery Services (routing.discoveryMode: sidecar), as
+      // kube-proxy reads them. RBAC cannot narrow this by label: every EndpointSlice of the
+      // namespace is readable (pod names and IPs, node names, readiness), nothing else.
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+    ],
   };
 }
 

@@ -2,6 +2,11 @@
  * Pure: a RerankerPool and its discovered endpoints -> the sidecar's reranker_config.yaml, in the
  * seed's format. Keys are written in a fixed order and backends sorted, so the same inputs always
  * give the same bytes (same hash, no spurious reloads).
+ *
+ * `routing.discoveryMode: sidecar` (the default): the config carries settings, static backends and
+ * one discovery template per entry; each sidecar merges the endpoints itself, so the ConfigMap
+ * changes only when the spec does. `rendered`: every ready endpoint is written in as a backend.
+ * The endpoints are counted for status either way.
  */
 import { createHash } from 'node:crypto';
 import { dump } from 'js-yaml';
@@ -9,7 +14,7 @@ import { EITHER_SETTINGS, ENTRY_SETTINGS, PARAMS_SETTINGS } from '../../common/s
 import { ROUTER_SETTINGS } from '../../common/settings/router-settings.ts';
 import { toSidecarSettings } from '../../common/settings/setting.ts';
 import type { DiscoveryEntry, RerankerPool, SettingValues } from '../crd/pool-schema.ts';
-import type { DiscoveredEndpoint } from './discovery.ts';
+import type { DiscoveredEndpoint } from '../../common/discovery/endpoint-slices.ts';
 import { secretEnvName } from './secret-env.ts';
 
 export { CONFIG_FILE_KEY as CONFIG_KEY } from '../../common/config-schema.ts';
@@ -45,7 +50,16 @@ export interface DiscoveryResult {
   readonly endpoints: readonly DiscoveredEndpoint[];
 }
 
+/** A discovery entry as the sidecar's template: what names its endpoints, then its backend settings. */
+function template(d: DiscoveryEntry): Record<string, unknown> {
+  const { model_name: _name, litellm_params: params, ...rest } = entry('', '', d);
+  const { api_base: _base, ...kept } = params as Record<string, unknown>;
+  const where = { service: d.service, ...(d.portName === undefined ? {} : { port_name: d.portName }), ...(d.port === undefined ? {} : { port: d.port }), ...(d.scheme === 'http' ? {} : { scheme: d.scheme }) };
+  return { ...where, ...rest, ...(Object.keys(kept).length === 0 ? {} : { litellm_params: kept }) };
+}
+
 export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryResult[]): RenderedConfig {
+  const sidecarMode = (pool.spec.routing.discoveryMode ?? 'sidecar') === 'sidecar';
   const statics = [...pool.spec.backends].sort((a, b) => (a.name < b.name ? -1 : 1)).map((b) => entry(b.name, b.apiBase.replace(/\/+$/, ''), b));
   const dynamic: Record<string, unknown>[] = [];
   let discoveredCount = 0;
@@ -55,10 +69,15 @@ export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryR
     for (const endpoint of endpoints) {
       if (!endpoint.ready) continue;
       readyDiscovered++;
-      dynamic.push(entry(endpoint.name, endpoint.apiBase, d));
+      if (!sidecarMode) dynamic.push(entry(endpoint.name, endpoint.apiBase, d));
     }
   }
-  const doc = { model_list: [...statics, ...dynamic], router_settings: toSidecarSettings(ROUTER_SETTINGS, pool.spec.routing) };
+  const templates = sidecarMode ? [...pool.spec.discovery].sort((a, b) => (a.service < b.service ? -1 : 1)).map(template) : [];
+  const doc = {
+    model_list: [...statics, ...dynamic],
+    ...(templates.length === 0 ? {} : { discovery: templates }),
+    router_settings: toSidecarSettings(ROUTER_SETTINGS, pool.spec.routing),
+  };
   const header = `# Rendered by the reranker-lb operator from RerankerPool ${pool.metadata.namespace}/${pool.metadata.name}. Do not edit: changes are overwritten.\n`;
   const text = header + dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false });
   return {

@@ -3,10 +3,11 @@ import { describe, test } from 'node:test';
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import { seededRandom, type Random } from '../../common/clock.ts';
 import { poolSpecSchema, type RerankerPool } from '../crd/pool-schema.ts';
-import { discoverEndpoints, type EndpointSlice } from './discovery.ts';
+import { discoverEndpoints, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { configSizeProblem } from './config-size.ts';
 import { renderConfig } from './render-config.ts';
 import { secretEnvName } from './secret-env.ts';
+import { mergeEndpoints } from '../../sidecar/discovery/merge-endpoints.ts';
 
 function pool(spec: unknown): RerankerPool {
   return { metadata: { name: 'search', namespace: 'prod', generation: 1 }, spec: poolSpecSchema.parse(spec) };
@@ -18,35 +19,9 @@ function slice(name: string, service: string, endpoints: EndpointSlice['endpoint
 
 const ep = (ip: string, pod: string, conditions: { ready?: boolean | null; terminating?: boolean } = { ready: true }) => ({ addresses: [ip], conditions, targetRef: { kind: 'Pod', name: pod } });
 
-describe('discovery', () => {
-  const entry = poolSpecSchema.parse({ discovery: [{ service: 'tei', portName: 'http', apiFormat: 'tei' }] }).discovery[0]!;
-
-  test('ready endpoints become backends named after their pod; not-ready and terminating ones do not count as ready', () => {
-    const found = discoverEndpoints(entry, [
-      slice('tei-1', 'tei', [ep('198.18.0.3', 'tei-b'), ep('198.18.0.2', 'tei-a'), ep('198.18.0.4', 'tei-c', { ready: false }), ep('198.18.0.5', 'tei-d', { ready: true, terminating: true })]),
-      slice('other', 'other-svc', [ep('198.18.0.9', 'x')]),
-    ]);
-    assert.deepEqual(found, [
-      { name: 'tei/tei-a', apiBase: 'http://198.18.0.2:8080', ready: true },
-      { name: 'tei/tei-b', apiBase: 'http://198.18.0.3:8080', ready: true },
-      { name: 'tei/tei-c', apiBase: 'http://198.18.0.4:8080', ready: false },
-      { name: 'tei/tei-d', apiBase: 'http://198.18.0.5:8080', ready: false },
-    ]);
-  });
-
-  test('ready unset (nil) means ready, as the API documents; IPv6 addresses are bracketed', () => {
-    const found = discoverEndpoints(entry, [slice('s', 'tei', [ep('fd00::7', 'p', { ready: null })])]);
-    assert.deepEqual(found, [{ name: 'tei/p', apiBase: 'http://[fd00::7]:8080', ready: true }]);
-  });
-
-  test('a slice without the named port contributes nothing', () => {
-    assert.deepEqual(discoverEndpoints(entry, [slice('s', 'tei', [ep('198.18.0.2', 'p')], [{ name: 'grpc', port: 9000 }])]), []);
-  });
-});
-
 describe('rendering', () => {
   const spec = {
-    routing: { routingStrategy: 'least-busy', numRetries: 1 },
+    routing: { routingStrategy: 'least-busy', numRetries: 1, discoveryMode: 'rendered' },
     backends: [
       { name: 'zeta', apiBase: 'https://api.example.com/', apiFormat: 'cohere', model: 'rerank-v3.5', priority: 1, apiKeySecretRef: { name: 'cohere', key: 'api-key' } },
       { name: 'alpha', apiBase: 'http://10.0.0.1:8000', rpm: 100 },
@@ -55,8 +30,8 @@ describe('rendering', () => {
   };
   const slices = [slice('tei-1', 'tei', [ep('198.18.0.3', 'tei-b'), ep('198.18.0.2', 'tei-a'), ep('198.18.0.4', 'tei-c', { ready: false })])];
 
-  function render(s = slices) {
-    const p = pool(spec);
+  function render(s = slices, mode = 'rendered') {
+    const p = pool({ ...spec, routing: { ...spec.routing, discoveryMode: mode } });
     return renderConfig(p, p.spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, s) })));
   }
 
@@ -76,6 +51,21 @@ describe('rendering', () => {
     assert.deepEqual(config.warnings, []);
   });
 
+  test('discoveryMode sidecar: the config holds a template, and the sidecar merges the same backends from the slices', () => {
+    const r = render(slices, 'sidecar');
+    assert.doesNotMatch(r.text, /198\.18\./, 'no endpoint in the ConfigMap');
+    const env = { [secretEnvName({ name: 'cohere', key: 'api-key' })]: 'sk-test' };
+    const all = mergeEndpoints(parseConfigText(r.text, 'rendered', env), slices).config;
+    assert.deepEqual(all.backends.filter((b) => b.endpoint === 'not-ready').map((b) => b.name), ['tei/tei-c'], 'a not-ready endpoint is kept as a last resort');
+    const merged = { ...all, backends: all.backends.filter((b) => b.endpoint !== 'not-ready') };
+    const rendered = parseConfigText(render(slices, 'rendered').text, 'rendered', env);
+    const strip = (b: (typeof merged.backends)[number]) => ({ ...b, endpoint: undefined, healthCheckEnabled: undefined });
+    assert.deepEqual(merged.backends.map(strip), rendered.backends.map(strip), 'both modes give the sidecar the same backends');
+    assert.deepEqual(merged.backends.map((b) => b.endpoint), [undefined, undefined, 'ready', 'ready']);
+    assert.deepEqual(merged.backends.map((b) => b.healthCheckEnabled), [true, true, false, false], 'discovered endpoints are not actively checked by default');
+    assert.equal(render(slices, 'sidecar').hash, render([slice('tei-1', 'tei', [ep('198.18.0.2', 'tei-a')])], 'sidecar').hash, 'endpoint changes do not change the config');
+  });
+
   test('equal inputs in any order render equal bytes', () => {
     const reversed = [slice('tei-1', 'tei', [...slices[0]!.endpoints!].reverse())];
     assert.equal(render().hash, render(reversed).hash);
@@ -85,7 +75,7 @@ describe('rendering', () => {
 
 describe('size', () => {
   const tei = (n: number) => {
-    const p = pool({ discovery: [{ service: 'tei-reranker', portName: 'http', apiFormat: 'tei' }] });
+    const p = pool({ routing: { discoveryMode: 'rendered' }, discovery: [{ service: 'tei-reranker', portName: 'http', apiFormat: 'tei' }] });
     const endpoints = Array.from({ length: n }, (_, i) => ep(`10.244.${(i >> 8) & 255}.${i & 255}`, `tei-reranker-7d9f8b6c4d-${String(i).padStart(5, '0')}`));
     return renderConfig(p, p.spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, [slice('s', 'tei-reranker', endpoints)]) })));
   };
@@ -135,6 +125,7 @@ function randomPool(random: Random, i: number): unknown {
       allowedFails: maybe(Math.floor(random() * 5)),
       cooldownTime: maybe(`${1 + Math.floor(random() * 60)}s`),
       sidecarCount: maybe(1 + Math.floor(random() * 5)),
+      discoveryMode: maybe(pick(['sidecar', 'rendered'])),
     },
     backends,
     discovery,
@@ -145,12 +136,10 @@ test('property: 300 random valid pools all render configs the sidecar accepts wi
   const random = seededRandom(2026);
   for (let i = 0; i < 300; i++) {
     const p = pool(randomPool(random, i));
-    const discovered = p.spec.discovery.map((entry) => ({
-      entry,
-      endpoints: discoverEndpoints(entry, [slice(`sl-${i}`, entry.service, [ep(`198.18.${i % 250}.${1 + Math.floor(random() * 200)}`, `pod-${i}`)], [{ name: 'http', port: 8080 }])]),
-    }));
-    const r = renderConfig(p, discovered);
-    const config = parseConfigText(r.text, `pool ${i}`, {});
+    const slices = p.spec.discovery.map((entry, n) => slice(`sl-${i}-${n}`, entry.service, [ep(`198.18.${i % 250}.${1 + Math.floor(random() * 200)}`, `pod-${i}`)], [{ name: 'http', port: 8080 }]));
+    const r = renderConfig(p, p.spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
+    // Whichever the mode, the sidecar ends up with the ready backends.
+    const config = mergeEndpoints(parseConfigText(r.text, `pool ${i}`, {}), slices).config;
     assert.equal(config.backends.length, r.readyCount, `pool ${i}`);
     assert.deepEqual(config.warnings, [], `pool ${i}`);
     // Keys left out because they equal the sidecar's defaults load as the spec's values.

@@ -23,7 +23,17 @@ export interface Observed {
   /** Services named in spec.discovery that do not exist. */
   readonly missingServices: readonly string[];
   /** undefined: the pool selects no sidecar pods. */
-  readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[]; readonly inconsistent: readonly string[] } | undefined;
+  readonly sidecars:
+    | {
+        readonly total: number;
+        readonly synced: number;
+        readonly differing: readonly string[];
+        readonly inconsistent: readonly string[];
+        readonly endpoints?: { readonly synced: number; readonly differing: readonly string[] };
+      }
+    | undefined;
+  /** The EndpointSlices' digest sidecars should have merged (discoveryMode sidecar); undefined: they get endpoints in the config. */
+  readonly endpointsDigest?: string | undefined;
   /** Sidecar injection: injectionStatus(...) of the pool's pods; undefined: none injected. */
   readonly injection?: PoolStatus['injection'];
 }
@@ -76,6 +86,23 @@ function sidecarsSynced(o: Observed): Draft {
   return { type: 'SidecarsSynced', status: 'False', reason: 'Syncing', message: `${what}${named === '' ? '' : `; ${named}${more}`}` };
 }
 
+/**
+ * Settings and endpoints are told apart: SidecarsSynced says which config (settings, static
+ * backends, templates) the sidecars serve; this says whether they merged the EndpointSlices the
+ * operator sees. It informs (endpoints move all the time); it does not make the pool unready.
+ */
+function endpointsSynced(o: Observed): Draft | undefined {
+  // Without spec.sidecarSelector there is no sidecar to ask: SidecarsSynced says so already.
+  if (o.endpointsDigest === undefined || o.sidecars === undefined) return undefined;
+  const digest = o.endpointsDigest.slice(0, 12);
+  const e = o.sidecars?.endpoints;
+  if (o.sidecars.total === 0 || e === undefined) return { type: 'EndpointsSynced', status: 'Unknown', reason: 'NoSidecars', message: `no sidecar to ask (endpoints ${digest})` };
+  if (e.synced === o.sidecars.total) return { type: 'EndpointsSynced', status: 'True', reason: 'AllSynced', message: `${e.synced}/${o.sidecars.total} sidecars merged endpoints ${digest}` };
+  const named = e.differing.slice(0, NAMED_PODS).join(', ');
+  const more = e.differing.length > NAMED_PODS ? ` and ${e.differing.length - NAMED_PODS} more` : '';
+  return { type: 'EndpointsSynced', status: 'False', reason: 'Syncing', message: `${e.synced}/${o.sidecars.total} sidecars merged endpoints ${digest}; ${named}${more}` };
+}
+
 function ready(parts: readonly Draft[]): Draft {
   const failing = parts.find((c) => c.status === 'False' || (c.type !== 'SidecarsSynced' && c.status !== 'True'));
   if (failing === undefined) return { type: 'Ready', status: 'True', reason: 'Ready', message: 'the pool is rendered and has ready backends' };
@@ -92,7 +119,8 @@ export function mergeCondition(previous: readonly Condition[] | undefined, draft
 export function computeStatus(previous: PoolStatus | undefined, o: Observed, now: string): PoolStatus {
   const parts = [configRendered(o), backendsAvailable(o), sidecarsSynced(o)];
   // Model consistency informs; it does not make the pool unready (the canary acts in the sidecars).
-  const drafts = [ready(parts), ...parts, modelConsistent(o)];
+  const endpoints = endpointsSynced(o);
+  const drafts = [ready(parts), ...parts, modelConsistent(o), ...(endpoints === undefined ? [] : [endpoints])];
   const status: PoolStatus = {
     observedGeneration: o.generation,
     conditions: drafts.map((d) => mergeCondition(previous?.conditions, d, o.generation, now)),
@@ -102,7 +130,11 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   // Counts describe the config in place: without a new render, the last ones stay.
   if (o.rendered !== undefined) status.backends = { static: o.rendered.staticCount, discovered: o.rendered.discoveredCount, ready: o.rendered.readyCount };
   else if (previous?.backends !== undefined) status.backends = previous.backends;
-  if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
+  if (o.sidecars !== undefined) {
+    status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
+    if (o.sidecars.endpoints !== undefined) status.sidecars.endpointsSynced = o.sidecars.endpoints.synced;
+  }
+  if (o.endpointsDigest !== undefined) status.endpointsDigest = o.endpointsDigest;
   if (o.sidecars !== undefined && o.sidecars.inconsistent.length > 0) status.inconsistentBackends = [...o.sidecars.inconsistent];
   if (o.injection !== undefined) status.injection = o.injection;
   return status;

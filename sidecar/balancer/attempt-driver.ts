@@ -69,10 +69,11 @@ export function nothingLeft(gen: Generation, now: number, cost: number, lastErro
   let earliestOther = Number.POSITIVE_INFINITY;
   for (const b of gen.backends) {
     if (b.spec.keyProblem !== undefined) continue;
-    const blockedOtherwise = !b.healthOk || b.parkedUntil > now || !b.breakerAdmits;
+    const blockedOtherwise = !b.healthOk || b.parkedUntil > now || b.outlier.ejectedUntil > now || !b.breakerAdmits;
     if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
     let wait = 0;
     if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
+    if (b.outlier.ejectedUntil > now) wait = Math.max(wait, b.outlier.ejectedUntil - now);
     if (!b.breakerAdmits) wait = Math.max(wait, b.breakerReopensAt - now);
     if (!b.healthOk) wait = Math.max(wait, b.spec.healthCheckIntervalMs);
     earliestOther = Math.min(earliestOther, wait);

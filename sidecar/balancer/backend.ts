@@ -8,7 +8,7 @@ import { AttemptError, isCancelled } from '../backends/attempt-error.ts';
 import { targetOf, type HttpTarget } from '../backends/http-client.ts';
 import { parkedUntil } from '../retry-after.ts';
 import { backendHeaders, type SendOptions, type SendTarget } from '../backends/send-rerank.ts';
-import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
+import type { BackendSpec, BreakerSettings, OutlierSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
 import { LatencySamples } from './latency-samples.ts';
@@ -16,6 +16,7 @@ import { SlidingWindow } from './sliding-window.ts';
 import { Breaker, type BreakerState, type BreakerTicket } from './breaker.ts';
 import { LoadSignal } from './load-signal.ts';
 import { withReportedLimits, type ReportedLimits } from './reported-limits.ts';
+import { NOT_EJECTED, outcomeOfFailure, outlierStep, type OutlierState, type PoolView } from './outlier-detection.ts';
 
 /** Sends one attempt (sendRerank over the shared HTTP client; a script in tests). Throws AttemptError. */
 export type SendFn = (to: SendTarget, request: RerankRequest, options: SendOptions) => Promise<RankedAnswer>;
@@ -27,6 +28,8 @@ export interface BackendDeps {
   readonly healthBoard: { up: number };
   /** Called when an attempt ends (a slot freed): wakes calls queued for capacity. */
   readonly released?: () => void;
+  /** The backends of the current config (what outlier detection weighs an ejection against); none: never ejected. */
+  readonly members?: () => readonly Backend[];
 }
 
 /**
@@ -98,6 +101,9 @@ export class Backend implements CandidateView {
   latencyDecayMs: number;
   parkedUntil = 0;
   #health: HealthState = 'unknown';
+  /** Passive outlier detection (outlier-detection.ts): failures in a row, ejections. */
+  outlier: OutlierState = NOT_EJECTED;
+  #outlierSettings: OutlierSettings;
   /** Left the config: no longer counted on the health board. */
   #retired = false;
   healthProblem: string | undefined;
@@ -120,6 +126,7 @@ export class Backend implements CandidateView {
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.#breaker = new Breaker(router.breaker);
     this.latencyDecayMs = router.latencyDecayMs;
+    this.#outlierSettings = router.outlier;
   }
 
   get id(): string {
@@ -155,6 +162,7 @@ export class Backend implements CandidateView {
     this.load.intervalMs = router.loadSignal.intervalMs;
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.latencyDecayMs = router.latencyDecayMs;
+    this.#outlierSettings = router.outlier;
     if (!sameBreakerSettings(breaker, this.#breaker.settings)) this.#breaker = new Breaker(breaker);
   }
 
@@ -230,7 +238,15 @@ export class Backend implements CandidateView {
    * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests.
    */
   isEligible(now: number, cost: number): boolean {
-    return this.spec.keyProblem === undefined && this.healthOk && !this.canaryEjected && this.parkedUntil <= now && this.#breaker.admits(now) && this.hasRoom(now, cost);
+    return (
+      this.spec.keyProblem === undefined &&
+      this.healthOk &&
+      !this.canaryEjected &&
+      this.parkedUntil <= now &&
+      this.outlier.ejectedUntil <= now &&
+      this.#breaker.admits(now) &&
+      this.hasRoom(now, cost)
+    );
   }
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
@@ -272,6 +288,7 @@ export class Backend implements CandidateView {
       const now = clock.now();
       breaker.record(ticket, 'success', now);
       this.successes++;
+      if (this.outlier.consecutive !== 0) this.outlier = outlierStep(this.outlier, 'success', now, this.#outlierSettings, () => this.#poolView(now));
       this.#recordLatency(now - started, request.documents.length, now);
       if (answer.tokens !== undefined) this.tokenWindow.add(now, answer.tokens - cost);
       return answer;
@@ -295,11 +312,25 @@ export class Backend implements CandidateView {
     admitted?.breaker.record(admitted.ticket, verdict, now);
     if (failure.clientCaused) this.clientErrors++;
     else if (!isCancelled(failure) && failure.kind !== 'unavailable') this.failures++;
+    this.outlier = outlierStep(this.outlier, outcomeOfFailure(failure), now, this.#outlierSettings, () => this.#poolView(now));
     if (failure.parkMs !== undefined) this.parkedUntil = parkedUntil(this.parkedUntil, now, failure.parkMs);
     // A hang is a latency sample: it must make the backend look slow.
     if (failure.kind === 'timeout') this.#recordLatency(now - started, 1, now);
     if (verdict === 'failure' || failure.parkMs !== undefined) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
     return failure;
+  }
+
+  /** The pool an ejection is weighed against: its size, who is out, whether anyone else can serve. */
+  #poolView(now: number): PoolView {
+    const members = this.#deps.members?.() ?? [];
+    let ejected = 0;
+    let othersEligible = false;
+    for (const b of members) {
+      if (b === this) continue;
+      if (b.outlier.ejectedUntil > now) ejected++;
+      else if (!othersEligible && b.isEligible(now, 0)) othersEligible = true;
+    }
+    return { total: members.length, ejected, othersEligible };
   }
 
   /** Peak-EWMA per document: a slower sample is taken at once, a faster one blends in over time. */

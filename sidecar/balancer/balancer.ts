@@ -71,7 +71,7 @@ export class Balancer {
       observer: deps.flowObserver,
     });
     this.flow = flow;
-    this.#backendDeps = { send, clock: deps.clock, healthBoard: { up: 0 }, released: () => flow.released() };
+    this.#backendDeps = { send, clock: deps.clock, healthBoard: { up: 0 }, released: () => flow.released(), members: () => this.#generation?.backends ?? [] };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#hedgeBudget = new RetryBudget(config.router.hedging.budgetPercent, 0, deps.clock);
     this.#drivers = {

@@ -15,6 +15,10 @@ export function saturationOf(gen: Generation): number | undefined {
   const flow = gen.config.router.flow;
   return flow.queueTimeoutMs > 0 ? flow.saturationQueue : undefined;
 }
+import type { EndpointState } from '../../common/discovery/endpoint-slices.ts';
+
+/** Preference by endpoint condition: lower first. */
+const TIER: Readonly<Record<EndpointState, number>> = { ready: 0, terminating: 1, 'not-ready': 2 };
 
 /** Everything one config generation routes with; a request keeps the generation it started on. */
 export interface Generation {
@@ -45,6 +49,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #clock: Clock;
   /** saturation_queue, when the queue is on (without a queue there is nowhere to wait). */
   readonly #saturationQueue: number | undefined;
+  #best = 0;
+  #bestAt = Number.NaN;
 
   constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
     const r = gen.config.router;
@@ -62,7 +68,29 @@ export class GenerationPlan implements PlanContext<Backend> {
   }
 
   eligible(backend: Backend): boolean {
-    return canTake(backend, this.#clock.now(), this.#cost, this.#saturationQueue);
+    const now = this.#clock.now();
+    if (!canTake(backend, now, this.#cost, this.#saturationQueue)) return false;
+    // Endpoints by condition: ready (and static backends) first; a terminating one (still
+    // serving while its pod shuts down) only when none of those can take the call; a not-ready
+    // one only when nothing else can (Envoy's panic routing: a readiness probe that fails under
+    // load must not turn a slow pool into no pool).
+    const tier = TIER[backend.spec.endpoint ?? 'ready'];
+    return tier === 0 || tier <= this.#bestTier(now);
+  }
+
+  /** The best tier any backend can take this call in (asked only for a lower-tier backend; once per step). */
+  #bestTier(now: number): number {
+    if (this.#bestAt !== now) {
+      this.#bestAt = now;
+      let best = 3;
+      for (const b of this.backends) {
+        const tier = TIER[b.spec.endpoint ?? 'ready'];
+        if (tier < best && canTake(b, now, this.#cost, this.#saturationQueue)) best = tier;
+        if (best === 0) break;
+      }
+      this.#best = best;
+    }
+    return this.#best;
   }
 
   pick(candidates: readonly Backend[]): number {

@@ -1,5 +1,7 @@
 /** The normalized, validated config the sidecar runs on: camelCase, milliseconds, secrets resolved. */
 import type { ApiFormat, StrategyName } from '../../common/config-schema.ts';
+import type { DiscoveryTarget, EndpointState } from '../../common/discovery/endpoint-slices.ts';
+import type { DiscoveryMode } from '../../common/settings/names.ts';
 
 export interface BackendSpec {
   /** Identity across reloads: api_base + model_name. */
@@ -35,6 +37,27 @@ export interface BackendSpec {
    */
   readonly limitsConfigured: { readonly maxDocuments: boolean; readonly maxParallel: boolean };
   readonly sidecarCount: number;
+  /**
+   * A discovered endpoint's condition (its health: the kubelet's readiness probe): ready;
+   * terminating but still serving (a last resort); not ready (only when nothing else can take the
+   * call: Envoy's panic routing, for a probe that flaps under load). Unset: a static backend.
+   */
+  readonly endpoint?: EndpointState;
+}
+
+/** A discovery template: each endpoint of `target`'s Service becomes a backend like `spec`. */
+export interface DiscoveryTemplate {
+  readonly target: DiscoveryTarget;
+  /** The backend settings of every endpoint (its api_base and name are the endpoint's). */
+  readonly spec: BackendSpec;
+}
+
+/** Passive outlier detection (balancer/outlier-detection.ts); consecutiveFailures 0: off. */
+export interface OutlierSettings {
+  readonly consecutiveFailures: number;
+  readonly baseEjectionMs: number;
+  readonly maxEjectionMs: number;
+  readonly maxEjectionPercent: number;
 }
 
 export interface LocalBackendSpec {
@@ -89,6 +112,10 @@ export interface RouterSettings {
   readonly canary: CanarySettings;
   readonly flow: FlowSettings;
   readonly loadSignal: LoadSignalSettings;
+  readonly discoveryMode: DiscoveryMode;
+  /** Actively check discovered endpoints too (off: their ready condition is their health). */
+  readonly discoveryHealthChecks: boolean;
+  readonly outlier: OutlierSettings;
 }
 
 /** The queue when no backend can take a call now, priorities and tenants (balancer/flow-control.ts). */
@@ -127,6 +154,8 @@ export interface CanarySettings {
 
 export interface LbConfig {
   readonly backends: readonly BackendSpec[];
+  /** Services whose endpoints this sidecar follows itself (sidecar/discovery/); their backends are in `backends` once merged. */
+  readonly discovery: readonly DiscoveryTemplate[];
   readonly router: RouterSettings;
   readonly local: LocalBackendSpec;
   /** sha256 of the file's bytes, shown in /lb/config and /lb/stats. */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { API_FORMATS, type ApiFormat } from '../../common/config-schema.ts';
 import type { ConfigFile, ModelEntry } from '../../common/config-schema.ts';
-import type { BackendSpec, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
+import type { BackendSpec, DiscoveryTemplate, LbConfig, LocalBackendSpec, RouterSettings } from './model.ts';
 import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
 import { envValue } from '../../common/settings/environment.ts';
@@ -212,7 +212,44 @@ function routerSettings(file: ConfigFile): RouterSettings {
     },
     flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight, saturationQueue: r.saturation_queue },
     loadSignal: { intervalMs: ms(r.load_signal_interval), scrape: r.scrape_backend_metrics },
+    discoveryMode: r.discovery_mode,
+    discoveryHealthChecks: r.discovery_health_checks,
+    outlier: {
+      consecutiveFailures: r.outlier_consecutive_failures,
+      baseEjectionMs: ms(r.outlier_base_ejection_time),
+      maxEjectionMs: ms(r.outlier_max_ejection_time),
+      maxEjectionPercent: r.outlier_max_ejection_percent,
+    },
   };
+}
+
+/** Stands in for a template's api_base until an endpoint gives it one. */
+const TEMPLATE_BASE = 'http://discovered.invalid';
+
+/**
+ * Discovery templates, normalized once per load like a model_list entry (keys resolved, defaults
+ * applied); each endpoint then only sets its name and api_base. Discovered endpoints are checked
+ * actively only with discovery_health_checks.
+ */
+function discoveryTemplates(
+  input: NormalizeInput,
+  router: RouterSettings,
+  share: (limit: number | undefined) => number | undefined,
+  sidecars: number,
+  problems: string[],
+): DiscoveryTemplate[] {
+  const seen = new Set<string>();
+  return input.file.discovery.map((t, i) => {
+    if (seen.has(t.service)) problems.push(`discovery[${i}].service: "${t.service}" is already discovered by an earlier entry`);
+    seen.add(t.service);
+    if (t.port !== undefined && t.port_name !== undefined) problems.push(`discovery[${i}]: set port or port_name, not both`);
+    const entry = { ...t, model_name: t.service, litellm_params: { ...t.litellm_params, api_base: TEMPLATE_BASE, base_url: undefined } } as unknown as ModelEntry;
+    const spec = backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, sidecars, problems);
+    return {
+      target: { service: t.service, portName: t.port_name, port: t.port, scheme: t.scheme },
+      spec: { ...spec, healthCheckEnabled: spec.healthCheckEnabled && router.discoveryHealthChecks },
+    };
+  });
 }
 
 /** RERANKER_SIDECAR_COUNT (set by a deployment that knows its replicas) wins over the file. */
@@ -272,10 +309,20 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
     }
     seen.set(backend.id, i);
   });
+  const discovery = discoveryTemplates(input, router, share, sidecars, problems);
   const local = localSpec(input.file, input.env, router.defaultTimeoutMs, problems);
   if (problems.length > 0) return { problems };
   const named = uniqueNames(backends, input.warnings);
   return {
-    config: { backends: named.backends, router, local, hash: input.hash, keyDigest: keyDigestOf(backends, local), source: input.source, warnings: named.warnings },
+    config: {
+      backends: named.backends,
+      discovery,
+      router,
+      local,
+      hash: input.hash,
+      keyDigest: keyDigestOf([...backends, ...discovery.map((d) => d.spec)], local),
+      source: input.source,
+      warnings: named.warnings,
+    },
   };
 }

@@ -121,6 +121,7 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
   perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) => (b.health === 'up' ? 1 : 0));
   perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (b.isEligible(now, 0) ? 1 : 0));
   perBackend('backend_weight', 'Configured weight.', (b) => b.spec.weight);
+  perBackend('backend_outlier_ejected', 'Passive outlier detection: 1 ejected right now (no new calls), 0 not.', (b, now) => (b.outlier.ejectedUntil > now ? 1 : 0));
   perBackend('backend_model_consistent', 'Model-consistency canary: 1 agrees with the pool majority, 0 inconsistent, -1 not yet known.', (b) =>
     b.consistency === 'consistent' ? 1 : b.consistency === 'inconsistent' ? 0 : -1,
   );

@@ -39,6 +39,8 @@ export interface AppDeps {
   readonly isShuttingDown: () => boolean;
   /** The model-consistency canary's role in the pool (runner, follower, own), for the operator. */
   readonly canary?: Pick<Canary, 'role' | 'lastRoundAt'>;
+  /** The discovered endpoints this sidecar follows (sidecar/discovery/). */
+  readonly endpoints?: { readonly pending: boolean; report(): Record<string, unknown> };
 }
 
 const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = [
@@ -89,6 +91,9 @@ function configBody(deps: AppDeps): Record<string, unknown> {
     inconsistent_backends: gen.backends.filter((b) => b.consistency === 'inconsistent').map((b) => b.spec.name),
     // Whose verdicts those are: the operator copies the runner's into the pool's canary plan.
     canary: deps.canary === undefined ? null : { role: deps.canary.role.kind, last_round_at: deps.canary.lastRoundAt === undefined ? null : new Date(deps.canary.lastRoundAt).toISOString() },
+    // `hash` is the settings this sidecar serves; this is the endpoint state it has merged (the
+    // digest of the EndpointSlices' names and resourceVersions), which the operator compares with its own.
+    endpoints: deps.endpoints?.report() ?? { mode: 'none' },
   };
 }
 
@@ -100,8 +105,10 @@ export function isReady(deps: AppDeps): boolean {
   if (deps.isShuttingDown()) return false;
   const gen = deps.balancer.generation;
   if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;
+  if (deps.endpoints?.pending === true) return false;
   const now = deps.clock.now();
-  const serving = gen.backends.some((b) => b.health === 'up' && b.isEligible(now, 0));
+  // A not-ready endpoint may take calls when nothing else can (panic routing), but it does not make the sidecar ready.
+  const serving = gen.backends.some((b) => b.health === 'up' && b.spec.endpoint !== 'not-ready' && b.isEligible(now, 0));
   if (!deps.enabled || gen.config.router.fallbackToLocal) return serving || gen.local.breakerAdmits;
   return serving;
 }

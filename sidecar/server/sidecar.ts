@@ -20,6 +20,7 @@ import { createApp, createRerankRoute, type NodeRoute } from './app.ts';
 import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from '../../common/logger.ts';
+import { followEndpoints, type EndpointSourceFactory } from '../discovery/followed-endpoints.ts';
 
 export interface SidecarOptions {
   readonly config: LbConfig;
@@ -37,6 +38,11 @@ export interface SidecarOptions {
   /** Log lines dropped because stdout could not keep up (exported as a metric). */
   readonly logDropped?: () => number;
   readonly adminToken?: string;
+  /**
+   * Where this sidecar reads the EndpointSlices of its discovery templates (a watch through the
+   * Kubernetes API; called with what to do on a change). None: templates are ignored, with a warning.
+   */
+  readonly endpoints?: EndpointSourceFactory;
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
@@ -70,18 +76,31 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     logDropped: options.logDropped ?? (() => 0),
   });
   const flowObserver = registerFlowMetrics(metrics.registry, { flow: () => balancer!.flow, backends: () => balancer!.generation.backends });
-  balancer = new Balancer(options.config, { client, clock, timers, random, observer: metrics, flowObserver });
+  const endpoints = followEndpoints(options.config, options.endpoints, options.logger, () => applyConfig(endpoints.base));
+  balancer = new Balancer(endpoints.merged(options.config), { client, clock, timers, random, observer: metrics, flowObserver });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   const canary = new Canary({ clock, timers, logger: options.logger });
   const reports = new BackendReports({ client, clock, timers, random, limitsChanged: () => balancer!.refreshLimits() });
   /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
   function checkBackends(config: LbConfig): void {
     if (!options.enabled) return;
+    // A ready endpoint is eligible at once: the kubelet's readiness probe has checked it.
+    for (const b of balancer!.generation.backends) if (b.spec.endpoint === 'ready' && b.health === 'unknown') b.markUp();
     health.sync(balancer!.generation.backends, config.router.healthCheck);
+    // The canary covers discovered endpoints too: it runs once per pool (its runner sidecar), so
+    // its calls per backend do not grow with the sidecars.
     canary.sync(balancer!.generation.backends, config.router.canary);
     reports.sync(balancer!.generation.backends, config.router.loadSignal);
   }
   checkBackends(options.config);
+  /** A new config or new endpoints: the merged config becomes the next generation. */
+  function applyConfig(config: LbConfig): void {
+    const { removed } = balancer!.apply(endpoints.merged(config));
+    const names = new Set(balancer!.generation.backends.map((b) => b.spec.name));
+    metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
+    clientLimits.apply(config.router.server);
+    checkBackends(config);
+  }
   const reloader = new ConfigReloader({
     load:
       options.load ??
@@ -90,11 +109,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       }),
     current: () => ({ hash: balancer!.generation.config.hash, keyDigest: balancer!.generation.config.keyDigest, generation: balancer!.generation.number }),
     apply(config) {
-      const { removed } = balancer!.apply(config);
-      const names = new Set(balancer!.generation.backends.map((b) => b.spec.name));
-      metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
-      clientLimits.apply(config.router.server);
-      checkBackends(config);
+      endpoints.follow(config);
+      applyConfig(config);
     },
     clock,
     logger: options.logger,
@@ -120,6 +136,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     reloader,
     adminToken: options.adminToken,
     sourceKind: options.sourceKind ?? (options.watchPath === undefined ? 'defaults' : 'file'),
+    endpoints,
     isShuttingDown: () => shuttingDown,
     canary,
   };
@@ -140,6 +157,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     async close() {
       shuttingDown = true;
       watcher?.stop();
+      endpoints.stop();
       clientLimits.stop();
       health.stop();
       canary.stop();

@@ -86,10 +86,11 @@ capabilities:
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- if .Values.injection.enabled }}
-# Sidecar injection: per pool, a Role reading only <pool>-reranker-config and a RoleBinding to the
-# injected pods' service accounts (server-side apply: create + patch; owned by the pool, so the
-# garbage collector deletes them, never the operator). No escalate/bind: the operator itself
-# holds the ConfigMap rights it grants.
+# Sidecar injection: per pool, a Role reading only <pool>-reranker-config and listing/watching the
+# namespace's EndpointSlices (discoveryMode sidecar), and a RoleBinding to the injected pods'
+# service accounts (server-side apply: create + patch; owned by the pool, so the garbage collector
+# deletes them, never the operator). No escalate/bind: the operator itself holds the ConfigMap
+# and EndpointSlice rights it grants.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["get", "create", "patch"]
