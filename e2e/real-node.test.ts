@@ -245,6 +245,13 @@ describe('the chart on a real node', () => {
       '-e', 'LEASE_NAME=rrlb-smoke', '-e', 'OPERATOR_HOST=127.0.0.1', '-e', `OPERATOR_PORT=${port}`, image('operator'),
     ]);
     await ready('rrlb-smoke-operator', `http://127.0.0.1:${port}/readyz`);
+    // Ready, and doing its job: it leads its Lease (the metric and the Lease say the same).
+    const metrics = await eventually(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^reranker_operator_leader 1$/m.test(text) && text;
+    }, 30_000, 'the operator image to lead its Lease');
+    assert.match(metrics, /^reranker_operator_leader 1$/m);
+    assert.ok(node().getJson(['lease', 'rrlb-smoke', '-n', 'rrlb-smoke']).spec.holderIdentity, 'the Lease names a holder');
     podman(['rm', '-f', '-t', '5', 'rrlb-smoke-operator']);
   });
   test('the sidecar in the app pod finds the backends by pod IP; calls from inside the pod reach them', async () => {
