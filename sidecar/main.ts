@@ -13,6 +13,7 @@ import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
 import { asyncStdout, createLogger, LOG_BUFFER_BYTES } from '../common/logger.ts';
 import { startSidecar } from './server/sidecar.ts';
+import { leaseTiming } from './limits/lease-timing.ts';
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
       logDropped: stdout.dropped,
       adminToken,
       watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS', 30),
+      // Tests only: a shorter rpm/tpm window, so a run proves several windows in seconds.
+      limitTiming: env.RERANKER_TEST_LIMIT_WINDOW_MS === undefined ? undefined : leaseTiming(Number(env.RERANKER_TEST_LIMIT_WINDOW_MS)),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

@@ -12,6 +12,7 @@ import { backendHeaders, type SendOptions, type SendTarget } from '../backends/s
 import type { BackendSpec, BreakerSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
+import type { BackendLedgers } from '../limits/backend-ledgers.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
 import { LoadSignal } from './load-signal.ts';
@@ -131,6 +132,8 @@ export class Backend implements CandidateView {
   readonly requestWindow = new SlidingWindow();
   readonly tokenWindow = new SlidingWindow();
   readonly latencies = new LatencySamples();
+  /** Pool-wide limits drawn from Redis (limits/shared-limits.ts attaches them); undefined: this sidecar's share of spec limits. */
+  shared: BackendLedgers | undefined = undefined;
 
   constructor(spec: BackendSpec, router: RouterSettings, deps: BackendDeps) {
     this.spec = spec;
@@ -280,6 +283,7 @@ export class Backend implements CandidateView {
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
   hasRoom(now: number, cost: number): boolean {
+    if (this.shared !== undefined) return this.shared.hasRoom(now, cost, this.inFlight);
     const spec = this.spec;
     if (spec.maxParallelRequests !== undefined && this.inFlight >= spec.maxParallelRequests) return false;
     if (spec.rpm !== undefined && this.requestWindow.total(now) + 1 > spec.rpm) return false;
@@ -293,6 +297,8 @@ export class Backend implements CandidateView {
 
   /** Milliseconds until rpm/tpm leave room for a request of `cost` tokens. */
   msUntilRoom(now: number, cost: number): number {
+    // Leases are renewed within a second; the pool's window is not known here.
+    if (this.shared !== undefined) return 1000;
     const spec = this.spec;
     const rpmWait = spec.rpm === undefined ? 0 : this.requestWindow.msUntilRoom(now, spec.rpm, 1);
     const tpmWait = spec.tpm === undefined ? 0 : this.tokenWindow.msUntilRoom(now, spec.tpm, Math.min(cost, spec.tpm));
@@ -308,12 +314,16 @@ export class Backend implements CandidateView {
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);
+    this.shared?.spend(started, cost, this.inFlight);
     try {
       const answer = await this.#breaker.fire(request, options);
       const now = clock.now();
       this.successes++;
       this.#recordLatency(now - started, request.documents.length, now);
-      if (answer.tokens !== undefined) this.tokenWindow.add(now, answer.tokens - cost);
+      if (answer.tokens !== undefined) {
+        this.tokenWindow.add(now, answer.tokens - cost);
+        this.shared?.correct(now, answer.tokens - cost);
+      }
       return answer;
     } catch (error) {
       throw this.#recordFailure(error, started);

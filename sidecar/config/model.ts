@@ -1,5 +1,6 @@
 /** The normalized, validated config the sidecar runs on: camelCase, milliseconds, secrets resolved. */
 import type { ApiFormat, StrategyName } from '../../common/config-schema.ts';
+import type { RedisTarget } from './redis-settings.ts';
 
 export interface BackendSpec {
   /** Identity across reloads: api_base + model_name. */
@@ -17,6 +18,8 @@ export interface BackendSpec {
   readonly rpm: number | undefined;
   readonly tpm: number | undefined;
   readonly maxParallelRequests: number | undefined;
+  /** The pool-wide limits before the split (rpm, tpm, maxParallelRequests above are this sidecar's share). */
+  readonly poolLimits: PoolLimits;
   readonly timeoutMs: number;
   readonly healthCheckEnabled: boolean;
   readonly healthCheckIntervalMs: number;
@@ -35,6 +38,12 @@ export interface BackendSpec {
    */
   readonly limitsConfigured: { readonly maxDocuments: boolean; readonly maxParallel: boolean };
   readonly sidecarCount: number;
+}
+
+export interface PoolLimits {
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  readonly maxParallelRequests: number | undefined;
 }
 
 export interface LocalBackendSpec {
@@ -138,4 +147,8 @@ export interface LbConfig {
   readonly keyDigest: string;
   readonly source: string;
   readonly warnings: readonly string[];
+  /** Sidecars sharing the pool's limits (the static share's divisor). */
+  readonly sidecarCount: number;
+  /** Where the pool's shared budget lives; undefined: limits are split per sidecar. */
+  readonly redis: RedisTarget | undefined;
 }
