@@ -26,6 +26,8 @@ export interface Observed {
   readonly sidecars: { readonly total: number; readonly synced: number; readonly differing: readonly string[]; readonly inconsistent: readonly string[] } | undefined;
   /** Sidecar injection: injectionStatus(...) of the pool's pods; undefined: none injected. */
   readonly injection?: PoolStatus['injection'];
+  /** The sidecar_count rendered (sidecar-count.ts); undefined: no sidecar pod seen yet. */
+  readonly sidecarCount?: PoolStatus['sidecarCount'];
 }
 
 /** How many differing pods a message names (the rest are counted). */
@@ -105,6 +107,7 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   if (o.sidecars !== undefined) status.sidecars = { synced: o.sidecars.synced, total: o.sidecars.total, summary: `${o.sidecars.synced}/${o.sidecars.total}` };
   if (o.sidecars !== undefined && o.sidecars.inconsistent.length > 0) status.inconsistentBackends = [...o.sidecars.inconsistent];
   if (o.injection !== undefined) status.injection = o.injection;
+  if (o.sidecarCount !== undefined) status.sidecarCount = o.sidecarCount;
   return status;
 }
 

@@ -22,7 +22,7 @@ export function limitKey(prefix: string, backendId: string, kind: 'rpm' | 'tpm' 
 export const HIST_GROUPS = 12;
 
 /**
- * KEYS[1] the rpm/tpm hash. ARGV: limit, windowMs, leaseMs, sliceMs, want, minFree, charge,
+ * KEYS[1] the rpm/tpm hash. ARGV: limit, windowMs, leaseMs (with the dispatch margin), sliceMs, want, minFree, charge,
  * nRefunds, [slice, units]*, nSeed, [slice, units]*.
  * Returns {grant, slice, nowMs, fresh, lastSlice1, units1, ...}.
  */

@@ -11,6 +11,11 @@ export interface LeaseTiming {
   readonly sliceMs: number;
   /** Units of a lease may be spent until this long after the renewal was sent. */
   readonly leaseMs: number;
+  /**
+   * A call spent at the end of its lease reaches the backend a little later (event loop, network):
+   * grants count this much longer, so the backend's own window stays within the limit.
+   */
+  readonly dispatchMarginMs: number;
   /** Renewal period while the sidecar has demand. */
   readonly renewMs: number;
   /** Renewal period of an idle sidecar (it keeps a small floor, or nothing). */
@@ -27,6 +32,11 @@ export interface LeaseTiming {
 
 export const WINDOW_MS = 60_000;
 
+/** How long after its slice a grant counts against the window (Redis side and our copy of it). */
+export function countedMs(t: LeaseTiming): number {
+  return t.windowMs + t.leaseMs + t.dispatchMarginMs;
+}
+
 /** The timings for a window of `windowMs` (60 s in production; tests may shorten it). */
 export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
   const scale = windowMs / WINDOW_MS;
@@ -34,6 +44,7 @@ export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
     windowMs,
     sliceMs: Math.max(1, Math.round(500 * scale)),
     leaseMs: Math.max(20, Math.round(1000 * scale)),
+    dispatchMarginMs: 250,
     renewMs: Math.max(5, Math.round(250 * scale)),
     idleRenewMs: Math.max(20, Math.round(1000 * scale)),
     fallbackAfterMs: 1000,

@@ -1,7 +1,7 @@
 /** The lease arithmetic of one pool-wide rate limit, on a manual clock (no Redis, no timers). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { leaseTiming } from './lease-timing.ts';
+import { countedMs, leaseTiming } from './lease-timing.ts';
 import { RateLedger, type RenewReply } from './rate-ledger.ts';
 
 const timing = leaseTiming(60_000); // lease 1000 ms, renew 250 ms, slice 500 ms
@@ -82,6 +82,22 @@ test('tpm: a backend reporting more tokens than estimated is charged at the next
   assert.equal(m.held(T0 + 21), 500);
 });
 
+test('a renewal that failed is sent again with its charge but not its refunds (a timed-out one may still run)', () => {
+  const l = sharedLedger(100_000, 4, 1000);
+  l.spend(T0 + 10, 400);
+  l.correct(T0 + 20, 700); // 100 owed
+  const first = l.renewRequest(T0 + 1000); // the lease expired: 0 left to refund
+  assert.equal(first.charge, 100);
+  l.onFailure();
+  const m = sharedLedger(100_000, 4, 1000);
+  m.spend(T0 + 10, 400);
+  const sent = m.renewRequest(T0 + 1000);
+  assert.deepEqual(sent.refunds.slice(1), [600]);
+  m.onFailure();
+  const again = m.renewRequest(T0 + 1300);
+  assert.deepEqual(again.refunds, []);
+});
+
 test('a failed renewal falls back to the static share at once; Redis silent for 1 s does too', () => {
   const a = sharedLedger();
   a.renewRequest(T0 + 250);
@@ -102,7 +118,7 @@ test("on its static share, what the pool had used still counts until it ages out
   l.onFailure();
   assert.equal(l.staticShare(T0 + 300), 10, 'ceil((120 - 80) / 4)');
   assert.equal(spendAll(l, T0 + 300), 10);
-  const aged = T0 + 1 + timing.sliceMs + timing.windowMs + timing.leaseMs;
+  const aged = T0 + 1 + timing.sliceMs + countedMs(timing);
   assert.equal(l.staticShare(aged), 30);
 });
 

@@ -13,14 +13,14 @@
  * owed as debt and charged at the next renewal.
  *
  * Static mode (Redis unreachable, slow, refusing auth; or never reached yet). Each sidecar may use
- * `ceil((limit - known) / sidecars)` in the window, where `known` is what the pool had been granted
- * at the sidecar's last reply and still counts: right after Redis fails, what the fleet had
- * already used stays counted; once it has aged out, the share is `ceil(limit / sidecars)`. When
+ * `floor((limit - known) / sidecars)` in the window, where `known` is what the pool had been
+ * granted at the sidecar's last reply and still counts: right after Redis fails, what the fleet
+ * had already used stays counted; once it has aged out, the share is `ceil(limit / sidecars)`. When
  * Redis answers again, the sidecar charges what it spent meanwhile and waits `settleMs` (so every
  * sidecar has charged too) before it draws leases again.
  */
 import { SlidingWindow } from '../balancer/sliding-window.ts';
-import type { LeaseTiming } from './lease-timing.ts';
+import { countedMs, type LeaseTiming } from './lease-timing.ts';
 
 export type LimitMode = 'shared' | 'static';
 
@@ -64,7 +64,6 @@ interface Known {
 
 interface Pending {
   readonly charge: number;
-  readonly refunds: readonly number[];
 }
 
 /** An idle sidecar keeps a floor lease only while the pool has this share of its window free. */
@@ -125,9 +124,15 @@ export class RateLedger {
     return sum;
   }
 
-  /** The static share: `ceil((limit - known) / sidecars)`. */
+  /**
+   * The static share: `ceil(limit / sidecars)` when nothing the pool used is known to still
+   * count, else `floor((limit - known) / sidecars)` (rounding down: the shares never add up past
+   * the limit).
+   */
   staticShare(now: number): number {
-    return Math.ceil(Math.max(0, this.limit - this.known(now)) / this.sidecars);
+    const known = this.known(now);
+    if (known <= 0) return Math.ceil(this.limit / this.sidecars);
+    return Math.floor(Math.max(0, this.limit - known) / this.sidecars);
   }
 
   /** What a call of `amount` may spend right now. A call larger than the whole limit needs the whole limit. */
@@ -206,7 +211,7 @@ export class RateLedger {
     const charge = Math.ceil(this.#uncharged + this.#debt);
     this.#uncharged = 0;
     this.#debt = 0;
-    this.#pending = { charge, refunds };
+    this.#pending = { charge };
     const demand = this.#demand.total(now);
     let want = 0;
     let minFree = 0;
@@ -239,15 +244,16 @@ export class RateLedger {
     const known: Known[] = [];
     for (let i = 0; i + 1 < reply.hist.length; i += 2) {
       const lastSlice = reply.hist[i]!;
-      known.push({ lastSlice, units: reply.hist[i + 1]!, until: (lastSlice + 1) * t.sliceMs + t.windowMs + t.leaseMs + offset });
+      known.push({ lastSlice, units: reply.hist[i + 1]!, until: (lastSlice + 1) * t.sliceMs + countedMs(t) + offset });
     }
     if (reply.grant > 0) {
-      known.push({ lastSlice: reply.slice, units: reply.grant, until: (reply.slice + 1) * t.sliceMs + t.windowMs + t.leaseMs + offset });
+      known.push({ lastSlice: reply.slice, units: reply.grant, until: (reply.slice + 1) * t.sliceMs + countedMs(t) + offset });
       this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
     }
     this.#needsSeed = reply.fresh && previous.some((k) => k.until > now);
-    // After a flush the reply knows less than we did: keep our knowledge until it is seeded back.
-    this.#known = this.#needsSeed ? [...previous.filter((k) => k.until > now), ...known] : known;
+    // Outside shared mode (and after a flush) a reply may know less than we did — Redis lost the
+    // grants and nobody has seeded them back yet: what we knew keeps counting until it ages out.
+    this.#known = this.#mode !== 'shared' || this.#needsSeed ? mergeKnown(previous, known, now) : known;
     if (this.#mode === 'shared') return undefined;
     if (this.#settleUntil === Number.POSITIVE_INFINITY) this.#settleUntil = firstInGrace ? now : now + t.settleMs;
     if (now < this.#settleUntil) {
@@ -265,7 +271,8 @@ export class RateLedger {
     const pending = this.#pending;
     this.#pending = undefined;
     if (pending !== undefined) {
-      this.#refunds.push(...pending.refunds);
+      // A renewal that timed out may still run when Redis wakes up: its charge is sent again
+      // (twice counted errs safe), its refunds are not (twice returned would not).
       if (this.#mode === 'shared') this.#debt += pending.charge;
       else this.#uncharged += pending.charge;
     }
@@ -293,4 +300,15 @@ export class RateLedger {
   toJSON(now: number): { mode: LimitMode; held: number; static_share: number; pool_known: number } {
     return { mode: this.#mode, held: Math.max(0, Math.floor(this.held(now))), static_share: this.staticShare(now), pool_known: Math.round(this.known(now)) };
   }
+}
+
+/** The larger count of each group, from both snapshots (what still counts). */
+function mergeKnown(a: readonly Known[], b: readonly Known[], now: number): Known[] {
+  const bySlice = new Map<number, Known>();
+  for (const k of [...a, ...b]) {
+    if (k.until <= now) continue;
+    const seen = bySlice.get(k.lastSlice);
+    if (seen === undefined || k.units > seen.units) bySlice.set(k.lastSlice, k);
+  }
+  return [...bySlice.values()];
 }

@@ -153,7 +153,7 @@ export class SharedLimits {
   #renewRate(link: RedisLink, entry: Entry, ledger: RateLedger, key: string, now: number): void {
     const t = this.timing;
     const r = ledger.renewRequest(now);
-    const args = [ledger.limit, t.windowMs, t.leaseMs, t.sliceMs, r.want, r.minFree, r.charge, r.refunds.length / 2, ...r.refunds, r.seed.length / 2, ...r.seed];
+    const args = [ledger.limit, t.windowMs, t.leaseMs + t.dispatchMarginMs, t.sliceMs, r.want, r.minFree, r.charge, r.refunds.length / 2, ...r.refunds, r.seed.length / 2, ...r.seed];
     link.rate(key, args).then(
       (reply) => {
         ledger.onReply(now, this.#deps.clock.now(), parseRate(reply));
