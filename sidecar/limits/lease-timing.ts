@@ -48,7 +48,7 @@ export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
     renewMs: Math.max(5, Math.round(250 * scale)),
     idleRenewMs: Math.max(20, Math.round(1000 * scale)),
     fallbackAfterMs: 1000,
-    commandTimeoutMs: 400,
+    commandTimeoutMs: 800,
     settleMs: 1500,
     slotExpiryMs: 3000,
   };

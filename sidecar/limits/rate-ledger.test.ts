@@ -98,14 +98,15 @@ test('a renewal that failed is sent again with its charge but not its refunds (a
   assert.deepEqual(again.refunds, []);
 });
 
-test('a failed renewal falls back to the static share at once; Redis silent for 1 s does too', () => {
-  const a = sharedLedger();
+test('failed renewals keep the valid lease; 1 s without a success (errors or silence) falls back to the static share', () => {
+  const a = sharedLedger(120, 4, 10);
   a.renewRequest(T0 + 250);
-  assert.equal(a.onFailure(), 'static');
+  a.onFailure();
+  assert.equal(a.mode, 'shared');
+  assert.equal(spendAll(a, T0 + 300), 10, 'what Redis granted is still ours to spend');
+  assert.equal(a.tick(T0 + 1000), undefined);
+  assert.equal(a.tick(T0 + 1002), 'static');
   assert.equal(a.mode, 'static');
-  const b = sharedLedger();
-  assert.equal(b.tick(T0 + 1000), undefined);
-  assert.equal(b.tick(T0 + 1002), 'static');
 });
 
 test("on its static share, what the pool had used still counts until it ages out, then ceil(limit / sidecars)", () => {
@@ -114,19 +115,17 @@ test("on its static share, what the pool had used still counts until it ages out
   // The pool had been granted 80 in the slice ending at server 5_000_000 ms.
   const slice = Math.floor(5_000_000 / timing.sliceMs);
   l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 80] }));
-  l.renewRequest(T0 + 250);
-  l.onFailure();
-  assert.equal(l.staticShare(T0 + 300), 10, 'ceil((120 - 80) / 4)');
-  assert.equal(spendAll(l, T0 + 300), 10);
+  l.tick(T0 + 1002);
+  assert.equal(l.staticShare(T0 + 1100), 10, '(120 - 80) / 4');
+  assert.equal(spendAll(l, T0 + 1100), 10);
   const aged = T0 + 1 + timing.sliceMs + countedMs(timing);
   assert.equal(l.staticShare(aged), 30);
 });
 
 test('back from static: spends meanwhile are charged, leases resume only after settling', () => {
   const l = sharedLedger();
-  l.renewRequest(T0 + 250);
-  l.onFailure();
-  spendAll(l, T0 + 300, 7);
+  l.tick(T0 + 1002);
+  spendAll(l, T0 + 1100, 7);
   const first = l.renewRequest(T0 + 2000);
   assert.equal(first.charge, 7);
   assert.equal(first.want, 0, 'no leases while settling');

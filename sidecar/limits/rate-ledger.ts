@@ -266,8 +266,13 @@ export class RateLedger {
     return 'shared';
   }
 
-  /** A renewal failed (error, timeout, refused auth). Returns the new mode when it changed. */
-  onFailure(): LimitMode | undefined {
+  /**
+   * A renewal failed (error, timeout, refused auth). The mode stays: leases already held are
+   * still valid (Redis counted them), and one slow answer on a busy node must not flip a sidecar
+   * to its static share while the others draw from Redis; `tick` falls back once nothing has
+   * succeeded for `fallbackAfterMs`.
+   */
+  onFailure(): void {
     const pending = this.#pending;
     this.#pending = undefined;
     if (pending !== undefined) {
@@ -276,8 +281,8 @@ export class RateLedger {
       if (this.#mode === 'shared') this.#debt += pending.charge;
       else this.#uncharged += pending.charge;
     }
-    this.#settleUntil = Number.POSITIVE_INFINITY;
-    return this.#toStatic();
+    // Not settled: Redis failed again before the fleet's static spends were all charged.
+    if (this.#mode === 'static') this.#settleUntil = Number.POSITIVE_INFINITY;
   }
 
   /** The periodic check: Redis silent for `fallbackAfterMs` (a hanging server) means static mode. */

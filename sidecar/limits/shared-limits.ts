@@ -33,6 +33,7 @@ interface Entry {
   keys: { rpm: string; tpm: string; par: string };
   /** The mode last reported (log line, metric); 'shared' at first, so a Redis that fails from the start is reported too. */
   reported: LimitMode;
+  /** Why the last renewal failed ('' after a success): named in the fallback's log line. */
   reason: string;
 }
 
@@ -137,7 +138,7 @@ export class SharedLimits {
     for (const entry of this.#entries.values()) {
       const l = entry.ledgers;
       const changed = [l.rpm?.tick(now), l.tpm?.tick(now), l.par?.tick(now)];
-      if (changed.some((mode) => mode !== undefined)) this.#report(entry, 'no answer in time');
+      if (changed.some((mode) => mode !== undefined)) this.#report(entry);
     }
     if (!link.loading) {
       for (const entry of this.#entries.values()) {
@@ -157,11 +158,12 @@ export class SharedLimits {
     link.rate(key, args).then(
       (reply) => {
         ledger.onReply(now, this.#deps.clock.now(), parseRate(reply));
-        this.#report(entry, '');
+        entry.reason = '';
+        this.#report(entry);
       },
       (error: unknown) => {
         ledger.onFailure();
-        this.#report(entry, failureKind(error));
+        entry.reason = failureKind(error);
       },
     );
   }
@@ -172,11 +174,12 @@ export class SharedLimits {
     link.slots(entry.keys.par, [ledger.limit, this.#deps.sidecarId, r.want, r.inFlight, this.timing.slotExpiryMs]).then(
       (reply) => {
         ledger.onReply(this.#deps.clock.now(), Number(reply[0]));
-        this.#report(entry, '');
+        entry.reason = '';
+        this.#report(entry);
       },
       (error: unknown) => {
-        ledger.onFailure(this.#deps.clock.now());
-        this.#report(entry, failureKind(error));
+        ledger.onFailure();
+        entry.reason = failureKind(error);
       },
     );
   }
@@ -187,15 +190,14 @@ export class SharedLimits {
   }
 
   /** One WARN line and one count per change of a backend's mode. */
-  #report(entry: Entry, reason: string): void {
+  #report(entry: Entry): void {
     const mode = entry.ledgers.mode;
-    if (reason !== '' && mode === 'static') entry.reason = reason;
     if (mode === entry.reported) return;
     entry.reported = mode;
     this.#changes.labels(mode === 'shared' ? 'shared' : 'fallback').inc();
     const redis = this.#link?.target.display;
     if (mode === 'shared') this.#deps.logger.warn({ backend: entry.name, redis }, 'pool-wide limits: shared through Redis');
-    else this.#deps.logger.warn({ backend: entry.name, redis, problem: entry.reason }, 'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)');
+    else this.#deps.logger.warn({ backend: entry.name, redis, problem: entry.reason === '' ? 'no answer in time' : entry.reason }, 'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)');
   }
 
   #stop(): void {

@@ -68,10 +68,12 @@ export class SlotLedger {
 
   renewRequest(now: number, inFlight: number): { want: number; inFlight: number } {
     this.#pending = true;
+    const busy = this.#peak > 0 || inFlight > 0 || this.#unmet;
     const want = Math.min(this.limit, Math.max(this.#peak, inFlight) + 1 + (this.#unmet ? 1 : 0));
     this.#peak = inFlight;
     this.#unmet = false;
-    this.#nextRenewAt = now + this.timing.renewMs;
+    // Idle: once a second keeps one slot (the expiry is 3 s) at a quarter of the busy rate.
+    this.#nextRenewAt = now + (busy ? this.timing.renewMs : this.timing.idleRenewMs);
     return { want, inFlight };
   }
 
@@ -84,9 +86,9 @@ export class SlotLedger {
     return 'shared';
   }
 
-  onFailure(now: number): LimitMode | undefined {
+  /** The mode stays until `tick` sees no success for `fallbackAfterMs` (see RateLedger.onFailure). */
+  onFailure(): void {
     this.#pending = false;
-    return this.#toStatic(now);
   }
 
   tick(now: number): LimitMode | undefined {

@@ -83,6 +83,11 @@ async function drive(urls: readonly string[], perSecond: number, ms: number, doc
   return statuses;
 }
 
+/** The sidecars' fallbacks so far (a starved machine can make renewals miss their second). */
+function fallbacks(fleet: Fleet): string {
+  return `fallbacks per sidecar: ${fleet.sidecars.map((s) => s.lines().filter((l) => /falling back/.test(String(l.msg))).length).join(',')}`;
+}
+
 function failures(statuses: Map<number, number>): number {
   let n = 0;
   for (const [status, count] of statuses) if (status !== 200 && status !== 429) n += count;
@@ -118,7 +123,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     console.log(`through one sidecar: served ${served} of ${LIMIT * windows} (${((100 * served) / (LIMIT * windows)).toFixed(1)}%), statuses ${JSON.stringify([...statuses])}`);
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     // Split statically, one sidecar would get a quarter of this.
-    assert.ok(served >= 0.95 * LIMIT * windows, `served ${served} of ${LIMIT * windows}`);
+    assert.ok(served >= 0.95 * LIMIT * windows, `served ${served} of ${LIMIT * windows}; ${fallbacks(fleet)}`);
     assert.ok(backend.maxInWindow(WINDOW_MS, from) <= LIMIT * 1.02, `max in a window ${backend.maxInWindow(WINDOW_MS, from)}`);
   });
 
@@ -129,7 +134,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
     console.log(`most in a window: ${most} (limit ${LIMIT}), statuses ${JSON.stringify([...statuses])}`);
-    assert.ok(most <= LIMIT * 1.02, `max in a window ${most}`);
+    assert.ok(most <= LIMIT * 1.02, `max in a window ${most}; ${fallbacks(fleet)}`);
     assert.ok(most >= 0.9 * LIMIT, `the pool's limit was used: ${most}`);
   });
 
