@@ -133,7 +133,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     const statuses = await drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 3 * WINDOW_MS);
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}), statuses ${JSON.stringify([...statuses])}`);
+    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}; ${fallbacks(fleet)}`);
     assert.ok(most >= 0.9 * LIMIT, `the pool's limit was used: ${most}`);
   });
@@ -153,7 +153,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}), statuses ${JSON.stringify([...statuses])}`);
+    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}`);
     const lines = fleet.sidecars[0]!.lines();
     assert.ok(lines.some((l) => l.level === 40 && /falling back/.test(l.msg)), 'a WARN line when falling back');
@@ -166,16 +166,18 @@ describe('rpm shared by four sidecars through Redis', () => {
     const run = drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 4 * WINDOW_MS);
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     redis.pause();
+    const paused = performance.now();
     await eventually(async () => (await modes(fleet)).every((m) => m === 'fallback'), 1500, 'every sidecar on its static share within 1 s');
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     redis.resume();
     const back = performance.now();
+    console.log(`hang: paused at ${Math.round(paused - from)} ms, resumed at ${Math.round(back - from)} ms`);
     await eventually(async () => (await modes(fleet)).every((m) => m === 'shared'), 5000, 'shared again within 5 s');
     assert.ok(performance.now() - back < 5000);
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}), statuses ${JSON.stringify([...statuses])}`);
+    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}`);
   });
 });

@@ -12,6 +12,8 @@ export interface CountingBackend {
   readonly arrivals: number[];
   /** Most calls (or with `weights`, most tokens) that arrived within any `windowMs`, between `from` and `to`. */
   maxInWindow(windowMs: number, from?: number, to?: number): number;
+  /** Where that window starts (performance.now()). */
+  busiestWindowStart(windowMs: number, from?: number): number;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,20 @@ export async function startCountingBackend(options: { tokensPerCall?: number } =
         most = Math.max(most, end - start + 1);
       }
       return most;
+    },
+    busiestWindowStart(windowMs, from = Number.NEGATIVE_INFINITY) {
+      const times = arrivals.filter((t) => t >= from);
+      let most = 0;
+      let at = Number.NaN;
+      let start = 0;
+      for (let end = 0; end < times.length; end++) {
+        while (times[end]! - times[start]! >= windowMs) start++;
+        if (end - start + 1 > most) {
+          most = end - start + 1;
+          at = times[start]!;
+        }
+      }
+      return at;
     },
     async close() {
       server.closeAllConnections();
