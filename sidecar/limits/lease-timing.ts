@@ -44,7 +44,7 @@ export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
     windowMs,
     sliceMs: Math.max(1, Math.round(500 * scale)),
     leaseMs: Math.max(20, Math.round(1000 * scale)),
-    dispatchMarginMs: 250,
+    dispatchMarginMs: 500,
     renewMs: Math.max(5, Math.round(250 * scale)),
     idleRenewMs: Math.max(20, Math.round(1000 * scale)),
     fallbackAfterMs: 1000,
