@@ -61,8 +61,8 @@ export class BackendLedgers {
 
   /** A call found no room here: the next renewals ask for it, early. */
   noteUnmet(now: number, cost: number, inFlight: number): void {
-    if (this.rpm !== undefined && !this.rpm.hasRoom(now, 1)) this.rpm.noteUnmet(1);
-    if (this.tpm !== undefined && !this.tpm.hasRoom(now, cost)) this.tpm.noteUnmet(cost);
+    if (this.rpm !== undefined && !this.rpm.hasRoom(now, 1)) this.rpm.noteUnmet(now, 1);
+    if (this.tpm !== undefined && !this.tpm.hasRoom(now, cost)) this.tpm.noteUnmet(now, cost);
     if (this.par !== undefined && !this.par.hasRoom(now, inFlight)) this.par.noteUnmet();
   }
 

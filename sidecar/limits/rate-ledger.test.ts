@@ -61,6 +61,14 @@ test('the lease is sized to recent demand', () => {
   assert.ok(r.want >= 125 && r.want <= 160, `want ${r.want}`);
 });
 
+test('calls refused for want of a lease count as demand: the next lease covers them', () => {
+  const l = sharedLedger(100_000, 4, 1);
+  l.spend(T0 + 1, 1);
+  for (let i = 0; i < 100; i++) l.noteUnmet(T0 + 10 + i, 1);
+  const r = l.renewRequest(T0 + 250);
+  assert.ok(r.want >= 60, `want ${r.want}`);
+});
+
 test('an idle sidecar asks for a floor of one call, and only while the pool keeps 10% free', () => {
   const l = sharedLedger(120, 4, 0);
   const r = l.renewRequest(T0 + 5000);

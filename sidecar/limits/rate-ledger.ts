@@ -143,8 +143,9 @@ export class RateLedger {
     return this.#staticUse.total(now) + need <= this.staticShare(now);
   }
 
-  /** A call that found no room: the next renewal asks for it, and comes early. */
-  noteUnmet(amount: number): void {
+  /** A call that found no room: it counts as demand (so the next lease covers the calls refused too), and the next renewal comes early. */
+  noteUnmet(now: number, amount: number): void {
+    this.#demand.add(now, amount);
     this.#unmet = Math.max(this.#unmet, Math.min(amount, this.limit));
     this.#nextRenewAt = Number.NEGATIVE_INFINITY;
   }
