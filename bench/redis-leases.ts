@@ -5,7 +5,7 @@
  * what 1,000 sidecars would cost. Usage: node bench/redis-leases.ts [renewals] [sidecars]
  */
 import { Redis } from 'ioredis';
-import { limitKey, RATE_SCRIPT, SLOT_SCRIPT } from '../sidecar/limits/lease-script.ts';
+import { HIST_GROUPS, limitKey, RATE_SCRIPT, SLOT_SCRIPT } from '../sidecar/limits/lease-script.ts';
 import { leaseTiming } from '../sidecar/limits/lease-timing.ts';
 import { startRedis } from '../test/support/redis-server.ts';
 
@@ -22,28 +22,39 @@ async function cpuSeconds(client: Redis): Promise<number> {
 const redis = await startRedis();
 const client = new Redis({ port: redis.port, host: '127.0.0.1', enableAutoPipelining: true });
 client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
-client.defineCommand('rrlbSlots', { numberOfKeys: 1, lua: SLOT_SCRIPT });
+client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
 const rate = (client as unknown as { rrlbRate(key: string, ...args: (string | number)[]): Promise<unknown> }).rrlbRate.bind(client);
 const slots = (client as unknown as { rrlbSlots(key: string, ...args: (string | number)[]): Promise<unknown> }).rrlbSlots.bind(client);
 const key = limitKey('bench/pool', 'http://tei:8080|tei', 'rpm');
 const parKey = limitKey('bench/pool', 'http://tei:8080|tei', 'par');
-// A full window: one field per 0.5 s slice of the last 61.25 s.
+const parExpiry = limitKey('bench/pool', 'http://tei:8080|tei', 'par-expiry');
+// A full window, as a steady state leaves it: 10 units in every 0.5 s slice still counted.
 const now = Date.now();
-for (let s = Math.floor((now - 61_250) / timing.sliceMs); s <= Math.floor(now / timing.sliceMs); s++) await client.hset(key, String(s), 10);
+const counted = timing.windowMs + timing.leaseMs + timing.dispatchMarginMs;
+const groupSlices = Math.ceil(counted / timing.sliceMs / HIST_GROUPS);
+const oldest = Math.floor((now - counted) / timing.sliceMs);
+const fields: Record<string, number> = { born: oldest, low: oldest, sum: 0 };
+for (let s = oldest; s <= Math.floor(now / timing.sliceMs); s++) {
+  fields[`s${s}`] = 10;
+  fields[`g${Math.floor(s / groupSlices)}`] = (fields[`g${Math.floor(s / groupSlices)}`] ?? 0) + 10;
+  fields.sum! += 10;
+}
+await client.hset(key, fields);
 const args = (want: number) => [1_000_000_000, timing.windowMs, timing.leaseMs + timing.dispatchMarginMs, timing.sliceMs, want, 0, 0, 1, Math.floor(now / timing.sliceMs), 1, 0];
 
 async function run(kind: 'rpm' | 'par'): Promise<{ perRenewalUs: number; perSecond: number }> {
   const before = await cpuSeconds(client);
   const started = performance.now();
   let next = 0;
-  async function lane(id: number): Promise<void> {
+  async function lane(): Promise<void> {
     while (next < renewals) {
-      next++;
+      // 1,000 sidecar ids take turns in the concurrency hash, as 1,000 sidecars would.
+      const id = next++ % 1000;
       if (kind === 'rpm') await rate(key, ...args(5));
-      else await slots(parKey, 1000, `sidecar-${id}`, 3, 1, timing.slotExpiryMs);
+      else await slots(parKey, parExpiry, 100_000, `sidecar-${id}`, 3, 1, timing.slotExpiryMs);
     }
   }
-  await Promise.all(Array.from({ length: sidecars }, (_v, i) => lane(i)));
+  await Promise.all(Array.from({ length: sidecars }, lane));
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await cpuSeconds(client)) - before;
   return { perRenewalUs: (cpu / renewals) * 1e6, perSecond: renewals / seconds };

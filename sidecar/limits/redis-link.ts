@@ -15,8 +15,7 @@ type Reply = (number | string)[];
 
 interface ScriptedClient {
   rrlbRate(key: string, ...args: (number | string)[]): Promise<Reply>;
-  rrlbSlots(key: string, ...args: (number | string)[]): Promise<Reply>;
-  hdel(key: string, field: string): Promise<number>;
+  rrlbSlots(key: string, expiries: string, ...args: (number | string)[]): Promise<Reply>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   readonly status: string;
   disconnect(): void;
@@ -66,7 +65,7 @@ export class RedisLink {
     };
     const client = new Redis(options) as unknown as ScriptedClient & { defineCommand(name: string, d: { numberOfKeys: number; lua: string }): void };
     client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
-    client.defineCommand('rrlbSlots', { numberOfKeys: 1, lua: SLOT_SCRIPT });
+    client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
     client.on('error', (error: Error) => {
       // ioredis emits on every failed reconnect: report the kind once per change.
       const kind = failureKind(error);
@@ -96,15 +95,15 @@ export class RedisLink {
     return client.rrlbRate(key, ...args);
   }
 
-  slots(key: string, args: readonly (number | string)[]): Promise<Reply> {
+  slots(key: string, expiries: string, args: readonly (number | string)[]): Promise<Reply> {
     const client = this.#client;
     if (client === undefined) return Promise.reject(new Error('not connected'));
-    return client.rrlbSlots(key, ...args);
+    return client.rrlbSlots(key, expiries, ...args);
   }
 
   /** Gives this sidecar's slots back at once (a graceful stop); best effort. */
-  async release(key: string, id: string): Promise<void> {
-    if (this.ready) await this.#client!.hdel(key, id).catch(() => undefined);
+  async release(key: string, expiries: string, id: string, limit: number): Promise<void> {
+    if (this.ready) await this.#client!.rrlbSlots(key, expiries, limit, id, 0, 0, 1).catch(() => undefined);
   }
 
   close(): void {

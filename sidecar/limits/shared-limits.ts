@@ -30,7 +30,7 @@ export interface SharedLimitsDeps {
 interface Entry {
   readonly ledgers: BackendLedgers;
   name: string;
-  keys: { rpm: string; tpm: string; par: string };
+  keys: { rpm: string; tpm: string; par: string; parExpiry: string };
   /** The mode last reported (log line, metric); 'shared' at first, so a Redis that fails from the start is reported too. */
   reported: LimitMode;
   /** Why the last renewal failed ('' after a success): named in the fallback's log line. */
@@ -121,7 +121,7 @@ export class SharedLimits {
     }
     for (const [id, entry] of this.#entries) {
       if (seen.has(id)) continue;
-      if (entry.ledgers.par !== undefined) void this.#link.release(entry.keys.par, this.#deps.sidecarId);
+      if (entry.ledgers.par !== undefined) void this.#link.release(entry.keys.par, entry.keys.parExpiry, this.#deps.sidecarId, entry.ledgers.par.limit);
       this.#entries.delete(id);
     }
     if (this.#timer === undefined) this.#schedule(0);
@@ -171,7 +171,7 @@ export class SharedLimits {
   #renewSlots(link: RedisLink, entry: Entry, ledger: SlotLedger, now: number): void {
     const inFlight = this.#inFlightOf(entry);
     const r = ledger.renewRequest(now, inFlight);
-    link.slots(entry.keys.par, [ledger.limit, this.#deps.sidecarId, r.want, r.inFlight, this.timing.slotExpiryMs]).then(
+    link.slots(entry.keys.par, entry.keys.parExpiry, [ledger.limit, this.#deps.sidecarId, r.want, r.inFlight, this.timing.slotExpiryMs]).then(
       (reply) => {
         ledger.onReply(this.#deps.clock.now(), Number(reply[0]));
         entry.reason = '';
@@ -210,11 +210,11 @@ export class SharedLimits {
   /** A graceful stop: give this sidecar's concurrency slots back, then disconnect. */
   async close(): Promise<void> {
     const link = this.#link;
-    if (link !== undefined) await Promise.all([...this.#entries.values()].filter((e) => e.ledgers.par !== undefined).map((e) => link.release(e.keys.par, this.#deps.sidecarId)));
+    if (link !== undefined) await Promise.all([...this.#entries.values()].filter((e) => e.ledgers.par !== undefined).map((e) => link.release(e.keys.par, e.keys.parExpiry, this.#deps.sidecarId, e.ledgers.par!.limit)));
     this.#stop();
   }
 }
 
 function keysOf(prefix: string, backendId: string): Entry['keys'] {
-  return { rpm: limitKey(prefix, backendId, 'rpm'), tpm: limitKey(prefix, backendId, 'tpm'), par: limitKey(prefix, backendId, 'par') };
+  return { rpm: limitKey(prefix, backendId, 'rpm'), tpm: limitKey(prefix, backendId, 'tpm'), par: limitKey(prefix, backendId, 'par'), parExpiry: limitKey(prefix, backendId, 'par-expiry') };
 }
