@@ -75,6 +75,11 @@ export class RedisLink {
     this.#client = client;
   }
 
+  /** What the connection last failed with ('' before any failure): a command's own error says only "not connected". */
+  get lastProblem(): string {
+    return this.#lastError;
+  }
+
   /** Loaded and connected: renewals may be sent. */
   get ready(): boolean {
     return this.#client !== undefined && this.#client.status === 'ready';

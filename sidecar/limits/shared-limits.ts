@@ -63,6 +63,8 @@ export class SharedLimits {
   readonly timing: LeaseTiming;
   readonly #entries = new Map<string, Entry>();
   #link: RedisLink | undefined;
+  /** When the current link was opened (monotonic ms). */
+  #linkSince = 0;
   #timer: unknown;
   #backends: readonly Backend[] = [];
   readonly #changes: Counter<'mode'>;
@@ -96,6 +98,7 @@ export class SharedLimits {
     }
     if (this.#link === undefined || !sameTarget(this.#link.target, redis) || this.#link.target.keyPrefix !== redis.keyPrefix) {
       this.#link?.close();
+      this.#linkSince = this.#deps.clock.now();
       this.#link = new RedisLink(redis, this.timing, (kind) => this.#deps.logger.debug({ redis: redis.display, problem: kind }, 'redis connection problem'));
       this.#deps.logger.info({ redis: redis.display, key_prefix: redis.keyPrefix }, 'pool-wide limits: drawing leases from Redis');
     }
@@ -138,7 +141,10 @@ export class SharedLimits {
     for (const entry of this.#entries.values()) {
       const l = entry.ledgers;
       const changed = [l.rpm?.tick(now), l.tpm?.tick(now), l.par?.tick(now)];
-      if (changed.some((mode) => mode !== undefined)) this.#report(entry);
+      // A Redis failing from the start is reported once the start-up grace is over (by then the
+      // connection's own error says why).
+      const failingFromStart = l.mode === 'static' && entry.reported === 'shared' && entry.reason !== '' && now - this.#linkSince >= this.timing.fallbackAfterMs;
+      if (changed.some((mode) => mode !== undefined) || failingFromStart) this.#report(entry);
     }
     if (!link.loading) {
       for (const entry of this.#entries.values()) {
@@ -195,9 +201,10 @@ export class SharedLimits {
     if (mode === entry.reported) return;
     entry.reported = mode;
     this.#changes.labels(mode === 'shared' ? 'shared' : 'fallback').inc();
-    const redis = this.#link?.target.display;
+    const link = this.#link;
+    const redis = link?.target.display;
     if (mode === 'shared') this.#deps.logger.warn({ backend: entry.name, redis }, 'pool-wide limits: shared through Redis');
-    else this.#deps.logger.warn({ backend: entry.name, redis, problem: entry.reason === '' ? 'no answer in time' : entry.reason }, 'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)');
+    else this.#deps.logger.warn({ backend: entry.name, redis, problem: link === undefined ? entry.reason : reasonOf(link, entry.reason) }, 'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)');
   }
 
   #stop(): void {
@@ -213,6 +220,12 @@ export class SharedLimits {
     if (link !== undefined) await Promise.all([...this.#entries.values()].filter((e) => e.ledgers.par !== undefined).map((e) => link.release(e.keys.par, e.keys.parExpiry, this.#deps.sidecarId, e.ledgers.par!.limit)));
     this.#stop();
   }
+}
+
+/** The failure in our words: "not connected" says more with why the connection failed (refused auth, refused connection); none: Redis went silent. */
+function reasonOf(link: RedisLink, kind: string): string {
+  if (kind === '') return 'no answer in time';
+  return kind === 'not connected' && link.lastProblem !== '' ? link.lastProblem : kind;
 }
 
 function keysOf(prefix: string, backendId: string): Entry['keys'] {
