@@ -23,8 +23,12 @@ const redis = await startRedis();
 const client = new Redis({ port: redis.port, host: '127.0.0.1', enableAutoPipelining: true });
 client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
 client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
-const rate = (client as unknown as { rrlbRate(key: string, ...args: (string | number)[]): Promise<unknown> }).rrlbRate.bind(client);
-const slots = (client as unknown as { rrlbSlots(key: string, ...args: (string | number)[]): Promise<unknown> }).rrlbSlots.bind(client);
+const rate = (
+  client as unknown as { rrlbRate(key: string, ...args: (string | number)[]): Promise<unknown> }
+).rrlbRate.bind(client);
+const slots = (
+  client as unknown as { rrlbSlots(key: string, ...args: (string | number)[]): Promise<unknown> }
+).rrlbSlots.bind(client);
 const key = limitKey('bench/pool', 'http://tei:8080|tei', 'rpm');
 const parKey = limitKey('bench/pool', 'http://tei:8080|tei', 'par');
 const parExpiry = limitKey('bench/pool', 'http://tei:8080|tei', 'par-expiry');
@@ -40,7 +44,19 @@ for (let s = oldest; s <= Math.floor(now / timing.sliceMs); s++) {
   fields.sum! += 10;
 }
 await client.hset(key, fields);
-const args = (want: number) => [1_000_000_000, timing.windowMs, timing.leaseMs + timing.dispatchMarginMs, timing.sliceMs, want, 0, 0, 1, Math.floor(now / timing.sliceMs), 1, 0];
+const args = (want: number) => [
+  1_000_000_000,
+  timing.windowMs,
+  timing.leaseMs + timing.dispatchMarginMs,
+  timing.sliceMs,
+  want,
+  0,
+  0,
+  1,
+  Math.floor(now / timing.sliceMs),
+  1,
+  0,
+];
 
 async function run(kind: 'rpm' | 'par'): Promise<{ perRenewalUs: number; perSecond: number }> {
   const before = await cpuSeconds(client);
@@ -64,17 +80,19 @@ const rpm = await run('rpm');
 const par = await run('par');
 // 1,000 sidecars, one backend with rpm and tpm (and max_parallel_requests), all busy: 4 renewals a second per limit.
 const perSecond = 1000 * 4;
-console.log(JSON.stringify({
-  renewals,
-  concurrent_sidecars: sidecars,
-  rate_script_us_redis_cpu: Math.round(rpm.perRenewalUs * 10) / 10,
-  rate_renewals_per_second_one_client: Math.round(rpm.perSecond),
-  slot_script_us_redis_cpu: Math.round(par.perRenewalUs * 10) / 10,
-  at_1000_busy_sidecars: {
-    renewals_per_second_per_limit: perSecond,
-    redis_cpu_share_rpm_and_tpm: Math.round(((2 * perSecond * rpm.perRenewalUs) / 1e6) * 1000) / 1000,
-    redis_cpu_share_max_parallel: Math.round(((perSecond * par.perRenewalUs) / 1e6) * 1000) / 1000,
-  },
-}));
+console.log(
+  JSON.stringify({
+    renewals,
+    concurrent_sidecars: sidecars,
+    rate_script_us_redis_cpu: Math.round(rpm.perRenewalUs * 10) / 10,
+    rate_renewals_per_second_one_client: Math.round(rpm.perSecond),
+    slot_script_us_redis_cpu: Math.round(par.perRenewalUs * 10) / 10,
+    at_1000_busy_sidecars: {
+      renewals_per_second_per_limit: perSecond,
+      redis_cpu_share_rpm_and_tpm: Math.round(((2 * perSecond * rpm.perRenewalUs) / 1e6) * 1000) / 1000,
+      redis_cpu_share_max_parallel: Math.round(((perSecond * par.perRenewalUs) / 1e6) * 1000) / 1000,
+    },
+  }),
+);
 client.disconnect();
 await redis.close();

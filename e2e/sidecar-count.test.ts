@@ -16,7 +16,12 @@ const POOL = 'scaled';
 let cluster: Cluster;
 
 function pod(i: number): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `search-${i}`, namespace: NS, labels: { app: 'search', 'reranker.dev/sidecar': 'true' } }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `search-${i}`, namespace: NS, labels: { app: 'search', 'reranker.dev/sidecar': 'true' } },
+    spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+  };
 }
 
 function renderedCount(): number | undefined {
@@ -47,7 +52,10 @@ before(async () => {
     apiVersion: 'reranker.dev/v1alpha1',
     kind: 'RerankerPool',
     metadata: { name: POOL, namespace: NS },
-    spec: { sidecarSelector: { matchLabels: { app: 'search' } }, backends: [{ name: 'tei', apiBase: 'http://tei.invalid:8080', rpm: 120 }] },
+    spec: {
+      sidecarSelector: { matchLabels: { app: 'search' } },
+      backends: [{ name: 'tei', apiBase: 'http://tei.invalid:8080', rpm: 120 }],
+    },
   });
 });
 
@@ -66,7 +74,18 @@ test('a Deployment scaled 2 -> 6 -> 3 moves sidecar_count and the pool status wi
   assert.ok(Date.now() - up < 10_000, 'a higher count is rendered at once');
 
   const down = Date.now();
-  cluster.kubectl(['delete', 'pod', 'search-4', 'search-5', 'search-6', '-n', NS, '--wait=false', '--grace-period=0', '--force']);
+  cluster.kubectl([
+    'delete',
+    'pod',
+    'search-4',
+    'search-5',
+    'search-6',
+    '-n',
+    NS,
+    '--wait=false',
+    '--grace-period=0',
+    '--force',
+  ]);
   await eventually(() => status()?.observed === 3, 20_000, 'the status observes 3 pods');
   // Still 6 while the lower count has not held for the window: a rolling update's surge never flaps it.
   const pending = status()!;

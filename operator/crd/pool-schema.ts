@@ -93,7 +93,7 @@ export const labelSelectorSchema = z
   })
   .describe('A Kubernetes label selector; an empty one selects every pod that carries reranker.dev/sidecar=true.');
 
-export const redisSchema = z
+const redisSchema = z
   .object({
     address: z
       .string()

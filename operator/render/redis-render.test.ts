@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import { poolSpecSchema, type RerankerPool } from '../crd/pool-schema.ts';
-import { keyEnv } from '../webhook/sidecar-container.ts';
+import { readTuning, sidecarContainer, type SidecarSettings } from '../webhook/sidecar-container.ts';
 import { renderConfig } from './render-config.ts';
 import { secretEnvConflicts } from './secret-env.ts';
 
@@ -11,10 +11,29 @@ function pool(spec: unknown): RerankerPool {
   return { metadata: { name: 'search', namespace: 'prod', generation: 1 }, spec: poolSpecSchema.parse(spec) };
 }
 
+const SETTINGS: SidecarSettings = {
+  image: 'ghcr.io/reranker-lb/sidecar:0.2.0',
+  version: '0.2.0',
+  imagePullPolicy: 'IfNotPresent',
+  logLevel: 'info',
+  resources: {},
+};
+
+/** The Secret-backed env of the sidecar injected for `p`. */
+function keyEnv(p: RerankerPool): unknown[] {
+  const container = sidecarContainer(p, SETTINGS, readTuning(undefined, SETTINGS, 8000).tuning) as {
+    env: { name: string }[];
+  };
+  return container.env.filter((e) => e.name.startsWith('RERANKER_KEY_'));
+}
+
 const backends = [{ name: 'tei', apiBase: 'http://tei:8080', rpm: 120 }];
 
 test('spec.redis renders redis_url, a key prefix naming the pool, and the password as os.environ/ of the Secret', () => {
-  const p = pool({ backends, redis: { address: 'redis.cache:6379', passwordSecretRef: { name: 'redis-auth', key: 'password' } } });
+  const p = pool({
+    backends,
+    redis: { address: 'redis.cache:6379', passwordSecretRef: { name: 'redis-auth', key: 'password' } },
+  });
   const { text } = renderConfig(p, []);
   assert.match(text, /redis_url: redis:\/\/redis\.cache:6379/);
   assert.match(text, /redis_key_prefix: prod\/search/);
@@ -25,11 +44,19 @@ test('spec.redis renders redis_url, a key prefix naming the pool, and the passwo
   assert.equal(config.redis?.display, 'redis://redis.cache:6379/0');
   assert.equal(config.redis?.keyPrefix, 'prod/search');
   // The injected sidecar gets the variable from the Secret (required: no config loads without it).
-  assert.deepEqual(keyEnv(p), [{ name: 'RERANKER_KEY_REDIS_AUTH__PASSWORD', valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password', optional: false } } }]);
+  assert.deepEqual(keyEnv(p), [
+    {
+      name: 'RERANKER_KEY_REDIS_AUTH__PASSWORD',
+      valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password', optional: false } },
+    },
+  ]);
 });
 
 test('a rediss:// address is kept; no redis: nothing about Redis is rendered', () => {
-  assert.match(renderConfig(pool({ backends, redis: { address: 'rediss://r.example:6380/2' } }), []).text, /redis_url: rediss:\/\/r\.example:6380\/2/);
+  assert.match(
+    renderConfig(pool({ backends, redis: { address: 'rediss://r.example:6380/2' } }), []).text,
+    /redis_url: rediss:\/\/r\.example:6380\/2/,
+  );
   assert.doesNotMatch(renderConfig(pool({ backends }), []).text, /redis/);
 });
 
@@ -40,6 +67,11 @@ test('an address with credentials is refused by the schema, naming the field', (
 });
 
 test('a Redis Secret whose variable name collides with an API key Secret is named', () => {
-  const spec = poolSpecSchema.parse({ backends: [{ ...backends[0], apiKeySecretRef: { name: 'redis.auth', key: 'password' } }], redis: { address: 'r:6379', passwordSecretRef: { name: 'redis-auth', key: 'password' } } });
-  assert.deepEqual(secretEnvConflicts(spec), ['redis.passwordSecretRef: redis-auth/password and backends[0]\'s redis.auth/password both map to the variable RERANKER_KEY_REDIS_AUTH__PASSWORD; rename one Secret or key']);
+  const spec = poolSpecSchema.parse({
+    backends: [{ ...backends[0], apiKeySecretRef: { name: 'redis.auth', key: 'password' } }],
+    redis: { address: 'r:6379', passwordSecretRef: { name: 'redis-auth', key: 'password' } },
+  });
+  assert.deepEqual(secretEnvConflicts(spec), [
+    "redis.passwordSecretRef: redis-auth/password and backends[0]'s redis.auth/password both map to the variable RERANKER_KEY_REDIS_AUTH__PASSWORD; rename one Secret or key",
+  ]);
 });

@@ -16,15 +16,40 @@ function walk(steps: readonly [number, number][]): number[] {
 }
 
 test('more pods: rendered at once', () => {
-  assert.deepEqual(walk([[0, 2], [1000, 6]]), [2, 6]);
+  assert.deepEqual(
+    walk([
+      [0, 2],
+      [1000, 6],
+    ]),
+    [2, 6],
+  );
 });
 
 test("a rolling update's surge (4 -> 5 -> 4 pods within a minute) renders 5 once, and 4 only after the minute", () => {
-  assert.deepEqual(walk([[0, 4], [1000, 5], [20_000, 4], [40_000, 5], [45_000, 4], [45_000 + MIN - 1, 4], [45_000 + MIN, 4]]), [4, 5, 5, 5, 5, 5, 4]);
+  assert.deepEqual(
+    walk([
+      [0, 4],
+      [1000, 5],
+      [20_000, 4],
+      [40_000, 5],
+      [45_000, 4],
+      [45_000 + MIN - 1, 4],
+      [45_000 + MIN, 4],
+    ]),
+    [4, 5, 5, 5, 5, 5, 4],
+  );
 });
 
 test('fewer pods: rendered once the lower count has been seen for the whole window', () => {
-  assert.deepEqual(walk([[0, 6], [1000, 3], [30_000, 3], [1000 + MIN, 3]]), [6, 6, 6, 3]);
+  assert.deepEqual(
+    walk([
+      [0, 6],
+      [1000, 3],
+      [30_000, 3],
+      [1000 + MIN, 3],
+    ]),
+    [6, 6, 6, 3],
+  );
   const pending = nextSidecarCount({ rendered: 6, observed: 6 }, 3, T, MIN);
   assert.equal(pending?.loweringSince, new Date(T).toISOString(), 'the status says since when');
 });
@@ -35,7 +60,9 @@ test('no pod seen: nothing rendered from pods (the spec stands), and a seen coun
 });
 
 test("the pool's sidecars: selected or injected for it, not terminating, not another pool's", () => {
-  const pod = (labels: Record<string, string>, deleting = false) => ({ metadata: { labels, ...(deleting ? { deletionTimestamp: '2026-12-03T07:00:00Z' } : {}) } });
+  const pod = (labels: Record<string, string>, deleting = false) => ({
+    metadata: { labels, ...(deleting ? { deletionTimestamp: '2026-12-03T07:00:00Z' } : {}) },
+  });
   const pods = [
     pod({ app: 'search' }),
     pod({ app: 'search' }, true),

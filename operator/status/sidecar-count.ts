@@ -35,7 +35,12 @@ export function countSidecars(pods: readonly PodLike[], pool: string, selector: 
  * The count to render now. `previous`: what the status says was rendered; `observed`: pods now
  * (0: none seen — the spec's own sidecarCount, or the previous count, stays); `now`: epoch ms.
  */
-export function nextSidecarCount(previous: SidecarCount | undefined, observed: number, now: number, stabilizationMs: number): SidecarCount | undefined {
+export function nextSidecarCount(
+  previous: SidecarCount | undefined,
+  observed: number,
+  now: number,
+  stabilizationMs: number,
+): SidecarCount | undefined {
   if (observed === 0) return previous === undefined ? undefined : { rendered: previous.rendered, observed: 0 };
   if (previous === undefined || observed >= previous.rendered) return { rendered: observed, observed };
   const since = previous.loweringSince === undefined ? now : Date.parse(previous.loweringSince);

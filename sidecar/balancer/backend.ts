@@ -297,8 +297,8 @@ export class Backend implements CandidateView {
 
   /** Milliseconds until rpm/tpm leave room for a request of `cost` tokens. */
   msUntilRoom(now: number, cost: number): number {
-    // Leases are renewed within a second; the pool's window is not known here.
-    if (this.shared !== undefined) return 1000;
+    // The next renewal may bring a lease; the pool's window is not known here.
+    if (this.shared !== undefined) return this.shared.timing.renewMs;
     const spec = this.spec;
     const rpmWait = spec.rpm === undefined ? 0 : this.requestWindow.msUntilRoom(now, spec.rpm, 1);
     const tpmWait = spec.tpm === undefined ? 0 : this.tokenWindow.msUntilRoom(now, spec.tpm, Math.min(cost, spec.tpm));

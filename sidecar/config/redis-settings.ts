@@ -19,7 +19,7 @@ export interface RedisTarget {
 }
 
 const ENV_REF = 'os.environ/';
-export const DEFAULT_KEY_PREFIX = 'reranker-lb';
+const DEFAULT_KEY_PREFIX = 'reranker-lb';
 
 type Lookup = (name: string) => string | undefined;
 
@@ -27,7 +27,8 @@ function password(raw: string | undefined, lookup: Lookup, problems: string[]): 
   if (raw === undefined || !raw.startsWith(ENV_REF)) return raw;
   const name = raw.slice(ENV_REF.length);
   const value = lookup(name);
-  if (value === undefined || value === '') problems.push(`router_settings.redis_password: environment variable ${name} is not set`);
+  if (value === undefined || value === '')
+    problems.push(`router_settings.redis_password: environment variable ${name} is not set`);
   return value;
 }
 
@@ -78,7 +79,10 @@ export function redisTarget(file: ConfigFile, lookup: Lookup, problems: string[]
   const prefix = r.redis_key_prefix ?? DEFAULT_KEY_PREFIX;
   if (/[{}\s]/.test(prefix)) problems.push('router_settings.redis_key_prefix: no braces or spaces');
   const secret = password(r.redis_password, lookup, problems);
-  const base = r.redis_url === undefined ? { host: r.redis_host!, port: r.redis_port ?? 6379, username: undefined, password: undefined, db: 0, tls: false } : fromUrl(r.redis_url, problems);
+  const base =
+    r.redis_url === undefined
+      ? { host: r.redis_host!, port: r.redis_port ?? 6379, username: undefined, password: undefined, db: 0, tls: false }
+      : fromUrl(r.redis_url, problems);
   if (base === undefined) return undefined;
   const host = base.host.includes(':') ? `[${base.host}]` : base.host;
   return {

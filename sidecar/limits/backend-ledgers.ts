@@ -82,7 +82,13 @@ export class BackendLedgers {
   }
 }
 
-function rate(ledger: RateLedger | undefined, limit: number | undefined, sidecars: number, timing: LeaseTiming, now: number): RateLedger | undefined {
+function rate(
+  ledger: RateLedger | undefined,
+  limit: number | undefined,
+  sidecars: number,
+  timing: LeaseTiming,
+  now: number,
+): RateLedger | undefined {
   if (limit === undefined) return undefined;
   if (ledger === undefined) return new RateLedger(limit, sidecars, timing, now);
   ledger.limit = limit;

@@ -30,7 +30,7 @@ export interface LeaseTiming {
   readonly slotExpiryMs: number;
 }
 
-export const WINDOW_MS = 60_000;
+const WINDOW_MS = 60_000;
 
 /** How long after its slice a grant counts against the window (Redis side and our copy of it). */
 export function countedMs(t: LeaseTiming): number {

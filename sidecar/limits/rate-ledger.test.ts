@@ -117,7 +117,7 @@ test('failed renewals keep the valid lease; 1 s without a success (errors or sil
   assert.equal(a.mode, 'static');
 });
 
-test("on its static share, what the pool had used still counts until it ages out, then ceil(limit / sidecars)", () => {
+test('on its static share, what the pool had used still counts until it ages out, then ceil(limit / sidecars)', () => {
   const l = new RateLedger(120, 4, timing, T0);
   l.renewRequest(T0);
   // The pool had been granted 80 in the slice ending at server 5_000_000 ms.

@@ -139,7 +139,8 @@ export class RateLedger {
   hasRoom(now: number, amount: number): boolean {
     const need = Math.min(amount, this.limit);
     if (this.#mode === 'shared') return this.held(now) >= need;
-    if (this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs) return false;
+    if (this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs)
+      return false;
     return this.#staticUse.total(now) + need <= this.staticShare(now);
   }
 
@@ -217,7 +218,8 @@ export class RateLedger {
     let want = 0;
     let minFree = 0;
     if (this.#mode === 'shared') {
-      const target = Math.ceil((demand * (this.timing.leaseMs + this.timing.renewMs) * HEADROOM) / this.#demandMs) + this.#unmet;
+      const target =
+        Math.ceil((demand * (this.timing.leaseMs + this.timing.renewMs) * HEADROOM) / this.#demandMs) + this.#unmet;
       want = Math.max(0, target - Math.max(0, this.held(now)));
       if (want === 0 && this.held(now) <= 0) {
         // Idle: hold one typical call so the next one needs no round trip, while the pool has room.
@@ -236,7 +238,8 @@ export class RateLedger {
     this.#pending = undefined;
     // The first answer within the start-up grace: nothing was spent on a static share, by us or
     // (as far as we know) anyone, so leases start at once.
-    const firstInGrace = this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs;
+    const firstInGrace =
+      this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs;
     this.#lastOkAt = now;
     const t = this.timing;
     // Redis's clock -> ours, erring late: the reply left Redis before `now`.
@@ -248,7 +251,11 @@ export class RateLedger {
       known.push({ lastSlice, units: reply.hist[i + 1]!, until: (lastSlice + 1) * t.sliceMs + countedMs(t) + offset });
     }
     if (reply.grant > 0) {
-      known.push({ lastSlice: reply.slice, units: reply.grant, until: (reply.slice + 1) * t.sliceMs + countedMs(t) + offset });
+      known.push({
+        lastSlice: reply.slice,
+        units: reply.grant,
+        until: (reply.slice + 1) * t.sliceMs + countedMs(t) + offset,
+      });
       this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
     }
     this.#needsSeed = reply.fresh && previous.some((k) => k.until > now);
@@ -304,7 +311,12 @@ export class RateLedger {
   }
 
   toJSON(now: number): { mode: LimitMode; held: number; static_share: number; pool_known: number } {
-    return { mode: this.#mode, held: Math.max(0, Math.floor(this.held(now))), static_share: this.staticShare(now), pool_known: Math.round(this.known(now)) };
+    return {
+      mode: this.#mode,
+      held: Math.max(0, Math.floor(this.held(now))),
+      static_share: this.staticShare(now),
+      pool_known: Math.round(this.known(now)),
+    };
   }
 }
 

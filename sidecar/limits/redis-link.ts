@@ -27,7 +27,8 @@ export function failureKind(error: unknown): string {
   if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(message)) return 'authentication refused';
   if (/timed out|timeout/i.test(message)) return 'no answer in time';
   if (/ECONNREFUSED/.test(message)) return 'connection refused';
-  if (/writeable|offline|Connection is closed|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(message)) return 'not connected';
+  if (/writeable|offline|Connection is closed|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/i.test(message))
+    return 'not connected';
   if (/OOM|READONLY|LOADING|BUSY|MASTERDOWN/.test(message)) return 'redis cannot serve';
   return 'redis error';
 }
@@ -63,7 +64,9 @@ export class RedisLink {
       retryStrategy: (times: number) => Math.min(100 * times, 1000),
       lazyConnect: false,
     };
-    const client = new Redis(options) as unknown as ScriptedClient & { defineCommand(name: string, d: { numberOfKeys: number; lua: string }): void };
+    const client = new Redis(options) as unknown as ScriptedClient & {
+      defineCommand(name: string, d: { numberOfKeys: number; lua: string }): void;
+    };
     client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
     client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
     client.on('error', (error: Error) => {

@@ -25,6 +25,8 @@ export interface SharedLimitsDeps {
   readonly sidecarId: string;
   readonly registry: Registry;
   readonly timing?: LeaseTiming;
+  /** A lease was granted or a mode changed: calls waiting in the flow-control queue may fit now. */
+  readonly roomChanged?: () => void;
 }
 
 interface Entry {
@@ -73,7 +75,12 @@ export class SharedLimits {
     this.#deps = deps;
     this.timing = deps.timing ?? leaseTiming();
     const backends = () => this.#backends;
-    this.#changes = new Counter({ name: 'reranker_lb_limits_mode_changes_total', help: "Backends' pool-wide limits changing mode (shared: drawn from Redis; fallback: the static share).", labelNames: ['mode'] as const, registers: [deps.registry] });
+    this.#changes = new Counter({
+      name: 'reranker_lb_limits_mode_changes_total',
+      help: "Backends' pool-wide limits changing mode (shared: drawn from Redis; fallback: the static share).",
+      labelNames: ['mode'] as const,
+      registers: [deps.registry],
+    });
     new Gauge({
       name: 'reranker_lb_backend_limits_mode',
       help: 'How rpm/tpm/max_parallel_requests are enforced: 0 no limits, 1 split (ceil(limit / sidecar_count), no Redis), 2 shared through Redis, 3 fallback to the static share (Redis failing).',
@@ -96,11 +103,20 @@ export class SharedLimits {
       this.#stop();
       return;
     }
-    if (this.#link === undefined || !sameTarget(this.#link.target, redis) || this.#link.target.keyPrefix !== redis.keyPrefix) {
+    if (
+      this.#link === undefined ||
+      !sameTarget(this.#link.target, redis) ||
+      this.#link.target.keyPrefix !== redis.keyPrefix
+    ) {
       this.#link?.close();
       this.#linkSince = this.#deps.clock.now();
-      this.#link = new RedisLink(redis, this.timing, (kind) => this.#deps.logger.debug({ redis: redis.display, problem: kind }, 'redis connection problem'));
-      this.#deps.logger.info({ redis: redis.display, key_prefix: redis.keyPrefix }, 'pool-wide limits: drawing leases from Redis');
+      this.#link = new RedisLink(redis, this.timing, (kind) =>
+        this.#deps.logger.debug({ redis: redis.display, problem: kind }, 'redis connection problem'),
+      );
+      this.#deps.logger.info(
+        { redis: redis.display, key_prefix: redis.keyPrefix },
+        'pool-wide limits: drawing leases from Redis',
+      );
     }
     const now = this.#deps.clock.now();
     const seen = new Set<string>();
@@ -113,7 +129,13 @@ export class SharedLimits {
       seen.add(b.id);
       let entry = this.#entries.get(b.id);
       if (entry === undefined) {
-        entry = { ledgers: new BackendLedgers(p, config.sidecarCount, this.timing, now), name: b.spec.name, keys: keysOf(redis.keyPrefix, b.id), reported: 'shared', reason: '' };
+        entry = {
+          ledgers: new BackendLedgers(p, config.sidecarCount, this.timing, now),
+          name: b.spec.name,
+          keys: keysOf(redis.keyPrefix, b.id),
+          reported: 'shared',
+          reason: '',
+        };
         this.#entries.set(b.id, entry);
       } else {
         entry.ledgers.update(p, config.sidecarCount, now);
@@ -124,7 +146,8 @@ export class SharedLimits {
     }
     for (const [id, entry] of this.#entries) {
       if (seen.has(id)) continue;
-      if (entry.ledgers.par !== undefined) void this.#link.release(entry.keys.par, entry.keys.parExpiry, this.#deps.sidecarId, entry.ledgers.par.limit);
+      if (entry.ledgers.par !== undefined)
+        void this.#link.release(entry.keys.par, entry.keys.parExpiry, this.#deps.sidecarId, entry.ledgers.par.limit);
       this.#entries.delete(id);
     }
     if (this.#timer === undefined) this.#schedule(0);
@@ -143,7 +166,11 @@ export class SharedLimits {
       const changed = [l.rpm?.tick(now), l.tpm?.tick(now), l.par?.tick(now)];
       // A Redis failing from the start is reported once the start-up grace is over (by then the
       // connection's own error says why).
-      const failingFromStart = l.mode === 'static' && entry.reported === 'shared' && entry.reason !== '' && now - this.#linkSince >= this.timing.fallbackAfterMs;
+      const failingFromStart =
+        l.mode === 'static' &&
+        entry.reported === 'shared' &&
+        entry.reason !== '' &&
+        now - this.#linkSince >= this.timing.fallbackAfterMs;
       if (changed.some((mode) => mode !== undefined) || failingFromStart) this.#report(entry);
     }
     if (!link.loading) {
@@ -160,12 +187,26 @@ export class SharedLimits {
   #renewRate(link: RedisLink, entry: Entry, ledger: RateLedger, key: string, now: number): void {
     const t = this.timing;
     const r = ledger.renewRequest(now);
-    const args = [ledger.limit, t.windowMs, t.leaseMs + t.dispatchMarginMs, t.sliceMs, r.want, r.minFree, r.charge, r.refunds.length / 2, ...r.refunds, r.seed.length / 2, ...r.seed];
+    const args = [
+      ledger.limit,
+      t.windowMs,
+      t.leaseMs + t.dispatchMarginMs,
+      t.sliceMs,
+      r.want,
+      r.minFree,
+      r.charge,
+      r.refunds.length / 2,
+      ...r.refunds,
+      r.seed.length / 2,
+      ...r.seed,
+    ];
     link.rate(key, args).then(
       (reply) => {
-        ledger.onReply(now, this.#deps.clock.now(), parseRate(reply));
+        const parsed = parseRate(reply);
+        ledger.onReply(now, this.#deps.clock.now(), parsed);
         entry.reason = '';
         this.#report(entry);
+        if (parsed.grant > 0) this.#deps.roomChanged?.();
       },
       (error: unknown) => {
         ledger.onFailure();
@@ -177,17 +218,26 @@ export class SharedLimits {
   #renewSlots(link: RedisLink, entry: Entry, ledger: SlotLedger, now: number): void {
     const inFlight = this.#inFlightOf(entry);
     const r = ledger.renewRequest(now, inFlight);
-    link.slots(entry.keys.par, entry.keys.parExpiry, [ledger.limit, this.#deps.sidecarId, r.want, r.inFlight, this.timing.slotExpiryMs]).then(
-      (reply) => {
-        ledger.onReply(this.#deps.clock.now(), Number(reply[0]));
-        entry.reason = '';
-        this.#report(entry);
-      },
-      (error: unknown) => {
-        ledger.onFailure();
-        entry.reason = failureKind(error);
-      },
-    );
+    link
+      .slots(entry.keys.par, entry.keys.parExpiry, [
+        ledger.limit,
+        this.#deps.sidecarId,
+        r.want,
+        r.inFlight,
+        this.timing.slotExpiryMs,
+      ])
+      .then(
+        (reply) => {
+          ledger.onReply(this.#deps.clock.now(), Number(reply[0]));
+          entry.reason = '';
+          this.#report(entry);
+          this.#deps.roomChanged?.();
+        },
+        (error: unknown) => {
+          ledger.onFailure();
+          entry.reason = failureKind(error);
+        },
+      );
   }
 
   #inFlightOf(entry: Entry): number {
@@ -200,11 +250,17 @@ export class SharedLimits {
     const mode = entry.ledgers.mode;
     if (mode === entry.reported) return;
     entry.reported = mode;
+    this.#deps.roomChanged?.();
     this.#changes.labels(mode === 'shared' ? 'shared' : 'fallback').inc();
     const link = this.#link;
     const redis = link?.target.display;
-    if (mode === 'shared') this.#deps.logger.warn({ backend: entry.name, redis }, 'pool-wide limits: shared through Redis');
-    else this.#deps.logger.warn({ backend: entry.name, redis, problem: link === undefined ? entry.reason : reasonOf(link, entry.reason) }, 'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)');
+    if (mode === 'shared')
+      this.#deps.logger.warn({ backend: entry.name, redis }, 'pool-wide limits: shared through Redis');
+    else
+      this.#deps.logger.warn(
+        { backend: entry.name, redis, problem: link === undefined ? entry.reason : reasonOf(link, entry.reason) },
+        'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)',
+      );
   }
 
   #stop(): void {
@@ -217,7 +273,12 @@ export class SharedLimits {
   /** A graceful stop: give this sidecar's concurrency slots back, then disconnect. */
   async close(): Promise<void> {
     const link = this.#link;
-    if (link !== undefined) await Promise.all([...this.#entries.values()].filter((e) => e.ledgers.par !== undefined).map((e) => link.release(e.keys.par, e.keys.parExpiry, this.#deps.sidecarId, e.ledgers.par!.limit)));
+    if (link !== undefined)
+      await Promise.all(
+        [...this.#entries.values()]
+          .filter((e) => e.ledgers.par !== undefined)
+          .map((e) => link.release(e.keys.par, e.keys.parExpiry, this.#deps.sidecarId, e.ledgers.par!.limit)),
+      );
     this.#stop();
   }
 }
@@ -229,5 +290,10 @@ function reasonOf(link: RedisLink, kind: string): string {
 }
 
 function keysOf(prefix: string, backendId: string): Entry['keys'] {
-  return { rpm: limitKey(prefix, backendId, 'rpm'), tpm: limitKey(prefix, backendId, 'tpm'), par: limitKey(prefix, backendId, 'par'), parExpiry: limitKey(prefix, backendId, 'par-expiry') };
+  return {
+    rpm: limitKey(prefix, backendId, 'rpm'),
+    tpm: limitKey(prefix, backendId, 'tpm'),
+    par: limitKey(prefix, backendId, 'par'),
+    parExpiry: limitKey(prefix, backendId, 'par-expiry'),
+  };
 }

@@ -43,7 +43,8 @@ export class SlotLedger {
 
   staticShare(now: number): number {
     const share = Math.ceil(this.limit / this.sidecars);
-    if (this.#lastOkAt === Number.NEGATIVE_INFINITY) return now - this.#startedAt < this.timing.fallbackAfterMs ? 0 : share;
+    if (this.#lastOkAt === Number.NEGATIVE_INFINITY)
+      return now - this.#startedAt < this.timing.fallbackAfterMs ? 0 : share;
     return now - this.#staticSince < this.timing.slotExpiryMs ? Math.min(share, this.#heldWhenStatic) : share;
   }
 

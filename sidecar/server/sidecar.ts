@@ -81,7 +81,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const canary = new Canary({ clock, timers, logger: options.logger });
   const reports = new BackendReports({ client, clock, timers, random, limitsChanged: () => balancer!.refreshLimits() });
   // Redis is never part of readiness: a failing Redis only moves limits to their static share.
-  const sharedLimits = new SharedLimits({ clock, timers, logger: options.logger, sidecarId: sidecarIdentity(), registry: metrics.registry, timing: options.limitTiming });
+  const sharedLimits = new SharedLimits({ clock, timers, logger: options.logger, sidecarId: sidecarIdentity(), registry: metrics.registry, timing: options.limitTiming, roomChanged: () => balancer!.flow.released() });
   sharedLimits.sync(balancer.generation.backends, options.config);
   /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
   function checkBackends(config: LbConfig): void {

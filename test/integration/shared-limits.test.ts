@@ -23,21 +23,46 @@ interface Fleet {
   stop(): void;
 }
 
-async function startFleet(backend: CountingBackend, redisUrl: string, limits: Record<string, number>, prefix: string): Promise<Fleet> {
+async function startFleet(
+  backend: CountingBackend,
+  redisUrl: string,
+  limits: Record<string, number>,
+  prefix: string,
+): Promise<Fleet> {
   // One request of two documents is estimated at a few tokens; the backend reports what it counted.
   const dir = mkdtempSync(join(tmpdir(), 'rrlb-shared-'));
   const config = {
     model_list: [{ model_name: 'tei', ...limits, litellm_params: { api_base: backend.url, api_format: 'tei' } }],
-    router_settings: { redis_url: redisUrl, redis_key_prefix: prefix, sidecar_count: SIDECARS, health_check_interval: 0, fallback_to_local: false, num_retries: 0 },
+    router_settings: {
+      redis_url: redisUrl,
+      redis_key_prefix: prefix,
+      sidecar_count: SIDECARS,
+      health_check_interval: 0,
+      fallback_to_local: false,
+      num_retries: 0,
+    },
   };
   writeFileSync(join(dir, 'c.yaml'), JSON.stringify(config));
   const sidecars = await Promise.all(
     Array.from({ length: SIDECARS }, () =>
-      sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: join(dir, 'c.yaml'), RERANKER_TEST_LIMIT_WINDOW_MS: String(WINDOW_MS), LOG_LEVEL: 'info' }),
+      sidecarProcess({
+        RERANKER_LOAD_BALANCER_ENABLED: 'true',
+        RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
+        RERANKER_TEST_LIMIT_WINDOW_MS: String(WINDOW_MS),
+        LOG_LEVEL: 'info',
+      }),
     ),
   );
   // Generous: four Node processes start at once on a shared machine.
-  await Promise.all(sidecars.map((s) => eventually(() => s.lines().some((l) => l.msg === 'sidecar listening'), 60_000, `a sidecar to listen ${s.stderr()}`)));
+  await Promise.all(
+    sidecars.map((s) =>
+      eventually(
+        () => s.lines().some((l) => l.msg === 'sidecar listening'),
+        60_000,
+        `a sidecar to listen ${s.stderr()}`,
+      ),
+    ),
+  );
   return {
     sidecars,
     stop() {
@@ -56,7 +81,12 @@ async function modes(fleet: Fleet): Promise<string[]> {
 }
 
 /** Sends `perSecond` calls a second, round robin over `urls`, for `ms`; counts answers by status. */
-async function drive(urls: readonly string[], perSecond: number, ms: number, documents = 2): Promise<Map<number, number>> {
+async function drive(
+  urls: readonly string[],
+  perSecond: number,
+  ms: number,
+  documents = 2,
+): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
   const body = JSON.stringify({ query: 'q', documents: Array.from({ length: documents }, (_v, i) => `document ${i}`) });
   const started = performance.now();
@@ -108,7 +138,11 @@ describe('rpm shared by four sidecars through Redis', () => {
   before(async () => {
     backend = await startCountingBackend();
     fleet = await startFleet(backend, redis.url, { rpm: LIMIT }, 'rpm-test');
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'shared'), 5000, 'every sidecar in shared mode');
+    await eventually(
+      async () => (await modes(fleet)).every((m) => m === 'shared'),
+      5000,
+      'every sidecar in shared mode',
+    );
   });
   after(async () => {
     fleet.stop();
@@ -120,20 +154,31 @@ describe('rpm shared by four sidecars through Redis', () => {
     const windows = 3;
     const statuses = await drive([fleet.sidecars[0]!.url], (1.5 * LIMIT * 1000) / WINDOW_MS, windows * WINDOW_MS);
     const served = backend.arrivals.filter((t) => t >= from).length;
-    console.log(`through one sidecar: served ${served} of ${LIMIT * windows} (${((100 * served) / (LIMIT * windows)).toFixed(1)}%), statuses ${JSON.stringify([...statuses])}`);
+    console.log(
+      `through one sidecar: served ${served} of ${LIMIT * windows} (${((100 * served) / (LIMIT * windows)).toFixed(1)}%), statuses ${JSON.stringify([...statuses])}`,
+    );
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     // Split statically, one sidecar would get a quarter of this.
     assert.ok(served >= 0.95 * LIMIT * windows, `served ${served} of ${LIMIT * windows}; ${fallbacks(fleet)}`);
-    assert.ok(backend.maxInWindow(WINDOW_MS, from) <= LIMIT * 1.02, `max in a window ${backend.maxInWindow(WINDOW_MS, from)}`);
+    assert.ok(
+      backend.maxInWindow(WINDOW_MS, from) <= LIMIT * 1.02,
+      `max in a window ${backend.maxInWindow(WINDOW_MS, from)}`,
+    );
   });
 
   test('traffic through all four never lets the backend see more than the limit + 2% in any window', async () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
-    const statuses = await drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 3 * WINDOW_MS);
+    const statuses = await drive(
+      fleet.sidecars.map((s) => s.url),
+      (2 * LIMIT * 1000) / WINDOW_MS,
+      3 * WINDOW_MS,
+    );
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
+    console.log(
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+    );
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}; ${fallbacks(fleet)}`);
     assert.ok(most >= 0.9 * LIMIT, `the pool's limit was used: ${most}`);
   });
@@ -141,10 +186,18 @@ describe('rpm shared by four sidecars through Redis', () => {
   test('Redis killed mid-run, then back: no 5xx, never over the limit, shared again within 5 s', async () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
-    const run = drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 4 * WINDOW_MS);
+    const run = drive(
+      fleet.sidecars.map((s) => s.url),
+      (2 * LIMIT * 1000) / WINDOW_MS,
+      4 * WINDOW_MS,
+    );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     await redis.kill();
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'fallback'), 1500, 'every sidecar on its static share within 1 s');
+    await eventually(
+      async () => (await modes(fleet)).every((m) => m === 'fallback'),
+      1500,
+      'every sidecar on its static share within 1 s',
+    );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     await redis.start();
     const back = performance.now();
@@ -153,21 +206,37 @@ describe('rpm shared by four sidecars through Redis', () => {
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
+    console.log(
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+    );
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}`);
     const lines = fleet.sidecars[0]!.lines();
-    assert.ok(lines.some((l) => l.level === 40 && /falling back/.test(l.msg)), 'a WARN line when falling back');
-    assert.ok(lines.some((l) => l.level === 40 && /shared through Redis/.test(l.msg)), 'a WARN line when back');
+    assert.ok(
+      lines.some((l) => l.level === 40 && /falling back/.test(l.msg)),
+      'a WARN line when falling back',
+    );
+    assert.ok(
+      lines.some((l) => l.level === 40 && /shared through Redis/.test(l.msg)),
+      'a WARN line when back',
+    );
   });
 
   test('a Redis that hangs (accepts, never answers): no 5xx, never over the limit, shared again within 5 s', async () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
-    const run = drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 4 * WINDOW_MS);
+    const run = drive(
+      fleet.sidecars.map((s) => s.url),
+      (2 * LIMIT * 1000) / WINDOW_MS,
+      4 * WINDOW_MS,
+    );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     redis.pause();
     const paused = performance.now();
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'fallback'), 1500, 'every sidecar on its static share within 1 s');
+    await eventually(
+      async () => (await modes(fleet)).every((m) => m === 'fallback'),
+      1500,
+      'every sidecar on its static share within 1 s',
+    );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     redis.resume();
     const back = performance.now();
@@ -177,7 +246,9 @@ describe('rpm shared by four sidecars through Redis', () => {
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = backend.maxInWindow(WINDOW_MS, from);
-    console.log(`most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`);
+    console.log(
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+    );
     assert.ok(most <= LIMIT * 1.02, `max in a window ${most}`);
   });
 });
@@ -190,7 +261,11 @@ describe('tpm shared by four sidecars, corrected by the tokens the backend repor
   before(async () => {
     backend = await startCountingBackend({ tokensPerCall: TOKENS_PER_CALL });
     fleet = await startFleet(backend, redis.url, { tpm: TPM }, 'tpm-test');
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'shared'), 5000, 'every sidecar in shared mode');
+    await eventually(
+      async () => (await modes(fleet)).every((m) => m === 'shared'),
+      5000,
+      'every sidecar in shared mode',
+    );
   });
   after(async () => {
     fleet.stop();
@@ -206,7 +281,11 @@ describe('tpm shared by four sidecars, corrected by the tokens the backend repor
     assert.ok(served >= 0.95 * 2 * TPM, `served ${served} tokens of ${2 * TPM}`);
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const allFrom = performance.now();
-    const all = await drive(fleet.sidecars.map((s) => s.url), (2 * LIMIT * 1000) / WINDOW_MS, 2 * WINDOW_MS);
+    const all = await drive(
+      fleet.sidecars.map((s) => s.url),
+      (2 * LIMIT * 1000) / WINDOW_MS,
+      2 * WINDOW_MS,
+    );
     assert.equal(failures(all), 0);
     const most = backend.maxInWindow(WINDOW_MS, allFrom) * TOKENS_PER_CALL;
     console.log(`tpm through all four: most tokens in a window ${most} (limit ${TPM})`);

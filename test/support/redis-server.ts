@@ -48,7 +48,20 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
     port,
     url: `redis://127.0.0.1:${port}`,
     async start() {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'no',
+        '--loglevel',
+        'warning',
+      ];
       if (options.password !== undefined) args.push('--requirepass', options.password);
       child = spawn('redis-server', args, { stdio: 'ignore' });
       for (let i = 0; i < 100; i++) {
