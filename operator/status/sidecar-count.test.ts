@@ -1,7 +1,7 @@
 /** The sidecar_count the operator renders: up at once, down only after the stabilization window. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { countSidecars, nextSidecarCount, type SidecarCount } from './sidecar-count.ts';
+import { countSidecars, nextSidecarCount, roundedCount, type SidecarCount } from './sidecar-count.ts';
 
 const MIN = 60_000;
 const T = Date.parse('2026-12-03T07:00:00Z');
@@ -52,6 +52,18 @@ test('fewer pods: rendered once the lower count has been seen for the whole wind
   );
   const pending = nextSidecarCount({ rendered: 6, observed: 6 }, 3, T, MIN);
   assert.equal(pending?.loweringSince, new Date(T).toISOString(), 'the status says since when');
+});
+
+test('above 16 pods the count is rounded up (at most 12.5%), so a scale-up to 1,000 renders ~60 configs, not 1,000', () => {
+  assert.deepEqual([16, 17, 31, 32, 100, 1000].map(roundedCount), [16, 18, 32, 32, 104, 1024]);
+  const renders = new Set<number>();
+  let state: SidecarCount | undefined;
+  for (let pods = 1; pods <= 1000; pods++) {
+    state = nextSidecarCount(state, pods, T, MIN);
+    renders.add(state!.rendered);
+    assert.ok(state!.rendered >= pods && state!.rendered <= Math.max(pods, pods * 1.125));
+  }
+  assert.ok(renders.size <= 70, `${renders.size} renders`);
 });
 
 test('no pod seen: nothing rendered from pods (the spec stands), and a seen count is kept', () => {

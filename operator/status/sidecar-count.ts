@@ -35,6 +35,18 @@ export function countSidecars(pods: readonly PodLike[], pool: string, selector: 
  * The count to render now. `previous`: what the status says was rendered; `observed`: pods now
  * (0: none seen — the spec's own sidecarCount, or the previous count, stays); `now`: epoch ms.
  */
+/**
+ * A count rounded up to a coarse step above 16 (at most 12.5% more: 17 -> 18, 100 -> 104,
+ * 1000 -> 1024). Every change of the rendered count is a new config for every sidecar of the
+ * pool, so a scale-up from 0 to 1,000 pods renders about 60 times, not 1,000; a higher count is
+ * always safe (a smaller static share).
+ */
+export function roundedCount(n: number): number {
+  if (n <= 16) return n;
+  const step = 2 ** Math.floor(Math.log2(n / 8));
+  return Math.ceil(n / step) * step;
+}
+
 export function nextSidecarCount(
   previous: SidecarCount | undefined,
   observed: number,
@@ -42,8 +54,9 @@ export function nextSidecarCount(
   stabilizationMs: number,
 ): SidecarCount | undefined {
   if (observed === 0) return previous === undefined ? undefined : { rendered: previous.rendered, observed: 0 };
-  if (previous === undefined || observed >= previous.rendered) return { rendered: observed, observed };
+  const wanted = roundedCount(observed);
+  if (previous === undefined || wanted >= previous.rendered) return { rendered: wanted, observed };
   const since = previous.loweringSince === undefined ? now : Date.parse(previous.loweringSince);
-  if (now - since >= stabilizationMs) return { rendered: observed, observed };
+  if (now - since >= stabilizationMs) return { rendered: wanted, observed };
   return { rendered: previous.rendered, observed, loweringSince: new Date(since).toISOString() };
 }
