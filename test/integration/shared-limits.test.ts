@@ -43,32 +43,37 @@ async function startFleet(
     },
   };
   writeFileSync(join(dir, 'c.yaml'), JSON.stringify(config));
-  const sidecars = await Promise.all(
-    Array.from({ length: SIDECARS }, () =>
-      sidecarProcess({
-        RERANKER_LOAD_BALANCER_ENABLED: 'true',
-        RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
-        RERANKER_TEST_LIMIT_WINDOW_MS: String(WINDOW_MS),
-        LOG_LEVEL: 'info',
-      }),
-    ),
-  );
-  // Generous: four Node processes start at once on a shared machine.
-  await Promise.all(
-    sidecars.map((s) =>
-      eventually(
-        () => s.lines().some((l) => l.msg === 'sidecar listening'),
-        60_000,
-        `a sidecar to listen ${s.stderr()}`,
-      ),
-    ),
-  );
+  const env = {
+    RERANKER_LOAD_BALANCER_ENABLED: 'true',
+    RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
+    RERANKER_TEST_LIMIT_WINDOW_MS: String(WINDOW_MS),
+    LOG_LEVEL: 'info',
+  };
+  const sidecars = await Promise.all(Array.from({ length: SIDECARS }, () => listeningSidecar(env)));
   return {
     sidecars,
     stop() {
       for (const s of sidecars) s.child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * A sidecar process that listens. Generous: four Node processes start at once on a shared
+ * machine; a free port can be taken by another process before the sidecar binds it (it exits),
+ * so a sidecar that exits is started again on another port.
+ */
+async function listeningSidecar(env: Record<string, string>): Promise<Proc> {
+  for (let attempt = 1; ; attempt++) {
+    const proc = await sidecarProcess(env);
+    await eventually(
+      () => proc.lines().some((l) => l.msg === 'sidecar listening') || proc.child.exitCode !== null,
+      60_000,
+      'a sidecar to listen',
+    );
+    if (proc.child.exitCode === null) return proc;
+    if (attempt === 3) throw new Error(`the sidecar exited: ${proc.stderr()}`);
+  }
 }
 
 async function modes(fleet: Fleet): Promise<string[]> {
