@@ -150,8 +150,8 @@ describe('rpm shared by four sidecars through Redis', () => {
     );
   });
   after(async () => {
-    fleet.stop();
-    await backend.close();
+    fleet?.stop();
+    await backend?.close();
   });
 
   test('traffic through one sidecar gets at least 95% of what the pool limit allows', async () => {
@@ -273,8 +273,8 @@ describe('tpm shared by four sidecars, corrected by the tokens the backend repor
     );
   });
   after(async () => {
-    fleet.stop();
-    await backend.close();
+    fleet?.stop();
+    await backend?.close();
   });
 
   test('through one sidecar: at least 95% of the tokens the limit allows; through all four: never more than the limit + 2% in a window', async () => {
