@@ -3,7 +3,7 @@
 # vfs storage, chroot isolation, runc, cgroupfs: what works on a machine without overlay mounts for
 # unprivileged builds, CAP_SYS_RESOURCE or a systemd cgroup manager), then exports an OCI archive
 # per image for containerd (`ctr -n k8s.io images import`).
-#   images/build.sh [sidecar operator fake-backend pause]   (default: the first three)
+#   images/build.sh [sidecar operator fake-backend pause redis]   (default: the first three)
 # Env: IMAGE_REPO (ghcr.io/reranker-lb), IMAGE_TAG (package.json's version).
 # Out: .cache/images/oci/<image>-<tag>.tar; prints each image's size. Podman's storage lives in
 # .cache/images/podman, never in the machine's /var/lib/containers.

@@ -9,7 +9,7 @@
 # imports, never tests; package.json; production dependencies from `npm ci --omit=dev`).
 # Needs Linux x86-64 (the repo's Node binary and this machine's glibc go into the image).
 set -euo pipefail
-image=${1:?usage: images/stage.sh sidecar|operator|fake-backend|pause <context dir>}
+image=${1:?usage: images/stage.sh sidecar|operator|fake-backend|pause|redis <context dir>}
 ctx=${2:?usage: images/stage.sh <image> <context dir>}
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 node_bin="$root/.tools/node-v$(cat "$root/.node-version")/bin/node"
@@ -18,6 +18,7 @@ case $image in
   operator) entry=operator/main.ts; deps=yes ;;
   fake-backend) entry=test/fake-reranker/fake-reranker-cli.ts; deps=no ;;   # imports only node: builtins
   pause) entry= ;;
+  redis) entry= ;;
   *) echo "stage: unknown image $image" >&2; exit 2 ;;
 esac
 rm -rf "$ctx"
@@ -26,6 +27,21 @@ mkdir -p "$ctx"
 if [ "$image" = pause ]; then
   # The pod sandbox: the static binary e2e/kube/build-node.sh compiles, nothing else.
   install -D -m 0755 "$("$root/e2e/kube/build-node.sh")/pause" "$ctx/pause"
+  exit 0
+fi
+
+if [ "$image" = redis ]; then
+  # The chart's optional Redis (pool-wide limits): Debian's redis-server (scripts/ensure-tools.sh
+  # installs the package), the libraries it links, the unprivileged user 1000, an empty /tmp.
+  server="$(command -v redis-server)" || { echo "stage: redis-server is needed (apt-get install redis-server)" >&2; exit 1; }
+  rt="$ctx/runtime"
+  mkdir -p "$rt/usr/bin" "$rt/etc" "$rt/tmp"
+  chmod 1777 "$rt/tmp"
+  install -m 0755 "$(readlink -f "$server")" "$rt/usr/bin/redis-server"
+  for lib in $(ldd "$server" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u); do install -D -m 0755 "$(readlink -f "$lib")" "$rt$lib"; done
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nredis:x:1000:1000:redis:/tmp:/sbin/nologin\n' > "$rt/etc/passwd"
+  printf 'root:x:0:\nredis:x:1000:\n' > "$rt/etc/group"
+  echo "stage: $image in $ctx ($(du -sh "$ctx" | cut -f1))" >&2
   exit 0
 fi
 

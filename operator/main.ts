@@ -45,6 +45,12 @@ function verifyPolicy(env: NodeJS.ProcessEnv): VerifyPolicy {
   return { ...DEFAULT_VERIFY_POLICY, resyncMs: seconds * 1000, lagMaxMs: Math.min(DEFAULT_VERIFY_POLICY.lagMaxMs, seconds * 1000) };
 }
 
+/** OPERATOR_SIDECAR_COUNT_STABILIZATION_SECONDS: how long fewer sidecar pods must be seen before sidecar_count drops (default 60). */
+function stabilizationMs(env: NodeJS.ProcessEnv): number | undefined {
+  const seconds = Number(env.OPERATOR_SIDECAR_COUNT_STABILIZATION_SECONDS ?? '');
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
 /** The V8 heap limit and the container's memory limit (cgroup), so a mismatch is visible in the log. */
 function memoryLimits(): { heap_limit_mib: number; container_limit_mib: number | undefined } {
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
@@ -86,6 +92,7 @@ async function main(): Promise<void> {
     verifyPolicy: verifyPolicy(env),
     sidecarVersion: inj.settings?.sidecar.version,
     reconcileTimeoutMs: reconcileTimeout.ms,
+    sidecarCountStabilizationMs: stabilizationMs(env),
   });
   controller.start(metrics);
 

@@ -47,6 +47,8 @@ declare -A variants=(
   # cert-manager variant needs cert-manager's CRDs; e2e/webhook.test.ts dry-runs the rest of it.
   [injection-url]="--set injection.url=https://198.18.0.1:9443/mutate-pods --set injection.failurePolicy=Ignore --set networkPolicy.enabled=true"
   [injection-off]="--set injection.enabled=false"
+  # The optional Redis for pool-wide limits, with the operator serving two namespaces.
+  [redis]="--set redis.enabled=true --set redis.passwordSecret.name=redis-auth --set operator.namespaces={app,rrlb-system}"
 )
 accepted="$( (grep -v '^\s*#' "$chart/kube-score-accepted.txt" || true) | awk 'NF {print $1}' | sort -u)"
 ignore=()

@@ -18,6 +18,7 @@ import { SliceWatch } from './discovery/slice-watch.ts';
 import type { EndpointEvents } from './discovery/followed-endpoints.ts';
 
 type SecondsVar = { [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { default: number } ? K : never }[SidecarEnvName];
+import { leaseTiming } from './limits/lease-timing.ts';
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     kubeApi === undefined || cmRef === undefined
       ? undefined
       : (events: EndpointEvents) => new SliceWatch({ api: kubeApi, namespace: cmRef.namespace, logger, timers: systemTimers, clock: systemClock, random: Math.random, onChange: events.changed, onFailure: events.failed });
+  const testLimitWindow = envValue(env, 'RERANKER_TEST_LIMIT_WINDOW_MS');
   let running: Awaited<ReturnType<typeof startSidecar>>;
   try {
     running = await startSidecar({
@@ -119,6 +121,8 @@ async function main(): Promise<void> {
       adminToken,
       watchRecheckMs: seconds(env, 'RERANKER_CONFIG_RECHECK_SECONDS'),
       endpoints,
+      // Tests only: a shorter rpm/tpm window, so a run proves several windows in seconds.
+      limitTiming: testLimitWindow === undefined ? undefined : leaseTiming(Number(testLimitWindow)),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

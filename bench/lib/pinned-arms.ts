@@ -123,12 +123,13 @@ export async function sidecarArm(
   router: Record<string, unknown>,
   nodeFlags: readonly string[],
   tree = root,
+  entry: Record<string, unknown> = {},
 ): Promise<Arm> {
   const config = join(work, `sidecar-${port}.yaml`);
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: backends.map((url, i) => ({ model_name: `b${i}`, litellm_params: { api_base: url, api_format: 'cohere' } })),
+      model_list: backends.map((url, i) => ({ model_name: `b${i}`, ...entry, litellm_params: { api_base: url, api_format: 'cohere' } })),
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5, ...router },
     }),
   );

@@ -36,6 +36,7 @@ export const SIDECAR_ENV = {
   RERANKER_ADMIN_TOKEN_FILE: { description: 'A file holding the bearer token of the admin endpoints (wins over RERANKER_ADMIN_TOKEN); no token = admin API off.', defaultShown: 'none' },
   RERANKER_ADMIN_TOKEN: { description: 'The bearer token of the admin endpoints, literally.', defaultShown: 'none' },
   RERANKER_SIDECAR_COUNT: { description: 'Number of sidecars sharing pool-wide rpm/tpm/max_parallel_requests (wins over `router_settings.sidecar_count`).', default: 1 },
+  RERANKER_TEST_LIMIT_WINDOW_MS: { description: 'Tests only: the rpm/tpm window in milliseconds instead of 60 s, so a test proves several windows in seconds. Never set it in production.', defaultShown: '60 s' },
   RERANKER_CONFIG_RECHECK_SECONDS: { description: 'Seconds between content-hash re-checks of the config source (also picks up rotated key files); 0 turns them off.', default: 30 },
   RERANKER_SHUTDOWN_DELAY_SECONDS: { description: 'After SIGTERM, seconds with readiness off while calls are still served (time for endpoints to drop the pod).', default: 2 },
   RERANKER_SHUTDOWN_GRACE_SECONDS: { description: 'Then, seconds the calls in flight get to finish.', default: 25 },

@@ -16,6 +16,7 @@ export const OPERATOR_ENV = {
   OPERATOR_HOST: { description: 'The address they listen on.', default: '0.0.0.0' },
   OPERATOR_WORKERS: { description: 'Pools reconciled at once (a start with 1,000 pools is bound by write latency: docs/scale.md).', default: 64 },
   OPERATOR_SIDECAR_RESYNC_SECONDS: { description: 'How often synced sidecars are asked again.', default: 30 },
+  OPERATOR_SIDECAR_COUNT_STABILIZATION_SECONDS: { description: 'How long fewer sidecar pods must be seen before the rendered sidecar_count drops (a higher count is rendered at once).', default: 60 },
   OPERATOR_RECONCILE_TIMEOUT_SECONDS: { description: 'Deadline of one reconcile (its API calls are cancelled after it; the pool is retried with backoff).', default: 10 },
   LOG_LEVEL: { description: 'pino level (`debug`, `info`, `warn`, `error`).', default: 'info' },
   INJECTION_ENABLED: { description: '`true` serves the sidecar-injection webhook.', default: 'false' },

@@ -40,6 +40,8 @@ export interface ControllerDeps {
   readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
   /** When to ask a pool's sidecars again (synced: every 30 s; lagging: 1 s backing off to 30 s). */
   readonly verifyPolicy?: VerifyPolicy;
+  /** A lower sidecar_count is rendered once observed this long (default 60 s). */
+  readonly sidecarCountStabilizationMs?: number;
   /** Sidecar /lb/config requests in flight per reconcile (x workers overall), and their timeout. */
   readonly sidecarConcurrency?: number;
   readonly sidecarTimeoutMs?: number;
@@ -181,6 +183,7 @@ export class Controller {
       written: this.#written,
       sidecarVersion: d.sidecarVersion,
       requeue: { policy: d.verifyPolicy ?? DEFAULT_VERIFY_POLICY, random: d.random, lagStreaks: this.#lagStreak },
+      sidecarCountStabilizationMs: d.sidecarCountStabilizationMs,
     };
   }
 

@@ -11,7 +11,7 @@ import { formatIssues, issueMessage } from '../../common/issues.ts';
 import { POOL_LABEL } from '../crd/labels.ts';
 import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
-import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
+import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type LabelSelector, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, slicesDigest, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
@@ -25,6 +25,7 @@ import type { Random } from '../../common/clock.ts';
 import type { WriteMemo } from './write-memo.ts';
 import { injectionStatus } from '../status/injection.ts';
 import { syncCanaryPlan } from '../canary/plan-sync.ts';
+import { countSidecars, DEFAULT_STABILIZATION_MS, nextSidecarCount } from '../status/sidecar-count.ts';
 
 export const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
@@ -56,6 +57,8 @@ export interface ReconcilerDeps {
   readonly sidecarVersion?: string;
   /** When to look again: the verify policy, its jitter, and each pool's streak of lagging verifications. */
   readonly requeue: { readonly policy: VerifyPolicy; readonly random: Random; readonly lagStreaks: Map<string, number> };
+  /** A lower sidecar_count is rendered once observed this long (default 60 s). */
+  readonly sidecarCountStabilizationMs?: number;
 }
 
 export interface ReconcileResult {
@@ -82,13 +85,14 @@ interface Rendering {
   readonly upgraded: string[];
 }
 
-function render(pool: RerankerPool, caches: Caches, ns: string): Rendering {
+function render(pool: RerankerPool, caches: Caches, ns: string, sidecarCount: number | undefined): Rendering {
   const { spec: current, upgraded } = upgradeLegacySpec(pool.spec);
   const parsed = poolSpecSchema.safeParse(current, { error: issueMessage, reportInput: true });
   if (!parsed.success) {
     return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
   }
-  const spec = parsed.data;
+  // The operator keeps sidecar_count from the pods it sees; the spec's value stands until it sees one.
+  const spec = sidecarCount === undefined ? parsed.data : { ...parsed.data, routing: { ...parsed.data.routing, sidecarCount } };
   const conflicts = secretEnvConflicts(spec);
   if (conflicts.length > 0) return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: conflicts.map((p) => `spec.${p}`).join('; ') } };
   const slices = caches.slices(ns);
@@ -145,8 +149,10 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   }
   const ns = pool.metadata.namespace;
   const cmName = configMapNameOf(pool.metadata.name);
-  const { spec, rendered, failure, missingServices, upgraded } = render(pool, deps.caches, ns);
   const previousStatus = deps.written.status.view(key, pool.metadata.resourceVersion, pool.status);
+  const observedSidecars = countSidecars(deps.caches.sidecarPods(ns), pool.metadata.name, (pool.spec as { sidecarSelector?: LabelSelector } | undefined)?.sidecarSelector);
+  const sidecarCount = nextSidecarCount(previousStatus?.sidecarCount, observedSidecars, Date.parse(deps.now()), deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS);
+  const { spec, rendered, failure, missingServices, upgraded } = render(pool, deps.caches, ns, sidecarCount?.rendered);
 
   // Apply the ConfigMap when its content differs from what is in place (or what we just wrote).
   const current = deps.caches.configMap(ns, cmName);
@@ -188,13 +194,16 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
 
   // Status (our part of it), written once and only when it changed.
   const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion);
-  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection, endpointsDigest }, deps.now());
+  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection, endpointsDigest, sidecarCount }, deps.now());
   if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
     const written = await writeStatus(deps, key, pool, status);
     deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
-  if (sidecars === undefined || sidecars.total === 0) return resultOf(key, 'none', deps);
-  const endpointsLag = sidecars.endpoints !== undefined && sidecars.endpoints.synced < sidecars.total;
-  return resultOf(key, sidecars.synced === sidecars.total && !endpointsLag ? 'synced' : 'lagging', deps);
+  // A lower sidecar_count waits out its stabilization window: come back when it has.
+  const lowering = sidecarCount?.loweringSince === undefined ? undefined : Math.max(1000, Date.parse(sidecarCount.loweringSince) + (deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS) - Date.parse(deps.now()));
+  const endpointsLag = sidecars?.endpoints !== undefined && sidecars.endpoints.synced < sidecars.total;
+  const result = resultOf(key, sidecars === undefined || sidecars.total === 0 ? 'none' : sidecars.synced === sidecars.total && !endpointsLag ? 'synced' : 'lagging', deps);
+  if (lowering === undefined) return result;
+  return { sidecars: result.sidecars, requeueAfterMs: Math.min(result.requeueAfterMs ?? Number.POSITIVE_INFINITY, lowering) };
 }

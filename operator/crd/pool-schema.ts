@@ -87,8 +87,21 @@ export const labelSelectorSchema = z
   })
   .describe('A Kubernetes label selector; an empty one selects every pod that carries reranker.dev/sidecar=true.');
 
+const redisSchema = z
+  .object({
+    address: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[^@\s]+$/, 'no credentials or spaces in the address: the password comes from passwordSecretRef')
+      .describe('host:port, or a redis:// (rediss:// for TLS) URL without credentials, of a Redis or Valkey the sidecars reach.'),
+    passwordSecretRef: secretKeyRefSchema.optional().describe("The Redis password's Secret and key; rendered as redis_password: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the password."),
+  })
+  .describe("The Redis that holds the pool's shared budget: rpm, tpm and max_parallel_requests are drawn from one budget by every sidecar of the pool (keys prefixed <namespace>/<pool>). Unset: each sidecar enforces ceil(limit / sidecar_count).");
+
 export const poolSpecSchema = z
   .object({
+    redis: redisSchema.optional(),
     routing: z.object(crdShape(ROUTER_SETTINGS)).default({}).describe('How the sidecars route: the twins of the sidecar\'s router_settings (all but local_backend, which is per pod).'),
     backends: z
       .array(staticBackendSchema)
@@ -164,6 +177,14 @@ export const poolStatusSchema = z
       .max(64)
       .optional()
       .describe("Digest of the discovery Services' EndpointSlices (names and resourceVersions) as the operator sees them: what a sidecar that merged them reports (discoveryMode sidecar)."),
+    sidecarCount: z
+      .object({
+        rendered: z.int().min(1).max(100_000).describe('The sidecar_count in the rendered config: each sidecar\'s static share of rpm, tpm and max_parallel_requests is ceil(limit / rendered).'),
+        observed: count("The pool's sidecar pods now (selected or injected, not terminating)."),
+        loweringSince: z.string().max(64).meta({ format: 'date-time' }).optional().describe('Since when fewer pods than rendered were observed: the lower count is rendered once it has held for the stabilization window.'),
+      })
+      .optional()
+      .describe("The split of pool-wide limits, kept from the pool's sidecar pods (a higher count at once, a lower one after a stabilization window); absent until a sidecar pod is seen."),
     inconsistentBackends: z.array(z.string().max(253)).max(64).optional().describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
     injection: z
       .object({

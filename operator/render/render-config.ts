@@ -45,6 +45,16 @@ function entry(name: string, apiBase: string, b: Backend): Record<string, unknow
   return out;
 }
 
+/** spec.redis -> LiteLLM's router_settings names; the password as a reference to the container's env, never the value. */
+function redisSettings(pool: RerankerPool): Record<string, string> {
+  const redis = (pool.spec as { redis?: { address: string; passwordSecretRef?: { name: string; key: string } } }).redis;
+  if (redis === undefined) return {};
+  const url = /^rediss?:\/\//.test(redis.address) ? redis.address : `redis://${redis.address}`;
+  const out: Record<string, string> = { redis_url: url, redis_key_prefix: `${pool.metadata.namespace ?? 'default'}/${pool.metadata.name}` };
+  if (redis.passwordSecretRef !== undefined) out.redis_password = `os.environ/${secretEnvName(redis.passwordSecretRef)}`;
+  return out;
+}
+
 export interface DiscoveryResult {
   readonly entry: DiscoveryEntry;
   readonly endpoints: readonly DiscoveredEndpoint[];
@@ -76,7 +86,7 @@ export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryR
   const doc = {
     model_list: [...statics, ...dynamic],
     ...(templates.length === 0 ? {} : { discovery: templates }),
-    router_settings: toSidecarSettings(ROUTER_SETTINGS, pool.spec.routing),
+    router_settings: { ...toSidecarSettings(ROUTER_SETTINGS, pool.spec.routing), ...redisSettings(pool) },
   };
   const header = `# Rendered by the reranker-lb operator from RerankerPool ${pool.metadata.namespace}/${pool.metadata.name}. Do not edit: changes are overwritten.\n`;
   const text = header + dump(doc, { lineWidth: -1, noRefs: true, sortKeys: false });

@@ -11,6 +11,7 @@ export function secretEnvName(ref: { name: string; key: string }): string {
 interface KeyRefs {
   readonly backends: readonly { readonly apiKeySecretRef?: { name: string; key: string } | undefined }[];
   readonly discovery: readonly { readonly apiKeySecretRef?: { name: string; key: string } | undefined }[];
+  readonly redis?: { readonly passwordSecretRef?: { name: string; key: string } | undefined } | undefined;
 }
 
 /**
@@ -20,14 +21,18 @@ interface KeyRefs {
 export function secretEnvConflicts(spec: KeyRefs): string[] {
   const seen = new Map<string, { path: string; ref: string }>();
   const problems: string[] = [];
-  const refs = [...spec.backends.map((b, i) => [`backends[${i}]`, b] as const), ...spec.discovery.map((d, i) => [`discovery[${i}]`, d] as const)];
+  const refs = [
+    ...spec.backends.map((b, i) => [`backends[${i}]`, b] as const),
+    ...spec.discovery.map((d, i) => [`discovery[${i}]`, d] as const),
+    ...(spec.redis?.passwordSecretRef === undefined ? [] : [['redis', { apiKeySecretRef: spec.redis.passwordSecretRef }] as const]),
+  ];
   for (const [path, { apiKeySecretRef: ref }] of refs) {
     if (ref === undefined) continue;
     const env = secretEnvName(ref);
     const name = `${ref.name}/${ref.key}`;
     const first = seen.get(env);
     if (first === undefined) seen.set(env, { path, ref: name });
-    else if (first.ref !== name) problems.push(`${path}.apiKeySecretRef: ${name} and ${first.path}'s ${first.ref} both map to the variable ${env}; rename one Secret or key`);
+    else if (first.ref !== name) problems.push(`${path}.${path === 'redis' ? 'passwordSecretRef' : 'apiKeySecretRef'}: ${name} and ${first.path}'s ${first.ref} both map to the variable ${env}; rename one Secret or key`);
   }
   return problems;
 }

@@ -36,6 +36,8 @@ export interface Observed {
   readonly endpointsDigest?: string | undefined;
   /** Sidecar injection: injectionStatus(...) of the pool's pods; undefined: none injected. */
   readonly injection?: PoolStatus['injection'];
+  /** The sidecar_count rendered (sidecar-count.ts); undefined: no sidecar pod seen yet. */
+  readonly sidecarCount?: PoolStatus['sidecarCount'];
 }
 
 /** How many differing pods a message names (the rest are counted). */
@@ -137,6 +139,7 @@ export function computeStatus(previous: PoolStatus | undefined, o: Observed, now
   if (o.endpointsDigest !== undefined) status.endpointsDigest = o.endpointsDigest;
   if (o.sidecars !== undefined && o.sidecars.inconsistent.length > 0) status.inconsistentBackends = [...o.sidecars.inconsistent];
   if (o.injection !== undefined) status.injection = o.injection;
+  if (o.sidecarCount !== undefined) status.sidecarCount = o.sidecarCount;
   return status;
 }
 

@@ -98,10 +98,13 @@ function keyEnv(pool: RerankerPool): object[] {
   for (const entry of [...(pool.spec.backends ?? []), ...(pool.spec.discovery ?? [])]) {
     if (entry.apiKeySecretRef !== undefined) refs.set(secretEnvName(entry.apiKeySecretRef), entry.apiKeySecretRef);
   }
+  const redis = pool.spec.redis?.passwordSecretRef;
+  if (redis !== undefined) refs.set(secretEnvName(redis), redis);
   return [...refs.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    // optional: a missing Secret marks that backend unavailable (key_problem) instead of blocking the pod.
-    .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, optional: true } } }));
+    // optional: a missing Secret marks that backend unavailable (key_problem) instead of blocking
+    // the pod; the Redis password is not (a sidecar without it could not load its config).
+    .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, optional: ref !== redis } } }));
 }
 
 export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, tuning: Tuning): Record<string, unknown> {

@@ -70,7 +70,11 @@ export function nothingLeft(gen: Generation, now: number, cost: number, lastErro
   for (const b of gen.backends) {
     if (b.spec.keyProblem !== undefined) continue;
     const blockedOtherwise = !b.healthOk || b.parkedUntil > now || b.outlier.ejectedUntil > now || !b.breakerAdmits;
-    if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
+    if (!blockedOtherwise && !b.hasRoom(now, cost)) {
+      earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
+      // A pool-wide limit's lease ran dry: the next renewal asks for this call too, early.
+      b.shared?.noteUnmet(now, cost, b.inFlight);
+    }
     let wait = 0;
     if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
     if (b.outlier.ejectedUntil > now) wait = Math.max(wait, b.outlier.ejectedUntil - now);

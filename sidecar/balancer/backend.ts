@@ -11,6 +11,7 @@ import { backendHeaders, type SendOptions, type SendTarget } from '../backends/s
 import type { BackendSpec, BreakerSettings, OutlierSettings, RouterSettings } from '../config/model.ts';
 import type { Clock } from '../../common/clock.ts';
 import type { CandidateView } from './strategies/types.ts';
+import type { BackendLedgers } from '../limits/backend-ledgers.ts';
 import { LatencySamples } from './latency-samples.ts';
 import { SlidingWindow } from './sliding-window.ts';
 import { Breaker, type BreakerState, type BreakerTicket } from './breaker.ts';
@@ -117,6 +118,8 @@ export class Backend implements CandidateView {
   readonly requestWindow = new SlidingWindow();
   readonly tokenWindow = new SlidingWindow();
   readonly latencies = new LatencySamples();
+  /** Pool-wide limits drawn from Redis (limits/shared-limits.ts attaches them); undefined: this sidecar's share of spec limits. */
+  shared: BackendLedgers | undefined = undefined;
 
   constructor(spec: BackendSpec, router: RouterSettings, deps: BackendDeps) {
     this.spec = spec;
@@ -251,6 +254,7 @@ export class Backend implements CandidateView {
 
   /** Within rpm, tpm and max_parallel_requests for a request of `cost` tokens. */
   hasRoom(now: number, cost: number): boolean {
+    if (this.shared !== undefined) return this.shared.hasRoom(now, cost, this.inFlight);
     const spec = this.spec;
     if (spec.maxParallelRequests !== undefined && this.inFlight >= spec.maxParallelRequests) return false;
     if (spec.rpm !== undefined && this.requestWindow.total(now) + 1 > spec.rpm) return false;
@@ -264,6 +268,8 @@ export class Backend implements CandidateView {
 
   /** Milliseconds until rpm/tpm leave room for a request of `cost` tokens. */
   msUntilRoom(now: number, cost: number): number {
+    // The next renewal may bring a lease; the pool's window is not known here.
+    if (this.shared !== undefined) return this.shared.timing.renewMs;
     const spec = this.spec;
     const rpmWait = spec.rpm === undefined ? 0 : this.requestWindow.msUntilRoom(now, spec.rpm, 1);
     const tpmWait = spec.tpm === undefined ? 0 : this.tokenWindow.msUntilRoom(now, spec.tpm, Math.min(cost, spec.tpm));
@@ -283,6 +289,7 @@ export class Backend implements CandidateView {
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);
+    this.shared?.spend(started, cost, this.inFlight);
     try {
       const answer = await this.#deps.send(this.#sendTarget, request, options);
       const now = clock.now();
@@ -290,7 +297,10 @@ export class Backend implements CandidateView {
       this.successes++;
       if (this.outlier.consecutive !== 0) this.outlier = outlierStep(this.outlier, 'success', now, this.#outlierSettings, () => this.#poolView(now));
       this.#recordLatency(now - started, request.documents.length, now);
-      if (answer.tokens !== undefined) this.tokenWindow.add(now, answer.tokens - cost);
+      if (answer.tokens !== undefined) {
+        this.tokenWindow.add(now, answer.tokens - cost);
+        this.shared?.correct(now, answer.tokens - cost);
+      }
       return answer;
     } catch (error) {
       throw this.#recordFailure(error, started, { breaker, ticket });

@@ -127,6 +127,7 @@ export class Balancer {
       rpm: undefined,
       tpm: undefined,
       maxParallelRequests: undefined,
+      poolLimits: { rpm: undefined, tpm: undefined, maxParallelRequests: undefined },
       timeoutMs: config.local.timeoutMs,
       healthCheckEnabled: false,
       healthCheckIntervalMs: 0,

@@ -2,6 +2,7 @@
 import type { Backend } from './backend.ts';
 import { decayedLatency } from './strategies/latency-based.ts';
 import { safeUrl } from '../../common/redact.ts';
+import { limitsModeOf } from '../limits/shared-limits.ts';
 
 export function backendStats(b: Backend, now: number, wallNow: number): Record<string, unknown> {
   const spec = b.spec;
@@ -34,6 +35,7 @@ export function backendStats(b: Backend, now: number, wallNow: number): Record<s
     max_parallel_requests: spec.maxParallelRequests ?? null,
     load_signal: loadSignalStats(b, now),
     reported_limits: reportedLimitsStats(b),
+    limits: b.shared === undefined ? { mode: limitsModeOf(b) } : { ...b.shared.toJSON(now), mode: limitsModeOf(b) },
     max_documents_per_call: spec.maxDocumentsPerCall ?? null,
     max_tokens_per_call: spec.maxTokensPerCall ?? null,
     consistency: b.consistency,

@@ -2,6 +2,7 @@
 import type { ApiFormat, StrategyName } from '../../common/config-schema.ts';
 import type { DiscoveryTarget, EndpointState } from '../../common/discovery/endpoint-slices.ts';
 import type { DiscoveryMode } from '../../common/settings/names.ts';
+import type { RedisTarget } from './redis-settings.ts';
 
 export interface BackendSpec {
   /** Identity across reloads: api_base + model_name. */
@@ -19,6 +20,8 @@ export interface BackendSpec {
   readonly rpm: number | undefined;
   readonly tpm: number | undefined;
   readonly maxParallelRequests: number | undefined;
+  /** The pool-wide limits before the split (rpm, tpm, maxParallelRequests above are this sidecar's share). */
+  readonly poolLimits: PoolLimits;
   readonly timeoutMs: number;
   readonly healthCheckEnabled: boolean;
   readonly healthCheckIntervalMs: number;
@@ -58,6 +61,12 @@ export interface OutlierSettings {
   readonly baseEjectionMs: number;
   readonly maxEjectionMs: number;
   readonly maxEjectionPercent: number;
+}
+
+export interface PoolLimits {
+  readonly rpm: number | undefined;
+  readonly tpm: number | undefined;
+  readonly maxParallelRequests: number | undefined;
 }
 
 export interface LocalBackendSpec {
@@ -167,4 +176,8 @@ export interface LbConfig {
   readonly keyDigest: string;
   readonly source: string;
   readonly warnings: readonly string[];
+  /** Sidecars sharing the pool's limits (the static share's divisor). */
+  readonly sidecarCount: number;
+  /** Where the pool's shared budget lives; undefined: limits are split per sidecar. */
+  readonly redis: RedisTarget | undefined;
 }

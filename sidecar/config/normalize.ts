@@ -9,6 +9,7 @@ import type { BackendSpec, DiscoveryTemplate, LbConfig, LocalBackendSpec, Router
 import { redact, safeUrl } from '../../common/redact.ts';
 import { createHash } from 'node:crypto';
 import { envValue } from '../../common/settings/environment.ts';
+import { redisTarget } from './redis-settings.ts';
 
 /**
  * Documents per call a backend accepts when `max_documents_per_call` is not set: TEI's
@@ -118,6 +119,7 @@ function backendSpec(
   const timeout = entry.timeout ?? params.timeout;
   const interval = entry.health_check_interval;
   const apiFormat = entry.api_format ?? params.api_format ?? provider.format ?? 'native';
+  const poolLimits = { rpm: entry.rpm ?? params.rpm, tpm: entry.tpm ?? params.tpm, maxParallelRequests: entry.max_parallel_requests ?? params.max_parallel_requests };
   return {
     id: `${apiBase}|${entry.model_name}`,
     name: entry.model_name,
@@ -128,9 +130,10 @@ function backendSpec(
     model: provider.model,
     weight: entry.weight,
     priority: entry.priority,
-    rpm: share(entry.rpm ?? params.rpm),
-    tpm: share(entry.tpm ?? params.tpm),
-    maxParallelRequests: share(entry.max_parallel_requests ?? params.max_parallel_requests),
+    rpm: share(poolLimits.rpm),
+    tpm: share(poolLimits.tpm),
+    maxParallelRequests: share(poolLimits.maxParallelRequests),
+    poolLimits,
     timeoutMs: timeout === undefined ? defaultTimeoutMs : ms(timeout),
     healthCheckEnabled: entry.health_check_enabled,
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : ms(interval),
@@ -285,10 +288,10 @@ function uniqueNames(backends: BackendSpec[], warnings: readonly string[]): { ba
 }
 
 /** A digest of every resolved key, so a rotated Secret is a change even when the YAML is not. */
-function keyDigestOf(backends: readonly BackendSpec[], local: LocalBackendSpec): string {
+function keyDigestOf(backends: readonly BackendSpec[], local: LocalBackendSpec, redisPassword: string | undefined): string {
   const hash = createHash('sha256');
   for (const b of backends) hash.update(`${b.id}\0${b.apiKey ?? ''}\0${b.keyProblem ?? ''}\0`);
-  hash.update(`local\0${local.apiKey ?? ''}`);
+  hash.update(`local\0${local.apiKey ?? ''}\0redis\0${redisPassword ?? ''}`);
   return hash.digest('hex');
 }
 
@@ -311,6 +314,7 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
   });
   const discovery = discoveryTemplates(input, router, share, sidecars, problems);
   const local = localSpec(input.file, input.env, router.defaultTimeoutMs, problems);
+  const redis = redisTarget(input.file, (name) => lookupEnv(name, input.file, input.env), problems);
   if (problems.length > 0) return { problems };
   const named = uniqueNames(backends, input.warnings);
   return {
@@ -320,9 +324,11 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
       router,
       local,
       hash: input.hash,
-      keyDigest: keyDigestOf([...backends, ...discovery.map((d) => d.spec)], local),
+      keyDigest: keyDigestOf([...backends, ...discovery.map((d) => d.spec)], local, redis?.password),
       source: input.source,
       warnings: named.warnings,
+      sidecarCount: sidecars,
+      redis,
     },
   };
 }

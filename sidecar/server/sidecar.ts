@@ -21,6 +21,9 @@ import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
 import type { Logger } from '../../common/logger.ts';
 import { followEndpoints, type EndpointSourceFactory } from '../discovery/followed-endpoints.ts';
+import { SharedLimits } from '../limits/shared-limits.ts';
+import { sidecarIdentity } from '../limits/sidecar-identity.ts';
+import type { LeaseTiming } from '../limits/lease-timing.ts';
 
 export interface SidecarOptions {
   readonly config: LbConfig;
@@ -46,6 +49,8 @@ export interface SidecarOptions {
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
+  /** Pool-wide limit timings (tests shorten the window); default: a 60 s window. */
+  readonly limitTiming?: LeaseTiming;
 }
 
 export interface Sidecar {
@@ -58,6 +63,7 @@ export interface Sidecar {
   readonly inFlight: InFlight;
   readonly clientLimits: ClientLimits;
   readonly canary: Canary;
+  readonly sharedLimits: SharedLimits;
   /** Readiness goes false; calls keep being served. */
   beginShutdown(): void;
   close(): Promise<void>;
@@ -81,6 +87,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   const canary = new Canary({ clock, timers, logger: options.logger });
   const reports = new BackendReports({ client, clock, timers, random, limitsChanged: () => balancer!.refreshLimits() });
+  // Redis is never part of readiness: a failing Redis only moves limits to their static share.
+  const sharedLimits = new SharedLimits({ clock, timers, logger: options.logger, sidecarId: sidecarIdentity(), registry: metrics.registry, timing: options.limitTiming, roomChanged: () => balancer!.flow.released() });
+  sharedLimits.sync(balancer.generation.backends, options.config);
   /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
   function checkBackends(config: LbConfig): void {
     if (!options.enabled) return;
@@ -96,6 +105,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   /** A new config or new endpoints: the merged config becomes the next generation. */
   function applyConfig(config: LbConfig): void {
     const { removed } = balancer!.apply(endpoints.merged(config));
+    sharedLimits.sync(balancer!.generation.backends, config);
     const names = new Set(balancer!.generation.backends.map((b) => b.spec.name));
     metrics.forgetBackends(removed.map((b) => b.spec.name).filter((name) => !names.has(name)));
     clientLimits.apply(config.router.server);
@@ -151,6 +161,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     inFlight,
     clientLimits,
     canary,
+    sharedLimits,
     beginShutdown() {
       shuttingDown = true;
     },
@@ -162,6 +173,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       health.stop();
       canary.stop();
       reports.stop();
+      await sharedLimits.close();
       balancer!.close();
       await client.close();
     },

@@ -1,0 +1,162 @@
+/** The lease arithmetic of one pool-wide rate limit, on a manual clock (no Redis, no timers). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { countedMs, leaseTiming } from './lease-timing.ts';
+import { RateLedger, type RenewReply } from './rate-ledger.ts';
+
+const timing = leaseTiming(60_000); // lease 1000 ms, renew 250 ms, slice 500 ms
+const T0 = 1_000_000;
+
+function reply(grant: number, serverMs: number, extra: Partial<RenewReply> = {}): RenewReply {
+  return { grant, slice: Math.floor(serverMs / timing.sliceMs), serverMs, fresh: false, hist: [], ...extra };
+}
+
+/** A ledger that reached Redis once, at T0, with `grant` units. */
+function sharedLedger(limit = 120, sidecars = 4, grant = 10): RateLedger {
+  const l = new RateLedger(limit, sidecars, timing, T0);
+  l.renewRequest(T0);
+  assert.equal(l.onReply(T0, T0 + 1, reply(grant, 5_000_000)), 'shared');
+  return l;
+}
+
+function spendAll(l: RateLedger, now: number, max = 1000): number {
+  let n = 0;
+  while (n < max && l.hasRoom(now, 1)) {
+    l.spend(now, 1);
+    n++;
+  }
+  return n;
+}
+
+test('a new sidecar spends nothing until Redis answers, and on its static share after 1 s of silence', () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  assert.equal(l.hasRoom(T0 + 500, 1), false);
+  assert.equal(spendAll(l, T0 + 1001), 30);
+});
+
+test('calls spend the lease only: no room once it is used, until a renewal grants more', () => {
+  const l = sharedLedger(120, 4, 10);
+  assert.equal(spendAll(l, T0 + 10), 10);
+  const r = l.renewRequest(T0 + 260);
+  assert.ok(r.want > 0, 'the renewal asks for the demand it saw');
+  l.onReply(T0 + 260, T0 + 261, reply(5, 5_000_260));
+  assert.equal(spendAll(l, T0 + 262), 5);
+});
+
+test('a lease expires leaseMs after its renewal was sent; its unused units go back at the next renewal', () => {
+  const l = sharedLedger(120, 4, 10);
+  l.spend(T0 + 10, 1);
+  l.spend(T0 + 10, 1);
+  assert.equal(l.hasRoom(T0 + 999, 1), true);
+  assert.equal(l.hasRoom(T0 + 1000, 1), false, 'expired');
+  const r = l.renewRequest(T0 + 1000);
+  assert.deepEqual(r.refunds, [Math.floor(5_000_000 / timing.sliceMs), 8]);
+});
+
+test('the lease is sized to recent demand', () => {
+  const l = sharedLedger(10_000, 4, 100);
+  for (let t = 0; t < 2000; t += 10) l.spend(T0 + t, 1); // 100 calls a second
+  const r = l.renewRequest(T0 + 2000);
+  // At least (lease 1000 + renew 250 ms) of 100 calls a second; not much more.
+  assert.ok(r.want >= 125 && r.want <= 160, `want ${r.want}`);
+});
+
+test('calls refused for want of a lease count as demand: the next lease covers them', () => {
+  const l = sharedLedger(100_000, 4, 1);
+  l.spend(T0 + 1, 1);
+  for (let i = 0; i < 100; i++) l.noteUnmet(T0 + 10 + i, 1);
+  const r = l.renewRequest(T0 + 250);
+  assert.ok(r.want >= 60, `want ${r.want}`);
+});
+
+test('an idle sidecar asks for a floor of one call, and only while the pool keeps 10% free', () => {
+  const l = sharedLedger(120, 4, 0);
+  const r = l.renewRequest(T0 + 5000);
+  assert.equal(r.want, 1);
+  assert.equal(r.minFree, 12);
+});
+
+test('tpm: a backend reporting more tokens than estimated is charged at the next renewal', () => {
+  const l = sharedLedger(100_000, 4, 1000);
+  l.spend(T0 + 10, 800);
+  l.correct(T0 + 20, 700); // 1500 used: 500 beyond the lease
+  assert.equal(l.hasRoom(T0 + 21, 1), false);
+  const r = l.renewRequest(T0 + 260);
+  assert.equal(r.charge, 500);
+  // Fewer tokens than estimated come back to the lease.
+  const m = sharedLedger(100_000, 4, 1000);
+  m.spend(T0 + 10, 800);
+  m.correct(T0 + 20, -300);
+  assert.equal(m.held(T0 + 21), 500);
+});
+
+test('a renewal that failed is sent again with its charge but not its refunds (a timed-out one may still run)', () => {
+  const l = sharedLedger(100_000, 4, 1000);
+  l.spend(T0 + 10, 400);
+  l.correct(T0 + 20, 700); // 100 owed
+  const first = l.renewRequest(T0 + 1000); // the lease expired: 0 left to refund
+  assert.equal(first.charge, 100);
+  l.onFailure();
+  const m = sharedLedger(100_000, 4, 1000);
+  m.spend(T0 + 10, 400);
+  const sent = m.renewRequest(T0 + 1000);
+  assert.deepEqual(sent.refunds.slice(1), [600]);
+  m.onFailure();
+  const again = m.renewRequest(T0 + 1300);
+  assert.deepEqual(again.refunds, []);
+});
+
+test('failed renewals keep the valid lease; 1 s without a success (errors or silence) falls back to the static share', () => {
+  const a = sharedLedger(120, 4, 10);
+  a.renewRequest(T0 + 250);
+  a.onFailure();
+  assert.equal(a.mode, 'shared');
+  assert.equal(spendAll(a, T0 + 300), 10, 'what Redis granted is still ours to spend');
+  assert.equal(a.tick(T0 + 1000), undefined);
+  assert.equal(a.tick(T0 + 1002), 'static');
+  assert.equal(a.mode, 'static');
+});
+
+test('on its static share, what the pool had used still counts until it ages out, then ceil(limit / sidecars)', () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  l.renewRequest(T0);
+  // The pool had been granted 80 in the slice ending at server 5_000_000 ms.
+  const slice = Math.floor(5_000_000 / timing.sliceMs);
+  l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 80] }));
+  l.tick(T0 + 1002);
+  assert.equal(l.staticShare(T0 + 1100), 10, '(120 - 80) / 4');
+  assert.equal(spendAll(l, T0 + 1100), 10);
+  const aged = T0 + 1 + timing.sliceMs + countedMs(timing);
+  assert.equal(l.staticShare(aged), 30);
+});
+
+test('back from static: spends meanwhile are charged, leases resume only after settling', () => {
+  const l = sharedLedger();
+  l.tick(T0 + 1002);
+  spendAll(l, T0 + 1100, 7);
+  const first = l.renewRequest(T0 + 2000);
+  assert.equal(first.charge, 7);
+  assert.equal(first.want, 0, 'no leases while settling');
+  assert.equal(l.onReply(T0 + 2000, T0 + 2001, reply(0, 5_002_000)), undefined);
+  assert.equal(l.mode, 'static');
+  l.renewRequest(T0 + 2001 + timing.settleMs);
+  assert.equal(l.onReply(T0 + 2001 + timing.settleMs, T0 + 2002 + timing.settleMs, reply(3, 5_003_600)), 'shared');
+});
+
+test('after Redis lost the grants (restart, flush), the sidecar seeds back what it knew', () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  l.renewRequest(T0);
+  const slice = Math.floor(5_000_000 / timing.sliceMs);
+  l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 90] }));
+  l.renewRequest(T0 + 250);
+  l.onReply(T0 + 250, T0 + 251, reply(1, 5_000_250, { fresh: true }));
+  const r = l.renewRequest(T0 + 500);
+  assert.deepEqual(r.seed.slice(0, 2), [slice, 90]);
+});
+
+test('a new sidecar_count changes the share and keeps the window', () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  assert.equal(spendAll(l, T0 + 1001), 30);
+  l.sidecars = 2;
+  assert.equal(spendAll(l, T0 + 1002), 30, 'the 30 already spent still count against the new share of 60');
+});
