@@ -52,7 +52,8 @@ export async function attack(vegeta: string, work: string, url: string, rate: nu
   const results = join(work, `results-${Date.now()}.bin`);
   const atk = start('vegeta', 'taskset', ['-c', LOAD_CORE, vegeta, 'attack', `-targets=${targets}`, `-rate=${rate}/s`, `-duration=${seconds}s`, '-keepalive=true', `-output=${results}`]);
   await once(atk.child, 'exit');
-  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8' })) as {
+  // maxBuffer: under overload the report lists every distinct error (one per client port), megabytes of it.
+  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8', maxBuffer: 512 * 2 ** 20 })) as {
     latencies: Record<string, number>;
     success: number;
     throughput: number;
