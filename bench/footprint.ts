@@ -47,6 +47,8 @@ interface Row {
   readonly idleMib: number | null;
   readonly peakMib: number | null;
   readonly oomKills: number;
+  /** How the process ended during the run (an OOM kill shows as SIGKILL), null if it survived. */
+  readonly exited: string | null;
   readonly success: number;
   readonly cpuMsPerCall: number | null;
   readonly p50Ms: number;
@@ -124,6 +126,8 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
     const v = await attack(vegeta, work, spec.url, rate, SECONDS);
     clearInterval(sampler);
     const alive = proc.child.exitCode === null && proc.child.signalCode === null;
+    const exited = alive ? null : (proc.child.signalCode ?? `exit ${proc.child.exitCode}`);
+    if (!alive) log(`${spec.name} @ ${limitMib} MiB ended (${exited}): ${proc.output().split('\n').filter((l) => !l.startsWith('{')).join('\n').slice(-1500)}`);
     const calls = Math.max(1, v.success * rate * SECONDS);
     const row: Row = {
       arm: spec.name,
@@ -133,12 +137,13 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
       idleMib: mib(idle),
       peakMib: mib(peak),
       oomKills: cgroup.oomKills(),
+      exited,
       success: v.success,
       cpuMsPerCall: alive ? Math.round(((proc.cpuSeconds() - cpuBefore) * 1e6) / calls) / 1000 : null,
       p50Ms: v.p50,
       p99Ms: v.p99,
     };
-    log(`${spec.name} @ ${limitMib} MiB, ${rate} req/s: start ${startMs} ms, idle ${row.idleMib} MiB, peak ${row.peakMib} MiB, OOM kills ${row.oomKills}, success ${(v.success * 100).toFixed(2)}%, CPU ${row.cpuMsPerCall} ms/call, p99 ${v.p99} ms`);
+    log(`${spec.name} @ ${limitMib} MiB, ${rate} req/s: start ${startMs} ms, idle ${row.idleMib} MiB, peak ${row.peakMib} MiB, OOM kills ${row.oomKills}${exited === null ? '' : ` (ended: ${exited})`}, success ${(v.success * 100).toFixed(2)}%, CPU ${row.cpuMsPerCall} ms/call, p99 ${v.p99} ms`);
     return row;
   } finally {
     await proc.stop();
@@ -154,11 +159,11 @@ function markdown(rows: readonly Row[], machine: string): string {
     'Working set = cgroup usage - inactive file pages (what the kubelet compares with the limit); idle is 5 s after /ready;',
     'peak is sampled every 100 ms during the load. CPU per call is the process\'s user + system time divided by the calls served.',
     '',
-    '| arm | limit MiB | load req/s | start to ready ms | idle working set MiB | peak MiB | OOM kills | success | CPU ms/call | p50 ms | p99 ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| arm | limit MiB | load req/s | start to ready ms | idle working set MiB | peak MiB | OOM kills | ended | success | CPU ms/call | p50 ms | p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.arm} | ${r.limitMib} | ${r.rate} | ${cell(r.startMs)} | ${cell(r.idleMib)} | ${cell(r.peakMib)} | ${r.oomKills} | ${(r.success * 100).toFixed(2)}% | ${cell(r.cpuMsPerCall)} | ${r.p50Ms} | ${r.p99Ms} |`,
+        `| ${r.arm} | ${r.limitMib} | ${r.rate} | ${cell(r.startMs)} | ${cell(r.idleMib)} | ${cell(r.peakMib)} | ${r.oomKills} | ${r.exited ?? 'no'} | ${(r.success * 100).toFixed(2)}% | ${cell(r.cpuMsPerCall)} | ${r.p50Ms} | ${r.p99Ms} |`,
     ),
     '',
   ].join('\n');

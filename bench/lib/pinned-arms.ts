@@ -115,7 +115,10 @@ export async function startBackends(firstPort = 9601): Promise<string[]> {
   return urls;
 }
 
-/** A sidecar on core 0, round robin over `backends`; `tree` is the checkout whose sidecar runs (default this one). */
+/**
+ * A sidecar on core 0, round robin over `backends`; `tree` is the checkout whose sidecar runs (default
+ * this one), `entry` the program in it (default the sources; `main.mjs` in a scripts/bundle.ts output).
+ */
 export async function sidecarArm(
   work: string,
   name: string,
@@ -124,6 +127,7 @@ export async function sidecarArm(
   router: Record<string, unknown>,
   nodeFlags: readonly string[],
   tree = root,
+  entry = 'sidecar/main.ts',
 ): Promise<Arm> {
   const config = join(work, `sidecar-${port}.yaml`);
   writeFileSync(
@@ -133,7 +137,7 @@ export async function sidecarArm(
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5, ...router },
     }),
   );
-  const proc = start(name, 'taskset', ['-c', BALANCER_CORE, nodeBin, '--trace-gc', ...nodeFlags, join(tree, 'sidecar/main.ts')], {
+  const proc = start(name, 'taskset', ['-c', BALANCER_CORE, nodeBin, '--trace-gc', ...nodeFlags, join(tree, entry)], {
     RERANKER_LOAD_BALANCER_ENABLED: 'true',
     RERANKER_CONFIG_PATH: config,
     RERANKER_LB_PORT: String(port),
