@@ -110,7 +110,12 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
   const mib = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
   try {
     const startMs = await timeToReady(spec, proc, startedAt);
-    if (startMs === null) throw new Error(`${spec.name} at ${limitMib} MiB did not become ready: ${proc.output().slice(-2000)}`);
+    if (startMs === null) {
+      // Killed while starting (the sources under 64 MiB): a row of its own, not the end of the run.
+      const exited = proc.child.signalCode ?? (proc.child.exitCode === null ? 'not ready in 30 s' : `exit ${proc.child.exitCode}`);
+      log(`${spec.name} @ ${limitMib} MiB never became ready (${exited}, OOM kills ${cgroup.oomKills()})`);
+      return { arm: spec.name, limitMib, rate, startMs: null, idleMib: null, peakMib: null, oomKills: cgroup.oomKills(), exited, success: 0, cpuMsPerCall: null, p50Ms: 0, p99Ms: 0 };
+    }
     await new Promise((r) => setTimeout(r, 5_000));
     const idle = cgroup.workingSetBytes();
     await attack(vegeta, work, spec.url, rate, 3); // warm-up: JIT, connections
