@@ -118,8 +118,8 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
     }
     await new Promise((r) => setTimeout(r, 5_000));
     const idle = cgroup.workingSetBytes();
-    await attack(vegeta, work, spec.url, rate, 3); // warm-up: JIT, connections
-    let peak = cgroup.workingSetBytes();
+    // Sampled from the warm-up on: a process killed then has its peak at the limit, not at zero.
+    let peak = idle;
     const sampler = setInterval(() => {
       try {
         peak = Math.max(peak, cgroup.workingSetBytes());
@@ -127,6 +127,7 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
         // the cgroup is being torn down
       }
     }, 100);
+    await attack(vegeta, work, spec.url, rate, 3); // warm-up: JIT, connections
     const cpuBefore = proc.cpuSeconds();
     const v = await attack(vegeta, work, spec.url, rate, SECONDS);
     clearInterval(sampler);
