@@ -9,7 +9,11 @@
  * Writes bench/results/footprint-latest.json and the footprint section of docs/performance.md.
  *
  *   node bench/footprint.ts [--limits 64:300,96:1000,128:1000] [--seconds 60] [--arms shipped,before,floor]
- *                           [--no-write]
+ *                           [--starts 7] [--no-write]
+ *
+ * --starts: cold starts of each sidecar arm at 96 MiB without load, alternating, before the load
+ * runs; start to /ready (median, best) and the process's CPU time until then, which a busy
+ * machine inflates far less than the wall time.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     limits: { type: 'string', default: '64:300,96:1000,128:1000' },
     seconds: { type: 'string', default: '60' },
     arms: { type: 'string', default: 'shipped,before,floor' },
+    starts: { type: 'string', default: '7' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -94,6 +99,31 @@ async function timeToReady(spec: ArmSpec, proc: Managed, startedAt: number): Pro
   return null;
 }
 
+interface Starts {
+  readonly arm: string;
+  readonly wallMs: number[];
+  readonly cpuMs: number[];
+}
+
+/** One cold start at `limitMib` without load: wall and CPU milliseconds until /ready answers 200. */
+async function coldStart(armName: string, limitMib: number, backends: readonly string[], bundle: string, config: string): Promise<{ name: string; wallMs: number; cpuMs: number } | undefined> {
+  const port = 9661;
+  const spec = armSpec(armName, port, limitMib, backends, bundle);
+  const cgroup = new MemoryCgroup(`rrlb-footprint-${net}-start`, limitMib * MIB);
+  const [cmd, args] = cgroup.wrap(spec.command[0]!, spec.command.slice(1));
+  const startedAt = performance.now();
+  const proc = start(spec.name, 'taskset', ['-c', BALANCER_CORE, cmd, ...args], { RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: config, RERANKER_LB_PORT: String(port), RERANKER_LB_HOST: '127.0.0.1', NODE_OPTIONS: '' });
+  try {
+    const wallMs = await timeToReady(spec, proc, startedAt);
+    return wallMs === null ? undefined : { name: spec.name, wallMs, cpuMs: Math.round(proc.cpuSeconds() * 1000) };
+  } finally {
+    await proc.stop();
+    cgroup.remove();
+  }
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
 async function measure(vegeta: string, armName: string, limitMib: number, rate: number, backends: readonly string[], bundle: string, config: string): Promise<Row> {
   const port = 9660;
   const spec = armSpec(armName, port, limitMib, backends, bundle);
@@ -157,9 +187,15 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
   }
 }
 
-function markdown(rows: readonly Row[], machine: string): string {
+function markdown(rows: readonly Row[], starts: readonly Starts[], machine: string): string {
   const cell = (x: number | null, unit = '') => (x === null ? '-' : `${x}${unit}`);
   return [
+    `Cold starts at 96 MiB without load (${values.starts} each, alternating; wall time from spawn until \`/ready\` answers 200, and the process's CPU time until then):`,
+    '',
+    '| arm | start to /ready, median ms | best ms | CPU until ready, median ms |',
+    '|---|---|---|---|',
+    ...starts.map((s) => `| ${s.arm} | ${median(s.wallMs)} | ${Math.min(...s.wallMs)} | ${median(s.cpuMs)} |`),
+    '',
     `\`make footprint\` (\`node bench/footprint.ts --seconds ${SECONDS}\`), ${new Date().toISOString().slice(0, 16)} UTC, ${machine}.`,
     'Each process runs alone on core 0 in a memory cgroup of the given limit; vegeta and three fake backends on core 1.',
     'Working set = cgroup usage - inactive file pages (what the kubelet compares with the limit); idle is 5 s after /ready;',
@@ -189,15 +225,28 @@ async function main(): Promise<void> {
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5 },
     }),
   );
+  const starts = new Map<string, Starts>();
+  const sidecarArms = ARMS.filter((a) => a !== 'floor');
+  for (let i = 0; i < Number(values.starts); i++) {
+    for (const arm of i % 2 === 0 ? sidecarArms : [...sidecarArms].reverse()) {
+      const s = await coldStart(arm, 96, backends, bundle, config);
+      if (s === undefined) continue;
+      const entry = starts.get(s.name) ?? { arm: s.name, wallMs: [], cpuMs: [] };
+      entry.wallMs.push(s.wallMs);
+      entry.cpuMs.push(s.cpuMs);
+      starts.set(s.name, entry);
+    }
+  }
+  for (const s of starts.values()) log(`${s.arm}: start to /ready median ${median(s.wallMs)} ms (best ${Math.min(...s.wallMs)}), CPU until then median ${median(s.cpuMs)} ms`);
   const rows: Row[] = [];
   for (const [limitMib, rate] of LIMITS) {
     for (const arm of ARMS) rows.push(await measure(vegeta, arm, limitMib, rate, backends, bundle, config));
   }
   if (values['no-write']) return;
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}`;
-  writeFileSync(join(root, 'bench/results/footprint-latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), seconds: SECONDS, rows }, null, 2)}\n`);
+  writeFileSync(join(root, 'bench/results/footprint-latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), seconds: SECONDS, starts: [...starts.values()], rows }, null, 2)}\n`);
   const docs = join(root, 'docs/performance.md');
-  writeFileSync(docs, replaceSection(readFileSync(docs, 'utf8'), 'footprint', markdown(rows, machine)));
+  writeFileSync(docs, replaceSection(readFileSync(docs, 'utf8'), 'footprint', markdown(rows, [...starts.values()], machine)));
   log('wrote bench/results/footprint-latest.json and the footprint section of docs/performance.md');
 }
 
