@@ -72,13 +72,39 @@ function armSpec(name: string, port: number, limitMib: number, backends: readonl
   const node = process.execPath;
   const rerank = `http://127.0.0.1:${port}/v1/rerank`;
   const ready = `http://127.0.0.1:${port}/ready`;
-  if (name === 'shipped') return { name: 'sidecar as shipped (bundle + launcher)', command: [node, join(bundle, 'launch.mjs')], readyUrl: ready, readyMethod: 'GET', url: rerank };
+  if (name === 'shipped')
+    return {
+      name: 'sidecar as shipped (bundle + launcher)',
+      command: [node, join(bundle, 'launch.mjs')],
+      readyUrl: ready,
+      readyMethod: 'GET',
+      url: rerank,
+    };
   if (name === 'before') {
-    return { name: 'sidecar before (sources, --max-old-space-size-percentage=75)', command: [node, '--max-semi-space-size=8', '--max-old-space-size-percentage=75', join(root, 'sidecar/main.ts')], readyUrl: ready, readyMethod: 'GET', url: rerank };
+    return {
+      name: 'sidecar before (sources, --max-old-space-size-percentage=75)',
+      command: [node, '--max-semi-space-size=8', '--max-old-space-size-percentage=75', join(root, 'sidecar/main.ts')],
+      readyUrl: ready,
+      readyMethod: 'GET',
+      url: rerank,
+    };
   }
   if (name === 'floor') {
     const flags = heapPlan(limitMib * MIB, []).flags;
-    return { name: 'node floor (launcher heap flags)', command: [node, ...flags, join(root, 'bench/node-floor.ts'), '--port', String(port), ...backends.flatMap((b) => ['--backend', b])], readyUrl: rerank, readyMethod: 'POST', url: rerank };
+    return {
+      name: 'node floor (launcher heap flags)',
+      command: [
+        node,
+        ...flags,
+        join(root, 'bench/node-floor.ts'),
+        '--port',
+        String(port),
+        ...backends.flatMap((b) => ['--backend', b]),
+      ],
+      readyUrl: rerank,
+      readyMethod: 'POST',
+      url: rerank,
+    };
   }
   throw new Error(`--arms: unknown arm ${name} (shipped, before, floor)`);
 }
@@ -88,7 +114,11 @@ async function timeToReady(spec: ArmSpec, proc: Managed, startedAt: number): Pro
   while (performance.now() - startedAt < 30_000) {
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) return null;
     try {
-      const res = await fetch(spec.readyUrl, { method: spec.readyMethod, body: spec.readyMethod === 'POST' ? body : undefined, headers: { 'content-type': 'application/json' } });
+      const res = await fetch(spec.readyUrl, {
+        method: spec.readyMethod,
+        body: spec.readyMethod === 'POST' ? body : undefined,
+        headers: { 'content-type': 'application/json' },
+      });
       await res.arrayBuffer();
       if (res.status === 200) return Math.round(performance.now() - startedAt);
     } catch {
@@ -106,13 +136,25 @@ interface Starts {
 }
 
 /** One cold start at `limitMib` without load: wall and CPU milliseconds until /ready answers 200. */
-async function coldStart(armName: string, limitMib: number, backends: readonly string[], bundle: string, config: string): Promise<{ name: string; wallMs: number; cpuMs: number } | undefined> {
+async function coldStart(
+  armName: string,
+  limitMib: number,
+  backends: readonly string[],
+  bundle: string,
+  config: string,
+): Promise<{ name: string; wallMs: number; cpuMs: number } | undefined> {
   const port = 9661;
   const spec = armSpec(armName, port, limitMib, backends, bundle);
   const cgroup = new MemoryCgroup(`rrlb-footprint-${net}-start`, limitMib * MIB);
   const [cmd, args] = cgroup.wrap(spec.command[0]!, spec.command.slice(1));
   const startedAt = performance.now();
-  const proc = start(spec.name, 'taskset', ['-c', BALANCER_CORE, cmd, ...args], { RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: config, RERANKER_LB_PORT: String(port), RERANKER_LB_HOST: '127.0.0.1', NODE_OPTIONS: '' });
+  const proc = start(spec.name, 'taskset', ['-c', BALANCER_CORE, cmd, ...args], {
+    RERANKER_LOAD_BALANCER_ENABLED: 'true',
+    RERANKER_CONFIG_PATH: config,
+    RERANKER_LB_PORT: String(port),
+    RERANKER_LB_HOST: '127.0.0.1',
+    NODE_OPTIONS: '',
+  });
   try {
     const wallMs = await timeToReady(spec, proc, startedAt);
     return wallMs === null ? undefined : { name: spec.name, wallMs, cpuMs: Math.round(proc.cpuSeconds() * 1000) };
@@ -124,7 +166,15 @@ async function coldStart(armName: string, limitMib: number, backends: readonly s
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-async function measure(vegeta: string, armName: string, limitMib: number, rate: number, backends: readonly string[], bundle: string, config: string): Promise<Row> {
+async function measure(
+  vegeta: string,
+  armName: string,
+  limitMib: number,
+  rate: number,
+  backends: readonly string[],
+  bundle: string,
+  config: string,
+): Promise<Row> {
   const port = 9660;
   const spec = armSpec(armName, port, limitMib, backends, bundle);
   const cgroup = new MemoryCgroup(`rrlb-footprint-${net}`, limitMib * MIB);
@@ -142,9 +192,23 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
     const startMs = await timeToReady(spec, proc, startedAt);
     if (startMs === null) {
       // Killed while starting (the sources under 64 MiB): a row of its own, not the end of the run.
-      const exited = proc.child.signalCode ?? (proc.child.exitCode === null ? 'not ready in 30 s' : `exit ${proc.child.exitCode}`);
+      const exited =
+        proc.child.signalCode ?? (proc.child.exitCode === null ? 'not ready in 30 s' : `exit ${proc.child.exitCode}`);
       log(`${spec.name} @ ${limitMib} MiB never became ready (${exited}, OOM kills ${cgroup.oomKills()})`);
-      return { arm: spec.name, limitMib, rate, startMs: null, idleMib: null, peakMib: null, oomKills: cgroup.oomKills(), exited, success: 0, cpuMsPerCall: null, p50Ms: 0, p99Ms: 0 };
+      return {
+        arm: spec.name,
+        limitMib,
+        rate,
+        startMs: null,
+        idleMib: null,
+        peakMib: null,
+        oomKills: cgroup.oomKills(),
+        exited,
+        success: 0,
+        cpuMsPerCall: null,
+        p50Ms: 0,
+        p99Ms: 0,
+      };
     }
     await new Promise((r) => setTimeout(r, 5_000));
     const idle = cgroup.workingSetBytes();
@@ -163,7 +227,15 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
     clearInterval(sampler);
     const alive = proc.child.exitCode === null && proc.child.signalCode === null;
     const exited = alive ? null : (proc.child.signalCode ?? `exit ${proc.child.exitCode}`);
-    if (!alive) log(`${spec.name} @ ${limitMib} MiB ended (${exited}): ${proc.output().split('\n').filter((l) => !l.startsWith('{')).join('\n').slice(-1500)}`);
+    if (!alive)
+      log(
+        `${spec.name} @ ${limitMib} MiB ended (${exited}): ${proc
+          .output()
+          .split('\n')
+          .filter((l) => !l.startsWith('{'))
+          .join('\n')
+          .slice(-1500)}`,
+      );
     const calls = Math.max(1, v.success * rate * SECONDS);
     const row: Row = {
       arm: spec.name,
@@ -179,7 +251,9 @@ async function measure(vegeta: string, armName: string, limitMib: number, rate: 
       p50Ms: v.p50,
       p99Ms: v.p99,
     };
-    log(`${spec.name} @ ${limitMib} MiB, ${rate} req/s: start ${startMs} ms, idle ${row.idleMib} MiB, peak ${row.peakMib} MiB, OOM kills ${row.oomKills}${exited === null ? '' : ` (ended: ${exited})`}, success ${(v.success * 100).toFixed(2)}%, CPU ${row.cpuMsPerCall} ms/call, p99 ${v.p99} ms`);
+    log(
+      `${spec.name} @ ${limitMib} MiB, ${rate} req/s: start ${startMs} ms, idle ${row.idleMib} MiB, peak ${row.peakMib} MiB, OOM kills ${row.oomKills}${exited === null ? '' : ` (ended: ${exited})`}, success ${(v.success * 100).toFixed(2)}%, CPU ${row.cpuMsPerCall} ms/call, p99 ${v.p99} ms`,
+    );
     return row;
   } finally {
     await proc.stop();
@@ -199,7 +273,7 @@ function markdown(rows: readonly Row[], starts: readonly Starts[], machine: stri
     `\`make footprint\` (\`node bench/footprint.ts --seconds ${SECONDS}\`), ${new Date().toISOString().slice(0, 16)} UTC, ${machine}.`,
     'Each process runs alone on core 0 in a memory cgroup of the given limit; vegeta and three fake backends on core 1.',
     'Working set = cgroup usage - inactive file pages (what the kubelet compares with the limit); idle is 5 s after /ready;',
-    'peak is sampled every 100 ms during the load. CPU per call is the process\'s user + system time divided by the calls served.',
+    "peak is sampled every 100 ms during the load. CPU per call is the process's user + system time divided by the calls served.",
     '',
     '| arm | limit MiB | load req/s | start to ready ms | idle working set MiB | peak MiB | OOM kills | ended | success | CPU ms/call | p50 ms | p99 ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -221,7 +295,10 @@ async function main(): Promise<void> {
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: backends.map((url, i) => ({ model_name: `b${i}`, litellm_params: { api_base: url, api_format: 'cohere' } })),
+      model_list: backends.map((url, i) => ({
+        model_name: `b${i}`,
+        litellm_params: { api_base: url, api_format: 'cohere' },
+      })),
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5 },
     }),
   );
@@ -237,16 +314,25 @@ async function main(): Promise<void> {
       starts.set(s.name, entry);
     }
   }
-  for (const s of starts.values()) log(`${s.arm}: start to /ready median ${median(s.wallMs)} ms (best ${Math.min(...s.wallMs)}), CPU until then median ${median(s.cpuMs)} ms`);
+  for (const s of starts.values())
+    log(
+      `${s.arm}: start to /ready median ${median(s.wallMs)} ms (best ${Math.min(...s.wallMs)}), CPU until then median ${median(s.cpuMs)} ms`,
+    );
   const rows: Row[] = [];
   for (const [limitMib, rate] of LIMITS) {
     for (const arm of ARMS) rows.push(await measure(vegeta, arm, limitMib, rate, backends, bundle, config));
   }
   if (values['no-write']) return;
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}`;
-  writeFileSync(join(root, 'bench/results/footprint-latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), seconds: SECONDS, starts: [...starts.values()], rows }, null, 2)}\n`);
+  writeFileSync(
+    join(root, 'bench/results/footprint-latest.json'),
+    `${JSON.stringify({ machine, date: new Date().toISOString(), seconds: SECONDS, starts: [...starts.values()], rows }, null, 2)}\n`,
+  );
   const docs = join(root, 'docs/performance.md');
-  writeFileSync(docs, replaceSection(readFileSync(docs, 'utf8'), 'footprint', markdown(rows, [...starts.values()], machine)));
+  writeFileSync(
+    docs,
+    replaceSection(readFileSync(docs, 'utf8'), 'footprint', markdown(rows, [...starts.values()], machine)),
+  );
   log('wrote bench/results/footprint-latest.json and the footprint section of docs/performance.md');
 }
 

@@ -21,7 +21,8 @@ if (out === undefined) {
 
 // CommonJS dependencies (undici, pino, prom-client) call require() for Node's built-ins; an ES
 // module has no require of its own, so the bundle makes one.
-const banner = "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);";
+const banner =
+  "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);";
 
 for (const [entry, file] of [
   ['sidecar/launch.ts', 'launch.mjs'],

@@ -26,4 +26,8 @@ const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').spli
 const plan = heapPlan(memoryLimitBytes(readText), userFlags);
 // The sidecar logs this line with its start-up message (main.ts reads it back).
 const env = { ...process.env, RERANKER_HEAP_PLAN: plan.summary };
-process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...plan.flags, program, ...process.argv.slice(2)], env);
+process.execve!(
+  process.execPath,
+  [process.execPath, ...process.execArgv, ...plan.flags, program, ...process.argv.slice(2)],
+  env,
+);

@@ -12,11 +12,29 @@ function fs(files: Record<string, string>) {
 
 describe('memoryLimitBytes', () => {
   it('cgroup v2 inside a container: memory.max at the mount root', () => {
-    assert.equal(memoryLimitBytes(fs({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cgroup.controllers': 'cpu memory', '/sys/fs/cgroup/memory.max': `${96 * MIB}\n` })), 96 * MIB);
+    assert.equal(
+      memoryLimitBytes(
+        fs({
+          '/proc/self/cgroup': '0::/\n',
+          '/sys/fs/cgroup/cgroup.controllers': 'cpu memory',
+          '/sys/fs/cgroup/memory.max': `${96 * MIB}\n`,
+        }),
+      ),
+      96 * MIB,
+    );
   });
 
   it('cgroup v2 without a limit ("max") is no limit', () => {
-    assert.equal(memoryLimitBytes(fs({ '/proc/self/cgroup': '0::/\n', '/sys/fs/cgroup/cgroup.controllers': 'memory', '/sys/fs/cgroup/memory.max': 'max\n' })), undefined);
+    assert.equal(
+      memoryLimitBytes(
+        fs({
+          '/proc/self/cgroup': '0::/\n',
+          '/sys/fs/cgroup/cgroup.controllers': 'memory',
+          '/sys/fs/cgroup/memory.max': 'max\n',
+        }),
+      ),
+      undefined,
+    );
   });
 
   it('cgroup v2 on the host: the smallest limit on the way up (the pod limit above an unlimited container)', () => {
@@ -49,7 +67,16 @@ describe('memoryLimitBytes', () => {
   });
 
   it('cgroup v1 without a limit, or no cgroup files at all, is no limit', () => {
-    assert.equal(memoryLimitBytes(fs({ '/proc/self/cgroup': '4:memory:/\n', '/sys/fs/cgroup/memory/memory.limit_in_bytes': V1_UNLIMITED, '/sys/fs/cgroup/memory/memory.stat': `hierarchical_memory_limit ${V1_UNLIMITED}\n` })), undefined);
+    assert.equal(
+      memoryLimitBytes(
+        fs({
+          '/proc/self/cgroup': '4:memory:/\n',
+          '/sys/fs/cgroup/memory/memory.limit_in_bytes': V1_UNLIMITED,
+          '/sys/fs/cgroup/memory/memory.stat': `hierarchical_memory_limit ${V1_UNLIMITED}\n`,
+        }),
+      ),
+      undefined,
+    );
     assert.equal(memoryLimitBytes(fs({})), undefined);
   });
 });

@@ -21,7 +21,10 @@ describe('heapPlan', () => {
     for (let limit = 64; limit <= 8192; limit += 8) {
       const { old, semi } = sizes(heapPlan(limit * MIB, []).flags);
       assert.ok(old !== undefined && semi !== undefined, `${limit} MiB`);
-      assert.ok(old + 3 * semi + OFF_HEAP_MIB <= limit, `${limit} MiB: old ${old} + young ${3 * semi} + ${OFF_HEAP_MIB}`);
+      assert.ok(
+        old + 3 * semi + OFF_HEAP_MIB <= limit,
+        `${limit} MiB: old ${old} + young ${3 * semi} + ${OFF_HEAP_MIB}`,
+      );
       assert.ok(semi >= 1 && semi <= MAX_SEMI_MIB, `${limit} MiB: semi ${semi}`);
       assert.ok(old >= MIN_OLD_MIB, `${limit} MiB: old ${old}`);
     }
@@ -40,9 +43,18 @@ describe('heapPlan', () => {
   });
 
   it('a heap size the user set (NODE_OPTIONS, command line) wins over the plan', () => {
-    assert.deepEqual(heapPlan(96 * MIB, ['--max-old-space-size=300']).flags.filter((f) => f.startsWith('--max-old')), []);
-    assert.deepEqual(heapPlan(96 * MIB, ['--max-semi-space-size=2']).flags.filter((f) => f.startsWith('--max-semi')), []);
-    assert.deepEqual(heapPlan(96 * MIB, ['--max-old-space-size-percentage=50']).flags.filter((f) => f.startsWith('--max-old')), []);
+    assert.deepEqual(
+      heapPlan(96 * MIB, ['--max-old-space-size=300']).flags.filter((f) => f.startsWith('--max-old')),
+      [],
+    );
+    assert.deepEqual(
+      heapPlan(96 * MIB, ['--max-semi-space-size=2']).flags.filter((f) => f.startsWith('--max-semi')),
+      [],
+    );
+    assert.deepEqual(
+      heapPlan(96 * MIB, ['--max-old-space-size-percentage=50']).flags.filter((f) => f.startsWith('--max-old')),
+      [],
+    );
     assert.match(heapPlan(96 * MIB, ['--max-old-space-size=300']).summary, /old space as set/);
   });
 

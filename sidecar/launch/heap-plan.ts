@@ -35,7 +35,10 @@ export function heapPlan(limitBytes: number | undefined, userFlags: readonly str
   const userSemi = userFlags.some((f) => f.startsWith('--max-semi-space-size'));
   const userOld = userFlags.some((f) => f.startsWith('--max-old-space-size'));
   if (limitBytes === undefined) {
-    return { flags: userSemi ? [] : [`--max-semi-space-size=${MAX_SEMI_MIB}`], summary: 'no memory limit: V8 sizes the old space from the machine' };
+    return {
+      flags: userSemi ? [] : [`--max-semi-space-size=${MAX_SEMI_MIB}`],
+      summary: 'no memory limit: V8 sizes the old space from the machine',
+    };
   }
   const limitMib = Math.floor(limitBytes / MIB);
   const room = limitMib - OFF_HEAP_MIB;
@@ -46,6 +49,12 @@ export function heapPlan(limitBytes: number | undefined, userFlags: readonly str
   const flags: string[] = [];
   if (!userSemi) flags.push(`--max-semi-space-size=${semi}`);
   if (!userOld) flags.push(`--max-old-space-size=${old}`);
-  const tight = room - YOUNG_PER_SEMI * semi < MIN_OLD_MIB ? ` (below ${OFF_HEAP_MIB + MIN_OLD_MIB + YOUNG_PER_SEMI} MiB the heap cannot shrink further: expect OOM kills under load)` : '';
-  return { flags, summary: `memory limit ${limitMib} MiB: old space ${userOld ? 'as set' : `${old} MiB`}, semi-space ${userSemi ? 'as set' : `${semi} MiB`}, ${OFF_HEAP_MIB} MiB left for Node itself${tight}` };
+  const tight =
+    room - YOUNG_PER_SEMI * semi < MIN_OLD_MIB
+      ? ` (below ${OFF_HEAP_MIB + MIN_OLD_MIB + YOUNG_PER_SEMI} MiB the heap cannot shrink further: expect OOM kills under load)`
+      : '';
+  return {
+    flags,
+    summary: `memory limit ${limitMib} MiB: old space ${userOld ? 'as set' : `${old} MiB`}, semi-space ${userSemi ? 'as set' : `${semi} MiB`}, ${OFF_HEAP_MIB} MiB left for Node itself${tight}`,
+  };
 }

@@ -37,7 +37,10 @@ export function capConnections(server: Server, cap: number, logger: Logger, cloc
     const now = clock.now();
     if (now - lastWarning < WARN_EVERY_MS) return;
     lastWarning = now;
-    logger.warn({ max_connections: cap, refused_since_last_warning: refused - reported }, 'connections refused: at the cap derived from the memory limit');
+    logger.warn(
+      { max_connections: cap, refused_since_last_warning: refused - reported },
+      'connections refused: at the cap derived from the memory limit',
+    );
     reported = refused;
   });
   return { refused: () => refused };

@@ -11,14 +11,19 @@ import { eventually, poolTracker } from '../support/harness.ts';
 const { pool, closeAll } = poolTracker();
 after(closeAll);
 
-const CALL = JSON.stringify({ query: 'capital of France', documents: ['Paris is the capital of France.', 'Berlin is in Germany.'] });
+const CALL = JSON.stringify({
+  query: 'capital of France',
+  documents: ['Paris is the capital of France.', 'Berlin is in Germany.'],
+});
 
 /** A raw connection that sends one rerank call and collects what comes back until the server closes it. */
 function call(url: string): Promise<{ socket: Socket; answer: Promise<string> }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {
-      socket.write(`POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CALL)}\r\nConnection: close\r\n\r\n${CALL}`);
+      socket.write(
+        `POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CALL)}\r\nConnection: close\r\n\r\n${CALL}`,
+      );
       let text = '';
       socket.on('data', (d: Buffer) => (text += d.toString()));
       socket.on('error', () => undefined);
