@@ -8,7 +8,7 @@
  *   node launch.mjs                   # the image: runs main.mjs beside it (scripts/bundle.ts)
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { memoryLimitBytes } from './launch/cgroup-limit.ts';
 import { heapPlan } from './launch/heap-plan.ts';
 
@@ -26,8 +26,18 @@ const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').spli
 const plan = heapPlan(memoryLimitBytes(readText), userFlags);
 // The sidecar logs this line with its start-up message (main.ts reads it back).
 const env = { ...process.env, RERANKER_HEAP_PLAN: plan.summary };
-process.execve!(
-  process.execPath,
-  [process.execPath, ...process.execArgv, ...plan.flags, program, ...process.argv.slice(2)],
-  env,
-);
+try {
+  if (process.execve === undefined) throw new Error(`process.execve needs Node >= 22.15 (this is ${process.version})`);
+  process.execve(
+    process.execPath,
+    [process.execPath, ...process.execArgv, ...plan.flags, program, ...process.argv.slice(2)],
+    env,
+  );
+} catch (error) {
+  // Serving with V8's own heap sizing beats not serving: run the sidecar in this process.
+  process.stderr.write(
+    `reranker-lb: launcher: cannot re-exec Node with ${plan.flags.join(' ') || 'no flags'} (${(error as Error).message}); starting without them\n`,
+  );
+  process.env.RERANKER_HEAP_PLAN = `not applied: ${plan.summary}`;
+  await import(pathToFileURL(program).href);
+}
