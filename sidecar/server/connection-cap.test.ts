@@ -24,6 +24,6 @@ describe('connectionCap', () => {
   it('grows with the heap, from a floor a busy application pool fits in, to a ceiling without a limit', () => {
     assert.ok(connectionCap(heapLimitAt(256)) > connectionCap(heapLimitAt(96)));
     assert.equal(connectionCap(1 * MIB), MIN_CONNECTIONS);
-    assert.equal(connectionCap(4096 * MIB), MAX_CONNECTIONS);
+    assert.equal(connectionCap(16_384 * MIB), MAX_CONNECTIONS);
   });
 });

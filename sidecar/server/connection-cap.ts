@@ -2,18 +2,22 @@
  * A bound on open client connections, derived from V8's heap limit (which the launcher derives
  * from the container's memory limit). When the sidecar falls behind — CPU-throttled, a burst —
  * open-loop clients keep opening connections, each holding a call's buffers, parser and objects
- * (~60 KB with a 7 KB call in flight, measured under a memory cgroup); without a bound the pod's memory follows the
- * backlog until the kernel kills it. Over the cap, Node closes new connections at once: those
+ * (~60 KB of process memory with a 7 KB call in flight, measured under a memory cgroup, and its
+ * parsed call, backend request and answer in V8's heap); without a bound the pod's memory follows
+ * the backlog until the kernel kills it, or V8 aborts at its heap limit. Over the cap, Node closes new connections at once: those
  * clients see a reset and retry; every call already accepted is still answered.
  */
 import type { Server } from 'node:net';
 import type { Clock } from '../../common/clock.ts';
 import type { Logger } from '../../common/logger.ts';
 
-/** What one connection with a call in flight may cost, with room to spare. */
-export const BYTES_PER_CONNECTION = 64 * 1024;
-/** Never fewer: a small container still serves a busy application's connection pool. */
-export const MIN_CONNECTIONS = 64;
+/**
+ * What one connection with a call in flight may cost, with room to spare. 64 KB let 96
+ * connections abort V8 at a 64 MiB limit's 18 MiB old space under a backlog (make footprint).
+ */
+export const BYTES_PER_CONNECTION = 128 * 1024;
+/** Never fewer: a small container still serves an application's connection pool. */
+export const MIN_CONNECTIONS = 32;
 /** Without a memory limit, about what a process's default file descriptor limit allows. */
 export const MAX_CONNECTIONS = 10_000;
 const WARN_EVERY_MS = 10_000;
