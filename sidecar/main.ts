@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       admin_api: adminToken !== undefined,
       no_proxy: noProxy,
       // What the launcher (launch.ts) chose from the container's memory limit, and what V8 took.
-      heap_plan: env.RERANKER_HEAP_PLAN,
+      heap_plan: envValue(env, 'RERANKER_HEAP_PLAN'),
       heap_limit_mib: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
     },
     'sidecar listening',
