@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_VERSION := $(shell cat .node-version)
 export PATH := $(CURDIR)/.tools/node-v$(NODE_VERSION)/bin:$(PATH)
 
-.PHONY: bootstrap demo test typecheck lint format unit integration e2e scale scale-sync relist-storm scale-fleet sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos
+.PHONY: bootstrap demo test typecheck lint format unit integration e2e scale scale-sync relist-storm scale-fleet sidecar crds kube images cluster node cluster-down bench bench-ceiling bench-features chaos footprint
 
 bootstrap:
 	@scripts/bootstrap.sh >/dev/null
@@ -71,9 +71,10 @@ scale-sync: bootstrap
 	e2e/kube/tools.sh >/dev/null
 	RRLB_E2E_NET=$${RRLB_E2E_NET:-91} node e2e/scale/sidecar-sync.ts $(SYNC_ARGS)
 
-## sidecar: run the sidecar with the environment you give it
+## sidecar: run the sidecar with the environment you give it (through its launcher, which sizes the
+## heap from the memory limit of the cgroup it runs in, as the image does)
 sidecar: bootstrap
-	node --max-semi-space-size=8 sidecar/main.ts
+	node sidecar/launch.ts
 
 ## crds: regenerate crds/ and docs/settings.md from the settings' one declaration (common/settings/) and
 ## operator/crd/pool-schema.ts (a unit test fails when they are stale)
@@ -134,6 +135,14 @@ bench-ceiling: bootstrap
 ## node bench/features.ts --quick --only fleet for one short scenario)
 bench-features: bootstrap
 	node bench/features.ts
+
+## footprint: the sidecar as the image runs it (bundle + launcher), the sources as shipped before and
+## the node floor, each under a memory cgroup at 64, 96 and 128 MiB: start to /ready, idle and peak
+## working set, OOM kills, success, CPU per call (about 12 minutes; needs root; writes the footprint
+## section of docs/performance.md). FOOTPRINT_ARGS="--seconds 20 --arms shipped,floor" for less.
+footprint: bootstrap
+	bench/setup-vegeta.sh >/dev/null
+	node bench/footprint.ts $(FOOTPRINT_ARGS)
 
 ## chaos: 60 s of kills, 503 bursts, stalls and reloads under steady load
 chaos: bootstrap

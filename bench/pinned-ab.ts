@@ -7,9 +7,11 @@
  *
  *   node bench/pinned-ab.ts --a /tmp/before [--b .] [--rounds 3] [--seconds 20] [--rate 1000]
  *                           [--a-flags=--max-semi-space-size=2] [--b-flags=...]
+ *                           [--a-entry=sidecar/main.ts] [--b-entry=main.mjs]
  *
  * A copy of the code before, for A: `mkdir /tmp/before && git archive HEAD~1 | tar -x -C /tmp/before &&
- * ln -s "$PWD/node_modules" /tmp/before/node_modules`.
+ * ln -s "$PWD/node_modules" /tmp/before/node_modules`. The bundle the image runs, for B:
+ * `node scripts/bundle.ts /tmp/bundle` then `--b /tmp/bundle --b-entry main.mjs`.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,8 @@ const { values } = parseArgs({
     b: { type: 'string', default: '.' },
     'a-flags': { type: 'string', default: SHIPPED_NODE_FLAGS.join(' ') },
     'b-flags': { type: 'string', default: SHIPPED_NODE_FLAGS.join(' ') },
+    'a-entry': { type: 'string', default: 'sidecar/main.ts' },
+    'b-entry': { type: 'string', default: 'sidecar/main.ts' },
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '20' },
     rate: { type: 'string', default: '1000' },
@@ -53,8 +57,9 @@ async function measure(vegeta: string, arm: Arm): Promise<Round> {
   const v = await attack(vegeta, work, arm.url, RATE, SECONDS);
   const cpuMs = ((arm.proc!.cpuSeconds() - before) * 1000) / Math.max(1, v.throughput * SECONDS);
   const gc = arm.gc?.snapshot();
-  if (v.success < 1) throw new Error(`${arm.name}: success ${v.success}`);
-  return { cpuMs, p50: v.p50, p99: v.p99, gc: gc === undefined ? '' : `GC pauses ${gc.count}, longest ${gc.maxMs} ms, ${gc.over5ms} over 5 ms` };
+  // A starved round (a shared machine) is reported, not fatal: its CPU per call still counts the calls served.
+  const failed = v.success < 1 ? `, success ${(v.success * 100).toFixed(2)}%` : '';
+  return { cpuMs, p50: v.p50, p99: v.p99, gc: `${gc === undefined ? '' : `GC pauses ${gc.count}, longest ${gc.maxMs} ms, ${gc.over5ms} over 5 ms`}${failed}` };
 }
 
 async function main(): Promise<void> {
@@ -62,8 +67,8 @@ async function main(): Promise<void> {
   const backends = await startBackends(9621);
   const arms = [
     await floorArm(9631, backends),
-    await sidecarArm(work, 'A', 9632, backends, {}, flags(values['a-flags']!), resolve(values.a!)),
-    await sidecarArm(work, 'B', 9633, backends, {}, flags(values['b-flags']!), resolve(values.b!)),
+    await sidecarArm(work, 'A', 9632, backends, {}, flags(values['a-flags']!), resolve(values.a!), values['a-entry']),
+    await sidecarArm(work, 'B', 9633, backends, {}, flags(values['b-flags']!), resolve(values.b!), values['b-entry']),
   ];
   const rounds = new Map<string, Round[]>(arms.map((a) => [a.name, []]));
   for (let r = 0; r < Number(values.rounds); r++) {

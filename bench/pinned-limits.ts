@@ -62,6 +62,7 @@ async function main(): Promise<void> {
         { redis_url: redis.url, sidecar_count: 4 },
         SHIPPED_NODE_FLAGS,
         undefined,
+        undefined,
         { rpm: 10_000_000, tpm: 1_000_000_000 },
       ),
     ];

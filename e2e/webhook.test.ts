@@ -174,7 +174,8 @@ describe('sidecar injection', () => {
       assert.equal(env.RERANKER_LOAD_BALANCER_ENABLED, 'true');
       assert.equal(env.RERANKER_CONFIGMAP_NAME, 'search-reranker-config');
       assert.deepEqual(env.POD_NAMESPACE, { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } });
-      assert.equal(env.NODE_OPTIONS, '--max-semi-space-size=8 --max-old-space-size-percentage=75');
+      // The image's launcher sizes the heap from the memory limit; heap flags here would override it.
+      assert.equal(env.NODE_OPTIONS, undefined);
       assert.deepEqual(env.RERANKER_KEY_COHERE__API_KEY, { secretKeyRef: { name: 'cohere', key: 'api-key', optional: true } });
       assert.equal(sidecar.readinessProbe.httpGet.path, '/ready');
       assert.equal(sidecar.livenessProbe.httpGet.path, '/health');

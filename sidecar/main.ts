@@ -9,6 +9,7 @@ import { watchCanaryPlan } from './canary/plan-watch.ts';
 import { canaryPlanConfigMapName } from '../common/canary-plan.ts';
 import { defaultsSource, fileSource, KubernetesSource, type ConfigSource } from './reload/config-source.ts';
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { systemClock, systemTimers } from '../common/clock.ts';
 import { adminTokenFrom } from './server/admin-auth.ts';
 import { asyncStdout, createLogger } from '../common/logger.ts';
@@ -140,6 +141,9 @@ async function main(): Promise<void> {
       routing_strategy: config.router.strategy,
       admin_api: adminToken !== undefined,
       no_proxy: noProxy,
+      // What the launcher (launch.ts) chose from the container's memory limit, and what V8 took.
+      heap_plan: envValue(env, 'RERANKER_HEAP_PLAN'),
+      heap_limit_mib: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
     },
     'sidecar listening',
   );

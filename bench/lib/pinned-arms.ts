@@ -52,7 +52,8 @@ export async function attack(vegeta: string, work: string, url: string, rate: nu
   const results = join(work, `results-${Date.now()}.bin`);
   const atk = start('vegeta', 'taskset', ['-c', LOAD_CORE, vegeta, 'attack', `-targets=${targets}`, `-rate=${rate}/s`, `-duration=${seconds}s`, '-keepalive=true', `-output=${results}`]);
   await once(atk.child, 'exit');
-  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8' })) as {
+  // maxBuffer: under overload the report lists every distinct error (one per client port), megabytes of it.
+  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8', maxBuffer: 512 * 2 ** 20 })) as {
     latencies: Record<string, number>;
     success: number;
     throughput: number;
@@ -114,7 +115,11 @@ export async function startBackends(firstPort = 9601): Promise<string[]> {
   return urls;
 }
 
-/** A sidecar on core 0, round robin over `backends`; `tree` is the checkout whose sidecar runs (default this one). */
+/**
+ * A sidecar on core 0, round robin over `backends`; `tree` is the checkout whose sidecar runs (default
+ * this one), `entry` the program in it (default the sources; `main.mjs` in a scripts/bundle.ts output),
+ * `modelExtras` settings added to every model entry (e.g. rpm/tpm for the shared-limits arm).
+ */
 export async function sidecarArm(
   work: string,
   name: string,
@@ -123,17 +128,18 @@ export async function sidecarArm(
   router: Record<string, unknown>,
   nodeFlags: readonly string[],
   tree = root,
-  entry: Record<string, unknown> = {},
+  entry = 'sidecar/main.ts',
+  modelExtras: Record<string, unknown> = {},
 ): Promise<Arm> {
   const config = join(work, `sidecar-${port}.yaml`);
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: backends.map((url, i) => ({ model_name: `b${i}`, ...entry, litellm_params: { api_base: url, api_format: 'cohere' } })),
+      model_list: backends.map((url, i) => ({ model_name: `b${i}`, ...modelExtras, litellm_params: { api_base: url, api_format: 'cohere' } })),
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5, ...router },
     }),
   );
-  const proc = start(name, 'taskset', ['-c', BALANCER_CORE, nodeBin, '--trace-gc', ...nodeFlags, join(tree, 'sidecar/main.ts')], {
+  const proc = start(name, 'taskset', ['-c', BALANCER_CORE, nodeBin, '--trace-gc', ...nodeFlags, join(tree, entry)], {
     RERANKER_LOAD_BALANCER_ENABLED: 'true',
     RERANKER_CONFIG_PATH: config,
     RERANKER_LB_PORT: String(port),

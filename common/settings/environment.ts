@@ -40,6 +40,7 @@ export const SIDECAR_ENV = {
   RERANKER_CONFIG_RECHECK_SECONDS: { description: 'Seconds between content-hash re-checks of the config source (also picks up rotated key files); 0 turns them off.', default: 30 },
   RERANKER_SHUTDOWN_DELAY_SECONDS: { description: 'After SIGTERM, seconds with readiness off while calls are still served (time for endpoints to drop the pod).', default: 2 },
   RERANKER_SHUTDOWN_GRACE_SECONDS: { description: 'Then, seconds the calls in flight get to finish.', default: 25 },
+  RERANKER_HEAP_PLAN: { description: 'Set by the launcher (`sidecar/launch.ts`, the image\'s entry point) for the sidecar it starts: the heap limits it chose from the memory limit, logged at start (`heap_plan`). Not a setting.', defaultShown: 'set by the launcher' },
 } as const satisfies Record<string, EnvVar>;
 
 export type SidecarEnvName = keyof typeof SIDECAR_ENV;

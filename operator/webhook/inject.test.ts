@@ -54,7 +54,8 @@ describe('decideInjection', () => {
     assert.equal(e.RERANKER_CONFIGMAP_NAME, 'search-reranker-config');
     assert.deepEqual(e.POD_NAMESPACE, { fieldRef: { fieldPath: 'metadata.namespace' } });
     assert.deepEqual(e.POD_NAME, { fieldRef: { fieldPath: 'metadata.name' } }, 'its name: the canary plan names the one pod that runs the canary');
-    assert.equal(e.NODE_OPTIONS, '--max-semi-space-size=8 --max-old-space-size-percentage=75');
+    // Heap flags here would override what the image's launcher derives from the memory limit.
+    assert.equal(e.NODE_OPTIONS, undefined);
     assert.equal(e.RERANKER_LB_PORT, '8000');
     assert.deepEqual(c.ports, [{ name: 'reranker-lb', containerPort: 8000, protocol: 'TCP' }]);
     assert.equal(c.readinessProbe.httpGet.path, '/ready');

@@ -18,7 +18,8 @@ export interface InjectionSettings {
   readonly certCheckMs: number;
 }
 
-const DEFAULT_RESOURCES: Resources = { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } };
+/** The chart's injection.sidecar.resources (values.yaml says how make footprint chose them). */
+const DEFAULT_RESOURCES: Resources = { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '128Mi' } };
 
 /** The tag of an image reference (after the last ':' that follows the last '/'); digest references keep the digest. */
 export function imageVersion(image: string): string {

@@ -9,8 +9,6 @@ import { configMapNameOf } from '../render/render-config.ts';
 import { secretEnvName } from '../render/secret-env.ts';
 
 export const SIDECAR_NAME = 'reranker-lb';
-/** Short GC pauses, and a heap capped from the container's memory limit (docs/operations.md "Memory and GC"). */
-export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=8 --max-old-space-size-percentage=75';
 
 /** Pod annotations that tune the sidecar (docs/operator.md "Inject the sidecar" lists each). */
 const TUNING = {
@@ -112,7 +110,6 @@ export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, 
   const set = (name: SidecarEnvName, value: string) => ({ name, value });
   const env: object[] = [
     set('RERANKER_LOAD_BALANCER_ENABLED', 'true'),
-    { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
     // The ConfigMap watch through the API (sub-second reloads); its namespace is the pod's.
     set('RERANKER_CONFIGMAP_NAME', configMapNameOf(pool.metadata.name)),
     { name: SIDECAR_ENV.RERANKER_CONFIGMAP_NAMESPACE.alias, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -124,6 +121,8 @@ export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, 
   if (tuning.localBackendUrl !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_URL', tuning.localBackendUrl));
   if (tuning.localBackendFormat !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_FORMAT', tuning.localBackendFormat));
   env.push(...keyEnv(pool));
+  // No NODE_OPTIONS: the image's launcher sizes the heap from the container's memory limit
+  // (sidecar/launch.ts, docs/operations.md "Memory and GC"), one definition for every way it runs.
   return {
     name: SIDECAR_NAME,
     image: settings.image,

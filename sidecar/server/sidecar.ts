@@ -19,6 +19,8 @@ import { sleep, systemClock, systemTimers, type Clock, type Random, type Timers 
 import { createApp, createRerankRoute, type NodeRoute } from './app.ts';
 import { ClientLimits, serverOptions } from './client-limits.ts';
 import { InFlight, RequestTotals } from './in-flight.ts';
+import { capConnections, connectionCap } from './connection-cap.ts';
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../../common/logger.ts';
 import { followEndpoints, type EndpointSourceFactory } from '../discovery/followed-endpoints.ts';
 import { SharedLimits } from '../limits/shared-limits.ts';
@@ -46,6 +48,8 @@ export interface SidecarOptions {
    * Kubernetes API; called with what to do on a change). None: templates are ignored, with a warning.
    */
   readonly endpoints?: EndpointSourceFactory;
+  /** Open client connections at most; default from V8's heap limit (connection-cap.ts). */
+  readonly maxConnections?: number;
   readonly clock?: Clock;
   readonly timers?: Timers;
   readonly random?: Random;
@@ -234,6 +238,7 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
     });
     const inFlight = sidecar.inFlight;
     limits.attach(server);
+    capConnections(server, options.maxConnections ?? connectionCap(getHeapStatistics().heap_size_limit), options.logger, options.clock ?? systemClock);
     server.on('request', function trackResponse(_req, res: ServerResponse) {
       inFlight.enter();
       limits.track(res);

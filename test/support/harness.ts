@@ -62,6 +62,8 @@ export interface PoolOptions {
   readonly random?: Random;
   /** How the fakes spend their latency (see FakeOptions.spend). */
   readonly spend?: (ms: number) => Promise<void>;
+  /** Open client connections at most (default: from the heap limit). */
+  readonly maxConnections?: number;
 }
 
 export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
@@ -83,6 +85,7 @@ export async function startPool(specs: readonly FakeSpec[], router: Record<strin
     logger: createLogger(options.logLevel ?? 'info', sink),
     port: 0,
     adminToken: options.adminToken,
+    maxConnections: options.maxConnections,
     load: reloadRouter === undefined ? undefined : () => configWith(reloadRouter()),
     clock: options.clock,
     random: options.random,

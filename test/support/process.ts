@@ -21,15 +21,16 @@ export interface Proc {
 }
 
 /**
- * Starts `node sidecar/main.ts`; with `logFile`, its stdout (the JSON log) goes to that file.
+ * Starts `node sidecar/main.ts` (or `program`, e.g. the launcher, with `nodeArgs` before it); with
+ * `logFile`, its stdout (the JSON log) goes to that file.
  * Without a `port` it listens on one the kernel picks (0), and `url` is read from its 'sidecar
  * listening' line: a port found free beforehand may be taken by another process before a slow
  * start binds it (seen on a loaded machine shared by several test suites).
  */
-export async function sidecarProcess(env: Record<string, string>, options: { logFile?: string; port?: number } = {}): Promise<Proc> {
+export async function sidecarProcess(env: Record<string, string>, options: { logFile?: string; port?: number; program?: string; nodeArgs?: string[] } = {}): Promise<Proc> {
   const port = options.port ?? 0;
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, ['sidecar/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.program ?? 'sidecar/main.ts'], {
     cwd: root,
     env: { PATH: process.env.PATH, RERANKER_LB_PORT: String(port), RERANKER_LB_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', logFd ?? 'pipe', 'pipe'],
