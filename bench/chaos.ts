@@ -18,7 +18,9 @@ import type { LoadResult } from './lib/load-generator.ts';
 import { start, stopAll, waitForHttp } from './lib/processes.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '150' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '60' }, rate: { type: 'string', default: '150' } },
+});
 const seconds = Number(values.seconds);
 const rate = Number(values.rate);
 const work = mkdtempSync(join(tmpdir(), 'rrlb-chaos-'));
@@ -26,8 +28,24 @@ const log = (line: string) => process.stderr.write(`[chaos ${new Date().toISOStr
 
 function config(backends: Backends, generation: number): string {
   return JSON.stringify({
-    model_list: backends.list.map((b, i) => ({ model_name: b.name, litellm_params: { api_base: `http://${b.host}:${b.port}`, api_format: 'cohere' }, weight: 1 + ((i + generation) % 3), timeout: 1 })),
-    router_settings: { routing_strategy: generation % 2 === 0 ? 'latency-based-routing' : 'least-busy', default_timeout: Number(process.env.CHAOS_DEADLINE ?? 30), num_retries: 3, retry_delay: 0.05, health_check_interval: 1, health_check_unhealthy_threshold: 1, allowed_fails: 2, cooldown_time: 1, fallback_to_local: false, enable_request_logging: true },
+    model_list: backends.list.map((b, i) => ({
+      model_name: b.name,
+      litellm_params: { api_base: `http://${b.host}:${b.port}`, api_format: 'cohere' },
+      weight: 1 + ((i + generation) % 3),
+      timeout: 1,
+    })),
+    router_settings: {
+      routing_strategy: generation % 2 === 0 ? 'latency-based-routing' : 'least-busy',
+      default_timeout: Number(process.env.CHAOS_DEADLINE ?? 30),
+      num_retries: 3,
+      retry_delay: 0.05,
+      health_check_interval: 1,
+      health_check_unhealthy_threshold: 1,
+      allowed_fails: 2,
+      cooldown_time: 1,
+      fallback_to_local: false,
+      enable_request_logging: true,
+    },
   });
 }
 
@@ -51,9 +69,28 @@ async function main(): Promise<number> {
   });
   await waitForHttp('http://127.0.0.1:9398/health');
   const bodyFile = join(work, 'body.json');
-  writeFileSync(bodyFile, JSON.stringify({ query: 'how do rerankers work', documents: Array.from({ length: 20 }, (_, i) => `passage ${i} `.repeat(40)), top_n: 5 }));
+  writeFileSync(
+    bodyFile,
+    JSON.stringify({
+      query: 'how do rerankers work',
+      documents: Array.from({ length: 20 }, (_, i) => `passage ${i} `.repeat(40)),
+      top_n: 5,
+    }),
+  );
 
-  const load = start('load', process.execPath, [join(root, 'bench/lib/load-generator.ts'), '--url', 'http://127.0.0.1:9398/rerank', '--rate', String(rate), '--seconds', String(seconds), '--warmup', '0', '--body-file', bodyFile]);
+  const load = start('load', process.execPath, [
+    join(root, 'bench/lib/load-generator.ts'),
+    '--url',
+    'http://127.0.0.1:9398/rerank',
+    '--rate',
+    String(rate),
+    '--seconds',
+    String(seconds),
+    '--warmup',
+    '0',
+    '--body-file',
+    bodyFile,
+  ]);
   const started = Date.now();
   const rss: { t: number; bytes: number }[] = [];
   let generation = 0;
@@ -67,7 +104,15 @@ async function main(): Promise<number> {
       rss.push({ t, bytes: sidecar.rssBytes() });
       void fetch('http://127.0.0.1:9398/lb/stats')
         .then((r) => r.json() as Promise<{ memory: Record<string, number> }>)
-        .then(({ memory: m }) => heap.push({ t, heapUsed: m.heap_used_bytes!, heapTotal: m.heap_total_bytes!, external: m.external_bytes!, arrayBuffers: m.array_buffers_bytes! }))
+        .then(({ memory: m }) =>
+          heap.push({
+            t,
+            heapUsed: m.heap_used_bytes!,
+            heapTotal: m.heap_total_bytes!,
+            external: m.external_bytes!,
+            arrayBuffers: m.array_buffers_bytes!,
+          }),
+        )
         .catch(() => undefined);
     }, 1000),
   );
@@ -80,7 +125,11 @@ async function main(): Promise<number> {
       generation++;
       writeFileSync(configPath, config(backends, generation));
       if (generation % 3 === 1) sidecar.child.kill('SIGHUP');
-      if (generation % 3 === 2) void fetch('http://127.0.0.1:9398/lb/reload', { method: 'POST', headers: { authorization: 'Bearer chaos' } }).catch(() => undefined);
+      if (generation % 3 === 2)
+        void fetch('http://127.0.0.1:9398/lb/reload', {
+          method: 'POST',
+          headers: { authorization: 'Bearer chaos' },
+        }).catch(() => undefined);
     }, 2000),
   );
   // Every 3 s one fault, on one backend at a time: kill + restart, a 503 burst, or a 2 s stall.
@@ -94,9 +143,13 @@ async function main(): Promise<number> {
       if (kind === 'kill') {
         void backends.kill(victim).then(() => setTimeout(() => void backends.restart(victim), 1500));
       } else if (kind === '503 burst') {
-        void backends.set(victim, { mode: 'status', status: 503 }).then(() => setTimeout(() => void backends.set(victim, { mode: 'ok' }), 1500));
+        void backends
+          .set(victim, { mode: 'status', status: 503 })
+          .then(() => setTimeout(() => void backends.set(victim, { mode: 'ok' }), 1500));
       } else {
-        void backends.set(victim, { latencyMs: 2000 }).then(() => setTimeout(() => void backends.set(victim, { latencyMs: 5 }), 2000));
+        void backends
+          .set(victim, { latencyMs: 2000 })
+          .then(() => setTimeout(() => void backends.set(victim, { latencyMs: 5 }), 2000));
       }
     }, 3000),
   );
@@ -107,10 +160,20 @@ async function main(): Promise<number> {
   const alive = sidecar.child.exitCode === null && sidecar.child.signalCode === null;
   // Warm-up: the first half (JIT, connection pools, the heap growing to its working size).
   const afterWarmup = rss.filter((s) => s.t >= Math.max(3, seconds * 0.5));
-  const baseline = afterWarmup.slice(0, 3).map((s) => s.bytes).sort((a, b) => a - b)[1] ?? 0;
-  const final = afterWarmup.slice(-3).map((s) => s.bytes).sort((a, b) => a - b)[1] ?? 0;
+  const baseline =
+    afterWarmup
+      .slice(0, 3)
+      .map((s) => s.bytes)
+      .sort((a, b) => a - b)[1] ?? 0;
+  const final =
+    afterWarmup
+      .slice(-3)
+      .map((s) => s.bytes)
+      .sort((a, b) => a - b)[1] ?? 0;
   const growth = baseline === 0 ? 0 : (final - baseline) / baseline;
-  const unexplained = Object.entries(result.failures).filter(([k]) => k !== '503+retry-after').reduce((n, [, v]) => n + v, 0);
+  const unexplained = Object.entries(result.failures)
+    .filter(([k]) => k !== '503+retry-after')
+    .reduce((n, [, v]) => n + v, 0);
   const summary = {
     seconds,
     rate,
@@ -120,22 +183,36 @@ async function main(): Promise<number> {
     reloads: generation,
     faults: actions.length,
     sidecarAlive: alive,
-    rssMiB: { afterWarmup: Math.round(baseline / 2 ** 20), end: Math.round(final / 2 ** 20), growth: `${(growth * 100).toFixed(1)}%` },
+    rssMiB: {
+      afterWarmup: Math.round(baseline / 2 ** 20),
+      end: Math.round(final / 2 ** 20),
+      growth: `${(growth * 100).toFixed(1)}%`,
+    },
     p99Ms: result.latencyMs.p99,
   };
   const failedPerSecond = result.perSecond.map((p) => p.failed);
-  writeFileSync(join(root, 'bench/results/chaos-latest.json'), JSON.stringify({ summary, actions, failedPerSecond, rss, heap }, null, 2));
+  writeFileSync(
+    join(root, 'bench/results/chaos-latest.json'),
+    JSON.stringify({ summary, actions, failedPerSecond, rss, heap }, null, 2),
+  );
   log(JSON.stringify(summary));
   const checks: [string, boolean][] = [
-    ['every call answered validly (503 + Retry-After allowed only when nothing could serve)', unexplained === 0 && (result.failures['503+retry-after'] ?? 0) === 0],
+    [
+      'every call answered validly (503 + Retry-After allowed only when nothing could serve)',
+      unexplained === 0 && (result.failures['503+retry-after'] ?? 0) === 0,
+    ],
     ['the sidecar never crashed', alive],
     ['RSS flat after warm-up (within 10%)', Math.abs(growth) <= 0.1],
   ];
   for (const [name, ok] of checks) process.stdout.write(`${ok ? 'ok' : 'not ok'} - chaos: ${name}\n`);
   const passed = checks.filter(([, ok]) => ok).length;
   process.stdout.write(`chaos: ${passed} passed, ${checks.length - passed} failed\n`);
-  const failedCalls = sidecar.output().split('\n').filter((l) => l.includes('"msg":"rerank"'));
-  if (failedCalls.length > 0) log(`failed calls as the sidecar logged them (first 3):\n${failedCalls.slice(0, 3).join('\n')}`);
+  const failedCalls = sidecar
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"rerank"'));
+  if (failedCalls.length > 0)
+    log(`failed calls as the sidecar logged them (first 3):\n${failedCalls.slice(0, 3).join('\n')}`);
   await backends.stop();
   return passed === checks.length ? 0 : 1;
 }

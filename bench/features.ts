@@ -46,7 +46,18 @@ interface Fake {
 
 async function fake(name: string, args: readonly string[]): Promise<Fake> {
   const port = nextPort++;
-  const proc = start(name, nodeBin, [join(root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--name', name, '--format', 'native', '--scoring', 'cheap', ...args]);
+  const proc = start(name, nodeBin, [
+    join(root, 'test/fake-reranker/fake-reranker-cli.ts'),
+    '--port',
+    String(port),
+    '--name',
+    name,
+    '--format',
+    'native',
+    '--scoring',
+    'cheap',
+    ...args,
+  ]);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health`);
   return { name, url, proc };
@@ -58,14 +69,24 @@ async function requestsServed(fakes: readonly Fake[]): Promise<number> {
   return total;
 }
 
-async function sidecar(name: string, fakes: readonly Fake[], router: Record<string, unknown>): Promise<{ url: string; proc: Managed }> {
+async function sidecar(
+  name: string,
+  fakes: readonly Fake[],
+  router: Record<string, unknown>,
+): Promise<{ url: string; proc: Managed }> {
   const port = nextPort++;
   const config = join(work, `${name}.yaml`);
   writeFileSync(
     config,
     JSON.stringify({
       model_list: fakes.map((f) => ({ model_name: f.name, litellm_params: { api_base: f.url, api_format: 'native' } })),
-      router_settings: { enable_request_logging: false, health_check_interval: 0, fallback_to_local: false, retry_delay: 0.05, ...router },
+      router_settings: {
+        enable_request_logging: false,
+        health_check_interval: 0,
+        fallback_to_local: false,
+        retry_delay: 0.05,
+        ...router,
+      },
     }),
   );
   const proc = start(`sidecar ${name}`, nodeBin, [join(root, 'sidecar/main.ts')], {
@@ -82,11 +103,21 @@ async function sidecar(name: string, fakes: readonly Fake[], router: Record<stri
 }
 
 function documents(n: number): string[] {
-  return Array.from({ length: n }, (_d, i) => `document ${i}: a passage of about one hundred characters about topic ${i % 17}, for the benchmark.`);
+  return Array.from(
+    { length: n },
+    (_d, i) => `document ${i}: a passage of about one hundred characters about topic ${i % 17}, for the benchmark.`,
+  );
 }
 
 const ms = (value: number) => Math.round(value * 10) / 10;
-const latency = (r: LoadResult) => ({ p50: ms(r.latencyMs.p50), p90: ms(r.latencyMs.p90), p99: ms(r.latencyMs.p99), max: ms(r.latencyMs.max), calls: r.sent, failed: r.non2xx + r.errors });
+const latency = (r: LoadResult) => ({
+  p50: ms(r.latencyMs.p50),
+  p90: ms(r.latencyMs.p90),
+  p99: ms(r.latencyMs.p99),
+  max: ms(r.latencyMs.max),
+  calls: r.sent,
+  failed: r.non2xx + r.errors,
+});
 const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
 
 /** 1. Split: 600 documents, 3 backends at 0.5 ms per document (300 ms for the whole call on one). */
@@ -122,7 +153,11 @@ async function splitScenario() {
 
 /** 2. Hedge: backend 1 log-normal (median 20 ms, sigma 1.5), backends 2 and 3 steady at 20 ms. */
 async function hedgeScenario() {
-  const fakes = [await fake('tail-1', ['--latency-ms', '20', '--latency-sigma', '1.5']), await fake('steady-2', ['--latency-ms', '20', '--latency-sigma', '0.1']), await fake('steady-3', ['--latency-ms', '20', '--latency-sigma', '0.1'])];
+  const fakes = [
+    await fake('tail-1', ['--latency-ms', '20', '--latency-sigma', '1.5']),
+    await fake('steady-2', ['--latency-ms', '20', '--latency-sigma', '0.1']),
+    await fake('steady-3', ['--latency-ms', '20', '--latency-sigma', '0.1']),
+  ];
   const body = JSON.stringify({ query: 'topic 3 passage', documents: documents(10) });
   const rate = 50;
   const seconds = quick ? 8 : 30;
@@ -137,7 +172,11 @@ async function hedgeScenario() {
     const before = await requestsServed(fakes);
     const result = await runLoad(`${s.url}/rerank`, rate, seconds, body, 0, 10_000);
     const backendCalls = (await requestsServed(fakes)) - before;
-    out[arm] = { ...latency(result), backend_calls: backendCalls, extra_calls_percent: Math.round(((backendCalls - result.sent) / result.sent) * 1000) / 10 };
+    out[arm] = {
+      ...latency(result),
+      backend_calls: backendCalls,
+      extra_calls_percent: Math.round(((backendCalls - result.sent) / result.sent) * 1000) / 10,
+    };
     await s.proc.stop();
   }
   for (const f of fakes) await f.proc.stop();
@@ -154,12 +193,18 @@ async function hedgeScenario() {
 
 /** 3. Canary: how long until a backend that ranks differently is marked inconsistent (interval 1 s). */
 async function canaryScenario() {
-  const fakes = [await fake('model-a', ['--scoring', 'bm25']), await fake('model-b', ['--scoring', 'bm25']), await fake('other-model', ['--scoring', 'reversed'])];
+  const fakes = [
+    await fake('model-a', ['--scoring', 'bm25']),
+    await fake('model-b', ['--scoring', 'bm25']),
+    await fake('other-model', ['--scoring', 'reversed']),
+  ];
   const started = performance.now();
   const s = await sidecar('canary', fakes, { canary: { interval: 1, action: 'eject' } });
   let detectedMs: number | undefined;
   while (performance.now() - started < 15_000) {
-    const stats = (await (await fetch(`${s.url}/lb/stats`)).json()) as { backends: { name: string; consistency: string; canary: { correlation: number } | null }[] };
+    const stats = (await (await fetch(`${s.url}/lb/stats`)).json()) as {
+      backends: { name: string; consistency: string; canary: { correlation: number } | null }[];
+    };
     const odd = stats.backends.find((b) => b.name === 'other-model');
     if (odd?.consistency === 'inconsistent') {
       detectedMs = Math.round(performance.now() - started);
@@ -169,14 +214,26 @@ async function canaryScenario() {
   }
   await s.proc.stop();
   for (const f of fakes) await f.proc.stop();
-  return { setup: '3 fake backends (BM25; one ranks by reversed BM25), canary interval 1 s, action eject; time from starting the sidecar', detected_ms: detectedMs ?? null, met: detectedMs !== undefined };
+  return {
+    setup:
+      '3 fake backends (BM25; one ranks by reversed BM25), canary interval 1 s, action eject; time from starting the sidecar',
+    detected_ms: detectedMs ?? null,
+    met: detectedMs !== undefined,
+  };
 }
 
 type FleetResult = Awaited<ReturnType<typeof fleetScenario>> & Record<string, any>;
 
-function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitScenario>>; hedge: Awaited<ReturnType<typeof hedgeScenario>>; canary: Awaited<ReturnType<typeof canaryScenario>>; fleet?: FleetResult }): string {
+function markdown(results: {
+  at: string;
+  split: Awaited<ReturnType<typeof splitScenario>>;
+  hedge: Awaited<ReturnType<typeof hedgeScenario>>;
+  canary: Awaited<ReturnType<typeof canaryScenario>>;
+  fleet?: FleetResult;
+}): string {
   const { split, hedge, canary } = results;
-  const row = (name: string, r: ReturnType<typeof latency>) => `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} |`;
+  const row = (name: string, r: ReturnType<typeof latency>) =>
+    `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} |`;
   return [
     `Generated by \`make bench-features\` (bench/features.ts) at ${results.at}, on a shared 2-core machine where other engineers were running tests and builds: absolute numbers are noisy, the ratios are what matter. Loopback only; fakes and the sidecar are separate processes.`,
     '',
@@ -204,7 +261,7 @@ function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitS
     '',
     `Hedged p99 / unhedged p99 = **${hedge.p99_ratio}** at ${hedge.hedged.extra_calls_percent}% extra calls. Target: ${hedge.target} — **${hedge.met ? 'met' : 'missed'}**.`,
     '',
-    'Reading: a third of the calls go to the heavy-tailed backend, so the unhedged p99 is that backend\'s tail. Hedged, a call waits at most about the pool\'s p95 of first attempts before a steady backend is asked too, so the p99 is roughly that p95 plus one steady answer. Extra calls are the hedges (about the share of first attempts slower than the p95, a lost first attempt counting with its time so far), capped by `hedge_budget_percent`.',
+    "Reading: a third of the calls go to the heavy-tailed backend, so the unhedged p99 is that backend's tail. Hedged, a call waits at most about the pool's p95 of first attempts before a steady backend is asked too, so the p99 is roughly that p95 plus one steady answer. Extra calls are the hedges (about the share of first attempts slower than the p95, a lost first attempt counting with its time so far), capped by `hedge_budget_percent`.",
     '',
     '### Model-consistency canary',
     '',
@@ -215,7 +272,12 @@ function markdown(results: { at: string; split: Awaited<ReturnType<typeof splitS
 }
 
 function fleetMarkdown(f: FleetResult): string[] {
-  const row = (name: string, r: any) => `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} | ${Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'} |`;
+  const row = (name: string, r: any) =>
+    `| ${name} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${r.calls} | ${r.failed} | ${
+      Object.entries(r.failures)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ') || '-'
+    } |`;
   const backendRows = (rows: any[]) => rows.map((b) => `${b.name} ${b.requests} calls`).join(', ');
   const met = (t: { met: boolean }) => (t.met ? 'met' : 'missed');
   return [
@@ -244,7 +306,9 @@ function fleetMarkdown(f: FleetResult): string[] {
     `High-priority p99 / unloaded = **${f.burst.high_p99_ratio}**; refused: high ${f.burst.refused_percent.high}%, default ${f.burst.refused_percent.default}%, sheddable ${f.burst.refused_percent.sheddable}%. Targets: ${f.targets.burst_high.target} — **${met(f.targets.burst_high)}**; ${f.targets.burst_shedding.target} — **${met(f.targets.burst_shedding)}**; ${f.targets.info_limits.target} — **${met(f.targets.info_limits)}**.`,
     '',
     'Backends over the whole run (most calls served at once vs slots, most held vs max_concurrent_requests, 429s they answered): ' +
-      f.backends_after_all.map((b: any) => `${b.name}: ${b.maxRunning}/${b.slots} at once, ${b.maxHeld} held, ${b.overloaded} 429s`).join('; ') +
+      f.backends_after_all
+        .map((b: any) => `${b.name}: ${b.maxRunning}/${b.slots} at once, ${b.maxHeld} held, ${b.overloaded} 429s`)
+        .join('; ') +
       '.',
     '',
     "Reading: least-queue gives the smallest backend about its share of the capacity, where least-busy — whose lighter sidecars see mostly idle backends and break ties at random — sends it more than it can serve, and its first-come queue makes the tail. In the burst, sheddable calls are refused first and every refusal is a 429 with Retry-After; but the high-priority tail is not held near its unloaded value: each of the 4 sidecars decides alone on a report that is late (the 250 ms scrape on a machine with load average 30-50; answer headers lag one call by nature), so calls still reach the backends' first-come queues (most held, above), which know no priority. Holding calls back fleet-wide needs a pool-wide limit (max_parallel_requests through Redis) or one elected sidecar scraping for the pool.",
@@ -252,18 +316,25 @@ function fleetMarkdown(f: FleetResult): string[] {
   ];
 }
 
-const BEGIN = '<!-- bench-features:begin (bench/features.ts writes this section; the rest of the file is bench/run.ts\'s) -->';
+const BEGIN =
+  "<!-- bench-features:begin (bench/features.ts writes this section; the rest of the file is bench/run.ts's) -->";
 const END = '<!-- bench-features:end -->';
 
 function writeDocs(section: string): void {
   const own = join(root, 'docs/benchmarks-features.md');
-  writeFileSync(own, `# Benchmarks: splitting, hedging, canary, fleet flow control\n\nReproduce: \`make bench-features\` (about 6 minutes; \`node bench/features.ts --quick\` for a short run, \`--only fleet\` for one scenario).\n\n${section}`);
+  writeFileSync(
+    own,
+    `# Benchmarks: splitting, hedging, canary, fleet flow control\n\nReproduce: \`make bench-features\` (about 6 minutes; \`node bench/features.ts --quick\` for a short run, \`--only fleet\` for one scenario).\n\n${section}`,
+  );
   const shared = join(root, 'docs/benchmarks.md');
   const text = existsSync(shared) ? readFileSync(shared, 'utf8') : '';
   const block = `${BEGIN}\n\n## Splitting, hedging, the canary and fleet flow control\n\nFrom \`make bench-features\`; the same numbers with their setup are in [benchmarks-features.md](benchmarks-features.md).\n\n${section}\n${END}\n`;
   const from = text.indexOf(BEGIN);
   const to = text.indexOf(END);
-  const next = from >= 0 && to > from ? text.slice(0, from) + block + text.slice(to + END.length + 1) : `${text.trimEnd()}\n\n${block}`;
+  const next =
+    from >= 0 && to > from
+      ? text.slice(0, from) + block + text.slice(to + END.length + 1)
+      : `${text.trimEnd()}\n\n${block}`;
   writeFileSync(shared, next);
 }
 
@@ -274,17 +345,42 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const last = existsSync(join(root, 'bench/results/features-latest.json')) ? JSON.parse(readFileSync(join(root, 'bench/results/features-latest.json'), 'utf8')) : {};
+    const last = existsSync(join(root, 'bench/results/features-latest.json'))
+      ? JSON.parse(readFileSync(join(root, 'bench/results/features-latest.json'), 'utf8'))
+      : {};
     const run = (name: string) => only === undefined || only === name;
     const split = run('split') ? await splitScenario() : last.split;
     const hedge = run('hedge') ? await hedgeScenario() : last.hedge;
     const canary = run('canary') ? await canaryScenario() : last.canary;
-    const fleet = run('fleet') ? await fleetScenario({ root, work, nodeBin, quick, nextPort: () => nextPort++, log }) : last.fleet;
-    const results = { at: new Date().toISOString(), quick, machine: 'shared 2-core development machine, other work running', split, hedge, canary, fleet };
+    const fleet = run('fleet')
+      ? await fleetScenario({ root, work, nodeBin, quick, nextPort: () => nextPort++, log })
+      : last.fleet;
+    const results = {
+      at: new Date().toISOString(),
+      quick,
+      machine: 'shared 2-core development machine, other work running',
+      split,
+      hedge,
+      canary,
+      fleet,
+    };
     writeFileSync(join(root, 'bench/results/features-latest.json'), JSON.stringify(results, null, 2) + '\n');
     writeDocs(markdown(results));
-    process.stdout.write(JSON.stringify({ split: { p50_ratio: split.p50_ratio, met: split.met }, hedge: { p99_ratio: hedge.p99_ratio, extra: hedge.hedged.extra_calls_percent, met: hedge.met }, canary_ms: canary.detected_ms, fleet: fleet?.targets }, null, 2) + '\n');
-    log('wrote bench/results/features-latest.json, docs/benchmarks-features.md, docs/benchmarks.md (its bench-features section)');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          split: { p50_ratio: split.p50_ratio, met: split.met },
+          hedge: { p99_ratio: hedge.p99_ratio, extra: hedge.hedged.extra_calls_percent, met: hedge.met },
+          canary_ms: canary.detected_ms,
+          fleet: fleet?.targets,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    log(
+      'wrote bench/results/features-latest.json, docs/benchmarks-features.md, docs/benchmarks.md (its bench-features section)',
+    );
   } finally {
     await stopAll();
   }

@@ -10,7 +10,9 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '9500' }, backend: { type: 'string', multiple: true, default: [] } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string', default: '9500' }, backend: { type: 'string', multiple: true, default: [] } },
+});
 const pools = values.backend!.map((url) => new Pool(url, { keepAliveTimeout: 10_000 }));
 let next = 0;
 
@@ -21,7 +23,12 @@ createServer((req, res) => {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
     const pool = pools[next++ % pools.length]!;
     pool
-      .request({ path: '/v1/rerank', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      .request({
+        path: '/v1/rerank',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
       .then(async (answer) => {
         const parsed = (await answer.body.json()) as unknown;
         res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(parsed));

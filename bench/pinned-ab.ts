@@ -18,7 +18,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stopAll } from './lib/processes.ts';
-import { attack, floorArm, SHIPPED_NODE_FLAGS, sidecarArm, startBackends, vegetaBin, type Arm } from './lib/pinned-arms.ts';
+import {
+  attack,
+  floorArm,
+  SHIPPED_NODE_FLAGS,
+  sidecarArm,
+  startBackends,
+  vegetaBin,
+  type Arm,
+} from './lib/pinned-arms.ts';
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +67,12 @@ async function measure(vegeta: string, arm: Arm): Promise<Round> {
   const gc = arm.gc?.snapshot();
   // A starved round (a shared machine) is reported, not fatal: its CPU per call still counts the calls served.
   const failed = v.success < 1 ? `, success ${(v.success * 100).toFixed(2)}%` : '';
-  return { cpuMs, p50: v.p50, p99: v.p99, gc: `${gc === undefined ? '' : `GC pauses ${gc.count}, longest ${gc.maxMs} ms, ${gc.over5ms} over 5 ms`}${failed}` };
+  return {
+    cpuMs,
+    p50: v.p50,
+    p99: v.p99,
+    gc: `${gc === undefined ? '' : `GC pauses ${gc.count}, longest ${gc.maxMs} ms, ${gc.over5ms} over 5 ms`}${failed}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -75,7 +88,9 @@ async function main(): Promise<void> {
     for (const arm of r % 2 === 0 ? arms : [...arms].reverse()) {
       const m = await measure(vegeta, arm);
       rounds.get(arm.name)!.push(m);
-      console.log(`round ${r + 1} ${label(arm)}: CPU ${m.cpuMs.toFixed(3)} ms/call, p50 ${m.p50} ms, p99 ${m.p99} ms${m.gc === '' ? '' : `, ${m.gc}`}`);
+      console.log(
+        `round ${r + 1} ${label(arm)}: CPU ${m.cpuMs.toFixed(3)} ms/call, p50 ${m.p50} ms, p99 ${m.p99} ms${m.gc === '' ? '' : `, ${m.gc}`}`,
+      );
     }
   }
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -83,7 +98,9 @@ async function main(): Promise<void> {
   for (const arm of arms) {
     const ms = rounds.get(arm.name)!;
     const cpu = mean(ms.map((m) => m.cpuMs));
-    console.log(`${label(arm)}: CPU mean ${cpu.toFixed(3)} ms/call (${(cpu / floor).toFixed(2)}x the floor) [${ms.map((m) => m.cpuMs.toFixed(3)).join(', ')}], p99 [${ms.map((m) => m.p99).join(', ')}]`);
+    console.log(
+      `${label(arm)}: CPU mean ${cpu.toFixed(3)} ms/call (${(cpu / floor).toFixed(2)}x the floor) [${ms.map((m) => m.cpuMs.toFixed(3)).join(', ')}], p99 [${ms.map((m) => m.p99).join(', ')}]`,
+    );
   }
 }
 

@@ -15,10 +15,29 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { start, stopAll, waitForHttp } from './lib/processes.ts';
 import { replaceSection } from './lib/sections.ts';
-import { attack, BALANCER_CORE, body, floorArm, LOAD_CORE, log, SHIPPED_NODE_FLAGS, sidecarArm, startBackends, vegetaBin, type Arm, type GcPauses } from './lib/pinned-arms.ts';
+import {
+  attack,
+  BALANCER_CORE,
+  body,
+  floorArm,
+  LOAD_CORE,
+  log,
+  SHIPPED_NODE_FLAGS,
+  sidecarArm,
+  startBackends,
+  vegetaBin,
+  type Arm,
+  type GcPauses,
+} from './lib/pinned-arms.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, 'gc-seconds': { type: 'string', default: '60' }, rate: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    'gc-seconds': { type: 'string', default: '60' },
+    rate: { type: 'string', default: '1000' },
+  },
+});
 const SECONDS = Number(values.seconds);
 const GC_SECONDS = Number(values['gc-seconds']);
 const RATE = Number(values.rate);
@@ -91,7 +110,9 @@ async function run(vegeta: string, arm: Arm, seconds: number): Promise<Row> {
     rssLoadMb: arm.proc === undefined ? null : mb(rssPeak),
     gc: arm.gc?.snapshot() ?? null,
   };
-  log(`${arm.name}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, CPU ${row.cpuMsPerCall} ms/call, success ${row.success}${row.gc === null ? '' : `, GC max ${row.gc.maxMs} ms, >5 ms: ${row.gc.over5ms}`}`);
+  log(
+    `${arm.name}: p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, CPU ${row.cpuMsPerCall} ms/call, success ${row.success}${row.gc === null ? '' : `, GC max ${row.gc.maxMs} ms, >5 ms: ${row.gc.over5ms}`}`,
+  );
   return row;
 }
 
@@ -102,11 +123,31 @@ function targets(rows: readonly Row[]): { target: string; value: string; met: bo
   const shipped = by('sidecar, shipped defaults');
   const cpu = shipped.cpuMsPerCall ?? Infinity;
   return [
-    { target: 'CPU per call <= 1.25x the node floor', value: `${(cpu / floor.cpuMsPerCall!).toFixed(2)}x (${cpu} vs ${floor.cpuMsPerCall} ms)`, met: cpu <= 1.25 * floor.cpuMsPerCall! },
-    { target: "CPU per call <= 3x HAProxy's", value: `${(cpu / haproxy.cpuMsPerCall!).toFixed(2)}x (${cpu} vs ${haproxy.cpuMsPerCall} ms)`, met: cpu <= 3 * haproxy.cpuMsPerCall! },
-    { target: "added p99 (default config, logging on) <= HAProxy's p99 + 2 ms", value: `${shipped.p99Ms} ms vs ${haproxy.p99Ms} ms (+${(shipped.p99Ms - haproxy.p99Ms).toFixed(2)} ms)`, met: shipped.p99Ms <= haproxy.p99Ms + 2 },
-    { target: `no GC pause over 5 ms in ${GC_SECONDS} s at ${RATE} req/s`, value: `${shipped.gc?.over5ms} pauses over 5 ms; longest ${shipped.gc?.maxMs} ms`, met: (shipped.gc?.over5ms ?? 1) === 0 },
-    { target: `RSS <= 90 MB under ${RATE} req/s`, value: `${shipped.rssLoadMb} MB`, met: (shipped.rssLoadMb ?? Infinity) <= 90 },
+    {
+      target: 'CPU per call <= 1.25x the node floor',
+      value: `${(cpu / floor.cpuMsPerCall!).toFixed(2)}x (${cpu} vs ${floor.cpuMsPerCall} ms)`,
+      met: cpu <= 1.25 * floor.cpuMsPerCall!,
+    },
+    {
+      target: "CPU per call <= 3x HAProxy's",
+      value: `${(cpu / haproxy.cpuMsPerCall!).toFixed(2)}x (${cpu} vs ${haproxy.cpuMsPerCall} ms)`,
+      met: cpu <= 3 * haproxy.cpuMsPerCall!,
+    },
+    {
+      target: "added p99 (default config, logging on) <= HAProxy's p99 + 2 ms",
+      value: `${shipped.p99Ms} ms vs ${haproxy.p99Ms} ms (+${(shipped.p99Ms - haproxy.p99Ms).toFixed(2)} ms)`,
+      met: shipped.p99Ms <= haproxy.p99Ms + 2,
+    },
+    {
+      target: `no GC pause over 5 ms in ${GC_SECONDS} s at ${RATE} req/s`,
+      value: `${shipped.gc?.over5ms} pauses over 5 ms; longest ${shipped.gc?.maxMs} ms`,
+      met: (shipped.gc?.over5ms ?? 1) === 0,
+    },
+    {
+      target: `RSS <= 90 MB under ${RATE} req/s`,
+      value: `${shipped.rssLoadMb} MB`,
+      met: (shipped.rssLoadMb ?? Infinity) <= 90,
+    },
     { target: 'RSS <= 60 MB idle', value: `${shipped.rssIdleMb} MB`, met: (shipped.rssIdleMb ?? Infinity) <= 60 },
   ];
 }
@@ -119,7 +160,7 @@ function markdown(rows: readonly Row[], machine: string): string {
     `\`make bench\` (\`node bench/pinned.ts\`), ${new Date().toISOString().slice(0, 10)}, ${machine}. The balancer under test runs alone on core ${BALANCER_CORE} (\`taskset\`); the three`,
     `fake backends (Cohere format, no scoring cost) and vegeta (open loop, ${RATE} req/s) share core ${LOAD_CORE}. 7 KB Cohere v1 bodies`,
     `(query + 20 passages, top_n 5); ${SECONDS} s per arm after a 3 s warm-up (${GC_SECONDS} s for the shipped sidecar, whose GC pauses are counted).`,
-    'CPU per call is the process\'s user + system time from /proc divided by the calls; calls per core-second is its inverse.',
+    "CPU per call is the process's user + system time from /proc divided by the calls; calls per core-second is its inverse.",
     '',
     '| arm | p50 ms | p99 ms | max ms | success | CPU ms/call | calls per core-second | RSS idle MB | RSS under load MB | GC pauses (max ms, > 5 ms) |',
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -142,17 +183,36 @@ async function main(): Promise<void> {
   const backends = await startBackends();
   const rows: Row[] = [];
   const arms: [Arm, number][] = [];
-  arms.push([{ name: 'direct to one backend', url: `${backends[0]}/v1/rerank`, proc: undefined, gc: undefined }, SECONDS]);
+  arms.push([
+    { name: 'direct to one backend', url: `${backends[0]}/v1/rerank`, proc: undefined, gc: undefined },
+    SECONDS,
+  ]);
   const ha = haproxyArm(9610, backends);
   await waitForHttp(ha.url, 30_000, 'POST', body);
   arms.push([ha, SECONDS]);
   arms.push([await floorArm(9611, backends), SECONDS]);
-  arms.push([await sidecarArm(work, 'sidecar, logging off, V8 defaults', 9612, backends, { enable_request_logging: false }, []), SECONDS]);
+  arms.push([
+    await sidecarArm(work, 'sidecar, logging off, V8 defaults', 9612, backends, { enable_request_logging: false }, []),
+    SECONDS,
+  ]);
   arms.push([await sidecarArm(work, 'sidecar, default config, V8 defaults', 9613, backends, {}, []), SECONDS]);
-  arms.push([await sidecarArm(work, `sidecar, shipped defaults (logging on, ${SHIPPED_NODE_FLAGS.join(' ')})`, 9614, backends, {}, SHIPPED_NODE_FLAGS), GC_SECONDS]);
+  arms.push([
+    await sidecarArm(
+      work,
+      `sidecar, shipped defaults (logging on, ${SHIPPED_NODE_FLAGS.join(' ')})`,
+      9614,
+      backends,
+      {},
+      SHIPPED_NODE_FLAGS,
+    ),
+    GC_SECONDS,
+  ]);
   for (const [arm, seconds] of arms) rows.push(await run(vegeta, arm, seconds));
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}, Node ${process.version}, ${execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0]}`;
-  writeFileSync(join(root, 'bench/results/pinned-latest.json'), `${JSON.stringify({ machine, date: new Date().toISOString(), rate: RATE, rows, targets: targets(rows) }, null, 2)}\n`);
+  writeFileSync(
+    join(root, 'bench/results/pinned-latest.json'),
+    `${JSON.stringify({ machine, date: new Date().toISOString(), rate: RATE, rows, targets: targets(rows) }, null, 2)}\n`,
+  );
   const docs = join(root, 'docs/benchmarks.md');
   writeFileSync(docs, replaceSection(readFileSync(docs, 'utf8'), 'pinned', markdown(rows, machine)));
   log('wrote bench/results/pinned-latest.json and the pinned section of docs/benchmarks.md');

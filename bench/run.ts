@@ -18,7 +18,12 @@ import { stopAll } from './lib/processes.ts';
 import { writeReport, type Results } from './lib/report.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string', default: 'ceiling,overhead,slow,dead' } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string', default: 'ceiling,overhead,slow,dead' },
+  },
+});
 const only = new Set(values.only!.split(','));
 const quick = values.quick!;
 const REPEATS = quick ? 1 : 3;
@@ -28,14 +33,24 @@ const nodeBin = process.execPath;
 const work = mkdtempSync(join(tmpdir(), 'rrlb-bench-'));
 
 /** ~9 KB: a query and 20 passages, as a RAG service would send. */
-const docs = Array.from({ length: 20 }, (_, i) => `Passage ${i} about rerankers, retrieval augmented generation and search relevance. `.repeat(5));
-const body = JSON.stringify({ model: 'rerank', query: 'how do rerankers improve retrieval augmented generation quality', documents: docs, top_n: 5 });
+const docs = Array.from({ length: 20 }, (_, i) =>
+  `Passage ${i} about rerankers, retrieval augmented generation and search relevance. `.repeat(5),
+);
+const body = JSON.stringify({
+  model: 'rerank',
+  query: 'how do rerankers improve retrieval augmented generation quality',
+  documents: docs,
+  top_n: 5,
+});
 const bodyFile = join(work, 'body.json');
 writeFileSync(bodyFile, body);
 
 function venvOrUndefined(): string | undefined {
   try {
-    return execFileSync(join(root, 'bench/setup.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop();
+    return execFileSync(join(root, 'bench/setup.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+      .trim()
+      .split('\n')
+      .pop();
   } catch {
     process.stderr.write('bench: LiteLLM could not be installed; its arm is skipped\n');
     return undefined;
@@ -45,7 +60,6 @@ function venvOrUndefined(): string | undefined {
 function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
-
 
 const results: Results = { machine: {}, ceilings: {}, overhead: [], slow: [], dead: [] };
 
@@ -65,7 +79,9 @@ async function ceiling(arm: Arm, firstRate: number): Promise<number> {
     if (!passes(m)) m = await measure(root, nodeBin, arm, rate, STEP_SECONDS, bodyFile);
     const ok = passes(m);
     steps.push({ rate, p99: m.latencyMs.p99, ok });
-    log(`ceiling ${arm.name} @${rate}/s: p99 ${m.latencyMs.p99} ms, achieved ${m.achievedRate}/s ${ok ? 'ok' : 'FAIL'}`);
+    log(
+      `ceiling ${arm.name} @${rate}/s: p99 ${m.latencyMs.p99} ms, achieved ${m.achievedRate}/s ${ok ? 'ok' : 'FAIL'}`,
+    );
     if (!ok) break;
     best = rate;
     rate = Math.round(rate * 1.3);
@@ -78,7 +94,9 @@ async function ceiling(arm: Arm, firstRate: number): Promise<number> {
     if (!passes(m)) m = await measure(root, nodeBin, arm, mid, STEP_SECONDS, bodyFile);
     const ok = passes(m);
     steps.push({ rate: mid, p99: m.latencyMs.p99, ok });
-    log(`ceiling ${arm.name} @${mid}/s (bisect): p99 ${m.latencyMs.p99} ms, achieved ${m.achievedRate}/s ${ok ? 'ok' : 'FAIL'}`);
+    log(
+      `ceiling ${arm.name} @${mid}/s (bisect): p99 ${m.latencyMs.p99} ms, achieved ${m.achievedRate}/s ${ok ? 'ok' : 'FAIL'}`,
+    );
     if (ok) best = mid;
     else failing = mid;
   }
@@ -93,13 +111,24 @@ async function main(): Promise<void> {
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     node: process.version,
     haproxy: execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0]!,
-    nginx: execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx (version on stderr)',
-    litellm: venv === undefined ? 'not installed' : execFileSync(join(venv, 'bin', 'python'), ['-c', 'import importlib.metadata as m; print(m.version("litellm"))'], { encoding: 'utf8' }).trim(),
+    nginx:
+      execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) ||
+      'nginx (version on stderr)',
+    litellm:
+      venv === undefined
+        ? 'not installed'
+        : execFileSync(
+            join(venv, 'bin', 'python'),
+            ['-c', 'import importlib.metadata as m; print(m.version("litellm"))'],
+            { encoding: 'utf8' },
+          ).trim(),
     date: new Date().toISOString(),
     mode: quick ? 'quick' : 'full',
   };
   try {
-    results.machine.nginx = execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || results.machine.nginx!;
+    results.machine.nginx =
+      execFileSync('nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() ||
+      results.machine.nginx!;
   } catch (error) {
     results.machine.nginx = String((error as { stderr?: string }).stderr ?? '').trim();
   }
@@ -108,7 +137,13 @@ async function main(): Promise<void> {
   const fast = new Backends(root, nodeBin, 0);
   await fast.start(3);
   const ctx: ArmContext = { root, work, backends: fast.list, nodeBin, venv, body };
-  const arms: Arm[] = [direct(ctx), await sidecar(ctx, 'weighted-random'), await haproxy(ctx, 'leastconn'), await haproxy(ctx, 'roundrobin'), await nginx(ctx)];
+  const arms: Arm[] = [
+    direct(ctx),
+    await sidecar(ctx, 'weighted-random'),
+    await haproxy(ctx, 'leastconn'),
+    await haproxy(ctx, 'roundrobin'),
+    await nginx(ctx),
+  ];
   const lite = await litellm(ctx).catch((error: Error) => {
     log(`LiteLLM arm skipped: ${error.message}`);
     return undefined;
@@ -131,7 +166,8 @@ async function main(): Promise<void> {
       ['1000 req/s', 1000],
     ];
     const liteCeiling = lite === undefined ? undefined : results.ceilings[lite.name]?.ceiling;
-    if (liteCeiling !== undefined && liteCeiling > 0) points.push(['LiteLLM comparison', Math.max(5, Math.round(liteCeiling / 2))]);
+    if (liteCeiling !== undefined && liteCeiling > 0)
+      points.push(['LiteLLM comparison', Math.max(5, Math.round(liteCeiling / 2))]);
     const strategies = ['round-robin', 'least-busy', 'latency-based-routing', 'priority-failover', 'simple-shuffle'];
     const strategyArms: Arm[] = [];
     for (const s of strategies) {
@@ -143,14 +179,26 @@ async function main(): Promise<void> {
       for (const [label, rate] of points) {
         const pointArms = label === '50% of direct ceiling' ? [...arms, ...strategyArms] : arms;
         for (const arm of pointArms) {
-          if (arm.name.startsWith('E') && label !== 'LiteLLM comparison' && rate > (results.ceilings[arm.name]?.ceiling ?? 0) * 2) continue; // far past its ceiling
+          if (
+            arm.name.startsWith('E') &&
+            label !== 'LiteLLM comparison' &&
+            rate > (results.ceilings[arm.name]?.ceiling ?? 0) * 2
+          )
+            continue; // far past its ceiling
           if (label === 'LiteLLM comparison' && !['A', 'B', 'E'].includes(arm.name[0]!)) continue;
-          if (label === 'LiteLLM comparison' && arm.name.startsWith('B sidecar') && arm.name !== 'B sidecar weighted-random') continue;
+          if (
+            label === 'LiteLLM comparison' &&
+            arm.name.startsWith('B sidecar') &&
+            arm.name !== 'B sidecar weighted-random'
+          )
+            continue;
           const m = await measure(root, nodeBin, arm, rate, POINT_SECONDS, bodyFile);
           let entry = results.overhead.find((o) => o.rateLabel === label && o.arm === arm.name);
           if (entry === undefined) results.overhead.push((entry = { rateLabel: label, rate, arm: arm.name, runs: [] }));
           entry.runs.push(m);
-          log(`overhead ${label} ${arm.name} run ${r + 1}: p50 ${m.latencyMs.p50} p99 ${m.latencyMs.p99} ms, cpu ${m.lbCpuMsPerCall} ms/call`);
+          log(
+            `overhead ${label} ${arm.name} run ${r + 1}: p50 ${m.latencyMs.p50} p99 ${m.latencyMs.p99} ms, cpu ${m.lbCpuMsPerCall} ms/call`,
+          );
         }
       }
     }
@@ -168,9 +216,16 @@ async function main(): Promise<void> {
     if (only.has('slow')) {
       const seconds = quick ? 24 : 50;
       const [from, to] = quick ? [6, 16] : [10, 35];
-      for (const make of [() => sidecar(rctx, 'latency-based-routing'), () => sidecar(rctx, 'least-busy'), () => haproxy(rctx, 'leastconn')]) {
+      for (const make of [
+        () => sidecar(rctx, 'latency-based-routing'),
+        () => sidecar(rctx, 'least-busy'),
+        () => haproxy(rctx, 'leastconn'),
+      ]) {
         const arm = await make();
-        const timers = [setTimeout(() => void real.set(1, { latencyMs: 50 }), from * 1000 + 300), setTimeout(() => void real.set(1, { latencyMs: 5 }), to * 1000 + 300)];
+        const timers = [
+          setTimeout(() => void real.set(1, { latencyMs: 50 }), from * 1000 + 300),
+          setTimeout(() => void real.set(1, { latencyMs: 5 }), to * 1000 + 300),
+        ];
         const run = await measure(root, nodeBin, arm, rate, seconds, bodyFile, 0);
         timers.forEach(clearTimeout);
         await real.set(1, { latencyMs: 5 });
@@ -182,12 +237,20 @@ async function main(): Promise<void> {
     if (only.has('dead')) {
       const seconds = quick ? 12 : 20;
       const [killAt, restartAt] = quick ? [3, 7] : [5, 12];
-      for (const make of [() => sidecar(rctx, 'latency-based-routing'), () => haproxy(rctx, 'leastconn'), () => nginx(rctx)]) {
+      for (const make of [
+        () => sidecar(rctx, 'latency-based-routing'),
+        () => haproxy(rctx, 'leastconn'),
+        () => nginx(rctx),
+      ]) {
         const arm = await make();
-        const timers = [setTimeout(() => void real.kill(1), killAt * 1000 + 300), setTimeout(() => void real.restart(1), restartAt * 1000 + 300)];
+        const timers = [
+          setTimeout(() => void real.kill(1), killAt * 1000 + 300),
+          setTimeout(() => void real.restart(1), restartAt * 1000 + 300),
+        ];
         const run = await measure(root, nodeBin, arm, rate, seconds, bodyFile, 0);
         timers.forEach(clearTimeout);
-        if (real.list[1]!.proc.child.exitCode !== null || real.list[1]!.proc.child.signalCode !== null) await real.restart(1);
+        if (real.list[1]!.proc.child.exitCode !== null || real.list[1]!.proc.child.signalCode !== null)
+          await real.restart(1);
         results.dead.push({ arm: arm.name, run, killAt, restartAt });
         log(`dead backend ${arm.name}: ${run.errors + run.non2xx} failed of ${run.sent}`);
         await arm.stop();
@@ -208,4 +271,3 @@ main()
     process.exitCode = 1;
   })
   .finally(() => void stopAll());
-

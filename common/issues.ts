@@ -30,7 +30,10 @@ function gotPart(issue: z.core.$ZodRawIssue): string {
   const path = (issue as { path?: readonly PropertyKey[] }).path ?? [];
   if (path.some((part) => typeof part === 'string' && SECRET_FIELD.test(part))) return '';
   const last = path[path.length - 1];
-  const input = typeof last === 'string' && URL_FIELD.test(last) && typeof issue.input === 'string' ? redact(safeUrl(issue.input)) : issue.input;
+  const input =
+    typeof last === 'string' && URL_FIELD.test(last) && typeof issue.input === 'string'
+      ? redact(safeUrl(issue.input))
+      : issue.input;
   return `, got ${describe(input)}`;
 }
 
@@ -45,7 +48,8 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
       return issue.input === undefined ? `required (expected ${issue.expected})` : `expected ${issue.expected}${got}`;
     case 'too_small': {
       const min = String(issue.minimum);
-      if (issue.origin === 'string') return min === '1' ? 'expected a non-empty string' : `expected at least ${min} characters`;
+      if (issue.origin === 'string')
+        return min === '1' ? 'expected a non-empty string' : `expected at least ${min} characters`;
       if (issue.origin === 'array') return `expected at least ${min} item(s)`;
       return `expected ${issue.origin === 'int' ? 'integer' : 'number'} ${issue.inclusive ? '>=' : '>'} ${min}${got}`;
     }
@@ -65,7 +69,10 @@ export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
 }
 
 /** `where` maps a schema path to where the user wrote it (e.g. a merged section's own name). */
-export function formatIssues(error: z.ZodError, where: (path: PropertyKey[]) => PropertyKey[] = (path) => path): string[] {
+export function formatIssues(
+  error: z.ZodError,
+  where: (path: PropertyKey[]) => PropertyKey[] = (path) => path,
+): string[] {
   return error.issues.map((issue) => `${formatPath(where(issue.path))}: ${issue.message}`);
 }
 

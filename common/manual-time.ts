@@ -47,7 +47,9 @@ export class ManualTime implements Clock, Timers {
     const end = this.#now + ms;
     for (;;) {
       let next: Due | undefined;
-      for (const due of this.#due.values()) if (due.at <= end && (next === undefined || due.at < next.at || (due.at === next.at && due.seq < next.seq))) next = due;
+      for (const due of this.#due.values())
+        if (due.at <= end && (next === undefined || due.at < next.at || (due.at === next.at && due.seq < next.seq)))
+          next = due;
       if (next === undefined) break;
       this.#due.delete(next.seq);
       this.#now = next.at;

@@ -13,7 +13,8 @@ const AUTH_SCHEME = /\b(bearer|basic|token)\s+[^\s"',;]+/gi;
 /** `scheme://user:password@host` -> `scheme://[redacted]@host`. */
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s/@"']+@/gi;
 /** `api_key=...`, `"password": "..."`, `token: ...`. */
-const KEY_VALUE = /\b((?:api[_-]?key|apikey|key|token|secret|password|passwd|authorization|auth)["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi;
+const KEY_VALUE =
+  /\b((?:api[_-]?key|apikey|key|token|secret|password|passwd|authorization|auth)["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi;
 /** Long runs of key-ish characters that mix letters and digits (sk-..., hex digests, base64). */
 const KEY_LIKE = /[A-Za-z0-9_\-+/=.]{20,}/g;
 

@@ -20,7 +20,12 @@ for (const b of backends) process.stdout.write(`demo backend ${b.name} on ${b.ur
 const sidecar = spawn(process.execPath, ['sidecar/main.ts'], {
   cwd: root,
   stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: 'examples/demo-config.yaml', RERANKER_LB_PORT: String(port) },
+  env: {
+    ...process.env,
+    RERANKER_LOAD_BALANCER_ENABLED: 'true',
+    RERANKER_CONFIG_PATH: 'examples/demo-config.yaml',
+    RERANKER_LB_PORT: String(port),
+  },
 });
 
 const base = `http://localhost:${port}`;

@@ -28,7 +28,11 @@ import { image } from './node/workloads.ts';
 const APP_NS = 'rrlb-app';
 const SYSTEM = 'reranker-lb-system';
 const RELEASE = 'reranker-lb';
-const QUERY = { model: 'rerank-v3.5', query: 'capital of France', documents: ['Paris is the capital of France.', 'Berlin is in Germany.'] };
+const QUERY = {
+  model: 'rerank-v3.5',
+  query: 'capital of France',
+  documents: ['Paris is the capital of France.', 'Berlin is in Germany.'],
+};
 
 let cluster: NodeCluster | undefined;
 const scratch = mkdtempSync(join(tmpdir(), 'rrlb-quickstart-'));
@@ -40,8 +44,12 @@ function node(): NodeCluster {
 
 /** The shell block between the README's kubernetes-quickstart markers. */
 function quickstartScript(readme: string): string {
-  const block = /<!-- kubernetes-quickstart:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- kubernetes-quickstart:end -->/.exec(readme);
-  assert.ok(block, 'README.md has a ```bash block between <!-- kubernetes-quickstart:begin --> and <!-- kubernetes-quickstart:end -->');
+  const block =
+    /<!-- kubernetes-quickstart:begin -->\s*```bash\n([\s\S]*?)```\s*<!-- kubernetes-quickstart:end -->/.exec(readme);
+  assert.ok(
+    block,
+    'README.md has a ```bash block between <!-- kubernetes-quickstart:begin --> and <!-- kubernetes-quickstart:end -->',
+  );
   return block[1]!;
 }
 
@@ -64,13 +72,26 @@ describe("the README's Kubernetes quick start, run verbatim on a fresh real node
     const started = Date.now();
     try {
       // A user's shell: kubectl and helm first on PATH, the cluster in KUBECONFIG, caches in a home of its own.
-      const env = { PATH: `${node().tools}:/usr/bin:/bin`, KUBECONFIG: node().kubeconfig, HOME: scratch, LANG: 'C.UTF-8' };
-      output = execFileSync('bash', [file], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
+      const env = {
+        PATH: `${node().tools}:/usr/bin:/bin`,
+        KUBECONFIG: node().kubeconfig,
+        HOME: scratch,
+        LANG: 'C.UTF-8',
+      };
+      output = execFileSync('bash', [file], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 900_000,
+      });
     } catch (error) {
       const e = error as { stdout?: string; stderr?: string; message: string };
       throw new Error(`the quick start failed: ${e.message}\nstdout:\n${e.stdout ?? ''}\nstderr:\n${e.stderr ?? ''}`);
     }
-    process.stdout.write(`# the README's Kubernetes quick start: ${((Date.now() - started) / 1000).toFixed(1)} s\n${output.replace(/^/gm, '#   ')}\n`);
+    process.stdout.write(
+      `# the README's Kubernetes quick start: ${((Date.now() - started) / 1000).toFixed(1)} s\n${output.replace(/^/gm, '#   ')}\n`,
+    );
     const release = JSON.parse(node().helm(['status', RELEASE, '-n', SYSTEM, '-o', 'json'], scratch));
     assert.equal(release.info?.status, 'deployed', 'the chart is installed');
     assert.equal(node().getJson(['rrp', 'search', '-n', APP_NS]).metadata.name, 'search', 'the pool exists');
@@ -84,9 +105,31 @@ describe("the README's Kubernetes quick start, run verbatim on a fresh real node
     const pod = node().getJson(['pods', '-n', APP_NS, '-l', 'app=search-api']).items[0];
     assert.equal(pod.spec.initContainers?.[0]?.name, 'reranker-lb', 'the webhook injected the sidecar');
     const backends = node().getJson(['pods', '-n', APP_NS, '-l', 'app=tei-reranker']).items as any[];
-    const served = await Promise.all(backends.map(async (p) => ((await (await fetch(`http://${p.status.podIP}:8080/__stats`)).json()) as { requests: number }).requests));
-    assert.equal(served.reduce((a, b) => a + b, 0), 1, `the backend pods served the one call: ${served}`);
-    await eventually(() => node().kubectl(['get', 'rrp', 'search', '-n', APP_NS, '-o', 'jsonpath={.status.sidecars.synced}/{.status.sidecars.total}']) === '1/1', 60_000, 'the pool to report its sidecar synced');
+    const served = await Promise.all(
+      backends.map(
+        async (p) =>
+          ((await (await fetch(`http://${p.status.podIP}:8080/__stats`)).json()) as { requests: number }).requests,
+      ),
+    );
+    assert.equal(
+      served.reduce((a, b) => a + b, 0),
+      1,
+      `the backend pods served the one call: ${served}`,
+    );
+    await eventually(
+      () =>
+        node().kubectl([
+          'get',
+          'rrp',
+          'search',
+          '-n',
+          APP_NS,
+          '-o',
+          'jsonpath={.status.sidecars.synced}/{.status.sidecars.total}',
+        ]) === '1/1',
+      60_000,
+      'the pool to report its sidecar synced',
+    );
   });
 });
 
@@ -121,14 +164,23 @@ describe("the chart's gateway serves a pool whose backend needs an API key from 
                   env: [{ name: 'API_KEY', valueFrom: { secretKeyRef: { name: SECRET, key: 'api-key' } } }],
                   ports: [{ name: 'http', containerPort: 8080 }],
                   readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 1 },
-                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ['ALL'] },
+                  },
                 },
               ],
             },
           },
         },
       },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: BACKEND, namespace: SYSTEM }, spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: BACKEND, namespace: SYSTEM },
+        spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] },
+      },
       {
         apiVersion: 'reranker.dev/v1alpha1',
         kind: 'RerankerPool',
@@ -136,32 +188,79 @@ describe("the chart's gateway serves a pool whose backend needs an API key from 
         spec: {
           // The gateway has no local reranker.
           routing: { fallbackToLocal: false },
-          backends: [{ name: 'keyed', apiBase: `http://${BACKEND}.${SYSTEM}.svc:8080`, apiFormat: 'tei', apiKeySecretRef: { name: SECRET, key: 'api-key' } }],
-          sidecarSelector: { matchLabels: { 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': 'gateway' } },
+          backends: [
+            {
+              name: 'keyed',
+              apiBase: `http://${BACKEND}.${SYSTEM}.svc:8080`,
+              apiFormat: 'tei',
+              apiKeySecretRef: { name: SECRET, key: 'api-key' },
+            },
+          ],
+          sidecarSelector: {
+            matchLabels: { 'app.kubernetes.io/instance': RELEASE, 'app.kubernetes.io/component': 'gateway' },
+          },
         },
       },
     ]);
-    node().kubectl(['rollout', 'status', `deployment/${BACKEND}`, '-n', SYSTEM, '--timeout', '120s'], { timeoutMs: 130_000 });
+    node().kubectl(['rollout', 'status', `deployment/${BACKEND}`, '-n', SYSTEM, '--timeout', '120s'], {
+      timeoutMs: 130_000,
+    });
     // The gateway reads its pool's ConfigMap in the release namespace, so the operator serves that namespace too.
     const values = join(scratch, 'gateway-values.yaml');
-    writeFileSync(values, JSON.stringify({ operator: { namespaces: [APP_NS, SYSTEM] }, gateway: { enabled: true, pool: POOL, replicas: 1, apiKeySecrets: [{ name: SECRET, key: 'api-key' }] } }));
+    writeFileSync(
+      values,
+      JSON.stringify({
+        operator: { namespaces: [APP_NS, SYSTEM] },
+        gateway: { enabled: true, pool: POOL, replicas: 1, apiKeySecrets: [{ name: SECRET, key: 'api-key' }] },
+      }),
+    );
     const started = Date.now();
-    node().helm(['upgrade', RELEASE, join(ROOT, 'charts/reranker-lb'), '-n', SYSTEM, '--reuse-values', '-f', values, '--wait', '--timeout', '180s'], scratch);
-    process.stdout.write(`# helm upgrade to a Ready gateway serving pool ${POOL}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    node().helm(
+      [
+        'upgrade',
+        RELEASE,
+        join(ROOT, 'charts/reranker-lb'),
+        '-n',
+        SYSTEM,
+        '--reuse-values',
+        '-f',
+        values,
+        '--wait',
+        '--timeout',
+        '180s',
+      ],
+      scratch,
+    );
+    process.stdout.write(
+      `# helm upgrade to a Ready gateway serving pool ${POOL}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    );
     const gateway = node().getJson(['deployment', `${RELEASE}-gateway`, '-n', SYSTEM]);
     assert.equal(gateway.status.readyReplicas, 1, 'the gateway is Ready');
     const env = gateway.spec.template.spec.containers[0].env as { name: string; value?: string }[];
-    assert.equal(env.find((e) => e.name === 'RERANKER_CONFIGMAP_NAME')?.value, `${POOL}-reranker-config`, `the gateway serves pool ${POOL}`);
+    assert.equal(
+      env.find((e) => e.name === 'RERANKER_CONFIGMAP_NAME')?.value,
+      `${POOL}-reranker-config`,
+      `the gateway serves pool ${POOL}`,
+    );
   });
 
   test('a rerank call through the gateway Service is answered by the keyed backend, which got the key', async () => {
     const backendIp = node().getJson(['pods', '-n', SYSTEM, '-l', `app=${BACKEND}`]).items[0].status.podIP as string;
-    const direct = await fetch(`http://${backendIp}:8080/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'q', texts: ['a'] }) });
+    const direct = await fetch(`http://${backendIp}:8080/rerank`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'q', texts: ['a'] }),
+    });
     assert.equal(direct.status, 401, 'without the key the backend refuses the call');
 
     const service = node().getJson(['service', `${RELEASE}-gateway`, '-n', SYSTEM]);
     const url = `http://${service.spec.clusterIP}:${service.spec.ports[0].port}/v1/rerank`;
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(QUERY), signal: AbortSignal.timeout(15_000) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(QUERY),
+      signal: AbortSignal.timeout(15_000),
+    });
     const body = (await res.json()) as { results?: { index: number }[] };
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.results?.[0]?.index, 0, `Paris first: ${JSON.stringify(body)}`);
@@ -175,7 +274,10 @@ describe("the chart's gateway serves a pool whose backend needs an API key from 
     const text = JSON.stringify(configMap);
     assert.ok(!text.includes(key), 'the key is not in the ConfigMap');
     assert.match(configMap.data['reranker_config.yaml'], /os\.environ\/RERANKER_KEY_RERANK_KEY__API_KEY/);
-    const env = node().getJson(['deployment', `${RELEASE}-gateway`, '-n', SYSTEM]).spec.template.spec.containers[0].env as any[];
-    assert.deepEqual(env.find((e) => e.name === 'RERANKER_KEY_RERANK_KEY__API_KEY')?.valueFrom, { secretKeyRef: { name: SECRET, key: 'api-key' } });
+    const env = node().getJson(['deployment', `${RELEASE}-gateway`, '-n', SYSTEM]).spec.template.spec.containers[0]
+      .env as any[];
+    assert.deepEqual(env.find((e) => e.name === 'RERANKER_KEY_RERANK_KEY__API_KEY')?.valueFrom, {
+      secretKeyRef: { name: SECRET, key: 'api-key' },
+    });
   });
 });

@@ -41,7 +41,10 @@ function helm(args: readonly string[]): string {
 
 /** kubectl as admin, keeping stderr: the API server's admission warnings are printed there. */
 function kubectlWarnings(args: readonly string[], input: unknown): { stdout: string; warnings: string } {
-  const r = spawnSync(join(cluster.tools, 'kubectl'), ['--kubeconfig', cluster.kubeconfig(ADMIN), ...args], { encoding: 'utf8', input: JSON.stringify(input) });
+  const r = spawnSync(join(cluster.tools, 'kubectl'), ['--kubeconfig', cluster.kubeconfig(ADMIN), ...args], {
+    encoding: 'utf8',
+    input: JSON.stringify(input),
+  });
   if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
   return { stdout: r.stdout, warnings: r.stderr };
 }
@@ -62,11 +65,23 @@ function startOperator(name: string, extraEnv: Record<string, string> = {}): Pro
 /** reranker_operator_webhook_requests_total, all outcomes. */
 async function webhookCalls(): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
-  return [...text.matchAll(/^reranker_operator_webhook_requests_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return [...text.matchAll(/^reranker_operator_webhook_requests_total\{[^}]*\} (\d+)/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 }
 
-function pod(name: string, labels: Record<string, string>, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: APP, labels }, spec: { serviceAccountName: 'search-api', containers: [{ name: 'app', image: 'example/search-api:1' }], ...over } };
+function pod(
+  name: string,
+  labels: Record<string, string>,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: APP, labels },
+    spec: { serviceAccountName: 'search-api', containers: [{ name: 'app', image: 'example/search-api:1' }], ...over },
+  };
 }
 
 function caBundle(): string | undefined {
@@ -99,12 +114,32 @@ before(async () => {
   operatorPort = await freePort();
   const url = `https://${ips[0]}:${webhookPort}/mutate-pods`;
   // The chart as a user installs it, in URL mode because the operator runs on this host.
-  helm(['install', RELEASE, CHART, '-n', SYSTEM, '--set', `operator.namespaces={${APP}}`, '--set', `injection.url=${url}`, '--set', `injection.port=${webhookPort}`, '--set', 'injection.certCheckSeconds=1', '--set', 'injection.sidecar.image.tag=0.2.0']);
+  helm([
+    'install',
+    RELEASE,
+    CHART,
+    '-n',
+    SYSTEM,
+    '--set',
+    `operator.namespaces={${APP}}`,
+    '--set',
+    `injection.url=${url}`,
+    '--set',
+    `injection.port=${webhookPort}`,
+    '--set',
+    'injection.certCheckSeconds=1',
+    '--set',
+    'injection.sidecar.image.tag=0.2.0',
+  ]);
   cluster.kubectl(['wait', '--for=condition=Established', 'crd/rerankerpools.reranker.dev', '--timeout=30s']);
   // The operator's environment is the chart's Deployment's, literal values only (downward-API ones are set below).
   const docs = loadAll(helm(['get', 'manifest', RELEASE, '-n', SYSTEM])) as any[];
   const deployment = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith('-operator'));
-  chartEnv = Object.fromEntries(deployment.spec.template.spec.containers[0].env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  chartEnv = Object.fromEntries(
+    deployment.spec.template.spec.containers[0].env
+      .filter((e: any) => e.value !== undefined)
+      .map((e: any) => [e.name, e.value]),
+  );
   cluster.apply([
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'search-api', namespace: APP } },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'unrelated', namespace: APP }, data: { a: 'b' } },
@@ -112,7 +147,16 @@ before(async () => {
       apiVersion: 'reranker.dev/v1alpha1',
       kind: 'RerankerPool',
       metadata: { name: 'search', namespace: APP },
-      spec: { backends: [{ name: 'cohere', apiBase: 'https://api.cohere.com', apiFormat: 'cohere', apiKeySecretRef: { name: 'cohere', key: 'api-key' } }] },
+      spec: {
+        backends: [
+          {
+            name: 'cohere',
+            apiBase: 'https://api.cohere.com',
+            apiFormat: 'cohere',
+            apiKeySecretRef: { name: 'cohere', key: 'api-key' },
+          },
+        ],
+      },
     },
   ]);
   operator = startOperator('operator-0');
@@ -132,7 +176,11 @@ describe('sidecar injection', () => {
     await eventually(() => caBundle() === data['ca.crt'], 10_000, 'the caBundle to be the CA');
     const hook = cluster.getJson(['mutatingwebhookconfiguration', WEBHOOK_CONFIG]).webhooks[0];
     assert.equal(hook.clientConfig.url, `https://${ips[0]}:${webhookPort}/mutate-pods`);
-    await eventually(() => operator.lines().some((l) => l.msg === 'injection webhook serving'), 10_000, 'the webhook to serve');
+    await eventually(
+      () => operator.lines().some((l) => l.msg === 'injection webhook serving'),
+      10_000,
+      'the webhook to serve',
+    );
   });
 
   test('one label: a plain Deployment rolls out pods stored with the sidecar, its env, probes and security context', async (t) => {
@@ -147,22 +195,44 @@ describe('sidecar injection', () => {
         selector: { matchLabels: { app: 'search-api' } },
         template: {
           metadata: { labels: { app: 'search-api' }, annotations: { 'reranker.dev/sidecar-memory-limit': '384Mi' } },
-          spec: { serviceAccountName: 'search-api', containers: [{ name: 'app', image: 'example/search-api:1', ports: [{ containerPort: 8080 }] }] },
+          spec: {
+            serviceAccountName: 'search-api',
+            containers: [{ name: 'app', image: 'example/search-api:1', ports: [{ containerPort: 8080 }] }],
+          },
         },
       },
     });
-    const plain = await eventually(() => {
-      const items = cluster.getJson(['pods', '-n', APP, '-l', 'app=search-api']).items;
-      return items.length === 2 && items;
-    }, 30_000, 'the ReplicaSet to create 2 plain pods');
+    const plain = await eventually(
+      () => {
+        const items = cluster.getJson(['pods', '-n', APP, '-l', 'app=search-api']).items;
+        return items.length === 2 && items;
+      },
+      30_000,
+      'the ReplicaSet to create 2 plain pods',
+    );
     assert.ok(plain.every((p: any) => p.spec.initContainers === undefined));
     // The one step: the pool label on the pod template.
     const started = Date.now();
-    cluster.kubectl(['patch', 'deployment', 'search-api', '-n', APP, '--type=merge', '-p', JSON.stringify({ spec: { template: { metadata: { labels: { 'reranker.dev/pool': 'search' } } } } })]);
-    const pods = await eventually(() => {
-      const items = cluster.getJson(['pods', '-n', APP, '-l', 'app=search-api']).items;
-      return items.length === 2 && items.every((p: any) => p.metadata.labels['reranker.dev/pool'] === 'search') && items;
-    }, 30_000, 'the rollout to replace both pods');
+    cluster.kubectl([
+      'patch',
+      'deployment',
+      'search-api',
+      '-n',
+      APP,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { template: { metadata: { labels: { 'reranker.dev/pool': 'search' } } } } }),
+    ]);
+    const pods = await eventually(
+      () => {
+        const items = cluster.getJson(['pods', '-n', APP, '-l', 'app=search-api']).items;
+        return (
+          items.length === 2 && items.every((p: any) => p.metadata.labels['reranker.dev/pool'] === 'search') && items
+        );
+      },
+      30_000,
+      'the rollout to replace both pods',
+    );
     t.diagnostic(`2 injected pods stored ${Date.now() - started} ms after the label was added`);
     for (const p of pods) {
       const [sidecar, ...rest] = p.spec.initContainers;
@@ -176,33 +246,47 @@ describe('sidecar injection', () => {
       assert.deepEqual(env.POD_NAMESPACE, { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } });
       // The image's launcher sizes the heap from the memory limit; heap flags here would override it.
       assert.equal(env.NODE_OPTIONS, undefined);
-      assert.deepEqual(env.RERANKER_KEY_COHERE__API_KEY, { secretKeyRef: { name: 'cohere', key: 'api-key', optional: true } });
+      assert.deepEqual(env.RERANKER_KEY_COHERE__API_KEY, {
+        secretKeyRef: { name: 'cohere', key: 'api-key', optional: true },
+      });
       assert.equal(sidecar.readinessProbe.httpGet.path, '/ready');
       assert.equal(sidecar.livenessProbe.httpGet.path, '/health');
       assert.equal(sidecar.ports[0].containerPort, 8000);
       assert.deepEqual(sidecar.resources, { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '384Mi' } });
       const sc = sidecar.securityContext;
-      assert.deepEqual([sc.runAsNonRoot, sc.readOnlyRootFilesystem, sc.allowPrivilegeEscalation, sc.capabilities.drop], [true, true, false, ['ALL']]);
+      assert.deepEqual(
+        [sc.runAsNonRoot, sc.readOnlyRootFilesystem, sc.allowPrivilegeEscalation, sc.capabilities.drop],
+        [true, true, false, ['ALL']],
+      );
       assert.equal(p.metadata.annotations['reranker.dev/injected-version'], '0.2.0');
       assert.equal(p.metadata.labels['reranker.dev/sidecar'], 'true');
       assert.equal(p.spec.containers.length, 1, 'the app container is untouched');
     }
   });
 
-  test('the operator grants the pods\' service account its pool\'s ConfigMap, list/watch on EndpointSlices, and nothing else (kubectl auth can-i)', async () => {
-    await eventually(() => {
-      try {
-        return cluster.getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP]).subjects?.some((s: any) => s.name === 'search-api');
-      } catch {
-        return false;
-      }
-    }, 15_000, 'the RoleBinding to name search-api');
+  test("the operator grants the pods' service account its pool's ConfigMap, list/watch on EndpointSlices, and nothing else (kubectl auth can-i)", async () => {
+    await eventually(
+      () => {
+        try {
+          return cluster
+            .getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP])
+            .subjects?.some((s: any) => s.name === 'search-api');
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      'the RoleBinding to name search-api',
+    );
     const binding = cluster.getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP]);
     assert.equal(binding.metadata.ownerReferences[0].kind, 'RerankerPool');
     assert.ok(can('get', 'configmaps/search-reranker-config'));
     assert.ok(can('watch', 'configmaps/search-reranker-config'));
     assert.ok(can('list', 'configmaps/search-reranker-config'));
-    assert.ok(can('watch', 'configmaps/search-reranker-config-canary'), 'the canary plan: which sidecar runs the canary');
+    assert.ok(
+      can('watch', 'configmaps/search-reranker-config-canary'),
+      'the canary plan: which sidecar runs the canary',
+    );
     assert.ok(!can('update', 'configmaps/search-reranker-config-canary'));
     assert.ok(!can('get', 'configmaps/unrelated'));
     assert.ok(!can('list', 'configmaps'));
@@ -214,13 +298,24 @@ describe('sidecar injection', () => {
     assert.ok(can('watch', 'endpointslices.discovery.k8s.io'));
     assert.ok(!can('create', 'endpointslices.discovery.k8s.io'));
     assert.ok(!can('list', 'pods'));
-    assert.ok(!can('get', 'configmaps/search-reranker-config', `system:serviceaccount:${APP}:default`), 'no other account');
+    assert.ok(
+      !can('get', 'configmaps/search-reranker-config', `system:serviceaccount:${APP}:default`),
+      'no other account',
+    );
   });
 
   test('the RoleBinding follows workloads: a new service account is added, and dropped when its last pod goes', async () => {
-    const subjects = () => cluster.getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP]).subjects.map((s: any) => s.name).sort().join(',');
+    const subjects = () =>
+      cluster
+        .getJson(['rolebinding', 'search-reranker-sidecar', '-n', APP])
+        .subjects.map((s: any) => s.name)
+        .sort()
+        .join(',');
     cluster.apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'batch', namespace: APP } });
-    kubectlWarnings(['create', '-f', '-'], pod('batch-1', { 'reranker.dev/pool': 'search' }, { serviceAccountName: 'batch' }));
+    kubectlWarnings(
+      ['create', '-f', '-'],
+      pod('batch-1', { 'reranker.dev/pool': 'search' }, { serviceAccountName: 'batch' }),
+    );
     await eventually(() => subjects() === 'batch,search-api', 10_000, 'batch to be bound');
     assert.ok(can('watch', 'configmaps/search-reranker-config', `system:serviceaccount:${APP}:batch`));
     cluster.kubectl(['delete', 'pod', 'batch-1', '-n', APP, '--grace-period=0', '--force']);
@@ -229,10 +324,14 @@ describe('sidecar injection', () => {
   });
 
   test('the pool status counts injected pods on the current version; kubectl get rrp -o wide shows it', async () => {
-    const status = await eventually(() => {
-      const s = cluster.getJson(['rrp', 'search', '-n', APP]).status?.injection;
-      return s?.pods === 2 && s;
-    }, 15_000, 'status.injection');
+    const status = await eventually(
+      () => {
+        const s = cluster.getJson(['rrp', 'search', '-n', APP]).status?.injection;
+        return s?.pods === 2 && s;
+      },
+      15_000,
+      'status.injection',
+    );
     assert.deepEqual(status, { pods: 2, current: 2, version: '0.2.0', summary: '2/2', outdated: [] });
     const wide = cluster.kubectl(['get', 'rrp', 'search', '-n', APP, '-o', 'wide']);
     assert.match(wide, /INJECTED\s+VERSION/);
@@ -248,11 +347,28 @@ describe('sidecar injection', () => {
   });
 
   const skipped: { name: string; pod: Record<string, unknown>; warning: RegExp; event?: string }[] = [
-    { name: 'opted out (reranker.dev/inject: "false")', pod: pod('opted-out', { 'reranker.dev/pool': 'search', 'reranker.dev/inject': 'false' }), warning: /not injected: reranker\.dev\/inject=false/ },
-    { name: 'its pool does not exist', pod: pod('no-pool', { 'reranker.dev/pool': 'missing' }), warning: /RerankerPool "missing" not found/, event: 'InjectionPoolNotFound' },
+    {
+      name: 'opted out (reranker.dev/inject: "false")',
+      pod: pod('opted-out', { 'reranker.dev/pool': 'search', 'reranker.dev/inject': 'false' }),
+      warning: /not injected: reranker\.dev\/inject=false/,
+    },
+    {
+      name: 'its pool does not exist',
+      pod: pod('no-pool', { 'reranker.dev/pool': 'missing' }),
+      warning: /RerankerPool "missing" not found/,
+      event: 'InjectionPoolNotFound',
+    },
     {
       name: 'it already has the sidecar',
-      pod: pod('hand-made', { 'reranker.dev/pool': 'search' }, { initContainers: [{ name: 'reranker-lb', image: 'ghcr.io/reranker-lb/sidecar:0.1.0', restartPolicy: 'Always' }] }),
+      pod: pod(
+        'hand-made',
+        { 'reranker.dev/pool': 'search' },
+        {
+          initContainers: [
+            { name: 'reranker-lb', image: 'ghcr.io/reranker-lb/sidecar:0.1.0', restartPolicy: 'Always' },
+          ],
+        },
+      ),
       warning: /already has a container named reranker-lb/,
       event: 'InjectionAlreadyInjected',
     },
@@ -264,10 +380,20 @@ describe('sidecar injection', () => {
       assert.match(warnings, /Warning: reranker-lb: /);
       assert.match(warnings, c.warning);
       const stored = cluster.getJson(['pod', (c.pod as any).metadata.name, '-n', APP]);
-      assert.deepEqual(stored.spec.initContainers?.map((x: any) => x.name), spec.initContainers?.map((x: any) => x.name));
+      assert.deepEqual(
+        stored.spec.initContainers?.map((x: any) => x.name),
+        spec.initContainers?.map((x: any) => x.name),
+      );
       assert.equal(stored.metadata.annotations?.['reranker.dev/injected-version'], undefined);
       if (c.event !== undefined) {
-        await eventually(() => cluster.getJson(['events', '-n', APP]).items.some((e: any) => e.reason === c.event && e.involvedObject.name === (c.pod as any).metadata.name), 5000, `Event ${c.event}`);
+        await eventually(
+          () =>
+            cluster
+              .getJson(['events', '-n', APP])
+              .items.some((e: any) => e.reason === c.event && e.involvedObject.name === (c.pod as any).metadata.name),
+          5000,
+          `Event ${c.event}`,
+        );
       }
     });
   }
@@ -276,15 +402,26 @@ describe('sidecar injection', () => {
     const data = secretData()!;
     await operator.stop();
     operator = startOperator('operator-1', { SIDECAR_IMAGE: 'ghcr.io/reranker-lb/sidecar:0.3.0' });
-    await eventually(() => operator.lines().some((l) => l.msg === 'injection webhook serving'), 20_000, 'the webhook to serve again');
+    await eventually(
+      () => operator.lines().some((l) => l.msg === 'injection webhook serving'),
+      20_000,
+      'the webhook to serve again',
+    );
     assert.ok(!operator.lines().some((l) => l.msg === 'webhook certificate issued'), 'no new certificate');
     assert.deepEqual(secretData(), data);
     kubectlWarnings(['create', '-f', '-'], pod('after-upgrade', { 'reranker.dev/pool': 'search' }));
-    assert.equal(cluster.getJson(['pod', 'after-upgrade', '-n', APP]).metadata.annotations['reranker.dev/injected-version'], '0.3.0');
-    const status = await eventually(() => {
-      const s = cluster.getJson(['rrp', 'search', '-n', APP]).status?.injection;
-      return s?.version === '0.3.0' && s.pods === 4 && s;
-    }, 15_000, 'status.injection at 0.3.0');
+    assert.equal(
+      cluster.getJson(['pod', 'after-upgrade', '-n', APP]).metadata.annotations['reranker.dev/injected-version'],
+      '0.3.0',
+    );
+    const status = await eventually(
+      () => {
+        const s = cluster.getJson(['rrp', 'search', '-n', APP]).status?.injection;
+        return s?.version === '0.3.0' && s.pods === 4 && s;
+      },
+      15_000,
+      'status.injection at 0.3.0',
+    );
     assert.equal(status.summary, '1/4');
     assert.equal(status.outdated.length, 3);
     assert.ok(status.outdated.every((o: string) => o.endsWith('(0.2.0)')));
@@ -294,21 +431,32 @@ describe('sidecar injection', () => {
   test('a deleted Secret is re-created with a new CA and the caBundle follows; injection keeps working', async () => {
     const old = secretData()!;
     cluster.kubectl(['delete', 'secret', SECRET, '-n', SYSTEM]);
-    const fresh = await eventually(() => {
-      const d = secretData();
-      return d !== undefined && d['ca.crt'] !== old['ca.crt'] && d;
-    }, 15_000, 'a new Secret');
+    const fresh = await eventually(
+      () => {
+        const d = secretData();
+        return d !== undefined && d['ca.crt'] !== old['ca.crt'] && d;
+      },
+      15_000,
+      'a new Secret',
+    );
     // The old CA stays in the bundle until the operator serves from the new one (rotation.ts): about 10 s here.
     await eventually(() => caBundle() === fresh['ca.crt'], 30_000, 'the caBundle to follow');
-    await eventually(() => {
-      kubectlWarnings(['create', '-f', '-'], pod(`after-rotation-${Date.now()}`, { 'reranker.dev/pool': 'search', rotation: 'yes' }));
-      return true;
-    }, 10_000, 'a pod to be admitted through the new certificate');
+    await eventually(
+      () => {
+        kubectlWarnings(
+          ['create', '-f', '-'],
+          pod(`after-rotation-${Date.now()}`, { 'reranker.dev/pool': 'search', rotation: 'yes' }),
+        );
+        return true;
+      },
+      10_000,
+      'a pod to be admitted through the new certificate',
+    );
     const injected = cluster.getJson(['pods', '-n', APP, '-l', 'rotation=yes']).items;
     assert.ok(injected.length >= 1 && injected.every((p: any) => p.spec.initContainers?.[0]?.name === 'reranker-lb'));
   });
 
-  test('the operator\'s own RBAC: the certificate Secret and its webhook by name only', () => {
+  test("the operator's own RBAC: the certificate Secret and its webhook by name only", () => {
     const op = OPERATOR_SA.name;
     const yes = (args: string[]) => {
       try {
@@ -330,19 +478,39 @@ describe('sidecar injection', () => {
 });
 
 describe('chart variants', () => {
-  test('helm lint passes with the operator\'s CA, with cert-manager, and without injection', () => {
-    for (const set of [[], ['--set', 'certManager.enabled=true'], ['--set', 'certManager.enabled=true', '--set', 'certManager.issuerRef.name=ca', '--set', 'certManager.issuerRef.kind=ClusterIssuer'], ['--set', 'injection.enabled=false']]) {
+  test("helm lint passes with the operator's CA, with cert-manager, and without injection", () => {
+    for (const set of [
+      [],
+      ['--set', 'certManager.enabled=true'],
+      [
+        '--set',
+        'certManager.enabled=true',
+        '--set',
+        'certManager.issuerRef.name=ca',
+        '--set',
+        'certManager.issuerRef.kind=ClusterIssuer',
+      ],
+      ['--set', 'injection.enabled=false'],
+    ]) {
       assert.match(helm(['lint', '--strict', CHART, ...set]), /0 chart\(s\) failed/);
     }
   });
 
   test('cert-manager mode renders a Certificate, a self-signed Issuer and the CA-injector annotation; the operator only reads the Secret', () => {
-    const docs = loadAll(helm(['template', RELEASE, CHART, '-n', SYSTEM, '--set', 'certManager.enabled=true'])) as any[];
+    const docs = loadAll(
+      helm(['template', RELEASE, CHART, '-n', SYSTEM, '--set', 'certManager.enabled=true']),
+    ) as any[];
     const kinds = docs.filter(Boolean).map((d) => d.kind);
     assert.ok(kinds.includes('Certificate') && kinds.includes('Issuer'));
-    assert.ok(!kinds.includes('ClusterRole'), 'no rights on the webhook configuration: the CA injector owns the caBundle');
+    assert.ok(
+      !kinds.includes('ClusterRole'),
+      'no rights on the webhook configuration: the CA injector owns the caBundle',
+    );
     const hook = docs.find((d) => d?.kind === 'MutatingWebhookConfiguration');
-    assert.equal(hook.metadata.annotations['cert-manager.io/inject-ca-from'], `${SYSTEM}/${RELEASE}-reranker-lb-webhook`);
+    assert.equal(
+      hook.metadata.annotations['cert-manager.io/inject-ca-from'],
+      `${SYSTEM}/${RELEASE}-reranker-lb-webhook`,
+    );
     assert.equal(hook.webhooks[0].clientConfig.service.name, `${RELEASE}-reranker-lb-webhook`);
     const cert = docs.find((d) => d?.kind === 'Certificate');
     assert.equal(cert.spec.secretName, SECRET);
@@ -352,7 +520,9 @@ describe('chart variants', () => {
     assert.deepEqual(tls.rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: [SECRET], verbs: ['get'] }]);
     // Everything but the cert-manager objects is accepted by the API server (another release, so all are new).
     cluster.kubectl(['create', 'namespace', 'rrlb-inj-cm']);
-    const other = loadAll(helm(['template', 'cm', CHART, '-n', 'rrlb-inj-cm', '--set', 'certManager.enabled=true'])) as any[];
+    const other = loadAll(
+      helm(['template', 'cm', CHART, '-n', 'rrlb-inj-cm', '--set', 'certManager.enabled=true']),
+    ) as any[];
     const rest = other.filter((d) => d && !['Certificate', 'Issuer', 'CustomResourceDefinition'].includes(d.kind));
     const path = join(scratch, 'cert-manager.json');
     writeFileSync(path, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rest }));

@@ -23,12 +23,16 @@ before(async () => {
       return;
     }
     if (url.pathname.endsWith('/throttled')) {
-      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' }).end(JSON.stringify({ kind: 'Status', reason: 'TooManyRequests', message: 'too many requests' }));
+      res
+        .writeHead(429, { 'content-type': 'application/json', 'retry-after': '3' })
+        .end(JSON.stringify({ kind: 'Status', reason: 'TooManyRequests', message: 'too many requests' }));
       return;
     }
     if (url.pathname.endsWith('/hang')) return; // never answers
     if (url.pathname.endsWith('/missing')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'gone' }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', reason: 'NotFound', message: 'gone' }));
       return;
     }
     if (url.searchParams.get('watch') === 'true') {
@@ -37,7 +41,9 @@ before(async () => {
       return;
     }
     time.advance(250); // the "apiserver" takes a quarter of a second
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ metadata: { name: 'a', resourceVersion: '1' }, items: [] }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ metadata: { name: 'a', resourceVersion: '1' }, items: [] }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -50,7 +56,10 @@ after(async () => {
 
 function client(server: string) {
   const seen: ApiRequest[] = [];
-  const api = new KubeApi({ server, dispatcher: agent, authorization: () => undefined }, { clock: time.clock, observer: { onRequest: (r) => seen.push(r) } });
+  const api = new KubeApi(
+    { server, dispatcher: agent, authorization: () => undefined },
+    { clock: time.clock, observer: { onRequest: (r) => seen.push(r) } },
+  );
   return { api, seen };
 }
 
@@ -59,7 +68,10 @@ test('each request is reported once: verb, plural, status code and seconds', asy
   await api.apply('/api/v1/namespaces/ns/configmaps/a', { metadata: { name: 'a' } }, 'test');
   await api.list('/apis/reranker.dev/v1alpha1/rerankerpools');
   assert.equal(await api.get('/api/v1/namespaces/ns/configmaps/missing'), undefined);
-  await assert.rejects(api.mergePatch('/apis/reranker.dev/v1alpha1/namespaces/ns/rerankerpools/missing', {}), KubeApiError);
+  await assert.rejects(
+    api.mergePatch('/apis/reranker.dev/v1alpha1/namespaces/ns/rerankerpools/missing', {}),
+    KubeApiError,
+  );
   assert.deepEqual(seen, [
     { verb: 'apply', resource: 'configmaps', code: '200', seconds: 0.25 },
     { verb: 'list', resource: 'rerankerpools', code: '200', seconds: 0.25 },
@@ -86,10 +98,13 @@ test('a request with no response counts as "error"', async () => {
   await assert.rejects(async () => {
     for await (const _ of api.watch('/api/v1/pods', {}, AbortSignal.timeout(5000)));
   });
-  assert.deepEqual(seen.map((r) => `${r.verb} ${r.resource} ${r.code}`), ['create events error', 'watch pods error']);
+  assert.deepEqual(
+    seen.map((r) => `${r.verb} ${r.resource} ${r.code}`),
+    ['create events error', 'watch pods error'],
+  );
 });
 
-test('a non-JSON error body (a proxy\'s HTML page) is a KubeApiError with the status, described, never quoted', async () => {
+test("a non-JSON error body (a proxy's HTML page) is a KubeApiError with the status, described, never quoted", async () => {
   const { api } = client(base);
   const error = await api.request('GET', '/api/v1/namespaces/ns/configmaps/html').catch((e: unknown) => e);
   assert.ok(error instanceof KubeApiError);
@@ -119,5 +134,9 @@ test('a bound client aborts its calls in flight when its lifetime ends, and refu
   setImmediate(() => life.abort(new Error('term over')));
   await assert.rejects(pending, /term over/);
   await assert.rejects(bound.get('/api/v1/namespaces/ns/configmaps/a'), /term over/);
-  assert.equal(((await api.get<{ metadata: { name: string } }>('/api/v1/namespaces/ns/configmaps/a')))?.metadata.name, 'a', 'the unbound client still works');
+  assert.equal(
+    (await api.get<{ metadata: { name: string } }>('/api/v1/namespaces/ns/configmaps/a'))?.metadata.name,
+    'a',
+    'the unbound client still works',
+  );
 });

@@ -93,7 +93,11 @@ export class KubeApi {
    * deadline): when it aborts, calls in flight are cancelled and new ones fail at once.
    */
   bound(signal: AbortSignal): KubeApi {
-    return new KubeApi(this.connection, { observer: this.#observer, clock: this.#clock, signal: this.#signal === undefined ? signal : AbortSignal.any([this.#signal, signal]) });
+    return new KubeApi(this.connection, {
+      observer: this.#observer,
+      clock: this.#clock,
+      signal: this.#signal === undefined ? signal : AbortSignal.any([this.#signal, signal]),
+    });
   }
 
   /** The signal one call runs under: this client's lifetime, the caller's, and a transport timeout. */
@@ -115,12 +119,22 @@ export class KubeApi {
   }
 
   /** Reports one request to the observer, if any. */
-  #observe(method: HttpMethod, path: string, code: string, seconds: number | undefined, options: { contentType?: string; watch?: boolean } = {}): void {
+  #observe(
+    method: HttpMethod,
+    path: string,
+    code: string,
+    seconds: number | undefined,
+    options: { contentType?: string; watch?: boolean } = {},
+  ): void {
     if (this.#observer === undefined) return;
     this.#observer.onRequest({ ...describeRequest(method, path, options), code, seconds });
   }
 
-  async request<T>(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions = {}): Promise<T> {
+  async request<T>(
+    method: HttpMethod,
+    path: string,
+    options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions = {},
+  ): Promise<T> {
     let res = await this.#send(method, path, options);
     // Expired exec-plugin credentials: run the plugin again and retry once (as client-go does).
     if (res.status === 401 && this.connection.refresh?.() === true) res = await this.#send(method, path, options);
@@ -129,12 +143,20 @@ export class KubeApi {
     try {
       return JSON.parse(res.text) as T;
     } catch {
-      throw new KubeApiError(res.status, `${method} ${path}: the response is not JSON (${res.contentType || 'no content-type'}, ${res.text.length} bytes)`, 'InvalidResponse');
+      throw new KubeApiError(
+        res.status,
+        `${method} ${path}: the response is not JSON (${res.contentType || 'no content-type'}, ${res.text.length} bytes)`,
+        'InvalidResponse',
+      );
     }
   }
 
   /** One call and its whole response body, timed for the observer (a call with no response counts as "error"). */
-  async #send(method: HttpMethod, path: string, options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions): Promise<Sent> {
+  async #send(
+    method: HttpMethod,
+    path: string,
+    options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions,
+  ): Promise<Sent> {
     const signal = this.#signalOf(options, true);
     signal.throwIfAborted();
     const { url, headers, dispatcher } = await this.#prepare(path, options.query);
@@ -150,17 +172,35 @@ export class KubeApi {
         signal,
       });
       code = String(res.status);
-      return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', retryAfter: res.headers.get('retry-after'), text: await res.text() };
+      return {
+        status: res.status,
+        statusText: res.statusText,
+        contentType: res.headers.get('content-type') ?? '',
+        retryAfter: res.headers.get('retry-after'),
+        text: await res.text(),
+      };
     } finally {
       this.#observe(method, path, code, (this.#clock.now() - started) / 1000, { contentType: headers['content-type'] });
     }
   }
 
   /** One list call (one page when `query.limit` is set: the result's `continue` asks for the next). */
-  async list<T extends KubeObject>(path: string, query: Record<string, string | undefined> = {}, options: CallOptions = {}): Promise<ObjectList<T>> {
-    const out = await this.request<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>('GET', path, { query, ...options });
+  async list<T extends KubeObject>(
+    path: string,
+    query: Record<string, string | undefined> = {},
+    options: CallOptions = {},
+  ): Promise<ObjectList<T>> {
+    const out = await this.request<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>(
+      'GET',
+      path,
+      { query, ...options },
+    );
     const token = out?.metadata?.continue;
-    return { items: out?.items ?? [], resourceVersion: out?.metadata?.resourceVersion ?? '', continue: token === undefined || token === '' ? undefined : token };
+    return {
+      items: out?.items ?? [],
+      resourceVersion: out?.metadata?.resourceVersion ?? '',
+      continue: token === undefined || token === '' ? undefined : token,
+    };
   }
 
   /**
@@ -169,7 +209,11 @@ export class KubeApi {
    * the apiserver's one-minute bookmarks), there is no client-side timer: the server's
    * `timeoutSeconds` ends a watch, and the caller's `signal` (its watchdog) aborts one.
    */
-  async *watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+  async *watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent> {
     const bound = this.#signalOf({ signal }, false);
     const { url, headers, dispatcher } = await this.#prepare(path, { ...query, watch: 'true' });
     let res: Awaited<ReturnType<typeof fetch>>;
@@ -184,7 +228,13 @@ export class KubeApi {
     if (res.status !== 200 || res.body === null) {
       if (res.status === 401) this.connection.refresh?.();
       const text = await res.text().catch(() => '');
-      throw errorOf(`watch ${path}`, { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', retryAfter: res.headers.get('retry-after'), text });
+      throw errorOf(`watch ${path}`, {
+        status: res.status,
+        statusText: res.statusText,
+        contentType: res.headers.get('content-type') ?? '',
+        retryAfter: res.headers.get('retry-after'),
+        text,
+      });
     }
     yield* readWatchLines(res.body, MAX_WATCH_LINE_BYTES);
   }
@@ -201,7 +251,12 @@ export class KubeApi {
 
   /** Server-side apply: this manager owns the fields it sends. */
   apply<T>(path: string, object: unknown, fieldManager: string, options: CallOptions = {}): Promise<T> {
-    return this.request<T>('PATCH', path, { body: object, contentType: 'application/apply-patch+yaml', query: { fieldManager, force: 'true' }, ...options });
+    return this.request<T>('PATCH', path, {
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager, force: 'true' },
+      ...options,
+    });
   }
 
   mergePatch<T>(path: string, patch: unknown, options: CallOptions = {}): Promise<T> {
@@ -223,16 +278,28 @@ function errorOf(what: string, res: Sent): KubeApiError {
   }
   const header = res.retryAfter === null ? undefined : Number(res.retryAfter);
   const detail = status?.details?.retryAfterSeconds;
-  const retryAfter = header !== undefined && Number.isFinite(header) && header >= 0 ? header : typeof detail === 'number' ? detail : undefined;
+  const retryAfter =
+    header !== undefined && Number.isFinite(header) && header >= 0
+      ? header
+      : typeof detail === 'number'
+        ? detail
+        : undefined;
   const message =
     typeof status?.message === 'string'
       ? status.message
       : `${res.status} ${res.statusText}${res.text === '' ? '' : ` (a ${res.contentType || 'non-JSON'} body of ${res.text.length} bytes)`}`;
-  return new KubeApiError(res.status, `${what}: ${message}`, typeof status?.reason === 'string' ? status.reason : undefined, retryAfter);
+  return new KubeApiError(
+    res.status,
+    `${what}: ${message}`,
+    typeof status?.reason === 'string' ? status.reason : undefined,
+    retryAfter,
+  );
 }
 
 export function keyOf(object: KubeObject): string {
-  return object.metadata.namespace === undefined ? object.metadata.name : `${object.metadata.namespace}/${object.metadata.name}`;
+  return object.metadata.namespace === undefined
+    ? object.metadata.name
+    : `${object.metadata.namespace}/${object.metadata.name}`;
 }
 
 /** Loads $KUBECONFIG (or ~/.kube/config), else the in-cluster service account. */

@@ -21,7 +21,10 @@ type ListStep = { items: KubeObject[]; rv: string; continue?: string } | Error;
  * throws; a watch yields events then ends, hangs until aborted, or throws. Queries are recorded.
  */
 function scriptedApi(lists: ListStep[], watches: WatchStep[]) {
-  const calls = { lists: [] as Record<string, string | undefined>[], watches: [] as Record<string, string | undefined>[] };
+  const calls = {
+    lists: [] as Record<string, string | undefined>[],
+    watches: [] as Record<string, string | undefined>[],
+  };
   const api: ListWatchApi = {
     async list<T extends KubeObject>(_path: string, query: Record<string, string | undefined>): Promise<ObjectList<T>> {
       calls.lists.push(query);
@@ -31,10 +34,12 @@ function scriptedApi(lists: ListStep[], watches: WatchStep[]) {
     },
     async *watch(_path, query, signal) {
       calls.watches.push(query);
-      const step = watches.length > 1 ? watches.shift()! : watches[0] ?? 'hang';
+      const step = watches.length > 1 ? watches.shift()! : (watches[0] ?? 'hang');
       if (step instanceof Error) throw step;
       if (step === 'hang') {
-        await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        await new Promise((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        );
         return;
       }
       yield* step;
@@ -66,15 +71,31 @@ function informer(api: ListWatchApi, time = manualTime(), options: { watchTimeou
 }
 
 test('the first list comes from the watch cache; a watch the server ends resumes from the last resourceVersion, without a list', async () => {
-  const { api, calls } = scriptedApi([{ items: [cm('a', '1')], rv: '5' }], [[{ type: 'BOOKMARK', object: { metadata: { resourceVersion: '7' } } }], [{ type: 'MODIFIED', object: cm('a', '9') }], 'hang']);
+  const { api, calls } = scriptedApi(
+    [{ items: [cm('a', '1')], rv: '5' }],
+    [
+      [{ type: 'BOOKMARK', object: { metadata: { resourceVersion: '7' } } }],
+      [{ type: 'MODIFIED', object: cm('a', '9') }],
+      'hang',
+    ],
+  );
   const { inf, restarts, time } = informer(api);
   inf.start();
   await flush();
   time.advance(2000); // the first two watches "lasted" long enough to be healthy ends
   await flush();
   inf.stop();
-  assert.deepEqual(calls.lists, [{ resourceVersion: '0', limit: '500', labelSelector: undefined, fieldSelector: undefined }]);
-  assert.deepEqual(calls.watches.map((q) => [q.resourceVersion, q.allowWatchBookmarks]), [['5', 'true'], ['7', 'true'], ['9', 'true']]);
+  assert.deepEqual(calls.lists, [
+    { resourceVersion: '0', limit: '500', labelSelector: undefined, fieldSelector: undefined },
+  ]);
+  assert.deepEqual(
+    calls.watches.map((q) => [q.resourceVersion, q.allowWatchBookmarks]),
+    [
+      ['5', 'true'],
+      ['7', 'true'],
+      ['9', 'true'],
+    ],
+  );
   assert.equal(Number(calls.watches[0]!.timeoutSeconds), 450, 'the server-side timeout is jittered in 300-600 s');
   assert.deepEqual(restarts, []);
   assert.equal(inf.store.get('ns/a')?.metadata.resourceVersion, '9');
@@ -83,8 +104,22 @@ test('the first list comes from the watch cache; a watch the server ends resumes
 test('410 Gone in a watch: a list from the watch cache at the last RV; if that RV is expired too, a consistent list in pages', async () => {
   const gone = new KubeApiError(410, 'too old resource version', 'Expired');
   const { api, calls } = scriptedApi(
-    [{ items: [cm('a', '1')], rv: '5' }, gone, { items: [cm('a', '2')], rv: '60', continue: 'page2' }, { items: [cm('b', '1')], rv: '60' }],
-    [[{ type: 'ADDED', object: cm('c', '6') }, { type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 6 (50)' } }], 'hang'],
+    [
+      { items: [cm('a', '1')], rv: '5' },
+      gone,
+      { items: [cm('a', '2')], rv: '60', continue: 'page2' },
+      { items: [cm('b', '1')], rv: '60' },
+    ],
+    [
+      [
+        { type: 'ADDED', object: cm('c', '6') },
+        {
+          type: 'ERROR',
+          object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 6 (50)' },
+        },
+      ],
+      'hang',
+    ],
   );
   const { inf, restarts, events, time } = informer(api);
   inf.start();
@@ -92,14 +127,23 @@ test('410 Gone in a watch: a list from the watch cache at the last RV; if that R
   time.advance(1200); // one backoff: 800 ms x (1 + 0.5)
   await flush();
   inf.stop();
-  const asked = calls.lists.map(({ resourceVersion, resourceVersionMatch, limit, continue: token }) => ({ resourceVersion, resourceVersionMatch, limit, continue: token }));
+  const asked = calls.lists.map(({ resourceVersion, resourceVersionMatch, limit, continue: token }) => ({
+    resourceVersion,
+    resourceVersionMatch,
+    limit,
+    continue: token,
+  }));
   assert.deepEqual(asked, [
     { resourceVersion: '0', resourceVersionMatch: undefined, limit: '500', continue: undefined },
     { resourceVersion: '6', resourceVersionMatch: 'NotOlderThan', limit: undefined, continue: undefined },
     { resourceVersion: undefined, resourceVersionMatch: undefined, limit: '500', continue: undefined },
     { resourceVersion: undefined, resourceVersionMatch: undefined, limit: '500', continue: 'page2' },
   ]);
-  assert.deepEqual(restarts, ['watch /api/v1/configmaps: too old resource version: 6 (50)'], 'only the watch failure counts; the fallback is no failure');
+  assert.deepEqual(
+    restarts,
+    ['watch /api/v1/configmaps: too old resource version: 6 (50)'],
+    'only the watch failure counts; the fallback is no failure',
+  );
   assert.deepEqual(events, ['added a@1', 'added c@6', 'updated a@2', 'added b@1', 'deleted c@6']);
   assert.equal(calls.watches.at(-1)!.resourceVersion, '60');
 });
@@ -119,14 +163,22 @@ test('watches that close at once back off exponentially: a bounded number of cal
   inf.stop();
   // 1.2, 2.4, 4.8, 9.6, 19.2, 38.4 s (x1.5 jitter): 6 more watches in a minute, not thousands.
   assert.ok(calls.watches.length <= 8, `${calls.watches.length} watches in 60 s`);
-  assert.equal(calls.lists.length, calls.watches.length, 'each instant close lists again (from the cache) before the next watch');
+  assert.equal(
+    calls.lists.length,
+    calls.watches.length,
+    'each instant close lists again (from the cache) before the next watch',
+  );
   assert.ok(calls.lists.slice(1).every((q) => q.resourceVersion === '5' && q.resourceVersionMatch === 'NotOlderThan'));
-  for (let i = 2; i < at.length; i++) assert.ok(at[i]! - at[i - 1]! > at[i - 1]! - at[i - 2]!, `growing gaps: ${at.join(', ')}`);
+  for (let i = 2; i < at.length; i++)
+    assert.ok(at[i]! - at[i - 1]! > at[i - 1]! - at[i - 2]!, `growing gaps: ${at.join(', ')}`);
   assert.equal(restarts.length, calls.watches.length);
 });
 
 test('a 429 with Retry-After waits that long before it watches again', async () => {
-  const { api, calls } = scriptedApi([{ items: [], rv: '5' }], [new KubeApiError(429, 'slow down', 'TooManyRequests', 10), 'hang']);
+  const { api, calls } = scriptedApi(
+    [{ items: [], rv: '5' }],
+    [new KubeApiError(429, 'slow down', 'TooManyRequests', 10), 'hang'],
+  );
   const { inf, time } = informer(api);
   inf.start();
   await flush();
@@ -140,7 +192,7 @@ test('a 429 with Retry-After waits that long before it watches again', async () 
   assert.equal(calls.lists.length, 1, 'no list: the RV we hold is still good');
 });
 
-test('a quiet watch is not restarted before the server\'s own timeout + 30 s; a dead one is, then', async () => {
+test("a quiet watch is not restarted before the server's own timeout + 30 s; a dead one is, then", async () => {
   // kube-apiserver 1.34 sent the first bookmark on a quiet watch after 120 s: no client timer
   // may be shorter than the watch's server-side timeout.
   const time = manualTime();
@@ -167,7 +219,10 @@ test('a quiet watch is not restarted before the server\'s own timeout + 30 s; a 
 test('a re-list after a failure reports what changed meanwhile: updates, additions and deletions; nothing for the unchanged', async () => {
   const time = manualTime();
   const { api, calls } = scriptedApi(
-    [{ items: [cm('a', '1'), cm('b', '1'), cm('c', '1')], rv: '3' }, { items: [cm('a', '1'), cm('b', '2'), cm('d', '1')], rv: '9' }],
+    [
+      { items: [cm('a', '1'), cm('b', '1'), cm('c', '1')], rv: '3' },
+      { items: [cm('a', '1'), cm('b', '2'), cm('d', '1')], rv: '9' },
+    ],
     [new KubeApiError(500, 'internal error', 'InternalError'), 'hang'],
   );
   const { inf, events } = informer(api, time);
@@ -206,10 +261,16 @@ test('watch lines split across chunks parse into events; an over-long line fails
     for (const p of parts) yield enc.encode(p);
   }
   const events = [];
-  for await (const e of readWatchLines(chunks(['{"type":"ADDED","obj', 'ect":{"a":1}}\n{"type":"BOOK', 'MARK","object":{}}\n']), 1024)) events.push(e);
-  assert.deepEqual(events, [{ type: 'ADDED', object: { a: 1 } }, { type: 'BOOKMARK', object: {} }]);
+  for await (const e of readWatchLines(
+    chunks(['{"type":"ADDED","obj', 'ect":{"a":1}}\n{"type":"BOOK', 'MARK","object":{}}\n']),
+    1024,
+  ))
+    events.push(e);
+  assert.deepEqual(events, [
+    { type: 'ADDED', object: { a: 1 } },
+    { type: 'BOOKMARK', object: {} },
+  ]);
   await assert.rejects(async () => {
     for await (const _ of readWatchLines(chunks(['{"type":"ADDED",', '"object":"' + 'x'.repeat(2000)]), 1024)) void _;
   }, /longer than 1024 bytes/);
 });
-

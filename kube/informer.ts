@@ -22,11 +22,26 @@ import type { Logger } from 'pino';
 import type { Clock, Random, Timers } from '../common/clock.ts';
 import { KubeApiError, keyOf, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
 import { listPages } from './list-pages.ts';
-import { DEFAULT_TUNING, INITIAL_STATE, afterList, afterListFailure, afterWatch, listQuery, type BackoffTuning, type ReflectorState, type Step, type WatchEnd } from './reflector-plan.ts';
+import {
+  DEFAULT_TUNING,
+  INITIAL_STATE,
+  afterList,
+  afterListFailure,
+  afterWatch,
+  listQuery,
+  type BackoffTuning,
+  type ReflectorState,
+  type Step,
+  type WatchEnd,
+} from './reflector-plan.ts';
 
 /** The two calls an informer makes (KubeApi has both; tests pass a fake). */
 export interface ListWatchApi {
-  list<T extends KubeObject>(path: string, query: Record<string, string | undefined>, options?: { signal?: AbortSignal }): Promise<ObjectList<T>>;
+  list<T extends KubeObject>(
+    path: string,
+    query: Record<string, string | undefined>,
+    options?: { signal?: AbortSignal },
+  ): Promise<ObjectList<T>>;
   watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncIterable<WatchEvent>;
 }
 
@@ -147,7 +162,16 @@ export class Informer<T extends KubeObject> {
       if (step.failure !== undefined) {
         this.restarts++;
         this.#o.onRestart?.(step.failure);
-        this.#o.logger.warn({ informer: this.#o.name, reason: step.failure, next: step.next, retry_in_ms: Math.round(step.delayMs), restarts: this.restarts }, 'watch restarting');
+        this.#o.logger.warn(
+          {
+            informer: this.#o.name,
+            reason: step.failure,
+            next: step.next,
+            retry_in_ms: Math.round(step.delayMs),
+            restarts: this.restarts,
+          },
+          'watch restarting',
+        );
       }
       if (step.delayMs > 0) await this.#sleep(step.delayMs);
       next = step.next;
@@ -189,7 +213,8 @@ export class Informer<T extends KubeObject> {
       const previous = this.store.get(key);
       this.store.set(key, item);
       if (previous === undefined) this.#emit('added', item, undefined);
-      else if (previous.metadata.resourceVersion !== item.metadata.resourceVersion) this.#emit('updated', item, previous);
+      else if (previous.metadata.resourceVersion !== item.metadata.resourceVersion)
+        this.#emit('updated', item, previous);
     }
     for (const [key, previous] of this.store) {
       if (!seen.has(key)) {
@@ -215,7 +240,12 @@ export class Informer<T extends KubeObject> {
     this.#lastActivity = this.#o.clock.now();
     if (type === 'ERROR') {
       // A Status in the stream: 410 Expired (our RV was compacted), 429, 500, ...
-      throw new KubeApiError(object.code ?? 0, `watch ${this.#o.path}: ${object.message ?? `error ${object.code ?? ''}`}`, object.reason, object.details?.retryAfterSeconds);
+      throw new KubeApiError(
+        object.code ?? 0,
+        `watch ${this.#o.path}: ${object.message ?? `error ${object.code ?? ''}`}`,
+        object.reason,
+        object.details?.retryAfterSeconds,
+      );
     }
     const rv = object.metadata?.resourceVersion;
     if (type !== 'BOOKMARK') {
@@ -261,7 +291,12 @@ export class Informer<T extends KubeObject> {
     };
     watchdog = this.#o.timers.setTimeout(check, inactivityMs / 3);
     try {
-      const query = { ...this.#selectors(), resourceVersion: this.#state.rv, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) };
+      const query = {
+        ...this.#selectors(),
+        resourceVersion: this.#state.rv,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(timeoutSeconds),
+      };
       for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal)) {
         events++;
         this.#apply(type, object as WatchEventObject);
@@ -280,11 +315,14 @@ export class Informer<T extends KubeObject> {
   /** Periodic re-list (from the watch cache): a safety net against a watch that silently missed events. */
   #scheduleRelist(): void {
     const every = this.#o.relistMs ?? 10 * 60_000;
-    this.#relistTimer = this.#o.timers.setTimeout(() => {
-      if (this.#stopped) return;
-      this.#relistRequested = true;
-      this.#watchAbort?.abort();
-      this.#scheduleRelist();
-    }, every * (0.9 + 0.2 * this.#o.random()));
+    this.#relistTimer = this.#o.timers.setTimeout(
+      () => {
+        if (this.#stopped) return;
+        this.#relistRequested = true;
+        this.#watchAbort?.abort();
+        this.#scheduleRelist();
+      },
+      every * (0.9 + 0.2 * this.#o.random()),
+    );
   }
 }

@@ -29,8 +29,14 @@ test('a token kubeconfig: server without trailing slash, bearer header', () => {
 
 test('a token file relative to the kubeconfig; basic auth', () => {
   writeFileSync(join(dir, 'token.txt'), 'from-file\n');
-  assert.equal(loadKubeConnection({ KUBECONFIG: file('tf.json', config({ tokenFile: 'token.txt' })) }).authorization(), 'Bearer from-file');
-  assert.equal(loadKubeConnection({ KUBECONFIG: file('basic.json', config({ username: 'a', password: 'b' })) }).authorization(), `Basic ${Buffer.from('a:b').toString('base64')}`);
+  assert.equal(
+    loadKubeConnection({ KUBECONFIG: file('tf.json', config({ tokenFile: 'token.txt' })) }).authorization(),
+    'Bearer from-file',
+  );
+  assert.equal(
+    loadKubeConnection({ KUBECONFIG: file('basic.json', config({ username: 'a', password: 'b' })) }).authorization(),
+    `Basic ${Buffer.from('a:b').toString('base64')}`,
+  );
 });
 
 test('KUBECONFIG lists are merged, the first file winning; missing files are skipped', () => {
@@ -41,6 +47,12 @@ test('KUBECONFIG lists are merged, the first file winning; missing files are ski
 });
 
 test('legacy auth providers are refused with a clear message; an unknown context is named', () => {
-  assert.throws(() => loadKubeConnection({ KUBECONFIG: file('ap.json', config({ 'auth-provider': { name: 'gcp' } })) }), /legacy auth provider, which is not supported; use its exec plugin/);
-  assert.throws(() => loadKubeConnection({ KUBECONFIG: file('ctx.json', config({ token: 'x' }, 'nope')) }), /current-context "nope" not found/);
+  assert.throws(
+    () => loadKubeConnection({ KUBECONFIG: file('ap.json', config({ 'auth-provider': { name: 'gcp' } })) }),
+    /legacy auth provider, which is not supported; use its exec plugin/,
+  );
+  assert.throws(
+    () => loadKubeConnection({ KUBECONFIG: file('ctx.json', config({ token: 'x' }, 'nope')) }),
+    /current-context "nope" not found/,
+  );
 });

@@ -70,7 +70,11 @@ function inCluster(env: NodeJS.ProcessEnv): KubeConnection | undefined {
 }
 
 function readFiles(paths: readonly string[]): { merged: KubeconfigFile; dirOf: Map<object, string> } {
-  const merged: Required<Omit<KubeconfigFile, 'current-context'>> & KubeconfigFile = { clusters: [], users: [], contexts: [] };
+  const merged: Required<Omit<KubeconfigFile, 'current-context'>> & KubeconfigFile = {
+    clusters: [],
+    users: [],
+    contexts: [],
+  };
   const dirOf = new Map<object, string>();
   for (const path of paths) {
     const file = (load(readFileSync(path, 'utf8')) ?? {}) as KubeconfigFile;
@@ -93,15 +97,25 @@ export interface LoadOptions {
 
 function fromFiles(paths: readonly string[], env: NodeJS.ProcessEnv, options: LoadOptions): KubeConnection {
   const { merged, dirOf } = readFiles(paths);
-  const context = merged.contexts?.find((c) => c.name === merged['current-context'])?.context as { cluster?: string; user?: string } | undefined;
-  if (context === undefined) throw new Error(`kubeconfig: current-context "${merged['current-context'] ?? ''}" not found`);
+  const context = merged.contexts?.find((c) => c.name === merged['current-context'])?.context as
+    | { cluster?: string; user?: string }
+    | undefined;
+  if (context === undefined)
+    throw new Error(`kubeconfig: current-context "${merged['current-context'] ?? ''}" not found`);
   const clusterItem = merged.clusters?.find((c) => c.name === context.cluster);
   const userItem = merged.users?.find((u) => u.name === context.user);
   const cluster = (clusterItem?.cluster ?? {}) as Record<string, unknown>;
   const user = (userItem?.user ?? {}) as Record<string, unknown>;
-  if (typeof cluster.server !== 'string') throw new Error(`kubeconfig: cluster "${context.cluster ?? ''}" has no server`);
-  if (user['auth-provider'] !== undefined) throw new Error(`kubeconfig: user "${context.user ?? ''}" uses a legacy auth provider, which is not supported; use its exec plugin (e.g. gke-gcloud-auth-plugin, kubelogin), a token or a client certificate`);
-  const fileOf = (item: object | undefined, value: unknown) => (typeof value !== 'string' ? undefined : readFileSync(isAbsolute(value) ? value : join(dirOf.get(item!) ?? '.', value)));
+  if (typeof cluster.server !== 'string')
+    throw new Error(`kubeconfig: cluster "${context.cluster ?? ''}" has no server`);
+  if (user['auth-provider'] !== undefined)
+    throw new Error(
+      `kubeconfig: user "${context.user ?? ''}" uses a legacy auth provider, which is not supported; use its exec plugin (e.g. gke-gcloud-auth-plugin, kubelogin), a token or a client certificate`,
+    );
+  const fileOf = (item: object | undefined, value: unknown) =>
+    typeof value !== 'string'
+      ? undefined
+      : readFileSync(isAbsolute(value) ? value : join(dirOf.get(item!) ?? '.', value));
   const dataOf = (value: unknown) => (typeof value === 'string' ? Buffer.from(value, 'base64') : undefined);
   const ca = dataOf(cluster['certificate-authority-data']) ?? fileOf(clusterItem, cluster['certificate-authority']);
   const cert = dataOf(user['client-certificate-data']) ?? fileOf(userItem, user['client-certificate']);
@@ -113,16 +127,32 @@ function fromFiles(paths: readonly string[], env: NodeJS.ProcessEnv, options: Lo
     const name = context.user ?? '';
     const exec = validateExecConfig(user.exec, name);
     // A command with a path separator is relative to its kubeconfig file, as in client-go.
-    const command = exec.command.includes('/') && !isAbsolute(exec.command) ? join(dirOf.get(userItem!) ?? '.', exec.command) : exec.command;
-    const clusterInfo = { server, 'tls-server-name': tlsServerName, 'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'] === true, 'certificate-authority-data': ca?.toString('base64') };
-    return execConnection(server, tls, new ExecCredential({ ...exec, command }, { user: name, cluster: clusterInfo, env, wallNow: options.wallNow }));
+    const command =
+      exec.command.includes('/') && !isAbsolute(exec.command)
+        ? join(dirOf.get(userItem!) ?? '.', exec.command)
+        : exec.command;
+    const clusterInfo = {
+      server,
+      'tls-server-name': tlsServerName,
+      'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'] === true,
+      'certificate-authority-data': ca?.toString('base64'),
+    };
+    return execConnection(
+      server,
+      tls,
+      new ExecCredential({ ...exec, command }, { user: name, cluster: clusterInfo, env, wallNow: options.wallNow }),
+    );
   }
   let authorization: () => string | undefined = () => undefined;
   if (typeof user.token === 'string') authorization = () => `Bearer ${user.token as string}`;
   else if (typeof user.tokenFile === 'string') {
-    const token = tokenFromFile(isAbsolute(user.tokenFile) ? user.tokenFile : join(dirOf.get(userItem!) ?? '.', user.tokenFile));
+    const token = tokenFromFile(
+      isAbsolute(user.tokenFile) ? user.tokenFile : join(dirOf.get(userItem!) ?? '.', user.tokenFile),
+    );
     authorization = () => `Bearer ${token()}`;
-  } else if (typeof user.username === 'string') authorization = () => `Basic ${Buffer.from(`${user.username as string}:${String(user.password ?? '')}`).toString('base64')}`;
+  } else if (typeof user.username === 'string')
+    authorization = () =>
+      `Basic ${Buffer.from(`${user.username as string}:${String(user.password ?? '')}`).toString('base64')}`;
   return { server, dispatcher: new Agent({ connect: { ...tls, cert, key } }), authorization };
 }
 
@@ -130,7 +160,11 @@ function fromFiles(paths: readonly string[], env: NodeJS.ProcessEnv, options: Lo
  * A connection whose credentials come from an exec plugin: a token as the Authorization header,
  * or a client certificate (a new dispatcher whenever the plugin hands out a new one).
  */
-function execConnection(server: string, tls: { ca?: Buffer; servername?: string; rejectUnauthorized: boolean }, plugin: ExecCredential): KubeConnection {
+function execConnection(
+  server: string,
+  tls: { ca?: Buffer; servername?: string; rejectUnauthorized: boolean },
+  plugin: ExecCredential,
+): KubeConnection {
   let agent = new Agent({ connect: tls });
   let presented: string | undefined;
   return {
@@ -140,9 +174,14 @@ function execConnection(server: string, tls: { ca?: Buffer; servername?: string;
     },
     async authorization() {
       const credential = await plugin.get();
-      if (credential.clientCertificateData !== undefined && credential.clientCertificateData + credential.clientKeyData !== presented) {
+      if (
+        credential.clientCertificateData !== undefined &&
+        credential.clientCertificateData + credential.clientKeyData !== presented
+      ) {
         const old = agent;
-        agent = new Agent({ connect: { ...tls, cert: credential.clientCertificateData, key: credential.clientKeyData } });
+        agent = new Agent({
+          connect: { ...tls, cert: credential.clientCertificateData, key: credential.clientKeyData },
+        });
         presented = credential.clientCertificateData + credential.clientKeyData;
         void old.close(); // requests in flight finish on it
       }

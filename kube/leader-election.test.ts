@@ -33,7 +33,9 @@ class LeaseStore {
   api(hang: () => boolean = () => false): KubeApi {
     const hung = async (signal: AbortSignal | undefined): Promise<never> => {
       this.hung++;
-      return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      return new Promise((_resolve, reject) =>
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true }),
+      );
     };
     return {
       get: async (_path: string, options: { signal?: AbortSignal } = {}) => {
@@ -106,7 +108,7 @@ describe('leader election', () => {
     assert.deepEqual(b.events, []);
   });
 
-  test('a holder that stops renewing is replaced only after leaseDuration on the standby\'s own clock', async () => {
+  test("a holder that stops renewing is replaced only after leaseDuration on the standby's own clock", async () => {
     const store = new LeaseStore();
     const time = new ManualTime();
     const a = candidate(store, time, 'a');
@@ -189,11 +191,18 @@ describe('leader election', () => {
       if (bLedAt === undefined && b.elector.isLeader) bLedAt = now;
       assert.ok(!(a.elector.isLeader && b.elector.isLeader), `two leaders at ${now} ms`);
     }
-    assert.ok(store.hung > 0, 'the leader\'s lease requests hung');
-    assert.equal(termEndedAt, lastRenewAt + 10_000, 'the term ends at renewDeadline after the last renew, while the GET still hangs');
+    assert.ok(store.hung > 0, "the leader's lease requests hung");
+    assert.equal(
+      termEndedAt,
+      lastRenewAt + 10_000,
+      'the term ends at renewDeadline after the last renew, while the GET still hangs',
+    );
     assert.ok(a.terms[0]!.reason instanceof LeadershipLostError, 'the term says why it ended');
     assert.deepEqual(a.events, ['started', 'stopped']);
-    assert.ok(bLedAt !== undefined && bLedAt >= lastRenewAt + 15_000, `the standby leads only after the lease expired on its clock (at ${bLedAt} ms)`);
+    assert.ok(
+      bLedAt !== undefined && bLedAt >= lastRenewAt + 15_000,
+      `the standby leads only after the lease expired on its clock (at ${bLedAt} ms)`,
+    );
   });
 
   test('renewals keep one term alive: its signal stays unaborted for as long as the leader renews', async () => {

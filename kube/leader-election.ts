@@ -19,7 +19,13 @@ interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
   kind: 'Lease';
   metadata: { name: string; namespace: string; resourceVersion?: string };
-  spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+  spec: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
 }
 
 export interface LeaderElectionOptions {
@@ -92,7 +98,8 @@ export class LeaderElector {
     try {
       acquired = await this.#tryAcquireOrRenew(bound.signal);
     } catch (error) {
-      if (!this.#stopped) this.#o.logger.warn({ err: (error as Error).message, lease: this.#o.name }, 'lease update failed');
+      if (!this.#stopped)
+        this.#o.logger.warn({ err: (error as Error).message, lease: this.#o.name }, 'lease update failed');
     } finally {
       bound.clear();
     }
@@ -107,7 +114,10 @@ export class LeaderElector {
     if (remaining <= 0) return;
     if (this.#term === undefined) {
       this.#term = new AbortController();
-      this.#o.logger.info({ identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` }, 'became leader');
+      this.#o.logger.info(
+        { identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` },
+        'became leader',
+      );
       this.#o.onStartedLeading(this.#term.signal);
     }
     this.#o.timers.clearTimeout(this.#termTimer);
@@ -120,7 +130,10 @@ export class LeaderElector {
     this.#term = undefined;
     const reason = `could not renew the lease within ${this.#renewDeadlineMs} ms`;
     term.abort(new LeadershipLostError(`lost leadership: ${reason}`));
-    this.#o.logger.warn({ identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` }, `lost leadership: ${reason}`);
+    this.#o.logger.warn(
+      { identity: this.#o.identity, lease: `${this.#o.namespace}/${this.#o.name}` },
+      `lost leadership: ${reason}`,
+    );
     this.#o.onStoppedLeading(reason);
   }
 
@@ -134,7 +147,13 @@ export class LeaderElector {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
         metadata: { name: this.#o.name, namespace: this.#o.namespace },
-        spec: { holderIdentity: this.#o.identity, leaseDurationSeconds: durationS, acquireTime: microTime(wall), renewTime: microTime(wall), leaseTransitions: 0 },
+        spec: {
+          holderIdentity: this.#o.identity,
+          leaseDurationSeconds: durationS,
+          acquireTime: microTime(wall),
+          renewTime: microTime(wall),
+          leaseTransitions: 0,
+        },
       };
       return this.#write('POST', this.#path, lease, signal);
     }
@@ -169,7 +188,11 @@ export class LeaderElector {
       this.#observedAt = this.#o.clock.now();
       return true;
     } catch (error) {
-      if (error instanceof KubeApiError && (error.status === 409 || (method === 'POST' && error.reason === 'AlreadyExists'))) return false;
+      if (
+        error instanceof KubeApiError &&
+        (error.status === 409 || (method === 'POST' && error.reason === 'AlreadyExists'))
+      )
+        return false;
       throw error;
     }
   }
@@ -187,7 +210,10 @@ export class LeaderElector {
     try {
       const current = await this.#api.get<Lease>(`${this.#path}/${this.#o.name}`, { signal: bound.signal });
       if (current?.spec.holderIdentity === this.#o.identity) {
-        await this.#api.request('PUT', `${this.#path}/${this.#o.name}`, { body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } }, signal: bound.signal });
+        await this.#api.request('PUT', `${this.#path}/${this.#o.name}`, {
+          body: { ...current, spec: { ...current.spec, holderIdentity: '', leaseDurationSeconds: 1 } },
+          signal: bound.signal,
+        });
       }
     } catch {
       // best effort: the lease expires on its own

@@ -31,16 +31,29 @@ const APPLY_CONTENT_TYPE = 'application/apply-patch+yaml';
  * without. The segments after the group/version are [namespaces, ns,] resource[, name[, subresource]].
  */
 function resourceOf(path: string): { resource: string; named: boolean } {
-  const segments = path.split('?')[0]!.split('/').filter((s) => s !== '');
+  const segments = path
+    .split('?')[0]!
+    .split('/')
+    .filter((s) => s !== '');
   const rest = segments[0] === 'api' ? segments.slice(2) : segments[0] === 'apis' ? segments.slice(3) : undefined;
   if (rest === undefined || rest.length === 0) return { resource: 'other', named: false };
   const scoped = rest[0] === 'namespaces' && rest.length >= 3 ? rest.slice(2) : rest;
   return { resource: scoped[0]!, named: scoped.length >= 2 };
 }
 
-const VERB_OF_METHOD: Readonly<Record<HttpMethod, ApiVerb>> = { GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+const VERB_OF_METHOD: Readonly<Record<HttpMethod, ApiVerb>> = {
+  GET: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
 
-export function describeRequest(method: HttpMethod, path: string, options: { contentType?: string; watch?: boolean } = {}): { verb: ApiVerb; resource: string } {
+export function describeRequest(
+  method: HttpMethod,
+  path: string,
+  options: { contentType?: string; watch?: boolean } = {},
+): { verb: ApiVerb; resource: string } {
   const { resource, named } = resourceOf(path);
   if (options.watch) return { verb: 'watch', resource };
   const verb = VERB_OF_METHOD[method];

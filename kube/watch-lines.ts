@@ -8,7 +8,10 @@ export interface WatchEvent {
 /** One event is one object; the apiserver refuses objects over ~1.5 MiB (etcd), so 16 MiB is generous. */
 export const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024;
 
-export async function* readWatchLines(body: AsyncIterable<Uint8Array>, maxLineBytes: number): AsyncGenerator<WatchEvent> {
+export async function* readWatchLines(
+  body: AsyncIterable<Uint8Array>,
+  maxLineBytes: number,
+): AsyncGenerator<WatchEvent> {
   const decoder = new TextDecoder();
   let pending = '';
   for await (const chunk of body) {

@@ -34,7 +34,10 @@ function ownNamespace(env: NodeJS.ProcessEnv): string {
 /** WATCH_NAMESPACES (comma-separated) or WATCH_NAMESPACE; unset: every namespace. */
 function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
   const raw = env.WATCH_NAMESPACES ?? env.WATCH_NAMESPACE ?? '';
-  const list = raw.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const list = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   return list.length === 0 ? undefined : [...new Set(list)];
 }
 
@@ -42,7 +45,11 @@ function watchNamespaces(env: NodeJS.ProcessEnv): string[] | undefined {
 function verifyPolicy(env: NodeJS.ProcessEnv): VerifyPolicy {
   const seconds = Number(env.OPERATOR_SIDECAR_RESYNC_SECONDS ?? '');
   if (!Number.isFinite(seconds) || seconds <= 0) return DEFAULT_VERIFY_POLICY;
-  return { ...DEFAULT_VERIFY_POLICY, resyncMs: seconds * 1000, lagMaxMs: Math.min(DEFAULT_VERIFY_POLICY.lagMaxMs, seconds * 1000) };
+  return {
+    ...DEFAULT_VERIFY_POLICY,
+    resyncMs: seconds * 1000,
+    lagMaxMs: Math.min(DEFAULT_VERIFY_POLICY.lagMaxMs, seconds * 1000),
+  };
 }
 
 /** OPERATOR_SIDECAR_COUNT_STABILIZATION_SECONDS: how long fewer sidecar pods must be seen before sidecar_count drops (default 60). */
@@ -56,7 +63,10 @@ function memoryLimits(): { heap_limit_mib: number; container_limit_mib: number |
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
   const constrained = process.constrainedMemory();
   // libuv reports no limit as 0 or as a huge number (cgroup "max").
-  return { heap_limit_mib: mib(getHeapStatistics().heap_size_limit), container_limit_mib: constrained > 0 && constrained < 2 ** 50 ? mib(constrained) : undefined };
+  return {
+    heap_limit_mib: mib(getHeapStatistics().heap_size_limit),
+    container_limit_mib: constrained > 0 && constrained < 2 ** 50 ? mib(constrained) : undefined,
+  };
 }
 
 async function main(): Promise<void> {
@@ -97,7 +107,20 @@ async function main(): Promise<void> {
   controller.start(metrics);
 
   // --- sidecar injection: webhook + certificates on every replica, sidecar RBAC on the leader.
-  const injection = inj.settings === undefined ? undefined : new Injection(inj.settings, { api, logger, clock: systemClock, timers: systemTimers, random: Math.random, registry: metrics.registry, namespace: ownNamespace(env), namespaces: watchNamespaces(env), identity });
+  const injection =
+    inj.settings === undefined
+      ? undefined
+      : new Injection(inj.settings, {
+          api,
+          logger,
+          clock: systemClock,
+          timers: systemTimers,
+          random: Math.random,
+          registry: metrics.registry,
+          namespace: ownNamespace(env),
+          namespaces: watchNamespaces(env),
+          identity,
+        });
   injection?.start();
   // --- end sidecar injection
 
@@ -135,10 +158,21 @@ async function main(): Promise<void> {
     const ready = controller.synced && (injection?.server.listening ?? true); // the Service sends admission calls only to replicas serving them
     return c.json({ ready, leader: elector.isLeader || !leaderElect }, ready ? 200 : 503);
   });
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
   const port = Number(env.OPERATOR_PORT ?? 8081);
   const server = serve({ fetch: app.fetch, port, hostname: env.OPERATOR_HOST ?? '0.0.0.0' }, (info) => {
-    logger.info({ port: info.port, identity, namespaces: watchNamespaces(env) ?? '(all)', leader_election: leaderElect, ...memoryLimits() }, 'operator started');
+    logger.info(
+      {
+        port: info.port,
+        identity,
+        namespaces: watchNamespaces(env) ?? '(all)',
+        leader_election: leaderElect,
+        ...memoryLimits(),
+      },
+      'operator started',
+    );
   });
 
   const stop = (signal: string) => {

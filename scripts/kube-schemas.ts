@@ -13,7 +13,13 @@ import { loadAll } from 'js-yaml';
 
 type Schema = Record<string, unknown>;
 
-const { values } = parseArgs({ options: { swagger: { type: 'string' }, crd: { type: 'string', multiple: true, default: [] }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    swagger: { type: 'string' },
+    crd: { type: 'string', multiple: true, default: [] },
+    out: { type: 'string' },
+  },
+});
 
 /** kubeconform's name for a kind: `deployment-apps-v1`, `service-v1`, `rolebinding-rbac-v1`. */
 export function fileNameOf(kind: string, group: string, version: string): string {
@@ -29,8 +35,10 @@ function adapt(node: unknown, refPrefix: string): unknown {
   if (src.format === 'int-or-string') return { oneOf: [{ type: 'string' }, { type: 'integer' }] };
   const out: Schema = {};
   for (const [key, value] of Object.entries(src)) {
-    if (key === '$ref' && typeof value === 'string') out.$ref = value.replace('#/definitions/', `${refPrefix}#/definitions/`);
-    else if (key === 'x-kubernetes-int-or-string' && value === true) return { oneOf: [{ type: 'string' }, { type: 'integer' }] };
+    if (key === '$ref' && typeof value === 'string')
+      out.$ref = value.replace('#/definitions/', `${refPrefix}#/definitions/`);
+    else if (key === 'x-kubernetes-int-or-string' && value === true)
+      return { oneOf: [{ type: 'string' }, { type: 'integer' }] };
     else out[key] = adapt(value, refPrefix);
   }
   const open = src['x-kubernetes-preserve-unknown-fields'] === true;
@@ -43,12 +51,17 @@ function fromSwagger(path: string, dir: string): number {
   writeFileSync(join(dir, '_definitions.json'), JSON.stringify({ definitions: adapt(swagger.definitions, '') }));
   let count = 0;
   for (const [name, definition] of Object.entries(swagger.definitions)) {
-    const gvks = definition['x-kubernetes-group-version-kind'] as { group: string; version: string; kind: string }[] | undefined;
+    const gvks = definition['x-kubernetes-group-version-kind'] as
+      | { group: string; version: string; kind: string }[]
+      | undefined;
     if (gvks === undefined) continue;
     const schema = adapt(definition, '_definitions.json') as Schema;
     for (const gvk of gvks) {
       // apiVersion and kind are checked against the document's own, so any value of the right type passes.
-      writeFileSync(join(dir, fileNameOf(gvk.kind, gvk.group, gvk.version)), JSON.stringify({ ...schema, description: `${name} (from the pinned Kubernetes OpenAPI)` }));
+      writeFileSync(
+        join(dir, fileNameOf(gvk.kind, gvk.group, gvk.version)),
+        JSON.stringify({ ...schema, description: `${name} (from the pinned Kubernetes OpenAPI)` }),
+      );
       count++;
     }
   }
@@ -69,8 +82,16 @@ function fromCrds(files: readonly string[], dir: string): number {
         const root = structuredClone(version.schema?.openAPIV3Schema ?? { type: 'object' });
         const properties = (root.properties ?? {}) as Schema;
         // The API server fills these for every object; a CRD's schema often leaves them out.
-        root.properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...properties };
-        writeFileSync(join(dir, fileNameOf(doc.spec.names.kind, doc.spec.group, version.name)), JSON.stringify(adapt(root, '')));
+        root.properties = {
+          apiVersion: { type: 'string' },
+          kind: { type: 'string' },
+          metadata: { type: 'object' },
+          ...properties,
+        };
+        writeFileSync(
+          join(dir, fileNameOf(doc.spec.names.kind, doc.spec.group, version.name)),
+          JSON.stringify(adapt(root, '')),
+        );
         count++;
       }
     }

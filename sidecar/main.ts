@@ -18,7 +18,9 @@ import { startSidecar } from './server/sidecar.ts';
 import { SliceWatch } from './discovery/slice-watch.ts';
 import type { EndpointEvents } from './discovery/followed-endpoints.ts';
 
-type SecondsVar = { [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { default: number } ? K : never }[SidecarEnvName];
+type SecondsVar = {
+  [K in SidecarEnvName]: (typeof SIDECAR_ENV)[K] extends { default: number } ? K : never;
+}[SidecarEnvName];
 import { leaseTiming } from './limits/lease-timing.ts';
 
 function isTrue(value: string | undefined): boolean {
@@ -29,7 +31,8 @@ function isTrue(value: string | undefined): boolean {
 function seconds(env: NodeJS.ProcessEnv, name: SecondsVar): number {
   const raw = envValue(env, name);
   const value = raw === undefined ? SIDECAR_ENV[name].default : Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new ConfigError('(environment)', [`${name}: expected seconds >= 0, got "${raw}"`]);
+  if (!Number.isFinite(value) || value < 0)
+    throw new ConfigError('(environment)', [`${name}: expected seconds >= 0, got "${raw}"`]);
   return value * 1000;
 }
 
@@ -42,19 +45,27 @@ function configMapRef(env: NodeJS.ProcessEnv): { namespace: string; name: string
     try {
       namespace = readFileSync('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').trim();
     } catch {
-      throw new ConfigError('(environment)', ['RERANKER_CONFIGMAP_NAMESPACE: required outside a pod (or set POD_NAMESPACE)']);
+      throw new ConfigError('(environment)', [
+        'RERANKER_CONFIGMAP_NAMESPACE: required outside a pod (or set POD_NAMESPACE)',
+      ]);
     }
   }
   return { namespace, name };
 }
 
 /** One source of truth: the ConfigMap through the API when named, else the file, else defaults. */
-function configSource(enabled: boolean, env: NodeJS.ProcessEnv, configMap: { namespace: string; name: string } | undefined): ConfigSource {
+function configSource(
+  enabled: boolean,
+  env: NodeJS.ProcessEnv,
+  configMap: { namespace: string; name: string } | undefined,
+): ConfigSource {
   const path = findConfigPath(env, process.cwd());
   if (configMap !== undefined) return new KubernetesSource(configMap, path, env);
   if (path !== undefined) return fileSource(path, env);
   if (enabled) {
-    throw new ConfigError('(none)', [`(file): no config file; set RERANKER_CONFIG_PATH or create one of ${CONFIG_SEARCH_LIST.join(', ')}`]);
+    throw new ConfigError('(none)', [
+      `(file): no config file; set RERANKER_CONFIG_PATH or create one of ${CONFIG_SEARCH_LIST.join(', ')}`,
+    ]);
   }
   return defaultsSource(env);
 }
@@ -99,13 +110,25 @@ async function main(): Promise<void> {
   try {
     kubeApi = cmRef === undefined ? undefined : new KubeApi(loadKubeConfig());
   } catch (error) {
-    process.stderr.write(`reranker-lb: cannot start: no Kubernetes API access for the ConfigMap watch (${(error as Error).message})\n`);
+    process.stderr.write(
+      `reranker-lb: cannot start: no Kubernetes API access for the ConfigMap watch (${(error as Error).message})\n`,
+    );
     process.exit(2);
   }
   const endpoints =
     kubeApi === undefined || cmRef === undefined
       ? undefined
-      : (events: EndpointEvents) => new SliceWatch({ api: kubeApi, namespace: cmRef.namespace, logger, timers: systemTimers, clock: systemClock, random: Math.random, onChange: events.changed, onFailure: events.failed });
+      : (events: EndpointEvents) =>
+          new SliceWatch({
+            api: kubeApi,
+            namespace: cmRef.namespace,
+            logger,
+            timers: systemTimers,
+            clock: systemClock,
+            random: Math.random,
+            onChange: events.changed,
+            onFailure: events.failed,
+          });
   const testLimitWindow = envValue(env, 'RERANKER_TEST_LIMIT_WINDOW_MS');
   let running: Awaited<ReturnType<typeof startSidecar>>;
   try {
@@ -127,7 +150,12 @@ async function main(): Promise<void> {
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? `port ${port} on ${hostname} is already in use (set RERANKER_LB_PORT)` : code === 'EACCES' ? `no permission to listen on ${hostname}:${port}` : (code ?? 'unknown error');
+    const why =
+      code === 'EADDRINUSE'
+        ? `port ${port} on ${hostname} is already in use (set RERANKER_LB_PORT)`
+        : code === 'EACCES'
+          ? `no permission to listen on ${hostname}:${port}`
+          : (code ?? 'unknown error');
     process.stderr.write(`reranker-lb: cannot listen: ${why}\n`);
     process.exit(2);
   }
@@ -148,19 +176,44 @@ async function main(): Promise<void> {
     'sidecar listening',
   );
   if (cmRef !== undefined && kubeApi !== undefined && source instanceof KubernetesSource) {
-    const cmWatch = watchConfigMap({ api: kubeApi, ...cmRef, reloader: running.sidecar.reloader, source, logger, timers: systemTimers, clock: systemClock, random: Math.random });
-    logger.info({ configmap: `${cmRef.namespace}/${cmRef.name}` }, 'watching the config ConfigMap through the Kubernetes API');
+    const cmWatch = watchConfigMap({
+      api: kubeApi,
+      ...cmRef,
+      reloader: running.sidecar.reloader,
+      source,
+      logger,
+      timers: systemTimers,
+      clock: systemClock,
+      random: Math.random,
+    });
+    logger.info(
+      { configmap: `${cmRef.namespace}/${cmRef.name}` },
+      'watching the config ConfigMap through the Kubernetes API',
+    );
     process.once('exit', () => cmWatch.stop());
     // One canary per pool: with its pod name (POD_NAME, set by injection) a sidecar follows the operator's plan.
     const podName = envValue(env, 'RERANKER_POD_NAME');
     if (podName !== undefined && podName !== '' && enabled) {
-      const planWatch = watchCanaryPlan({ api: kubeApi, namespace: cmRef.namespace, name: canaryPlanConfigMapName(cmRef.name), podName, canary: running.sidecar.canary, logger, timers: systemTimers, clock: systemClock, random: Math.random });
+      const planWatch = watchCanaryPlan({
+        api: kubeApi,
+        namespace: cmRef.namespace,
+        name: canaryPlanConfigMapName(cmRef.name),
+        podName,
+        canary: running.sidecar.canary,
+        logger,
+        timers: systemTimers,
+        clock: systemClock,
+        random: Math.random,
+      });
       process.once('exit', () => planWatch.stop());
     }
   }
   process.on('SIGHUP', () => running.sidecar.reloader.reload('signal'));
   const stop = (signal: string) => {
-    logger.info({ signal, in_flight: running.sidecar.inFlight.count, delay_ms: delayMs, grace_ms: graceMs }, 'shutting down: readiness off, draining');
+    logger.info(
+      { signal, in_flight: running.sidecar.inFlight.count, delay_ms: delayMs, grace_ms: graceMs },
+      'shutting down: readiness off, draining',
+    );
     void running.shutdown(delayMs, graceMs).then(({ drained }) => {
       logger.info({ drained }, 'stopped');
       process.exit(0);

@@ -28,14 +28,29 @@ export function direct(ctx: ArmContext): Arm {
   return { name: 'A direct', url: `http://${b.host}:${b.port}/rerank`, processes: [], stop: async () => undefined };
 }
 
-export async function sidecar(ctx: ArmContext, strategy: string, extraRouter: Record<string, unknown> = {}): Promise<Arm> {
+export async function sidecar(
+  ctx: ArmContext,
+  strategy: string,
+  extraRouter: Record<string, unknown> = {},
+): Promise<Arm> {
   const p = port();
   const config = join(ctx.work, `sidecar-${strategy}-${p}.yaml`);
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: ctx.backends.map((b) => ({ model_name: b.name, litellm_params: { api_base: `http://${b.host}:${b.port}`, api_format: 'cohere' } })),
-      router_settings: { routing_strategy: strategy, enable_request_logging: false, health_check_interval: 2, fallback_to_local: false, num_retries: 2, retry_delay: 0.05, ...extraRouter },
+      model_list: ctx.backends.map((b) => ({
+        model_name: b.name,
+        litellm_params: { api_base: `http://${b.host}:${b.port}`, api_format: 'cohere' },
+      })),
+      router_settings: {
+        routing_strategy: strategy,
+        enable_request_logging: false,
+        health_check_interval: 2,
+        fallback_to_local: false,
+        num_retries: 2,
+        retry_delay: 0.05,
+        ...extraRouter,
+      },
     }),
   );
   const proc = start(`sidecar ${strategy}`, ctx.nodeBin, [join(ctx.root, 'sidecar/main.ts')], {
@@ -47,7 +62,12 @@ export async function sidecar(ctx: ArmContext, strategy: string, extraRouter: Re
     RERANKER_SHUTDOWN_DELAY_SECONDS: '0',
   });
   await waitForHttp(`http://127.0.0.1:${p}/health`);
-  return { name: `B sidecar ${strategy}`, url: `http://127.0.0.1:${p}/rerank`, processes: [proc], stop: () => proc.stop() };
+  return {
+    name: `B sidecar ${strategy}`,
+    url: `http://127.0.0.1:${p}/rerank`,
+    processes: [proc],
+    stop: () => proc.stop(),
+  };
 }
 
 export async function haproxy(ctx: ArmContext, balance: 'leastconn' | 'roundrobin'): Promise<Arm> {
@@ -81,7 +101,12 @@ export async function haproxy(ctx: ArmContext, balance: 'leastconn' | 'roundrobi
   );
   const proc = start(`haproxy ${balance}`, 'haproxy', ['-db', '-f', config]);
   await waitForHttp(`http://127.0.0.1:${p}/rerank`, 30_000, 'POST', ctx.body);
-  return { name: `C haproxy ${balance}`, url: `http://127.0.0.1:${p}/rerank`, processes: [proc], stop: () => proc.stop() };
+  return {
+    name: `C haproxy ${balance}`,
+    url: `http://127.0.0.1:${p}/rerank`,
+    processes: [proc],
+    stop: () => proc.stop(),
+  };
 }
 
 export async function nginx(ctx: ArmContext): Promise<Arm> {
@@ -126,7 +151,12 @@ ${ctx.backends.map((b) => `    server ${b.host}:${b.port} max_fails=3 fail_timeo
   );
   const proc = start('nginx', 'nginx', ['-c', config, '-e', 'stderr', '-p', dir]);
   await waitForHttp(`http://127.0.0.1:${p}/rerank`, 30_000, 'POST', ctx.body);
-  return { name: 'D nginx least_conn', url: `http://127.0.0.1:${p}/rerank`, processes: [proc], stop: () => proc.stop() };
+  return {
+    name: 'D nginx least_conn',
+    url: `http://127.0.0.1:${p}/rerank`,
+    processes: [proc],
+    stop: () => proc.stop(),
+  };
 }
 
 export async function litellm(ctx: ArmContext): Promise<Arm | undefined> {
@@ -136,16 +166,28 @@ export async function litellm(ctx: ArmContext): Promise<Arm | undefined> {
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: ctx.backends.map((b) => ({ model_name: 'rerank', litellm_params: { model: 'cohere/rerank-english-v3.0', api_base: `http://${b.host}:${b.port}`, api_key: 'bench' } })),
+      model_list: ctx.backends.map((b) => ({
+        model_name: 'rerank',
+        litellm_params: {
+          model: 'cohere/rerank-english-v3.0',
+          api_base: `http://${b.host}:${b.port}`,
+          api_key: 'bench',
+        },
+      })),
       router_settings: { routing_strategy: 'simple-shuffle', num_retries: 2 },
       litellm_settings: { drop_params: true, telemetry: false },
     }),
   );
-  const proc = start('litellm', join(ctx.venv, 'bin', 'litellm'), ['--config', config, '--port', String(p), '--host', '127.0.0.1', '--num_workers', '1'], {
-    LITELLM_LOG: 'ERROR',
-    LITELLM_TELEMETRY: 'False',
-    DISABLE_ADMIN_UI: 'True',
-  });
+  const proc = start(
+    'litellm',
+    join(ctx.venv, 'bin', 'litellm'),
+    ['--config', config, '--port', String(p), '--host', '127.0.0.1', '--num_workers', '1'],
+    {
+      LITELLM_LOG: 'ERROR',
+      LITELLM_TELEMETRY: 'False',
+      DISABLE_ADMIN_UI: 'True',
+    },
+  );
   await waitForHttp(`http://127.0.0.1:${p}/health/liveliness`, 120_000);
   await waitForHttp(`http://127.0.0.1:${p}/rerank`, 30_000, 'POST', ctx.body);
   return { name: 'E litellm', url: `http://127.0.0.1:${p}/rerank`, processes: [proc], stop: () => proc.stop() };

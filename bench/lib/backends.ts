@@ -16,7 +16,21 @@ export class Backends {
   }
 
   #spawn(port: number, name: string): Managed {
-    return start(name, this.#nodeBin, [join(this.#root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap', '--name', name, '--latency-ms', String(this.#latencyMs), '--latency-sigma', this.#latencyMs > 0 ? '0.25' : '0']);
+    return start(name, this.#nodeBin, [
+      join(this.#root, 'test/fake-reranker/fake-reranker-cli.ts'),
+      '--port',
+      String(port),
+      '--format',
+      'cohere',
+      '--scoring',
+      'cheap',
+      '--name',
+      name,
+      '--latency-ms',
+      String(this.#latencyMs),
+      '--latency-sigma',
+      this.#latencyMs > 0 ? '0.25' : '0',
+    ]);
   }
 
   async start(count: number, firstPort = 9301): Promise<void> {
@@ -30,7 +44,9 @@ export class Backends {
 
   async set(index: number, change: Partial<Behaviour>): Promise<void> {
     const b = this.list[index]!;
-    await (await fetch(`http://${b.host}:${b.port}/__control`, { method: 'POST', body: JSON.stringify(change) })).text();
+    await (
+      await fetch(`http://${b.host}:${b.port}/__control`, { method: 'POST', body: JSON.stringify(change) })
+    ).text();
   }
 
   async kill(index: number): Promise<void> {

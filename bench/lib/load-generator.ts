@@ -36,7 +36,10 @@ function validAnswer(text: string): boolean {
     const body = JSON.parse(text) as { results?: unknown } | unknown[];
     const list = Array.isArray(body) ? body : (body as { results?: unknown }).results;
     if (!Array.isArray(list) || list.length === 0) return false;
-    return list.every((r: { index?: unknown; relevance_score?: unknown; score?: unknown }) => Number.isInteger(r.index) && Number.isFinite(r.relevance_score ?? r.score));
+    return list.every(
+      (r: { index?: unknown; relevance_score?: unknown; score?: unknown }) =>
+        Number.isInteger(r.index) && Number.isFinite(r.relevance_score ?? r.score),
+    );
   } catch {
     return false;
   }
@@ -47,7 +50,14 @@ function round(ms: number): number {
 }
 
 /** Warms up (connections, JIT) for `warmupSeconds` at the same rate, then measures. */
-export async function runLoad(url: string, rate: number, seconds: number, body: string, warmupSeconds = 1, timeoutMs = 10_000): Promise<LoadResult> {
+export async function runLoad(
+  url: string,
+  rate: number,
+  seconds: number,
+  body: string,
+  warmupSeconds = 1,
+  timeoutMs = 10_000,
+): Promise<LoadResult> {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: 1024, keepAliveTimeout: 30_000, pipelining: 1 });
   try {
@@ -58,7 +68,14 @@ export async function runLoad(url: string, rate: number, seconds: number, body: 
   }
 }
 
-async function phase(pool: Pool, target: URL, rate: number, seconds: number, body: string, timeoutMs: number): Promise<LoadResult> {
+async function phase(
+  pool: Pool,
+  target: URL,
+  rate: number,
+  seconds: number,
+  body: string,
+  timeoutMs: number,
+): Promise<LoadResult> {
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
   const latency = new Float64Array(total).fill(Number.NaN);
@@ -156,7 +173,21 @@ async function phase(pool: Pool, target: URL, rate: number, seconds: number, bod
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { url: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string', default: '1' }, 'body-file': { type: 'string' } } });
-  const result = await runLoad(values.url!, Number(values.rate), Number(values.seconds), readFileSync(values['body-file']!, 'utf8'), Number(values.warmup));
+  const { values } = parseArgs({
+    options: {
+      url: { type: 'string' },
+      rate: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string', default: '1' },
+      'body-file': { type: 'string' },
+    },
+  });
+  const result = await runLoad(
+    values.url!,
+    Number(values.rate),
+    Number(values.seconds),
+    readFileSync(values['body-file']!, 'utf8'),
+    Number(values.warmup),
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

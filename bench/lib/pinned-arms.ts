@@ -16,16 +16,26 @@ export const LOAD_CORE = '1';
 /** The V8 settings the images, the chart, the example and make sidecar ship (see docs/performance.md). */
 export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=8'];
 
-const passages = Array.from({ length: 20 }, (_, i) => `Passage ${i}: rerankers score query-document pairs for retrieval augmented generation. `.repeat(3));
+const passages = Array.from({ length: 20 }, (_, i) =>
+  `Passage ${i}: rerankers score query-document pairs for retrieval augmented generation. `.repeat(3),
+);
 /** 7 KB Cohere v1 call: query + 20 passages, top_n 5. */
-export const body = JSON.stringify({ model: 'rerank-v3.5', query: 'how do rerankers improve retrieval augmented generation quality', documents: passages, top_n: 5 });
+export const body = JSON.stringify({
+  model: 'rerank-v3.5',
+  query: 'how do rerankers improve retrieval augmented generation quality',
+  documents: passages,
+  top_n: 5,
+});
 
 export function log(line: string): void {
   process.stderr.write(`[pinned ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
 export function vegetaBin(): string {
-  return execFileSync(join(root, 'bench/setup-vegeta.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync(join(root, 'bench/setup-vegeta.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }
 
 export interface Arm {
@@ -44,22 +54,46 @@ export interface Vegeta {
 }
 
 /** `seconds` of open-loop load at `rate` req/s on `url` from core 1, with the call in `work`/body.json. */
-export async function attack(vegeta: string, work: string, url: string, rate: number, seconds: number): Promise<Vegeta> {
+export async function attack(
+  vegeta: string,
+  work: string,
+  url: string,
+  rate: number,
+  seconds: number,
+): Promise<Vegeta> {
   const bodyFile = join(work, 'body.json');
   writeFileSync(bodyFile, body);
   const targets = join(work, 'targets.txt');
   writeFileSync(targets, `POST ${url}\nContent-Type: application/json\n@${bodyFile}\n`);
   const results = join(work, `results-${Date.now()}.bin`);
-  const atk = start('vegeta', 'taskset', ['-c', LOAD_CORE, vegeta, 'attack', `-targets=${targets}`, `-rate=${rate}/s`, `-duration=${seconds}s`, '-keepalive=true', `-output=${results}`]);
+  const atk = start('vegeta', 'taskset', [
+    '-c',
+    LOAD_CORE,
+    vegeta,
+    'attack',
+    `-targets=${targets}`,
+    `-rate=${rate}/s`,
+    `-duration=${seconds}s`,
+    '-keepalive=true',
+    `-output=${results}`,
+  ]);
   await once(atk.child, 'exit');
   // maxBuffer: under overload the report lists every distinct error (one per client port), megabytes of it.
-  const report = JSON.parse(execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8', maxBuffer: 512 * 2 ** 20 })) as {
+  const report = JSON.parse(
+    execFileSync(vegeta, ['report', '-type=json', results], { encoding: 'utf8', maxBuffer: 512 * 2 ** 20 }),
+  ) as {
     latencies: Record<string, number>;
     success: number;
     throughput: number;
   };
   const ms = (ns: number) => Math.round(ns / 10_000) / 100;
-  return { p50: ms(report.latencies['50th']!), p99: ms(report.latencies['99th']!), max: ms(report.latencies.max!), success: report.success, throughput: Math.round(report.throughput) };
+  return {
+    p50: ms(report.latencies['50th']!),
+    p99: ms(report.latencies['99th']!),
+    max: ms(report.latencies.max!),
+    success: report.success,
+    throughput: Math.round(report.throughput),
+  };
 }
 
 export interface GcPauses {
@@ -108,7 +142,18 @@ export async function startBackends(firstPort = 9601): Promise<string[]> {
   const urls: string[] = [];
   for (let i = 0; i < 3; i++) {
     const port = firstPort + i;
-    start(`backend-${i}`, 'taskset', ['-c', LOAD_CORE, nodeBin, join(root, 'test/fake-reranker/fake-reranker-cli.ts'), '--port', String(port), '--format', 'cohere', '--scoring', 'cheap']);
+    start(`backend-${i}`, 'taskset', [
+      '-c',
+      LOAD_CORE,
+      nodeBin,
+      join(root, 'test/fake-reranker/fake-reranker-cli.ts'),
+      '--port',
+      String(port),
+      '--format',
+      'cohere',
+      '--scoring',
+      'cheap',
+    ]);
     urls.push(`http://127.0.0.1:${port}`);
   }
   await Promise.all(urls.map((u) => waitForHttp(`${u}/health`)));
@@ -135,7 +180,11 @@ export async function sidecarArm(
   writeFileSync(
     config,
     JSON.stringify({
-      model_list: backends.map((url, i) => ({ model_name: `b${i}`, ...modelExtras, litellm_params: { api_base: url, api_format: 'cohere' } })),
+      model_list: backends.map((url, i) => ({
+        model_name: `b${i}`,
+        ...modelExtras,
+        litellm_params: { api_base: url, api_format: 'cohere' },
+      })),
       router_settings: { routing_strategy: 'round-robin', health_check_interval: 5, ...router },
     }),
   );
@@ -151,7 +200,15 @@ export async function sidecarArm(
 
 /** The node floor (bench/node-floor.ts) on core 0. */
 export async function floorArm(port: number, backends: readonly string[]): Promise<Arm> {
-  const proc = start('node floor', 'taskset', ['-c', BALANCER_CORE, nodeBin, join(root, 'bench/node-floor.ts'), '--port', String(port), ...backends.flatMap((b) => ['--backend', b])]);
+  const proc = start('node floor', 'taskset', [
+    '-c',
+    BALANCER_CORE,
+    nodeBin,
+    join(root, 'bench/node-floor.ts'),
+    '--port',
+    String(port),
+    ...backends.flatMap((b) => ['--backend', b]),
+  ]);
   const url = `http://127.0.0.1:${port}/v1/rerank`;
   await waitForHttp(url, 30_000, 'POST', body);
   return { name: 'node floor (node:http + undici, one parse/stringify each way)', url, proc, gc: undefined };

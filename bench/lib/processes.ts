@@ -40,7 +40,13 @@ function cpuOf(pid: number): number {
   }
 }
 
-export function start(name: string, command: string, args: readonly string[], env: Record<string, string> = {}, cwd?: string): Managed {
+export function start(
+  name: string,
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Managed {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
   let out = '';
   const keep = (d: Buffer) => {
@@ -76,11 +82,20 @@ export async function stopAll(): Promise<void> {
 }
 
 /** Waits until `url` answers (any HTTP status) or throws after `ms`. */
-export async function waitForHttp(url: string, ms = 30_000, method: 'GET' | 'POST' = 'GET', body?: string): Promise<void> {
+export async function waitForHttp(
+  url: string,
+  ms = 30_000,
+  method: 'GET' | 'POST' = 'GET',
+  body?: string,
+): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     try {
-      const res = await fetch(url, { method, body, headers: body === undefined ? undefined : { 'content-type': 'application/json' } });
+      const res = await fetch(url, {
+        method,
+        body,
+        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      });
       await res.text();
       if (res.status < 500) return;
     } catch {

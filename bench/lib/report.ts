@@ -39,9 +39,13 @@ export function writeReport(root: string, r: Results, venv: string | undefined):
   const lines: string[] = [];
   const out = (s = '') => lines.push(s);
   const point = (label: string, arm: string) => r.overhead.find((o) => o.rateLabel === label && o.arm === arm);
-  const q = (label: string, arm: string, key: 'p50' | 'p90' | 'p99') => median(point(label, arm)?.runs.map((m) => m.latencyMs[key]) ?? []);
+  const q = (label: string, arm: string, key: 'p50' | 'p90' | 'p99') =>
+    median(point(label, arm)?.runs.map((m) => m.latencyMs[key]) ?? []);
   const sidecarArm = 'B sidecar weighted-random';
-  const haproxyBest = Math.max(r.ceilings['C haproxy leastconn']?.ceiling ?? 0, r.ceilings['C haproxy roundrobin']?.ceiling ?? 0);
+  const haproxyBest = Math.max(
+    r.ceilings['C haproxy leastconn']?.ceiling ?? 0,
+    r.ceilings['C haproxy roundrobin']?.ceiling ?? 0,
+  );
 
   out('# Benchmarks');
   out();
@@ -69,44 +73,72 @@ export function writeReport(root: string, r: Results, venv: string | undefined):
   out();
   const rows: [string, string, string, boolean | undefined][] = [];
   const sidecarCeiling = r.ceilings[sidecarArm]?.ceiling ?? Number.NaN;
-  rows.push(['sidecar ceiling >= 60% of HAProxy', '>= 0.60', `${f2(sidecarCeiling / haproxyBest)} (${sidecarCeiling} vs ${haproxyBest} req/s)`, sidecarCeiling / haproxyBest >= 0.6]);
+  rows.push([
+    'sidecar ceiling >= 60% of HAProxy',
+    '>= 0.60',
+    `${f2(sidecarCeiling / haproxyBest)} (${sidecarCeiling} vs ${haproxyBest} req/s)`,
+    sidecarCeiling / haproxyBest >= 0.6,
+  ]);
   const addP50 = q('1000 req/s', sidecarArm, 'p50') - q('1000 req/s', 'A direct', 'p50');
   const addP99 = q('1000 req/s', sidecarArm, 'p99') - q('1000 req/s', 'A direct', 'p99');
   rows.push(['added p50 at 1,000 req/s', '<= 0.5 ms', `${f2(addP50)} ms`, addP50 <= 0.5]);
   rows.push(['added p99 at 1,000 req/s', '<= 3 ms', `${f2(addP99)} ms`, addP99 <= 3]);
   const lite = r.ceilings['E litellm']?.ceiling;
   if (lite !== undefined) {
-    rows.push(['throughput vs LiteLLM', '>= 20x', `${f2(sidecarCeiling / Math.max(1, lite))}x (${sidecarCeiling} vs ${lite} req/s)`, sidecarCeiling / Math.max(1, lite) >= 20]);
+    rows.push([
+      'throughput vs LiteLLM',
+      '>= 20x',
+      `${f2(sidecarCeiling / Math.max(1, lite))}x (${sidecarCeiling} vs ${lite} req/s)`,
+      sidecarCeiling / Math.max(1, lite) >= 20,
+    ]);
     const label = 'LiteLLM comparison';
     const liteAdded = q(label, 'E litellm', 'p50') - q(label, 'A direct', 'p50');
     const ourAdded = q(label, sidecarArm, 'p50') - q(label, 'A direct', 'p50');
-    rows.push(['added p50 vs LiteLLM (at LiteLLM\'s half ceiling)', '<= 1/10', `${f2(ourAdded)} ms vs ${f2(liteAdded)} ms (${f2(ourAdded / liteAdded)})`, ourAdded <= liteAdded / 10]);
+    rows.push([
+      "added p50 vs LiteLLM (at LiteLLM's half ceiling)",
+      '<= 1/10',
+      `${f2(ourAdded)} ms vs ${f2(liteAdded)} ms (${f2(ourAdded / liteAdded)})`,
+      ourAdded <= liteAdded / 10,
+    ]);
   } else rows.push(['LiteLLM comparisons', '', 'LiteLLM not installed: not measured', undefined]);
   const latency = r.slow.find((s) => s.arm === 'B sidecar latency-based-routing');
   if (latency !== undefined) {
     const healthy = p99Over(latency.run, 1, latency.slowFrom);
     const during = p99Over(latency.run, latency.slowFrom + 2, latency.slowTo);
-    rows.push(['slow backend: p99 during / all-healthy (latency-based-routing)', '<= 1.5x', `${f2(during / healthy)}x (${f2(during)} vs ${f2(healthy)} ms, per-second p99 medians)`, during / healthy <= 1.5]);
+    rows.push([
+      'slow backend: p99 during / all-healthy (latency-based-routing)',
+      '<= 1.5x',
+      `${f2(during / healthy)}x (${f2(during)} vs ${f2(healthy)} ms, per-second p99 medians)`,
+      during / healthy <= 1.5,
+    ]);
     const share = shareOf(latency.run, 'backend-2', latency.slowFrom + 2, latency.slowTo);
     rows.push(['slow backend: share to it from 2 s after it slows', '< 5%', pct(share), share < 0.05]);
     const back = shareOf(latency.run, 'backend-2', latency.slowTo + 5, latency.run.perSecond.length);
     rows.push(['slow backend: share after recovery', 'comes back', pct(back), back > 0.1]);
   }
-  for (const d of r.dead) rows.push([`dead backend, retries on: failed calls (${d.arm})`, '0', `${d.run.errors + d.run.non2xx} of ${d.run.sent}`, d.arm.startsWith('B') ? d.run.errors + d.run.non2xx === 0 : undefined]);
+  for (const d of r.dead)
+    rows.push([
+      `dead backend, retries on: failed calls (${d.arm})`,
+      '0',
+      `${d.run.errors + d.run.non2xx} of ${d.run.sent}`,
+      d.arm.startsWith('B') ? d.run.errors + d.run.non2xx === 0 : undefined,
+    ]);
   out('| target | goal | measured | met |');
   out('|---|---|---|---|');
-  for (const [name, goal, got, met] of rows) out(`| ${name} | ${goal} | ${got} | ${met === undefined ? '(reference)' : met ? 'yes' : '**no**'} |`);
+  for (const [name, goal, got, met] of rows)
+    out(`| ${name} | ${goal} | ${got} | ${met === undefined ? '(reference)' : met ? 'yes' : '**no**'} |`);
   out();
 
   out('## Ceiling: highest rate with p99 < 50 ms and no errors');
-out();
-out('Rates climb by 1.3x until a step fails (a failing step is retried once), then bisect three times between the');
-out('last passing and the first failing rate.');
+  out();
+  out('Rates climb by 1.3x until a step fails (a failing step is retried once), then bisect three times between the');
+  out('last passing and the first failing rate.');
   out();
   out('| arm | ceiling (req/s) | vs direct | vs HAProxy (best) |');
   out('|---|---|---|---|');
   const directCeiling = r.ceilings['A direct']?.ceiling ?? Number.NaN;
-  for (const [arm, c] of Object.entries(r.ceilings)) out(`| ${arm} | ${c.ceiling} | ${f2(c.ceiling / directCeiling)} | ${f2(c.ceiling / haproxyBest)} |`);
+  for (const [arm, c] of Object.entries(r.ceilings))
+    out(`| ${arm} | ${c.ceiling} | ${f2(c.ceiling / directCeiling)} | ${f2(c.ceiling / haproxyBest)} |`);
   out();
 
   out('## Overhead');
@@ -122,7 +154,9 @@ out('last passing and the first failing rate.');
       const p99 = q(label, e.arm, 'p99');
       const cpu = median(e.runs.map((m) => m.lbCpuMsPerCall));
       const failed = median(e.runs.map((m) => m.errors + m.non2xx));
-      out(`| ${e.arm} | ${f2(p50)} | ${f2(q(label, e.arm, 'p90'))} | ${f2(p99)} | ${f2(p50 - q(label, 'A direct', 'p50'))} | ${f2(p99 - q(label, 'A direct', 'p99'))} | ${f2(cpu)} | ${failed} |`);
+      out(
+        `| ${e.arm} | ${f2(p50)} | ${f2(q(label, e.arm, 'p90'))} | ${f2(p99)} | ${f2(p50 - q(label, 'A direct', 'p50'))} | ${f2(p99 - q(label, 'A direct', 'p99'))} | ${f2(cpu)} | ${failed} |`,
+      );
     }
     out();
   }
@@ -134,7 +168,9 @@ out('last passing and the first failing rate.');
   out('| arm | p99 healthy | p99 while slow | share to slow backend (from +2 s) | share after recovery | failed |');
   out('|---|---|---|---|---|---|');
   for (const s of r.slow) {
-    out(`| ${s.arm} | ${f2(p99Over(s.run, 1, s.slowFrom))} | ${f2(p99Over(s.run, s.slowFrom + 2, s.slowTo))} | ${pct(shareOf(s.run, 'backend-2', s.slowFrom + 2, s.slowTo))} | ${pct(shareOf(s.run, 'backend-2', s.slowTo + 5, s.run.perSecond.length))} | ${s.run.errors + s.run.non2xx} |`);
+    out(
+      `| ${s.arm} | ${f2(p99Over(s.run, 1, s.slowFrom))} | ${f2(p99Over(s.run, s.slowFrom + 2, s.slowTo))} | ${pct(shareOf(s.run, 'backend-2', s.slowFrom + 2, s.slowTo))} | ${pct(shareOf(s.run, 'backend-2', s.slowTo + 5, s.run.perSecond.length))} | ${s.run.errors + s.run.non2xx} |`,
+    );
   }
   out();
   out('![share of traffic per backend](img/slow-backend-share.png)');
@@ -143,7 +179,8 @@ out('last passing and the first failing rate.');
   out();
   out('| arm | calls | failed | p99 ms |');
   out('|---|---|---|---|');
-  for (const d of r.dead) out(`| ${d.arm} | ${d.run.sent} | ${d.run.errors + d.run.non2xx} | ${f2(d.run.latencyMs.p99)} |`);
+  for (const d of r.dead)
+    out(`| ${d.arm} | ${d.run.sent} | ${d.run.errors + d.run.non2xx} | ${f2(d.run.latencyMs.p99)} |`);
   out();
   out('## Reading the gaps');
   out();
@@ -157,7 +194,11 @@ out('last passing and the first failing rate.');
   writeFileSync(file, [lines.join('\n').trimEnd(), ...kept].join('\n\n') + '\n');
   if (venv !== undefined) {
     try {
-      execFileSync(join(venv, 'bin', 'python'), [join(root, 'bench/chart.py'), join(root, 'bench/results/latest.json'), join(root, 'docs/img')], { stdio: 'inherit' });
+      execFileSync(
+        join(venv, 'bin', 'python'),
+        [join(root, 'bench/chart.py'), join(root, 'bench/results/latest.json'), join(root, 'docs/img')],
+        { stdio: 'inherit' },
+      );
     } catch {
       process.stderr.write('bench: charts could not be drawn\n');
     }

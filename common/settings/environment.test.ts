@@ -36,15 +36,27 @@ test("the operator's variables: every one it reads is declared, every declared o
   for (const dir of ['operator', 'kube']) {
     for (const file of sources(dir)) {
       // `env.NAME`, or a name held in a constant (`env: 'NAME'`) and read as env[constant].
-      for (const [, dotted, quoted] of readFileSync(join(ROOT, file), 'utf8').matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b|\benv: '([A-Z][A-Z0-9_]*)'/g)) {
+      for (const [, dotted, quoted] of readFileSync(join(ROOT, file), 'utf8').matchAll(
+        /\benv\.([A-Z][A-Z0-9_]*)\b|\benv: '([A-Z][A-Z0-9_]*)'/g,
+      )) {
         const name = (dotted ?? quoted)!;
         if (!kubelet.has(name)) read.add(name);
       }
     }
   }
-  const declared = new Set(Object.entries(OPERATOR_ENV).flatMap(([name, v]) => ('alias' in v ? [name, v.alias] : [name])));
-  assert.deepEqual([...read].filter((n) => !declared.has(n)), [], 'read but not declared');
-  assert.deepEqual([...declared].filter((n) => !read.has(n)), [], 'declared but read nowhere');
+  const declared = new Set(
+    Object.entries(OPERATOR_ENV).flatMap(([name, v]) => ('alias' in v ? [name, v.alias] : [name])),
+  );
+  assert.deepEqual(
+    [...read].filter((n) => !declared.has(n)),
+    [],
+    'read but not declared',
+  );
+  assert.deepEqual(
+    [...declared].filter((n) => !read.has(n)),
+    [],
+    'declared but read nowhere',
+  );
 });
 
 test('a variable or its alias; an empty one is unset', () => {
@@ -54,7 +66,13 @@ test('a variable or its alias; an empty one is unset', () => {
 });
 
 test('the YAML that cannot import the port states the same one', () => {
-  const values = load(readFileSync(join(ROOT, 'charts/reranker-lb/values.yaml'), 'utf8')) as { networkPolicy: { sidecarPort: number }; gateway: { port: number } };
+  const values = load(readFileSync(join(ROOT, 'charts/reranker-lb/values.yaml'), 'utf8')) as {
+    networkPolicy: { sidecarPort: number };
+    gateway: { port: number };
+  };
   assert.deepEqual([values.networkPolicy.sidecarPort, values.gateway.port], [SIDECAR_PORT, SIDECAR_PORT]);
-  assert.match(readFileSync(join(ROOT, 'images/sidecar.Containerfile'), 'utf8'), new RegExp(`^EXPOSE ${SIDECAR_PORT}$`, 'm'));
+  assert.match(
+    readFileSync(join(ROOT, 'images/sidecar.Containerfile'), 'utf8'),
+    new RegExp(`^EXPOSE ${SIDECAR_PORT}$`, 'm'),
+  );
 });

@@ -6,7 +6,7 @@
  * them; this file turns a record of them into shapes and mappings).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export interface Setting<S = z.ZodType> {
   /** The sidecar's schema of this key (with its default, or optional). */
@@ -54,7 +54,7 @@ export interface Common<T> {
   readonly defaultShown?: string;
 }
 
-export type SidecarShape<T extends Settings> = { -readonly [K in keyof T]: T[K]["sidecar"] };
+export type SidecarShape<T extends Settings> = { -readonly [K in keyof T]: T[K]['sidecar'] };
 
 export function sidecarShape<const T extends Settings>(settings: T): SidecarShape<T> {
   const shape: Record<string, z.ZodType> = {};
@@ -84,7 +84,8 @@ function withCrdKeys(settings: Settings): readonly (readonly [string, string, Se
 /** The CRD's object shape of these settings: camelCase keys, the sidecar-only ones left out. */
 export function crdShape(settings: Settings): Record<string, z.ZodType> {
   const shape: Record<string, z.ZodType> = {};
-  for (const [key, setting] of Object.entries(settings)) if (setting.crd !== undefined) shape[camelCase(key)] = setting.crd;
+  for (const [key, setting] of Object.entries(settings))
+    if (setting.crd !== undefined) shape[camelCase(key)] = setting.crd;
   return shape;
 }
 
@@ -99,9 +100,14 @@ export function toSidecarSettings(settings: Settings, crd: Readonly<Record<strin
     if (value === undefined) continue;
     const converted = setting.toSidecar(value);
     if (setting.filled && setting.default !== undefined && isDeepStrictEqual(converted, setting.default)) continue;
-    if (typeof converted === 'object' && converted !== null && !Array.isArray(converted) && Object.keys(converted).length === 0) continue;
+    if (
+      typeof converted === 'object' &&
+      converted !== null &&
+      !Array.isArray(converted) &&
+      Object.keys(converted).length === 0
+    )
+      continue;
     out[key] = converted;
   }
   return out;
 }
-

@@ -17,10 +17,32 @@ const cluster = new NodeCluster();
 const scratch = mkdtempSync(join(tmpdir(), 'rrlb-demo-'));
 try {
   for (const ns of [SYSTEM, NAMESPACE]) cluster.kubectl(['create', 'namespace', ns]);
-  cluster.helm(['install', 'rrlb', join(ROOT, 'charts/reranker-lb'), '-n', SYSTEM, '--set', 'operator.replicas=2', '--set', `operator.namespaces={${NAMESPACE}}`, '--set', `operator.image.tag=${IMAGE_TAG}`, '--wait', '--timeout', '120s'], scratch);
+  cluster.helm(
+    [
+      'install',
+      'rrlb',
+      join(ROOT, 'charts/reranker-lb'),
+      '-n',
+      SYSTEM,
+      '--set',
+      'operator.replicas=2',
+      '--set',
+      `operator.namespaces={${NAMESPACE}}`,
+      '--set',
+      `operator.image.tag=${IMAGE_TAG}`,
+      '--wait',
+      '--timeout',
+      '120s',
+    ],
+    scratch,
+  );
   cluster.apply([...backends(NAMESPACE, 3), pool(NAMESPACE), ...app(NAMESPACE)]);
-  cluster.kubectl(['rollout', 'status', `deployment/${APP}`, '-n', NAMESPACE, '--timeout', '120s'], { timeoutMs: 130_000 });
-  cluster.kubectl(['wait', '--for=condition=Ready', `rerankerpool/${POOL}`, '-n', NAMESPACE, '--timeout', '60s'], { timeoutMs: 70_000 });
+  cluster.kubectl(['rollout', 'status', `deployment/${APP}`, '-n', NAMESPACE, '--timeout', '120s'], {
+    timeoutMs: 130_000,
+  });
+  cluster.kubectl(['wait', '--for=condition=Ready', `rerankerpool/${POOL}`, '-n', NAMESPACE, '--timeout', '60s'], {
+    timeoutMs: 70_000,
+  });
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

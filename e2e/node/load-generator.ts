@@ -35,7 +35,12 @@ async function call(): Promise<boolean> {
   stats.inFlight++;
   const started = performance.now();
   try {
-    const res = await fetch(TARGET, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    const res = await fetch(TARGET, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+      signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+    });
     const text = await res.text();
     const results = res.status === 200 ? (JSON.parse(text) as { results?: unknown[] }).results : undefined;
     if (results?.length === DOCUMENTS.length) {

@@ -22,8 +22,17 @@ export function image(name: 'sidecar' | 'operator' | 'fake-backend', tag = IMAGE
   return `${IMAGE_REPO}/${name}:${tag}`;
 }
 
-const RESTRICTED_POD = { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
-const RESTRICTED_CONTAINER = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+const RESTRICTED_POD = {
+  runAsNonRoot: true,
+  runAsUser: 1000,
+  runAsGroup: 1000,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
 
 /** fake-reranker pods (TEI format, BM25 scores) behind the Service the pool discovers. */
 export function backends(namespace: string, replicas: number): unknown[] {
@@ -78,7 +87,15 @@ export function pool(namespace: string): unknown {
     kind: 'RerankerPool',
     metadata: { name: POOL, namespace },
     spec: {
-      routing: { routingStrategy: 'least-busy', numRetries: 3, retryDelay: '50ms', fallbackToLocal: false, healthCheckInterval: '2s', allowedFails: 2, cooldownTime: '5s' },
+      routing: {
+        routingStrategy: 'least-busy',
+        numRetries: 3,
+        retryDelay: '50ms',
+        fallbackToLocal: false,
+        healthCheckInterval: '2s',
+        allowedFails: 2,
+        cooldownTime: '5s',
+      },
       discovery: [{ service: BACKEND, portName: 'http', apiFormat: 'tei' }],
       sidecarSelector: { matchLabels: { app: APP } },
       sidecarPort: 8000,
@@ -141,7 +158,11 @@ export function app(namespace: string, sidecarTag = IMAGE_TAG): unknown[] {
                   { name: 'RERANKER_CONFIG_PATH', value: '/etc/reranker-lb/reranker_config.yaml' },
                 ],
                 ports: [{ name: 'reranker-lb', containerPort: 8000 }],
-                startupProbe: { httpGet: { path: '/health', port: 'reranker-lb' }, periodSeconds: 1, failureThreshold: 30 },
+                startupProbe: {
+                  httpGet: { path: '/health', port: 'reranker-lb' },
+                  periodSeconds: 1,
+                  failureThreshold: 30,
+                },
                 livenessProbe: { httpGet: { path: '/health', port: 'reranker-lb' } },
                 readinessProbe: { httpGet: { path: '/ready', port: 'reranker-lb' }, periodSeconds: 2 },
                 resources: { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } },

@@ -4,7 +4,7 @@
  * apiserver's own watch-event size histogram from /metrics.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
+import { type Agent, request } from 'undici';
 
 const TICKS_PER_SECOND = 100; // CLK_TCK on Linux
 
@@ -38,7 +38,11 @@ export function processMonitor(pid: number) {
       const window = samples.filter((s) => s.at >= from && s.at <= to);
       const first = window[0]!;
       const last = window.at(-1)!;
-      return { cores: (last.cpuSeconds - first.cpuSeconds) / Math.max(0.001, (last.at - first.at) / 1000), peakRssBytes: Math.max(...window.map((s) => s.rssBytes)), endRssBytes: last.rssBytes };
+      return {
+        cores: (last.cpuSeconds - first.cpuSeconds) / Math.max(0.001, (last.at - first.at) / 1000),
+        peakRssBytes: Math.max(...window.map((s) => s.rssBytes)),
+        endRssBytes: last.rssBytes,
+      };
     },
     stop: () => clearInterval(timer),
   };
@@ -50,11 +54,21 @@ export interface ApiClient {
   readonly agent: Agent;
 }
 
-export async function api<T>(c: ApiClient, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+export async function api<T>(
+  c: ApiClient,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<T> {
   const res = await request(`${c.url}${path}`, {
     method: method as 'GET',
     dispatcher: c.agent,
-    headers: { authorization: `Bearer ${c.token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
+    headers: {
+      authorization: `Bearer ${c.token}`,
+      accept: 'application/json',
+      ...(body === undefined ? {} : { 'content-type': contentType }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.body.text();
@@ -68,11 +82,14 @@ export function countingWatch(c: ApiClient, namespace: string, name: string) {
   const abort = new AbortController();
   void (async () => {
     try {
-      const res = await request(`${c.url}/api/v1/namespaces/${namespace}/configmaps?watch=true&fieldSelector=metadata.name%3D${name}&allowWatchBookmarks=true&timeoutSeconds=600`, {
-        dispatcher: c.agent,
-        headers: { authorization: `Bearer ${c.token}` },
-        signal: abort.signal,
-      });
+      const res = await request(
+        `${c.url}/api/v1/namespaces/${namespace}/configmaps?watch=true&fieldSelector=metadata.name%3D${name}&allowWatchBookmarks=true&timeoutSeconds=600`,
+        {
+          dispatcher: c.agent,
+          headers: { authorization: `Bearer ${c.token}` },
+          signal: abort.signal,
+        },
+      );
       let pending = '';
       for await (const chunk of res.body) {
         counts.bytes += chunk.length;
@@ -95,7 +112,10 @@ export function countingWatch(c: ApiClient, namespace: string, name: string) {
 
 /** Sum and count of apiserver_watch_events_sizes for one resource (bytes of watch events sent). */
 export async function watchEventSizes(c: ApiClient, resource: string): Promise<{ sum: number; count: number }> {
-  const res = await request(`${c.url}/metrics`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` } });
+  const res = await request(`${c.url}/metrics`, {
+    dispatcher: c.agent,
+    headers: { authorization: `Bearer ${c.token}` },
+  });
   const text = await res.body.text();
   const pick = (suffix: string) =>
     [...text.matchAll(new RegExp(`^apiserver_watch_events_sizes_${suffix}\\{([^}]*)\\} ([0-9.e+]+)$`, 'gm'))]
@@ -106,7 +126,10 @@ export async function watchEventSizes(c: ApiClient, resource: string): Promise<{
 
 /** apiserver_request_total by "VERB resource[/subresource]" for the given resources (writes the operator makes). */
 export async function requestCounts(c: ApiClient, resources: readonly string[]): Promise<Record<string, number>> {
-  const res = await request(`${c.url}/metrics`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` } });
+  const res = await request(`${c.url}/metrics`, {
+    dispatcher: c.agent,
+    headers: { authorization: `Bearer ${c.token}` },
+  });
   const text = await res.body.text();
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
@@ -121,7 +144,11 @@ export async function requestCounts(c: ApiClient, resources: readonly string[]):
 }
 
 export function difference(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([, v]) => (v as number) > 0),
+  );
 }
 
 /** Polls `check` every `everyMs` until it holds; the milliseconds that took. */
@@ -136,11 +163,16 @@ export async function until(what: string, check: () => Promise<boolean>, ms: num
 
 /** Mean apiserver-side latencies (ms) since start: etcd requests by operation, and requests by verb. */
 export async function latencies(c: ApiClient): Promise<Record<string, number>> {
-  const res = await request(`${c.url}/metrics`, { dispatcher: c.agent, headers: { authorization: `Bearer ${c.token}` } });
+  const res = await request(`${c.url}/metrics`, {
+    dispatcher: c.agent,
+    headers: { authorization: `Bearer ${c.token}` },
+  });
   const text = await res.body.text();
   const mean = (metric: string, label: string, value: string) => {
     const pick = (suffix: string) =>
-      [...text.matchAll(new RegExp(`^${metric}_${suffix}\\{([^}]*)\\} ([0-9.e+]+)$`, 'gm'))].filter((m) => m[1]!.includes(`${label}="${value}"`)).reduce((n, m) => n + Number(m[2]), 0);
+      [...text.matchAll(new RegExp(`^${metric}_${suffix}\\{([^}]*)\\} ([0-9.e+]+)$`, 'gm'))]
+        .filter((m) => m[1]!.includes(`${label}="${value}"`))
+        .reduce((n, m) => n + Number(m[2]), 0);
     const count = pick('count');
     return count === 0 ? 0 : Math.round((pick('sum') / count) * 10000) / 10;
   };

@@ -60,7 +60,12 @@ async function poolStatus(c: ApiClient): Promise<PoolStatus> {
 function syncedAt(c: ApiClient, sidecars: StandIns, synced = SIDECARS): () => Promise<boolean> {
   return async () => {
     const s = await poolStatus(c);
-    return s.configHash !== undefined && s.configHash === sidecars.latest && s.sidecars?.synced === synced && s.sidecars.total === SIDECARS;
+    return (
+      s.configHash !== undefined &&
+      s.configHash === sidecars.latest &&
+      s.sidecars?.synced === synced &&
+      s.sidecars.total === SIDECARS
+    );
   };
 }
 
@@ -68,23 +73,37 @@ let generation = 0;
 /** A spec change that renders a different config: the static backend moves. */
 async function changeSpec(c: ApiClient): Promise<void> {
   generation++;
-  await api(c, 'PATCH', POOL_PATH, { spec: { backends: [{ name: 'static-1', apiBase: `http://reranker-${generation}.example:8080` }] } }, 'application/merge-patch+json');
+  await api(
+    c,
+    'PATCH',
+    POOL_PATH,
+    { spec: { backends: [{ name: 'static-1', apiBase: `http://reranker-${generation}.example:8080` }] } },
+    'application/merge-patch+json',
+  );
 }
 
 /** The operator's reconcile-duration histogram: total seconds and count. */
 async function reconcileSeconds(port: number): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const pick = (suffix: string) => Number(new RegExp(`^reranker_operator_reconcile_duration_seconds_${suffix} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const pick = (suffix: string) =>
+    Number(
+      new RegExp(`^reranker_operator_reconcile_duration_seconds_${suffix} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN,
+    );
   return { sum: pick('sum'), count: pick('count') };
 }
 
 /** `count` stand-ins spread evenly over the pod names. */
-const spread = (all: readonly StandIn[], count: number, offset: number) => Array.from({ length: count }, (_, k) => all[(offset + Math.floor((k * all.length) / count)) % all.length]!);
+const spread = (all: readonly StandIn[], count: number, offset: number) =>
+  Array.from({ length: count }, (_, k) => all[(offset + Math.floor((k * all.length) / count)) % all.length]!);
 
 async function main(): Promise<void> {
   const ips = setUpAddresses(SIDECARS);
   const cluster = new Cluster([]);
-  const sidecars = new StandIns(ips.map((ip, i) => ({ pod: podName(i), ip })), Number(args['switch-max-ms']), Number(args['answer-ms']));
+  const sidecars = new StandIns(
+    ips.map((ip, i) => ({ pod: podName(i), ip })),
+    Number(args['switch-max-ms']),
+    Number(args['answer-ms']),
+  );
   const agent = new Agent({ connect: { rejectUnauthorized: false }, connections: 32 });
   const cleanUp = async () => {
     await stopAll();
@@ -104,8 +123,19 @@ async function main(): Promise<void> {
       await Promise.all(
         ips.slice(i, i + 16).map(async (ip, k) => {
           const name = podName(i + k);
-          await api(c, 'POST', `/api/v1/namespaces/${NS}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: SELECTOR }, spec: { containers: [{ name: 'app', image: 'example/app:1' }] } });
-          await api(c, 'PATCH', `/api/v1/namespaces/${NS}/pods/${name}/status`, { status: { podIP: ip, podIPs: [{ ip }] } }, 'application/merge-patch+json');
+          await api(c, 'POST', `/api/v1/namespaces/${NS}/pods`, {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name, namespace: NS, labels: SELECTOR },
+            spec: { containers: [{ name: 'app', image: 'example/app:1' }] },
+          });
+          await api(
+            c,
+            'PATCH',
+            `/api/v1/namespaces/${NS}/pods/${name}/status`,
+            { status: { podIP: ip, podIPs: [{ ip }] } },
+            'application/merge-patch+json',
+          );
         }),
       );
     }
@@ -114,13 +144,25 @@ async function main(): Promise<void> {
       apiVersion: 'reranker.dev/v1alpha1',
       kind: 'RerankerPool',
       metadata: { name: POOL, namespace: NS },
-      spec: { backends: [{ name: 'static-1', apiBase: 'http://reranker-0.example:8080' }], sidecarSelector: { matchLabels: SELECTOR } },
+      spec: {
+        backends: [{ name: 'static-1', apiBase: 'http://reranker-0.example:8080' }],
+        sidecarSelector: { matchLabels: SELECTOR },
+      },
     });
     sidecars.follow(c, NS, `${POOL}-reranker-config`);
 
     const port = await freePort();
-    const resync: Record<string, string> = args['resync-seconds'] === undefined ? {} : { OPERATOR_SIDECAR_RESYNC_SECONDS: args['resync-seconds'] };
-    const operator = startProcess('operator', 'operator/main.ts', { KUBECONFIG: cluster.kubeconfig(ADMIN), POD_NAMESPACE: NS, LEADER_ELECT: 'false', OPERATOR_PORT: String(port), OPERATOR_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...resync });
+    const resync: Record<string, string> =
+      args['resync-seconds'] === undefined ? {} : { OPERATOR_SIDECAR_RESYNC_SECONDS: args['resync-seconds'] };
+    const operator = startProcess('operator', 'operator/main.ts', {
+      KUBECONFIG: cluster.kubeconfig(ADMIN),
+      POD_NAMESPACE: NS,
+      LEADER_ELECT: 'false',
+      OPERATOR_PORT: String(port),
+      OPERATOR_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...resync,
+    });
     const monitor = processMonitor(operator.child.pid!);
     const initialSyncMs = await until(`${SIDECARS}/${SIDECARS} synced at start`, syncedAt(c, sidecars), 120_000, 100);
     console.error(`${SIDECARS}/${SIDECARS} synced ${initialSyncMs} ms after the operator started`);
@@ -152,9 +194,20 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       await changeSpec(c);
       const ms = await until('the stand-ins to see the new config', async () => sidecars.latest !== before, 30_000, 50);
-      const convergedMs = await until(`${SIDECARS}/${SIDECARS} synced after a spec change`, syncedAt(c, sidecars), 60_000, 100);
+      const convergedMs = await until(
+        `${SIDECARS}/${SIDECARS} synced after a spec change`,
+        syncedAt(c, sidecars),
+        60_000,
+        100,
+      );
       const requests = sidecars.between(t0, Date.now());
-      changes.push({ convergedMs: convergedMs + ms, configMapSeenMs: sidecars.changedAt - t0, lastSidecarSwitchedMs: sidecars.lastSwitchAt - t0, requests: requests.length, rounds: rounds(requests, t0) });
+      changes.push({
+        convergedMs: convergedMs + ms,
+        configMapSeenMs: sidecars.changedAt - t0,
+        lastSidecarSwitchedMs: sidecars.lastSwitchAt - t0,
+        requests: requests.length,
+        rounds: rounds(requests, t0),
+      });
       console.error('change', JSON.stringify(changes.at(-1)));
       await sleep(3000);
     }
@@ -172,7 +225,12 @@ async function main(): Promise<void> {
     const lagTimes = sidecars.between(lagFrom, lagTo);
     const lagCpu = monitor.between(lagFrom, lagTo);
     for (const s of laggards) sidecars.release(s);
-    const lagRecoveredMs = await until(`${SIDECARS}/${SIDECARS} synced after the laggards caught up`, syncedAt(c, sidecars), 60_000, 100);
+    const lagRecoveredMs = await until(
+      `${SIDECARS}/${SIDECARS} synced after the laggards caught up`,
+      syncedAt(c, sidecars),
+      60_000,
+      100,
+    );
     const lagging = {
       laggards: laggards.length,
       seconds: round1((lagTo - lagFrom) / 1000),
@@ -181,7 +239,10 @@ async function main(): Promise<void> {
       peakRequestsInOneSecond: peakPerSecond(lagTimes),
       rounds: rounds(lagTimes, lagFrom),
       maxInFlight: sidecars.traffic.maxInFlight,
-      statusAtEnd: { sidecars: lagStatus.sidecars, message: lagStatus.conditions?.find((x) => x.type === 'SidecarsSynced')?.message },
+      statusAtEnd: {
+        sidecars: lagStatus.sidecars,
+        message: lagStatus.conditions?.find((x) => x.type === 'SidecarsSynced')?.message,
+      },
       caughtUpToStatusMs: lagRecoveredMs,
       operatorCores: Math.round(lagCpu.cores * 1000) / 1000,
       operatorPeakRssMiB: mib(lagCpu.peakRssBytes),
@@ -199,8 +260,19 @@ async function main(): Promise<void> {
       sidecars.traffic.maxInFlight = 0;
       const histBefore = await reconcileSeconds(port);
       const from = Date.now();
-      await api(c, 'PATCH', `/api/v1/namespaces/${NS}/pods/${podName(0)}`, { metadata: { labels: { touched: kind } } }, 'application/merge-patch+json');
-      const statusMs = await until(`status to name the ${kind} sidecars`, syncedAt(c, sidecars, SIDECARS - chosen.length), 120_000, 50);
+      await api(
+        c,
+        'PATCH',
+        `/api/v1/namespaces/${NS}/pods/${podName(0)}`,
+        { metadata: { labels: { touched: kind } } },
+        'application/merge-patch+json',
+      );
+      const statusMs = await until(
+        `status to name the ${kind} sidecars`,
+        syncedAt(c, sidecars, SIDECARS - chosen.length),
+        120_000,
+        50,
+      );
       const histAfter = await reconcileSeconds(port);
       const status = await poolStatus(c);
       const times = sidecars.between(from, Date.now());
@@ -210,7 +282,12 @@ async function main(): Promise<void> {
         s.delayMs = sidecars.answerMs;
         sidecars.restore(s);
       }
-      const recoveredMs = await until(`${SIDECARS}/${SIDECARS} synced after the ${kind} answered`, syncedAt(c, sidecars), 120_000, 100);
+      const recoveredMs = await until(
+        `${SIDECARS}/${SIDECARS} synced after the ${kind} answered`,
+        syncedAt(c, sidecars),
+        120_000,
+        100,
+      );
       const out = {
         [kind]: chosen.length,
         podEventToStatusMs: statusMs,
@@ -228,7 +305,8 @@ async function main(): Promise<void> {
       return out;
     };
     const hanging = await unanswered('hanging', Number(args.hanging), 7);
-    const blackholed = Number(args.blackholed) > 0 ? await unanswered('blackholed', Number(args.blackholed), 11) : undefined;
+    const blackholed =
+      Number(args.blackholed) > 0 ? await unanswered('blackholed', Number(args.blackholed), 11) : undefined;
 
     monitor.stop();
     const result = {

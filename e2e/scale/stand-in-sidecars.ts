@@ -76,7 +76,8 @@ export class StandIns {
       res.writeHead(404).end();
       return;
     }
-    const reply = () => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hash: s.served }));
+    const reply = () =>
+      void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hash: s.served }));
     if (s.delayMs <= 0) return reply();
     const timer = setTimeout(reply, s.delayMs);
     res.on('close', () => clearTimeout(timer));
@@ -87,7 +88,11 @@ export class StandIns {
     this.#following = true;
     void (async () => {
       while (this.#following) {
-        const cm = await api<{ data?: Record<string, string> }>(c, 'GET', `/api/v1/namespaces/${namespace}/configmaps/${configMap}`).catch(() => undefined);
+        const cm = await api<{ data?: Record<string, string> }>(
+          c,
+          'GET',
+          `/api/v1/namespaces/${namespace}/configmaps/${configMap}`,
+        ).catch(() => undefined);
         const text = cm?.data?.[CONFIG_KEY];
         if (text !== undefined && sha256(text) !== this.latest) this.#changed(sha256(text));
         await new Promise((r) => setTimeout(r, 100));
@@ -129,7 +134,11 @@ export class StandIns {
   }
 
   #iptables(op: '-I' | '-D', ip: string): void {
-    execFileSync('iptables', [op, 'OUTPUT', '-d', `${ip}/32`, '-p', 'tcp', '--dport', String(this.#port), '-j', 'DROP'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      'iptables',
+      [op, 'OUTPUT', '-d', `${ip}/32`, '-p', 'tcp', '--dport', String(this.#port), '-j', 'DROP'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   }
 
   /** Requests that arrived in [from, to). */

@@ -17,11 +17,19 @@ import { freePort } from '../../test/support/ports.ts';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export function kubeBinaries(): { bin: string; tools: string } {
-  const bin = execFileSync(join(ROOT, 'e2e/kube/build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
-  const tools = execFileSync(join(ROOT, 'e2e/kube/tools.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+  const bin = execFileSync(join(ROOT, 'e2e/kube/build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+    .trim()
+    .split('\n')
+    .pop()!;
+  const tools = execFileSync(join(ROOT, 'e2e/kube/tools.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .trim()
+    .split('\n')
+    .pop()!;
   return { bin, tools };
 }
-
 
 export interface User {
   readonly name: string;
@@ -32,7 +40,11 @@ export interface User {
 export const ADMIN: User = { name: 'e2e-admin', token: 'e2e-admin-token', groups: ['system:masters'] };
 
 export function serviceAccountUser(namespace: string, name: string): User {
-  return { name: `system:serviceaccount:${namespace}:${name}`, token: `sa-${namespace}-${name}-token`, groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'] };
+  return {
+    name: `system:serviceaccount:${namespace}:${name}`,
+    token: `sa-${namespace}-${name}-token`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  };
 }
 
 export class Cluster {
@@ -60,35 +72,60 @@ export class Cluster {
     const peerPort = await freePort();
     const apiPort = await freePort();
     this.#etcd = this.#spawn('etcd', join(this.bin, 'etcd'), [
-      '--data-dir', join(this.dir, 'etcd'),
-      '--name', 'e2e',
-      '--listen-client-urls', `http://127.0.0.1:${etcdPort}`,
-      '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-cluster', `e2e=http://127.0.0.1:${peerPort}`,
-      '--log-level', 'error',
+      '--data-dir',
+      join(this.dir, 'etcd'),
+      '--name',
+      'e2e',
+      '--listen-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${etcdPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `e2e=http://127.0.0.1:${peerPort}`,
+      '--log-level',
+      'error',
     ]);
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(join(this.dir, 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
     writeFileSync(join(this.dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
-    writeFileSync(join(this.dir, 'tokens.csv'), this.users.map((u, i) => `${u.token},${u.name},uid-${i},"${u.groups.join(',')}"`).join('\n') + '\n');
+    writeFileSync(
+      join(this.dir, 'tokens.csv'),
+      this.users.map((u, i) => `${u.token},${u.name},uid-${i},"${u.groups.join(',')}"`).join('\n') + '\n',
+    );
     this.#apiserverArgs = [
-      '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
-      '--secure-port', String(apiPort),
-      '--bind-address', '127.0.0.1',
-      '--advertise-address', '127.0.0.1',
-      '--endpoint-reconciler-type', 'none',
-      '--cert-dir', join(this.dir, 'certs'),
-      '--token-auth-file', join(this.dir, 'tokens.csv'),
-      '--authorization-mode', 'RBAC',
-      '--service-account-issuer', 'https://kubernetes.default.svc',
-      '--service-account-key-file', join(this.dir, 'sa.pub'),
-      '--service-account-signing-key-file', join(this.dir, 'sa.key'),
-      '--service-cluster-ip-range', '10.96.0.0/16',
-      '--disable-admission-plugins', 'ServiceAccount',
+      '--etcd-servers',
+      `http://127.0.0.1:${etcdPort}`,
+      '--secure-port',
+      String(apiPort),
+      '--bind-address',
+      '127.0.0.1',
+      '--advertise-address',
+      '127.0.0.1',
+      '--endpoint-reconciler-type',
+      'none',
+      '--cert-dir',
+      join(this.dir, 'certs'),
+      '--token-auth-file',
+      join(this.dir, 'tokens.csv'),
+      '--authorization-mode',
+      'RBAC',
+      '--service-account-issuer',
+      'https://kubernetes.default.svc',
+      '--service-account-key-file',
+      join(this.dir, 'sa.pub'),
+      '--service-account-signing-key-file',
+      join(this.dir, 'sa.key'),
+      '--service-cluster-ip-range',
+      '10.96.0.0/16',
+      '--disable-admission-plugins',
+      'ServiceAccount',
       '--allow-privileged=true',
-      '--v', '0',
+      '--v',
+      '0',
     ];
     this.url = `https://127.0.0.1:${apiPort}`;
     await this.#startApiserver();
@@ -98,9 +135,13 @@ export class Cluster {
     this.#apiserver = this.#spawn('kube-apiserver', join(this.bin, 'kube-apiserver'), this.#apiserverArgs);
     const until = Date.now() + 90_000;
     while (Date.now() < until) {
-      if (this.#apiserver.exitCode !== null) throw new Error(`kube-apiserver exited: ${this.#logs.slice(-20).join('')}`);
+      if (this.#apiserver.exitCode !== null)
+        throw new Error(`kube-apiserver exited: ${this.#logs.slice(-20).join('')}`);
       try {
-        const res = await request(`${this.url}/readyz`, { dispatcher: this.#agent, headers: { authorization: `Bearer ${ADMIN.token}` } });
+        const res = await request(`${this.url}/readyz`, {
+          dispatcher: this.#agent,
+          headers: { authorization: `Bearer ${ADMIN.token}` },
+        });
         const text = await res.body.text();
         if (res.statusCode === 200 && text.trim() === 'ok') return;
       } catch {
@@ -156,7 +197,11 @@ export class Cluster {
   /** Runs kubectl as `user`; returns stdout, throws with stderr on failure. */
   kubectl(args: readonly string[], options: { user?: User; input?: string } = {}): string {
     try {
-      return execFileSync(join(this.tools, 'kubectl'), ['--kubeconfig', this.kubeconfig(options.user), ...args], { encoding: 'utf8', input: options.input, stdio: ['pipe', 'pipe', 'pipe'] });
+      return execFileSync(join(this.tools, 'kubectl'), ['--kubeconfig', this.kubeconfig(options.user), ...args], {
+        encoding: 'utf8',
+        input: options.input,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
     } catch (error) {
       const e = error as { stderr?: string; stdout?: string };
       throw new Error(`kubectl ${args.join(' ')}: ${e.stderr ?? ''}${e.stdout ?? ''}`);
@@ -175,7 +220,10 @@ export class Cluster {
 
   apply(manifest: unknown, user: User = ADMIN): string {
     const docs = Array.isArray(manifest) ? manifest : [manifest];
-    return this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { user, input: docs.map((d) => JSON.stringify(d)).join('\n---\n') });
+    return this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+      user,
+      input: docs.map((d) => JSON.stringify(d)).join('\n---\n'),
+    });
   }
 
   getJson<T = any>(args: readonly string[]): T {
@@ -183,15 +231,23 @@ export class Cluster {
   }
 
   /** `controllers`: kube-controller-manager's --controllers (the webhook suite adds deployment,replicaset). */
-  async startControllerManager(controllers = 'endpointslice,endpointslicemirroring,garbagecollector,namespace,serviceaccount'): Promise<void> {
+  async startControllerManager(
+    controllers = 'endpointslice,endpointslicemirroring,garbagecollector,namespace,serviceaccount',
+  ): Promise<void> {
     this.#controllerManager = this.#spawn('kube-controller-manager', join(this.bin, 'kube-controller-manager'), [
-      '--kubeconfig', this.kubeconfig(ADMIN),
+      '--kubeconfig',
+      this.kubeconfig(ADMIN),
       '--leader-elect=false',
-      '--controllers', controllers,
-      '--service-account-private-key-file', join(this.dir, 'sa.key'),
-      '--bind-address', '127.0.0.1',
-      '--secure-port', String(await freePort()),
-      '--v', '0',
+      '--controllers',
+      controllers,
+      '--service-account-private-key-file',
+      join(this.dir, 'sa.key'),
+      '--bind-address',
+      '127.0.0.1',
+      '--secure-port',
+      String(await freePort()),
+      '--v',
+      '0',
     ]);
   }
 

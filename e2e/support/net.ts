@@ -9,7 +9,10 @@ import { execFileSync } from 'node:child_process';
  * RRLB_E2E_NET (default 42) picks the third octet and the link names, so two suites (two
  * worktrees, or CI beside a developer) can run at once without deleting each other's addresses.
  */
-const NET = /^\d{1,3}$/.test(process.env.RRLB_E2E_NET ?? '') && Number(process.env.RRLB_E2E_NET) < 200 ? process.env.RRLB_E2E_NET! : '42';
+const NET =
+  /^\d{1,3}$/.test(process.env.RRLB_E2E_NET ?? '') && Number(process.env.RRLB_E2E_NET) < 200
+    ? process.env.RRLB_E2E_NET!
+    : '42';
 const LINK = `rrlb-e2e${NET}a`;
 const PEER = `rrlb-e2e${NET}b`;
 export const SUBNET = `198.18.${NET}`;

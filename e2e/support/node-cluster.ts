@@ -11,14 +11,29 @@ import { ROOT } from './cluster.ts';
 
 export const NODE_DIR = process.env.RRLB_NODE_DIR ?? '/tmp/rrlb-node';
 /** The tag images/build.sh gives the images (IMAGE_TAG, else package.json's version). */
-export const IMAGE_TAG = process.env.IMAGE_TAG ?? (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const IMAGE_TAG =
+  process.env.IMAGE_TAG ??
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-function run(command: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): string {
+function run(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', input: options.input, env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync(command, args, {
+      encoding: 'utf8',
+      input: options.input,
+      env: options.env ?? process.env,
+      timeout: options.timeoutMs ?? 120_000,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')}: ${e.stderr ?? ''}${e.stdout ?? ''}${e.stderr || e.stdout ? '' : e.message}`);
+    throw new Error(
+      `${command} ${args.join(' ')}: ${e.stderr ?? ''}${e.stdout ?? ''}${e.stderr || e.stdout ? '' : e.message}`,
+    );
   }
 }
 
@@ -43,13 +58,20 @@ export class NodeCluster {
   }
 
   helm(args: readonly string[], scratch: string): string {
-    const env = { ...process.env, HELM_CACHE_HOME: join(scratch, 'helm-cache'), HELM_CONFIG_HOME: join(scratch, 'helm-config'), HELM_DATA_HOME: join(scratch, 'helm-data') };
+    const env = {
+      ...process.env,
+      HELM_CACHE_HOME: join(scratch, 'helm-cache'),
+      HELM_CONFIG_HOME: join(scratch, 'helm-config'),
+      HELM_DATA_HOME: join(scratch, 'helm-data'),
+    };
     return run(join(this.tools, 'helm'), ['--kubeconfig', this.kubeconfig, ...args], { env, timeoutMs: 300_000 });
   }
 
   apply(manifests: unknown): string {
     const docs = Array.isArray(manifests) ? manifests : [manifests];
-    return this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: docs.map((d) => JSON.stringify(d)).join('\n---\n') });
+    return this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+      input: docs.map((d) => JSON.stringify(d)).join('\n---\n'),
+    });
   }
 
   getJson<T = any>(args: readonly string[]): T {

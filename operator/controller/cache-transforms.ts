@@ -40,5 +40,9 @@ export interface CachedConfigMap extends KubeObject {
 export function slimConfigMap(cm: CachedConfigMap & { data?: Record<string, string> }): CachedConfigMap {
   const text = cm.data?.[CONFIG_KEY];
   const plan = cm.data?.[CANARY_PLAN_KEY] ?? cm.planText;
-  return { metadata: slimMetadata(cm.metadata), dataHash: text === undefined ? cm.dataHash : createHash('sha256').update(text).digest('hex'), ...(plan === undefined ? {} : { planText: plan }) };
+  return {
+    metadata: slimMetadata(cm.metadata),
+    dataHash: text === undefined ? cm.dataHash : createHash('sha256').update(text).digest('hex'),
+    ...(plan === undefined ? {} : { planText: plan }),
+  };
 }

@@ -17,7 +17,15 @@ import { SERVICE_NAME_LABEL, type EndpointSlice } from '../../common/discovery/e
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
 import { poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';
-import { CONFIG_HASH_ANNOTATION, MANAGED_BY, POOL_LABEL, SIDECAR_LABEL, reconcilePool, type Caches, type ReconcilerDeps } from './reconciler.ts';
+import {
+  CONFIG_HASH_ANNOTATION,
+  MANAGED_BY,
+  POOL_LABEL,
+  SIDECAR_LABEL,
+  reconcilePool,
+  type Caches,
+  type ReconcilerDeps,
+} from './reconciler.ts';
 import { checkSidecars, httpSidecarAsker, type AskSidecar, type HttpSidecarAsker } from './sidecar-sync.ts';
 import { RECONCILE_TIMEOUT } from './reconcile-settings.ts';
 import { DEFAULT_VERIFY_POLICY, type VerifyPolicy } from './verify-policy.ts';
@@ -37,7 +45,13 @@ export interface ControllerDeps {
   readonly endpointCoalesceMs?: number;
   /** Sidecar injection: the version injected, for status.injection. */
   readonly sidecarVersion?: string;
-  readonly informerTuning?: { watchTimeoutSeconds?: number; inactivityMs?: number; relistMs?: number; backoffBaseMs?: number; backoffMaxMs?: number };
+  readonly informerTuning?: {
+    watchTimeoutSeconds?: number;
+    inactivityMs?: number;
+    relistMs?: number;
+    backoffBaseMs?: number;
+    backoffMaxMs?: number;
+  };
   /** When to ask a pool's sidecars again (synced: every 30 s; lagging: 1 s backing off to 30 s). */
   readonly verifyPolicy?: VerifyPolicy;
   /** A lower sidecar_count is rendered once observed this long (default 60 s). */
@@ -69,7 +83,11 @@ export class Controller {
   readonly #services: InformerSet<KubeObject>;
   readonly #configMaps: InformerSet<ConfigMap>;
   readonly #pods: InformerSet<Pod>;
-  readonly #written = { config: new WriteMemo<string | undefined>(), status: new WriteMemo<PoolStatus | undefined>(), canaryPlan: new WriteMemo<string | undefined>() };
+  readonly #written = {
+    config: new WriteMemo<string | undefined>(),
+    status: new WriteMemo<PoolStatus | undefined>(),
+    canaryPlan: new WriteMemo<string | undefined>(),
+  };
   /** Consecutive lagging verifications per pool (the verify backoff's exponent). */
   readonly #lagStreak = new Map<string, number>();
   #metrics: OperatorMetrics | undefined;
@@ -84,8 +102,20 @@ export class Controller {
     this.#ask = deps.askSidecar ?? this.#http!.ask;
     this.#termApi = deps.api.bound(NOT_LEADING);
     const termApi = { request: <T>(...args: Parameters<KubeApi['request']>) => this.#termApi.request<T>(...args) };
-    this.events = new EventRecorder({ api: termApi, clock: deps.clock, timers: deps.timers, logger: deps.logger, component: 'reranker-lb-operator', instance: deps.identity });
-    this.queue = new WorkQueue(deps.timers, { baseDelayMs: 50, maxDelayMs: 60_000, now: () => deps.clock.now(), observer: queueObserver(() => this.#metrics) });
+    this.events = new EventRecorder({
+      api: termApi,
+      clock: deps.clock,
+      timers: deps.timers,
+      logger: deps.logger,
+      component: 'reranker-lb-operator',
+      instance: deps.identity,
+    });
+    this.queue = new WorkQueue(deps.timers, {
+      baseDelayMs: 50,
+      maxDelayMs: 60_000,
+      now: () => deps.clock.now(),
+      observer: queueObserver(() => this.#metrics),
+    });
     // /api/v1/pods -> /api/v1/namespaces/<ns>/pods; /apis/<group>/<version>/<plural> likewise.
     const scope = (path: string, ns: string | undefined) => {
       if (ns === undefined) return path;
@@ -93,43 +123,100 @@ export class Controller {
       return `${path.slice(0, cut)}/namespaces/${ns}${path.slice(cut)}`;
     };
     const namespaces: readonly (string | undefined)[] = deps.namespaces ?? [undefined];
-    const make = <T extends KubeObject>(name: string, path: string, onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void, labelSelector: string | undefined, transform: (o: T) => T) =>
-      new InformerSet<T>(namespaces.map((ns) => new Informer<T>(deps.api, {
-        name,
-        path: scope(path, ns),
-        labelSelector,
-        onEvent,
-        transform,
-        onRestart: () => this.#metrics?.watchRestarts.labels(name).inc(),
-        logger: deps.logger,
-        timers: deps.timers,
-        clock: deps.clock,
-        random: deps.random,
-        ...deps.informerTuning,
-      })));
+    const make = <T extends KubeObject>(
+      name: string,
+      path: string,
+      onEvent: (e: InformerEvent, o: T, prev: T | undefined) => void,
+      labelSelector: string | undefined,
+      transform: (o: T) => T,
+    ) =>
+      new InformerSet<T>(
+        namespaces.map(
+          (ns) =>
+            new Informer<T>(deps.api, {
+              name,
+              path: scope(path, ns),
+              labelSelector,
+              onEvent,
+              transform,
+              onRestart: () => this.#metrics?.watchRestarts.labels(name).inc(),
+              logger: deps.logger,
+              timers: deps.timers,
+              clock: deps.clock,
+              random: deps.random,
+              ...deps.informerTuning,
+            }),
+        ),
+      );
     const coalesce = (keys: readonly string[]) => {
       for (const key of keys) this.queue.addAfter(key, deps.endpointCoalesceMs ?? 100);
     };
-    this.#pools = make<RerankerPool & KubeObject>('rerankerpools', `/apis/${GROUP}/${VERSION}/${PLURAL}`, (event, pool, previous) => {
-      // Status-only updates (our own writes) do not need another reconcile.
-      if (event === 'updated' && previous?.metadata.generation === pool.metadata.generation) return;
-      this.queue.add(keyOf(pool));
-    }, undefined, slim);
-    this.#slices = make<EndpointSlice & KubeObject>('endpointslices', '/apis/discovery.k8s.io/v1/endpointslices', (_e, slice) => coalesce(poolsForService(this.#pools.list(), slice.metadata.namespace, slice.metadata.labels?.[SERVICE_NAME_LABEL])), SERVICE_NAME_LABEL, slim);
-    this.#services = make<KubeObject>('services', '/api/v1/services', (_e, svc) => coalesce(poolsForService(this.#pools.list(), svc.metadata.namespace, svc.metadata.name)), undefined, slim);
-    this.#configMaps = make<ConfigMap>('configmaps', '/api/v1/configmaps', (event, cm) => {
-      // Our own applies keep data and hash annotation equal; repair deletions and edits by others.
-      if (event !== 'deleted' && cm.dataHash === cm.metadata.annotations?.[CONFIG_HASH_ANNOTATION]) return;
-      const pool = cm.metadata.labels?.[POOL_LABEL];
-      if (pool !== undefined && cm.metadata.namespace !== undefined) this.queue.add(`${cm.metadata.namespace}/${pool}`);
-    }, `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`, slimConfigMap);
+    this.#pools = make<RerankerPool & KubeObject>(
+      'rerankerpools',
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      (event, pool, previous) => {
+        // Status-only updates (our own writes) do not need another reconcile.
+        if (event === 'updated' && previous?.metadata.generation === pool.metadata.generation) return;
+        this.queue.add(keyOf(pool));
+      },
+      undefined,
+      slim,
+    );
+    this.#slices = make<EndpointSlice & KubeObject>(
+      'endpointslices',
+      '/apis/discovery.k8s.io/v1/endpointslices',
+      (_e, slice) =>
+        coalesce(
+          poolsForService(this.#pools.list(), slice.metadata.namespace, slice.metadata.labels?.[SERVICE_NAME_LABEL]),
+        ),
+      SERVICE_NAME_LABEL,
+      slim,
+    );
+    this.#services = make<KubeObject>(
+      'services',
+      '/api/v1/services',
+      (_e, svc) => coalesce(poolsForService(this.#pools.list(), svc.metadata.namespace, svc.metadata.name)),
+      undefined,
+      slim,
+    );
+    this.#configMaps = make<ConfigMap>(
+      'configmaps',
+      '/api/v1/configmaps',
+      (event, cm) => {
+        // Our own applies keep data and hash annotation equal; repair deletions and edits by others.
+        if (event !== 'deleted' && cm.dataHash === cm.metadata.annotations?.[CONFIG_HASH_ANNOTATION]) return;
+        const pool = cm.metadata.labels?.[POOL_LABEL];
+        if (pool !== undefined && cm.metadata.namespace !== undefined)
+          this.queue.add(`${cm.metadata.namespace}/${pool}`);
+      },
+      `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`,
+      slimConfigMap,
+    );
     // A pod matters only to the pools whose sidecarSelector selects it (before or after).
-    this.#pods = make<Pod>('pods', '/api/v1/pods', (event, pod, previous) => coalesce(poolsForPod(this.#pools.list(), pod, event === 'updated' ? previous : undefined)), `${SIDECAR_LABEL}=true`, slimPod);
+    this.#pods = make<Pod>(
+      'pods',
+      '/api/v1/pods',
+      (event, pod, previous) =>
+        coalesce(poolsForPod(this.#pools.list(), pod, event === 'updated' ? previous : undefined)),
+      `${SIDECAR_LABEL}=true`,
+      slimPod,
+    );
   }
 
   /** Every informer by resource name (metrics, readiness). */
-  get informers(): Readonly<Record<string, { readonly synced: boolean; readonly restarts: number; start(): void; stop(): void; waitForSync(): Promise<void> }>> {
-    return { rerankerpools: this.#pools, endpointslices: this.#slices, services: this.#services, configmaps: this.#configMaps, pods: this.#pods };
+  get informers(): Readonly<
+    Record<
+      string,
+      { readonly synced: boolean; readonly restarts: number; start(): void; stop(): void; waitForSync(): Promise<void> }
+    >
+  > {
+    return {
+      rerankerpools: this.#pools,
+      endpointslices: this.#slices,
+      services: this.#services,
+      configmaps: this.#configMaps,
+      pods: this.#pods,
+    };
   }
 
   caches(): Caches {
@@ -178,8 +265,26 @@ export class Controller {
       logger: d.logger,
       now: () => new Date(d.clock.wallNow()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       event: (pool, type, reason, message) =>
-        this.events.record({ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, namespace: pool.metadata.namespace, uid: pool.metadata.uid }, type, reason, message),
-      askSidecars: (pods, port, wanted, endpoints) => checkSidecars(pods, port, wanted, { ask: this.#ask, now: () => d.clock.now(), concurrency: d.sidecarConcurrency ?? 8, timeoutMs: d.sidecarTimeoutMs ?? 1000, endpoints }),
+        this.events.record(
+          {
+            apiVersion: `${GROUP}/${VERSION}`,
+            kind: KIND,
+            name: pool.metadata.name,
+            namespace: pool.metadata.namespace,
+            uid: pool.metadata.uid,
+          },
+          type,
+          reason,
+          message,
+        ),
+      askSidecars: (pods, port, wanted, endpoints) =>
+        checkSidecars(pods, port, wanted, {
+          ask: this.#ask,
+          now: () => d.clock.now(),
+          concurrency: d.sidecarConcurrency ?? 8,
+          timeoutMs: d.sidecarTimeoutMs ?? 1000,
+          endpoints,
+        }),
       written: this.#written,
       sidecarVersion: d.sidecarVersion,
       requeue: { policy: d.verifyPolicy ?? DEFAULT_VERIFY_POLICY, random: d.random, lagStreaks: this.#lagStreak },
@@ -218,7 +323,8 @@ export class Controller {
         return;
       }
       // A 429 (API priority and fairness) says when to come back.
-      const retryAfterMs = error instanceof KubeApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
+      const retryAfterMs =
+        error instanceof KubeApiError && error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : 0;
       const retryIn = this.queue.addRateLimited(key, retryAfterMs);
       this.#metrics?.reconciles.labels('error').inc();
       this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'reconcile failed');

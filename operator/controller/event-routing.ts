@@ -22,17 +22,24 @@ export function selects(selector: LabelSelector | undefined, labels: Record<stri
   for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
     const value = labels?.[key];
     const holds =
-      operator === 'In' ? value !== undefined && values.includes(value)
-      : operator === 'NotIn' ? value === undefined || !values.includes(value)
-      : operator === 'Exists' ? value !== undefined
-      : value === undefined;
+      operator === 'In'
+        ? value !== undefined && values.includes(value)
+        : operator === 'NotIn'
+          ? value === undefined || !values.includes(value)
+          : operator === 'Exists'
+            ? value !== undefined
+            : value === undefined;
     if (!holds) return false;
   }
   return true;
 }
 
 /** A pool's sidecar: selected, and not injected for another pool (a broad selector must not count another pool's sidecars). */
-export function selectsSidecar(selector: LabelSelector | undefined, pool: string, labels: Record<string, string> | undefined): boolean {
+export function selectsSidecar(
+  selector: LabelSelector | undefined,
+  pool: string,
+  labels: Record<string, string> | undefined,
+): boolean {
   const injectedFor = labels?.[POOL_LABEL];
   return (injectedFor === undefined || injectedFor === pool) && selects(selector, labels);
 }
@@ -40,12 +47,22 @@ export function selectsSidecar(selector: LabelSelector | undefined, pool: string
 /** What the reconcile reads from a pod: labels (selection), IP (where to ask), deletion and phase. */
 export function podChangeMatters(pod: RoutablePod, previous: RoutablePod | undefined): boolean {
   if (previous === undefined) return true;
-  const view = (p: RoutablePod) => JSON.stringify([p.metadata.labels ?? {}, p.status?.podIP, p.status?.phase, p.metadata.deletionTimestamp !== undefined]);
+  const view = (p: RoutablePod) =>
+    JSON.stringify([
+      p.metadata.labels ?? {},
+      p.status?.podIP,
+      p.status?.phase,
+      p.metadata.deletionTimestamp !== undefined,
+    ]);
   return view(pod) !== view(previous);
 }
 
 /** Keys of the pools in the pod's namespace that select the pod, or selected it before the change. */
-export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, previous: RoutablePod | undefined): string[] {
+export function poolsForPod(
+  pools: readonly RoutablePool[],
+  pod: RoutablePod,
+  previous: RoutablePod | undefined,
+): string[] {
   if (!podChangeMatters(pod, previous)) return [];
   const ns = pod.metadata.namespace;
   return pools
@@ -54,13 +71,22 @@ export function poolsForPod(pools: readonly RoutablePool[], pod: RoutablePod, pr
       const selector = pool.spec?.sidecarSelector;
       // Sidecar injection: an injected pod names its pool, whose status.injection counts it.
       if (pod.metadata.labels?.[POOL_LABEL] === pool.metadata.name) return true;
-      return selects(selector, pod.metadata.labels) || (previous !== undefined && selects(selector, previous.metadata.labels));
+      return (
+        selects(selector, pod.metadata.labels) ||
+        (previous !== undefined && selects(selector, previous.metadata.labels))
+      );
     })
     .map((pool) => `${ns}/${pool.metadata.name}`);
 }
 
 /** Keys of the pools in `namespace` that discover `service`. */
-export function poolsForService(pools: readonly RoutablePool[], namespace: string | undefined, service: string | undefined): string[] {
+export function poolsForService(
+  pools: readonly RoutablePool[],
+  namespace: string | undefined,
+  service: string | undefined,
+): string[] {
   if (namespace === undefined || service === undefined) return [];
-  return pools.filter((pool) => pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service)).map((pool) => `${namespace}/${pool.metadata.name}`);
+  return pools
+    .filter((pool) => pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service))
+    .map((pool) => `${namespace}/${pool.metadata.name}`);
 }

@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import { apiRequestObserver, createOperatorMetrics, queueObserver } from './metrics.ts';
 
 test('API requests are counted by verb, resource and code, timed except watches; queue waits, work and retries are recorded', async () => {
-  const metrics = createOperatorMetrics(() => 0, () => ({}));
+  const metrics = createOperatorMetrics(
+    () => 0,
+    () => ({}),
+  );
   const api = apiRequestObserver(metrics);
   api.onRequest({ verb: 'apply', resource: 'configmaps', code: '200', seconds: 0.02 });
   api.onRequest({ verb: 'apply', resource: 'configmaps', code: '200', seconds: 0.03 });
@@ -31,5 +34,9 @@ test('API requests are counted by verb, resource and code, timed except watches;
   ]) {
     assert.ok(text.includes(`\n${line}\n`), `missing: ${line}`);
   }
-  assert.doesNotMatch(text, /api_request_duration_seconds_count\{verb="watch"/, 'a watch stream has no request duration');
+  assert.doesNotMatch(
+    text,
+    /api_request_duration_seconds_count\{verb="watch"/,
+    'a watch stream has no request duration',
+  );
 });

@@ -11,7 +11,17 @@ import { formatIssues, issueMessage } from '../../common/issues.ts';
 import { POOL_LABEL } from '../crd/labels.ts';
 import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
-import { poolSpecSchema, GROUP, KIND, PLURAL, VERSION, type LabelSelector, type PoolSpec, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
+import {
+  poolSpecSchema,
+  GROUP,
+  KIND,
+  PLURAL,
+  VERSION,
+  type LabelSelector,
+  type PoolSpec,
+  type PoolStatus,
+  type RerankerPool,
+} from '../crd/pool-schema.ts';
 import { configSizeProblem } from '../render/config-size.ts';
 import { discoverEndpoints, slicesDigest, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { CONFIG_KEY, configMapNameOf, renderConfig, type RenderedConfig } from '../render/render-config.ts';
@@ -50,13 +60,26 @@ export interface ReconcilerDeps {
   readonly now: () => string;
   readonly event: RecordEvent;
   /** Asks the pods which config they serve (sidecar-sync.ts, with its timeout and concurrency cap). */
-  readonly askSidecars: (pods: readonly SidecarPod[], port: number, wanted: string, endpoints?: string) => Promise<SyncReport>;
+  readonly askSidecars: (
+    pods: readonly SidecarPod[],
+    port: number,
+    wanted: string,
+    endpoints?: string,
+  ) => Promise<SyncReport>;
   /** What this operator last wrote, per pool key: the ConfigMap's hash and the status. */
-  readonly written: { readonly config: WriteMemo<string | undefined>; readonly status: WriteMemo<PoolStatus | undefined>; readonly canaryPlan?: WriteMemo<string | undefined> };
+  readonly written: {
+    readonly config: WriteMemo<string | undefined>;
+    readonly status: WriteMemo<PoolStatus | undefined>;
+    readonly canaryPlan?: WriteMemo<string | undefined>;
+  };
   /** Sidecar injection: the version the operator injects; undefined: injection off. */
   readonly sidecarVersion?: string;
   /** When to look again: the verify policy, its jitter, and each pool's streak of lagging verifications. */
-  readonly requeue: { readonly policy: VerifyPolicy; readonly random: Random; readonly lagStreaks: Map<string, number> };
+  readonly requeue: {
+    readonly policy: VerifyPolicy;
+    readonly random: Random;
+    readonly lagStreaks: Map<string, number>;
+  };
   /** A lower sidecar_count is rendered once observed this long (default 60 s). */
   readonly sidecarCountStabilizationMs?: number;
 }
@@ -89,23 +112,50 @@ function render(pool: RerankerPool, caches: Caches, ns: string, sidecarCount: nu
   const { spec: current, upgraded } = upgradeLegacySpec(pool.spec);
   const parsed = poolSpecSchema.safeParse(current, { error: issueMessage, reportInput: true });
   if (!parsed.success) {
-    return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: formatIssues(parsed.error).map((p) => `spec.${p}`).join('; ') } };
+    return {
+      spec: undefined,
+      rendered: undefined,
+      missingServices: [],
+      upgraded,
+      failure: {
+        reason: 'InvalidSpec',
+        message: formatIssues(parsed.error)
+          .map((p) => `spec.${p}`)
+          .join('; '),
+      },
+    };
   }
   // The operator keeps sidecar_count from the pods it sees; the spec's value stands until it sees one.
-  const spec = sidecarCount === undefined ? parsed.data : { ...parsed.data, routing: { ...parsed.data.routing, sidecarCount } };
+  const spec =
+    sidecarCount === undefined ? parsed.data : { ...parsed.data, routing: { ...parsed.data.routing, sidecarCount } };
   const conflicts = secretEnvConflicts(spec);
-  if (conflicts.length > 0) return { spec: undefined, rendered: undefined, missingServices: [], upgraded, failure: { reason: 'InvalidSpec', message: conflicts.map((p) => `spec.${p}`).join('; ') } };
+  if (conflicts.length > 0)
+    return {
+      spec: undefined,
+      rendered: undefined,
+      missingServices: [],
+      upgraded,
+      failure: { reason: 'InvalidSpec', message: conflicts.map((p) => `spec.${p}`).join('; ') },
+    };
   const slices = caches.slices(ns);
   const missingServices = spec.discovery.filter((d) => !caches.serviceExists(ns, d.service)).map((d) => d.service);
-  const rendered = renderConfig({ ...pool, spec }, spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })));
+  const rendered = renderConfig(
+    { ...pool, spec },
+    spec.discovery.map((entry) => ({ entry, endpoints: discoverEndpoints(entry, slices) })),
+  );
   const tooLarge = configSizeProblem(rendered);
-  return tooLarge === undefined ? { spec, rendered, failure: undefined, missingServices, upgraded } : { spec, rendered: undefined, failure: tooLarge, missingServices, upgraded };
+  return tooLarge === undefined
+    ? { spec, rendered, failure: undefined, missingServices, upgraded }
+    : { spec, rendered: undefined, failure: tooLarge, missingServices, upgraded };
 }
 
 /** The digest sidecars that merge endpoints themselves should report: the operator's own view of the slices. */
 function wantedEndpoints(spec: PoolSpec, slices: readonly EndpointSlice[]): string | undefined {
   if (spec.discovery.length === 0 || (spec.routing.discoveryMode ?? 'sidecar') !== 'sidecar') return undefined;
-  return slicesDigest(spec.discovery.map((d) => d.service), slices);
+  return slicesDigest(
+    spec.discovery.map((d) => d.service),
+    slices,
+  );
 }
 
 function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfig): unknown {
@@ -117,7 +167,16 @@ function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfi
       namespace: pool.metadata.namespace,
       labels: { ...MANAGED_BY, [POOL_LABEL]: pool.metadata.name },
       annotations: { [CONFIG_HASH_ANNOTATION]: rendered.hash },
-      ownerReferences: [{ apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.metadata.name, uid: pool.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      ownerReferences: [
+        {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: KIND,
+          name: pool.metadata.name,
+          uid: pool.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     data: { [CONFIG_KEY]: rendered.text },
   };
@@ -128,14 +187,26 @@ function configMapOf(pool: RerankerPool, cmName: string, rendered: RenderedConfi
  * stay, and a field we stop setting goes. One that an older, merge-patching operator co-owns
  * (upgraded clusters) would stay, so it is removed by a merge patch; no other write needs one.
  */
-async function writeStatus(deps: Pick<ReconcilerDeps, 'api' | 'logger'>, key: string, pool: RerankerPool, status: PoolStatus): Promise<RerankerPool & KubeObject> {
+async function writeStatus(
+  deps: Pick<ReconcilerDeps, 'api' | 'logger'>,
+  key: string,
+  pool: RerankerPool,
+  status: PoolStatus,
+): Promise<RerankerPool & KubeObject> {
   const path = `/apis/${GROUP}/${VERSION}/namespaces/${pool.metadata.namespace}/${PLURAL}/${pool.metadata.name}/status`;
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name: pool.metadata.name, namespace: pool.metadata.namespace }, status };
+  const body = {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KIND,
+    metadata: { name: pool.metadata.name, namespace: pool.metadata.namespace },
+    status,
+  };
   const applied = await deps.api.apply<RerankerPool & KubeObject>(path, body, FIELD_MANAGER);
   const stray = strayFields(applied.status, status);
   if (stray.length === 0) return applied;
   deps.logger.info({ pool: key, fields: stray }, 'status fields another manager co-owns removed');
-  return deps.api.mergePatch<RerankerPool & KubeObject>(path, { status: Object.fromEntries(stray.map((field) => [field, null])) });
+  return deps.api.mergePatch<RerankerPool & KubeObject>(path, {
+    status: Object.fromEntries(stray.map((field) => [field, null])),
+  });
 }
 
 export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<ReconcileResult> {
@@ -150,8 +221,17 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   const ns = pool.metadata.namespace;
   const cmName = configMapNameOf(pool.metadata.name);
   const previousStatus = deps.written.status.view(key, pool.metadata.resourceVersion, pool.status);
-  const observedSidecars = countSidecars(deps.caches.sidecarPods(ns), pool.metadata.name, (pool.spec as { sidecarSelector?: LabelSelector } | undefined)?.sidecarSelector);
-  const sidecarCount = nextSidecarCount(previousStatus?.sidecarCount, observedSidecars, Date.parse(deps.now()), deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS);
+  const observedSidecars = countSidecars(
+    deps.caches.sidecarPods(ns),
+    pool.metadata.name,
+    (pool.spec as { sidecarSelector?: LabelSelector } | undefined)?.sidecarSelector,
+  );
+  const sidecarCount = nextSidecarCount(
+    previousStatus?.sidecarCount,
+    observedSidecars,
+    Date.parse(deps.now()),
+    deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS,
+  );
   const { spec, rendered, failure, missingServices, upgraded } = render(pool, deps.caches, ns, sidecarCount?.rendered);
 
   // Apply the ConfigMap when its content differs from what is in place (or what we just wrote).
@@ -159,11 +239,31 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   const inPlace = deps.written.config.view(key, current?.metadata.resourceVersion, current?.dataHash);
   const justRendered = rendered !== undefined && inPlace !== rendered.hash;
   if (rendered !== undefined && inPlace !== rendered.hash) {
-    const applied = await deps.api.apply<KubeObject>(`/api/v1/namespaces/${ns}/configmaps/${cmName}`, configMapOf(pool, cmName, rendered), FIELD_MANAGER);
-    deps.written.config.remember(key, current?.metadata.resourceVersion, applied.metadata.resourceVersion, rendered.hash);
+    const applied = await deps.api.apply<KubeObject>(
+      `/api/v1/namespaces/${ns}/configmaps/${cmName}`,
+      configMapOf(pool, cmName, rendered),
+      FIELD_MANAGER,
+    );
+    deps.written.config.remember(
+      key,
+      current?.metadata.resourceVersion,
+      applied.metadata.resourceVersion,
+      rendered.hash,
+    );
     deps.logger.info({ pool: key, hash: rendered.hash, backends: rendered.readyCount }, 'config rendered');
-    deps.event(pool, 'Normal', 'Rendered', `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`);
-    if (upgraded.length > 0) deps.event(pool, 'Warning', 'DeprecatedUnits', `read in the CRD's former units (numbers of seconds, number fractions); write them as today's: ${upgraded.join('; ')}`);
+    deps.event(
+      pool,
+      'Normal',
+      'Rendered',
+      `rendered ConfigMap ${cmName} (config ${rendered.hash.slice(0, 12)}, ${rendered.readyCount} ready backend(s))`,
+    );
+    if (upgraded.length > 0)
+      deps.event(
+        pool,
+        'Warning',
+        'DeprecatedUnits',
+        `read in the CRD's former units (numbers of seconds, number fractions); write them as today's: ${upgraded.join('; ')}`,
+      );
   } else if (failure !== undefined) {
     const was = previousStatus?.conditions?.find((c) => c.type === 'ConfigRendered');
     if (was?.status !== 'False' || was.reason !== failure.reason) {
@@ -181,29 +281,83 @@ export async function reconcilePool(key: string, deps: ReconcilerDeps): Promise<
   if (spec !== undefined && selector !== undefined) {
     pods = deps.caches
       .sidecarPods(ns)
-      .filter((p) => p.metadata.deletionTimestamp === undefined && p.status?.podIP !== undefined && selectsSidecar(selector, pool.metadata.name, p.metadata.labels))
+      .filter(
+        (p) =>
+          p.metadata.deletionTimestamp === undefined &&
+          p.status?.podIP !== undefined &&
+          selectsSidecar(selector, pool.metadata.name, p.metadata.labels),
+      )
       .map((p) => ({ name: p.metadata.name, ip: p.status!.podIP! }));
-    sidecars = appliedHash === undefined ? { total: pods.length, synced: 0, differing: [], inconsistent: [] } : await deps.askSidecars(pods, spec.sidecarPort, appliedHash, endpointsDigest);
+    sidecars =
+      appliedHash === undefined
+        ? { total: pods.length, synced: 0, differing: [], inconsistent: [] }
+        : await deps.askSidecars(pods, spec.sidecarPort, appliedHash, endpointsDigest);
   }
   // One canary per pool: which sidecar runs it, and its verdicts for the others.
   const plans = deps.written.canaryPlan;
   if (spec !== undefined && plans !== undefined) {
     const canary = (spec.routing as { canary?: { interval?: unknown } }).canary;
-    await syncCanaryPlan({ api: deps.api, configMap: deps.caches.configMap, memo: plans, fieldManager: FIELD_MANAGER, labels: MANAGED_BY }, pool, { interval: canary?.interval, configMapName: cmName, pods: pods.map((p) => p.name), rounds: sidecars?.runnerRounds });
+    await syncCanaryPlan(
+      { api: deps.api, configMap: deps.caches.configMap, memo: plans, fieldManager: FIELD_MANAGER, labels: MANAGED_BY },
+      pool,
+      {
+        interval: canary?.interval,
+        configMapName: cmName,
+        pods: pods.map((p) => p.name),
+        rounds: sidecars?.runnerRounds,
+      },
+    );
   }
 
   // Status (our part of it), written once and only when it changed.
-  const injection = deps.sidecarVersion === undefined ? undefined : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion);
-  const status = computeStatus(previousStatus, { generation: pool.metadata.generation ?? 0, configMapName: cmName, rendered, renderFailure: failure, appliedHash, missingServices, sidecars, injection, endpointsDigest, sidecarCount }, deps.now());
+  const injection =
+    deps.sidecarVersion === undefined
+      ? undefined
+      : injectionStatus(deps.caches.sidecarPods(ns), { name: pool.metadata.name, namespace: ns }, deps.sidecarVersion);
+  const status = computeStatus(
+    previousStatus,
+    {
+      generation: pool.metadata.generation ?? 0,
+      configMapName: cmName,
+      rendered,
+      renderFailure: failure,
+      appliedHash,
+      missingServices,
+      sidecars,
+      injection,
+      endpointsDigest,
+      sidecarCount,
+    },
+    deps.now(),
+  );
   if (!holdsOwn(previousStatus, status)) {
     for (const w of warningsFor(previousStatus, status, justRendered)) deps.event(pool, 'Warning', w.reason, w.message);
     const written = await writeStatus(deps, key, pool, status);
     deps.written.status.remember(key, pool.metadata.resourceVersion, written.metadata.resourceVersion, written.status);
   }
   // A lower sidecar_count waits out its stabilization window: come back when it has.
-  const lowering = sidecarCount?.loweringSince === undefined ? undefined : Math.max(1000, Date.parse(sidecarCount.loweringSince) + (deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS) - Date.parse(deps.now()));
+  const lowering =
+    sidecarCount?.loweringSince === undefined
+      ? undefined
+      : Math.max(
+          1000,
+          Date.parse(sidecarCount.loweringSince) +
+            (deps.sidecarCountStabilizationMs ?? DEFAULT_STABILIZATION_MS) -
+            Date.parse(deps.now()),
+        );
   const endpointsLag = sidecars?.endpoints !== undefined && sidecars.endpoints.synced < sidecars.total;
-  const result = resultOf(key, sidecars === undefined || sidecars.total === 0 ? 'none' : sidecars.synced === sidecars.total && !endpointsLag ? 'synced' : 'lagging', deps);
+  const result = resultOf(
+    key,
+    sidecars === undefined || sidecars.total === 0
+      ? 'none'
+      : sidecars.synced === sidecars.total && !endpointsLag
+        ? 'synced'
+        : 'lagging',
+    deps,
+  );
   if (lowering === undefined) return result;
-  return { sidecars: result.sidecars, requeueAfterMs: Math.min(result.requeueAfterMs ?? Number.POSITIVE_INFINITY, lowering) };
+  return {
+    sidecars: result.sidecars,
+    requeueAfterMs: Math.min(result.requeueAfterMs ?? Number.POSITIVE_INFINITY, lowering),
+  };
 }

@@ -62,16 +62,27 @@ export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
     async ask(pod, port, timeoutMs) {
       const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
       try {
-        const res = await request(`http://${host}:${port}/lb/config`, { dispatcher: agent, signal: AbortSignal.timeout(timeoutMs) });
+        const res = await request(`http://${host}:${port}/lb/config`, {
+          dispatcher: agent,
+          signal: AbortSignal.timeout(timeoutMs),
+        });
         if (res.statusCode !== 200) {
           await res.body.dump();
           throw Object.assign(new Error(`HTTP ${res.statusCode}`), { code: `HTTP_${res.statusCode}` });
         }
-        const body = (await res.body.json()) as { hash?: unknown; inconsistent_backends?: unknown; canary?: { role?: unknown; last_round_at?: unknown } | null; endpoints?: { digest?: unknown } };
+        const body = (await res.body.json()) as {
+          hash?: unknown;
+          inconsistent_backends?: unknown;
+          canary?: { role?: unknown; last_round_at?: unknown } | null;
+          endpoints?: { digest?: unknown };
+        };
         const inconsistent = namesOf(body.inconsistent_backends);
         // A sidecar that measures (the runner, or one running its own canary: an older or hand-wired one).
         const measures = body.canary?.role === 'runner' || body.canary?.role === 'own';
-        const round = measures && typeof body.canary?.last_round_at === 'string' ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) } : undefined;
+        const round =
+          measures && typeof body.canary?.last_round_at === 'string'
+            ? { inconsistent, at: body.canary.last_round_at.slice(0, 64) }
+            : undefined;
         const digest = body.endpoints?.digest;
         return {
           hash: typeof body.hash === 'string' ? body.hash : undefined,
@@ -80,7 +91,8 @@ export function httpSidecarAsker(connectTimeoutMs: number): HttpSidecarAsker {
           ...(round === undefined ? {} : { runnerRound: round }),
         };
       } catch (error) {
-        if ((error as Error).name === 'TimeoutError') throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
+        if ((error as Error).name === 'TimeoutError')
+          throw Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'TIMEOUT' });
         throw error;
       }
     },
@@ -104,7 +116,12 @@ export interface CheckOptions {
 }
 
 /** Runs `fn` over `items` with at most `limit` at once, keeping the order of results; `skip` for those not started by `deadline`. */
-async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>, late: { now: () => number; deadline: number; skip: (item: I) => O }): Promise<O[]> {
+async function mapLimit<I, O>(
+  items: readonly I[],
+  limit: number,
+  fn: (item: I) => Promise<O>,
+  late: { now: () => number; deadline: number; skip: (item: I) => O },
+): Promise<O[]> {
   const out = new Array<O>(items.length);
   let next = 0;
   async function lane(): Promise<void> {
@@ -117,34 +134,57 @@ async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) 
   return out;
 }
 
-export async function checkSidecars(pods: readonly SidecarPod[], port: number, wanted: string, options: CheckOptions): Promise<SyncReport> {
+export async function checkSidecars(
+  pods: readonly SidecarPod[],
+  port: number,
+  wanted: string,
+  options: CheckOptions,
+): Promise<SyncReport> {
   const ask = options.ask;
   const timeoutMs = options.timeoutMs ?? 1000;
   const inconsistent = new Set<string>();
   const runnerRounds = new Map<string, RunnerRound>();
   const now = options.now ?? (() => performance.now());
   const budgetMs = options.budgetMs ?? 5000;
-  const late = { now, deadline: now() + budgetMs, skip: (pod: SidecarPod) => `${pod.name} not asked (the ${budgetMs / 1000} s sync check budget was spent)` };
+  const late = {
+    now,
+    deadline: now() + budgetMs,
+    skip: (pod: SidecarPod) => `${pod.name} not asked (the ${budgetMs / 1000} s sync check budget was spent)`,
+  };
   const wantedEndpoints = options.endpoints;
   const endpointsDiffering: string[] = [];
-  const results = await mapLimit(pods, options.concurrency ?? 8, async function checkOne(pod): Promise<string | undefined> {
-    try {
-      const view = await ask(pod, port, timeoutMs);
-      for (const name of view.inconsistent) inconsistent.add(name);
-      if (view.runnerRound !== undefined) runnerRounds.set(pod.name, view.runnerRound);
-      if (wantedEndpoints !== undefined && view.endpoints !== wantedEndpoints) {
-        endpointsDiffering.push(`${pod.name} has ${view.endpoints === undefined ? 'no endpoints' : view.endpoints.slice(0, 12)} (want ${wantedEndpoints.slice(0, 12)})`);
+  const results = await mapLimit(
+    pods,
+    options.concurrency ?? 8,
+    async function checkOne(pod): Promise<string | undefined> {
+      try {
+        const view = await ask(pod, port, timeoutMs);
+        for (const name of view.inconsistent) inconsistent.add(name);
+        if (view.runnerRound !== undefined) runnerRounds.set(pod.name, view.runnerRound);
+        if (wantedEndpoints !== undefined && view.endpoints !== wantedEndpoints) {
+          endpointsDiffering.push(
+            `${pod.name} has ${view.endpoints === undefined ? 'no endpoints' : view.endpoints.slice(0, 12)} (want ${wantedEndpoints.slice(0, 12)})`,
+          );
+        }
+        const served = view.hash;
+        return served === wanted
+          ? undefined
+          : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
+      } catch (error) {
+        const unreachable = `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
+        if (wantedEndpoints !== undefined) endpointsDiffering.push(unreachable);
+        return unreachable;
       }
-      const served = view.hash;
-      return served === wanted ? undefined : `${pod.name} serves ${served === undefined ? 'no config' : served.slice(0, 12)} (want ${wanted.slice(0, 12)})`;
-    } catch (error) {
-      const unreachable = `${pod.name} unreachable (${(error as { code?: string }).code ?? 'error'})`;
-      if (wantedEndpoints !== undefined) endpointsDiffering.push(unreachable);
-      return unreachable;
-    }
-  }, late);
+    },
+    late,
+  );
   const differing = results.filter((r): r is string => r !== undefined).sort();
-  const base: SyncReport = { total: pods.length, synced: pods.length - differing.length, differing, inconsistent: [...inconsistent].sort().slice(0, 64) };
+  const base: SyncReport = {
+    total: pods.length,
+    synced: pods.length - differing.length,
+    differing,
+    inconsistent: [...inconsistent].sort().slice(0, 64),
+  };
   const report = runnerRounds.size === 0 ? base : { ...base, runnerRounds };
   if (wantedEndpoints === undefined) return report;
   // Pods not asked (the budget was spent) are not known to have the endpoints either.

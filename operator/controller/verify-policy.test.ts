@@ -15,7 +15,11 @@ test('synced pools are verified again every 30 s; lagging ones back off 1, 2, 4 
     ['no sidecars', 'none', 3, undefined, 0],
   ];
   for (const [name, state, streak, delay, nextStreak] of table) {
-    assert.deepEqual(nextVerification(state, streak, DEFAULT_VERIFY_POLICY, middle), { delayMs: delay, lagStreak: nextStreak }, name);
+    assert.deepEqual(
+      nextVerification(state, streak, DEFAULT_VERIFY_POLICY, middle),
+      { delayMs: delay, lagStreak: nextStreak },
+      name,
+    );
   }
 });
 

@@ -26,7 +26,12 @@ export interface VerifyStep {
   readonly lagStreak: number;
 }
 
-export function nextVerification(state: SidecarState, lagStreak: number, policy: VerifyPolicy, random: Random): VerifyStep {
+export function nextVerification(
+  state: SidecarState,
+  lagStreak: number,
+  policy: VerifyPolicy,
+  random: Random,
+): VerifyStep {
   const jittered = (ms: number) => Math.round(ms * (1 - policy.jitter + 2 * policy.jitter * random()));
   if (state === 'none') return { delayMs: undefined, lagStreak: 0 };
   if (state === 'synced') return { delayMs: jittered(policy.resyncMs), lagStreak: 0 };

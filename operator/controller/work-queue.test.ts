@@ -26,7 +26,10 @@ test('a key added while in process is processed again after done, never concurre
 test('failures back off exponentially per key; forget resets', async () => {
   const clock = manualTimers();
   const q = new WorkQueue(clock.timers, { baseDelayMs: 10, maxDelayMs: 100 });
-  assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [10, 20, 40, 80, 100]);
+  assert.deepEqual(
+    [q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')],
+    [10, 20, 40, 80, 100],
+  );
   assert.equal(q.depth, 0);
   clock.advance(10);
   assert.equal(q.depth, 1);
@@ -85,7 +88,15 @@ describe('metrics', () => {
   function observed() {
     const time = manualTimers();
     const seen = { waited: [] as number[], worked: [] as number[], retries: 0 };
-    const q = new WorkQueue(time.timers, { baseDelayMs: 10, now: time.clock.now, observer: { waited: (s) => seen.waited.push(s), worked: (s) => seen.worked.push(s), retried: () => seen.retries++ } });
+    const q = new WorkQueue(time.timers, {
+      baseDelayMs: 10,
+      now: time.clock.now,
+      observer: {
+        waited: (s) => seen.waited.push(s),
+        worked: (s) => seen.worked.push(s),
+        retried: () => seen.retries++,
+      },
+    });
     return { time, seen, q };
   }
 
@@ -100,7 +111,7 @@ describe('metrics', () => {
     q.done('a');
     assert.equal(await q.get(), 'b');
     q.done('b');
-    assert.deepEqual(seen.waited, [2, 0.75], "b waited from 1.5 s to 2.25 s");
+    assert.deepEqual(seen.waited, [2, 0.75], 'b waited from 1.5 s to 2.25 s');
     assert.deepEqual(seen.worked, [0.25, 0]);
   });
 

@@ -34,7 +34,10 @@ export class WorkQueue {
   #closed = false;
 
   /** With `now`, a later addAfter with an earlier deadline moves the deadline up, and the observer is told times. */
-  constructor(timers: Timers, options: { baseDelayMs?: number; maxDelayMs?: number; now?: () => number; observer?: QueueObserver } = {}) {
+  constructor(
+    timers: Timers,
+    options: { baseDelayMs?: number; maxDelayMs?: number; now?: () => number; observer?: QueueObserver } = {},
+  ) {
     this.#timers = timers;
     this.#now = options.now;
     this.#observer = options.observer;

@@ -18,7 +18,10 @@ for (const file of [CRD_FILE, CHART_CRD_FILE]) {
 test('spec.routing has a camelCase twin of every router setting but the per-pod local_backend and the redis_* keys (spec.redis renders those)', () => {
   const spec = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec;
   const routing = Object.keys(spec.properties.routing.properties).sort();
-  const expected = Object.keys(ROUTER_SETTINGS).filter((k) => k !== 'local_backend' && !k.startsWith('redis_')).map(camelCase).sort();
+  const expected = Object.keys(ROUTER_SETTINGS)
+    .filter((k) => k !== 'local_backend' && !k.startsWith('redis_'))
+    .map(camelCase)
+    .sort();
   assert.deepEqual(routing, expected);
 });
 
@@ -32,7 +35,12 @@ function* nodes(node: any, path: string): Generator<[string, any]> {
 
 test('every field has a description (what kubectl explain shows)', () => {
   const schema = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema;
-  const missing = [...nodes(schema, '')].filter(([path, node]) => !/\[\]$|\{\}$/.test(path) && !['.apiVersion', '.kind', '.metadata'].includes(path) && !node.description).map(([path]) => path);
+  const missing = [...nodes(schema, '')]
+    .filter(
+      ([path, node]) =>
+        !/\[\]$|\{\}$/.test(path) && !['.apiVersion', '.kind', '.metadata'].includes(path) && !node.description,
+    )
+    .map(([path]) => path);
   assert.deepEqual(missing, []);
 });
 
@@ -41,13 +49,20 @@ test('the spec follows the API conventions: no floats, real maximums, durations 
   const problems: string[] = [];
   for (const [path, node] of nodes(spec, '.spec')) {
     if (node.type === 'number') problems.push(`${path}: a float`);
-    if (node.type === 'integer' && (node.maximum === undefined || node.maximum >= Number.MAX_SAFE_INTEGER)) problems.push(`${path}: no real maximum`);
+    if (node.type === 'integer' && (node.maximum === undefined || node.maximum >= Number.MAX_SAFE_INTEGER))
+      problems.push(`${path}: no real maximum`);
   }
   assert.deepEqual(problems, []);
   const routing = spec.properties.routing.properties;
   assert.equal(routing.defaultTimeout.pattern, '^([0-9]{1,5}(h|m|s|ms)){1,4}$');
-  assert.match(routing.defaultTimeout['x-kubernetes-validations'][0].rule, /duration\(self\) > duration\('0s'\) && duration\(self\) <= duration\('1h'\)/);
-  assert.deepEqual([spec.properties.backends.items.properties.weight.type, spec.properties.backends.items.properties.weight.maximum], ['integer', 1_000_000]);
+  assert.match(
+    routing.defaultTimeout['x-kubernetes-validations'][0].rule,
+    /duration\(self\) > duration\('0s'\) && duration\(self\) <= duration\('1h'\)/,
+  );
+  assert.deepEqual(
+    [spec.properties.backends.items.properties.weight.type, spec.properties.backends.items.properties.weight.maximum],
+    ['integer', 1_000_000],
+  );
 });
 
 test('the schema is structural: no keys Kubernetes rejects, every list and string bounded', () => {
@@ -55,9 +70,17 @@ test('the schema is structural: no keys Kubernetes rejects, every list and strin
   const problems: string[] = [];
   const walk = (node: any, path: string) => {
     if (node === null || typeof node !== 'object') return;
-    for (const bad of ['$schema', 'propertyNames', 'anyOf', 'oneOf', 'const']) if (bad in node) problems.push(`${path}: ${bad}`);
+    for (const bad of ['$schema', 'propertyNames', 'anyOf', 'oneOf', 'const'])
+      if (bad in node) problems.push(`${path}: ${bad}`);
     if (node.type === 'array' && node.maxItems === undefined) problems.push(`${path}: unbounded array`);
-    if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined && !path.endsWith('.apiVersion') && !path.endsWith('.kind')) problems.push(`${path}: unbounded string`);
+    if (
+      node.type === 'string' &&
+      node.maxLength === undefined &&
+      node.enum === undefined &&
+      !path.endsWith('.apiVersion') &&
+      !path.endsWith('.kind')
+    )
+      problems.push(`${path}: unbounded string`);
     for (const [key, child] of Object.entries(node)) if (key !== 'default') walk(child, `${path}.${key}`);
   };
   walk(schema, '');

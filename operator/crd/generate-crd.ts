@@ -22,7 +22,14 @@ function structural(node: unknown): unknown {
     if (key === 'additionalProperties' && input.properties === undefined && typeof value === 'object') {
       out[key] = structural(value);
     } else if (!UNSUPPORTED.has(key)) {
-      out[key] = key === 'default' || key === 'x-kubernetes-validations' || key === 'enum' || key === 'required' || key === 'x-kubernetes-list-map-keys' ? value : structural(value);
+      out[key] =
+        key === 'default' ||
+        key === 'x-kubernetes-validations' ||
+        key === 'enum' ||
+        key === 'required' ||
+        key === 'x-kubernetes-list-map-keys'
+          ? value
+          : structural(value);
     }
   }
   return out;
@@ -43,7 +50,14 @@ export function buildCrd(): Json {
     spec: {
       group: GROUP,
       scope: 'Namespaced',
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: 'rerankerpool', shortNames: ['rrp'], categories: ['reranker'] },
+      names: {
+        kind: KIND,
+        listKind: `${KIND}List`,
+        plural: PLURAL,
+        singular: 'rerankerpool',
+        shortNames: ['rrp'],
+        categories: ['reranker'],
+      },
       versions: [
         {
           name: VERSION,
@@ -52,15 +66,48 @@ export function buildCrd(): Json {
           subresources: { status: {} },
           additionalPrinterColumns: [
             // The apiserver fills routingStrategy's default in, so the column shows it when unset.
-            { name: 'Strategy', type: 'string', description: 'The routing strategy', jsonPath: '.spec.routing.routingStrategy' },
-            { name: 'Backends', type: 'integer', description: 'Ready backends (static + discovered)', jsonPath: '.status.backends.ready' },
+            {
+              name: 'Strategy',
+              type: 'string',
+              description: 'The routing strategy',
+              jsonPath: '.spec.routing.routingStrategy',
+            },
+            {
+              name: 'Backends',
+              type: 'integer',
+              description: 'Ready backends (static + discovered)',
+              jsonPath: '.status.backends.ready',
+            },
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Synced', type: 'string', description: 'Sidecars that loaded the rendered config', jsonPath: '.status.sidecars.summary' },
+            {
+              name: 'Synced',
+              type: 'string',
+              description: 'Sidecars that loaded the rendered config',
+              jsonPath: '.status.sidecars.summary',
+            },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
             // --- sidecar injection, in `-o wide`.
-            { name: 'Injected', type: 'string', description: 'Injected pods on the current sidecar version / all injected pods', jsonPath: '.status.injection.summary', priority: 1 },
-            { name: 'Version', type: 'string', description: 'The sidecar version the operator injects', jsonPath: '.status.injection.version', priority: 1 },
-            { name: 'Message', type: 'string', description: 'Why the pool is (not) ready', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 },
+            {
+              name: 'Injected',
+              type: 'string',
+              description: 'Injected pods on the current sidecar version / all injected pods',
+              jsonPath: '.status.injection.summary',
+              priority: 1,
+            },
+            {
+              name: 'Version',
+              type: 'string',
+              description: 'The sidecar version the operator injects',
+              jsonPath: '.status.injection.version',
+              priority: 1,
+            },
+            {
+              name: 'Message',
+              type: 'string',
+              description: 'Why the pool is (not) ready',
+              jsonPath: '.status.conditions[?(@.type=="Ready")].message',
+              priority: 1,
+            },
           ],
           schema: {
             openAPIV3Schema: {
@@ -68,7 +115,10 @@ export function buildCrd(): Json {
               description: 'A pool of reranker backends, rendered into the config of reranker-lb sidecars.',
               required: ['spec'],
               properties: {
-                apiVersion: { type: 'string', description: 'The versioned schema of this object: reranker.dev/v1alpha1.' },
+                apiVersion: {
+                  type: 'string',
+                  description: 'The versioned schema of this object: reranker.dev/v1alpha1.',
+                },
                 kind: { type: 'string', description: 'RerankerPool.' },
                 metadata: { type: 'object' }, // the apiserver refuses anything more here
                 spec: schemaOf(poolSpecSchema),

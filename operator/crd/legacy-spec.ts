@@ -20,7 +20,8 @@ function upgradeObject(settings: Settings, object: Json, path: string, upgraded:
     const field = camelCase(key);
     const value = object[field];
     let next: unknown = value;
-    if (setting.children !== undefined && isObject(value)) next = upgradeObject(setting.children, value, `${path}.${field}`, upgraded);
+    if (setting.children !== undefined && isObject(value))
+      next = upgradeObject(setting.children, value, `${path}.${field}`, upgraded);
     else if (setting.fromLegacy !== undefined && typeof value === 'number') {
       const today = setting.fromLegacy(value);
       if (today !== undefined) {
@@ -34,7 +35,9 @@ function upgradeObject(settings: Settings, object: Json, path: string, upgraded:
 }
 
 function upgradeList(list: unknown, path: string, upgraded: string[]): unknown {
-  return Array.isArray(list) ? list.map((item, i) => (isObject(item) ? upgradeObject(BACKEND, item, `${path}[${i}]`, upgraded) : item)) : list;
+  return Array.isArray(list)
+    ? list.map((item, i) => (isObject(item) ? upgradeObject(BACKEND, item, `${path}[${i}]`, upgraded) : item))
+    : list;
 }
 
 /** The spec in today's units, and what was read from the old ones (`spec.routing.retryDelay: 0.2 -> "200ms"`). */

@@ -32,10 +32,19 @@ const backendSettings = crdShape({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EIT
 
 export const secretKeyRefSchema = z
   .object({
-    name: dnsSubdomain.describe('The Secret, in the pool\'s namespace. The operator never reads it: the sidecar container gets the key as an environment variable.'),
-    key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).describe('The key within the Secret.'),
+    name: dnsSubdomain.describe(
+      "The Secret, in the pool's namespace. The operator never reads it: the sidecar container gets the key as an environment variable.",
+    ),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/)
+      .describe('The key within the Secret.'),
   })
-  .describe('Where the API key is: rendered as api_key: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the key itself.');
+  .describe(
+    'Where the API key is: rendered as api_key: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the key itself.',
+  );
 
 export const staticBackendSchema = z
   .object({
@@ -46,7 +55,11 @@ export const staticBackendSchema = z
   })
   .meta({
     'x-kubernetes-validations': [
-      { rule: "isURL(self.apiBase) && (self.apiBase.startsWith('http://') || self.apiBase.startsWith('https://'))", message: 'apiBase must be an http(s) URL', fieldPath: '.apiBase' },
+      {
+        rule: "isURL(self.apiBase) && (self.apiBase.startsWith('http://') || self.apiBase.startsWith('https://'))",
+        message: 'apiBase must be an http(s) URL',
+        fieldPath: '.apiBase',
+      },
     ],
   })
   .describe('A backend at a fixed URL.');
@@ -58,9 +71,11 @@ export const discoverySchema = z
     ...backendSettings,
   })
   .meta({
-    'x-kubernetes-validations': [{ rule: '!(has(self.port) && has(self.portName))', message: 'set port or portName, not both' }],
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.port) && has(self.portName))', message: 'set port or portName, not both' },
+    ],
   })
-  .describe("A Service whose endpoints are backends; the per-backend settings are the template of each.");
+  .describe('A Service whose endpoints are backends; the per-backend settings are the template of each.');
 
 const labelKey = z.string().min(1).max(317);
 export const labelSelectorSchema = z
@@ -72,11 +87,18 @@ export const labelSelectorSchema = z
           .object({
             key: labelKey.describe('The label key.'),
             operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe('How the key relates to the values.'),
-            values: z.array(z.string().max(63)).max(64).optional().describe('Non-empty for In and NotIn, empty for Exists and DoesNotExist.'),
+            values: z
+              .array(z.string().max(63))
+              .max(64)
+              .optional()
+              .describe('Non-empty for In and NotIn, empty for Exists and DoesNotExist.'),
           })
           .meta({
             'x-kubernetes-validations': [
-              { rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0", message: 'In and NotIn need values; Exists and DoesNotExist take none' },
+              {
+                rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+                message: 'In and NotIn need values; Exists and DoesNotExist take none',
+              },
             ],
           })
           .describe('A label requirement.'),
@@ -94,15 +116,28 @@ const redisSchema = z
       .min(1)
       .max(512)
       .regex(/^[^@\s]+$/, 'no credentials or spaces in the address: the password comes from passwordSecretRef')
-      .describe('host:port, or a redis:// (rediss:// for TLS) URL without credentials, of a Redis or Valkey the sidecars reach.'),
-    passwordSecretRef: secretKeyRefSchema.optional().describe("The Redis password's Secret and key; rendered as redis_password: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the password."),
+      .describe(
+        'host:port, or a redis:// (rediss:// for TLS) URL without credentials, of a Redis or Valkey the sidecars reach.',
+      ),
+    passwordSecretRef: secretKeyRefSchema
+      .optional()
+      .describe(
+        "The Redis password's Secret and key; rendered as redis_password: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the password.",
+      ),
   })
-  .describe("The Redis that holds the pool's shared budget: rpm, tpm and max_parallel_requests are drawn from one budget by every sidecar of the pool (keys prefixed <namespace>/<pool>). Unset: each sidecar enforces ceil(limit / sidecar_count).");
+  .describe(
+    "The Redis that holds the pool's shared budget: rpm, tpm and max_parallel_requests are drawn from one budget by every sidecar of the pool (keys prefixed <namespace>/<pool>). Unset: each sidecar enforces ceil(limit / sidecar_count).",
+  );
 
 export const poolSpecSchema = z
   .object({
     redis: redisSchema.optional(),
-    routing: z.object(crdShape(ROUTER_SETTINGS)).default({}).describe('How the sidecars route: the twins of the sidecar\'s router_settings (all but local_backend, which is per pod).'),
+    routing: z
+      .object(crdShape(ROUTER_SETTINGS))
+      .default({})
+      .describe(
+        "How the sidecars route: the twins of the sidecar's router_settings (all but local_backend, which is per pod).",
+      ),
     backends: z
       .array(staticBackendSchema)
       .max(64)
@@ -117,11 +152,18 @@ export const poolSpecSchema = z
       .describe('Services whose ready endpoints are backends, followed as they change.'),
     sidecarSelector: labelSelectorSchema
       .optional()
-      .describe("Pods that run this pool's sidecars (they also carry reranker.dev/sidecar=true): the operator reads their /lb/config to report sync."),
+      .describe(
+        "Pods that run this pool's sidecars (they also carry reranker.dev/sidecar=true): the operator reads their /lb/config to report sync.",
+      ),
     sidecarPort: z.int().min(1).max(65535).default(SIDECAR_PORT).describe('Where the sidecars listen.'),
   })
   .meta({
-    'x-kubernetes-validations': [{ rule: 'size(self.backends) + size(self.discovery) > 0', message: 'at least one entry in backends or discovery is required' }],
+    'x-kubernetes-validations': [
+      {
+        rule: 'size(self.backends) + size(self.discovery) > 0',
+        message: 'at least one entry in backends or discovery is required',
+      },
+    ],
   })
   .describe('The backends of the pool and how the sidecars route among them.');
 
@@ -131,10 +173,19 @@ export const conditionSchema = z
     type: z
       .string()
       .max(316)
-      .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/)
-      .describe('The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced or ModelConsistent (others may add their own).'),
+      .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/,
+      )
+      .describe(
+        'The condition: Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced or ModelConsistent (others may add their own).',
+      ),
     status: z.enum(['True', 'False', 'Unknown']).describe('True, False or Unknown.'),
-    observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation the condition was computed from.'),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe('The .metadata.generation the condition was computed from.'),
     lastTransitionTime: z.string().max(64).meta({ format: 'date-time' }).describe('When the status last changed.'),
     reason: z
       .string()
@@ -144,13 +195,18 @@ export const conditionSchema = z
       .describe('Why, in CamelCase (e.g. ServiceNotFound).'),
     message: z.string().max(32_768).describe('Why, for people.'),
   })
-  .describe('An observation of the pool\'s state.');
+  .describe("An observation of the pool's state.");
 
 const count = (description: string) => z.int().min(0).max(1_000_000).describe(description);
 
 export const poolStatusSchema = z
   .object({
-    observedGeneration: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('The .metadata.generation this status describes.'),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe('The .metadata.generation this status describes.'),
     conditions: z
       .array(conditionSchema)
       .max(16)
@@ -158,7 +214,11 @@ export const poolStatusSchema = z
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] })
       .describe('Ready, ConfigRendered, BackendsAvailable, SidecarsSynced, EndpointsSynced, ModelConsistent.'),
     backends: z
-      .object({ static: count('Static backends.'), discovered: count('Discovered endpoints, ready or not.'), ready: count('Backends in the rendered config.') })
+      .object({
+        static: count('Static backends.'),
+        discovered: count('Discovered endpoints, ready or not.'),
+        ready: count('Backends in the rendered config.'),
+      })
       .optional()
       .describe('How many backends the pool has.'),
     configMapName: z.string().max(253).optional().describe('The ConfigMap the config is rendered into.'),
@@ -168,7 +228,9 @@ export const poolStatusSchema = z
         synced: count('Sidecars serving configHash (the settings, static backends and discovery templates).'),
         total: count('Sidecars selected.'),
         summary: z.string().max(32).describe('synced/total.'),
-        endpointsSynced: count('Sidecars that merged the EndpointSlices of endpointsDigest (discoveryMode sidecar).').optional(),
+        endpointsSynced: count(
+          'Sidecars that merged the EndpointSlices of endpointsDigest (discoveryMode sidecar).',
+        ).optional(),
       })
       .optional()
       .describe('Sidecars that loaded the rendered config.'),
@@ -176,23 +238,47 @@ export const poolStatusSchema = z
       .string()
       .max(64)
       .optional()
-      .describe("Digest of the discovery Services' EndpointSlices (names and resourceVersions) as the operator sees them: what a sidecar that merged them reports (discoveryMode sidecar)."),
+      .describe(
+        "Digest of the discovery Services' EndpointSlices (names and resourceVersions) as the operator sees them: what a sidecar that merged them reports (discoveryMode sidecar).",
+      ),
     sidecarCount: z
       .object({
-        rendered: z.int().min(1).max(100_000).describe('The sidecar_count in the rendered config: each sidecar\'s static share of rpm, tpm and max_parallel_requests is ceil(limit / rendered).'),
+        rendered: z
+          .int()
+          .min(1)
+          .max(100_000)
+          .describe(
+            "The sidecar_count in the rendered config: each sidecar's static share of rpm, tpm and max_parallel_requests is ceil(limit / rendered).",
+          ),
         observed: count("The pool's sidecar pods now (selected or injected, not terminating)."),
-        loweringSince: z.string().max(64).meta({ format: 'date-time' }).optional().describe('Since when fewer pods than rendered were observed: the lower count is rendered once it has held for the stabilization window.'),
+        loweringSince: z
+          .string()
+          .max(64)
+          .meta({ format: 'date-time' })
+          .optional()
+          .describe(
+            'Since when fewer pods than rendered were observed: the lower count is rendered once it has held for the stabilization window.',
+          ),
       })
       .optional()
-      .describe("The split of pool-wide limits, kept from the pool's sidecar pods (a higher count at once, a lower one after a stabilization window); absent until a sidecar pod is seen."),
-    inconsistentBackends: z.array(z.string().max(253)).max(64).optional().describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
+      .describe(
+        "The split of pool-wide limits, kept from the pool's sidecar pods (a higher count at once, a lower one after a stabilization window); absent until a sidecar pod is seen.",
+      ),
+    inconsistentBackends: z
+      .array(z.string().max(253))
+      .max(64)
+      .optional()
+      .describe("Backends a sidecar's model-consistency canary judged to rank differently from the pool's majority."),
     injection: z
       .object({
         pods: count('Pods with an injected sidecar.'),
         current: count('Of those, the ones on the sidecar version the operator injects now.'),
         version: z.string().max(128).describe('The sidecar version the operator injects.'),
         summary: z.string().max(32).describe('current/pods.'),
-        outdated: z.array(z.string().max(400)).max(20).describe('Up to 20 pods on another version, as "<pod> (<version>)".'),
+        outdated: z
+          .array(z.string().max(400))
+          .max(20)
+          .describe('Up to 20 pods on another version, as "<pod> (<version>)".'),
       })
       .optional()
       .describe('Injected sidecars; absent without injected pods.'),

@@ -21,29 +21,60 @@ function shown(value: unknown): string {
   return code(Array.isArray(value) ? `[${value.join(', ')}]` : String(value));
 }
 
-function sidecarRows(settings: Settings, prefix: string, where: string | undefined, crdPrefix: string | undefined): string[] {
+function sidecarRows(
+  settings: Settings,
+  prefix: string,
+  where: string | undefined,
+  crdPrefix: string | undefined,
+): string[] {
   const rows: string[] = [];
   for (const [key, s] of Object.entries(settings)) {
     const twin = s.crd === undefined || crdPrefix === undefined ? '' : code(`${crdPrefix}${camelCase(key)}`);
     const place = where === undefined ? [] : [where];
     if (s.children !== undefined) {
-      rows.push(`| ${code(prefix + key)} | ${[...place, 'mapping', shown(s.default), cell(s.description), twin].join(' | ')} |`);
-      rows.push(...sidecarRows(s.children, `${prefix}${key}.`, where, s.crd === undefined ? undefined : `${crdPrefix}${camelCase(key)}.`));
+      rows.push(
+        `| ${code(prefix + key)} | ${[...place, 'mapping', shown(s.default), cell(s.description), twin].join(' | ')} |`,
+      );
+      rows.push(
+        ...sidecarRows(
+          s.children,
+          `${prefix}${key}.`,
+          where,
+          s.crd === undefined ? undefined : `${crdPrefix}${camelCase(key)}.`,
+        ),
+      );
     } else {
-      rows.push(`| ${code(prefix + key)} | ${[...place, cell(s.sidecarType), s.defaultShown ?? shown(s.default), cell(s.description), twin].join(' | ')} |`);
+      rows.push(
+        `| ${code(prefix + key)} | ${[...place, cell(s.sidecarType), s.defaultShown ?? shown(s.default), cell(s.description), twin].join(' | ')} |`,
+      );
     }
   }
   return rows;
 }
 
-type Node = { type?: string; description?: string; default?: unknown; enum?: unknown[]; pattern?: string; minimum?: number; maximum?: number; maxLength?: number; maxItems?: number; items?: Node; properties?: Record<string, Node>; 'x-kubernetes-validations'?: { message: string }[] };
+type Node = {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  maxLength?: number;
+  maxItems?: number;
+  items?: Node;
+  properties?: Record<string, Node>;
+  'x-kubernetes-validations'?: { message: string }[];
+};
 
 function crdType(node: Node): string {
   if (node.enum !== undefined) return `one of ${node.enum.join(', ')}`;
   if (node.pattern?.includes('(h|m|s|ms)')) return `duration (${node['x-kubernetes-validations']?.[0]?.message ?? ''})`;
   if (node.type === 'integer') return `integer ${node.minimum ?? ''}..${node.maximum?.toLocaleString('en-US') ?? ''}`;
-  if (node.type === 'string' && node.pattern?.startsWith('^-?[0-9]')) return `decimal string (${node['x-kubernetes-validations']?.[0]?.message ?? ''})`;
-  if (node.type === 'array') return `list (at most ${node.maxItems}) of ${node.items?.properties ? 'objects' : crdType(node.items ?? {})}`;
+  if (node.type === 'string' && node.pattern?.startsWith('^-?[0-9]'))
+    return `decimal string (${node['x-kubernetes-validations']?.[0]?.message ?? ''})`;
+  if (node.type === 'array')
+    return `list (at most ${node.maxItems}) of ${node.items?.properties ? 'objects' : crdType(node.items ?? {})}`;
   if (node.type === 'string') return `string (<= ${node.maxLength} characters)`;
   return node.type ?? '';
 }
@@ -52,7 +83,8 @@ function crdType(node: Node): string {
 function declaredDefaults(settings: Settings, prefix: string, out = new Map<string, unknown>()): Map<string, unknown> {
   for (const [key, s] of Object.entries(settings)) {
     const path = `${prefix}.${camelCase(key)}`;
-    if (s.crdDefaultValue !== undefined) out.set(path, s.defaultShown === undefined ? s.crdDefaultValue : { shown: s.defaultShown });
+    if (s.crdDefaultValue !== undefined)
+      out.set(path, s.defaultShown === undefined ? s.crdDefaultValue : { shown: s.defaultShown });
     if (s.children !== undefined) declaredDefaults(s.children, path, out);
   }
   return out;
@@ -61,7 +93,10 @@ function declaredDefaults(settings: Settings, prefix: string, out = new Map<stri
 function* crdRows(node: Node, path: string, defaults: ReadonlyMap<string, unknown>): Generator<string> {
   for (const [key, child] of Object.entries(node.properties ?? {})) {
     const at = `${path}.${key}`;
-    const value = child.default !== undefined && (typeof child.default !== 'object' || Array.isArray(child.default)) ? child.default : defaults.get(at);
+    const value =
+      child.default !== undefined && (typeof child.default !== 'object' || Array.isArray(child.default))
+        ? child.default
+        : defaults.get(at);
     yield `| ${code(at)} | ${cell(crdType(child))} | ${shown(value)} | ${cell(child.description ?? '')} |`;
     yield* crdRows(child, at, defaults);
     if (child.items?.properties !== undefined) yield* crdRows(child.items, `${at}[]`, defaults);
@@ -82,9 +117,9 @@ export function settingsDoc(): string {
     '',
     '<!-- Generated from common/settings/ and the CRD by `make crds`. Do not edit: a test fails when it is stale. -->',
     '',
-    'Every setting is declared once (`common/settings/`): the sidecar\'s schema, the RerankerPool CRD, the',
-    'operator\'s rendering and these tables all come from that declaration. The sidecar\'s YAML keeps the',
-    'seed\'s LiteLLM vocabulary and units (seconds, fractions); the CRD follows the Kubernetes API',
+    "Every setting is declared once (`common/settings/`): the sidecar's schema, the RerankerPool CRD, the",
+    "operator's rendering and these tables all come from that declaration. The sidecar's YAML keeps the",
+    "seed's LiteLLM vocabulary and units (seconds, fractions); the CRD follows the Kubernetes API",
     'conventions (durations as `"30s"`, integers, decimals as strings), and the operator converts.',
     '',
     '## Sidecar: `model_list[]` entries',
@@ -123,15 +158,19 @@ export function settingsDoc(): string {
     '',
     '`kubectl explain rerankerpool.spec --recursive` shows the same tree; `kubectl explain rerankerpool.spec.<field>` each description.',
     '',
-    'Unset settings take the sidecar\'s default (shown in CRD units).',
+    "Unset settings take the sidecar's default (shown in CRD units).",
     '',
     '| field | type | default | meaning |',
     '|---|---|---|---|',
-    ...crdRows(spec, 'spec', new Map([
-      ...declaredDefaults(ROUTER_SETTINGS, 'spec.routing'),
-      ...declaredDefaults({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS }, 'spec.backends[]'),
-      ...declaredDefaults({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS }, 'spec.discovery[]'),
-    ])),
+    ...crdRows(
+      spec,
+      'spec',
+      new Map([
+        ...declaredDefaults(ROUTER_SETTINGS, 'spec.routing'),
+        ...declaredDefaults({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS }, 'spec.backends[]'),
+        ...declaredDefaults({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS }, 'spec.discovery[]'),
+      ]),
+    ),
     '',
   ].join('\n');
 }

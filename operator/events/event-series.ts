@@ -30,7 +30,11 @@ export interface EventSeries {
   failures: number;
 }
 
-export type NextWrite = { readonly kind: 'none' } | { readonly kind: 'create' } | { readonly kind: 'patch' } | { readonly kind: 'wait'; readonly ms: number };
+export type NextWrite =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'create' }
+  | { readonly kind: 'patch' }
+  | { readonly kind: 'wait'; readonly ms: number };
 
 export function seriesKey(involved: InvolvedObject, type: string, reason: string): string {
   return `${involved.namespace}/${involved.kind}/${involved.name}/${involved.uid ?? ''}/${type}/${reason}`;

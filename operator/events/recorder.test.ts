@@ -6,12 +6,21 @@ import { manualTime } from '../../test/support/manual-time.ts';
 import { nextWrite, type EventSeries } from './event-series.ts';
 import { EventRecorder } from './recorder.ts';
 
-const pool = (name: string) => ({ apiVersion: 'reranker.dev/v1alpha1', kind: 'RerankerPool', name, namespace: 'ns', uid: `uid-${name}` });
+const pool = (name: string) => ({
+  apiVersion: 'reranker.dev/v1alpha1',
+  kind: 'RerankerPool',
+  name,
+  namespace: 'ns',
+  uid: `uid-${name}`,
+});
 const flush = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
-function setUp(fail: (method: string, path: string) => Error | undefined = () => undefined, options: { maxPending?: number } = {}) {
+function setUp(
+  fail: (method: string, path: string) => Error | undefined = () => undefined,
+  options: { maxPending?: number } = {},
+) {
   const time = manualTime();
   const calls: { method: string; path: string; body: any }[] = [];
   const recorder = new EventRecorder({
@@ -62,7 +71,10 @@ describe('event recorder', () => {
     recorder.record(pool('a'), 'Warning', 'ConfigTooLarge', 'y');
     assert.equal(calls.length, 1, 'the first POST has started; record returned before it finished');
     await flush();
-    assert.deepEqual(calls.map((c) => `${c.method} ${c.body.involvedObject.name} ${c.body.reason}`), ['POST a Rendered', 'POST b Rendered', 'POST a ConfigTooLarge']);
+    assert.deepEqual(
+      calls.map((c) => `${c.method} ${c.body.involvedObject.name} ${c.body.reason}`),
+      ['POST a Rendered', 'POST b Rendered', 'POST a ConfigTooLarge'],
+    );
   });
 
   test('an expired Event (404 on patch) is created again with the running count', async () => {
@@ -79,7 +91,10 @@ describe('event recorder', () => {
     await flush();
     time.advance(60_000);
     await flush();
-    assert.deepEqual(calls.map((c) => `${c.method} ${c.body.count}`), ['POST 1', 'PATCH 2', 'POST 2']);
+    assert.deepEqual(
+      calls.map((c) => `${c.method} ${c.body.count}`),
+      ['POST 1', 'PATCH 2', 'POST 2'],
+    );
   });
 
   test('the queue is bounded: series beyond maxPending are dropped and counted', async () => {
@@ -90,7 +105,19 @@ describe('event recorder', () => {
 });
 
 test('nextWrite: create first, then patch no more than once per interval', () => {
-  const base: EventSeries = { involved: pool('a'), type: 'Normal', reason: 'R', message: 'm', count: 2, writtenCount: 1, firstAt: 0, lastAt: 0, name: 'a.1', lastWriteAt: 0, failures: 0 };
+  const base: EventSeries = {
+    involved: pool('a'),
+    type: 'Normal',
+    reason: 'R',
+    message: 'm',
+    count: 2,
+    writtenCount: 1,
+    firstAt: 0,
+    lastAt: 0,
+    name: 'a.1',
+    lastWriteAt: 0,
+    failures: 0,
+  };
   const table: [string, Partial<EventSeries>, number, ReturnType<typeof nextWrite>][] = [
     ['nothing new', { count: 1 }, 50_000, { kind: 'none' }],
     ['not created yet', { name: undefined, writtenCount: 0, lastWriteAt: undefined }, 0, { kind: 'create' }],
@@ -98,5 +125,6 @@ test('nextWrite: create first, then patch no more than once per interval', () =>
     ['interval passed', {}, 10_000, { kind: 'patch' }],
     ['create failed: retry after the interval', { name: undefined, failures: 1 }, 3000, { kind: 'wait', ms: 7000 }],
   ];
-  for (const [name, change, now, want] of table) assert.deepEqual(nextWrite({ ...base, ...change }, now, 10_000), want, name);
+  for (const [name, change, now, want] of table)
+    assert.deepEqual(nextWrite({ ...base, ...change }, now, 10_000), want, name);
 });

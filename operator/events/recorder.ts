@@ -57,7 +57,19 @@ export class EventRecorder {
     const wall = this.#o.clock.wallNow();
     let series = this.#series.get(key);
     if (series === undefined) {
-      series = { involved, type, reason, message: '', count: 0, writtenCount: 0, firstAt: wall, lastAt: wall, name: undefined, lastWriteAt: undefined, failures: 0 };
+      series = {
+        involved,
+        type,
+        reason,
+        message: '',
+        count: 0,
+        writtenCount: 0,
+        firstAt: wall,
+        lastAt: wall,
+        name: undefined,
+        lastWriteAt: undefined,
+        failures: 0,
+      };
     } else this.#series.delete(key); // re-inserted below: most recently used last
     this.#series.set(key, series);
     series.count++;
@@ -167,7 +179,10 @@ export class EventRecorder {
       if (error instanceof KubeApiError && error.status === 404) series.name = undefined;
       if (series.failures >= (this.#o.maxFailures ?? 3)) {
         this.#series.delete(key);
-        this.#o.logger.warn({ object: `${ns}/${series.involved.name}`, reason: series.reason, err: (error as Error).message }, 'could not record an event; giving it up');
+        this.#o.logger.warn(
+          { object: `${ns}/${series.involved.name}`, reason: series.reason, err: (error as Error).message },
+          'could not record an event; giving it up',
+        );
         return;
       }
     } finally {

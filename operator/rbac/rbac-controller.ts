@@ -5,7 +5,7 @@
  * reconcile also under a deadline). Writes happen only when the grants differ.
  */
 import type { Logger } from 'pino';
-import { type KubeApi, type KubeObject } from '../../kube/api.ts';
+import type { KubeApi, KubeObject } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
 import { InformerSet } from '../../kube/informer-set.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
@@ -15,7 +15,14 @@ import { GROUP, PLURAL, VERSION } from '../crd/pool-schema.ts';
 import { slimMetadata } from '../controller/cache-transforms.ts';
 import { WorkQueue } from '../controller/work-queue.ts';
 import { POOL_LABEL, SIDECAR_LABEL } from '../crd/labels.ts';
-import { desiredRole, desiredRoleBinding, grantsMatch, injectedServiceAccounts, sidecarRbacName, type InjectedPodLike } from './sidecar-rbac.ts';
+import {
+  desiredRole,
+  desiredRoleBinding,
+  grantsMatch,
+  injectedServiceAccounts,
+  sidecarRbacName,
+  type InjectedPodLike,
+} from './sidecar-rbac.ts';
 
 const FIELD_MANAGER = 'reranker-lb-operator';
 
@@ -42,23 +49,32 @@ export class RbacController {
     this.#deps = deps;
     this.#queue = new WorkQueue(deps.timers, { baseDelayMs: 100, maxDelayMs: 60_000 });
     const path = (ns: string | undefined) => (ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`);
-    this.pods = new InformerSet<Pod>((deps.namespaces ?? [undefined]).map((ns) => new Informer<Pod>(deps.api, {
-      name: 'injected-pods',
-      path: path(ns),
-      labelSelector: `${POOL_LABEL},${SIDECAR_LABEL}=true`,
-      onEvent: (_e, pod) => this.#enqueue(pod),
-      // Only what the grants are computed from stays in the cache.
-      transform: (pod) => ({ metadata: slimMetadata(pod.metadata), spec: { serviceAccountName: pod.spec?.serviceAccountName } }),
-      logger: deps.logger,
-      timers: deps.timers,
-      clock: deps.clock,
-      random: deps.random,
-    })));
+    this.pods = new InformerSet<Pod>(
+      (deps.namespaces ?? [undefined]).map(
+        (ns) =>
+          new Informer<Pod>(deps.api, {
+            name: 'injected-pods',
+            path: path(ns),
+            labelSelector: `${POOL_LABEL},${SIDECAR_LABEL}=true`,
+            onEvent: (_e, pod) => this.#enqueue(pod),
+            // Only what the grants are computed from stays in the cache.
+            transform: (pod) => ({
+              metadata: slimMetadata(pod.metadata),
+              spec: { serviceAccountName: pod.spec?.serviceAccountName },
+            }),
+            logger: deps.logger,
+            timers: deps.timers,
+            clock: deps.clock,
+            random: deps.random,
+          }),
+      ),
+    );
   }
 
   #enqueue(pod: Pod): void {
     const pool = pod.metadata.labels?.[POOL_LABEL];
-    if (pool !== undefined && pod.metadata.namespace !== undefined && this.#term?.aborted === false) this.#queue.addAfter(`${pod.metadata.namespace}/${pool}`, 50);
+    if (pool !== undefined && pod.metadata.namespace !== undefined && this.#term?.aborted === false)
+      this.#queue.addAfter(`${pod.metadata.namespace}/${pool}`, 50);
   }
 
   start(): void {
@@ -85,14 +101,22 @@ export class RbacController {
     while (!term.aborted) {
       const key = await this.#queue.get(term);
       if (key === undefined) return;
-      const bound = deadline(this.#deps.timers, this.#deps.reconcileTimeoutMs ?? RECONCILE_TIMEOUT.defaultSeconds * 1000, `sidecar RBAC reconcile ${key}`, term);
+      const bound = deadline(
+        this.#deps.timers,
+        this.#deps.reconcileTimeoutMs ?? RECONCILE_TIMEOUT.defaultSeconds * 1000,
+        `sidecar RBAC reconcile ${key}`,
+        term,
+      );
       try {
         await this.reconcile(key, bound.signal);
         this.#queue.forget(key);
       } catch (error) {
         if (term.aborted) return;
         const retryIn = this.#queue.addRateLimited(key);
-        this.#deps.logger.error({ pool: key, err: (error as Error).message, retry_in_ms: retryIn }, 'sidecar RBAC reconcile failed');
+        this.#deps.logger.error(
+          { pool: key, err: (error as Error).message, retry_in_ms: retryIn },
+          'sidecar RBAC reconcile failed',
+        );
       } finally {
         bound.clear();
         this.#queue.done(key);

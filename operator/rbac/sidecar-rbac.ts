@@ -40,11 +40,21 @@ export function desiredRole(pool: PoolRef): Record<string, any> {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
-    metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
+    metadata: {
+      name: sidecarRbacName(pool.name),
+      namespace: pool.namespace,
+      labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name },
+      ownerReferences: [ownerOf(pool)],
+    },
     rules: [
       // The config, and the canary plan (which sidecar runs the pool's one canary, and its verdicts),
       // by name: the sidecar watches them for reloads within milliseconds.
-      { apiGroups: [''], resources: ['configmaps'], resourceNames: [configMapNameOf(pool.name), canaryPlanConfigMapName(configMapNameOf(pool.name))], verbs: ['get', 'list', 'watch'] },
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: [configMapNameOf(pool.name), canaryPlanConfigMapName(configMapNameOf(pool.name))],
+        verbs: ['get', 'list', 'watch'],
+      },
       // The endpoints of the pool's discovery Services (routing.discoveryMode: sidecar), as
       // kube-proxy reads them. RBAC cannot narrow this by label: every EndpointSlice of the
       // namespace is readable (pod names and IPs, node names, readiness), nothing else.
@@ -57,19 +67,36 @@ export function desiredRoleBinding(pool: PoolRef, serviceAccounts: readonly stri
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: { name: sidecarRbacName(pool.name), namespace: pool.namespace, labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name }, ownerReferences: [ownerOf(pool)] },
+    metadata: {
+      name: sidecarRbacName(pool.name),
+      namespace: pool.namespace,
+      labels: { ...RBAC_MANAGED_BY, [POOL_LABEL]: pool.name },
+      ownerReferences: [ownerOf(pool)],
+    },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sidecarRbacName(pool.name) },
     subjects: serviceAccounts.map((name) => ({ kind: 'ServiceAccount', name, namespace: pool.namespace })),
   };
 }
 
 function ownerOf(pool: PoolRef): Record<string, unknown> {
-  return { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: pool.name, uid: pool.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: KIND,
+    name: pool.name,
+    uid: pool.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** True when the stored object already grants what `desired` grants (rules, roleRef, subjects). */
 export function grantsMatch(stored: Record<string, any> | undefined, desired: Record<string, any>): boolean {
   if (stored === undefined) return false;
-  const norm = (o: Record<string, any>) => JSON.stringify([o.rules ?? null, o.roleRef ?? null, (o.subjects ?? []).map((s: any) => `${s.kind}/${s.namespace}/${s.name}`)]);
+  const norm = (o: Record<string, any>) =>
+    JSON.stringify([
+      o.rules ?? null,
+      o.roleRef ?? null,
+      (o.subjects ?? []).map((s: any) => `${s.kind}/${s.namespace}/${s.name}`),
+    ]);
   return norm(stored) === norm(desired);
 }

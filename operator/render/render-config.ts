@@ -41,7 +41,12 @@ type Backend = SettingValues & { readonly apiKeySecretRef?: { name: string; key:
 function entry(name: string, apiBase: string, b: Backend): Record<string, unknown> {
   const params: Record<string, unknown> = { api_base: apiBase, ...toSidecarSettings(PARAMS_SETTINGS, b) };
   if (b.apiKeySecretRef !== undefined) params.api_key = `os.environ/${secretEnvName(b.apiKeySecretRef)}`;
-  const out: Record<string, unknown> = { model_name: name, litellm_params: params, ...toSidecarSettings(ENTRY_SETTINGS, b), ...toSidecarSettings(EITHER_SETTINGS, b) };
+  const out: Record<string, unknown> = {
+    model_name: name,
+    litellm_params: params,
+    ...toSidecarSettings(ENTRY_SETTINGS, b),
+    ...toSidecarSettings(EITHER_SETTINGS, b),
+  };
   return out;
 }
 
@@ -50,8 +55,12 @@ function redisSettings(pool: RerankerPool): Record<string, string> {
   const redis = (pool.spec as { redis?: { address: string; passwordSecretRef?: { name: string; key: string } } }).redis;
   if (redis === undefined) return {};
   const url = /^rediss?:\/\//.test(redis.address) ? redis.address : `redis://${redis.address}`;
-  const out: Record<string, string> = { redis_url: url, redis_key_prefix: `${pool.metadata.namespace ?? 'default'}/${pool.metadata.name}` };
-  if (redis.passwordSecretRef !== undefined) out.redis_password = `os.environ/${secretEnvName(redis.passwordSecretRef)}`;
+  const out: Record<string, string> = {
+    redis_url: url,
+    redis_key_prefix: `${pool.metadata.namespace ?? 'default'}/${pool.metadata.name}`,
+  };
+  if (redis.passwordSecretRef !== undefined)
+    out.redis_password = `os.environ/${secretEnvName(redis.passwordSecretRef)}`;
   return out;
 }
 
@@ -64,13 +73,20 @@ export interface DiscoveryResult {
 function template(d: DiscoveryEntry): Record<string, unknown> {
   const { model_name: _name, litellm_params: params, ...rest } = entry('', '', d);
   const { api_base: _base, ...kept } = params as Record<string, unknown>;
-  const where = { service: d.service, ...(d.portName === undefined ? {} : { port_name: d.portName }), ...(d.port === undefined ? {} : { port: d.port }), ...(d.scheme === 'http' ? {} : { scheme: d.scheme }) };
+  const where = {
+    service: d.service,
+    ...(d.portName === undefined ? {} : { port_name: d.portName }),
+    ...(d.port === undefined ? {} : { port: d.port }),
+    ...(d.scheme === 'http' ? {} : { scheme: d.scheme }),
+  };
   return { ...where, ...rest, ...(Object.keys(kept).length === 0 ? {} : { litellm_params: kept }) };
 }
 
 export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryResult[]): RenderedConfig {
   const sidecarMode = (pool.spec.routing.discoveryMode ?? 'sidecar') === 'sidecar';
-  const statics = [...pool.spec.backends].sort((a, b) => (a.name < b.name ? -1 : 1)).map((b) => entry(b.name, b.apiBase.replace(/\/+$/, ''), b));
+  const statics = [...pool.spec.backends]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((b) => entry(b.name, b.apiBase.replace(/\/+$/, ''), b));
   const dynamic: Record<string, unknown>[] = [];
   let discoveredCount = 0;
   let readyDiscovered = 0;
@@ -82,7 +98,9 @@ export function renderConfig(pool: RerankerPool, discovered: readonly DiscoveryR
       if (!sidecarMode) dynamic.push(entry(endpoint.name, endpoint.apiBase, d));
     }
   }
-  const templates = sidecarMode ? [...pool.spec.discovery].sort((a, b) => (a.service < b.service ? -1 : 1)).map(template) : [];
+  const templates = sidecarMode
+    ? [...pool.spec.discovery].sort((a, b) => (a.service < b.service ? -1 : 1)).map(template)
+    : [];
   const doc = {
     model_list: [...statics, ...dynamic],
     ...(templates.length === 0 ? {} : { discovery: templates }),

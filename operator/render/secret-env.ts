@@ -4,7 +4,11 @@
  * function of the reference, so the docs, the chart and the operator agree.
  */
 export function secretEnvName(ref: { name: string; key: string }): string {
-  const part = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const part = (s: string) =>
+    s
+      .toUpperCase()
+      .replace(/[^A-Z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '');
   return `RERANKER_KEY_${part(ref.name)}__${part(ref.key)}`;
 }
 
@@ -24,7 +28,9 @@ export function secretEnvConflicts(spec: KeyRefs): string[] {
   const refs = [
     ...spec.backends.map((b, i) => [`backends[${i}]`, b] as const),
     ...spec.discovery.map((d, i) => [`discovery[${i}]`, d] as const),
-    ...(spec.redis?.passwordSecretRef === undefined ? [] : [['redis', { apiKeySecretRef: spec.redis.passwordSecretRef }] as const]),
+    ...(spec.redis?.passwordSecretRef === undefined
+      ? []
+      : [['redis', { apiKeySecretRef: spec.redis.passwordSecretRef }] as const]),
   ];
   for (const [path, { apiKeySecretRef: ref }] of refs) {
     if (ref === undefined) continue;
@@ -32,7 +38,10 @@ export function secretEnvConflicts(spec: KeyRefs): string[] {
     const name = `${ref.name}/${ref.key}`;
     const first = seen.get(env);
     if (first === undefined) seen.set(env, { path, ref: name });
-    else if (first.ref !== name) problems.push(`${path}.${path === 'redis' ? 'passwordSecretRef' : 'apiKeySecretRef'}: ${name} and ${first.path}'s ${first.ref} both map to the variable ${env}; rename one Secret or key`);
+    else if (first.ref !== name)
+      problems.push(
+        `${path}.${path === 'redis' ? 'passwordSecretRef' : 'apiKeySecretRef'}: ${name} and ${first.path}'s ${first.ref} both map to the variable ${env}; rename one Secret or key`,
+      );
   }
   return problems;
 }

@@ -24,7 +24,11 @@ interface Case {
   readonly setting: Setting;
 }
 
-function* cases(settings: Settings, crdPath: readonly string[], sidecarPaths: readonly (readonly string[])[]): Generator<Case> {
+function* cases(
+  settings: Settings,
+  crdPath: readonly string[],
+  sidecarPaths: readonly (readonly string[])[],
+): Generator<Case> {
   for (const [key, setting] of Object.entries(settings)) {
     if (setting.crd === undefined) continue;
     const crd = [...crdPath, camelCase(key)];
@@ -38,12 +42,22 @@ const ALL: Case[] = [
   ...cases(ROUTER_SETTINGS, ['routing'], [['router_settings']]),
   ...cases(ENTRY_SETTINGS, ['backends', '0'], [['model_list', '0']]),
   ...cases(PARAMS_SETTINGS, ['backends', '0'], [['model_list', '0', 'litellm_params']]),
-  ...cases(EITHER_SETTINGS, ['backends', '0'], [['model_list', '0'], ['model_list', '0', 'litellm_params']]),
+  ...cases(
+    EITHER_SETTINGS,
+    ['backends', '0'],
+    [
+      ['model_list', '0'],
+      ['model_list', '0', 'litellm_params'],
+    ],
+  ),
 ];
 
 /** A minimal valid pool spec with `value` at `path` (and the same limit as `sidecarFileWith`). */
 function specWith(path: readonly string[], value: unknown): Record<string, unknown> {
-  const spec: Record<string, unknown> = { routing: {}, backends: [{ name: 'a', apiBase: 'http://198.18.0.1:8080', maxParallelRequests: 777 }] };
+  const spec: Record<string, unknown> = {
+    routing: {},
+    backends: [{ name: 'a', apiBase: 'http://198.18.0.1:8080', maxParallelRequests: 777 }],
+  };
   let node: any = spec;
   for (const [i, key] of path.slice(0, -1).entries()) {
     node[key] ??= /^\d+$/.test(path[i + 1]!) ? [] : {};
@@ -66,7 +80,12 @@ function sidecarValue(text: string, c: Case): unknown {
 
 function sidecarFileWith(path: readonly string[], value: unknown): Record<string, unknown> {
   // A limit that sidecar_count divides: without one, sidecar_count changes nothing.
-  const file: any = { model_list: [{ model_name: 'a', max_parallel_requests: 777, litellm_params: { api_base: 'http://198.18.0.1:8080' } }], router_settings: {} };
+  const file: any = {
+    model_list: [
+      { model_name: 'a', max_parallel_requests: 777, litellm_params: { api_base: 'http://198.18.0.1:8080' } },
+    ],
+    router_settings: {},
+  };
   let node = file;
   for (const key of path.slice(0, -1)) node = node[key] ??= {};
   node[path.at(-1)!] = value;
@@ -75,7 +94,8 @@ function sidecarFileWith(path: readonly string[], value: unknown): Record<string
 
 test('the declarations cover every CRD setting and give each examples on both sides of its bounds', () => {
   assert.ok(ALL.length > 50, `${ALL.length} settings`);
-  for (const c of ALL) assert.ok(c.setting.examples.valid.length > 0 && c.setting.examples.invalid.length > 0, c.crdPath.join('.'));
+  for (const c of ALL)
+    assert.ok(c.setting.examples.valid.length > 0 && c.setting.examples.invalid.length > 0, c.crdPath.join('.'));
 });
 
 describe('a value the CRD accepts renders to the same setting in the sidecar', () => {
@@ -83,9 +103,15 @@ describe('a value the CRD accepts renders to the same setting in the sidecar', (
     test(c.crdPath.join('.'), () => {
       for (const value of c.setting.examples.valid) {
         const spec = poolSpecSchema.safeParse(specWith(c.crdPath, value));
-        assert.ok(spec.success, `the CRD schema refuses ${JSON.stringify(value)}: ${spec.success ? '' : spec.error.message}`);
+        assert.ok(
+          spec.success,
+          `the CRD schema refuses ${JSON.stringify(value)}: ${spec.success ? '' : spec.error.message}`,
+        );
         const rendered = renderConfig({ metadata: { name: 'p', namespace: 'ns' }, spec: spec.data }, []);
-        assert.doesNotThrow(() => parseConfigText(rendered.text, 'rendered', {}), `the sidecar refuses what ${JSON.stringify(value)} renders to`);
+        assert.doesNotThrow(
+          () => parseConfigText(rendered.text, 'rendered', {}),
+          `the sidecar refuses what ${JSON.stringify(value)} renders to`,
+        );
         assert.deepEqual(sidecarValue(rendered.text, c), c.setting.toSidecar(value), `${JSON.stringify(value)}`);
       }
     });
@@ -98,10 +124,16 @@ describe('a value past a bound is refused by the CRD and, in sidecar units, by t
       for (const { crd, sidecar } of c.setting.examples.invalid) {
         const spec = poolSpecSchema.safeParse(specWith(c.crdPath, crd));
         assert.ok(!spec.success, `the CRD schema accepts ${JSON.stringify(crd)}`);
-        assert.ok(spec.error.issues.some((i) => i.path.join('.').startsWith(c.crdPath.join('.'))), `the error names ${c.crdPath.join('.')}: ${spec.error.message}`);
+        assert.ok(
+          spec.error.issues.some((i) => i.path.join('.').startsWith(c.crdPath.join('.'))),
+          `the error names ${c.crdPath.join('.')}: ${spec.error.message}`,
+        );
         if (sidecar === undefined) continue;
         for (const path of c.sidecarPaths) {
-          assert.ok(!configFileSchema.safeParse(sidecarFileWith(path, sidecar)).success, `the sidecar accepts ${path.join('.')}: ${JSON.stringify(sidecar)}`);
+          assert.ok(
+            !configFileSchema.safeParse(sidecarFileWith(path, sidecar)).success,
+            `the sidecar accepts ${path.join('.')}: ${JSON.stringify(sidecar)}`,
+          );
         }
       }
     });
@@ -132,7 +164,10 @@ describe('the sidecar runs on what the declaration says (through normalizeConfig
         const rendered = load(renderConfig({ metadata: { name: 'p', namespace: 'ns' }, spec }, []).text);
         const written = sidecarFileWith(path, c.setting.toSidecar(value));
         assert.deepEqual(runsOn(rendered), runsOn(written), `${JSON.stringify(value)}: rendered vs written`);
-        if (INHERITED[c.crdPath.join('.')] === undefined && !isDeepStrictEqual(c.setting.toSidecar(value), c.setting.default)) {
+        if (
+          INHERITED[c.crdPath.join('.')] === undefined &&
+          !isDeepStrictEqual(c.setting.toSidecar(value), c.setting.default)
+        ) {
           assert.notDeepEqual(runsOn(written), unset, `${JSON.stringify(value)} changes what the sidecar runs on`);
         }
       }

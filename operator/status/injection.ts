@@ -13,15 +13,26 @@ export type InjectionStatus = NonNullable<PoolStatus['injection']>;
 export const OUTDATED_LISTED = 20;
 
 interface PodLike {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
 }
 
-export function injectionStatus(pods: readonly PodLike[], pool: { name: string; namespace: string }, currentVersion: string): InjectionStatus | undefined {
+export function injectionStatus(
+  pods: readonly PodLike[],
+  pool: { name: string; namespace: string },
+  currentVersion: string,
+): InjectionStatus | undefined {
   let injected = 0;
   const outdated: string[] = [];
   for (const pod of pods) {
     const m = pod.metadata;
-    if (m.namespace !== pool.namespace || m.labels?.[POOL_LABEL] !== pool.name || m.deletionTimestamp !== undefined) continue;
+    if (m.namespace !== pool.namespace || m.labels?.[POOL_LABEL] !== pool.name || m.deletionTimestamp !== undefined)
+      continue;
     const version = m.annotations?.[VERSION_ANNOTATION];
     if (version === undefined) continue;
     injected++;
@@ -30,5 +41,11 @@ export function injectionStatus(pods: readonly PodLike[], pool: { name: string; 
   if (injected === 0) return undefined;
   outdated.sort();
   const current = injected - outdated.length;
-  return { pods: injected, current, version: currentVersion, summary: `${current}/${injected}`, outdated: outdated.slice(0, OUTDATED_LISTED) };
+  return {
+    pods: injected,
+    current,
+    version: currentVersion,
+    summary: `${current}/${injected}`,
+    outdated: outdated.slice(0, OUTDATED_LISTED),
+  };
 }

@@ -14,7 +14,11 @@ export interface AdmissionRequest {
   operation?: string;
   namespace?: string;
   dryRun?: boolean;
-  object?: Pod & { metadata: { ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[] } };
+  object?: Pod & {
+    metadata: {
+      ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+    };
+  };
 }
 
 export interface AdmissionResponse {
@@ -49,7 +53,10 @@ function trimmed(warnings: readonly string[]): string[] {
   return warnings.slice(0, 8).map((w) => (w.length > 240 ? `${w.slice(0, 237)}...` : w));
 }
 
-export async function admit(request: AdmissionRequest, deps: AdmissionDeps): Promise<{ response: AdmissionResponse; outcome: Outcome }> {
+export async function admit(
+  request: AdmissionRequest,
+  deps: AdmissionDeps,
+): Promise<{ response: AdmissionResponse; outcome: Outcome }> {
   const pod = request.object;
   const namespace = request.namespace ?? pod?.metadata.namespace;
   if (pod === undefined || namespace === undefined || request.kind?.kind !== 'Pod' || request.operation !== 'CREATE') {
@@ -61,15 +68,33 @@ export async function admit(request: AdmissionRequest, deps: AdmissionDeps): Pro
     try {
       pool = await deps.getPool(namespace, poolName);
     } catch (error) {
-      deps.logger.warn({ namespace, pool: poolName, err: (error as Error).message }, 'webhook: could not read the pool');
-      return { response: { uid: request.uid, allowed: true, warnings: [`reranker-lb: not injected: the operator could not read RerankerPool "${poolName}"`] }, outcome: 'error' };
+      deps.logger.warn(
+        { namespace, pool: poolName, err: (error as Error).message },
+        'webhook: could not read the pool',
+      );
+      return {
+        response: {
+          uid: request.uid,
+          allowed: true,
+          warnings: [`reranker-lb: not injected: the operator could not read RerankerPool "${poolName}"`],
+        },
+        outcome: 'error',
+      };
     }
   }
   const decision = decideInjection(pod, pool, deps.settings);
   const name = podDisplayName(pod);
   if (decision.inject) {
-    deps.logger.info({ namespace, pod: name, pool: poolName, version: deps.settings.version }, 'webhook: sidecar injected');
-    const response: AdmissionResponse = { uid: request.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(decision.patch)).toString('base64') };
+    deps.logger.info(
+      { namespace, pod: name, pool: poolName, version: deps.settings.version },
+      'webhook: sidecar injected',
+    );
+    const response: AdmissionResponse = {
+      uid: request.uid,
+      allowed: true,
+      patchType: 'JSONPatch',
+      patch: Buffer.from(JSON.stringify(decision.patch)).toString('base64'),
+    };
     if (decision.warnings.length > 0) response.warnings = trimmed(decision.warnings);
     return { response, outcome: 'injected' };
   }
@@ -77,8 +102,15 @@ export async function admit(request: AdmissionRequest, deps: AdmissionDeps): Pro
   if (decision.event && request.dryRun !== true) {
     // The pod has no uid yet; its controller (a ReplicaSet, a Job...) does, and `kubectl describe` shows it there.
     const owner = pod.metadata.ownerReferences?.find((r) => r.controller === true);
-    const involved: InvolvedObject = owner !== undefined ? { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, namespace, uid: owner.uid } : { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name || pod.metadata.generateName || 'pod', namespace };
-    void deps.event(involved, `Injection${decision.reason}`, `${name}: ${decision.warnings.at(-1)!.replace(/^reranker-lb: /, '')}`);
+    const involved: InvolvedObject =
+      owner !== undefined
+        ? { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, namespace, uid: owner.uid }
+        : { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name || pod.metadata.generateName || 'pod', namespace };
+    void deps.event(
+      involved,
+      `Injection${decision.reason}`,
+      `${name}: ${decision.warnings.at(-1)!.replace(/^reranker-lb: /, '')}`,
+    );
   }
   return { response: { uid: request.uid, allowed: true, warnings: trimmed(decision.warnings) }, outcome: 'skipped' };
 }

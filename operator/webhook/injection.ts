@@ -35,14 +35,25 @@ export class Injection {
 
   constructor(settings: InjectionSettings, deps: InjectionDeps) {
     const logger = deps.logger.child({ part: 'injection' });
-    this.#events = new EventRecorder({ api: deps.api, clock: deps.clock, timers: deps.timers, logger, component: 'reranker-lb-operator', instance: deps.identity });
+    this.#events = new EventRecorder({
+      api: deps.api,
+      clock: deps.clock,
+      timers: deps.timers,
+      logger,
+      component: 'reranker-lb-operator',
+      instance: deps.identity,
+    });
     const served = deps.namespaces === undefined ? undefined : new Set(deps.namespaces);
     this.server = new WebhookServer(
       {
         settings: settings.sidecar,
         logger,
-        getPool: async (ns, name) => (served !== undefined && !served.has(ns) ? undefined : deps.api.get<RerankerPool>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`)),
-        event: async (involved, reason, message) => this.#events.record({ ...involved, uid: involved.uid }, 'Warning', reason, message),
+        getPool: async (ns, name) =>
+          served !== undefined && !served.has(ns)
+            ? undefined
+            : deps.api.get<RerankerPool>(`/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`),
+        event: async (involved, reason, message) =>
+          this.#events.record({ ...involved, uid: involved.uid }, 'Warning', reason, message),
       },
       deps.registry,
     );
@@ -61,7 +72,14 @@ export class Injection {
       identity: deps.identity,
       onCertificate: (cert) => this.server.useCertificate(cert, settings.port, settings.host),
     });
-    this.rbac = new RbacController({ api: deps.api, logger, timers: deps.timers, clock: deps.clock, random: deps.random, namespaces: deps.namespaces });
+    this.rbac = new RbacController({
+      api: deps.api,
+      logger,
+      timers: deps.timers,
+      clock: deps.clock,
+      random: deps.random,
+      namespaces: deps.namespaces,
+    });
   }
 
   start(): void {

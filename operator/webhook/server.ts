@@ -32,7 +32,12 @@ export class WebhookServer {
 
   constructor(deps: AdmissionDeps, registry: Registry) {
     this.#deps = deps;
-    this.#requests = new Counter({ name: 'reranker_operator_webhook_requests_total', help: 'Admission requests answered by the injection webhook, by outcome (injected, skipped, error, invalid)', labelNames: ['outcome'], registers: [registry] });
+    this.#requests = new Counter({
+      name: 'reranker_operator_webhook_requests_total',
+      help: 'Admission requests answered by the injection webhook, by outcome (injected, skipped, error, invalid)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     for (const outcome of ['injected', 'skipped', 'error', 'invalid']) this.#requests.labels(outcome).inc(0);
   }
 
@@ -52,8 +57,13 @@ export class WebhookServer {
       this.#server.setSecureContext({ cert: cert.cert, key: cert.key });
       return;
     }
-    this.#server = createServer({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' }, (req, res) => void this.#handle(req, res));
-    this.#server.listen(port, host, () => this.#deps.logger.info({ port, host, path: WEBHOOK_PATH }, 'injection webhook serving'));
+    this.#server = createServer(
+      { cert: cert.cert, key: cert.key, minVersion: 'TLSv1.2' },
+      (req, res) => void this.#handle(req, res),
+    );
+    this.#server.listen(port, host, () =>
+      this.#deps.logger.info({ port, host, path: WEBHOOK_PATH }, 'injection webhook serving'),
+    );
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -67,7 +77,9 @@ export class WebhookServer {
       review = JSON.parse(await readBody(req)) as typeof review;
     } catch (error) {
       this.#requests.labels('invalid').inc();
-      return reply(error instanceof BodyTooLarge ? 413 : 400, { message: error instanceof BodyTooLarge ? 'body too large' : 'not JSON' });
+      return reply(error instanceof BodyTooLarge ? 413 : 400, {
+        message: error instanceof BodyTooLarge ? 'body too large' : 'not JSON',
+      });
     }
     if (review.request?.uid === undefined) {
       this.#requests.labels('invalid').inc();

@@ -30,7 +30,10 @@ export function imageVersion(image: string): string {
   return colon > slash ? image.slice(colon + 1) : 'latest';
 }
 
-export function injectionSettings(env: NodeJS.ProcessEnv): { settings: InjectionSettings | undefined; problems: string[] } {
+export function injectionSettings(env: NodeJS.ProcessEnv): {
+  settings: InjectionSettings | undefined;
+  problems: string[];
+} {
   if (env.INJECTION_ENABLED !== 'true') return { settings: undefined, problems: [] };
   const problems: string[] = [];
   const image = env.SIDECAR_IMAGE ?? '';
@@ -44,9 +47,11 @@ export function injectionSettings(env: NodeJS.ProcessEnv): { settings: Injection
     }
   }
   const url = env.WEBHOOK_URL || undefined;
-  if (url !== undefined && !(URL.canParse(url) && url.startsWith('https://'))) problems.push('WEBHOOK_URL: not an https URL');
+  if (url !== undefined && !(URL.canParse(url) && url.startsWith('https://')))
+    problems.push('WEBHOOK_URL: not an https URL');
   const service = env.WEBHOOK_SERVICE || undefined;
-  if (url === undefined && service === undefined) problems.push('WEBHOOK_SERVICE (<name>.<namespace>) or WEBHOOK_URL: one is required');
+  if (url === undefined && service === undefined)
+    problems.push('WEBHOOK_SERVICE (<name>.<namespace>) or WEBHOOK_URL: one is required');
   const certMode = env.WEBHOOK_CERT_MODE === 'cert-manager' ? 'cert-manager' : 'self';
   const port = Number(env.WEBHOOK_PORT ?? 9443);
   if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push('WEBHOOK_PORT: not a port');
@@ -56,7 +61,13 @@ export function injectionSettings(env: NodeJS.ProcessEnv): { settings: Injection
   return {
     problems,
     settings: {
-      sidecar: { image, version: env.SIDECAR_VERSION || imageVersion(image), imagePullPolicy: env.SIDECAR_IMAGE_PULL_POLICY || 'IfNotPresent', logLevel: env.SIDECAR_LOG_LEVEL || 'info', resources },
+      sidecar: {
+        image,
+        version: env.SIDECAR_VERSION || imageVersion(image),
+        imagePullPolicy: env.SIDECAR_IMAGE_PULL_POLICY || 'IfNotPresent',
+        logLevel: env.SIDECAR_LOG_LEVEL || 'info',
+        resources,
+      },
       port,
       host: env.WEBHOOK_HOST ?? '0.0.0.0',
       webhookConfigName: env.WEBHOOK_CONFIG_NAME || 'reranker-lb-sidecar-injector',

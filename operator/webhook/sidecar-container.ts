@@ -49,7 +49,11 @@ export interface Tuning {
 }
 
 /** Reads the tuning annotations; an invalid value is named in a warning and the default kept. */
-export function readTuning(annotations: Record<string, string> | undefined, settings: SidecarSettings, defaultPort: number): { tuning: Tuning; warnings: string[] } {
+export function readTuning(
+  annotations: Record<string, string> | undefined,
+  settings: SidecarSettings,
+  defaultPort: number,
+): { tuning: Tuning; warnings: string[] } {
   const warnings: string[] = [];
   const a = annotations ?? {};
   const invalid = (key: string, why: string) => warnings.push(`reranker-lb: annotation ${key} ignored: ${why}`);
@@ -64,7 +68,10 @@ export function readTuning(annotations: Record<string, string> | undefined, sett
     if (LOG_LEVELS.has(a[TUNING.logLevel]!)) logLevel = a[TUNING.logLevel]!;
     else invalid(TUNING.logLevel, `not one of ${[...LOG_LEVELS].join(', ')}`);
   }
-  const resources: Resources = { requests: { ...settings.resources.requests }, limits: { ...settings.resources.limits } };
+  const resources: Resources = {
+    requests: { ...settings.resources.requests },
+    limits: { ...settings.resources.limits },
+  };
   for (const [key, part, resource] of [
     [TUNING.cpuRequest, 'requests', 'cpu'],
     [TUNING.memoryRequest, 'requests', 'memory'],
@@ -78,15 +85,18 @@ export function readTuning(annotations: Record<string, string> | undefined, sett
   }
   let localBackendUrl: string | undefined;
   if (a[TUNING.localBackendUrl] !== undefined) {
-    if (URL.canParse(a[TUNING.localBackendUrl]!) && /^https?:\/\//.test(a[TUNING.localBackendUrl]!)) localBackendUrl = a[TUNING.localBackendUrl];
+    if (URL.canParse(a[TUNING.localBackendUrl]!) && /^https?:\/\//.test(a[TUNING.localBackendUrl]!))
+      localBackendUrl = a[TUNING.localBackendUrl];
     else invalid(TUNING.localBackendUrl, 'not an http(s) URL');
   }
   let localBackendFormat: string | undefined;
   if (a[TUNING.localBackendFormat] !== undefined) {
-    if ((API_FORMATS as readonly string[]).includes(a[TUNING.localBackendFormat]!)) localBackendFormat = a[TUNING.localBackendFormat];
+    if ((API_FORMATS as readonly string[]).includes(a[TUNING.localBackendFormat]!))
+      localBackendFormat = a[TUNING.localBackendFormat];
     else invalid(TUNING.localBackendFormat, `not one of ${API_FORMATS.join(', ')}`);
   }
-  for (const part of ['requests', 'limits'] as const) if (Object.keys(resources[part]!).length === 0) delete resources[part];
+  for (const part of ['requests', 'limits'] as const)
+    if (Object.keys(resources[part]!).length === 0) delete resources[part];
   return { tuning: { port, logLevel, resources, localBackendUrl, localBackendFormat }, warnings };
 }
 
@@ -98,28 +108,41 @@ function keyEnv(pool: RerankerPool): object[] {
   }
   const redis = pool.spec.redis?.passwordSecretRef;
   if (redis !== undefined) refs.set(secretEnvName(redis), redis);
-  return [...refs.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    // optional: a missing Secret marks that backend unavailable (key_problem) instead of blocking
-    // the pod; the Redis password is not (a sidecar without it could not load its config).
-    .map(([name, ref]) => ({ name, valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, optional: ref !== redis } } }));
+  return (
+    [...refs.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      // optional: a missing Secret marks that backend unavailable (key_problem) instead of blocking
+      // the pod; the Redis password is not (a sidecar without it could not load its config).
+      .map(([name, ref]) => ({
+        name,
+        valueFrom: { secretKeyRef: { name: ref.name, key: ref.key, optional: ref !== redis } },
+      }))
+  );
 }
 
-export function sidecarContainer(pool: RerankerPool, settings: SidecarSettings, tuning: Tuning): Record<string, unknown> {
+export function sidecarContainer(
+  pool: RerankerPool,
+  settings: SidecarSettings,
+  tuning: Tuning,
+): Record<string, unknown> {
   // Names checked against the sidecar's declaration (common/settings/environment.ts).
   const set = (name: SidecarEnvName, value: string) => ({ name, value });
   const env: object[] = [
     set('RERANKER_LOAD_BALANCER_ENABLED', 'true'),
     // The ConfigMap watch through the API (sub-second reloads); its namespace is the pod's.
     set('RERANKER_CONFIGMAP_NAME', configMapNameOf(pool.metadata.name)),
-    { name: SIDECAR_ENV.RERANKER_CONFIGMAP_NAMESPACE.alias, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    {
+      name: SIDECAR_ENV.RERANKER_CONFIGMAP_NAMESPACE.alias,
+      valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+    },
     // Its own name: the pool's canary plan names the one pod whose sidecar runs the canary.
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     set('RERANKER_LB_PORT', String(tuning.port)),
     set('LOG_LEVEL', tuning.logLevel),
   ];
   if (tuning.localBackendUrl !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_URL', tuning.localBackendUrl));
-  if (tuning.localBackendFormat !== undefined) env.push(set('RERANKER_LOCAL_BACKEND_FORMAT', tuning.localBackendFormat));
+  if (tuning.localBackendFormat !== undefined)
+    env.push(set('RERANKER_LOCAL_BACKEND_FORMAT', tuning.localBackendFormat));
   env.push(...keyEnv(pool));
   // No NODE_OPTIONS: the image's launcher sizes the heap from the container's memory limit
   // (sidecar/launch.ts, docs/operations.md "Memory and GC"), one definition for every way it runs.

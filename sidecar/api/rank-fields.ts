@@ -13,7 +13,8 @@ export const MAX_RANK_FIELDS = 64;
 
 /** Checks the count and drops repeats (the first occurrence keeps its place). */
 export function distinctRankFields(fields: readonly string[]): readonly string[] {
-  if (fields.length > MAX_RANK_FIELDS) throw invalidRequest('rank_fields', `expected at most ${MAX_RANK_FIELDS} field names`);
+  if (fields.length > MAX_RANK_FIELDS)
+    throw invalidRequest('rank_fields', `expected at most ${MAX_RANK_FIELDS} field names`);
   return fields.length === 1 ? fields : [...new Set(fields)];
 }
 

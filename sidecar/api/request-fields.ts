@@ -75,7 +75,8 @@ export function readDocuments(body: Body, field: string, rankFields?: readonly s
     if (typeof item === 'string') texts[j] = item;
     else if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
       const path = `${field}[${j}]`;
-      if (nestsTooDeep(item, DOCUMENT_LEVEL)) throw invalidRequest(path, `nested deeper than ${MAX_JSON_DEPTH} levels (the body is level 1)`);
+      if (nestsTooDeep(item, DOCUMENT_LEVEL))
+        throw invalidRequest(path, `nested deeper than ${MAX_JSON_DEPTH} levels (the body is level 1)`);
       texts[j] = objectText(item as Body, path, rankFields);
     } else throw invalidRequest(`${field}[${j}]`, 'expected a string or an object with "text"');
   }
@@ -100,7 +101,6 @@ export function readOptionalStringArray(body: Body, field: string): string[] | u
   return body[field] === undefined || body[field] === null ? undefined : readStringArray(body, field);
 }
 
-
 export interface DocumentRequestOptions {
   /** `return_documents` default, or 'never' for formats that never echo documents (Cohere v2). */
   readonly returnDocuments: boolean | 'never';
@@ -118,7 +118,8 @@ export function documentRequest(body: Body, options: DocumentRequestOptions): Re
     documents: docs.texts,
     originals: docs.originals,
     topN: readPositiveInt(body, 'top_n'),
-    returnDocuments: options.returnDocuments === 'never' ? false : readBoolean(body, 'return_documents', options.returnDocuments),
+    returnDocuments:
+      options.returnDocuments === 'never' ? false : readBoolean(body, 'return_documents', options.returnDocuments),
     maxTokensPerDoc: options.maxTokensPerDoc === true ? readPositiveInt(body, 'max_tokens_per_doc') : undefined,
     truncate: undefined,
     truncationDirection: undefined,

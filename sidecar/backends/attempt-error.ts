@@ -25,7 +25,14 @@ export class AttemptError extends Error {
   constructor(
     kind: FailureKind,
     message: string,
-    opts: { status?: number; clientCaused?: boolean; retryable?: boolean; parkMs?: number; cause?: unknown; detail?: string } = {},
+    opts: {
+      status?: number;
+      clientCaused?: boolean;
+      retryable?: boolean;
+      parkMs?: number;
+      cause?: unknown;
+      detail?: string;
+    } = {},
   ) {
     super(message, { cause: opts.cause });
     this.detail = opts.detail;
@@ -76,7 +83,12 @@ export interface StatusPolicy {
  * asks for (429, 503 + Retry-After) parks it either way, without a strike. The message is ours
  * (`HTTP 500`); the backend's own text travels only as `detail`, already redacted by the caller.
  */
-export function classifyStatus(status: number, retryAfterMs: number | undefined, policy: StatusPolicy, detail: string | undefined): AttemptError {
+export function classifyStatus(
+  status: number,
+  retryAfterMs: number | undefined,
+  policy: StatusPolicy,
+  detail: string | undefined,
+): AttemptError {
   const message = `HTTP ${status}`;
   const listed = policy.retryOnStatus.has(status);
   const parkMs = parkMsFor(status, retryAfterMs);

@@ -8,7 +8,11 @@ import { MalformedAnswer } from './formats/read-answer.ts';
 import { BACKEND_CODECS } from './formats/index.ts';
 import { rankAnswer } from './rank.ts';
 
-const request: RerankRequest = { ...plainRequest('capital of france', ['berlin germany', 'paris is the capital of france', 'rome']), topN: 2, returnDocuments: true };
+const request: RerankRequest = {
+  ...plainRequest('capital of france', ['berlin germany', 'paris is the capital of france', 'rome']),
+  topN: 2,
+  returnDocuments: true,
+};
 
 describe('backend formats', () => {
   for (const format of API_FORMATS) {
@@ -17,8 +21,15 @@ describe('backend formats', () => {
       const body = codec.buildBody(request, 'm') as Record<string, unknown>;
       assert.equal(body.top_n, undefined, 'top_n is applied by the sidecar, never sent');
       const wire = answerFor(format, 'x', request.query, [...request.documents]);
-      const ranked = rankAnswer(codec.readAnswer(JSON.parse(JSON.stringify(wire.body)), wire.headers['x-compute-tokens']), 3, 2);
-      assert.deepEqual(ranked.results.map((r) => r.index), [1, 0]);
+      const ranked = rankAnswer(
+        codec.readAnswer(JSON.parse(JSON.stringify(wire.body)), wire.headers['x-compute-tokens']),
+        3,
+        2,
+      );
+      assert.deepEqual(
+        ranked.results.map((r) => r.index),
+        [1, 0],
+      );
     });
   }
 
@@ -36,14 +47,24 @@ describe('backend formats', () => {
   });
 
   test('Jina documents go as {text} objects; vLLM usage comes from the body', () => {
-    assert.deepEqual((BACKEND_CODECS.jina.buildBody(request, 'j') as { documents: unknown[] }).documents[0], { text: 'berlin germany' });
-    const read = BACKEND_CODECS.vllm.readAnswer({ results: [{ index: 0, relevance_score: 0.5 }], usage: { prompt_tokens: 9 } }, undefined);
+    assert.deepEqual((BACKEND_CODECS.jina.buildBody(request, 'j') as { documents: unknown[] }).documents[0], {
+      text: 'berlin germany',
+    });
+    const read = BACKEND_CODECS.vllm.readAnswer(
+      { results: [{ index: 0, relevance_score: 0.5 }], usage: { prompt_tokens: 9 } },
+      undefined,
+    );
     assert.deepEqual([read.tokens, read.usageSource], [9, 'body']);
   });
 });
 
 describe('answer checks', () => {
-  const parsed = (results: { index: number; score: number }[]) => ({ results, model: undefined, tokens: undefined, usageSource: 'none' as const });
+  const parsed = (results: { index: number; score: number }[]) => ({
+    results,
+    model: undefined,
+    tokens: undefined,
+    usageSource: 'none' as const,
+  });
   const r = (index: number, score = 1) => ({ index, score });
   const cases: [string, { index: number; score: number }[], number, number | undefined, string][] = [
     ['index out of range', [r(3)], 1, undefined, 'index 3 out of range'],
@@ -59,7 +80,10 @@ describe('answer checks', () => {
   ];
   for (const [name, results, documents, topN, message] of cases) {
     test(`refused: ${name}`, () =>
-      assert.throws(() => rankAnswer(parsed(results), documents, topN), (e: unknown) => e instanceof MalformedAnswer && e.message === message));
+      assert.throws(
+        () => rankAnswer(parsed(results), documents, topN),
+        (e: unknown) => e instanceof MalformedAnswer && e.message === message,
+      ));
   }
 
   test('accepted: every document, or at least top_n of them', () => {
@@ -69,8 +93,19 @@ describe('answer checks', () => {
   });
 
   test('sorted best first, ties by index, cut to top_n', () => {
-    const ranked = rankAnswer(parsed([{ index: 2, score: 0.5 }, { index: 0, score: 0.9 }, { index: 1, score: 0.5 }]), 3, 2);
-    assert.deepEqual(ranked.results, [{ index: 0, score: 0.9 }, { index: 1, score: 0.5 }]);
+    const ranked = rankAnswer(
+      parsed([
+        { index: 2, score: 0.5 },
+        { index: 0, score: 0.9 },
+        { index: 1, score: 0.5 },
+      ]),
+      3,
+      2,
+    );
+    assert.deepEqual(ranked.results, [
+      { index: 0, score: 0.9 },
+      { index: 1, score: 0.5 },
+    ]);
   });
 });
 
@@ -98,26 +133,53 @@ describe('status classification', () => {
   for (const [status, retryAfter, want] of table) {
     test(`HTTP ${status}${retryAfter === undefined ? '' : ' + Retry-After'}`, () => {
       const e = classifyStatus(status, retryAfter, policy, '');
-      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
+      assert.deepEqual(
+        { retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs },
+        { ...want, parkMs: want.parkMs },
+      );
     });
   }
 
   // retry_on_status_codes means what it says: a listed status moves the call on, an unlisted one does not.
   const listCases: [string, number, number[], Want][] = [
-    ['a listed 4xx moves the call to another backend, as that backend\'s failure', 404, [404], { retryable: true, clientCaused: false, verdict: 'failure' }],
-    ['an unlisted 4xx is the request\'s fault: returned to the caller', 404, [500], { retryable: false, clientCaused: true, verdict: 'success' }],
-    ['an unlisted 429 still parks the backend, but the call does not move on', 429, [500], { retryable: false, clientCaused: false, verdict: 'neutral', parkMs: 1000 }],
-    ['an unlisted 5xx ends the call as a backend failure', 502, [500], { retryable: false, clientCaused: false, verdict: 'failure' }],
+    [
+      "a listed 4xx moves the call to another backend, as that backend's failure",
+      404,
+      [404],
+      { retryable: true, clientCaused: false, verdict: 'failure' },
+    ],
+    [
+      "an unlisted 4xx is the request's fault: returned to the caller",
+      404,
+      [500],
+      { retryable: false, clientCaused: true, verdict: 'success' },
+    ],
+    [
+      'an unlisted 429 still parks the backend, but the call does not move on',
+      429,
+      [500],
+      { retryable: false, clientCaused: false, verdict: 'neutral', parkMs: 1000 },
+    ],
+    [
+      'an unlisted 5xx ends the call as a backend failure',
+      502,
+      [500],
+      { retryable: false, clientCaused: false, verdict: 'failure' },
+    ],
   ];
   for (const [name, status, list, want] of listCases) {
     test(name, () => {
       const e = classifyStatus(status, undefined, { retryOnStatus: new Set(list), credentials: 'caller' }, '');
-      assert.deepEqual({ retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs }, { ...want, parkMs: want.parkMs });
+      assert.deepEqual(
+        { retryable: e.retryable, clientCaused: e.clientCaused, verdict: e.verdict, parkMs: e.parkMs },
+        { ...want, parkMs: want.parkMs },
+      );
     });
   }
 
   test('a cancelled attempt (hedge loser, caller gone) and one never sent say nothing about the backend', () => {
-    for (const e of [new AttemptError('cancelled', 'cancelled'), new AttemptError('unavailable', 'breaker open')]) assert.equal(e.verdict, 'neutral', e.kind);
+    for (const e of [new AttemptError('cancelled', 'cancelled'), new AttemptError('unavailable', 'breaker open')])
+      assert.equal(e.verdict, 'neutral', e.kind);
     assert.equal(isCancelled(new AttemptError('cancelled', 'cancelled')), true);
     assert.equal(new AttemptError('timeout', 'timed out').verdict, 'failure');
   });

@@ -85,7 +85,9 @@ function readBounded(body: Readable, maxBytes: number, msLeft: number, truncate:
       if (size + chunk.length > maxBytes) {
         if (truncate) chunks.push(chunk.subarray(0, maxBytes - size));
         size = Math.min(size + chunk.length, maxBytes);
-        const error = truncate ? undefined : new ResponseLimitError('RESPONSE_TOO_LARGE', `answer larger than ${maxBytes} bytes`);
+        const error = truncate
+          ? undefined
+          : new ResponseLimitError('RESPONSE_TOO_LARGE', `answer larger than ${maxBytes} bytes`);
         finish(error);
         body.destroy();
         return;

@@ -17,11 +17,14 @@ export function rankAnswer(parsed: ParsedAnswer, documentCount: number, topN: nu
   if (results.length === 0) throw new MalformedAnswer('no results');
   const expected = topN === undefined ? documentCount : Math.min(topN, documentCount);
   if (results.length > documentCount || results.length < expected) {
-    throw new MalformedAnswer(`${results.length} results for ${documentCount} documents${topN === undefined ? '' : ` (top_n ${topN})`}`);
+    throw new MalformedAnswer(
+      `${results.length} results for ${documentCount} documents${topN === undefined ? '' : ` (top_n ${topN})`}`,
+    );
   }
   const seen = new Uint8Array(documentCount);
   for (const { index, score } of results) {
-    if (!Number.isInteger(index) || index < 0 || index >= documentCount) throw new MalformedAnswer(`index ${index} out of range`);
+    if (!Number.isInteger(index) || index < 0 || index >= documentCount)
+      throw new MalformedAnswer(`index ${index} out of range`);
     if (seen[index] === 1) throw new MalformedAnswer(`index ${index} appears twice`);
     if (!Number.isFinite(score)) throw new MalformedAnswer(`score for index ${index} is not finite`);
     seen[index] = 1;

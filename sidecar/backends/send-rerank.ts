@@ -43,14 +43,23 @@ export function backendHeaders(apiKey: string | undefined): Readonly<Record<stri
 /** Failures below HTTP, in our own words: the error's stable code, never its message text. */
 export function describeNetworkError(error: unknown): AttemptError {
   const err = error as { name?: string; code?: string };
-  if (err.code === 'RESPONSE_TOO_LARGE') return new AttemptError('oversized', 'answer larger than max_response_bytes', { cause: error });
-  if (err.code === 'RESPONSE_DEADLINE' || err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT') {
+  if (err.code === 'RESPONSE_TOO_LARGE')
+    return new AttemptError('oversized', 'answer larger than max_response_bytes', { cause: error });
+  if (
+    err.code === 'RESPONSE_DEADLINE' ||
+    err.name === 'TimeoutError' ||
+    err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    err.code === 'UND_ERR_BODY_TIMEOUT'
+  ) {
     return new AttemptError('timeout', 'timed out', { cause: error });
   }
-  if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED') return new AttemptError('cancelled', 'cancelled: the caller went away', { cause: error });
+  if (err.name === 'AbortError' || err.code === 'UND_ERR_ABORTED')
+    return new AttemptError('cancelled', 'cancelled: the caller went away', { cause: error });
   if (err.code === 'UND_ERR_CONNECT_TIMEOUT') return new AttemptError('network', 'connect timed out', { cause: error });
   const code = typeof err.code === 'string' && /^[A-Z0-9_]{2,40}$/.test(err.code) ? err.code : undefined;
-  return new AttemptError('network', code === undefined ? 'connection failed' : `connection failed (${code})`, { cause: error });
+  return new AttemptError('network', code === undefined ? 'connection failed' : `connection failed (${code})`, {
+    cause: error,
+  });
 }
 
 /** A timing header in ms; NaN when absent or not a plain non-negative number (backend text is untrusted). */
@@ -89,7 +98,8 @@ export async function sendRerank(
   }
   if (answer.status < 200 || answer.status >= 300) {
     const retryAfterMs = parseRetryAfter(answer.headers['retry-after'], options.wallNow);
-    const detail = answer.errorText === '' ? undefined : redact(answer.errorText, [to.apiKey, options.callerAuthorization]);
+    const detail =
+      answer.errorText === '' ? undefined : redact(answer.errorText, [to.apiKey, options.callerAuthorization]);
     throw classifyStatus(answer.status, retryAfterMs, { retryOnStatus: to.retryOnStatus, credentials }, detail);
   }
   let body: unknown;

@@ -47,9 +47,22 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
         if (answer !== undefined) return answer;
         continue;
       }
-      const answer = await backend.attempt(run.request, { timeoutMs: step.timeoutMs, callerAuthorization: run.options.callerAuthorization, wallNow: clock.wallNow(), signal }, run.cost);
+      const answer = await backend.attempt(
+        run.request,
+        {
+          timeoutMs: step.timeoutMs,
+          callerAuthorization: run.options.callerAuthorization,
+          wallNow: clock.wallNow(),
+          signal,
+        },
+        run.cost,
+      );
       const ms = clock.now() - now;
-      run.records.push(chunk === undefined ? { backend: backend.spec.name, outcome: 200, ms: roundMs(ms) } : { backend: backend.spec.name, outcome: 200, ms: roundMs(ms), chunk });
+      run.records.push(
+        chunk === undefined
+          ? { backend: backend.spec.name, outcome: 200, ms: roundMs(ms) }
+          : { backend: backend.spec.name, outcome: 200, ms: roundMs(ms), chunk },
+      );
       deps.observer.attempt(backend.spec.name, 'success', ms / 1000);
       run.winner = backend.spec.name;
       return answer;
@@ -64,7 +77,14 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
 }
 
 /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
-export function nothingLeft(gen: Generation, now: number, cost: number, lastError: AttemptError | undefined, lastBackend: string, stopped: string): LbError {
+export function nothingLeft(
+  gen: Generation,
+  now: number,
+  cost: number,
+  lastError: AttemptError | undefined,
+  lastBackend: string,
+  stopped: string,
+): LbError {
   let earliestLimit = Number.POSITIVE_INFINITY;
   let earliestOther = Number.POSITIVE_INFINITY;
   for (const b of gen.backends) {
@@ -85,6 +105,11 @@ export function nothingLeft(gen: Generation, now: number, cost: number, lastErro
   if (Number.isFinite(earliestLimit) && lastError === undefined) {
     return rateLimited('every backend is at its rate limit', earliestLimit);
   }
-  const why = lastError === undefined ? 'no backend is available' : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
-  return new LbError('no_backend_available', 503, why, { retryAfterSeconds: retryAfterSeconds(Math.min(earliestLimit, earliestOther)) });
+  const why =
+    lastError === undefined
+      ? 'no backend is available'
+      : `no backend could serve: ${stopped} (last failure: backend ${lastBackend}: ${lastError.message})`;
+  return new LbError('no_backend_available', 503, why, {
+    retryAfterSeconds: retryAfterSeconds(Math.min(earliestLimit, earliestOther)),
+  });
 }

@@ -10,7 +10,16 @@ import { HttpClient } from '../backends/http-client.ts';
 import type { SendTarget } from '../backends/send-rerank.ts';
 import { parseConfigText } from '../config/load.ts';
 import { ManualTime } from '../../common/manual-time.ts';
-import { afterFailure, afterWait, hedgeDelayMs, newPlanState, nextHedge, nextStep, type PlanContext, type Step } from './attempt-plan.ts';
+import {
+  afterFailure,
+  afterWait,
+  hedgeDelayMs,
+  newPlanState,
+  nextHedge,
+  nextStep,
+  type PlanContext,
+  type Step,
+} from './attempt-plan.ts';
 import { Balancer } from './balancer.ts';
 import { RouteError } from './route-result.ts';
 import { failureOf } from '../../test/support/route-failure.ts';
@@ -39,24 +48,103 @@ function plan(over: Partial<PlanContext<B>> & { down?: B[]; randoms?: number[] }
 }
 
 const show = (step: Step<B>) =>
-  step.kind === 'attempt' ? `attempt ${step.backend.name} ${step.timeoutMs}ms${step.isRetry ? ' retry' : ''}` : step.kind === 'wait' ? `wait ${step.ms}ms` : `stop: ${step.reason}`;
+  step.kind === 'attempt'
+    ? `attempt ${step.backend.name} ${step.timeoutMs}ms${step.isRetry ? ' retry' : ''}`
+    : step.kind === 'wait'
+      ? `wait ${step.ms}ms`
+      : `stop: ${step.reason}`;
 const status500 = classifyStatus(500, undefined, { retryOnStatus: new Set([500]), credentials: 'none' }, undefined);
 const refused = new AttemptError('network', 'connection failed (ECONNREFUSED)');
 
 describe('attempt plan', () => {
   const cases: [string, (s: ReturnType<typeof newPlanState<B>>) => void, PlanContext<B>, number, boolean, string][] = [
     ['first attempt: the strategy picks among eligible backends', () => {}, plan(), 0, false, 'attempt a 1000ms'],
-    ['the attempt time is capped by the request deadline', () => {}, plan({ deadline: 400 }), 0, false, 'attempt a 400ms'],
-    ['failover goes to an untried backend at once, as a retry', (s) => afterFailure(s, a, status500), plan(), 0, false, 'attempt b 1000ms retry'],
-    ['failover after a connection failure is not a retry (no budget spent)', (s) => afterFailure(s, a, refused), plan(), 0, false, 'attempt b 1000ms'],
+    [
+      'the attempt time is capped by the request deadline',
+      () => {},
+      plan({ deadline: 400 }),
+      0,
+      false,
+      'attempt a 400ms',
+    ],
+    [
+      'failover goes to an untried backend at once, as a retry',
+      (s) => afterFailure(s, a, status500),
+      plan(),
+      0,
+      false,
+      'attempt b 1000ms retry',
+    ],
+    [
+      'failover after a connection failure is not a retry (no budget spent)',
+      (s) => afterFailure(s, a, refused),
+      plan(),
+      0,
+      false,
+      'attempt b 1000ms',
+    ],
     ['an ineligible backend is skipped', () => {}, plan({ down: [a] }), 0, false, 'attempt b 1000ms'],
-    ['every eligible backend tried: back off retry_delay x 2^0 x jitter', (s) => { afterFailure(s, a, status500); afterFailure(s, b, status500); }, plan({ down: [c], randoms: [0] }), 0, false, 'wait 50ms'],
-    ['the second backoff doubles', (s) => { afterFailure(s, a, status500); afterWait(s); afterFailure(s, a, status500); }, plan({ down: [b, c], randoms: [1] }), 0, false, 'wait 200ms'],
-    ['after a backoff any eligible backend may be tried again', (s) => { afterFailure(s, a, status500); afterWait(s); }, plan({ down: [b, c] }), 0, false, 'attempt a 1000ms retry'],
-    ['a backoff that would pass the deadline stops', (s) => afterFailure(s, a, status500), plan({ down: [b, c], deadline: 60 }), 0, false, 'stop: deadline'],
-    ['tried backends that became ineligible: nothing left', (s) => afterFailure(s, a, status500), plan({ down: [a, b, c] }), 0, false, 'stop: no eligible backend left'],
+    [
+      'every eligible backend tried: back off retry_delay x 2^0 x jitter',
+      (s) => {
+        afterFailure(s, a, status500);
+        afterFailure(s, b, status500);
+      },
+      plan({ down: [c], randoms: [0] }),
+      0,
+      false,
+      'wait 50ms',
+    ],
+    [
+      'the second backoff doubles',
+      (s) => {
+        afterFailure(s, a, status500);
+        afterWait(s);
+        afterFailure(s, a, status500);
+      },
+      plan({ down: [b, c], randoms: [1] }),
+      0,
+      false,
+      'wait 200ms',
+    ],
+    [
+      'after a backoff any eligible backend may be tried again',
+      (s) => {
+        afterFailure(s, a, status500);
+        afterWait(s);
+      },
+      plan({ down: [b, c] }),
+      0,
+      false,
+      'attempt a 1000ms retry',
+    ],
+    [
+      'a backoff that would pass the deadline stops',
+      (s) => afterFailure(s, a, status500),
+      plan({ down: [b, c], deadline: 60 }),
+      0,
+      false,
+      'stop: deadline',
+    ],
+    [
+      'tried backends that became ineligible: nothing left',
+      (s) => afterFailure(s, a, status500),
+      plan({ down: [a, b, c] }),
+      0,
+      false,
+      'stop: no eligible backend left',
+    ],
     ['no eligible backend at all', () => {}, plan({ down: [a, b, c] }), 0, false, 'stop: no eligible backend left'],
-    ['1 + num_retries attempts at most', (s) => { for (const x of [a, b, c, a]) afterFailure(s, x, status500); }, plan(), 0, false, 'stop: attempts exhausted'],
+    [
+      '1 + num_retries attempts at most',
+      (s) => {
+        for (const x of [a, b, c, a]) afterFailure(s, x, status500);
+      },
+      plan(),
+      0,
+      false,
+      'stop: attempts exhausted',
+    ],
     ['the request deadline has passed', () => {}, plan({ deadline: 100 }), 100, false, 'stop: deadline'],
     ['the caller went away', () => {}, plan(), 0, true, 'stop: the caller went away'],
   ];
@@ -71,9 +159,27 @@ describe('attempt plan', () => {
 
 describe('hedge plan', () => {
   const cases: [string, (s: ReturnType<typeof newPlanState<B>>) => void, PlanContext<B>, B[], number, string][] = [
-    ['the hedge goes to a backend neither tried nor in flight, as a retry', () => {}, plan(), [a], 0, 'attempt b 1000ms retry'],
+    [
+      'the hedge goes to a backend neither tried nor in flight, as a retry',
+      () => {},
+      plan(),
+      [a],
+      0,
+      'attempt b 1000ms retry',
+    ],
     ['tried backends are skipped too', (s) => afterFailure(s, b, status500), plan(), [a], 0, 'attempt c 5000ms retry'],
-    ['the hedge counts towards 1 + num_retries attempts', (s) => { afterFailure(s, b, status500); afterFailure(s, c, status500); afterFailure(s, b, status500); }, plan(), [a], 0, 'stop: attempts exhausted'],
+    [
+      'the hedge counts towards 1 + num_retries attempts',
+      (s) => {
+        afterFailure(s, b, status500);
+        afterFailure(s, c, status500);
+        afterFailure(s, b, status500);
+      },
+      plan(),
+      [a],
+      0,
+      'stop: attempts exhausted',
+    ],
     ['no other eligible backend: no hedge', () => {}, plan({ down: [b, c] }), [a], 0, 'stop: no eligible backend left'],
     ['the hedge time is capped by the deadline', () => {}, plan({ deadline: 300 }), [a], 100, 'attempt b 200ms retry'],
     ['past the deadline: no hedge', () => {}, plan({ deadline: 300 }), [a], 300, 'stop: deadline'],
@@ -92,14 +198,21 @@ describe('hedge plan', () => {
     ['no p95 yet (too few calls): no hedge', undefined, undefined, 1000, undefined],
     ['never at or past the attempt’s own timeout', 200, undefined, 200, undefined],
   ];
-  for (const [name, after, p95, timeout, want] of delays) test(name, () => assert.equal(hedgeDelayMs(after, p95, timeout), want));
+  for (const [name, after, p95, timeout, want] of delays)
+    test(name, () => assert.equal(hedgeDelayMs(after, p95, timeout), want));
 });
 
 /** A balancer whose sends follow a script per backend: an answer, or an error to throw. */
 function scripted(router: string, scripts: Record<string, (Error | 'ok')[]>) {
   const names = Object.keys(scripts);
-  const entries = names.map((n, i) => `  - { model_name: ${n}, priority: ${i}, litellm_params: { api_base: "http://${n}.test:80" } }`).join('\n');
-  const config = parseConfigText(`model_list:\n${entries}\nrouter_settings:\n  routing_strategy: priority-failover\n  health_check_interval: 0\n  local_backend: { api_base: "http://local.test:80" }\n${router}`, 't', {});
+  const entries = names
+    .map((n, i) => `  - { model_name: ${n}, priority: ${i}, litellm_params: { api_base: "http://${n}.test:80" } }`)
+    .join('\n');
+  const config = parseConfigText(
+    `model_list:\n${entries}\nrouter_settings:\n  routing_strategy: priority-failover\n  health_check_interval: 0\n  local_backend: { api_base: "http://local.test:80" }\n${router}`,
+    't',
+    {},
+  );
   const time = new ManualTime();
   const sent: string[] = [];
   const answer: RankedAnswer = { results: [{ index: 0, score: 1 }], model: undefined, tokens: 1, usageSource: 'body' };
@@ -110,9 +223,16 @@ function scripted(router: string, scripts: Record<string, (Error | 'ok')[]>) {
     if (next !== 'ok') throw next;
     return answer;
   };
-  const balancer = new Balancer(config, { client: new HttpClient(), send, clock: time, timers: time, random: () => 0.5 });
+  const balancer = new Balancer(config, {
+    client: new HttpClient(),
+    send,
+    clock: time,
+    timers: time,
+    random: () => 0.5,
+  });
   const request = plainRequest('q', ['d']);
-  const route = (signal?: AbortSignal) => balancer.route(request, { callerAuthorization: undefined, localOnly: false, signal });
+  const route = (signal?: AbortSignal) =>
+    balancer.route(request, { callerAuthorization: undefined, localOnly: false, signal });
   return { balancer, time, sent, route };
 }
 
@@ -122,7 +242,13 @@ describe('attempt loop driver', () => {
   test('fails over to the next backend and reports every attempt', async () => {
     const t = scripted('', { a: [s500()], b: ['ok'] });
     const result = await t.route();
-    assert.deepEqual(result.attempts.map((x) => [x.backend, x.outcome]), [['a', 500], ['b', 200]]);
+    assert.deepEqual(
+      result.attempts.map((x) => [x.backend, x.outcome]),
+      [
+        ['a', 500],
+        ['b', 200],
+      ],
+    );
     assert.equal(result.backend, 'b');
     t.balancer.close();
   });
@@ -156,7 +282,10 @@ describe('attempt loop driver', () => {
   });
 
   test('a client error ends the call at once with the backend status, in our words', async () => {
-    const t = scripted('', { a: [classifyStatus(422, undefined, { retryOnStatus: new Set(), credentials: 'none' }, 'raw text')], b: ['ok'] });
+    const t = scripted('', {
+      a: [classifyStatus(422, undefined, { retryOnStatus: new Set(), credentials: 'none' }, 'raw text')],
+      b: ['ok'],
+    });
     const error = await failureOf(t.route());
     assert.deepEqual([error.status, error.code], [422, 'backend_rejected_request']);
     assert.doesNotMatch(error.message, /raw text/);
@@ -218,13 +347,19 @@ describe('attempt loop driver', () => {
   test('a call keeps the generation it started on across a reload', async () => {
     const t = scripted('  num_retries: 0\n', { a: ['ok'] });
     const pinned = t.balancer.generation;
-    t.balancer.apply(parseConfigText('model_list:\n  - { model_name: z, litellm_params: { api_base: "http://z.test:80" } }\nrouter_settings:\n  health_check_interval: 0\n', 't2', {}));
-    const result = await t.balancer.route(
-      plainRequest('q', ['d']),
-      { callerAuthorization: undefined, localOnly: false, generation: pinned },
+    t.balancer.apply(
+      parseConfigText(
+        'model_list:\n  - { model_name: z, litellm_params: { api_base: "http://z.test:80" } }\nrouter_settings:\n  health_check_interval: 0\n',
+        't2',
+        {},
+      ),
     );
+    const result = await t.balancer.route(plainRequest('q', ['d']), {
+      callerAuthorization: undefined,
+      localOnly: false,
+      generation: pinned,
+    });
     assert.deepEqual([result.backend, result.generation.number], ['a', 1]);
     t.balancer.close();
   });
 });
-

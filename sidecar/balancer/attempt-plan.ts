@@ -15,7 +15,12 @@
 import type { AttemptError } from '../backends/attempt-error.ts';
 import type { Random } from '../../common/clock.ts';
 
-export type StopReason = 'attempts exhausted' | 'no eligible backend left' | 'deadline' | 'retry budget exhausted' | 'the caller went away';
+export type StopReason =
+  | 'attempts exhausted'
+  | 'no eligible backend left'
+  | 'deadline'
+  | 'retry budget exhausted'
+  | 'the caller went away';
 
 /** What the plan needs of a backend. */
 export interface PlanBackend {
@@ -66,11 +71,16 @@ function candidates<B extends PlanBackend>(ctx: PlanContext<B>, exclude: readonl
 const NONE: readonly never[] = [];
 
 /** The next step of a request, given its state and the time. Pure apart from reading eligibility. */
-export function nextStep<B extends PlanBackend>(state: PlanState<B>, ctx: PlanContext<B>, now: number, aborted: boolean): Step<B> {
+export function nextStep<B extends PlanBackend>(
+  state: PlanState<B>,
+  ctx: PlanContext<B>,
+  now: number,
+  aborted: boolean,
+): Step<B> {
   if (aborted) return { kind: 'stop', reason: 'the caller went away' };
   if (state.attempts > ctx.numRetries) return { kind: 'stop', reason: 'attempts exhausted' };
   if (now >= ctx.deadline) return { kind: 'stop', reason: 'deadline' };
-  let pool = candidates(ctx, state.backedOff ? NONE : state.tried);
+  const pool = candidates(ctx, state.backedOff ? NONE : state.tried);
   if (pool.length === 0 && state.tried.length > 0 && !state.backedOff) {
     // Every usable backend was tried: back off, then try one of them again.
     if (candidates(ctx, NONE).length === 0) return { kind: 'stop', reason: 'no eligible backend left' };
@@ -106,7 +116,11 @@ export function afterFailure<B extends PlanBackend>(state: PlanState<B>, backend
  * configured `hedge_after` wins; otherwise the pool's recent p95 (undefined until enough calls
  * have been seen: no hedge). Never at or past the attempt's own timeout.
  */
-export function hedgeDelayMs(hedgeAfterMs: number | undefined, recentP95Ms: number | undefined, attemptTimeoutMs: number): number | undefined {
+export function hedgeDelayMs(
+  hedgeAfterMs: number | undefined,
+  recentP95Ms: number | undefined,
+  attemptTimeoutMs: number,
+): number | undefined {
   const delay = hedgeAfterMs ?? recentP95Ms;
   return delay === undefined || delay >= attemptTimeoutMs ? undefined : delay;
 }
@@ -116,7 +130,13 @@ export function hedgeDelayMs(hedgeAfterMs: number | undefined, recentP95Ms: numb
  * flight for this request, within the attempt count and the deadline. The hedge is a retry (it
  * spends the retry budget); the driver also checks the hedge budget.
  */
-export function nextHedge<B extends PlanBackend>(state: PlanState<B>, ctx: PlanContext<B>, now: number, inFlight: readonly B[], aborted: boolean): Step<B> {
+export function nextHedge<B extends PlanBackend>(
+  state: PlanState<B>,
+  ctx: PlanContext<B>,
+  now: number,
+  inFlight: readonly B[],
+  aborted: boolean,
+): Step<B> {
   if (aborted) return { kind: 'stop', reason: 'the caller went away' };
   if (state.attempts + inFlight.length > ctx.numRetries) return { kind: 'stop', reason: 'attempts exhausted' };
   if (now >= ctx.deadline) return { kind: 'stop', reason: 'deadline' };

@@ -66,7 +66,11 @@ function sameBreakerSettings(a: BreakerSettings, b: BreakerSettings): boolean {
   );
 }
 
-function targetFor(spec: BackendSpec, router: RouterSettings, loadReport: (queueMs: number, inferenceMs: number) => void): SendTarget {
+function targetFor(
+  spec: BackendSpec,
+  router: RouterSettings,
+  loadReport: (queueMs: number, inferenceMs: number) => void,
+): SendTarget {
   return {
     loadReport,
     target: targetOf(spec.apiBase),
@@ -202,7 +206,8 @@ export class Backend implements CandidateView {
   }
 
   #setHealth(next: HealthState): void {
-    if (!this.#retired && (this.#health === 'up') !== (next === 'up')) this.#deps.healthBoard.up += next === 'up' ? 1 : -1;
+    if (!this.#retired && (this.#health === 'up') !== (next === 'up'))
+      this.#deps.healthBoard.up += next === 'up' ? 1 : -1;
     this.#health = next;
   }
 
@@ -283,7 +288,8 @@ export class Backend implements CandidateView {
     // The verdict goes to the breaker that admitted the attempt (a reload may replace it meanwhile).
     const breaker = this.#breaker;
     const ticket = breaker.tryAcquire(started);
-    if (ticket === undefined) throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
+    if (ticket === undefined)
+      throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
     this.inFlight++;
     this.load.sentSinceReport++;
     this.requests++;
@@ -295,7 +301,8 @@ export class Backend implements CandidateView {
       const now = clock.now();
       breaker.record(ticket, 'success', now);
       this.successes++;
-      if (this.outlier.consecutive !== 0) this.outlier = outlierStep(this.outlier, 'success', now, this.#outlierSettings, () => this.#poolView(now));
+      if (this.outlier.consecutive !== 0)
+        this.outlier = outlierStep(this.outlier, 'success', now, this.#outlierSettings, () => this.#poolView(now));
       this.#recordLatency(now - started, request.documents.length, now);
       if (answer.tokens !== undefined) {
         this.tokenWindow.add(now, answer.tokens - cost);
@@ -310,7 +317,11 @@ export class Backend implements CandidateView {
     }
   }
 
-  #recordFailure(error: unknown, started: number, admitted: { breaker: Breaker; ticket: BreakerTicket } | undefined): AttemptError {
+  #recordFailure(
+    error: unknown,
+    started: number,
+    admitted: { breaker: Breaker; ticket: BreakerTicket } | undefined,
+  ): AttemptError {
     const now = this.#deps.clock.now();
     if (!(error instanceof AttemptError)) {
       // A bug, not the backend's fault: let it surface, and free a half-open probe it held.
@@ -322,11 +333,14 @@ export class Backend implements CandidateView {
     admitted?.breaker.record(admitted.ticket, verdict, now);
     if (failure.clientCaused) this.clientErrors++;
     else if (!isCancelled(failure) && failure.kind !== 'unavailable') this.failures++;
-    this.outlier = outlierStep(this.outlier, outcomeOfFailure(failure), now, this.#outlierSettings, () => this.#poolView(now));
+    this.outlier = outlierStep(this.outlier, outcomeOfFailure(failure), now, this.#outlierSettings, () =>
+      this.#poolView(now),
+    );
     if (failure.parkMs !== undefined) this.parkedUntil = parkedUntil(this.parkedUntil, now, failure.parkMs);
     // A hang is a latency sample: it must make the backend look slow.
     if (failure.kind === 'timeout') this.#recordLatency(now - started, 1, now);
-    if (verdict === 'failure' || failure.parkMs !== undefined) this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
+    if (verdict === 'failure' || failure.parkMs !== undefined)
+      this.lastError = { message: failure.message, at: this.#deps.clock.wallNow() };
     return failure;
   }
 

@@ -23,7 +23,17 @@ import { RETRY_SOON_SECONDS } from '../retry-after.ts';
 import { estimateTokens } from './token-estimate.ts';
 import { NO_OBSERVER, outcomeOf, type BalancerObserver } from './observer.ts';
 import { saturationOf, type Generation } from './generation.ts';
-import { attemptRecord, callerGone, finalError, roundMs, RouteError, withUsage, type AttemptRecord, type RouteOptions, type RouteResult } from './route-result.ts';
+import {
+  attemptRecord,
+  callerGone,
+  finalError,
+  roundMs,
+  RouteError,
+  withUsage,
+  type AttemptRecord,
+  type RouteOptions,
+  type RouteResult,
+} from './route-result.ts';
 import type { DriverDeps } from './run.ts';
 import { nothingLeft } from './attempt-driver.ts';
 import { routeSplit } from './split-driver.ts';
@@ -67,11 +77,21 @@ export class Balancer {
     const flow = new FlowControl(config.router.flow, {
       clock: deps.clock,
       timers: deps.timers,
-      probe: capacityProbe(() => this.#generation.backends, () => saturationOf(this.#generation), () => deps.clock.now()),
+      probe: capacityProbe(
+        () => this.#generation.backends,
+        () => saturationOf(this.#generation),
+        () => deps.clock.now(),
+      ),
       observer: deps.flowObserver,
     });
     this.flow = flow;
-    this.#backendDeps = { send, clock: deps.clock, healthBoard: { up: 0 }, released: () => flow.released(), members: () => this.#generation?.backends ?? [] };
+    this.#backendDeps = {
+      send,
+      clock: deps.clock,
+      healthBoard: { up: 0 },
+      released: () => flow.released(),
+      members: () => this.#generation?.backends ?? [],
+    };
     this.retryBudget = new RetryBudget(config.router.retryBudget.percent, config.router.retryBudget.min, deps.clock);
     this.#hedgeBudget = new RetryBudget(config.router.hedging.budgetPercent, 0, deps.clock);
     this.#drivers = {
@@ -103,11 +123,14 @@ export class Balancer {
     for (const b of change.removed) b.retire();
     // Removed backends drain: calls in flight may use them until the longest deadline has passed;
     // then their connections close.
-    const drain = this.#deps.timers.setTimeout(() => {
-      this.#drains.delete(drain);
-      const current = this.#generation;
-      this.#deps.client.retain(new Set([...current.backends, current.local].map((b) => b.origin)));
-    }, Math.max(previous.config.router.defaultTimeoutMs, config.router.defaultTimeoutMs));
+    const drain = this.#deps.timers.setTimeout(
+      () => {
+        this.#drains.delete(drain);
+        const current = this.#generation;
+        this.#deps.client.retain(new Set([...current.backends, current.local].map((b) => b.origin)));
+      },
+      Math.max(previous.config.router.defaultTimeoutMs, config.router.defaultTimeoutMs),
+    );
     this.#drains.add(drain);
     return { removed: change.removed };
   }
@@ -175,7 +198,10 @@ export class Balancer {
     const flow = this.flow;
     const priority = options.priority ?? 0;
     // Tenants are counted only when a call names one or a per-tenant limit applies (throws 429 past it).
-    const tenant = options.tenant === undefined && r.flow.tenantMaxInFlight === undefined ? undefined : flow.enterTenant(options.tenant ?? DEFAULT_TENANT);
+    const tenant =
+      options.tenant === undefined && r.flow.tenantMaxInFlight === undefined
+        ? undefined
+        : flow.enterTenant(options.tenant ?? DEFAULT_TENANT);
     this.retryBudget.requestStarted();
     if (hedging) this.#hedgeBudget.requestStarted();
     try {
@@ -196,9 +222,29 @@ export class Balancer {
           if (split !== undefined) return split;
         }
         if (refusal === undefined) {
-          const queued = await driveQueued(this.#drivers, flow, gen, request, cost, options, deadline, attempts, { priority, tenant: tenant ?? DEFAULT_TENANT }, admitted, waitUntil);
+          const queued = await driveQueued(
+            this.#drivers,
+            flow,
+            gen,
+            request,
+            cost,
+            options,
+            deadline,
+            attempts,
+            { priority, tenant: tenant ?? DEFAULT_TENANT },
+            admitted,
+            waitUntil,
+          );
           const run = queued.run;
-          if (queued.answer !== undefined) return { answer: withUsage(queued.answer, cost), backend: run.winner, local: false, attempts, estimatedTokens: cost, generation: gen };
+          if (queued.answer !== undefined)
+            return {
+              answer: withUsage(queued.answer, cost),
+              backend: run.winner,
+              local: false,
+              attempts,
+              estimatedTokens: cost,
+              generation: gen,
+            };
           if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);
           refusal = queued.refusal;
           if (refusal === undefined && !r.fallbackToLocal) {
@@ -233,13 +279,33 @@ export class Balancer {
     const clock = this.#deps.clock;
     const now = clock.now();
     const timeoutMs = Math.min(gen.local.spec.timeoutMs, deadline - now);
-    if (timeoutMs <= 0) throw new RouteError(new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: RETRY_SOON_SECONDS }), attempts);
+    if (timeoutMs <= 0)
+      throw new RouteError(
+        new LbError('upstream_failed', 504, 'request deadline exceeded', { retryAfterSeconds: RETRY_SOON_SECONDS }),
+        attempts,
+      );
     try {
-      const answer = await gen.local.attempt(request, { timeoutMs, callerAuthorization: options.callerAuthorization, wallNow: clock.wallNow(), signal: options.signal }, cost);
+      const answer = await gen.local.attempt(
+        request,
+        {
+          timeoutMs,
+          callerAuthorization: options.callerAuthorization,
+          wallNow: clock.wallNow(),
+          signal: options.signal,
+        },
+        cost,
+      );
       const ms = clock.now() - now;
       attempts.push({ backend: LOCAL_NAME, outcome: 200, ms: roundMs(ms) });
       this.#observer.attempt(LOCAL_NAME, 'success', ms / 1000);
-      return { answer: withUsage(answer, cost), backend: LOCAL_NAME, local: !options.localOnly, attempts, estimatedTokens: cost, generation: gen };
+      return {
+        answer: withUsage(answer, cost),
+        backend: LOCAL_NAME,
+        local: !options.localOnly,
+        attempts,
+        estimatedTokens: cost,
+        generation: gen,
+      };
     } catch (error) {
       if (!(error instanceof AttemptError)) throw error; // a bug, not the backend's failure
       const failure = error;
@@ -248,9 +314,14 @@ export class Balancer {
       this.#observer.attempt(LOCAL_NAME, outcomeOf(failure), ms / 1000);
       if (failure.clientCaused || isCancelled(failure)) throw new RouteError(finalError(failure, LOCAL_NAME), attempts);
       throw new RouteError(
-        new LbError('no_backend_available', 503, `no backend could serve the request; the local backend failed too (${failure.message})`, {
-          retryAfterSeconds: RETRY_SOON_SECONDS,
-        }),
+        new LbError(
+          'no_backend_available',
+          503,
+          `no backend could serve the request; the local backend failed too (${failure.message})`,
+          {
+            retryAfterSeconds: RETRY_SOON_SECONDS,
+          },
+        ),
         attempts,
       );
     }

@@ -40,7 +40,11 @@ describe('breaker', () => {
     assert.equal(c.state(61_000), 'closed', 'the failures left the window');
     const d = new Breaker(settings());
     feed(d, 0, 'x.xccccx');
-    assert.equal(d.state(0), 'open', 'neutral ends are not calls: 3 of 4 failed (as successes they would dilute it to 3 of 8)');
+    assert.equal(
+      d.state(0),
+      'open',
+      'neutral ends are not calls: 3 of 4 failed (as successes they would dilute it to 3 of 8)',
+    );
   });
 
   test('open for cooldown_time, then one probe; its verdict decides', () => {
@@ -51,10 +55,18 @@ describe('breaker', () => {
     assert.equal(b.tryAcquire(6_000), 'probe');
     assert.deepEqual([b.admits(6_000), b.tryAcquire(6_000)], [false, undefined], 'one probe at a time');
     b.record('probe', 'neutral', 6_100);
-    assert.deepEqual([b.state(6_100), b.admits(6_100)], ['half-open', true], 'a cancelled probe frees the slot and decides nothing');
+    assert.deepEqual(
+      [b.state(6_100), b.admits(6_100)],
+      ['half-open', true],
+      'a cancelled probe frees the slot and decides nothing',
+    );
     assert.equal(b.tryAcquire(6_200), 'probe');
     b.record('probe', 'failure', 6_300);
-    assert.deepEqual([b.state(11_299), b.state(11_300)], ['open', 'half-open'], 'a failed probe: another full cooldown');
+    assert.deepEqual(
+      [b.state(11_299), b.state(11_300)],
+      ['open', 'half-open'],
+      'a failed probe: another full cooldown',
+    );
     assert.equal(b.tryAcquire(11_300), 'probe');
     b.record('probe', 'success', 11_400);
     assert.equal(b.state(11_400), 'closed');

@@ -86,7 +86,10 @@ export class Breaker {
   #rateExceeded(now: number): boolean {
     const failures = this.#failures.total(now);
     const calls = failures + this.#successes.total(now);
-    return calls >= this.settings.failureThresholdMinRequests && failures * 100 >= this.settings.failureThresholdPercent * calls;
+    return (
+      calls >= this.settings.failureThresholdMinRequests &&
+      failures * 100 >= this.settings.failureThresholdPercent * calls
+    );
   }
 
   #trip(now: number): void {

@@ -52,7 +52,13 @@ export class GenerationPlan implements PlanContext<Backend> {
   #best = 0;
   #bestAt = Number.NaN;
 
-  constructor(gen: Generation, backends: readonly Backend[], cost: number, deadline: number, deps: { readonly clock: Clock; readonly random: Random }) {
+  constructor(
+    gen: Generation,
+    backends: readonly Backend[],
+    cost: number,
+    deadline: number,
+    deps: { readonly clock: Clock; readonly random: Random },
+  ) {
     const r = gen.config.router;
     this.backends = backends;
     this.hedging = r.hedging.enabled;
@@ -95,6 +101,11 @@ export class GenerationPlan implements PlanContext<Backend> {
 
   pick(candidates: readonly Backend[]): number {
     const gen = this.#gen;
-    return gen.strategy(candidates, { random: this.random, now: this.#clock.now(), latencyDecayMs: gen.config.router.latencyDecayMs, memory: gen.memory });
+    return gen.strategy(candidates, {
+      random: this.random,
+      now: this.#clock.now(),
+      latencyDecayMs: gen.config.router.latencyDecayMs,
+      memory: gen.memory,
+    });
   }
 }

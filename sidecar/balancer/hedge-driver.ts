@@ -18,14 +18,23 @@ interface Flight {
   readonly controller: AbortController;
   readonly started: number;
   readonly role: 'hedge' | undefined;
-  done: Promise<{ readonly flight: Flight; readonly answer: RankedAnswer | undefined; readonly error: AttemptError | undefined }>;
+  done: Promise<{
+    readonly flight: Flight;
+    readonly answer: RankedAnswer | undefined;
+    readonly error: AttemptError | undefined;
+  }>;
 }
 
 /**
  * One attempt at `backend` with a hedge. Undefined when every attempt failed (recorded in `run`);
  * throws RouteError when a failure ends the call.
  */
-export async function attemptHedged(deps: DriverDeps, run: Run, backend: Backend, timeoutMs: number): Promise<RankedAnswer | undefined> {
+export async function attemptHedged(
+  deps: DriverDeps,
+  run: Run,
+  backend: Backend,
+  timeoutMs: number,
+): Promise<RankedAnswer | undefined> {
   const clock = deps.clock;
   const { plan, signal, chunk, records: attempts } = run;
   const flights: Flight[] = [launch(deps, run, backend, timeoutMs, undefined)];
@@ -75,8 +84,16 @@ export async function attemptHedged(deps: DriverDeps, run: Run, backend: Backend
           const lost = await other.done;
           const lostMs = clock.now() - other.started;
           if (other.role === undefined) deps.recent.record(lostMs);
-          attempts.push(lost.answer === undefined ? attemptRecord(other.backend.spec.name, lost.error!, lostMs, chunk, other.role) : successRecord(other.backend.spec.name, lostMs, chunk, other.role));
-          deps.observer.attempt(other.backend.spec.name, lost.answer === undefined ? outcomeOf(lost.error!) : 'success', lostMs / 1000);
+          attempts.push(
+            lost.answer === undefined
+              ? attemptRecord(other.backend.spec.name, lost.error!, lostMs, chunk, other.role)
+              : successRecord(other.backend.spec.name, lostMs, chunk, other.role),
+          );
+          deps.observer.attempt(
+            other.backend.spec.name,
+            lost.answer === undefined ? outcomeOf(lost.error!) : 'success',
+            lostMs / 1000,
+          );
         }
         return settled.answer;
       }
@@ -104,12 +121,18 @@ function launch(deps: DriverDeps, run: Run, backend: Backend, timeoutMs: number,
   const own = run.signal === undefined ? controller.signal : AbortSignal.any([run.signal, controller.signal]);
   const clock = deps.clock;
   const flight: Flight = { backend, controller, started: clock.now(), role, done: undefined! };
-  flight.done = backend.attempt(run.request, { timeoutMs, callerAuthorization: run.options.callerAuthorization, wallNow: clock.wallNow(), signal: own }, run.cost).then(
-    (answer) => ({ flight, answer, error: undefined }),
-    (error: unknown) => {
-      if (!(error instanceof AttemptError)) throw error;
-      return { flight, answer: undefined, error };
-    },
-  );
+  flight.done = backend
+    .attempt(
+      run.request,
+      { timeoutMs, callerAuthorization: run.options.callerAuthorization, wallNow: clock.wallNow(), signal: own },
+      run.cost,
+    )
+    .then(
+      (answer) => ({ flight, answer, error: undefined }),
+      (error: unknown) => {
+        if (!(error instanceof AttemptError)) throw error;
+        return { flight, answer: undefined, error };
+      },
+    );
   return flight;
 }

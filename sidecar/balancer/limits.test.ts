@@ -19,7 +19,11 @@ let b: FakeReranker;
 let local: FakeReranker;
 const client = new HttpClient();
 before(async () => {
-  [a, b, local] = await Promise.all([startFakeReranker({ name: 'a' }), startFakeReranker({ name: 'b', format: 'tei' }), startFakeReranker({ name: 'local' })]);
+  [a, b, local] = await Promise.all([
+    startFakeReranker({ name: 'a' }),
+    startFakeReranker({ name: 'b', format: 'tei' }),
+    startFakeReranker({ name: 'local' }),
+  ]);
 });
 after(async () => {
   await client.close();
@@ -114,7 +118,11 @@ describe('rate limits', () => {
 
   test('when every backend is limited: 429 with Retry-After = time until the earliest has room', async () => {
     const clock = new ManualClock();
-    const lb = balancer(clock, `${entry('a', a.url, 0, 'rpm: 1')}\n${entry('b', b.url, 1, 'rpm: 1', 'tei')}`, '  fallback_to_local: false\n');
+    const lb = balancer(
+      clock,
+      `${entry('a', a.url, 0, 'rpm: 1')}\n${entry('b', b.url, 1, 'rpm: 1', 'tei')}`,
+      '  fallback_to_local: false\n',
+    );
     await route(lb); // a, at t
     clock.t += 20_000;
     await route(lb); // b, at t + 20 s
@@ -141,7 +149,10 @@ describe('rate limits', () => {
     const clock = new ManualClock();
     a.set({ latencyMs: 50 });
     try {
-      const lb = balancer(clock, `${entry('a', a.url, 0, 'max_parallel_requests: 2')}\n${entry('b', b.url, 1, '', 'tei')}`);
+      const lb = balancer(
+        clock,
+        `${entry('a', a.url, 0, 'max_parallel_requests: 2')}\n${entry('b', b.url, 1, '', 'tei')}`,
+      );
       const served = await Promise.all([route(lb), route(lb), route(lb), route(lb)]);
       assert.deepEqual(served.sort(), ['a', 'a', 'b', 'b']);
       lb.close();

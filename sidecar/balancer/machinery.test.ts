@@ -51,6 +51,8 @@ describe('retry budget', () => {
 });
 
 test('token estimate: N x query tokens + document tokens', () => {
-  const request = { query: 'abcdefgh', documents: ['abcd', 'abcdefghi'] } as unknown as Parameters<typeof estimateTokens>[0];
+  const request = { query: 'abcdefgh', documents: ['abcd', 'abcdefghi'] } as unknown as Parameters<
+    typeof estimateTokens
+  >[0];
   assert.equal(estimateTokens(request), 2 * 2 + 1 + 3);
 });

@@ -1,5 +1,15 @@
 /** What the balancer tells the outside world about its work. Metrics implement it; tests may too. */
-export type AttemptOutcome = 'success' | 'client_error' | 'backend_error' | 'parked' | 'timeout' | 'network' | 'malformed' | 'oversized' | 'unavailable' | 'cancelled';
+export type AttemptOutcome =
+  | 'success'
+  | 'client_error'
+  | 'backend_error'
+  | 'parked'
+  | 'timeout'
+  | 'network'
+  | 'malformed'
+  | 'oversized'
+  | 'unavailable'
+  | 'cancelled';
 
 export interface BalancerObserver {
   attempt(backend: string, outcome: AttemptOutcome, seconds: number): void;

@@ -48,6 +48,10 @@ export class RetryBudget {
   }
 
   toJSON(): { active_requests: number; retries_in_flight: number; retries_last_10s: number } {
-    return { active_requests: this.#active, retries_in_flight: this.#retrying, retries_last_10s: this.#retries.total(this.#clock.now()) };
+    return {
+      active_requests: this.#active,
+      retries_in_flight: this.#retrying,
+      retries_last_10s: this.#retries.total(this.#clock.now()),
+    };
   }
 }

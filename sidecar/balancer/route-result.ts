@@ -84,29 +84,53 @@ export function finalError(error: AttemptError, backend: string): LbError {
   // A pause the backend asked for, with a status not in retry_on_status_codes: the caller gets the
   // pause, in our words and whole seconds.
   if (error.parkMs !== undefined) {
-    if (error.status === 429) return rateLimited(`backend ${backend} is at its rate limit (${error.message})`, error.parkMs);
-    return new LbError('upstream_failed', 503, `backend ${backend} is unavailable for now (${error.message})`, { retryAfterSeconds: retryAfterSeconds(error.parkMs) });
+    if (error.status === 429)
+      return rateLimited(`backend ${backend} is at its rate limit (${error.message})`, error.parkMs);
+    return new LbError('upstream_failed', 503, `backend ${backend} is unavailable for now (${error.message})`, {
+      retryAfterSeconds: retryAfterSeconds(error.parkMs),
+    });
   }
   if (error.clientCaused) {
     const status = error.status ?? 400;
-    return new LbError('backend_rejected_request', status, `backend ${backend} rejected the request (${error.message}); check the request against the backend's limits and format`);
+    return new LbError(
+      'backend_rejected_request',
+      status,
+      `backend ${backend} rejected the request (${error.message}); check the request against the backend's limits and format`,
+    );
   }
-  return new LbError('upstream_failed', 502, `backend ${backend} failed: ${error.message}`, { retryAfterSeconds: RETRY_SOON_SECONDS });
+  return new LbError('upstream_failed', 502, `backend ${backend} failed: ${error.message}`, {
+    retryAfterSeconds: RETRY_SOON_SECONDS,
+  });
 }
 
 export function callerGone(): LbError {
   return new LbError('client_closed_request', 499, 'the caller closed the connection before the answer was ready');
 }
 
-export function attemptRecord(backend: string, failure: AttemptError, ms: number, chunk?: number, role?: 'hedge'): AttemptRecord {
-  const record: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = { backend, outcome: failure.status ?? failure.kind, ms: roundMs(ms) };
+export function attemptRecord(
+  backend: string,
+  failure: AttemptError,
+  ms: number,
+  chunk?: number,
+  role?: 'hedge',
+): AttemptRecord {
+  const record: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
+    backend,
+    outcome: failure.status ?? failure.kind,
+    ms: roundMs(ms),
+  };
   if (failure.detail !== undefined) record.detail = failure.detail;
   if (chunk !== undefined) record.chunk = chunk;
   if (role !== undefined) record.role = role;
   return record;
 }
 
-export function successRecord(backend: string, ms: number, chunk: number | undefined, role: 'hedge' | undefined): AttemptRecord {
+export function successRecord(
+  backend: string,
+  ms: number,
+  chunk: number | undefined,
+  role: 'hedge' | undefined,
+): AttemptRecord {
   const record: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = { backend, outcome: 200, ms: roundMs(ms) };
   if (chunk !== undefined) record.chunk = chunk;
   if (role !== undefined) record.role = role;

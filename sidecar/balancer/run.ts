@@ -47,12 +47,43 @@ export interface Run extends PlanState<Backend> {
   winner: string;
 }
 
-export function newRun(request: RerankRequest, cost: number, plan: GenerationPlan, options: RouteOptions, signal: AbortSignal | undefined, records: AttemptRecord[], chunk: number | undefined): Run {
-  return { attempts: 0, tried: [], backoffs: 0, backedOff: false, lastError: undefined, request, cost, plan, options, signal, records, chunk, stopped: 'attempts exhausted', lastBackend: '', winner: '' };
+export function newRun(
+  request: RerankRequest,
+  cost: number,
+  plan: GenerationPlan,
+  options: RouteOptions,
+  signal: AbortSignal | undefined,
+  records: AttemptRecord[],
+  chunk: number | undefined,
+): Run {
+  return {
+    attempts: 0,
+    tried: [],
+    backoffs: 0,
+    backedOff: false,
+    lastError: undefined,
+    request,
+    cost,
+    plan,
+    options,
+    signal,
+    records,
+    chunk,
+    stopped: 'attempts exhausted',
+    lastBackend: '',
+    winner: '',
+  };
 }
 
 /** Records a failed attempt; throws RouteError when it ends the call. */
-export function recordFailure(observer: BalancerObserver, run: Run, backend: Backend, failure: AttemptError, ms: number, role: 'hedge' | undefined): void {
+export function recordFailure(
+  observer: BalancerObserver,
+  run: Run,
+  backend: Backend,
+  failure: AttemptError,
+  ms: number,
+  role: 'hedge' | undefined,
+): void {
   run.lastBackend = backend.spec.name;
   run.records.push(attemptRecord(backend.spec.name, failure, ms, run.chunk, role));
   observer.attempt(backend.spec.name, outcomeOf(failure), ms / 1000);

@@ -6,7 +6,14 @@
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
 import { drive, nothingLeft } from './attempt-driver.ts';
 import { GenerationPlan, type Generation } from './generation.ts';
-import { callerGone, RouteError, withUsage, type AttemptRecord, type RouteOptions, type RouteResult } from './route-result.ts';
+import {
+  callerGone,
+  RouteError,
+  withUsage,
+  type AttemptRecord,
+  type RouteOptions,
+  type RouteResult,
+} from './route-result.ts';
 import { newRun, type DriverDeps } from './run.ts';
 import { chunkRequest, limitsOf, mergeAnswers, modelGroup, planChunks } from './split-plan.ts';
 
@@ -15,7 +22,14 @@ import { chunkRequest, limitsOf, mergeAnswers, modelGroup, planChunks } from './
  * the call needs no split after all, or no backend is eligible (the caller then takes the ordinary
  * path, which ends at the local backend or a clear error).
  */
-export async function routeSplit(deps: DriverDeps, gen: Generation, request: RerankRequest, options: RouteOptions, deadline: number, attempts: AttemptRecord[]): Promise<RouteResult | undefined> {
+export async function routeSplit(
+  deps: DriverDeps,
+  gen: Generation,
+  request: RerankRequest,
+  options: RouteOptions,
+  deadline: number,
+  attempts: AttemptRecord[],
+): Promise<RouteResult | undefined> {
   const r = gen.config.router;
   const now = deps.clock.now();
   const eligible = gen.backends.filter((b) => b.isEligible(now, 0));
@@ -29,12 +43,16 @@ export async function routeSplit(deps: DriverDeps, gen: Generation, request: Rer
     limits = limitsOf(group);
   }
   const n = request.documents.length;
-  const shards = r.shardMinDocuments !== undefined && n >= r.shardMinDocuments ? group.filter((b) => b.isEligible(now, 0)).length : 1;
+  const shards =
+    r.shardMinDocuments !== undefined && n >= r.shardMinDocuments
+      ? group.filter((b) => b.isEligible(now, 0)).length
+      : 1;
   const chunks = planChunks(request, limits, shards);
   if (chunks.length < 2) return undefined;
   deps.observer.split(chunks.length);
   const controller = new AbortController();
-  const signal = options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
+  const signal =
+    options.signal === undefined ? controller.signal : AbortSignal.any([options.signal, controller.signal]);
   const answers: RankedAnswer[] = new Array(chunks.length);
   const servedBy: string[] = new Array(chunks.length);
   let capacity = 0;
@@ -51,7 +69,10 @@ export async function routeSplit(deps: DriverDeps, gen: Generation, request: Rer
       try {
         const answer = await drive(deps, run);
         if (answer === undefined) {
-          const why = run.stopped === 'the caller went away' ? callerGone() : nothingLeft(gen, deps.clock.now(), chunk.cost, run.lastError, run.lastBackend, run.stopped);
+          const why =
+            run.stopped === 'the caller went away'
+              ? callerGone()
+              : nothingLeft(gen, deps.clock.now(), chunk.cost, run.lastError, run.lastBackend, run.stopped);
           throw new RouteError(why, attempts, `chunk ${c + 1} of ${chunks.length}: ${run.stopped}`);
         }
         answers[c] = withUsage(answer, chunk.cost);

@@ -22,14 +22,30 @@ interface Backends {
 
 /** Scores: the document's number, so the merged order is known: "d7" scores 7. */
 function answerOf(request: RerankRequest): RankedAnswer {
-  const results = request.documents.map((d, index) => ({ index, score: Number(d.slice(1)) })).sort((x, y) => y.score - x.score);
-  return { results: request.topN === undefined ? results : results.slice(0, request.topN), model: 'm', tokens: request.documents.length, usageSource: 'body' };
+  const results = request.documents
+    .map((d, index) => ({ index, score: Number(d.slice(1)) }))
+    .sort((x, y) => y.score - x.score);
+  return {
+    results: request.topN === undefined ? results : results.slice(0, request.topN),
+    model: 'm',
+    tokens: request.documents.length,
+    usageSource: 'body',
+  };
 }
 
 function lab(backends: Backends, router: string, strategy = 'priority-failover') {
   const names = Object.keys(backends);
-  const entries = names.map((n, i) => `  - { model_name: ${n}, priority: ${i}, litellm_params: { api_base: "http://${n}.test:80" ${backends[n]!.entry ?? ''} } }`).join('\n');
-  const config = parseConfigText(`model_list:\n${entries}\nrouter_settings:\n  routing_strategy: ${strategy}\n  health_check_interval: 0\n  fallback_to_local: false\n  local_backend: { api_base: "http://local.test:80" }\n${router}`, 't', {});
+  const entries = names
+    .map(
+      (n, i) =>
+        `  - { model_name: ${n}, priority: ${i}, litellm_params: { api_base: "http://${n}.test:80" ${backends[n]!.entry ?? ''} } }`,
+    )
+    .join('\n');
+  const config = parseConfigText(
+    `model_list:\n${entries}\nrouter_settings:\n  routing_strategy: ${strategy}\n  health_check_interval: 0\n  fallback_to_local: false\n  local_backend: { api_base: "http://local.test:80" }\n${router}`,
+    't',
+    {},
+  );
   const time = new ManualTime();
   const sent: { backend: string; documents: number; signal: AbortSignal | undefined }[] = [];
   const events: HedgeEvent[] = [];
@@ -47,10 +63,23 @@ function lab(backends: Backends, router: string, strategy = 'priority-failover')
       });
     });
   };
-  const balancer = new Balancer(config, { client: new HttpClient(), send, clock: time, timers: time, random: () => 0.5, observer: { ...NO_OBSERVER, hedge: (e) => events.push(e) } });
+  const balancer = new Balancer(config, {
+    client: new HttpClient(),
+    send,
+    clock: time,
+    timers: time,
+    random: () => 0.5,
+    observer: { ...NO_OBSERVER, hedge: (e) => events.push(e) },
+  });
   const route = (documents: number, topN?: number, signal?: AbortSignal) =>
     balancer.route(
-      { ...plainRequest('q', Array.from({ length: documents }, (_d, i) => `d${i}`)), topN },
+      {
+        ...plainRequest(
+          'q',
+          Array.from({ length: documents }, (_d, i) => `d${i}`),
+        ),
+        topN,
+      },
       { callerAuthorization: undefined, localOnly: false, signal },
     );
   /** Lets promises settle, then moves the manual clock. */
@@ -66,32 +95,70 @@ const s500 = () => classifyStatus(500, undefined, { retryOnStatus: new Set([500]
 
 describe('split calls', () => {
   test('a call over a TEI backend’s 32-document default goes out in even chunks, in parallel, merged', async () => {
-    const t = lab({ a: { entry: ', api_format: tei', msPerDocument: 1 }, b: { entry: ', api_format: tei', msPerDocument: 1 } }, '');
+    const t = lab(
+      { a: { entry: ', api_format: tei', msPerDocument: 1 }, b: { entry: ', api_format: tei', msPerDocument: 1 } },
+      '',
+    );
     const pending = t.route(100, 5);
     await t.settle();
-    assert.deepEqual(t.sent.map((s) => s.documents), [25, 25, 25, 25], 'every chunk sent at once');
+    assert.deepEqual(
+      t.sent.map((s) => s.documents),
+      [25, 25, 25, 25],
+      'every chunk sent at once',
+    );
     await t.settle(25);
     const result = await pending;
-    assert.deepEqual(result.answer.results.map((r) => r.index), [99, 98, 97, 96, 95], 'caller indices, global top_n');
-    assert.deepEqual(result.chunks?.map((c) => c.documents), [[0, 25], [25, 50], [50, 75], [75, 100]]);
+    assert.deepEqual(
+      result.answer.results.map((r) => r.index),
+      [99, 98, 97, 96, 95],
+      'caller indices, global top_n',
+    );
+    assert.deepEqual(
+      result.chunks?.map((c) => c.documents),
+      [
+        [0, 25],
+        [25, 50],
+        [50, 75],
+        [75, 100],
+      ],
+    );
     assert.equal(result.answer.tokens, 100);
-    assert.deepEqual(result.attempts.map((x) => x.chunk), [0, 1, 2, 3]);
+    assert.deepEqual(
+      result.attempts.map((x) => x.chunk),
+      [0, 1, 2, 3],
+    );
     t.balancer.close();
   });
 
   test('each chunk fails over on its own; the call still answers', async () => {
-    const t = lab({ a: { entry: ', max_documents_per_call: 10', script: [{ ms: 0 }, s500()] }, b: { entry: ', max_documents_per_call: 10' } }, '');
+    const t = lab(
+      {
+        a: { entry: ', max_documents_per_call: 10', script: [{ ms: 0 }, s500()] },
+        b: { entry: ', max_documents_per_call: 10' },
+      },
+      '',
+    );
     const pending = t.route(20);
     await t.settle();
     const result = await pending;
-    assert.deepEqual(result.chunks?.map((c) => c.backend), ['a', 'b']);
-    assert.deepEqual(result.attempts.map((x) => `${x.chunk}:${x.backend}:${x.outcome}`).sort(), ['0:a:200', '1:a:500', '1:b:200']);
+    assert.deepEqual(
+      result.chunks?.map((c) => c.backend),
+      ['a', 'b'],
+    );
+    assert.deepEqual(result.attempts.map((x) => `${x.chunk}:${x.backend}:${x.outcome}`).sort(), [
+      '0:a:200',
+      '1:a:500',
+      '1:b:200',
+    ]);
     assert.equal(result.backend, 'a,b');
     t.balancer.close();
   });
 
   test('a chunk nothing can serve fails the call, and cancels the chunks still in flight', async () => {
-    const t = lab({ a: { entry: ', max_documents_per_call: 10', script: [{ ms: 1000 }, s500()] } }, '  num_retries: 0\n');
+    const t = lab(
+      { a: { entry: ', max_documents_per_call: 10', script: [{ ms: 1000 }, s500()] } },
+      '  num_retries: 0\n',
+    );
     const pending = failureOf(t.route(20));
     await t.settle();
     const error = await pending;
@@ -109,13 +176,25 @@ describe('split calls', () => {
     await t.settle(200);
     const result = await pending;
     assert.equal(t.time.now() - started, 200);
-    assert.deepEqual(t.sent.map((s) => [s.backend, s.documents]).sort(), [['a', 200], ['b', 200], ['c', 200]]);
+    assert.deepEqual(t.sent.map((s) => [s.backend, s.documents]).sort(), [
+      ['a', 200],
+      ['b', 200],
+      ['c', 200],
+    ]);
     assert.equal(result.answer.results.length, 600);
     t.balancer.close();
   });
 
   test('chunks go only to backends of one configured model', async () => {
-    const t = lab({ a: { entry: ', model: bge-v2, max_documents_per_call: 10' }, b: { entry: ', model: bge-v1' }, c: { entry: ', model: bge-v2, max_documents_per_call: 10' } }, '', 'round-robin');
+    const t = lab(
+      {
+        a: { entry: ', model: bge-v2, max_documents_per_call: 10' },
+        b: { entry: ', model: bge-v1' },
+        c: { entry: ', model: bge-v2, max_documents_per_call: 10' },
+      },
+      '',
+      'round-robin',
+    );
     for (let i = 0; i < 3; i++) {
       const pending = t.route(30);
       await t.settle();
@@ -137,22 +216,41 @@ describe('hedged attempts', () => {
     const pending = t.route(1);
     await t.settle(500);
     assert.equal((await pending).backend, 'a');
-    assert.deepEqual(t.sent.map((s) => s.backend), ['a']);
+    assert.deepEqual(
+      t.sent.map((s) => s.backend),
+      ['a'],
+    );
     t.balancer.close();
   });
 
   test('an attempt unanswered at hedge_after is hedged; the first answer wins, the other is cancelled', async () => {
-    const t = lab(slowA(500), '  hedging: true\n  hedge_after: 0.1\n  retry_budget_min: 10\n  hedge_budget_percent: 100\n');
+    const t = lab(
+      slowA(500),
+      '  hedging: true\n  hedge_after: 0.1\n  retry_budget_min: 10\n  hedge_budget_percent: 100\n',
+    );
     const pending = t.route(1);
     await t.settle(99);
-    assert.deepEqual(t.sent.map((s) => s.backend), ['a'], 'not before hedge_after');
+    assert.deepEqual(
+      t.sent.map((s) => s.backend),
+      ['a'],
+      'not before hedge_after',
+    );
     await t.settle(1);
-    assert.deepEqual(t.sent.map((s) => s.backend), ['a', 'b']);
+    assert.deepEqual(
+      t.sent.map((s) => s.backend),
+      ['a', 'b'],
+    );
     await t.settle(10);
     const result = await pending;
     assert.equal(result.backend, 'b');
     assert.equal(t.sent[0]!.signal?.aborted, true, 'the slow attempt was aborted');
-    assert.deepEqual(result.attempts.map((x) => [x.backend, x.outcome, x.role]), [['b', 200, 'hedge'], ['a', 'cancelled', undefined]]);
+    assert.deepEqual(
+      result.attempts.map((x) => [x.backend, x.outcome, x.role]),
+      [
+        ['b', 200, 'hedge'],
+        ['a', 'cancelled', undefined],
+      ],
+    );
     assert.deepEqual(t.events, ['sent', 'hedge_won']);
     assert.equal(t.balancer.generation.backends[0]!.failures, 0, 'a lost hedge does not count against the backend');
     t.balancer.close();
@@ -164,12 +262,18 @@ describe('hedged attempts', () => {
     await t.settle(50);
     assert.equal((await pending).backend, 'a');
     await t.settle(100);
-    assert.deepEqual(t.sent.map((s) => s.backend), ['a']);
+    assert.deepEqual(
+      t.sent.map((s) => s.backend),
+      ['a'],
+    );
     t.balancer.close();
   });
 
   test('if the first attempt fails while the hedge is in flight, the hedge answers', async () => {
-    const t = lab({ a: { script: [{ ms: 1000 }] }, b: { script: [{ ms: 300 }] }, c: {} }, '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n');
+    const t = lab(
+      { a: { script: [{ ms: 1000 }] }, b: { script: [{ ms: 300 }] }, c: {} },
+      '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n',
+    );
     const pending = t.route(1);
     await t.settle(100);
     await t.settle(300);
@@ -179,7 +283,10 @@ describe('hedged attempts', () => {
 
   test('hedges stay within hedge_budget_percent of the calls (10%: 1 hedge per 10 calls)', async () => {
     const slow = Array.from({ length: 20 }, () => ({ ms: 500 }));
-    const t = lab({ a: { script: slow }, b: { msPerDocument: 0 }, c: {} }, '  hedging: true\n  hedge_after: 0.1\n  retry_budget_min: 100\n');
+    const t = lab(
+      { a: { script: slow }, b: { msPerDocument: 0 }, c: {} },
+      '  hedging: true\n  hedge_after: 0.1\n  retry_budget_min: 100\n',
+    );
     const calls = Array.from({ length: 20 }, () => t.route(1));
     await t.settle(100);
     await t.settle(500);
@@ -190,7 +297,10 @@ describe('hedged attempts', () => {
   });
 
   test('without hedge_after the delay is the pool’s recent p95, once enough calls were seen', async () => {
-    const t = lab({ a: { msPerDocument: 10 }, b: { msPerDocument: 10 }, c: {} }, '  hedging: true\n  hedge_budget_percent: 100\n  retry_budget_min: 100\n');
+    const t = lab(
+      { a: { msPerDocument: 10 }, b: { msPerDocument: 10 }, c: {} },
+      '  hedging: true\n  hedge_budget_percent: 100\n  retry_budget_min: 100\n',
+    );
     for (let i = 0; i < 20; i++) {
       const p = t.route(1);
       await t.settle(10);
@@ -207,7 +317,15 @@ describe('hedged attempts', () => {
   });
 
   test('hedging and splitting combine: a chunk stuck on a slow backend is hedged on its own', async () => {
-    const t = lab({ a: { entry: ', max_documents_per_call: 10', script: [{ ms: 1000 }] }, b: { entry: ', max_documents_per_call: 10' }, c: { entry: ', max_documents_per_call: 10' } }, '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n', 'round-robin');
+    const t = lab(
+      {
+        a: { entry: ', max_documents_per_call: 10', script: [{ ms: 1000 }] },
+        b: { entry: ', max_documents_per_call: 10' },
+        c: { entry: ', max_documents_per_call: 10' },
+      },
+      '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n',
+      'round-robin',
+    );
     const pending = t.route(20);
     await t.settle();
     await t.settle(100); // the hedge delay of chunk 0 (on a) passes: its hedge goes out
@@ -223,7 +341,10 @@ describe('hedged attempts', () => {
 describe('a cancelled attempt is neither success nor failure for the breaker', () => {
   // a fails once (allowed_fails 0: its breaker opens); after cooldown_time it is half-open.
   const halfOpenA = async (scriptA: Script[], router = '') => {
-    const t = lab({ a: { script: [s500(), ...scriptA] }, b: { script: [{ ms: 10 }, { ms: 10 }] }, c: {} }, `  allowed_fails: 0\n  cooldown_time: 1\n${router}`);
+    const t = lab(
+      { a: { script: [s500(), ...scriptA] }, b: { script: [{ ms: 10 }, { ms: 10 }] }, c: {} },
+      `  allowed_fails: 0\n  cooldown_time: 1\n${router}`,
+    );
     const first = t.route(1);
     await t.settle(10);
     assert.equal((await first).backend, 'b');
@@ -235,12 +356,21 @@ describe('a cancelled attempt is neither success nor failure for the breaker', (
   };
 
   test('a hedge that beats the half-open probe leaves the breaker half-open, its probe free', async () => {
-    const { t, a } = await halfOpenA([{ ms: 500 }, { ms: 10 }], '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n  retry_budget_min: 10\n');
+    const { t, a } = await halfOpenA(
+      [{ ms: 500 }, { ms: 10 }],
+      '  hedging: true\n  hedge_after: 0.1\n  hedge_budget_percent: 100\n  retry_budget_min: 10\n',
+    );
     const probe = t.route(1);
     await t.settle(100); // a (the probe) has not answered: hedged to b
     await t.settle(10);
     const result = await probe;
-    assert.deepEqual(result.attempts.map((x) => [x.backend, x.outcome]), [['b', 200], ['a', 'cancelled']]);
+    assert.deepEqual(
+      result.attempts.map((x) => [x.backend, x.outcome]),
+      [
+        ['b', 200],
+        ['a', 'cancelled'],
+      ],
+    );
     assert.deepEqual([a.breakerState, a.breakerAdmits], ['half-open', true], 'not closed by a cancellation');
     const next = t.route(1);
     await t.settle(10);

@@ -2,11 +2,27 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { plainRequest, type RankedAnswer, type RerankRequest } from '../api/canonical.ts';
-import { chunkRequest, limitsOf, mayNeedSplit, mergeAnswers, modelGroup, planChunks, UNLIMITED, type CallLimits } from './split-plan.ts';
+import {
+  chunkRequest,
+  limitsOf,
+  mayNeedSplit,
+  mergeAnswers,
+  modelGroup,
+  planChunks,
+  UNLIMITED,
+  type CallLimits,
+} from './split-plan.ts';
 
 function request(documents: number, over: Partial<RerankRequest> = {}, text = 'abcd'): RerankRequest {
   // 'qqqq': 1 token per document
-  return { ...plainRequest('qqqq', Array.from({ length: documents }, () => text)), returnDocuments: true, ...over };
+  return {
+    ...plainRequest(
+      'qqqq',
+      Array.from({ length: documents }, () => text),
+    ),
+    returnDocuments: true,
+    ...over,
+  };
 }
 
 const limits = (maxDocuments = Infinity, maxTokens = Infinity): CallLimits => ({ maxDocuments, maxTokens });
@@ -36,7 +52,10 @@ describe('planChunks', () => {
 
   test('chunk costs add up to the call estimate', () => {
     const chunks = planChunks(request(100), limits(32), 1);
-    assert.equal(chunks.reduce((s, c) => s + c.cost, 0), 200);
+    assert.equal(
+      chunks.reduce((s, c) => s + c.cost, 0),
+      200,
+    );
   });
 });
 
@@ -50,11 +69,14 @@ describe('mayNeedSplit (the hot-path gate)', () => {
     ['at shard_min_documents', 600, 600, UNLIMITED, 600, true],
     ['below shard_min_documents', 599, 600, UNLIMITED, 600, false],
   ];
-  for (const [name, docs, cost, lim, shardMin, want] of cases) test(name, () => assert.equal(mayNeedSplit(docs, cost, lim, shardMin), want));
+  for (const [name, docs, cost, lim, shardMin, want] of cases)
+    test(name, () => assert.equal(mayNeedSplit(docs, cost, lim, shardMin), want));
 });
 
 describe('limits and model groups', () => {
-  const b = (maxDocumentsPerCall: number | undefined, model?: string, maxTokensPerCall?: number) => ({ spec: { maxDocumentsPerCall, maxTokensPerCall, model } });
+  const b = (maxDocumentsPerCall: number | undefined, model?: string, maxTokensPerCall?: number) => ({
+    spec: { maxDocumentsPerCall, maxTokensPerCall, model },
+  });
   test('the tightest limit of the backends a chunk may fail over to', () => {
     assert.deepEqual(limitsOf([b(32), b(1000), b(undefined, undefined, 500)]), { maxDocuments: 32, maxTokens: 500 });
     assert.equal(limitsOf([b(undefined), b(undefined)]), UNLIMITED);
@@ -74,7 +96,11 @@ describe('chunkRequest and mergeAnswers', () => {
   });
 
   test('indices map back to the caller’s, scores sorted best first, top_n applied once, usage summed', () => {
-    const answer = (results: [number, number][], tokens: number, usageSource: RankedAnswer['usageSource'] = 'body'): RankedAnswer => ({
+    const answer = (
+      results: [number, number][],
+      tokens: number,
+      usageSource: RankedAnswer['usageSource'] = 'body',
+    ): RankedAnswer => ({
       results: results.map(([index, score]) => ({ index, score })),
       model: 'm',
       tokens,
@@ -84,10 +110,37 @@ describe('chunkRequest and mergeAnswers', () => {
       { start: 0, end: 3, cost: 6 },
       { start: 3, end: 6, cost: 6 },
     ];
-    const merged = mergeAnswers(chunks, [answer([[2, 0.9], [0, 0.5], [1, 0.1]], 10), answer([[0, 0.95], [2, 0.5], [1, 0.2]], 12, 'estimate')], 4);
+    const merged = mergeAnswers(
+      chunks,
+      [
+        answer(
+          [
+            [2, 0.9],
+            [0, 0.5],
+            [1, 0.1],
+          ],
+          10,
+        ),
+        answer(
+          [
+            [0, 0.95],
+            [2, 0.5],
+            [1, 0.2],
+          ],
+          12,
+          'estimate',
+        ),
+      ],
+      4,
+    );
     assert.deepEqual(
       merged.results.map((r) => [r.index, r.score]),
-      [[3, 0.95], [2, 0.9], [0, 0.5], [5, 0.5]],
+      [
+        [3, 0.95],
+        [2, 0.9],
+        [0, 0.5],
+        [5, 0.5],
+      ],
     );
     assert.deepEqual([merged.tokens, merged.usageSource, merged.model], [22, 'estimate', 'm']);
   });

@@ -25,7 +25,11 @@ export interface Chunk {
 }
 
 interface LimitedBackend {
-  readonly spec: { readonly maxDocumentsPerCall: number | undefined; readonly maxTokensPerCall: number | undefined; readonly model: string | undefined };
+  readonly spec: {
+    readonly maxDocumentsPerCall: number | undefined;
+    readonly maxTokensPerCall: number | undefined;
+    readonly model: string | undefined;
+  };
 }
 
 /** The tightest limits among `backends` (a chunk may fail over to any of them). */
@@ -36,15 +40,26 @@ export function limitsOf(backends: readonly LimitedBackend[]): CallLimits {
     if (b.spec.maxDocumentsPerCall !== undefined) maxDocuments = Math.min(maxDocuments, b.spec.maxDocumentsPerCall);
     if (b.spec.maxTokensPerCall !== undefined) maxTokens = Math.min(maxTokens, b.spec.maxTokensPerCall);
   }
-  return maxDocuments === Number.POSITIVE_INFINITY && maxTokens === Number.POSITIVE_INFINITY ? UNLIMITED : { maxDocuments, maxTokens };
+  return maxDocuments === Number.POSITIVE_INFINITY && maxTokens === Number.POSITIVE_INFINITY
+    ? UNLIMITED
+    : { maxDocuments, maxTokens };
 }
 
 /**
  * Whether a call may need splitting: larger than the pool's tightest limit, or sharded by
  * `shard_min_documents`. Numbers only — the common call pays three comparisons.
  */
-export function mayNeedSplit(documents: number, cost: number, limits: CallLimits, shardMinDocuments: number | undefined): boolean {
-  return documents > limits.maxDocuments || (cost > limits.maxTokens && documents > 1) || (shardMinDocuments !== undefined && documents >= shardMinDocuments);
+export function mayNeedSplit(
+  documents: number,
+  cost: number,
+  limits: CallLimits,
+  shardMinDocuments: number | undefined,
+): boolean {
+  return (
+    documents > limits.maxDocuments ||
+    (cost > limits.maxTokens && documents > 1) ||
+    (shardMinDocuments !== undefined && documents >= shardMinDocuments)
+  );
 }
 
 /** The backends that serve the same configured model as `chosen`. */
@@ -98,7 +113,11 @@ export function chunkRequest(request: RerankRequest, chunk: Chunk): RerankReques
  * One answer from the chunks' answers: indices mapped back to the caller's, sorted best first
  * (ties by index, as a single backend would), cut to `topN`; tokens summed.
  */
-export function mergeAnswers(chunks: readonly Chunk[], answers: readonly RankedAnswer[], topN: number | undefined): RankedAnswer {
+export function mergeAnswers(
+  chunks: readonly Chunk[],
+  answers: readonly RankedAnswer[],
+  topN: number | undefined,
+): RankedAnswer {
   const results: ScoredIndex[] = [];
   let tokens = 0;
   let usageSource: UsageSource | undefined;

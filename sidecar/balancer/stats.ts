@@ -42,8 +42,21 @@ export function backendStats(b: Backend, now: number, wallNow: number): Record<s
     canary:
       b.canary === undefined
         ? null
-        : { correlation: b.canary.correlation, top_k_agreement: b.canary.topKAgreement, at: new Date(b.canary.at).toISOString(), problem: b.canary.problem ?? null, ejected: b.canaryEjected },
-    last_error: b.lastError === undefined ? null : { message: b.lastError.message, at: new Date(b.lastError.at).toISOString(), age_s: Math.round((wallNow - b.lastError.at) / 1000) },
+        : {
+            correlation: b.canary.correlation,
+            top_k_agreement: b.canary.topKAgreement,
+            at: new Date(b.canary.at).toISOString(),
+            problem: b.canary.problem ?? null,
+            ejected: b.canaryEjected,
+          },
+    last_error:
+      b.lastError === undefined
+        ? null
+        : {
+            message: b.lastError.message,
+            at: new Date(b.lastError.at).toISOString(),
+            age_s: Math.round((wallNow - b.lastError.at) / 1000),
+          },
   };
 }
 
@@ -67,7 +80,10 @@ function reportedLimitsStats(b: Backend): Record<string, unknown> | null {
   return {
     max_client_batch_size: reported.maxDocumentsPerCall ?? null,
     max_concurrent_requests: reported.maxConcurrentRequests ?? null,
-    applied: { max_documents_per_call: !configured.maxDocuments && reported.maxDocumentsPerCall !== undefined, max_parallel_requests: !configured.maxParallel && reported.maxConcurrentRequests !== undefined },
+    applied: {
+      max_documents_per_call: !configured.maxDocuments && reported.maxDocumentsPerCall !== undefined,
+      max_parallel_requests: !configured.maxParallel && reported.maxConcurrentRequests !== undefined,
+    },
     at: new Date(reported.at).toISOString(),
   };
 }

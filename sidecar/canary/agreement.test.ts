@@ -19,11 +19,22 @@ describe('rank agreement', () => {
     assert.equal(topKAgreement(same, reversed, 3), 0);
   });
 
-  const states = (rankings: (number[] | undefined)[], threshold = 0.6) => judge(rankings, threshold).map((v) => v.state).join(' ');
+  const states = (rankings: (number[] | undefined)[], threshold = 0.6) =>
+    judge(rankings, threshold)
+      .map((v) => v.state)
+      .join(' ');
   const cases: [string, (number[] | undefined)[], string][] = [
     ['all the same: all consistent', [same, same, same], 'consistent consistent consistent'],
-    ['one of three ranks differently: that one is inconsistent', [same, reversed, same], 'consistent inconsistent consistent'],
-    ['small differences (ties broken differently) still agree', [same, swapped, same], 'consistent consistent consistent'],
+    [
+      'one of three ranks differently: that one is inconsistent',
+      [same, reversed, same],
+      'consistent inconsistent consistent',
+    ],
+    [
+      'small differences (ties broken differently) still agree',
+      [same, swapped, same],
+      'consistent consistent consistent',
+    ],
     ['two that disagree: no majority, nobody judged', [same, reversed], 'unknown unknown'],
     ['a failed call is unknown; the others are still judged', [same, undefined, same], 'consistent unknown consistent'],
     ['half and half: no strict majority', [same, same, reversed, reversed], 'unknown unknown unknown unknown'],

@@ -63,8 +63,15 @@ export function judge(rankings: readonly (readonly number[] | undefined)[], thre
   }
   const majority = answered.length > 0 && (best + 1) * 2 > answered.length && answered.length >= 2;
   return rankings.map((r, i) => {
-    if (r === undefined) return { state: 'unknown', correlation: null, topKAgreement: null, problem: 'the canary call failed' };
-    if (!majority) return { state: 'unknown', correlation: null, topKAgreement: null, problem: answered.length < 2 ? 'too few backends answered to compare' : 'no majority ranking' };
+    if (r === undefined)
+      return { state: 'unknown', correlation: null, topKAgreement: null, problem: 'the canary call failed' };
+    if (!majority)
+      return {
+        state: 'unknown',
+        correlation: null,
+        topKAgreement: null,
+        problem: answered.length < 2 ? 'too few backends answered to compare' : 'no majority ranking',
+      };
     const correlation = i === reference ? 1 : tau(reference, i);
     return {
       state: correlation >= threshold ? 'consistent' : 'inconsistent',

@@ -12,8 +12,17 @@ import { roleFor } from './canary-role.ts';
 
 function lab(canary: string, models: Record<string, string> = {}) {
   const names = ['a', 'b', 'c'];
-  const entries = names.map((n) => `  - { model_name: ${n}, litellm_params: { api_base: "http://${n}.test:80"${models[n] ? `, model: ${models[n]}` : ''} } }`).join('\n');
-  const config = parseConfigText(`model_list:\n${entries}\nrouter_settings:\n  health_check_interval: 0\n  canary: ${canary}\n`, 't', {});
+  const entries = names
+    .map(
+      (n) =>
+        `  - { model_name: ${n}, litellm_params: { api_base: "http://${n}.test:80"${models[n] ? `, model: ${models[n]}` : ''} } }`,
+    )
+    .join('\n');
+  const config = parseConfigText(
+    `model_list:\n${entries}\nrouter_settings:\n  health_check_interval: 0\n  canary: ${canary}\n`,
+    't',
+    {},
+  );
   const time = new ManualTime();
   const scoring: Record<string, 'good' | 'reversed' | 'down'> = { a: 'good', b: 'good', c: 'good' };
   const sent: string[] = [];
@@ -21,10 +30,18 @@ function lab(canary: string, models: Record<string, string> = {}) {
     const name = new URL(to.target.origin).hostname.replace('.test', '');
     sent.push(name);
     if (scoring[name] === 'down') throw new Error('down');
-    const results = request.documents.map((_d, index) => ({ index, score: scoring[name] === 'good' ? -index : index })).sort((x, y) => y.score - x.score);
+    const results = request.documents
+      .map((_d, index) => ({ index, score: scoring[name] === 'good' ? -index : index }))
+      .sort((x, y) => y.score - x.score);
     return { results, model: undefined, tokens: 1, usageSource: 'body' };
   };
-  const balancer = new Balancer(config, { client: new HttpClient(), send, clock: time, timers: time, random: () => 0.5 });
+  const balancer = new Balancer(config, {
+    client: new HttpClient(),
+    send,
+    clock: time,
+    timers: time,
+    random: () => 0.5,
+  });
   const backends = balancer.generation.backends;
   const runner = new Canary({ clock: time, timers: time });
   runner.sync(backends, config.router.canary);
@@ -45,7 +62,10 @@ describe('model-consistency canary', () => {
     const t = lab('{ interval: 60 }');
     t.scoring.c = 'reversed';
     await t.runner.runOnce();
-    assert.deepEqual(['a', 'b', 'c'].map((n) => t.by(n).consistency), ['consistent', 'consistent', 'inconsistent']);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((n) => t.by(n).consistency),
+      ['consistent', 'consistent', 'inconsistent'],
+    );
     assert.equal(t.by('c').canary?.correlation, -1);
     assert.equal(t.by('c').isEligible(t.time.now(), 0), true);
     t.runner.stop();
@@ -91,7 +111,10 @@ describe('model-consistency canary', () => {
     const t = lab('{ interval: 60 }', { c: 'other-model' });
     t.scoring.c = 'reversed';
     await t.runner.runOnce();
-    assert.deepEqual(['a', 'b', 'c'].map((n) => t.by(n).consistency), ['consistent', 'consistent', 'unknown']);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((n) => t.by(n).consistency),
+      ['consistent', 'consistent', 'unknown'],
+    );
     t.runner.stop();
     t.balancer.close();
   });
@@ -108,13 +131,16 @@ describe('model-consistency canary', () => {
 });
 
 describe('one canary per pool: the plan names the runner', () => {
-  test('a follower makes no canary call and takes the runner\'s verdicts; eject applies them', async () => {
+  test("a follower makes no canary call and takes the runner's verdicts; eject applies them", async () => {
     const t = lab('{ interval: 60, action: eject }');
     t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: ['c'], judgedAt: '2026-12-03T06:00:00Z' }, 'pod-b'));
     t.time.advance(10 * 60_000);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(t.sent, [], 'no canary call from a follower in 10 intervals');
-    assert.deepEqual(['a', 'b', 'c'].map((n) => t.by(n).consistency), ['unknown', 'unknown', 'inconsistent']);
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((n) => t.by(n).consistency),
+      ['unknown', 'unknown', 'inconsistent'],
+    );
     assert.equal(t.by('c').isEligible(t.time.now(), 0), false);
     assert.equal(t.by('c').canary?.at, Date.parse('2026-12-03T06:00:00Z'));
     t.runner.setRole(roleFor({ runner: 'pod-a', inconsistent: ['c'], judgedAt: 'not a time' }, 'pod-b'));

@@ -146,14 +146,21 @@ export class Canary {
     });
     const at = this.#deps.clock.wallNow();
     for (const members of groups.values()) {
-      const verdicts = judge(members.map((i) => rankings[i]), settings.threshold);
+      const verdicts = judge(
+        members.map((i) => rankings[i]),
+        settings.threshold,
+      );
       members.forEach((i, k) => {
         const b = backends[i]!;
         const v = verdicts[k]!;
         b.canary = { correlation: v.correlation, topKAgreement: v.topKAgreement, at, problem: v.problem };
         // A failed call or no majority says nothing new: keep the last conclusion.
         if (v.state === 'unknown') return;
-        if (v.state !== b.consistency) this.#deps.logger?.[v.state === 'inconsistent' ? 'warn' : 'info']({ backend: b.spec.name, correlation: v.correlation, action: settings.action }, `canary: backend ${v.state}`);
+        if (v.state !== b.consistency)
+          this.#deps.logger?.[v.state === 'inconsistent' ? 'warn' : 'info'](
+            { backend: b.spec.name, correlation: v.correlation, action: settings.action },
+            `canary: backend ${v.state}`,
+          );
         b.consistency = v.state;
         b.canaryEjected = v.state === 'inconsistent' && settings.action === 'eject';
       });
@@ -163,7 +170,12 @@ export class Canary {
 
   async #rank(backend: Backend, request: RerankRequest, timeoutMs: number): Promise<number[] | undefined> {
     try {
-      const answer = await backend.probe(request, { timeoutMs, callerAuthorization: undefined, wallNow: this.#deps.clock.wallNow(), signal: undefined });
+      const answer = await backend.probe(request, {
+        timeoutMs,
+        callerAuthorization: undefined,
+        wallNow: this.#deps.clock.wallNow(),
+        signal: undefined,
+      });
       return answer.results.length === request.documents.length ? answer.results.map((r) => r.index) : undefined;
     } catch {
       return undefined;

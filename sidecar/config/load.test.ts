@@ -55,21 +55,31 @@ router_settings:
   num_retries: "three"
 `);
     assert.ok(problems.includes('model_list[1].weight: expected number >= 0, got -1'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('router_settings.routing_strategy: expected one of weighted-random')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('router_settings.routing_strategy: expected one of weighted-random')),
+      problems.join('\n'),
+    );
     assert.ok(problems.includes('router_settings.num_retries: expected number, got "three"'), problems.join('\n'));
   });
 
   test('a missing api_base, a bad URL and a duplicate backend are named', () => {
-    assert.deepEqual(problemsOf('model_list:\n  - model_name: a\n    litellm_params: {}\n'), ['model_list[0].litellm_params.api_base: expected api_base (or base_url)']);
+    assert.deepEqual(problemsOf('model_list:\n  - model_name: a\n    litellm_params: {}\n'), [
+      'model_list[0].litellm_params.api_base: expected api_base (or base_url)',
+    ]);
     assert.deepEqual(problemsOf('model_list:\n  - model_name: a\n    litellm_params: { api_base: "ftp://x" }\n'), [
       'model_list[0].litellm_params.api_base: expected an http(s) URL, got "ftp://x"',
     ]);
-    const dup = 'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://x:1" }\n  - model_name: a\n    litellm_params: { api_base: "http://x:1/" }\n';
+    const dup =
+      'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://x:1" }\n  - model_name: a\n    litellm_params: { api_base: "http://x:1/" }\n';
     assert.deepEqual(problemsOf(dup), ['model_list[1]: duplicates model_list[0] (same model_name and api_base)']);
   });
 
   test('unknown keys are warnings, not errors', () => {
-    const config = parseConfigText('model_list: []\nrouter_settings:\n  routing_strategy: round-robin\n  colour: blue\nextra: 1\n', 't', {});
+    const config = parseConfigText(
+      'model_list: []\nrouter_settings:\n  routing_strategy: round-robin\n  colour: blue\nextra: 1\n',
+      't',
+      {},
+    );
     assert.deepEqual(config.warnings, ['router_settings.colour: unknown key, ignored', 'extra: unknown key, ignored']);
   });
 
@@ -80,7 +90,8 @@ router_settings:
   });
 
   test('os.environ/NAME keys resolve from the environment; an unset one marks the backend, not the file', () => {
-    const text = 'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/A_KEY }\n  - model_name: b\n    litellm_params: { api_base: "http://b:1", api_key: os.environ/B_KEY }\n';
+    const text =
+      'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/A_KEY }\n  - model_name: b\n    litellm_params: { api_base: "http://b:1", api_key: os.environ/B_KEY }\n';
     const config = parseConfigText(text, 't', { A_KEY: 'sk-a' });
     assert.equal(config.backends[0]!.apiKey, 'sk-a');
     assert.equal(config.backends[1]!.apiKey, undefined);
@@ -88,18 +99,24 @@ router_settings:
   });
 
   test('environment_variables in the file count for os.environ/ references', () => {
-    const text = 'environment_variables: { K: from-file }\nmodel_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/K }\n';
+    const text =
+      'environment_variables: { K: from-file }\nmodel_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1", api_key: os.environ/K }\n';
     assert.equal(parseConfigText(text, 't', {}).backends[0]!.apiKey, 'from-file');
   });
 
   test('litellm_settings merge under router_settings, which wins', () => {
-    const config = parseConfigText('litellm_settings: { num_retries: 5, allowed_fails: 1, drop_params: true }\nrouter_settings: { num_retries: 1 }\n', 't', {});
+    const config = parseConfigText(
+      'litellm_settings: { num_retries: 5, allowed_fails: 1, drop_params: true }\nrouter_settings: { num_retries: 1 }\n',
+      't',
+      {},
+    );
     assert.equal(config.router.numRetries, 1);
     assert.equal(config.router.breaker.allowedFails, 1);
   });
 
   test('LiteLLM provider prefixes set the api_format and are dropped from the model name', () => {
-    const text = 'model_list:\n  - model_name: c\n    litellm_params: { api_base: "https://api.example:443", model: cohere/rerank-v3.5 }\n  - model_name: h\n    litellm_params: { api_base: "http://h:1", model: BAAI/bge-reranker-v2-m3 }\n';
+    const text =
+      'model_list:\n  - model_name: c\n    litellm_params: { api_base: "https://api.example:443", model: cohere/rerank-v3.5 }\n  - model_name: h\n    litellm_params: { api_base: "http://h:1", model: BAAI/bge-reranker-v2-m3 }\n';
     const [cohere, hf] = parseConfigText(text, 't', {}).backends;
     assert.equal(cohere!.apiFormat, 'cohere');
     assert.equal(cohere!.model, 'rerank-v3.5');
@@ -108,27 +125,41 @@ router_settings:
   });
 
   test('rpm/tpm and timeouts are read at entry level and in litellm_params', () => {
-    const text = 'model_list:\n  - model_name: a\n    rpm: 10\n    litellm_params: { api_base: "http://a:1", tpm: 500, timeout: 2.5 }\n';
+    const text =
+      'model_list:\n  - model_name: a\n    rpm: 10\n    litellm_params: { api_base: "http://a:1", tpm: 500, timeout: 2.5 }\n';
     const b = parseConfigText(text, 't', {}).backends[0]!;
     assert.deepEqual([b.rpm, b.tpm, b.timeoutMs], [10, 500, 2500]);
   });
 
   test('the local backend comes from the environment, then the file, then the default', () => {
     assert.equal(parseConfigText('{}', 't', {}).local.apiBase, DEFAULT_LOCAL_BACKEND_URL);
-    const fromFile = parseConfigText('router_settings: { local_backend: { api_base: "http://127.0.0.1:9", api_format: tei } }', 't', {});
+    const fromFile = parseConfigText(
+      'router_settings: { local_backend: { api_base: "http://127.0.0.1:9", api_format: tei } }',
+      't',
+      {},
+    );
     assert.deepEqual([fromFile.local.apiBase, fromFile.local.apiFormat], ['http://127.0.0.1:9', 'tei']);
-    const fromEnv = parseConfigText('router_settings: { local_backend: { api_base: "http://127.0.0.1:9" } }', 't', { RERANKER_LOCAL_BACKEND_URL: 'http://127.0.0.1:7' });
+    const fromEnv = parseConfigText('router_settings: { local_backend: { api_base: "http://127.0.0.1:9" } }', 't', {
+      RERANKER_LOCAL_BACKEND_URL: 'http://127.0.0.1:7',
+    });
     assert.equal(fromEnv.local.apiBase, 'http://127.0.0.1:7');
   });
 
   test("the local backend's timeout follows local_backend.timeout, else the overall deadline (or its alias)", () => {
     assert.equal(parseConfigText('router_settings: { timeout: 7 }', 't', {}).local.timeoutMs, 7000);
-    assert.equal(parseConfigText('router_settings: { default_timeout: 9, local_backend: { timeout: 2 } }', 't', {}).local.timeoutMs, 2000);
+    assert.equal(
+      parseConfigText('router_settings: { default_timeout: 9, local_backend: { timeout: 2 } }', 't', {}).local
+        .timeoutMs,
+      2000,
+    );
   });
 
   test('the same bytes give the same hash', () => {
     assert.equal(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(seedExample, 'b', {}).hash);
-    assert.notEqual(parseConfigText(seedExample, 'a', {}).hash, parseConfigText(`${seedExample}\n# edit\n`, 'a', {}).hash);
+    assert.notEqual(
+      parseConfigText(seedExample, 'a', {}).hash,
+      parseConfigText(`${seedExample}\n# edit\n`, 'a', {}).hash,
+    );
   });
 
   test("RERANKER_CONFIG_PATH wins; otherwise the seed's search list is used in order", () => {
@@ -142,12 +173,16 @@ router_settings:
   });
 
   test('an unreadable file is a ConfigError naming the file', () => {
-    assert.throws(() => loadConfigFile('/nonexistent/x.yaml', {}), (error: unknown) => error instanceof ConfigError && error.problems[0] === '(file): cannot read (ENOENT)');
+    assert.throws(
+      () => loadConfigFile('/nonexistent/x.yaml', {}),
+      (error: unknown) => error instanceof ConfigError && error.problems[0] === '(file): cannot read (ENOENT)',
+    );
   });
 });
 
 test('pool-wide limits are split across sidecar_count sidecars (RERANKER_SIDECAR_COUNT wins)', () => {
-  const text = 'model_list:\n  - model_name: a\n    rpm: 100\n    tpm: 1000\n    litellm_params: { api_base: "http://a:1" }\nrouter_settings: { sidecar_count: 3 }\n';
+  const text =
+    'model_list:\n  - model_name: a\n    rpm: 100\n    tpm: 1000\n    litellm_params: { api_base: "http://a:1" }\nrouter_settings: { sidecar_count: 3 }\n';
   const fromFile = parseConfigText(text, 't', {}).backends[0]!;
   assert.deepEqual([fromFile.rpm, fromFile.tpm], [34, 334]);
   const fromEnv = parseConfigText(text, 't', { RERANKER_SIDECAR_COUNT: '4' }).backends[0]!;
@@ -165,13 +200,22 @@ environment_variables:
 `);
     const text = problems.join('\n');
     assert.ok(problems.includes('model_list[0].litellm_params.api_key: expected string'), text);
-    assert.ok(problems.some((p) => p.startsWith('environment_variables.SECRET_TOKEN: ')), text);
-    for (const secret of ['987654321012345', 'PASSWORD42', 'svc:', 'sk-live-abcdef0123456789']) assert.ok(!text.includes(secret), `${secret} echoed in:\n${text}`);
+    assert.ok(
+      problems.some((p) => p.startsWith('environment_variables.SECRET_TOKEN: ')),
+      text,
+    );
+    for (const secret of ['987654321012345', 'PASSWORD42', 'svc:', 'sk-live-abcdef0123456789'])
+      assert.ok(!text.includes(secret), `${secret} echoed in:\n${text}`);
   });
 
   test('a bad http URL is shown without userinfo', () => {
-    const problems = problemsOf('model_list:\n  - model_name: a\n    litellm_params: { api_base: "gopher://u:s3cr3t@h:1/x" }\n');
-    assert.ok(problems.includes('model_list[0].litellm_params.api_base: expected an http(s) URL, got "gopher://h:1/x"'), problems.join('\n'));
+    const problems = problemsOf(
+      'model_list:\n  - model_name: a\n    litellm_params: { api_base: "gopher://u:s3cr3t@h:1/x" }\n',
+    );
+    assert.ok(
+      problems.includes('model_list[0].litellm_params.api_base: expected an http(s) URL, got "gopher://h:1/x"'),
+      problems.join('\n'),
+    );
   });
 });
 
@@ -188,9 +232,15 @@ model_list:
       't.yaml',
       {},
     );
-    assert.deepEqual(config.backends.map((b) => b.name), ['rr@10.0.0.1:8000', 'rr@10.0.0.2:8000', 'rr@10.0.0.2:8000#2', 'solo']);
+    assert.deepEqual(
+      config.backends.map((b) => b.name),
+      ['rr@10.0.0.1:8000', 'rr@10.0.0.2:8000', 'rr@10.0.0.2:8000#2', 'solo'],
+    );
     assert.equal(new Set(config.backends.map((b) => b.id)).size, 4);
-    assert.ok(config.warnings.some((w) => w.includes('"rr"')), config.warnings.join('\n'));
+    assert.ok(
+      config.warnings.some((w) => w.includes('"rr"')),
+      config.warnings.join('\n'),
+    );
   });
 
   test('the same YAML with a rotated key file is a different config (key digest), with the same hash', () => {
@@ -213,7 +263,10 @@ test('seconds become whole milliseconds: 1.005 s is 1005 ms (Node refuses a frac
     'ms.yaml',
     {},
   );
-  assert.deepEqual([config.router.server.headerTimeoutMs, config.router.server.bodyTimeoutMs, config.router.server.keepAliveTimeoutMs], [1005, 2010, 65100]);
+  assert.deepEqual(
+    [config.router.server.headerTimeoutMs, config.router.server.bodyTimeoutMs, config.router.server.keepAliveTimeoutMs],
+    [1005, 2010, 65100],
+  );
   assert.equal(config.router.retryDelayMs, 1, 'a positive time never rounds to 0 (no limit)');
   assert.doesNotThrow(() => createServer(serverOptions(config.router.server)).close());
 });
@@ -227,9 +280,18 @@ test('errors name where the user wrote the key: litellm_settings for a merged on
       return (error as ConfigError).problems;
     }
   };
-  assert.deepEqual(problems('litellm_settings: { timeout: 6000 }\n'), ['litellm_settings.timeout: expected number <= 3600, got 6000']);
-  assert.deepEqual(problems('litellm_settings: { timeout: 6000 }\nrouter_settings: { timeout: 5 }\n'), [], 'router_settings wins, the merged key is not used');
-  assert.deepEqual(problems(`model_list: [{ model_name: a, litellm_params: { api_base: "http://a:1", model: "${'m'.repeat(254)}" } }]\n`), [
-    'model_list[0].litellm_params.model: expected at most 253 characters',
+  assert.deepEqual(problems('litellm_settings: { timeout: 6000 }\n'), [
+    'litellm_settings.timeout: expected number <= 3600, got 6000',
   ]);
+  assert.deepEqual(
+    problems('litellm_settings: { timeout: 6000 }\nrouter_settings: { timeout: 5 }\n'),
+    [],
+    'router_settings wins, the merged key is not used',
+  );
+  assert.deepEqual(
+    problems(
+      `model_list: [{ model_name: a, litellm_params: { api_base: "http://a:1", model: "${'m'.repeat(254)}" } }]\n`,
+    ),
+    ['model_list[0].litellm_params.model: expected at most 253 characters'],
+  );
 });

@@ -35,20 +35,29 @@ export function findConfigPath(env: Env, cwd: string): string | undefined {
 }
 
 /** `litellm_settings` is merged under `router_settings` (router_settings wins); `taken` lists the keys it gave. */
-function mergeLitellmSettings(doc: Record<string, unknown>): { merged: Record<string, unknown>; taken: ReadonlySet<PropertyKey> } {
+function mergeLitellmSettings(doc: Record<string, unknown>): {
+  merged: Record<string, unknown>;
+  taken: ReadonlySet<PropertyKey>;
+} {
   const litellm = doc.litellm_settings;
-  if (litellm === null || typeof litellm !== 'object' || Array.isArray(litellm)) return { merged: doc, taken: new Set() };
+  if (litellm === null || typeof litellm !== 'object' || Array.isArray(litellm))
+    return { merged: doc, taken: new Set() };
   const router = doc.router_settings;
   const routerObject = router !== null && typeof router === 'object' && !Array.isArray(router) ? router : {};
   const known = configFileSchema.shape.router_settings.unwrap().shape;
   const fromLitellm: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(litellm)) if (key in known && !(key in routerObject)) fromLitellm[key] = value;
-  return { merged: { ...doc, router_settings: { ...fromLitellm, ...routerObject } }, taken: new Set(Object.keys(fromLitellm)) };
+  for (const [key, value] of Object.entries(litellm))
+    if (key in known && !(key in routerObject)) fromLitellm[key] = value;
+  return {
+    merged: { ...doc, router_settings: { ...fromLitellm, ...routerObject } },
+    taken: new Set(Object.keys(fromLitellm)),
+  };
 }
 
 /** A problem in a key litellm_settings gave is named where the user wrote it. */
 function wherePutBy(taken: ReadonlySet<PropertyKey>) {
-  return (path: PropertyKey[]): PropertyKey[] => (path[0] === 'router_settings' && taken.has(path[1]!) ? ['litellm_settings', ...path.slice(1)] : path);
+  return (path: PropertyKey[]): PropertyKey[] =>
+    path[0] === 'router_settings' && taken.has(path[1]!) ? ['litellm_settings', ...path.slice(1)] : path;
 }
 
 export function parseConfigText(text: string, source: string, env: Env): LbConfig {

@@ -18,7 +18,10 @@ import { redisTarget } from './redis-settings.ts';
 export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
 /** The metric a backend's /metrics counts waiting calls in, when `queue_metric` is not set. */
-const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = { tei: 'te_queue_size', vllm: 'vllm:num_requests_waiting' };
+const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = {
+  tei: 'te_queue_size',
+  vllm: 'vllm:num_requests_waiting',
+};
 
 /**
  * Seconds (the seed's unit) -> whole milliseconds: Node's server timeouts must be integers, and
@@ -119,7 +122,11 @@ function backendSpec(
   const timeout = entry.timeout ?? params.timeout;
   const interval = entry.health_check_interval;
   const apiFormat = entry.api_format ?? params.api_format ?? provider.format ?? 'native';
-  const poolLimits = { rpm: entry.rpm ?? params.rpm, tpm: entry.tpm ?? params.tpm, maxParallelRequests: entry.max_parallel_requests ?? params.max_parallel_requests };
+  const poolLimits = {
+    rpm: entry.rpm ?? params.rpm,
+    tpm: entry.tpm ?? params.tpm,
+    maxParallelRequests: entry.max_parallel_requests ?? params.max_parallel_requests,
+  };
   return {
     id: `${apiBase}|${entry.model_name}`,
     name: entry.model_name,
@@ -138,8 +145,12 @@ function backendSpec(
     healthCheckEnabled: entry.health_check_enabled,
     healthCheckIntervalMs: interval === undefined ? defaultHealthIntervalMs : ms(interval),
     costPerToken: params.input_cost_per_token,
-    forwardCallerAuthorization: entry.forward_client_authorization ?? params.forward_client_authorization ?? input.file.router_settings.forward_client_authorization,
-    maxDocumentsPerCall: entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
+    forwardCallerAuthorization:
+      entry.forward_client_authorization ??
+      params.forward_client_authorization ??
+      input.file.router_settings.forward_client_authorization,
+    maxDocumentsPerCall:
+      entry.max_documents_per_call ?? params.max_documents_per_call ?? DEFAULT_MAX_DOCUMENTS[apiFormat],
     queueMetric: entry.queue_metric ?? params.queue_metric ?? DEFAULT_QUEUE_METRIC[apiFormat],
     limitsConfigured: {
       maxDocuments: (entry.max_documents_per_call ?? params.max_documents_per_call) !== undefined,
@@ -204,7 +215,11 @@ function routerSettings(file: ConfigFile): RouterSettings {
     },
     latencyDecayMs: ms(r.latency_decay_time),
     shardMinDocuments: r.shard_min_documents,
-    hedging: { enabled: r.hedging, afterMs: r.hedge_after === undefined ? undefined : ms(r.hedge_after), budgetPercent: r.hedge_budget_percent },
+    hedging: {
+      enabled: r.hedging,
+      afterMs: r.hedge_after === undefined ? undefined : ms(r.hedge_after),
+      budgetPercent: r.hedge_budget_percent,
+    },
     canary: {
       intervalMs: ms(r.canary.interval),
       query: r.canary.query,
@@ -213,7 +228,13 @@ function routerSettings(file: ConfigFile): RouterSettings {
       action: r.canary.action,
       timeoutMs: ms(r.canary.timeout),
     },
-    flow: { queueTimeoutMs: ms(r.queue_timeout), queueMaxLength: r.queue_max_length, maxTenants: r.max_tenants, tenantMaxInFlight: r.tenant_max_in_flight, saturationQueue: r.saturation_queue },
+    flow: {
+      queueTimeoutMs: ms(r.queue_timeout),
+      queueMaxLength: r.queue_max_length,
+      maxTenants: r.max_tenants,
+      tenantMaxInFlight: r.tenant_max_in_flight,
+      saturationQueue: r.saturation_queue,
+    },
     loadSignal: { intervalMs: ms(r.load_signal_interval), scrape: r.scrape_backend_metrics },
     discoveryMode: r.discovery_mode,
     discoveryHealthChecks: r.discovery_health_checks,
@@ -243,11 +264,26 @@ function discoveryTemplates(
 ): DiscoveryTemplate[] {
   const seen = new Set<string>();
   return input.file.discovery.map((t, i) => {
-    if (seen.has(t.service)) problems.push(`discovery[${i}].service: "${t.service}" is already discovered by an earlier entry`);
+    if (seen.has(t.service))
+      problems.push(`discovery[${i}].service: "${t.service}" is already discovered by an earlier entry`);
     seen.add(t.service);
-    if (t.port !== undefined && t.port_name !== undefined) problems.push(`discovery[${i}]: set port or port_name, not both`);
-    const entry = { ...t, model_name: t.service, litellm_params: { ...t.litellm_params, api_base: TEMPLATE_BASE, base_url: undefined } } as unknown as ModelEntry;
-    const spec = backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, sidecars, problems);
+    if (t.port !== undefined && t.port_name !== undefined)
+      problems.push(`discovery[${i}]: set port or port_name, not both`);
+    const entry = {
+      ...t,
+      model_name: t.service,
+      litellm_params: { ...t.litellm_params, api_base: TEMPLATE_BASE, base_url: undefined },
+    } as unknown as ModelEntry;
+    const spec = backendSpec(
+      entry,
+      i,
+      input,
+      router.defaultTimeoutMs,
+      router.healthCheck.intervalMs,
+      share,
+      sidecars,
+      problems,
+    );
     return {
       target: { service: t.service, portName: t.port_name, port: t.port, scheme: t.scheme },
       spec: { ...spec, healthCheckEnabled: spec.healthCheckEnabled && router.discoveryHealthChecks },
@@ -270,7 +306,10 @@ function sidecarCount(input: NormalizeInput, problems: string[]): number {
  * LiteLLM model group) are told apart by their host — `reranker@10.0.0.7:8000` — and, on the same
  * host, by their position. Identity across reloads stays api_base + model_name.
  */
-function uniqueNames(backends: BackendSpec[], warnings: readonly string[]): { backends: BackendSpec[]; warnings: readonly string[] } {
+function uniqueNames(
+  backends: BackendSpec[],
+  warnings: readonly string[],
+): { backends: BackendSpec[]; warnings: readonly string[] } {
   const count = new Map<string, number>();
   for (const b of backends) count.set(b.name, (count.get(b.name) ?? 0) + 1);
   const shared = [...count].filter(([, n]) => n > 1).map(([name]) => name);
@@ -288,7 +327,11 @@ function uniqueNames(backends: BackendSpec[], warnings: readonly string[]): { ba
 }
 
 /** A digest of every resolved key, so a rotated Secret is a change even when the YAML is not. */
-function keyDigestOf(backends: readonly BackendSpec[], local: LocalBackendSpec, redisPassword: string | undefined): string {
+function keyDigestOf(
+  backends: readonly BackendSpec[],
+  local: LocalBackendSpec,
+  redisPassword: string | undefined,
+): string {
   const hash = createHash('sha256');
   for (const b of backends) hash.update(`${b.id}\0${b.apiKey ?? ''}\0${b.keyProblem ?? ''}\0`);
   hash.update(`local\0${local.apiKey ?? ''}\0redis\0${redisPassword ?? ''}`);
@@ -300,7 +343,8 @@ export function normalizeConfig(input: NormalizeInput): { config: LbConfig } | {
   const problems: string[] = [];
   const router = routerSettings(input.file);
   const sidecars = sidecarCount(input, problems);
-  const share = (limit: number | undefined) => (limit === undefined ? undefined : Math.max(1, Math.ceil(limit / sidecars)));
+  const share = (limit: number | undefined) =>
+    limit === undefined ? undefined : Math.max(1, Math.ceil(limit / sidecars));
   const backends = input.file.model_list.map((entry, i) =>
     backendSpec(entry, i, input, router.defaultTimeoutMs, router.healthCheck.intervalMs, share, sidecars, problems),
   );

@@ -11,8 +11,16 @@ import { HealthChecker } from './health-checker.ts';
 const client = new HttpClient();
 
 function setup(count: number, router = '') {
-  const entries = Array.from({ length: count }, (_, i) => `  - { model_name: b${i}, litellm_params: { api_base: "http://198.18.${Math.floor(i / 250)}.${(i % 250) + 1}:8000", api_format: tei } }`).join('\n');
-  const config = parseConfigText(`model_list:\n${entries}\nrouter_settings:\n  health_check_interval: 10\n${router}`, 't', {});
+  const entries = Array.from(
+    { length: count },
+    (_, i) =>
+      `  - { model_name: b${i}, litellm_params: { api_base: "http://198.18.${Math.floor(i / 250)}.${(i % 250) + 1}:8000", api_format: tei } }`,
+  ).join('\n');
+  const config = parseConfigText(
+    `model_list:\n${entries}\nrouter_settings:\n  health_check_interval: 10\n${router}`,
+    't',
+    {},
+  );
   const time = new ManualTime();
   const balancer = new Balancer(config, { client, clock: time, timers: time, random: seededRandom(7) });
   /** Scripted health: which backends answer, and checks that have not finished yet. */
@@ -36,15 +44,29 @@ function setup(count: number, router = '') {
       await new Promise((r) => setImmediate(r));
     }
   };
-  const eligible = () => balancer.generation.backends.filter((b) => b.isEligible(time.now(), 0)).map((b) => b.spec.name);
-  return { time, balancer, checker, up, settle, eligible, get maxRunning() { return maxRunning; } };
+  const eligible = () =>
+    balancer.generation.backends.filter((b) => b.isEligible(time.now(), 0)).map((b) => b.spec.name);
+  return {
+    time,
+    balancer,
+    checker,
+    up,
+    settle,
+    eligible,
+    get maxRunning() {
+      return maxRunning;
+    },
+  };
 }
 
 describe('health checks', () => {
   test('backends start unknown and are tried while none has passed; after a pass only checked ones are eligible', async () => {
     const h = setup(3);
     assert.deepEqual(h.eligible(), ['b0', 'b1', 'b2'], 'cold start: nothing checked yet, nothing refused');
-    assert.deepEqual(h.balancer.generation.backends.map((b) => b.health), ['unknown', 'unknown', 'unknown']);
+    assert.deepEqual(
+      h.balancer.generation.backends.map((b) => b.health),
+      ['unknown', 'unknown', 'unknown'],
+    );
     h.up.add('b1');
     h.time.advance(1000); // every first check falls due within a second
     await h.settle();
@@ -135,7 +157,11 @@ describe('health checks', () => {
     h.time.advance(1000);
     await h.settle();
     assert.ok(h.maxRunning <= 16, `max in flight ${h.maxRunning}`);
-    assert.equal(h.balancer.generation.backends.filter((b) => b.health === 'unknown' && b.healthProblem === undefined).length, 0, 'every backend got its first check');
+    assert.equal(
+      h.balancer.generation.backends.filter((b) => b.health === 'unknown' && b.healthProblem === undefined).length,
+      0,
+      'every backend got its first check',
+    );
     assert.deepEqual(h.eligible(), ['b42']);
     h.checker.stop();
   });

@@ -96,13 +96,18 @@ export class HealthChecker {
     const backend = watch.backend;
     const path = healthPathOf(backend);
     if (path === undefined || watch.stopped) return;
-    const check = this.#deps.check ?? ((b: Backend, p: string, t: number) => checkHealth(this.#deps.client, b.target, p, t));
+    const check =
+      this.#deps.check ?? ((b: Backend, p: string, t: number) => checkHealth(this.#deps.client, b.target, p, t));
     const problem = await check(backend, path, this.#settings.timeoutMs);
     if (watch.stopped) return;
     if (problem === undefined) {
       watch.fails = 0;
       watch.passes++;
-      if (backend.health === 'unknown' || (backend.health === 'down' && watch.passes >= this.#settings.healthyThreshold)) backend.markUp();
+      if (
+        backend.health === 'unknown' ||
+        (backend.health === 'down' && watch.passes >= this.#settings.healthyThreshold)
+      )
+        backend.markUp();
     } else {
       watch.passes = 0;
       watch.fails++;

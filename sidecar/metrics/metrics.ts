@@ -8,7 +8,14 @@ import type { ClientFormat } from '../api/canonical.ts';
 import type { Backend } from '../balancer/backend.ts';
 import type { AttemptOutcome, BalancerObserver } from '../balancer/observer.ts';
 
-export type RequestOutcome = 'success' | 'fallback' | 'client_error' | 'cancelled' | 'rate_limited' | 'unavailable' | 'error';
+export type RequestOutcome =
+  | 'success'
+  | 'fallback'
+  | 'client_error'
+  | 'cancelled'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'error';
 export type ReloadResult = 'success' | 'failure' | 'unchanged';
 
 const PREFIX = 'reranker_lb_';
@@ -68,21 +75,78 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     // Standard process_* and nodejs_* names, minus prom-client's three gauges named like counters
     // (promtool rejects them; their un-suffixed twins carry the same numbers).
     collectDefaultMetrics({ register: registry });
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      registry.removeSingleMetric(name);
   }
 
-  const requests = new Counter({ name: `${PREFIX}requests_total`, help: 'Rerank calls answered, by client format and outcome.', labelNames: ['format', 'outcome'] as const, registers: [registry] });
-  const requestSeconds = new Histogram({ name: `${PREFIX}request_duration_seconds`, help: 'Time to answer a rerank call, all attempts included.', labelNames: ['format'] as const, buckets: LATENCY_BUCKETS, registers: [registry] });
-  const attempts = new Counter({ name: `${PREFIX}backend_attempts_total`, help: 'Attempts at each backend, by outcome.', labelNames: ['backend', 'outcome'] as const, registers: [registry] });
-  const attemptSeconds = new Histogram({ name: `${PREFIX}backend_attempt_duration_seconds`, help: 'Time of one attempt at a backend.', labelNames: ['backend'] as const, buckets: LATENCY_BUCKETS, registers: [registry] });
-  const retries = new Counter({ name: `${PREFIX}retries_total`, help: 'Attempts after the first, for any request.', registers: [registry] });
-  const budgetExhausted = new Counter({ name: `${PREFIX}retry_budget_exhausted_total`, help: 'Retries skipped because the retry budget was used up.', registers: [registry] });
-  const fallbacks = new Counter({ name: `${PREFIX}local_fallbacks_total`, help: 'Calls sent to the local backend because no backend could serve.', registers: [registry] });
-  const rateLimited = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: 'Calls answered 429 because every backend was at its rpm/tpm limit.', registers: [registry] });
-  const splits = new Counter({ name: `${PREFIX}split_calls_total`, help: 'Calls split into chunks (over a backend limit, or sharded).', registers: [registry] });
-  const chunksSent = new Counter({ name: `${PREFIX}split_chunks_total`, help: 'Chunks of split calls.', registers: [registry] });
-  const hedges = new Counter({ name: `${PREFIX}hedges_total`, help: 'Hedging: hedges sent, skipped for budget, and which attempt answered first.', labelNames: ['event'] as const, registers: [registry] });
-  const reloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Config reload attempts, by result.', labelNames: ['result'] as const, registers: [registry] });
+  const requests = new Counter({
+    name: `${PREFIX}requests_total`,
+    help: 'Rerank calls answered, by client format and outcome.',
+    labelNames: ['format', 'outcome'] as const,
+    registers: [registry],
+  });
+  const requestSeconds = new Histogram({
+    name: `${PREFIX}request_duration_seconds`,
+    help: 'Time to answer a rerank call, all attempts included.',
+    labelNames: ['format'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: `${PREFIX}backend_attempts_total`,
+    help: 'Attempts at each backend, by outcome.',
+    labelNames: ['backend', 'outcome'] as const,
+    registers: [registry],
+  });
+  const attemptSeconds = new Histogram({
+    name: `${PREFIX}backend_attempt_duration_seconds`,
+    help: 'Time of one attempt at a backend.',
+    labelNames: ['backend'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: `${PREFIX}retries_total`,
+    help: 'Attempts after the first, for any request.',
+    registers: [registry],
+  });
+  const budgetExhausted = new Counter({
+    name: `${PREFIX}retry_budget_exhausted_total`,
+    help: 'Retries skipped because the retry budget was used up.',
+    registers: [registry],
+  });
+  const fallbacks = new Counter({
+    name: `${PREFIX}local_fallbacks_total`,
+    help: 'Calls sent to the local backend because no backend could serve.',
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: `${PREFIX}rate_limit_rejections_total`,
+    help: 'Calls answered 429 because every backend was at its rpm/tpm limit.',
+    registers: [registry],
+  });
+  const splits = new Counter({
+    name: `${PREFIX}split_calls_total`,
+    help: 'Calls split into chunks (over a backend limit, or sharded).',
+    registers: [registry],
+  });
+  const chunksSent = new Counter({
+    name: `${PREFIX}split_chunks_total`,
+    help: 'Chunks of split calls.',
+    registers: [registry],
+  });
+  const hedges = new Counter({
+    name: `${PREFIX}hedges_total`,
+    help: 'Hedging: hedges sent, skipped for budget, and which attempt answered first.',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: `${PREFIX}config_reloads_total`,
+    help: 'Config reload attempts, by result.',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
 
   new Gauge({
     name: `${PREFIX}config_info`,
@@ -117,13 +181,27 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
       },
     });
   perBackend('backend_in_flight', 'Attempts in flight at each backend.', (b) => b.inFlight);
-  perBackend('backend_breaker_state', 'Circuit breaker state: 0 closed, 1 half-open, 2 open.', (b) => BREAKER_VALUE[b.breakerState]);
-  perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) => (b.health === 'up' ? 1 : 0));
-  perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) => (b.isEligible(now, 0) ? 1 : 0));
+  perBackend(
+    'backend_breaker_state',
+    'Circuit breaker state: 0 closed, 1 half-open, 2 open.',
+    (b) => BREAKER_VALUE[b.breakerState],
+  );
+  perBackend('backend_healthy', 'Health: 1 passing (or not checked), 0 failing or not yet checked.', (b) =>
+    b.health === 'up' ? 1 : 0,
+  );
+  perBackend('backend_available', 'Eligible for new calls right now (1) or not (0).', (b, now) =>
+    b.isEligible(now, 0) ? 1 : 0,
+  );
   perBackend('backend_weight', 'Configured weight.', (b) => b.spec.weight);
-  perBackend('backend_outlier_ejected', 'Passive outlier detection: 1 ejected right now (no new calls), 0 not.', (b, now) => (b.outlier.ejectedUntil > now ? 1 : 0));
-  perBackend('backend_model_consistent', 'Model-consistency canary: 1 agrees with the pool majority, 0 inconsistent, -1 not yet known.', (b) =>
-    b.consistency === 'consistent' ? 1 : b.consistency === 'inconsistent' ? 0 : -1,
+  perBackend(
+    'backend_outlier_ejected',
+    'Passive outlier detection: 1 ejected right now (no new calls), 0 not.',
+    (b, now) => (b.outlier.ejectedUntil > now ? 1 : 0),
+  );
+  perBackend(
+    'backend_model_consistent',
+    'Model-consistency canary: 1 agrees with the pool majority, 0 inconsistent, -1 not yet known.',
+    (b) => (b.consistency === 'consistent' ? 1 : b.consistency === 'inconsistent' ? 0 : -1),
   );
 
   // Children bound once per label pair: no label objects or key strings built per request.

@@ -1,5 +1,14 @@
 /** Internal traffic must never go through a system proxy: these always join NO_PROXY/no_proxy. */
-export const NO_PROXY_ENTRIES = ['localhost', '127.0.0.1', '::1', '0.0.0.0', '.local', '.internal', '.svc', '.cluster.local'] as const;
+export const NO_PROXY_ENTRIES = [
+  'localhost',
+  '127.0.0.1',
+  '::1',
+  '0.0.0.0',
+  '.local',
+  '.internal',
+  '.svc',
+  '.cluster.local',
+] as const;
 
 /** Merges the bypass entries into a NO_PROXY value, keeping existing entries and their order. Pure. */
 export function mergeNoProxy(...existing: (string | undefined)[]): string {

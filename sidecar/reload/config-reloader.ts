@@ -59,7 +59,10 @@ export class ConfigReloader {
       if (!(error instanceof ConfigError)) throw error;
       this.#deps.count('failure');
       this.#last = { result: 'failure', trigger, at, problems: error.problems };
-      this.#deps.logger.error({ trigger, problems: error.problems, kept_hash: before.hash }, 'config reload refused; the last good config keeps serving');
+      this.#deps.logger.error(
+        { trigger, problems: error.problems, kept_hash: before.hash },
+        'config reload refused; the last good config keeps serving',
+      );
       return { result: 'failure', hash: before.hash, generation: before.generation, problems: error.problems };
     }
     // The same YAML with other key material (a rotated or late-mounted Secret) is a change too.
@@ -74,7 +77,14 @@ export class ConfigReloader {
     for (const warning of config.warnings) this.#deps.logger.warn({ source: config.source }, `config: ${warning}`);
     const keysOnly = config.hash === before.hash;
     this.#deps.logger.info(
-      { trigger, hash: after.hash, generation: after.generation, previous_hash: before.hash, backends: config.backends.length, keys_changed_only: keysOnly },
+      {
+        trigger,
+        hash: after.hash,
+        generation: after.generation,
+        previous_hash: before.hash,
+        backends: config.backends.length,
+        keys_changed_only: keysOnly,
+      },
       'config reloaded',
     );
     return { result: 'success', hash: after.hash, generation: after.generation };

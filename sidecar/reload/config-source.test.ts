@@ -7,7 +7,8 @@ import { AWAITING_CONFIGMAP_SOURCE } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
 import { KubernetesSource } from './config-source.ts';
 
-const yaml = (name: string) => `model_list:\n  - { model_name: ${name}, litellm_params: { api_base: "http://${name}:1" } }\n`;
+const yaml = (name: string) =>
+  `model_list:\n  - { model_name: ${name}, litellm_params: { api_base: "http://${name}:1" } }\n`;
 const cm = { namespace: 'app', name: 'pool-reranker-config' };
 
 function mounted(text: string): string {
@@ -42,6 +43,9 @@ describe('one source of truth: the ConfigMap through the API', () => {
   test('a ConfigMap without the config key is refused with the path', () => {
     const source = new KubernetesSource(cm, undefined, {});
     source.receive(undefined);
-    assert.throws(() => source.load(), (e: unknown) => e instanceof ConfigError && e.problems[0] === 'data.reranker_config.yaml: missing');
+    assert.throws(
+      () => source.load(),
+      (e: unknown) => e instanceof ConfigError && e.problems[0] === 'data.reranker_config.yaml: missing',
+    );
   });
 });

@@ -28,7 +28,12 @@ export interface ConfigSource {
 }
 
 export function fileSource(path: string, env: Env): ConfigSource {
-  return { kind: 'file', watchPath: path, initial: () => loadConfigFile(path, env), load: () => loadConfigFile(path, env) };
+  return {
+    kind: 'file',
+    watchPath: path,
+    initial: () => loadConfigFile(path, env),
+    load: () => loadConfigFile(path, env),
+  };
 }
 
 /** Built-in defaults: load balancing off, every call goes to the local backend. */

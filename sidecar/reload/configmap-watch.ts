@@ -4,7 +4,7 @@
  * kubelet's 60-120 s; a deleted ConfigMap leaves the last good config serving.
  */
 import type { Logger } from 'pino';
-import { KubeApi } from '../../kube/api.ts';
+import type { KubeApi } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
 import { CONFIG_FILE_KEY } from '../config/load.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';

@@ -54,7 +54,10 @@ export class ConfigFileWatcher {
   #changed(): void {
     if (this.#stopped) return;
     this.#options.timers.clearTimeout(this.#debounce);
-    this.#debounce = this.#options.timers.setTimeout(() => this.#options.onChange('file'), this.#options.debounceMs ?? 100);
+    this.#debounce = this.#options.timers.setTimeout(
+      () => this.#options.onChange('file'),
+      this.#options.debounceMs ?? 100,
+    );
   }
 
   #scheduleRecheck(): void {

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const silent = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
-const yaml = 'model_list:\n  - { model_name: a, litellm_params: { api_base: "http://a:1", api_key: "os.environ/K" } }\n';
+const yaml =
+  'model_list:\n  - { model_name: a, litellm_params: { api_base: "http://a:1", api_key: "os.environ/K" } }\n';
 
 function reloaderOver(initial: LbConfig) {
   let current = initial;
@@ -29,7 +30,13 @@ function reloaderOver(initial: LbConfig) {
     count: (r) => counted.push(r),
     clock: time,
   });
-  return { reloader, counted, get current() { return current; } };
+  return {
+    reloader,
+    counted,
+    get current() {
+      return current;
+    },
+  };
 }
 
 describe('config reloader', () => {
@@ -48,7 +55,12 @@ describe('config reloader', () => {
     });
     assert.deepEqual(
       { ...r.reloader.last, at: undefined },
-      { result: 'failure', trigger: 'signal', at: undefined, problems: ['model_list[0].weight: expected number >= 0, got -1'] },
+      {
+        result: 'failure',
+        trigger: 'signal',
+        at: undefined,
+        problems: ['model_list[0].weight: expected number >= 0, got -1'],
+      },
     );
   });
 });

@@ -36,11 +36,17 @@ export function requireAdmin(token: string | undefined): MiddlewareHandler {
   const expected = token === undefined ? undefined : digest(token);
   return async function adminOnly(c, next) {
     if (expected === undefined) {
-      return errorResponse(new LbError('not_found', 404, 'the admin API is off: set RERANKER_ADMIN_TOKEN or RERANKER_ADMIN_TOKEN_FILE'), undefined);
+      return errorResponse(
+        new LbError('not_found', 404, 'the admin API is off: set RERANKER_ADMIN_TOKEN or RERANKER_ADMIN_TOKEN_FILE'),
+        undefined,
+      );
     }
     const given = bearerToken(c.req.header('authorization'));
     if (given === '' || !timingSafeEqual(digest(given), expected)) {
-      return errorResponse(new LbError('unauthorized', 401, 'admin endpoints need Authorization: Bearer <admin token>'), undefined);
+      return errorResponse(
+        new LbError('unauthorized', 401, 'admin endpoints need Authorization: Bearer <admin token>'),
+        undefined,
+      );
     }
     await next();
     return undefined;

@@ -63,7 +63,11 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
     available_backends: backends.filter((b) => b.available).length,
     backends,
     local_backend: backendStats(gen.local, now, wallNow),
-    totals: { ...deps.totals.toJSON(), in_flight: deps.inFlight.count, stalled_answers_cut: deps.clientLimits.stalledCut },
+    totals: {
+      ...deps.totals.toJSON(),
+      in_flight: deps.inFlight.count,
+      stalled_answers_cut: deps.clientLimits.stalledCut,
+    },
     retry_budget: deps.balancer.retryBudget.toJSON(),
     flow_control: deps.balancer.flow.toJSON(),
     uptime_s: Math.round((wallNow - deps.startedAt) / 1000),
@@ -74,7 +78,13 @@ export function statsBody(deps: AppDeps): Record<string, unknown> {
 
 function memoryBody(): Record<string, number> {
   const m = process.memoryUsage();
-  return { rss_bytes: m.rss, heap_used_bytes: m.heapUsed, heap_total_bytes: m.heapTotal, external_bytes: m.external, array_buffers_bytes: m.arrayBuffers };
+  return {
+    rss_bytes: m.rss,
+    heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal,
+    external_bytes: m.external,
+    array_buffers_bytes: m.arrayBuffers,
+  };
 }
 
 function configBody(deps: AppDeps): Record<string, unknown> {
@@ -90,7 +100,14 @@ function configBody(deps: AppDeps): Record<string, unknown> {
     // The model-consistency canary's verdicts, for the operator's RerankerPool status.
     inconsistent_backends: gen.backends.filter((b) => b.consistency === 'inconsistent').map((b) => b.spec.name),
     // Whose verdicts those are: the operator copies the runner's into the pool's canary plan.
-    canary: deps.canary === undefined ? null : { role: deps.canary.role.kind, last_round_at: deps.canary.lastRoundAt === undefined ? null : new Date(deps.canary.lastRoundAt).toISOString() },
+    canary:
+      deps.canary === undefined
+        ? null
+        : {
+            role: deps.canary.role.kind,
+            last_round_at:
+              deps.canary.lastRoundAt === undefined ? null : new Date(deps.canary.lastRoundAt).toISOString(),
+          },
     // `hash` is the settings this sidecar serves; this is the endpoint state it has merged (the
     // digest of the EndpointSlices' names and resourceVersions), which the operator compares with its own.
     endpoints: deps.endpoints?.report() ?? { mode: 'none' },
@@ -108,7 +125,9 @@ export function isReady(deps: AppDeps): boolean {
   if (deps.endpoints?.pending === true) return false;
   const now = deps.clock.now();
   // A not-ready endpoint may take calls when nothing else can (panic routing), but it does not make the sidecar ready.
-  const serving = gen.backends.some((b) => b.health === 'up' && b.spec.endpoint !== 'not-ready' && b.isEligible(now, 0));
+  const serving = gen.backends.some(
+    (b) => b.health === 'up' && b.spec.endpoint !== 'not-ready' && b.isEligible(now, 0),
+  );
   if (!deps.enabled || gen.config.router.fallbackToLocal) return serving || gen.local.breakerAdmits;
   return serving;
 }
@@ -152,7 +171,8 @@ export function createRerankRoute(deps: AppDeps): NodeRoute {
       },
       function rerankFailed(error: unknown) {
         deps.logger.error({ err: error }, 'internal error');
-        if (!outgoing.headersSent) writeError(outgoing, new LbError('internal', 500, 'internal error', { cause: error }), undefined);
+        if (!outgoing.headersSent)
+          writeError(outgoing, new LbError('internal', 500, 'internal error', { cause: error }), undefined);
         else outgoing.destroy();
       },
     );
@@ -187,7 +207,14 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     const ready = isReady(deps);
     return c.json({ ready, shutting_down: deps.isShuttingDown() }, ready ? 200 : 503);
   });
-  app.notFound((c) => errorResponse(new LbError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), undefined));
-  app.onError((error) => errorResponse(error instanceof LbError ? error : new LbError('internal', 500, 'internal error', { cause: error }), undefined));
+  app.notFound((c) =>
+    errorResponse(new LbError('not_found', 404, `no route for ${c.req.method} ${c.req.path}`), undefined),
+  );
+  app.onError((error) =>
+    errorResponse(
+      error instanceof LbError ? error : new LbError('internal', 500, 'internal error', { cause: error }),
+      undefined,
+    ),
+  );
   return app;
 }

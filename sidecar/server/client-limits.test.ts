@@ -60,7 +60,16 @@ describe('send stall limit', () => {
   });
 
   test("Node's own timers get the header and whole-request limits, checked every second", () => {
-    assert.deepEqual(serverOptions(limits), { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5000, connectionsCheckingInterval: 1000 });
-    assert.equal(serverOptions({ ...limits, bodyTimeoutMs: 1000 }).requestTimeout, 10_000, 'never shorter than the header limit (Node refuses that)');
+    assert.deepEqual(serverOptions(limits), {
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5000,
+      connectionsCheckingInterval: 1000,
+    });
+    assert.equal(
+      serverOptions({ ...limits, bodyTimeoutMs: 1000 }).requestTimeout,
+      10_000,
+      'never shorter than the header limit (Node refuses that)',
+    );
   });
 });

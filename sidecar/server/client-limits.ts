@@ -19,9 +19,19 @@ interface Progress {
 }
 
 /** Options for `http.createServer` that enforce `limits` from the first connection. */
-export function serverOptions(limits: ServerLimits): { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number; connectionsCheckingInterval: number } {
+export function serverOptions(limits: ServerLimits): {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+} {
   const requestTimeout = Math.max(limits.bodyTimeoutMs, limits.headerTimeoutMs);
-  return { headersTimeout: limits.headerTimeoutMs, requestTimeout, keepAliveTimeout: limits.keepAliveTimeoutMs, connectionsCheckingInterval: SWEEP_MS };
+  return {
+    headersTimeout: limits.headerTimeoutMs,
+    requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: SWEEP_MS,
+  };
 }
 
 export class ClientLimits {

@@ -15,7 +15,10 @@ export function toLbError(error: unknown): LbError {
 
 /** `message` at the top level keeps Cohere-style clients' error text readable. */
 export function errorBody(error: LbError): ErrorBody {
-  const inner = error.field === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, field: error.field };
+  const inner =
+    error.field === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, field: error.field };
   return { message: error.message, error: inner };
 }
 
@@ -28,7 +31,10 @@ function errorHeaders(error: LbError, requestId: string | undefined): Record<str
 }
 
 export function errorResponse(error: LbError, requestId: string | undefined): Response {
-  return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers: errorHeaders(error, requestId) });
+  return new Response(JSON.stringify(errorBody(error)), {
+    status: error.status,
+    headers: errorHeaders(error, requestId),
+  });
 }
 
 /** The same answer as `errorResponse`, written on Node's response (the rerank routes). */

@@ -21,7 +21,15 @@ export class InFlight {
 
 /** Totals for /lb/stats, by outcome. */
 export class RequestTotals {
-  readonly byOutcome: Record<RequestOutcome, number> = { success: 0, fallback: 0, client_error: 0, cancelled: 0, rate_limited: 0, unavailable: 0, error: 0 };
+  readonly byOutcome: Record<RequestOutcome, number> = {
+    success: 0,
+    fallback: 0,
+    client_error: 0,
+    cancelled: 0,
+    rate_limited: 0,
+    unavailable: 0,
+    error: 0,
+  };
   requests = 0;
 
   record(outcome: RequestOutcome): void {

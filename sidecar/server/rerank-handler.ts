@@ -86,7 +86,9 @@ const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
  */
 function requireJson(contentType: string | undefined): void {
   if (contentType === undefined || !JSON_MEDIA_TYPE.test(contentType)) {
-    throw new LbError('unsupported_media_type', 415, 'content-type: expected application/json', { field: 'content-type' });
+    throw new LbError('unsupported_media_type', 415, 'content-type: expected application/json', {
+      field: 'content-type',
+    });
   }
 }
 
@@ -103,8 +105,19 @@ function callerSignal(outgoing: ServerResponse): AbortSignal {
 function writeAnswer(outgoing: ServerResponse, payload: unknown, requestId: string, result: RouteResult): void {
   const text = JSON.stringify(payload);
   const headers: OutgoingHttpHeaders = result.local
-    ? { 'content-type': 'application/json', 'x-request-id': requestId, [BACKEND_HEADER]: result.backend, [FALLBACK_HEADER]: 'local', 'Content-Length': Buffer.byteLength(text) }
-    : { 'content-type': 'application/json', 'x-request-id': requestId, [BACKEND_HEADER]: result.backend, 'Content-Length': Buffer.byteLength(text) };
+    ? {
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+        [BACKEND_HEADER]: result.backend,
+        [FALLBACK_HEADER]: 'local',
+        'Content-Length': Buffer.byteLength(text),
+      }
+    : {
+        'content-type': 'application/json',
+        'x-request-id': requestId,
+        [BACKEND_HEADER]: result.backend,
+        'Content-Length': Buffer.byteLength(text),
+      };
   outgoing.writeHead(200, headers);
   outgoing.end(text);
 }
@@ -113,7 +126,12 @@ function writeAnswer(outgoing: ServerResponse, payload: unknown, requestId: stri
  * Handles one rerank call in `format` (undefined: decide from the body, for the shared /rerank
  * path) and writes its answer. Never rejects.
  */
-export async function handleRerank(incoming: IncomingMessage, outgoing: ServerResponse, deps: RerankDeps, format: ClientFormat | undefined): Promise<void> {
+export async function handleRerank(
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  deps: RerankDeps,
+  format: ClientFormat | undefined,
+): Promise<void> {
   const started = deps.now();
   const requestId = requestHeader(incoming, 'x-request-id') ?? randomUUID();
   let chosen: ClientFormat | 'unknown' = format ?? 'unknown';
@@ -130,16 +148,45 @@ export async function handleRerank(incoming: IncomingMessage, outgoing: ServerRe
     const codec = CLIENT_CODECS[chosen];
     const request = codec.parse(body);
     documents = request.documents.length;
-    result = await deps.balancer.route(request, { callerAuthorization: requestHeader(incoming, 'authorization'), localOnly: !deps.enabled, signal: callerSignal(outgoing), generation, priority, tenant });
+    result = await deps.balancer.route(request, {
+      callerAuthorization: requestHeader(incoming, 'authorization'),
+      localOnly: !deps.enabled,
+      signal: callerSignal(outgoing),
+      generation,
+      priority,
+      tenant,
+    });
     const payload = codec.render(request, result.answer, requestId);
-    recordCall(deps, generation, { requestId, format: chosen, status: 200, started, documents, attempts: result.attempts, estimatedTokens: result.estimatedTokens, fallback: result.local, chunks: result.chunks, backend: result.backend });
+    recordCall(deps, generation, {
+      requestId,
+      format: chosen,
+      status: 200,
+      started,
+      documents,
+      attempts: result.attempts,
+      estimatedTokens: result.estimatedTokens,
+      fallback: result.local,
+      chunks: result.chunks,
+      backend: result.backend,
+    });
     writeAnswer(outgoing, payload, requestId, result);
   } catch (error) {
     const lbError = toLbError(error);
     if (lbError.code === 'internal') deps.logger.error({ err: error, request_id: requestId }, 'internal error');
     const attempts = error instanceof RouteError ? error.attempts : [];
     const reason = error instanceof RouteError ? error.reason : undefined;
-    recordCall(deps, generation, { requestId, format: chosen, status: lbError.status, started, documents, attempts, estimatedTokens: undefined, fallback: false, code: lbError.code, reason });
+    recordCall(deps, generation, {
+      requestId,
+      format: chosen,
+      status: lbError.status,
+      started,
+      documents,
+      attempts,
+      estimatedTokens: undefined,
+      fallback: false,
+      code: lbError.code,
+      reason,
+    });
     writeError(outgoing, lbError, requestId);
   }
 }

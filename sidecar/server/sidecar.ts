@@ -85,20 +85,41 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     config: () => ({ hash: balancer!.generation.config.hash, generation: balancer!.generation.number }),
     logDropped: options.logDropped ?? (() => 0),
   });
-  const flowObserver = registerFlowMetrics(metrics.registry, { flow: () => balancer!.flow, backends: () => balancer!.generation.backends });
-  const endpoints = followEndpoints(options.config, options.endpoints, options.logger, () => applyConfig(endpoints.base));
-  balancer = new Balancer(endpoints.merged(options.config), { client, clock, timers, random, observer: metrics, flowObserver });
+  const flowObserver = registerFlowMetrics(metrics.registry, {
+    flow: () => balancer!.flow,
+    backends: () => balancer!.generation.backends,
+  });
+  const endpoints = followEndpoints(options.config, options.endpoints, options.logger, () =>
+    applyConfig(endpoints.base),
+  );
+  balancer = new Balancer(endpoints.merged(options.config), {
+    client,
+    clock,
+    timers,
+    random,
+    observer: metrics,
+    flowObserver,
+  });
   const health = new HealthChecker(options.config.router.healthCheck, { client, timers, random });
   const canary = new Canary({ clock, timers, logger: options.logger });
   const reports = new BackendReports({ client, clock, timers, random, limitsChanged: () => balancer!.refreshLimits() });
   // Redis is never part of readiness: a failing Redis only moves limits to their static share.
-  const sharedLimits = new SharedLimits({ clock, timers, logger: options.logger, sidecarId: sidecarIdentity(), registry: metrics.registry, timing: options.limitTiming, roomChanged: () => balancer!.flow.released() });
+  const sharedLimits = new SharedLimits({
+    clock,
+    timers,
+    logger: options.logger,
+    sidecarId: sidecarIdentity(),
+    registry: metrics.registry,
+    timing: options.limitTiming,
+    roomChanged: () => balancer!.flow.released(),
+  });
   sharedLimits.sync(balancer.generation.backends, options.config);
   /** Health checks and the canary follow the backends of the current generation (a disabled sidecar has none to check). */
   function checkBackends(config: LbConfig): void {
     if (!options.enabled) return;
     // A ready endpoint is eligible at once: the kubelet's readiness probe has checked it.
-    for (const b of balancer!.generation.backends) if (b.spec.endpoint === 'ready' && b.health === 'unknown') b.markUp();
+    for (const b of balancer!.generation.backends)
+      if (b.spec.endpoint === 'ready' && b.health === 'unknown') b.markUp();
     health.sync(balancer!.generation.backends, config.router.healthCheck);
     // The canary covers discovered endpoints too: it runs once per pool (its runner sidecar), so
     // its calls per backend do not grow with the sidecars.
@@ -121,7 +142,11 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       (() => {
         throw new ConfigError('(none)', ['(source): this sidecar was started without a config file to reload']);
       }),
-    current: () => ({ hash: balancer!.generation.config.hash, keyDigest: balancer!.generation.config.keyDigest, generation: balancer!.generation.number }),
+    current: () => ({
+      hash: balancer!.generation.config.hash,
+      keyDigest: balancer!.generation.config.keyDigest,
+      generation: balancer!.generation.number,
+    }),
     apply(config) {
       endpoints.follow(config);
       applyConfig(config);
@@ -133,7 +158,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const watcher =
     options.watchPath === undefined && options.sourceKind !== 'kubernetes'
       ? undefined
-      : new ConfigFileWatcher({ path: options.watchPath, timers, recheckMs: options.watchRecheckMs, onChange: (trigger) => reloader.reload(trigger) });
+      : new ConfigFileWatcher({
+          path: options.watchPath,
+          timers,
+          recheckMs: options.watchRecheckMs,
+          onChange: (trigger) => reloader.reload(trigger),
+        });
   watcher?.start();
   let shuttingDown = false;
   const inFlight = new InFlight();
@@ -238,7 +268,12 @@ export function startSidecar(options: SidecarOptions & { port: number; hostname?
     });
     const inFlight = sidecar.inFlight;
     limits.attach(server);
-    capConnections(server, options.maxConnections ?? connectionCap(getHeapStatistics().heap_size_limit), options.logger, options.clock ?? systemClock);
+    capConnections(
+      server,
+      options.maxConnections ?? connectionCap(getHeapStatistics().heap_size_limit),
+      options.logger,
+      options.clock ?? systemClock,
+    );
     server.on('request', function trackResponse(_req, res: ServerResponse) {
       inFlight.enter();
       limits.track(res);

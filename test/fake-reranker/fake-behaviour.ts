@@ -111,10 +111,13 @@ export const HEALTHY: Behaviour = {
 export function behaviourProblem(change: Record<string, unknown>): string | undefined {
   for (const [key, value] of Object.entries(change)) {
     if (!Object.hasOwn(HEALTHY, key)) return `unknown behaviour field "${key}"`;
-    if (key === 'mode' && !(FAKE_MODES as readonly unknown[]).includes(value)) return `mode must be one of ${FAKE_MODES.join(', ')}`;
-    if (key === 'scoring' && !(SCORINGS as readonly unknown[]).includes(value)) return `scoring must be one of ${SCORINGS.join(', ')}`;
+    if (key === 'mode' && !(FAKE_MODES as readonly unknown[]).includes(value))
+      return `mode must be one of ${FAKE_MODES.join(', ')}`;
+    if (key === 'scoring' && !(SCORINGS as readonly unknown[]).includes(value))
+      return `scoring must be one of ${SCORINGS.join(', ')}`;
     const expected = typeof HEALTHY[key as keyof Behaviour];
-    if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) return `${key} must be a number >= 0`;
+    if (expected === 'number' && (typeof value !== 'number' || !Number.isFinite(value) || value < 0))
+      return `${key} must be a number >= 0`;
   }
   return undefined;
 }

@@ -63,7 +63,13 @@ export function trickle(res: ServerResponse, headers: Headers, t: Trickle, open:
 }
 
 /** 200 with `json` led by whitespace, `totalBytes` in all, written as fast as the client reads. */
-export function padded(res: ServerResponse, headers: Headers, json: string, totalBytes: number, open: OpenResponses): void {
+export function padded(
+  res: ServerResponse,
+  headers: Headers,
+  json: string,
+  totalBytes: number,
+  open: OpenResponses,
+): void {
   open.track(res);
   let remaining = Math.max(0, totalBytes - Buffer.byteLength(json));
   res.writeHead(200, { ...headers, 'content-length': String(remaining + Buffer.byteLength(json)) });

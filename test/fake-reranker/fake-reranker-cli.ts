@@ -13,7 +13,14 @@ if (run === 'help') {
   process.stdout.write(usage());
   process.exit(0);
 }
-const fake = await startFakeReranker({ port: run.port, host: run.host, format: run.format, name: run.name, behaviour: run.behaviour, apiKey: run.apiKey });
+const fake = await startFakeReranker({
+  port: run.port,
+  host: run.host,
+  format: run.format,
+  name: run.name,
+  behaviour: run.behaviour,
+  apiKey: run.apiKey,
+});
 process.stdout.write(`${fake.name} (${run.format}) listening on ${fake.url}\n`);
 const stop = () => void fake.close().then(() => process.exit(0));
 process.once('SIGTERM', stop);

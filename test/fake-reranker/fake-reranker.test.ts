@@ -5,7 +5,10 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from './fake-reranker.ts';
 
-const QUERY = { query: 'capital of France', documents: ['Paris is the capital of France.', 'Berlin is in Germany.', 'Rome is in Italy.'] };
+const QUERY = {
+  query: 'capital of France',
+  documents: ['Paris is the capital of France.', 'Berlin is in Germany.', 'Rome is in Italy.'],
+};
 
 const started: FakeReranker[] = [];
 after(() => Promise.all(started.map((f) => f.close())));
@@ -26,16 +29,34 @@ interface Reply {
 }
 
 /** POSTs on a fresh connection and reads the whole body. */
-function post(url: string, body: unknown = QUERY, headers: Record<string, string> = {}, path = '/rerank'): Promise<Reply> {
+function post(
+  url: string,
+  body: unknown = QUERY,
+  headers: Record<string, string> = {},
+  path = '/rerank',
+): Promise<Reply> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      const headersAfterMs = performance.now() - t0;
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(parts).toString('utf8'), chunks: parts.length, headersAfterMs, endedAfterMs: performance.now() - t0 }));
-    });
+    const req = request(
+      `${url}${path}`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const headersAfterMs = performance.now() - t0;
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            text: Buffer.concat(parts).toString('utf8'),
+            chunks: parts.length,
+            headersAfterMs,
+            endedAfterMs: performance.now() - t0,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -44,14 +65,18 @@ function post(url: string, body: unknown = QUERY, headers: Record<string, string
 /** POSTs, waits for the headers and `bytes` of body, and hands back the live response. */
 function openResponse(url: string, bytes: number): Promise<{ res: IncomingMessage; received: () => number }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${url}/rerank`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let received = 0;
-      res.on('error', () => {});
-      res.on('data', (c: Buffer) => {
-        received += c.length;
-        if (received >= bytes) resolve({ res, received: () => received });
-      });
-    });
+    const req = request(
+      `${url}/rerank`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let received = 0;
+        res.on('error', () => {});
+        res.on('data', (c: Buffer) => {
+          received += c.length;
+          if (received >= bytes) resolve({ res, received: () => received });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(QUERY));
   });
@@ -70,7 +95,10 @@ describe('fake reranker: scripted misbehaviours', () => {
     assert.ok(reply.headersAfterMs < 250, `headers after ${reply.headersAfterMs} ms`);
     assert.ok(reply.endedAfterMs >= 290, `ended after ${reply.endedAfterMs} ms`);
     assert.ok(reply.chunks >= 3, `${reply.chunks} chunks`);
-    assert.deepEqual(JSON.parse(reply.text).results.map((r: { index: number }) => r.index), [0, 1, 2]);
+    assert.deepEqual(
+      JSON.parse(reply.text).results.map((r: { index: number }) => r.index),
+      [0, 1, 2],
+    );
   });
 
   test('endless: writes until the client goes away, then stops', async () => {
@@ -151,7 +179,10 @@ describe('fake reranker: scripted misbehaviours', () => {
     const f = await fake({ mode: 'short' }, 'tei');
     const reply = await post(f.url, { query: QUERY.query, texts: QUERY.documents, top_n: 3 });
     assert.equal(reply.status, 200);
-    assert.deepEqual(JSON.parse(reply.text).map((r: { index: number }) => r.index), [0]);
+    assert.deepEqual(
+      JSON.parse(reply.text).map((r: { index: number }) => r.index),
+      [0],
+    );
   });
 
   test('huge: a valid answer padded to hugeBytes', async () => {
@@ -167,7 +198,13 @@ describe('fake reranker: scripted misbehaviours', () => {
     await post(f.url);
     f.set({ resetEvery: 2 });
     const outcomes: string[] = [];
-    for (let i = 0; i < 4; i++) outcomes.push(await post(f.url).then((r) => String(r.status), (e: NodeJS.ErrnoException) => e.code ?? 'error'));
+    for (let i = 0; i < 4; i++)
+      outcomes.push(
+        await post(f.url).then(
+          (r) => String(r.status),
+          (e: NodeJS.ErrnoException) => e.code ?? 'error',
+        ),
+      );
     assert.deepEqual(outcomes, ['200', 'ECONNRESET', '200', 'ECONNRESET']);
   });
 

@@ -73,26 +73,67 @@ function documentsOf(body: Record<string, unknown>): string[] {
 }
 
 /** `maxResults` cuts the ranked list (mode 'short'); tokens still count every document. */
-export function answerFor(format: FakeFormat, name: string, query: string, docs: string[], reportedTokens?: number, scoring: Scoring = 'bm25', maxResults?: number): { body: unknown; headers: Record<string, string> } {
+export function answerFor(
+  format: FakeFormat,
+  name: string,
+  query: string,
+  docs: string[],
+  reportedTokens?: number,
+  scoring: Scoring = 'bm25',
+  maxResults?: number,
+): { body: unknown; headers: Record<string, string> } {
   const scores = scoring === 'cheap' ? docs.map((_d, i) => 1 / (i + 2)) : bm25Scores(query, docs);
   if (scoring === 'reversed') for (let i = 0; i < scores.length; i++) scores[i] = -scores[i]!;
-  const ranked = scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
+  const ranked = scores
+    .map((score, index) => ({ index, score }))
+    .sort((a, b) => b.score - a.score || a.index - b.index);
   if (maxResults !== undefined && maxResults < ranked.length) ranked.length = maxResults;
-  const tokens = reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
+  const tokens =
+    reportedTokens ?? docs.reduce((n, d) => n + Math.ceil(d.length / 4), 0) + docs.length * Math.ceil(query.length / 4);
   switch (format) {
     case 'tei':
-      return { body: ranked.map((r) => ({ index: r.index, score: r.score })), headers: { 'x-compute-tokens': String(tokens) } };
+      return {
+        body: ranked.map((r) => ({ index: r.index, score: r.score })),
+        headers: { 'x-compute-tokens': String(tokens) },
+      };
     case 'jina':
-      return { body: { model: name, usage: { total_tokens: tokens }, results: ranked.map((r) => ({ index: r.index, relevance_score: r.score })) }, headers: {} };
+      return {
+        body: {
+          model: name,
+          usage: { total_tokens: tokens },
+          results: ranked.map((r) => ({ index: r.index, relevance_score: r.score })),
+        },
+        headers: {},
+      };
     case 'vllm':
       return {
-        body: { id: `rerank-${name}`, model: name, usage: { prompt_tokens: tokens, total_tokens: tokens }, results: ranked.map((r) => ({ index: r.index, relevance_score: r.score, document: { text: docs[r.index] } })) },
+        body: {
+          id: `rerank-${name}`,
+          model: name,
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+          results: ranked.map((r) => ({ index: r.index, relevance_score: r.score, document: { text: docs[r.index] } })),
+        },
         headers: {},
       };
     case 'infinity':
-      return { body: { object: 'rerank', model: name, usage: { prompt_tokens: 1, total_tokens: 1 }, results: ranked.map((r) => ({ index: r.index, relevance_score: r.score, document: docs[r.index] })) }, headers: {} };
+      return {
+        body: {
+          object: 'rerank',
+          model: name,
+          usage: { prompt_tokens: 1, total_tokens: 1 },
+          results: ranked.map((r) => ({ index: r.index, relevance_score: r.score, document: docs[r.index] })),
+        },
+        headers: {},
+      };
     case 'cohere':
-      return { body: { id: `cohere-${name}`, results: ranked.map((r) => ({ index: r.index, relevance_score: r.score })), meta: { billed_units: { search_units: 1 } } }, headers: {} };
+      return {
+        body: {
+          id: `cohere-${name}`,
+          results: ranked.map((r) => ({ index: r.index, relevance_score: r.score })),
+          meta: { billed_units: { search_units: 1 } },
+        },
+        headers: {},
+      };
     default:
       return { body: { results: ranked.map((r) => ({ index: r.index, relevance_score: r.score })) }, headers: {} };
   }
@@ -124,7 +165,9 @@ function misbehaveBeforeAnswer(b: Behaviour, req: IncomingMessage, res: ServerRe
     }
     case 'redirect': {
       const location = b.redirectLocation ?? `http://${req.headers.host ?? 'localhost'}/__redirected`;
-      res.writeHead(b.redirectStatus, { ...JSON_TYPE, location }).end(JSON.stringify({ error: `moved to ${location}` }));
+      res
+        .writeHead(b.redirectStatus, { ...JSON_TYPE, location })
+        .end(JSON.stringify({ error: `moved to ${location}` }));
       return true;
     }
     case 'echo-auth': {
@@ -133,7 +176,12 @@ function misbehaveBeforeAnswer(b: Behaviour, req: IncomingMessage, res: ServerRe
       return true;
     }
     case 'endless':
-      trickle(res, JSON_TYPE, { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: Infinity, tail: '' }, open);
+      trickle(
+        res,
+        JSON_TYPE,
+        { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: Infinity, tail: '' },
+        open,
+      );
       return true;
     case 'hang-after-headers':
       hangAfterHeaders(res, JSON_TYPE, open);
@@ -163,7 +211,18 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
   const name = options.name ?? `fake-${format}`;
   let behaviour: Behaviour = HEALTHY;
   let callsSinceResetEvery = 0;
-  const stats: FakeStats = { requests: 0, healthChecks: 0, lastAuthorization: undefined, authorizations: [], redirectsFollowed: 0, openResponses: 0, lastBody: undefined, maxRunning: 0, maxHeld: 0, overloaded: 0 };
+  const stats: FakeStats = {
+    requests: 0,
+    healthChecks: 0,
+    lastAuthorization: undefined,
+    authorizations: [],
+    redirectsFollowed: 0,
+    openResponses: 0,
+    lastBody: undefined,
+    maxRunning: 0,
+    maxHeld: 0,
+    overloaded: 0,
+  };
   const slots = new ServingSlots();
   const open = new OpenResponses((count) => {
     stats.openResponses = count;
@@ -181,7 +240,9 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
     const url = req.url ?? '/';
     if (req.method === 'GET' && (url === '/health' || url === '/healthz')) {
       stats.healthChecks++;
-      res.writeHead(behaviour.healthStatus, JSON_TYPE).end(behaviour.healthStatus < 300 ? '{"status":"healthy"}' : '{"status":"unhealthy"}');
+      res
+        .writeHead(behaviour.healthStatus, JSON_TYPE)
+        .end(behaviour.healthStatus < 300 ? '{"status":"healthy"}' : '{"status":"unhealthy"}');
       return;
     }
     if (req.method === 'GET' && url === '/__stats') {
@@ -240,10 +301,18 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
     }
   }
 
-  async function serve(req: IncomingMessage, res: ServerResponse, text: string, b: Behaviour, queueMs: number): Promise<void> {
-    const median = b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
+  async function serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    text: string,
+    b: Behaviour,
+    queueMs: number,
+  ): Promise<void> {
+    const median =
+      b.latencyMs + (b.latencyPerDocumentMs > 0 ? b.latencyPerDocumentMs * documentsOf(safeJson(text)).length : 0);
     const delay = b.latencySigma > 0 ? median * Math.exp(b.latencySigma * gaussian()) : median;
-    if (delay > 0) await (options.spend === undefined ? new Promise((r) => setTimeout(r, delay)) : options.spend(delay));
+    if (delay > 0)
+      await (options.spend === undefined ? new Promise((r) => setTimeout(r, delay)) : options.spend(delay));
     if (b.resetEvery > 0 && ++callsSinceResetEvery % b.resetEvery === 0) {
       req.socket.destroy();
       return;
@@ -267,15 +336,40 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
       return;
     }
     if (format === 'tei' && docs.length > b.maxClientBatchSize) {
-      res.writeHead(422, JSON_TYPE).end(JSON.stringify({ error: `batch size ${docs.length} > maximum allowed batch size ${b.maxClientBatchSize}`, error_type: 'Validation' }));
+      res
+        .writeHead(422, JSON_TYPE)
+        .end(
+          JSON.stringify({
+            error: `batch size ${docs.length} > maximum allowed batch size ${b.maxClientBatchSize}`,
+            error_type: 'Validation',
+          }),
+        );
       return;
     }
-    const answer = answerFor(format, name, body.query, docs, b.reportedTokens, b.scoring, b.mode === 'short' ? 1 : undefined);
+    const answer = answerFor(
+      format,
+      name,
+      body.query,
+      docs,
+      b.reportedTokens,
+      b.scoring,
+      b.mode === 'short' ? 1 : undefined,
+    );
     const timing = format === 'tei' ? timingHeaders(queueMs, delay) : undefined;
     const headers = { 'content-type': 'application/json', 'x-fake-backend': name, ...answer.headers, ...timing };
     if (b.mode === 'huge') padded(res, headers, JSON.stringify(answer.body), b.hugeBytes, open);
     else if (b.mode === 'stream') {
-      trickle(res, headers, { chunkBytes: b.streamChunkBytes, intervalMs: b.streamIntervalMs, durationMs: b.streamDurationMs, tail: JSON.stringify(answer.body) }, open);
+      trickle(
+        res,
+        headers,
+        {
+          chunkBytes: b.streamChunkBytes,
+          intervalMs: b.streamIntervalMs,
+          durationMs: b.streamDurationMs,
+          tail: JSON.stringify(answer.body),
+        },
+        open,
+      );
     } else res.writeHead(200, headers).end(JSON.stringify(answer.body));
   }
 

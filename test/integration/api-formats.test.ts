@@ -7,7 +7,10 @@ import type { FakeFormat } from '../fake-reranker/fake-reranker.ts';
 const FORMATS: FakeFormat[] = ['native', 'cohere', 'jina', 'tei', 'vllm', 'infinity'];
 let p: Pool;
 before(async () => {
-  p = await startPool(FORMATS.map((format) => ({ name: format, format })), { routing_strategy: 'round-robin' });
+  p = await startPool(
+    FORMATS.map((format) => ({ name: format, format })),
+    { routing_strategy: 'round-robin' },
+  );
 });
 after(() => p.close());
 
@@ -15,10 +18,13 @@ describe('client formats', () => {
   test('native /rerank: top_n and documents applied by the sidecar', async () => {
     const reply = await post(p.url, '/rerank', { ...QUERY, top_n: 2 });
     assert.equal(reply.status, 200);
-    assert.deepEqual(reply.body.results.map((r: any) => [r.index, r.document]), [
-      [0, QUERY.documents[0]],
-      [1, QUERY.documents[1]],
-    ]);
+    assert.deepEqual(
+      reply.body.results.map((r: any) => [r.index, r.document]),
+      [
+        [0, QUERY.documents[0]],
+        [1, QUERY.documents[1]],
+      ],
+    );
     assert.ok(reply.headers.get('x-request-id'));
   });
 
@@ -35,14 +41,20 @@ describe('client formats', () => {
     for (const path of ['/v1/rerank', '/lb/v1/rerank']) {
       const v1 = await post(p.url, path, { model: 'rerank-v3.5', ...QUERY, top_n: 1, return_documents: true });
       assert.equal(v1.status, 200);
-      assert.deepEqual(v1.body.results, [{ index: 0, relevance_score: v1.body.results[0].relevance_score, document: { text: QUERY.documents[0] } }]);
+      assert.deepEqual(v1.body.results, [
+        { index: 0, relevance_score: v1.body.results[0].relevance_score, document: { text: QUERY.documents[0] } },
+      ]);
       assert.equal(v1.body.meta.api_version.version, '1');
     }
     const v2 = await post(p.url, '/v2/rerank', { model: 'rerank-v3.5', ...QUERY });
     assert.equal(v2.body.meta.api_version.version, '2');
     assert.equal(v2.body.results.length, 3);
     for (const path of ['/api/v1/rerank', '/lb/api/v1/rerank']) {
-      const jina = await post(p.url, path, { model: 'jina-reranker-v2', query: QUERY.query, documents: QUERY.documents.map((text) => ({ text })) });
+      const jina = await post(p.url, path, {
+        model: 'jina-reranker-v2',
+        query: QUERY.query,
+        documents: QUERY.documents.map((text) => ({ text })),
+      });
       assert.equal(jina.status, 200);
       assert.deepEqual(jina.body.results[0].document, { text: QUERY.documents[0] });
       assert.ok(jina.body.usage.total_tokens > 0);
@@ -54,7 +66,10 @@ describe('client formats', () => {
     for (let i = 0; i < FORMATS.length * 2; i++) {
       const reply = await post(p.url, '/lb/rerank', QUERY);
       assert.equal(reply.status, 200);
-      seen.set(reply.headers.get('x-reranker-lb-backend')!, reply.body.results.map((r: any) => r.index));
+      seen.set(
+        reply.headers.get('x-reranker-lb-backend')!,
+        reply.body.results.map((r: any) => r.index),
+      );
     }
     assert.deepEqual([...seen.keys()].sort(), [...FORMATS].sort());
     for (const order of seen.values()) assert.deepEqual(order, seen.get('native'));
@@ -107,14 +122,20 @@ describe('bad requests', () => {
 
 describe('keys', () => {
   test("a backend's own key is sent; the caller's Authorization is forwarded only where opted in", async () => {
-    const keyed = await startPool([{ name: 'keyed', params: { api_key: 'sk-backend' } }], { forward_client_authorization: true });
+    const keyed = await startPool([{ name: 'keyed', params: { api_key: 'sk-backend' } }], {
+      forward_client_authorization: true,
+    });
     const open = await startPool([{ name: 'open' }]);
     const optedIn = await startPool([{ name: 'opted', entry: { forward_client_authorization: true } }]);
     try {
       await post(keyed.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
       assert.equal(keyed.fakes.keyed!.stats.lastAuthorization, 'Bearer sk-backend', 'its own key wins over forwarding');
       await post(open.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
-      assert.equal(open.fakes.open!.stats.lastAuthorization, undefined, 'off by default: a provider key must not travel to whichever backend is picked');
+      assert.equal(
+        open.fakes.open!.stats.lastAuthorization,
+        undefined,
+        'off by default: a provider key must not travel to whichever backend is picked',
+      );
       assert.equal(open.local.stats.requests, 0);
       await post(optedIn.url, '/rerank', QUERY, { authorization: 'Bearer caller' });
       assert.equal(optedIn.fakes.opted!.stats.lastAuthorization, 'Bearer caller', 'per-backend opt-in');
@@ -136,9 +157,15 @@ describe('keys', () => {
   });
 
   test('a backend whose key reference is unset is unavailable, with the reason in /lb/stats', async () => {
-    const p2 = await startPool([{ name: 'nokey', params: { api_key: 'os.environ/RERANKER_TEST_UNSET_KEY' }, entry: { priority: 0 } }, { name: 'ok', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-    });
+    const p2 = await startPool(
+      [
+        { name: 'nokey', params: { api_key: 'os.environ/RERANKER_TEST_UNSET_KEY' }, entry: { priority: 0 } },
+        { name: 'ok', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+      },
+    );
     try {
       const reply = await post(p2.url, '/rerank', QUERY);
       assert.equal(reply.headers.get('x-reranker-lb-backend'), 'ok');
@@ -175,13 +202,22 @@ describe('LiteLLM providers through the base URL alone (their exact payloads)', 
     assert.equal(typeof reply.body.model, 'string');
   });
 
-  test("jina_ai/ (api_base http://<sidecar>): LiteLLM posts to /v1/rerank and gets model and usage", async () => {
+  test('jina_ai/ (api_base http://<sidecar>): LiteLLM posts to /v1/rerank and gets model and usage', async () => {
     // JinaAIRerankConfig replaces the path with /v1/rerank and builds billed units from usage.
-    const reply = await post(p.url, '/v1/rerank', { model: 'jina-reranker-v2-base-multilingual', query: 'capital of France', documents, top_n: 3, return_documents: true });
+    const reply = await post(p.url, '/v1/rerank', {
+      model: 'jina-reranker-v2-base-multilingual',
+      query: 'capital of France',
+      documents,
+      top_n: 3,
+      return_documents: true,
+    });
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.ok(reply.body.usage.total_tokens > 0);
     assert.equal(typeof reply.body.model, 'string');
-    assert.deepEqual(reply.body.results.map((r: any) => r.document.text ?? r.document), reply.body.results.map((r: any) => documents[r.index]));
+    assert.deepEqual(
+      reply.body.results.map((r: any) => r.document.text ?? r.document),
+      reply.body.results.map((r: any) => documents[r.index]),
+    );
     assert.equal(reply.body.meta.api_version.version, '1', 'still a Cohere answer for Cohere clients');
   });
 

@@ -17,12 +17,32 @@ const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
 
 describe('hostile request bodies', () => {
   const cases: [string, string, string, string][] = [
-    ['an object as a rank field value', '/v1/rerank', '{"query":"q","documents":[{"t":{"toString":1}}],"rank_fields":["t"]}', 'documents[0].t'],
-    ['a document 10,000 levels deep, echoed', '/v1/rerank', `{"query":"q","documents":["a",{"text":"b","x":${nested(10_000)}}],"return_documents":true}`, 'documents[1]'],
-    ['a document 10,000 levels deep, native', '/rerank', `{"query":"q","documents":[{"text":"b","x":${nested(10_000)}}]}`, 'documents[0]'],
+    [
+      'an object as a rank field value',
+      '/v1/rerank',
+      '{"query":"q","documents":[{"t":{"toString":1}}],"rank_fields":["t"]}',
+      'documents[0].t',
+    ],
+    [
+      'a document 10,000 levels deep, echoed',
+      '/v1/rerank',
+      `{"query":"q","documents":["a",{"text":"b","x":${nested(10_000)}}],"return_documents":true}`,
+      'documents[1]',
+    ],
+    [
+      'a document 10,000 levels deep, native',
+      '/rerank',
+      `{"query":"q","documents":[{"text":"b","x":${nested(10_000)}}]}`,
+      'documents[0]',
+    ],
     ['top_n 1e400', '/api/v1/rerank', '{"query":"q","documents":["a"],"top_n":1e400}', 'top_n'],
     ['top_n 1e300', '/v2/rerank', '{"query":"q","documents":["a"],"top_n":1e300}', 'top_n'],
-    ['a rank field of 1e400', '/lb/v1/rerank', '{"query":"q","documents":[{"n":1e400}],"rank_fields":["n"]}', 'documents[0].n'],
+    [
+      'a rank field of 1e400',
+      '/lb/v1/rerank',
+      '{"query":"q","documents":[{"n":1e400}],"rank_fields":["n"]}',
+      'documents[0].n',
+    ],
     ['TEI texts as an object', '/rerank', '{"query":"q","texts":{"0":"a"}}', 'texts'],
     ['the body as an array', '/rerank', '[]', 'body'],
   ];
@@ -38,8 +58,15 @@ describe('hostile request bodies', () => {
   }
 
   test('lone surrogates are ranked and echoed as sent', async () => {
-    const reply = await post(p.url, '/rerank', '{"query":"capital \\ud800","documents":["\\udc00 Paris","Berlin"],"top_n":2}');
+    const reply = await post(
+      p.url,
+      '/rerank',
+      '{"query":"capital \\ud800","documents":["\\udc00 Paris","Berlin"],"top_n":2}',
+    );
     assert.equal(reply.status, 200);
-    assert.deepEqual(reply.body.results.map((r: { document: string }) => r.document).sort(), ['Berlin', '\udc00 Paris']);
+    assert.deepEqual(reply.body.results.map((r: { document: string }) => r.document).sort(), [
+      'Berlin',
+      '\udc00 Paris',
+    ]);
   });
 });

@@ -13,21 +13,39 @@ function backendStats(body: any, name: string): any {
 
 describe('failure handling', () => {
   test('a failing backend fails over to a second one and the client sees success', async () => {
-    const p = await pool([{ name: 'bad', entry: { priority: 0 }, behaviour: { mode: 'status', status: 502 } }, { name: 'good', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      fallback_to_local: false,
-    });
+    const p = await pool(
+      [
+        { name: 'bad', entry: { priority: 0 }, behaviour: { mode: 'status', status: 502 } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        fallback_to_local: false,
+      },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('x-reranker-lb-backend'), 'good');
     assert.equal(reply.body.results[0].index, 0);
     assert.equal(p.fakes.bad!.stats.requests, 1);
     const log = p.logs.find((l) => l.msg === 'rerank')!;
-    assert.deepEqual((log.attempts as any[]).map((a) => [a.backend, a.outcome]), [['bad', 502], ['good', 200]]);
+    assert.deepEqual(
+      (log.attempts as any[]).map((a) => [a.backend, a.outcome]),
+      [
+        ['bad', 502],
+        ['good', 200],
+      ],
+    );
   });
 
   test('a network failure (connection reset) fails over too', async () => {
-    const p = await pool([{ name: 'reset', entry: { priority: 0 }, behaviour: { mode: 'reset' } }, { name: 'good', entry: { priority: 1 } }], { routing_strategy: 'priority-failover', fallback_to_local: false });
+    const p = await pool(
+      [
+        { name: 'reset', entry: { priority: 0 }, behaviour: { mode: 'reset' } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      { routing_strategy: 'priority-failover', fallback_to_local: false },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('x-reranker-lb-backend'), 'good');
@@ -36,13 +54,20 @@ describe('failure handling', () => {
   test('503 + Retry-After parks the backend for that long, without a breaker strike', async () => {
     const clock = skipClock();
     const p = await pool(
-      [{ name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 503, retryAfter: '60' } }, { name: 'other', entry: { priority: 1 } }],
+      [
+        { name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 503, retryAfter: '60' } },
+        { name: 'other', entry: { priority: 1 } },
+      ],
       { routing_strategy: 'priority-failover', allowed_fails: 0 },
       { clock },
     );
     assert.equal((await post(p.url, '/rerank', QUERY)).status, 200);
     p.fakes.busy!.set({ mode: 'ok' });
-    assert.deepEqual(countOf(await servedBy(p.url, 5)), { other: 5 }, 'parked: no traffic inside the Retry-After window');
+    assert.deepEqual(
+      countOf(await servedBy(p.url, 5)),
+      { other: 5 },
+      'parked: no traffic inside the Retry-After window',
+    );
     const s = backendStats(await stats(p.url), 'busy');
     assert.equal(s.breaker_state, 'closed');
     assert.ok(s.parked_for_ms > 0 && s.parked_for_ms <= 60_000, JSON.stringify(s));
@@ -51,10 +76,16 @@ describe('failure handling', () => {
   });
 
   test('client errors are neither retried nor counted against the backend', async () => {
-    const p = await pool([{ name: 'picky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 422 } }, { name: 'other', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      allowed_fails: 0,
-    });
+    const p = await pool(
+      [
+        { name: 'picky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 422 } },
+        { name: 'other', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        allowed_fails: 0,
+      },
+    );
     for (let i = 0; i < 3; i++) {
       const reply = await post(p.url, '/rerank', QUERY);
       assert.equal(reply.status, 422);
@@ -67,10 +98,16 @@ describe('failure handling', () => {
   });
 
   test('retry_on_status_codes: a listed 4xx moves the call to another backend and counts against the one that said it', async () => {
-    const p = await pool([{ name: 'lacking', entry: { priority: 0 }, behaviour: { mode: 'status', status: 404 } }, { name: 'other', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      retry_on_status_codes: [404, 500],
-    });
+    const p = await pool(
+      [
+        { name: 'lacking', entry: { priority: 0 }, behaviour: { mode: 'status', status: 404 } },
+        { name: 'other', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        retry_on_status_codes: [404, 500],
+      },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('x-reranker-lb-backend'), 'other');
@@ -79,12 +116,21 @@ describe('failure handling', () => {
   });
 
   test('retry_on_status_codes without 429: the backend is parked, and the caller gets 429 with its Retry-After', async () => {
-    const p = await pool([{ name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 429, retryAfter: '7' } }, { name: 'other', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      retry_on_status_codes: [500],
-    });
+    const p = await pool(
+      [
+        { name: 'busy', entry: { priority: 0 }, behaviour: { mode: 'status', status: 429, retryAfter: '7' } },
+        { name: 'other', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        retry_on_status_codes: [500],
+      },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
-    assert.deepEqual([reply.status, reply.body.error.code, reply.headers.get('retry-after')], [429, 'rate_limited', '7']);
+    assert.deepEqual(
+      [reply.status, reply.body.error.code, reply.headers.get('retry-after')],
+      [429, 'rate_limited', '7'],
+    );
     assert.equal(p.fakes.other!.stats.requests, 0, 'not moved on');
     assert.equal(p.local.stats.requests, 0, 'no fallback either: the call ended');
     const s = backendStats(await stats(p.url), 'busy');
@@ -92,7 +138,13 @@ describe('failure handling', () => {
   });
 
   test('a backend that hangs is cut at its timeout and the call succeeds elsewhere', async () => {
-    const p = await pool([{ name: 'hang', entry: { priority: 0, timeout: 0.3 }, behaviour: { mode: 'hang' } }, { name: 'good', entry: { priority: 1 } }], { routing_strategy: 'priority-failover' });
+    const p = await pool(
+      [
+        { name: 'hang', entry: { priority: 0, timeout: 0.3 }, behaviour: { mode: 'hang' } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      { routing_strategy: 'priority-failover' },
+    );
     const started = Date.now();
     const reply = await post(p.url, '/rerank', QUERY);
     const took = Date.now() - started;
@@ -104,11 +156,18 @@ describe('failure handling', () => {
 
   test('an open breaker sends no traffic until its half-open probe succeeds', async () => {
     const clock = skipClock();
-    const p = await pool([{ name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'steady', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      allowed_fails: 1,
-      cooldown_time: 60,
-    }, { clock });
+    const p = await pool(
+      [
+        { name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } },
+        { name: 'steady', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        allowed_fails: 1,
+        cooldown_time: 60,
+      },
+      { clock },
+    );
     await servedBy(p.url, 2); // two failures > allowed_fails=1: open
     assert.equal(p.fakes.flaky!.stats.requests, 2);
     assert.equal(backendStats(await stats(p.url), 'flaky').breaker_state, 'open');
@@ -124,11 +183,18 @@ describe('failure handling', () => {
 
   test('a failed half-open probe opens the breaker again', async () => {
     const clock = skipClock();
-    const p = await pool([{ name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'steady', entry: { priority: 1 } }], {
-      routing_strategy: 'priority-failover',
-      allowed_fails: 0,
-      cooldown_time: 60,
-    }, { clock });
+    const p = await pool(
+      [
+        { name: 'flaky', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } },
+        { name: 'steady', entry: { priority: 1 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        allowed_fails: 0,
+        cooldown_time: 60,
+      },
+      { clock },
+    );
     await servedBy(p.url, 1);
     clock.skip(60_000);
     await servedBy(p.url, 1); // the probe fails
@@ -145,7 +211,11 @@ describe('failure handling', () => {
     });
     await eventually(() => p.fakes.a!.stats.healthChecks >= 2, 3000, 'health checks to run');
     p.fakes.a!.set({ healthStatus: 503 });
-    await eventually(async () => backendStats(await stats(p.url), 'a').healthy === false, 3000, 'a to be marked unhealthy');
+    await eventually(
+      async () => backendStats(await stats(p.url), 'a').healthy === false,
+      3000,
+      'a to be marked unhealthy',
+    );
     const s = await stats(p.url);
     assert.equal(s.available_backends, 1);
     assert.match(backendStats(s, 'a').health_problem, /HTTP 503/);
@@ -156,7 +226,13 @@ describe('failure handling', () => {
   });
 
   test('a malformed backend answer is retried elsewhere and counted as a failure', async () => {
-    const p = await pool([{ name: 'garbage', entry: { priority: 0 }, behaviour: { mode: 'malformed' } }, { name: 'good', entry: { priority: 1 } }], { routing_strategy: 'priority-failover' });
+    const p = await pool(
+      [
+        { name: 'garbage', entry: { priority: 0 }, behaviour: { mode: 'malformed' } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      { routing_strategy: 'priority-failover' },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('x-reranker-lb-backend'), 'good');
@@ -166,12 +242,18 @@ describe('failure handling', () => {
   });
 
   test('retries re-try a failed backend only after every other one, with backoff, within num_retries', async () => {
-    const p = await pool([{ name: 'x', behaviour: { mode: 'status', status: 500 } }, { name: 'y', behaviour: { mode: 'status', status: 500 } }], {
-      num_retries: 3,
-      retry_delay: 0.05,
-      allowed_fails: 10,
-      fallback_to_local: false,
-    });
+    const p = await pool(
+      [
+        { name: 'x', behaviour: { mode: 'status', status: 500 } },
+        { name: 'y', behaviour: { mode: 'status', status: 500 } },
+      ],
+      {
+        num_retries: 3,
+        retry_delay: 0.05,
+        allowed_fails: 10,
+        fallback_to_local: false,
+      },
+    );
     const started = Date.now();
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 503);
@@ -183,7 +265,11 @@ describe('failure handling', () => {
   });
 
   test('when every backend is out and there is no fallback: 503 with Retry-After naming the cause', async () => {
-    const p = await pool([{ name: 'down', behaviour: { mode: 'status', status: 500 } }], { allowed_fails: 0, cooldown_time: 7, fallback_to_local: false });
+    const p = await pool([{ name: 'down', behaviour: { mode: 'status', status: 500 } }], {
+      allowed_fails: 0,
+      cooldown_time: 7,
+      fallback_to_local: false,
+    });
     assert.equal((await post(p.url, '/rerank', QUERY)).status, 503);
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 503);
@@ -194,11 +280,33 @@ describe('failure handling', () => {
   });
 
   test('an empty retry budget stops retries after backend errors, but never failover away from a dead backend', async () => {
-    const noBudget = { retry_budget_percent: 0, retry_budget_min: 0, routing_strategy: 'priority-failover', fallback_to_local: false, allowed_fails: 10 };
-    const failing = await pool([{ name: 'erroring', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } }, { name: 'good', entry: { priority: 1 } }], noBudget);
-    assert.equal((await post(failing.url, '/rerank', QUERY)).status, 503, 'a 500 is not retried when the budget is empty');
+    const noBudget = {
+      retry_budget_percent: 0,
+      retry_budget_min: 0,
+      routing_strategy: 'priority-failover',
+      fallback_to_local: false,
+      allowed_fails: 10,
+    };
+    const failing = await pool(
+      [
+        { name: 'erroring', entry: { priority: 0 }, behaviour: { mode: 'status', status: 500 } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      noBudget,
+    );
+    assert.equal(
+      (await post(failing.url, '/rerank', QUERY)).status,
+      503,
+      'a 500 is not retried when the budget is empty',
+    );
     assert.equal(failing.fakes.good!.stats.requests, 0);
-    const dead = await pool([{ name: 'dead', entry: { priority: 0 } }, { name: 'good', entry: { priority: 1 } }], noBudget);
+    const dead = await pool(
+      [
+        { name: 'dead', entry: { priority: 0 } },
+        { name: 'good', entry: { priority: 1 } },
+      ],
+      noBudget,
+    );
     await dead.fakes.dead!.close(); // connection refused from now on
     const reply = await post(dead.url, '/rerank', QUERY);
     assert.equal(reply.status, 200, 'failover after a connection failure does not need the budget');

@@ -8,7 +8,13 @@ after(() => Promise.all(pools.map((p) => p.close())));
 
 describe('fallback to local', () => {
   test('when every backend fails, the local backend serves and the answer is marked', async () => {
-    const p = await startPool([{ name: 'a', behaviour: { mode: 'status', status: 500 } }, { name: 'b', behaviour: { mode: 'reset' } }], { fallback_to_local: true, num_retries: 1 });
+    const p = await startPool(
+      [
+        { name: 'a', behaviour: { mode: 'status', status: 500 } },
+        { name: 'b', behaviour: { mode: 'reset' } },
+      ],
+      { fallback_to_local: true, num_retries: 1 },
+    );
     pools.push(p);
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.status, 200);
@@ -20,7 +26,11 @@ describe('fallback to local', () => {
   });
 
   test('the fallback is one attempt, not a new retry cycle', async () => {
-    const p = await startPool([{ name: 'a', behaviour: { mode: 'status', status: 500 } }], { fallback_to_local: true, num_retries: 2, allowed_fails: 10 });
+    const p = await startPool([{ name: 'a', behaviour: { mode: 'status', status: 500 } }], {
+      fallback_to_local: true,
+      num_retries: 2,
+      allowed_fails: 10,
+    });
     pools.push(p);
     p.local.set({ mode: 'status', status: 500 });
     const reply = await post(p.url, '/rerank', QUERY);

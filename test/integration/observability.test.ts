@@ -29,11 +29,17 @@ async function metricsText(url: string): Promise<string> {
 
 describe('stats and metrics after a scripted sequence', () => {
   test('3 successes and 1 failure show up as such', async () => {
-    const p = await pool([{ name: 'good', entry: { priority: 0 } }, { name: 'bad', entry: { priority: 1 }, behaviour: { mode: 'status', status: 500 } }], {
-      routing_strategy: 'priority-failover',
-      fallback_to_local: false,
-      num_retries: 0,
-    });
+    const p = await pool(
+      [
+        { name: 'good', entry: { priority: 0 } },
+        { name: 'bad', entry: { priority: 1 }, behaviour: { mode: 'status', status: 500 } },
+      ],
+      {
+        routing_strategy: 'priority-failover',
+        fallback_to_local: false,
+        num_retries: 0,
+      },
+    );
     for (let i = 0; i < 3; i++) assert.equal((await post(p.url, '/v1/rerank', QUERY)).status, 200);
     p.fakes.good!.set({ mode: 'status', status: 500 });
     const failed = await post(p.url, '/v1/rerank', QUERY);
@@ -63,7 +69,13 @@ describe('stats and metrics after a scripted sequence', () => {
   });
 
   test('retries, fallbacks and rate-limit rejections are counted', async () => {
-    const p = await pool([{ name: 'x', behaviour: { mode: 'status', status: 503 } }, { name: 'y', behaviour: { mode: 'status', status: 503 } }], { num_retries: 1, allowed_fails: 10 });
+    const p = await pool(
+      [
+        { name: 'x', behaviour: { mode: 'status', status: 503 } },
+        { name: 'y', behaviour: { mode: 'status', status: 503 } },
+      ],
+      { num_retries: 1, allowed_fails: 10 },
+    );
     const reply = await post(p.url, '/rerank', QUERY);
     assert.equal(reply.headers.get('x-reranker-lb-fallback'), 'local');
     const text = await metricsText(p.url);
@@ -94,8 +106,19 @@ describe('request logs', () => {
     const secretKey = 'sk-RECOGNISABLE-SECRET-4711';
     const secretDoc = 'TOPSECRET-DOCUMENT-9876 about Paris';
     const secretQuery = 'CONFIDENTIAL-QUERY-1234 capital';
-    const p = await pool([{ name: 'keyed', params: { api_key: secretKey }, entry: { priority: 0 } }, { name: 'spare', entry: { priority: 1 } }], { routing_strategy: 'priority-failover' });
-    const ok = await post(p.url, '/v1/rerank', { query: secretQuery, documents: [secretDoc, 'other'] }, { 'x-request-id': 'req-42' });
+    const p = await pool(
+      [
+        { name: 'keyed', params: { api_key: secretKey }, entry: { priority: 0 } },
+        { name: 'spare', entry: { priority: 1 } },
+      ],
+      { routing_strategy: 'priority-failover' },
+    );
+    const ok = await post(
+      p.url,
+      '/v1/rerank',
+      { query: secretQuery, documents: [secretDoc, 'other'] },
+      { 'x-request-id': 'req-42' },
+    );
     assert.equal(ok.headers.get('x-request-id'), 'req-42');
     p.fakes.keyed!.set({ mode: 'status', status: 500 });
     const failedOver = await post(p.url, '/rerank', { query: secretQuery, documents: [secretDoc] });
@@ -107,17 +130,32 @@ describe('request logs', () => {
     assert.equal(lines.length, 3, 'one line per call');
     const [first, second, third] = lines as any[];
     assert.deepEqual(
-      { id: first.request_id, format: first.format, status: first.status, docs: first.documents, fallback: first.fallback, backend: first.backend },
+      {
+        id: first.request_id,
+        format: first.format,
+        status: first.status,
+        docs: first.documents,
+        fallback: first.fallback,
+        backend: first.backend,
+      },
       { id: 'req-42', format: 'cohere-v1', status: 200, docs: 2, fallback: false, backend: 'keyed' },
     );
     assert.ok(first.latency_ms > 0 && first.estimated_tokens > 0);
     assert.equal(second.request_id, generated);
-    assert.deepEqual(second.attempts.map((a: any) => [a.backend, a.outcome]), [['keyed', 500], ['spare', 200]]);
+    assert.deepEqual(
+      second.attempts.map((a: any) => [a.backend, a.outcome]),
+      [
+        ['keyed', 500],
+        ['spare', 200],
+      ],
+    );
     assert.ok(second.attempts.every((a: any) => typeof a.ms === 'number'));
     assert.deepEqual([third.status, third.error_code], [400, 'invalid_request']);
 
-    const everything = JSON.stringify(p.logs) + JSON.stringify((await get(p.url, '/lb/stats')).body) + (await metricsText(p.url));
-    for (const secret of [secretKey, 'TOPSECRET', 'CONFIDENTIAL']) assert.ok(!everything.includes(secret), `${secret} leaked`);
+    const everything =
+      JSON.stringify(p.logs) + JSON.stringify((await get(p.url, '/lb/stats')).body) + (await metricsText(p.url));
+    for (const secret of [secretKey, 'TOPSECRET', 'CONFIDENTIAL'])
+      assert.ok(!everything.includes(secret), `${secret} leaked`);
   });
 
   test('enable_request_logging: false writes no request lines', async () => {
@@ -137,7 +175,11 @@ describe('admin endpoints', () => {
 
   test('POST /lb/reload needs the bearer token, then reloads', async () => {
     let strategy = 'round-robin';
-    const p = await pool([{ name: 'a' }], {}, { adminToken: 'admin-t0ken', reloadRouter: () => ({ routing_strategy: strategy }) });
+    const p = await pool(
+      [{ name: 'a' }],
+      {},
+      { adminToken: 'admin-t0ken', reloadRouter: () => ({ routing_strategy: strategy }) },
+    );
     assert.equal((await post(p.url, '/lb/reload', {})).status, 401);
     assert.equal((await post(p.url, '/lb/reload', {}, { authorization: 'Bearer wrong' })).status, 401);
     const reloaded = await post(p.url, '/lb/reload', {}, { authorization: 'Bearer admin-t0ken' });
@@ -149,7 +191,11 @@ describe('admin endpoints', () => {
     assert.match(refused.body.problems[0], /^router_settings\.routing_strategy: expected one of/);
     const after = await stats(p.url);
     assert.equal(after.config.generation, 2, 'the last good config keeps serving');
-    assert.deepEqual([after.config.last_reload.result, after.config.last_reload.trigger], ['failure', 'admin'], '/lb/stats shows that the last reload was refused');
+    assert.deepEqual(
+      [after.config.last_reload.result, after.config.last_reload.trigger],
+      ['failure', 'admin'],
+      '/lb/stats shows that the last reload was refused',
+    );
     assert.match(after.config.last_reload.problems[0], /^router_settings\.routing_strategy/);
     assert.equal(sample(await metricsText(p.url), 'reranker_lb_config_reloads_total', { result: 'failure' }), 1);
     assert.ok(!JSON.stringify(p.logs).includes('admin-t0ken'));
@@ -158,7 +204,11 @@ describe('admin endpoints', () => {
   test('the Bearer scheme is case-insensitive (RFC 9110)', async () => {
     const p = await pool([{ name: 'a' }], {}, { adminToken: 'admin-t0ken', reloadRouter: () => ({}) });
     for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
-      assert.equal((await post(p.url, '/lb/reload', {}, { authorization: `${scheme} admin-t0ken` })).status, 200, scheme);
+      assert.equal(
+        (await post(p.url, '/lb/reload', {}, { authorization: `${scheme} admin-t0ken` })).status,
+        200,
+        scheme,
+      );
     }
     assert.equal((await post(p.url, '/lb/reload', {}, { authorization: 'Basic admin-t0ken' })).status, 401);
   });
@@ -173,7 +223,10 @@ describe('metric series follow the backends', () => {
       model_list: [{ model_name: 'new-name', litellm_params: { api_base: p.fakes['old-name']!.url } }],
       router_settings: { health_check_interval: 0, local_backend: { api_base: p.local.url } },
     });
-    assert.equal(p.sidecar.sidecar.reloader.reload('admin', () => parseConfigText(yaml, 'renamed', {})).result, 'success');
+    assert.equal(
+      p.sidecar.sidecar.reloader.reload('admin', () => parseConfigText(yaml, 'renamed', {})).result,
+      'success',
+    );
     assert.equal((await post(p.url, '/rerank', QUERY)).status, 200);
     const text = await metricsText(p.url);
     assert.ok(!text.includes('backend="old-name"'), 'series of the removed backend are dropped');

@@ -73,10 +73,15 @@ describe('operations', () => {
     });
     await listening(proc);
     const generation = async () => (await get(proc.url, '/lb/config')).body.generation as number;
-    const backend = async (name: string) => (await get(proc.url, '/lb/stats')).body.backends.find((x: any) => x.name === name);
+    const backend = async (name: string) =>
+      (await get(proc.url, '/lb/stats')).body.backends.find((x: any) => x.name === name);
 
     // Open "broken"'s breaker before the reloads start.
-    await eventually(async () => (await post(proc.url, '/rerank', QUERY)).status === 200 && b!.stats.requests > 0, 5000, 'a call to reach "broken"');
+    await eventually(
+      async () => (await post(proc.url, '/rerank', QUERY)).status === 200 && b!.stats.requests > 0,
+      5000,
+      'a call to reach "broken"',
+    );
     await eventually(async () => (await backend('broken')).breaker_state === 'open', 2000, 'the breaker to open');
     const brokenCalls = b!.stats.requests;
     const stableBefore = await backend('stable');
@@ -108,7 +113,11 @@ describe('operations', () => {
 
     // An invalid file is refused; the last good config keeps serving.
     cm.swap('model_list:\n  - model_name: x\n    weight: -1\n');
-    await eventually(() => proc.lines().some((l) => l.msg === 'config reload refused; the last good config keeps serving'), 3000, 'the refusal');
+    await eventually(
+      () => proc.lines().some((l) => l.msg === 'config reload refused; the last good config keeps serving'),
+      3000,
+      'the refusal',
+    );
     await new Promise((r) => setTimeout(r, 100));
     running = false;
     await Promise.all(clients);
@@ -116,15 +125,31 @@ describe('operations', () => {
     assert.ok(statuses.length > 50, `steady traffic: ${statuses.length} calls`);
     assert.deepEqual([...new Set(statuses)], [200], 'zero failed calls');
     assert.equal(await generation(), 21);
-    const triggers = proc.lines().filter((l) => l.msg === 'config reloaded').map((l) => l.trigger);
-    assert.deepEqual({ file: triggers.filter((t) => t === 'file').length, signal: triggers.filter((t) => t === 'signal').length, admin: triggers.filter((t) => t === 'admin').length }, { file: 7, signal: 7, admin: 6 });
+    const triggers = proc
+      .lines()
+      .filter((l) => l.msg === 'config reloaded')
+      .map((l) => l.trigger);
+    assert.deepEqual(
+      {
+        file: triggers.filter((t) => t === 'file').length,
+        signal: triggers.filter((t) => t === 'signal').length,
+        admin: triggers.filter((t) => t === 'admin').length,
+      },
+      { file: 7, signal: 7, admin: 6 },
+    );
     const refusal = proc.lines().find((l) => l.msg === 'config reload refused; the last good config keeps serving')!;
-    assert.ok(refusal.problems.some((p: string) => p.startsWith('model_list[0].litellm_params: ')), JSON.stringify(refusal.problems));
+    assert.ok(
+      refusal.problems.some((p: string) => p.startsWith('model_list[0].litellm_params: ')),
+      JSON.stringify(refusal.problems),
+    );
     const broken = await backend('broken');
     assert.equal(broken.breaker_state, 'open', 'the breaker survived 20 reloads');
     assert.equal(b!.stats.requests, brokenCalls, 'no traffic reached the open backend');
     const stableAfter = await backend('stable');
-    assert.ok(stableAfter.requests > stableBefore.requests && stableAfter.requests >= a!.stats.requests - 0, 'stats carried over, not reset');
+    assert.ok(
+      stableAfter.requests > stableBefore.requests && stableAfter.requests >= a!.stats.requests - 0,
+      'stats carried over, not reset',
+    );
     assert.equal(stableAfter.requests, a!.stats.requests);
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
     assert.match(metrics, /reranker_lb_config_reloads_total\{result="failure"\} 1/);
@@ -135,7 +160,10 @@ describe('operations', () => {
     const slow = await startFakeReranker({ name: 'slow', behaviour: { latencyMs: 400 } });
     fakes.push(slow);
     const dir = mkdtempSync(join(tmpdir(), 'term-'));
-    writeFileSync(join(dir, 'c.yaml'), `model_list:\n  - model_name: slow\n    litellm_params: { api_base: "${slow.url}" }\nrouter_settings: { health_check_interval: 0 }\n`);
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      `model_list:\n  - model_name: slow\n    litellm_params: { api_base: "${slow.url}" }\nrouter_settings: { health_check_interval: 0 }\n`,
+    );
     const proc = await sidecarProcess({
       RERANKER_LOAD_BALANCER_ENABLED: 'true',
       RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
@@ -149,7 +177,11 @@ describe('operations', () => {
     await eventually(() => slow.stats.requests >= 20, 3000, 'all calls to be in flight');
     proc.child.kill('SIGTERM');
     // Readiness goes off in the same tick the sidecar logs the signal: wait for the line, not a guess.
-    await eventually(() => proc.lines().some((l) => l.msg === 'shutting down: readiness off, draining'), 5000, 'the sidecar to take the signal');
+    await eventually(
+      () => proc.lines().some((l) => l.msg === 'shutting down: readiness off, draining'),
+      5000,
+      'the sidecar to take the signal',
+    );
     const ready = await get(proc.url, '/ready');
     assert.deepEqual([ready.status, ready.body.shutting_down], [503, true], 'readiness off at once');
     const late = await post(proc.url, '/rerank', QUERY);

@@ -36,7 +36,10 @@ describe('sidecar process hardening', () => {
       const proc = await sidecarProcess({}, { port });
       const [code] = await once(proc.child, 'exit');
       assert.equal(code, 2);
-      assert.equal(proc.stderr().trim(), `reranker-lb: cannot listen: port ${port} on 127.0.0.1 is already in use (set RERANKER_LB_PORT)`);
+      assert.equal(
+        proc.stderr().trim(),
+        `reranker-lb: cannot listen: port ${port} on 127.0.0.1 is already in use (set RERANKER_LB_PORT)`,
+      );
     } finally {
       blocker.close();
     }
@@ -55,14 +58,21 @@ describe('sidecar process hardening', () => {
   test('a log file beside the config: a bad edit is refused, the last good config serves, a good edit applies', async () => {
     const b = await fake();
     const { dir, path } = configDir(`model_list:\n  - { model_name: b, litellm_params: { api_base: "${b.url}" } }\n`);
-    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: path }, { logFile: join(dir, 'sidecar.log') });
+    const proc = await sidecarProcess(
+      { RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: path },
+      { logFile: join(dir, 'sidecar.log') },
+    );
     await listening(proc);
     writeFileSync(path, 'model_list:\n  - { model_name: b, weight: -1, litellm_params: { api_base: "http://x:1" } }\n');
     await eventually(() => proc.lines().some((l) => l.msg?.startsWith('config reload refused')), 5000, 'the refusal');
     assert.equal((await post(proc.url, '/rerank', QUERY)).status, 200, 'the last good config keeps serving');
     writeFileSync(path, `model_list:\n  - { model_name: b, weight: 2, litellm_params: { api_base: "${b.url}" } }\n`);
     await eventually(() => proc.lines().some((l) => l.msg === 'config reloaded'), 5000, 'the good edit');
-    assert.equal(proc.lines().filter((l) => l.msg?.startsWith('config reload refused')).length, 1, 'the bad edit was refused once');
+    assert.equal(
+      proc.lines().filter((l) => l.msg?.startsWith('config reload refused')).length,
+      1,
+      'the bad edit was refused once',
+    );
   });
 
   test('a rotated key file takes effect though the YAML is unchanged', async () => {
@@ -70,17 +80,32 @@ describe('sidecar process hardening', () => {
     const { dir, path } = configDir('');
     const keyFile = join(dir, 'key');
     writeFileSync(keyFile, 'first-key\n');
-    writeFileSync(path, `model_list:\n  - { model_name: b, litellm_params: { api_base: "${b.url}", api_key_file: "${keyFile}" } }\n`);
-    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: path, RERANKER_CONFIG_RECHECK_SECONDS: '0.5' });
+    writeFileSync(
+      path,
+      `model_list:\n  - { model_name: b, litellm_params: { api_base: "${b.url}", api_key_file: "${keyFile}" } }\n`,
+    );
+    const proc = await sidecarProcess({
+      RERANKER_LOAD_BALANCER_ENABLED: 'true',
+      RERANKER_CONFIG_PATH: path,
+      RERANKER_CONFIG_RECHECK_SECONDS: '0.5',
+    });
     await listening(proc);
     await post(proc.url, '/rerank', QUERY);
     assert.equal(b.stats.lastAuthorization, 'Bearer first-key');
     writeFileSync(keyFile, 'second-key\n');
-    await eventually(async () => {
-      await post(proc.url, '/rerank', QUERY);
-      return b.stats.lastAuthorization === 'Bearer second-key';
-    }, 5000, 'the rotated key');
-    const reloaded = await eventually(() => proc.lines().find((l) => l.msg === 'config reloaded'), 3000, 'the reload log line');
+    await eventually(
+      async () => {
+        await post(proc.url, '/rerank', QUERY);
+        return b.stats.lastAuthorization === 'Bearer second-key';
+      },
+      5000,
+      'the rotated key',
+    );
+    const reloaded = await eventually(
+      () => proc.lines().find((l) => l.msg === 'config reloaded'),
+      3000,
+      'the reload log line',
+    );
     assert.equal(reloaded?.keys_changed_only, true);
     assert.ok(!JSON.stringify(proc.lines()).includes('second-key'), 'never logged');
   });
@@ -114,7 +139,11 @@ describe('logging never blocks calls', () => {
   test('with stdout stalled, calls keep being answered and dropped log lines are counted', async () => {
     const b = await fake();
     const { path } = configDir(`model_list:\n  - { model_name: b, litellm_params: { api_base: "${b.url}" } }\n`);
-    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: path, RERANKER_LOG_BUFFER_BYTES: '4096' });
+    const proc = await sidecarProcess({
+      RERANKER_LOAD_BALANCER_ENABLED: 'true',
+      RERANKER_CONFIG_PATH: path,
+      RERANKER_LOG_BUFFER_BYTES: '4096',
+    });
     await listening(proc);
     // The same calls with stdout read, then stalled: a ratio, not a wall-clock bound.
     const msPerCall = async (n: number) => {
@@ -129,7 +158,10 @@ describe('logging never blocks calls', () => {
     const metrics = await (await fetch(`${proc.url}/metrics`)).text();
     const dropped = Number(/^reranker_lb_log_lines_dropped_total (\d+)/m.exec(metrics)?.[1]);
     assert.ok(dropped > 0, `dropped ${dropped}`);
-    assert.ok(stalled < 3 * flowing, `${stalled.toFixed(2)} ms per call with stdout stalled, ${flowing.toFixed(2)} with it read`);
+    assert.ok(
+      stalled < 3 * flowing,
+      `${stalled.toFixed(2)} ms per call with stdout stalled, ${flowing.toFixed(2)} with it read`,
+    );
     proc.child.kill('SIGKILL');
   });
 });

@@ -26,7 +26,10 @@ describe('sidecar process', () => {
       assert.equal(reply.headers.get('x-reranker-lb-fallback'), 'local');
     }
     const stats = (await (await fetch(`${proc.url}/lb/stats`)).json()) as any;
-    assert.deepEqual(stats.backends.map((b: any) => b.name), ['primary-reranker', 'backup-reranker']);
+    assert.deepEqual(
+      stats.backends.map((b: any) => b.name),
+      ['primary-reranker', 'backup-reranker'],
+    );
     assert.equal(stats.routing_strategy, 'weighted-random');
     assert.ok(!JSON.stringify(stats).includes('optional-key'), 'no key in /lb/stats');
   });
@@ -40,7 +43,10 @@ describe('sidecar process', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'proxy-'));
     // 127.0.0.2 is not in the bypass list: only a client that ignores HTTP_PROXY reaches it.
-    writeFileSync(join(dir, 'c.yaml'), `model_list:\n  - model_name: direct\n    litellm_params: { api_base: "${backend.url}" }\nrouter_settings: { fallback_to_local: false }\n`);
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      `model_list:\n  - model_name: direct\n    litellm_params: { api_base: "${backend.url}" }\nrouter_settings: { fallback_to_local: false }\n`,
+    );
     const proc = await sidecarProcess({
       RERANKER_LOAD_BALANCER_ENABLED: 'true',
       RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
@@ -56,16 +62,32 @@ describe('sidecar process', () => {
     assert.equal(backend.stats.requests, 1);
     const started = proc.lines().find((l) => l.msg === 'sidecar listening')!;
     const entries = String(started.no_proxy).split(',');
-    for (const want of ['corp.example', 'localhost', '127.0.0.1', '::1', '0.0.0.0', '.local', '.internal', '.svc', '.cluster.local']) {
+    for (const want of [
+      'corp.example',
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      '0.0.0.0',
+      '.local',
+      '.internal',
+      '.svc',
+      '.cluster.local',
+    ]) {
       assert.ok(entries.includes(want), `${want} in ${started.no_proxy}`);
     }
   });
 
   test('a missing config with load balancing on exits 2 with a clear message, no stack trace', async () => {
-    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: '/nonexistent/reranker.yaml' });
+    const proc = await sidecarProcess({
+      RERANKER_LOAD_BALANCER_ENABLED: 'true',
+      RERANKER_CONFIG_PATH: '/nonexistent/reranker.yaml',
+    });
     const [code] = await once(proc.child, 'exit');
     assert.equal(code, 2);
-    assert.match(proc.stderr(), /^reranker-lb: invalid config \/nonexistent\/reranker.yaml:\n {2}\(file\): cannot read \(ENOENT\)\n$/);
+    assert.match(
+      proc.stderr(),
+      /^reranker-lb: invalid config \/nonexistent\/reranker.yaml:\n {2}\(file\): cannot read \(ENOENT\)\n$/,
+    );
   });
 
   test('an invalid config exits 2 naming the path of the problem', async () => {
@@ -73,8 +95,14 @@ describe('sidecar process', () => {
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'bad-'));
-    writeFileSync(join(dir, 'c.yaml'), 'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1" }\n    weight: -2\n');
-    const proc = await sidecarProcess({ RERANKER_LOAD_BALANCER_ENABLED: 'true', RERANKER_CONFIG_PATH: join(dir, 'c.yaml') });
+    writeFileSync(
+      join(dir, 'c.yaml'),
+      'model_list:\n  - model_name: a\n    litellm_params: { api_base: "http://a:1" }\n    weight: -2\n',
+    );
+    const proc = await sidecarProcess({
+      RERANKER_LOAD_BALANCER_ENABLED: 'true',
+      RERANKER_CONFIG_PATH: join(dir, 'c.yaml'),
+    });
     const [code] = await once(proc.child, 'exit');
     assert.equal(code, 2);
     assert.match(proc.stderr(), /model_list\[0\]\.weight: expected number >= 0, got -2/);

@@ -11,7 +11,11 @@ const MIN_PATIENCE_MS = 30_000;
  * yet"), for conditions driven by real timers and other processes. Gives up after `ms` (at least
  * MIN_PATIENCE_MS).
  */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 5000,
+  what = 'condition',
+): Promise<T> {
   const patience = Math.max(ms, MIN_PATIENCE_MS);
   const until = Date.now() + patience;
   let last: unknown;

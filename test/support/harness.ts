@@ -3,7 +3,12 @@
  * in this process (fast) or as a child process (for environment and signal behaviour).
  */
 import { Writable } from 'node:stream';
-import { startFakeReranker, type Behaviour, type FakeFormat, type FakeReranker } from '../fake-reranker/fake-reranker.ts';
+import {
+  startFakeReranker,
+  type Behaviour,
+  type FakeFormat,
+  type FakeReranker,
+} from '../fake-reranker/fake-reranker.ts';
 import { parseConfigText } from '../../sidecar/config/load.ts';
 import type { LbConfig } from '../../sidecar/config/model.ts';
 import { createLogger } from '../../common/logger.ts';
@@ -32,7 +37,12 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export function configDocument(specs: readonly FakeSpec[], fakes: Record<string, FakeReranker>, router: Record<string, unknown>, local: FakeReranker | undefined): string {
+export function configDocument(
+  specs: readonly FakeSpec[],
+  fakes: Record<string, FakeReranker>,
+  router: Record<string, unknown>,
+  local: FakeReranker | undefined,
+): string {
   const doc = {
     model_list: specs.map((s) => ({
       model_name: s.name,
@@ -66,18 +76,30 @@ export interface PoolOptions {
   readonly maxConnections?: number;
 }
 
-export async function startPool(specs: readonly FakeSpec[], router: Record<string, unknown> = {}, options: PoolOptions = {}): Promise<Pool> {
+export async function startPool(
+  specs: readonly FakeSpec[],
+  router: Record<string, unknown> = {},
+  options: PoolOptions = {},
+): Promise<Pool> {
   const fakes: Record<string, FakeReranker> = {};
-  for (const spec of specs) fakes[spec.name] = await startFakeReranker({ name: spec.name, format: spec.format ?? 'native', behaviour: spec.behaviour, spend: options.spend });
+  for (const spec of specs)
+    fakes[spec.name] = await startFakeReranker({
+      name: spec.name,
+      format: spec.format ?? 'native',
+      behaviour: spec.behaviour,
+      spend: options.spend,
+    });
   const local = await startFakeReranker({ name: 'local' });
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
-  const configWith = (r: Record<string, unknown>, s: readonly FakeSpec[] = specs) => parseConfigText(configDocument(s, fakes, r, local), 'test', {});
+  const configWith = (r: Record<string, unknown>, s: readonly FakeSpec[] = specs) =>
+    parseConfigText(configDocument(s, fakes, r, local), 'test', {});
   const reloadRouter = options.reloadRouter;
   const sidecar = await startSidecar({
     config: configWith(router),
@@ -110,8 +132,17 @@ export interface Reply {
   readonly body: any;
 }
 
-export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) };
 }

@@ -12,7 +12,6 @@ after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-
 export interface Proc {
   readonly child: ChildProcess;
   readonly lines: () => Record<string, any>[];
@@ -27,7 +26,10 @@ export interface Proc {
  * listening' line: a port found free beforehand may be taken by another process before a slow
  * start binds it (seen on a loaded machine shared by several test suites).
  */
-export async function sidecarProcess(env: Record<string, string>, options: { logFile?: string; port?: number; program?: string; nodeArgs?: string[] } = {}): Promise<Proc> {
+export async function sidecarProcess(
+  env: Record<string, string>,
+  options: { logFile?: string; port?: number; program?: string; nodeArgs?: string[] } = {},
+): Promise<Proc> {
   const port = options.port ?? 0;
   const logFd = options.logFile === undefined ? undefined : openSync(options.logFile, 'a');
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.program ?? 'sidecar/main.ts'], {
@@ -42,7 +44,11 @@ export async function sidecarProcess(env: Record<string, string>, options: { log
   const logFile = options.logFile;
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const lines = () => (logFile === undefined ? out : readFileSync(logFile, 'utf8')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+  const lines = () =>
+    (logFile === undefined ? out : readFileSync(logFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
   return {
     child,
     lines,
@@ -57,7 +63,10 @@ export async function sidecarProcess(env: Record<string, string>, options: { log
 }
 
 export async function listening(proc: Proc): Promise<void> {
-  await eventually(() => proc.lines().some((l) => l.msg === 'sidecar listening') || proc.child.exitCode !== null, 10_000, 'the sidecar to listen');
+  await eventually(
+    () => proc.lines().some((l) => l.msg === 'sidecar listening') || proc.child.exitCode !== null,
+    10_000,
+    'the sidecar to listen',
+  );
   assert.equal(proc.child.exitCode, null, proc.stderr());
 }
-

@@ -22,12 +22,20 @@ const hostileNumber = fc.oneof(
   fc.double({ noNaN: true }),
   fc.constantFrom(-0, 0.5, 1.5, 2 ** 53, 2 ** 53 + 2, 1e300, Number.MAX_VALUE, Infinity, -Infinity),
 );
-const hostileKey = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('text', 'title', '__proto__', 'toString', 'valueOf', 'constructor', 'length'));
+const hostileKey = fc.oneof(
+  fc.string({ maxLength: 4 }),
+  fc.constantFrom('text', 'title', '__proto__', 'toString', 'valueOf', 'constructor', 'length'),
+);
 const scalar = fc.oneof(fc.constant(null), fc.boolean(), hostileNumber, hostileString);
 
 /** Arrays and objects, with a few far deeper than the limit. */
 const { value: jsonish } = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(hostileKey, tie('value'), { maxKeys: 4 })),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(hostileKey, tie('value'), { maxKeys: 4 }),
+  ),
 }));
 const tooDeep = fc.integer({ min: MAX_JSON_DEPTH - 4, max: 2_000 }).map(function nest(levels) {
   let value: unknown = 'leaf';
@@ -38,7 +46,10 @@ const anyValue = fc.oneof({ weight: 6, arbitrary: jsonish }, { weight: 1, arbitr
 
 /** A body every format accepts, give or take a document without `text`: the base that one hostile field spoils. */
 const plausibleFields = {
-  query: fc.oneof(fc.constant('capital of France'), hostileString.filter((s) => s.trim() !== '')),
+  query: fc.oneof(
+    fc.constant('capital of France'),
+    hostileString.filter((s) => s.trim() !== ''),
+  ),
   documents: fc.array(
     fc.oneof(
       { weight: 4, arbitrary: hostileString },
@@ -64,12 +75,14 @@ const FIELD_NAMES = Object.keys(plausibleFields) as FieldName[];
 const plausibleBody = fc.record(plausibleFields, { requiredKeys: ['query', 'documents', 'texts'] });
 
 /** A plausible body with one field replaced by any value, or removed. */
-const oneHostileField = fc.tuple(plausibleBody, fc.constantFrom(...FIELD_NAMES), fc.option(anyValue, { nil: undefined })).map(function spoil([base, field, value]) {
-  const body: Record<string, unknown> = { ...base };
-  if (value === undefined) delete body[field];
-  else body[field] = value;
-  return body;
-});
+const oneHostileField = fc
+  .tuple(plausibleBody, fc.constantFrom(...FIELD_NAMES), fc.option(anyValue, { nil: undefined }))
+  .map(function spoil([base, field, value]) {
+    const body: Record<string, unknown> = { ...base };
+    if (value === undefined) delete body[field];
+    else body[field] = value;
+    return body;
+  });
 /** Any value in every field, each present or not, plus an own `__proto__` key. */
 const anyValueInEveryField = fc.record(
   Object.fromEntries([...FIELD_NAMES, '__proto__'].map((name) => [name, anyValue])),
@@ -93,7 +106,10 @@ describe('any JSON in the request: a well-formed request or a 4xx naming the fie
   for (const endpoint of ENDPOINTS) {
     for (const [name, bodies] of BODIES) {
       test(`${endpoint}: ${name}`, () => {
-        fc.assert(fc.property(bodies, (body) => acceptsOrNamesTheField(endpoint, body)), { seed: SEED, numRuns: NUM_RUNS });
+        fc.assert(
+          fc.property(bodies, (body) => acceptsOrNamesTheField(endpoint, body)),
+          { seed: SEED, numRuns: NUM_RUNS },
+        );
       });
     }
   }

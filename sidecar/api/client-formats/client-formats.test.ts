@@ -4,7 +4,15 @@ import { LbError } from '../../errors.ts';
 import type { RankedAnswer } from '../canonical.ts';
 import { CLIENT_CODECS, formatOfRerankPath } from './index.ts';
 
-const answer: RankedAnswer = { results: [{ index: 1, score: 0.9 }, { index: 0, score: 0.2 }], model: 'm', tokens: 12, usageSource: 'body' };
+const answer: RankedAnswer = {
+  results: [
+    { index: 1, score: 0.9 },
+    { index: 0, score: 0.2 },
+  ],
+  model: 'm',
+  tokens: 12,
+  usageSource: 'body',
+};
 
 function fieldOf(run: () => unknown): string | undefined {
   try {
@@ -54,7 +62,12 @@ describe('client formats', () => {
       meta: { api_version: { version: '1' }, billed_units: { search_units: 1 } },
       usage: { total_tokens: answer.tokens ?? 0 },
     });
-    const objects = CLIENT_CODECS['cohere-v1'].parse({ query: 'q', documents: [{ title: 'T', body: 'B' }, 'x'], rank_fields: ['title', 'body'], return_documents: true });
+    const objects = CLIENT_CODECS['cohere-v1'].parse({
+      query: 'q',
+      documents: [{ title: 'T', body: 'B' }, 'x'],
+      rank_fields: ['title', 'body'],
+      return_documents: true,
+    });
     assert.equal(objects.documents[0], 'title: T\nbody: B');
     const rendered = CLIENT_CODECS['cohere-v1'].render(objects, answer, 'id') as { results: { document: unknown }[] };
     assert.deepEqual(rendered.results[0]!.document, { text: 'x' });
@@ -62,14 +75,26 @@ describe('client formats', () => {
   });
 
   test('Cohere v2: never returns documents, says version 2', () => {
-    const req = CLIENT_CODECS['cohere-v2'].parse({ model: 'm', query: 'q', documents: ['a', 'b'], max_tokens_per_doc: 512 });
-    const rendered = CLIENT_CODECS['cohere-v2'].render(req, answer, 'id') as { results: object[]; meta: { api_version: { version: string } } };
+    const req = CLIENT_CODECS['cohere-v2'].parse({
+      model: 'm',
+      query: 'q',
+      documents: ['a', 'b'],
+      max_tokens_per_doc: 512,
+    });
+    const rendered = CLIENT_CODECS['cohere-v2'].render(req, answer, 'id') as {
+      results: object[];
+      meta: { api_version: { version: string } };
+    };
     assert.equal(rendered.meta.api_version.version, '2');
     assert.ok(rendered.results.every((r) => !('document' in r)));
   });
 
   test('Jina: documents as {text} by default, usage.total_tokens from the answer', () => {
-    const req = CLIENT_CODECS.jina.parse({ model: 'jina-reranker-v2', query: 'q', documents: [{ text: 'a' }, { text: 'b' }] });
+    const req = CLIENT_CODECS.jina.parse({
+      model: 'jina-reranker-v2',
+      query: 'q',
+      documents: [{ text: 'a' }, { text: 'b' }],
+    });
     assert.deepEqual(CLIENT_CODECS.jina.render(req, answer, 'id'), {
       model: 'm',
       usage: { total_tokens: 12 },
@@ -91,13 +116,26 @@ describe('client formats', () => {
     ['top_n zero', 'native', { query: 'q', documents: ['a'], top_n: 0 }, 'top_n'],
     ['top_n fractional', 'cohere-v1', { query: 'q', documents: ['a'], top_n: 1.5 }, 'top_n'],
     ['top_n as string', 'jina', { query: 'q', documents: ['a'], top_n: '2' }, 'top_n'],
-    ['return_documents not boolean', 'native', { query: 'q', documents: ['a'], return_documents: 'yes' }, 'return_documents'],
+    [
+      'return_documents not boolean',
+      'native',
+      { query: 'q', documents: ['a'], return_documents: 'yes' },
+      'return_documents',
+    ],
     ['TEI texts of the wrong type', 'tei', { query: 'q', texts: [1] }, 'texts[0]'],
-    ['TEI truncation direction', 'tei', { query: 'q', texts: ['a'], truncation_direction: 'up' }, 'truncation_direction'],
+    [
+      'TEI truncation direction',
+      'tei',
+      { query: 'q', texts: ['a'], truncation_direction: 'up' },
+      'truncation_direction',
+    ],
   ];
   for (const [name, format, body, field] of bad) {
     test(`400 naming the field: ${name}`, () => {
-      assert.equal(fieldOf(() => CLIENT_CODECS[format].parse(body as Record<string, unknown>)), field);
+      assert.equal(
+        fieldOf(() => CLIENT_CODECS[format].parse(body as Record<string, unknown>)),
+        field,
+      );
     });
   }
 });

@@ -28,7 +28,13 @@ function render(request: RerankRequest, answer: RankedAnswer, id: string, versio
   });
   // `model` and `usage` are not Cohere's, but clients that read Jina's or vLLM's answer shape from
   // /v1/rerank (LiteLLM's jina_ai provider) need them; Cohere clients ignore them.
-  return { id, model: answer.model ?? request.model ?? null, results, meta: meta(version, request.documents.length), usage: { total_tokens: answer.tokens ?? 0 } };
+  return {
+    id,
+    model: answer.model ?? request.model ?? null,
+    results,
+    meta: meta(version, request.documents.length),
+    usage: { total_tokens: answer.tokens ?? 0 },
+  };
 }
 
 export function renderCohereV1(request: RerankRequest, answer: RankedAnswer, id: string): unknown {

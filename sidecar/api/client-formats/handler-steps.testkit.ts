@@ -46,8 +46,10 @@ export function assertWellFormed(request: RerankRequest): void {
   assert.ok(typeof request.query === 'string' && request.query.trim() !== '', 'query');
   assert.ok(Array.isArray(request.documents) && request.documents.length > 0, 'documents');
   for (const text of request.documents) assert.equal(typeof text, 'string');
-  if (request.topN !== undefined) assert.ok(Number.isSafeInteger(request.topN) && request.topN > 0, `topN ${request.topN}`);
-  if (request.maxTokensPerDoc !== undefined) assert.ok(Number.isSafeInteger(request.maxTokensPerDoc) && request.maxTokensPerDoc > 0);
+  if (request.topN !== undefined)
+    assert.ok(Number.isSafeInteger(request.topN) && request.topN > 0, `topN ${request.topN}`);
+  if (request.maxTokensPerDoc !== undefined)
+    assert.ok(Number.isSafeInteger(request.maxTokensPerDoc) && request.maxTokensPerDoc > 0);
   assert.equal(typeof request.returnDocuments, 'boolean');
   if (request.originals !== undefined) {
     assert.equal(request.originals.length, request.documents.length);

@@ -23,24 +23,45 @@ describe('hostile input: rank_fields', () => {
   });
 
   test('arrays and 1e400 (Infinity after JSON.parse) as values are 400s too', () => {
-    assert.equal(rejectedField('cohere-v1', { query: 'q', documents: ['a', { t: [1] }], rank_fields: ['t'] }), 'documents[1].t');
-    assert.equal(rejectedField('cohere-v1', JSON.parse('{"query":"q","documents":[{"n":1e400}],"rank_fields":["n"]}')), 'documents[0].n');
+    assert.equal(
+      rejectedField('cohere-v1', { query: 'q', documents: ['a', { t: [1] }], rank_fields: ['t'] }),
+      'documents[1].t',
+    );
+    assert.equal(
+      rejectedField('cohere-v1', JSON.parse('{"query":"q","documents":[{"n":1e400}],"rank_fields":["n"]}')),
+      'documents[0].n',
+    );
   });
 
   test('strings, numbers and booleans make the text; missing and null fields are left out', () => {
-    const { request } = accepted('cohere-v1', { query: 'q', documents: [{ s: 'x', n: 2.5, b: false, z: null }], rank_fields: ['s', 'missing', 'n', 'z', 'b'] });
+    const { request } = accepted('cohere-v1', {
+      query: 'q',
+      documents: [{ s: 'x', n: 2.5, b: false, z: null }],
+      rank_fields: ['s', 'missing', 'n', 'z', 'b'],
+    });
     assert.deepEqual(request.documents, ['s: x\nn: 2.5\nb: false']);
   });
 
   test('inherited names (toString, constructor, __proto__) are not fields of the document', () => {
-    const { request } = accepted('cohere-v1', { query: 'q', documents: [{ title: 'T' }], rank_fields: ['toString', 'constructor', '__proto__', 'title'] });
+    const { request } = accepted('cohere-v1', {
+      query: 'q',
+      documents: [{ title: 'T' }],
+      rank_fields: ['toString', 'constructor', '__proto__', 'title'],
+    });
     assert.deepEqual(request.documents, ['title: T']);
   });
 
   test(`more than ${MAX_RANK_FIELDS} rank_fields is a 400; repeats count once`, () => {
     const names = Array.from({ length: MAX_RANK_FIELDS + 1 }, (_v, i) => `f${i}`);
-    assert.equal(rejectedField('cohere-v1', { query: 'q', documents: [{ f0: 'a' }], rank_fields: names }), 'rank_fields');
-    const { request } = accepted('cohere-v1', { query: 'q', documents: [{ f0: 'a' }], rank_fields: names.slice(0, MAX_RANK_FIELDS) });
+    assert.equal(
+      rejectedField('cohere-v1', { query: 'q', documents: [{ f0: 'a' }], rank_fields: names }),
+      'rank_fields',
+    );
+    const { request } = accepted('cohere-v1', {
+      query: 'q',
+      documents: [{ f0: 'a' }],
+      rank_fields: names.slice(0, MAX_RANK_FIELDS),
+    });
     assert.deepEqual(request.documents, ['f0: a']);
     const repeated = accepted('cohere-v1', { query: 'q', documents: [{ t: 'a' }], rank_fields: ['t', 't', 't'] });
     assert.deepEqual(repeated.request.documents, ['t: a']);
@@ -76,8 +97,18 @@ describe('hostile input: numbers, shapes, keys and strings', () => {
     ['top_n 2^53', 'jina', '{"query":"q","documents":["a"],"top_n":9007199254740992}', 'top_n'],
     ['top_n as a float', 'cohere-v2', '{"query":"q","documents":["a"],"top_n":2.000001}', 'top_n'],
     ['top_n negative zero', 'native', '{"query":"q","documents":["a"],"top_n":-0}', 'top_n'],
-    ['max_tokens_per_doc 1e400', 'cohere-v2', '{"query":"q","documents":["a"],"max_tokens_per_doc":1e400}', 'max_tokens_per_doc'],
-    ['max_chunks_per_doc as an array', 'cohere-v1', '{"query":"q","documents":["a"],"max_chunks_per_doc":[1]}', 'max_chunks_per_doc'],
+    [
+      'max_tokens_per_doc 1e400',
+      'cohere-v2',
+      '{"query":"q","documents":["a"],"max_tokens_per_doc":1e400}',
+      'max_tokens_per_doc',
+    ],
+    [
+      'max_chunks_per_doc as an array',
+      'cohere-v1',
+      '{"query":"q","documents":["a"],"max_chunks_per_doc":[1]}',
+      'max_chunks_per_doc',
+    ],
     ['documents as an object', 'native', '{"query":"q","documents":{"0":"a"}}', 'documents'],
     ['a document as an array', 'jina', '{"query":"q","documents":[["a"]]}', 'documents[0]'],
     ['text as an object', 'jina', '{"query":"q","documents":[{"text":{"toString":1}}]}', 'documents[0].text'],
@@ -103,7 +134,10 @@ describe('hostile input: numbers, shapes, keys and strings', () => {
 
   test('lone surrogates pass through and render as valid JSON', () => {
     const { json } = accepted('native', { query: 'q\ud800', documents: ['\udc00a', 'b'] });
-    assert.deepEqual(JSON.parse(json).results.map((r: { document: string }) => r.document), ['\udc00a', 'b']);
+    assert.deepEqual(
+      JSON.parse(json).results.map((r: { document: string }) => r.document),
+      ['\udc00a', 'b'],
+    );
   });
 
   test('100,000 string documents are used as sent, without a copy', () => {

@@ -8,7 +8,11 @@ import type { RankedAnswer, RerankRequest } from '../canonical.ts';
 import { documentRequest, readOptionalStringArray, type Body } from '../request-fields.ts';
 
 export function parseVllm(body: Body): RerankRequest {
-  return documentRequest(body, { returnDocuments: true, rankFields: readOptionalStringArray(body, 'rank_fields'), maxTokensPerDoc: true });
+  return documentRequest(body, {
+    returnDocuments: true,
+    rankFields: readOptionalStringArray(body, 'rank_fields'),
+    maxTokensPerDoc: true,
+  });
 }
 
 export function renderVllm(request: RerankRequest, answer: RankedAnswer, id: string): unknown {

@@ -11,20 +11,34 @@ function modelField(request: RerankRequest, model: string | undefined): string |
 /** `{results: [{index, relevance_score}], usage?}`: native, Cohere, Jina, vLLM. */
 function readResultsObject(body: unknown): ParsedAnswer {
   const object = objectBody(body);
-  return { results: readScoredList(object.results, 'relevance_score'), model: optionalString(object.model), ...bodyUsage(object) };
+  return {
+    results: readScoredList(object.results, 'relevance_score'),
+    model: optionalString(object.model),
+    ...bodyUsage(object),
+  };
 }
 
 const native: BackendCodec = {
   rerankPath: '/rerank',
   healthPath: '/health',
-  buildBody: (request, model) => ({ model: modelField(request, model), query: request.query, documents: request.documents, return_documents: false }),
+  buildBody: (request, model) => ({
+    model: modelField(request, model),
+    query: request.query,
+    documents: request.documents,
+    return_documents: false,
+  }),
   readAnswer: readResultsObject,
 };
 
 const cohere: BackendCodec = {
   rerankPath: '/v1/rerank',
   healthPath: undefined,
-  buildBody: (request, model) => ({ model: modelField(request, model), query: request.query, documents: request.documents, return_documents: false }),
+  buildBody: (request, model) => ({
+    model: modelField(request, model),
+    query: request.query,
+    documents: request.documents,
+    return_documents: false,
+  }),
   readAnswer: readResultsObject,
 };
 
@@ -71,18 +85,33 @@ const vllm: BackendCodec = {
   buildBody: (request, model) =>
     request.maxTokensPerDoc === undefined
       ? { model: modelField(request, model), query: request.query, documents: request.documents }
-      : { model: modelField(request, model), query: request.query, documents: request.documents, max_tokens_per_doc: request.maxTokensPerDoc },
+      : {
+          model: modelField(request, model),
+          query: request.query,
+          documents: request.documents,
+          max_tokens_per_doc: request.maxTokensPerDoc,
+        },
   readAnswer: readResultsObject,
 };
 
 const infinity: BackendCodec = {
   rerankPath: '/rerank',
   healthPath: '/health',
-  buildBody: (request, model) => ({ model: modelField(request, model), query: request.query, documents: request.documents, return_documents: false }),
+  buildBody: (request, model) => ({
+    model: modelField(request, model),
+    query: request.query,
+    documents: request.documents,
+    return_documents: false,
+  }),
   readAnswer(body) {
     // Infinity's usage counts characters by default, so it is not used as a token count.
     const object = objectBody(body);
-    return { results: readScoredList(object.results, 'relevance_score'), model: optionalString(object.model), tokens: undefined, usageSource: 'none' };
+    return {
+      results: readScoredList(object.results, 'relevance_score'),
+      model: optionalString(object.model),
+      tokens: undefined,
+      usageSource: 'none',
+    };
   },
 };
 

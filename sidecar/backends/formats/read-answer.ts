@@ -18,14 +18,16 @@ export function readScoredList(list: unknown, scoreKey: 'relevance_score' | 'sco
     if (item === null || typeof item !== 'object') throw new MalformedAnswer(`results[${i}] is not an object`);
     const index = item.index;
     const score = item[scoreKey];
-    if (typeof index !== 'number' || typeof score !== 'number') throw new MalformedAnswer(`results[${i}] lacks a numeric index or ${scoreKey}`);
+    if (typeof index !== 'number' || typeof score !== 'number')
+      throw new MalformedAnswer(`results[${i}] lacks a numeric index or ${scoreKey}`);
     out[i] = { index, score };
   }
   return out;
 }
 
 export function objectBody(body: unknown): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new MalformedAnswer('expected a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new MalformedAnswer('expected a JSON object');
   return body as Record<string, unknown>;
 }
 

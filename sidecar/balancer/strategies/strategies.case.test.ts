@@ -10,7 +10,20 @@ import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
 
 function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView {
-  return { id, weight: 1, priority: 0, inFlight: 0, costPerToken: 0, latencyEwma: Number.NaN, latencyAt: 0, tokensInWindow: 0, tpmLimit: undefined, reportedQueue: Number.NaN, sentSinceReport: 0, ...over };
+  return {
+    id,
+    weight: 1,
+    priority: 0,
+    inFlight: 0,
+    costPerToken: 0,
+    latencyEwma: Number.NaN,
+    latencyAt: 0,
+    tokensInWindow: 0,
+    tpmLimit: undefined,
+    reportedQueue: Number.NaN,
+    sentSinceReport: 0,
+    ...over,
+  };
 }
 
 function context(seed = 1, over: Partial<PickContext> = {}): PickContext {
@@ -38,7 +51,11 @@ describe('every strategy', () => {
       });
 
       test('always returns a position inside the list', () => {
-        const list = [candidate('a', { weight: 3, priority: 1, inFlight: 2 }), candidate('b', { weight: 0 }), candidate('c', { latencyEwma: 2, latencyAt: 0 })];
+        const list = [
+          candidate('a', { weight: 3, priority: 1, inFlight: 2 }),
+          candidate('b', { weight: 0 }),
+          candidate('c', { latencyEwma: 2, latencyAt: 0 }),
+        ];
         const ctx = context(7);
         for (let i = 0; i < 2000; i++) {
           const at = strategy(list, ctx);
@@ -67,7 +84,9 @@ describe('every strategy', () => {
         for (const share of got) assert.ok(Math.abs(share - 1 / 3) < 0.02, `${name}: ${got.join(', ')}`);
       });
 
-      test('a weight-0 backend is used only when every candidate has weight 0', { skip: EXEMPT['weight 0']![name] }, () => {
+      test('a weight-0 backend is used only when every candidate has weight 0', {
+        skip: EXEMPT['weight 0']![name],
+      }, () => {
         const ctx = context(5);
         // The weight-0 backend looks best on every other count: idle, fast, unused, cheap.
         const mixed = [
@@ -89,7 +108,10 @@ describe('weighted-random', () => {
     const list = [candidate('a', { weight: 2 }), candidate('b', { weight: 1 }), candidate('c', { weight: 1 })];
     const ctx = context(11);
     const got = shares(() => STRATEGIES['weighted-random'](list, ctx), 100_000, 3);
-    assert.ok(Math.abs(got[0]! - 0.5) < 0.02 && Math.abs(got[1]! - 0.25) < 0.02 && Math.abs(got[2]! - 0.25) < 0.02, got.join(', '));
+    assert.ok(
+      Math.abs(got[0]! - 0.5) < 0.02 && Math.abs(got[1]! - 0.25) < 0.02 && Math.abs(got[2]! - 0.25) < 0.02,
+      got.join(', '),
+    );
   });
 });
 
@@ -135,14 +157,21 @@ describe('least-queue', () => {
 
   test("avoids the backend whose own report shows a queue, though this sidecar's count says idle", () => {
     // Other sidecars filled "a": this sidecar has nothing in flight anywhere.
-    const list = [candidate('a', { reportedQueue: 6 }), candidate('b', { reportedQueue: 0 }), candidate('c', { reportedQueue: 1 })];
+    const list = [
+      candidate('a', { reportedQueue: 6 }),
+      candidate('b', { reportedQueue: 0 }),
+      candidate('c', { reportedQueue: 1 }),
+    ];
     const ctx = context(3);
     for (let i = 0; i < 100; i++) assert.equal(pick(list, ctx), 1);
   });
 
   test('adds the calls it sent since the report, not those the report already counts', () => {
     // a: 1 + 0 + 1 = 2, b: 0 + 3 + 1 = 4
-    const list = [candidate('a', { reportedQueue: 1, inFlight: 5 }), candidate('b', { reportedQueue: 0, inFlight: 3, sentSinceReport: 3 })];
+    const list = [
+      candidate('a', { reportedQueue: 1, inFlight: 5 }),
+      candidate('b', { reportedQueue: 0, inFlight: 3, sentSinceReport: 3 }),
+    ];
     assert.equal(pick(list, context()), 0);
   });
 
@@ -165,7 +194,11 @@ describe('latency-based-routing', () => {
   const pick = STRATEGIES['latency-based-routing'];
 
   test('sends almost nothing to a backend ten times slower', () => {
-    const list = [candidate('fast1', { latencyEwma: 1, latencyAt: 0 }), candidate('fast2', { latencyEwma: 1.1, latencyAt: 0 }), candidate('slow', { latencyEwma: 10, latencyAt: 0 })];
+    const list = [
+      candidate('fast1', { latencyEwma: 1, latencyAt: 0 }),
+      candidate('fast2', { latencyEwma: 1.1, latencyAt: 0 }),
+      candidate('slow', { latencyEwma: 10, latencyAt: 0 }),
+    ];
     const ctx = context(9);
     const got = shares(() => pick(list, ctx), 10_000, 3);
     assert.ok(got[2]! < 0.05, got.join(', '));
@@ -173,7 +206,11 @@ describe('latency-based-routing', () => {
   });
 
   test('a new backend starts at the mean of the others, not at zero', () => {
-    const list = [candidate('a', { latencyEwma: 2, latencyAt: 0 }), candidate('b', { latencyEwma: 2, latencyAt: 0 }), candidate('new')];
+    const list = [
+      candidate('a', { latencyEwma: 2, latencyAt: 0 }),
+      candidate('b', { latencyEwma: 2, latencyAt: 0 }),
+      candidate('new'),
+    ];
     const ctx = context(12);
     const got = shares(() => pick(list, ctx), 9000, 3);
     assert.ok(got[2]! < 0.45, `the untried backend must not attract a burst: ${got.join(', ')}`);
@@ -181,7 +218,10 @@ describe('latency-based-routing', () => {
   });
 
   test('in-flight requests raise the expected latency', () => {
-    const list = [candidate('busy', { latencyEwma: 1, latencyAt: 0, inFlight: 9 }), candidate('idle', { latencyEwma: 2, latencyAt: 0 })];
+    const list = [
+      candidate('busy', { latencyEwma: 1, latencyAt: 0, inFlight: 9 }),
+      candidate('idle', { latencyEwma: 2, latencyAt: 0 }),
+    ];
     assert.equal(pick(list, context()), 1);
   });
 
@@ -195,7 +235,11 @@ describe('latency-based-routing', () => {
 
 describe('priority-failover', () => {
   test('uses only the lowest priority number present, weighted within the tier', () => {
-    const list = [candidate('backup', { priority: 1, weight: 10 }), candidate('p0a', { weight: 3 }), candidate('p0b', { weight: 1 })];
+    const list = [
+      candidate('backup', { priority: 1, weight: 10 }),
+      candidate('p0a', { weight: 3 }),
+      candidate('p0b', { weight: 1 }),
+    ];
     const ctx = context(2);
     const got = shares(() => STRATEGIES['priority-failover'](list, ctx), 20_000, 3);
     assert.equal(got[0], 0);
@@ -219,7 +263,10 @@ describe('simple-shuffle', () => {
 
 describe('usage-based-routing', () => {
   test('prefers the smallest share of its tpm limit', () => {
-    const list = [candidate('a', { tokensInWindow: 500, tpmLimit: 1000 }), candidate('b', { tokensInWindow: 900, tpmLimit: 10_000 })];
+    const list = [
+      candidate('a', { tokensInWindow: 500, tpmLimit: 1000 }),
+      candidate('b', { tokensInWindow: 900, tpmLimit: 10_000 }),
+    ];
     assert.equal(STRATEGIES['usage-based-routing'](list, context()), 1);
   });
 });

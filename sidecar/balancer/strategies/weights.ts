@@ -5,7 +5,10 @@ import type { CandidateView } from './types.ts';
  * Weight used for choice. Weight 0 means "only when nothing else is left": such a backend counts
  * only when every candidate has weight 0, and then all count equally.
  */
-export function effectiveWeights(candidates: readonly CandidateView[]): { weightOf: (c: CandidateView) => number; total: number } {
+export function effectiveWeights(candidates: readonly CandidateView[]): {
+  weightOf: (c: CandidateView) => number;
+  total: number;
+} {
   let total = 0;
   for (const c of candidates) total += c.weight;
   if (total > 0) return { weightOf: (c) => c.weight, total };
@@ -17,7 +20,10 @@ export function effectiveWeights(candidates: readonly CandidateView[]): { weight
  * else is left"), and maps its choice back to a position in `candidates`. No copy when no
  * candidate has weight 0, or when all have.
  */
-export function amongPositiveWeights(candidates: readonly CandidateView[], pick: (list: readonly CandidateView[]) => number): number {
+export function amongPositiveWeights(
+  candidates: readonly CandidateView[],
+  pick: (list: readonly CandidateView[]) => number,
+): number {
   let zeros = 0;
   for (const c of candidates) if (c.weight <= 0) zeros++;
   if (zeros === 0 || zeros === candidates.length) return pick(candidates);
@@ -26,7 +32,11 @@ export function amongPositiveWeights(candidates: readonly CandidateView[], pick:
 }
 
 /** Position of the lowest score; ties broken uniformly at random (reservoir sampling). */
-export function argminRandomTie(candidates: readonly CandidateView[], score: (c: CandidateView) => number, random: Random): number {
+export function argminRandomTie(
+  candidates: readonly CandidateView[],
+  score: (c: CandidateView) => number,
+  random: Random,
+): number {
   let best = 0;
   let bestScore = Number.POSITIVE_INFINITY;
   let ties = 0;
@@ -47,11 +57,19 @@ export function argminRandomTie(candidates: readonly CandidateView[], score: (c:
  * Weighted random position among the candidates whose `key` equals the lowest key present; weight
  * 0 backends take part only when every candidate has weight 0.
  */
-export function weightedPickInLowestTier(candidates: readonly CandidateView[], key: (c: CandidateView) => number, random: Random): number {
+export function weightedPickInLowestTier(
+  candidates: readonly CandidateView[],
+  key: (c: CandidateView) => number,
+  random: Random,
+): number {
   return amongPositiveWeights(candidates, (list) => weightedInLowestTier(list, key, random));
 }
 
-function weightedInLowestTier(candidates: readonly CandidateView[], key: (c: CandidateView) => number, random: Random): number {
+function weightedInLowestTier(
+  candidates: readonly CandidateView[],
+  key: (c: CandidateView) => number,
+  random: Random,
+): number {
   let lowest = Number.POSITIVE_INFINITY;
   for (const c of candidates) lowest = Math.min(lowest, key(c));
   let total = 0;
