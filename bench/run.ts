@@ -194,7 +194,10 @@ async function main(): Promise<void> {
             continue;
           const m = await measure(root, nodeBin, arm, rate, POINT_SECONDS, bodyFile);
           let entry = results.overhead.find((o) => o.rateLabel === label && o.arm === arm.name);
-          if (entry === undefined) results.overhead.push((entry = { rateLabel: label, rate, arm: arm.name, runs: [] }));
+          if (entry === undefined) {
+            entry = { rateLabel: label, rate, arm: arm.name, runs: [] };
+            results.overhead.push(entry);
+          }
           entry.runs.push(m);
           log(
             `overhead ${label} ${arm.name} run ${r + 1}: p50 ${m.latencyMs.p50} p99 ${m.latencyMs.p99} ms, cpu ${m.lbCpuMsPerCall} ms/call`,

@@ -12,12 +12,12 @@ import { DISCOVERY_FIELDS, MAX_DISCOVERY_ENTRIES } from './settings/discovery-fi
 /** The key of the config file in a ConfigMap (what the operator renders, what sidecars read). */
 export const CONFIG_FILE_KEY = 'reranker_config.yaml';
 
-export { API_FORMATS, CANARY_ACTIONS, DEFAULT_RETRY_STATUS_CODES, STRATEGY_NAMES } from './settings/names.ts';
+export { API_FORMATS, STRATEGY_NAMES } from './settings/names.ts';
 export type { ApiFormat, StrategyName } from './settings/names.ts';
 
-export const litellmParamsSchema = z.object({ ...sidecarShape(PARAMS_SETTINGS), ...sidecarShape(EITHER_SETTINGS) });
+const litellmParamsSchema = z.object({ ...sidecarShape(PARAMS_SETTINGS), ...sidecarShape(EITHER_SETTINGS) });
 
-export const modelEntrySchema = z
+const modelEntrySchema = z
   .object({ ...sidecarShape(ENTRY_SETTINGS), litellm_params: litellmParamsSchema, ...sidecarShape(EITHER_SETTINGS) })
   .refine((entry) => entry.litellm_params.api_base ?? entry.litellm_params.base_url, {
     message: 'expected api_base (or base_url)',
@@ -40,7 +40,7 @@ const discoveryTemplateSchema = z.object({
   ...sidecarShape(EITHER_SETTINGS),
 });
 
-export const routerSettingsSchema = z.object(sidecarShape(ROUTER_SETTINGS));
+const routerSettingsSchema = z.object(sidecarShape(ROUTER_SETTINGS));
 
 export const configFileSchema = z.object({
   model_list: z.array(modelEntrySchema).default([]),
@@ -55,8 +55,3 @@ export type ConfigFile = z.infer<typeof configFileSchema>;
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 export type DiscoveryTemplateEntry = z.infer<typeof discoveryTemplateSchema>;
 export type RouterSettingsInput = z.infer<typeof routerSettingsSchema>;
-
-/** JSON Schema of the config file (what editors and the operator's CRD build on). */
-export function configJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-}

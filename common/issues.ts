@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { redact, safeUrl } from './redact.ts';
 
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
@@ -101,7 +101,8 @@ export function findUnknownKeys(schema: z.ZodType, value: unknown, path: Propert
       else found.push(...findUnknownKeys(childSchema, child, [...path, key]));
     }
   } else if (inner instanceof z.ZodArray && Array.isArray(value)) {
-    value.forEach((item, i) => found.push(...findUnknownKeys(inner.element as z.ZodType, item, [...path, i])));
+    for (const [i, item] of value.entries())
+      found.push(...findUnknownKeys(inner.element as z.ZodType, item, [...path, i]));
   }
   return found;
 }

@@ -61,8 +61,10 @@ function explainFields(path: string): Map<string, string> {
   let current: string | undefined;
   for (const line of lines) {
     const field = /^ {2}(\w+)\t<[^>]+>/.exec(line);
-    if (field) fields.set((current = field[1]!), '');
-    else if (current !== undefined && line.trim() !== '' && !/^\s+enum: /.test(line))
+    if (field) {
+      current = field[1]!;
+      fields.set(current, '');
+    } else if (current !== undefined && line.trim() !== '' && !/^\s+enum: /.test(line))
       fields.set(current, `${fields.get(current)} ${line.trim()}`.trim());
   }
   return fields;

@@ -421,7 +421,7 @@ describe('the full path', () => {
         ).status,
         200,
       );
-    serving.forEach((f, i) => assert.ok(f.stats.requests > before[i]!, `${f.name} got traffic`));
+    for (const [i, f] of serving.entries()) assert.ok(f.stats.requests > before[i]!, `${f.name} got traffic`);
     assert.equal(fakes[3]!.stats.requests, 0, 'no traffic to an address that is not an endpoint');
 
     // Timed from the moment the change is in the API (kubectl has returned).

@@ -228,10 +228,11 @@ describe('operator', () => {
     assert.doesNotMatch(cm.data['reranker_config.yaml'], /tei-a/);
     assert.equal(cm.metadata.ownerReferences[0].kind, 'RerankerPool');
 
-    const sidecars = (searchSidecars = [
+    searchSidecars = [
       startSidecar('sidecar-1', ips[6]!, 'search-reranker-config'),
       startSidecar('sidecar-2', ips[7]!, 'search-reranker-config'),
-    ]);
+    ];
+    const sidecars = searchSidecars;
     sidecarPod('search-api-1', ips[6]!, 'search-api');
     sidecarPod('search-api-2', ips[7]!, 'search-api');
     const synced = await eventually(

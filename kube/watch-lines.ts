@@ -16,8 +16,7 @@ export async function* readWatchLines(
   let pending = '';
   for await (const chunk of body) {
     pending += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) >= 0) {
+    for (let newline = pending.indexOf('\n'); newline >= 0; newline = pending.indexOf('\n')) {
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
       if (line !== '') yield parseEvent(line);

@@ -144,6 +144,7 @@ export function dashboardJson(): string {
         {
           name: 'namespace',
           type: 'query',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own template variable, not ours
           datasource: { type: 'prometheus', uid: '${datasource}' },
           query: 'label_values(reranker_lb_requests_total, namespace)',
           includeAll: true,
@@ -157,6 +158,7 @@ export function dashboardJson(): string {
       id: i + 1,
       title: p.title,
       type: p.type,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own template variable, not ours
       datasource: { type: 'prometheus', uid: '${datasource}' },
       gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: Math.floor(i / 2) * 8 },
       fieldConfig: { defaults: { unit: p.unit }, overrides: [] },

@@ -22,7 +22,7 @@ const { values } = parseArgs({
 });
 
 /** kubeconform's name for a kind: `deployment-apps-v1`, `service-v1`, `rolebinding-rbac-v1`. */
-export function fileNameOf(kind: string, group: string, version: string): string {
+function fileNameOf(kind: string, group: string, version: string): string {
   const groupPart = group === '' ? '' : `-${group.split('.')[0]!.toLowerCase()}`;
   return `${kind.toLowerCase()}${groupPart}-${version.toLowerCase()}.json`;
 }

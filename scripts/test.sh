@@ -13,7 +13,7 @@ stage() {
 stage tools scripts/ensure-tools.sh
 stage typecheck npx tsc -p tsconfig.json
 # Biome: formatting and lint rules (biome.json), then exports that no module imports.
-# (enabled with the one-time reformat) stage lint bash -c 'npx biome ci --error-on-warnings && node scripts/unused-exports.ts'
+stage lint bash -c 'npx biome ci --error-on-warnings && node scripts/unused-exports.ts'
 # The chart's alerts: valid rules, and promtool unit tests of each alert.
 stage alerts bash -c 'promtool check rules charts/reranker-lb/files/alerts.yaml && promtool test rules charts/reranker-lb/tests/alerts.test.yaml'
 stage unit node --test --test-reporter=spec 'common/**/*.test.ts' 'kube/**/*.test.ts' 'sidecar/**/*.test.ts' 'operator/**/*.test.ts' 'test/fake-reranker/**/*.test.ts'

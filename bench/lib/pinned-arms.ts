@@ -105,7 +105,7 @@ export interface GcPauses {
 const GC_LINE = /(Scavenge|Mark-Compact|Mark-Sweep|Minor Mark-Sweep)[^\n]*?MB, ([\d.]+) \/ [\d.]+ ms/;
 
 /** Counts V8's --trace-gc pauses (`Scavenge 5.1 (6.2) -> 4.3 (7.2) MB, 1.23 / 0.00 ms`) as they stream by. */
-export class GcCounter {
+class GcCounter {
   count = 0;
   maxMs = 0;
   over5ms = 0;

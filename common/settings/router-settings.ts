@@ -19,7 +19,7 @@ import {
   wholeInCrd,
 } from './kinds.ts';
 
-export const CANARY_SETTINGS = {
+const CANARY_SETTINGS = {
   interval: seconds({
     description: 'Time between canary rounds; 0 turns the canary off.',
     min: 0,
@@ -54,7 +54,7 @@ export const CANARY_SETTINGS = {
   timeout: seconds({ description: 'Time limit of one canary call.', min: 0, positive: true, max: 300, default: 10 }),
 } as const;
 
-export const LOCAL_BACKEND_SETTINGS = {
+const LOCAL_BACKEND_SETTINGS = {
   api_base: sidecarText({
     description: 'URL of the reranker in the same pod (RERANKER_LOCAL_BACKEND_URL wins).',
     min: 1,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ROOT } from '../support/cluster.ts';
 import { IMAGE_TAG } from '../support/node-cluster.ts';
 
-export const IMAGE_REPO = process.env.IMAGE_REPO ?? 'ghcr.io/reranker-lb';
+const IMAGE_REPO = process.env.IMAGE_REPO ?? 'ghcr.io/reranker-lb';
 export const BACKEND = 'fake-reranker';
 export const POOL = 'demo';
 export const APP = 'demo-app';

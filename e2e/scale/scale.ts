@@ -201,9 +201,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < docs.length; i += 16)
       await Promise.all(docs.slice(i, i + 16).map((d) => api(c, 'POST', collection(d), d)));
 
-    const rendered = (tracker = renderedTracker(c));
+    tracker = renderedTracker(c);
+    const rendered = tracker;
     const port = await freePort();
-    const operator = (operatorProc = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), {
+    operatorProc = startProcess('operator', join(args['operator-root']!, 'operator/main.ts'), {
       KUBECONFIG: cluster.kubeconfig(ADMIN),
       POD_NAMESPACE: NS,
       LEADER_ELECT: 'false',
@@ -212,7 +213,8 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       ...(args['node-options'] === undefined ? {} : { NODE_OPTIONS: args['node-options'] }),
       ...(args.workers === undefined ? {} : { OPERATOR_WORKERS: args.workers }),
-    }));
+    });
+    const operator = operatorProc;
     const monitor = processMonitor(operator.child.pid!);
     const profiled =
       args['apiserver-profile'] === undefined

@@ -31,8 +31,8 @@ export interface Traffic {
   maxInFlight: number;
 }
 
-export const CONFIG_KEY = 'reranker_config.yaml';
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const CONFIG_KEY = 'reranker_config.yaml';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export class StandIns {
   readonly all: StandIn[];
@@ -78,7 +78,10 @@ export class StandIns {
     }
     const reply = () =>
       void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ hash: s.served }));
-    if (s.delayMs <= 0) return reply();
+    if (s.delayMs <= 0) {
+      reply();
+      return;
+    }
     const timer = setTimeout(reply, s.delayMs);
     res.on('close', () => clearTimeout(timer));
   }

@@ -16,7 +16,7 @@ import { freePort } from '../../test/support/ports.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-export function kubeBinaries(): { bin: string; tools: string } {
+function kubeBinaries(): { bin: string; tools: string } {
   const bin = execFileSync(join(ROOT, 'e2e/kube/build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
     .trim()
     .split('\n')

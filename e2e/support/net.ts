@@ -15,7 +15,7 @@ const NET =
     : '42';
 const LINK = `rrlb-e2e${NET}a`;
 const PEER = `rrlb-e2e${NET}b`;
-export const SUBNET = `198.18.${NET}`;
+const SUBNET = `198.18.${NET}`;
 
 function ip(args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -45,7 +45,7 @@ export function selectsSidecar(
 }
 
 /** What the reconcile reads from a pod: labels (selection), IP (where to ask), deletion and phase. */
-export function podChangeMatters(pod: RoutablePod, previous: RoutablePod | undefined): boolean {
+function podChangeMatters(pod: RoutablePod, previous: RoutablePod | undefined): boolean {
   if (previous === undefined) return true;
   const view = (p: RoutablePod) =>
     JSON.stringify([

@@ -37,7 +37,7 @@ import { injectionStatus } from '../status/injection.ts';
 import { syncCanaryPlan } from '../canary/plan-sync.ts';
 import { countSidecars, DEFAULT_STABILIZATION_MS, nextSidecarCount } from '../status/sidecar-count.ts';
 
-export const FIELD_MANAGER = 'reranker-lb-operator';
+const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
 export const CONFIG_HASH_ANNOTATION = 'reranker.dev/config-hash';
 export { POOL_LABEL, SIDECAR_LABEL } from '../crd/labels.ts';

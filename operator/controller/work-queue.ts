@@ -91,7 +91,10 @@ export class WorkQueue {
       this.#timers.clearTimeout(pending.handle);
       this.#delayed.delete(key);
     }
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) {
+      this.add(key);
+      return;
+    }
     const handle = this.#timers.setTimeout(() => {
       this.#delayed.delete(key);
       this.add(key);

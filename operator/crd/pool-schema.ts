@@ -30,7 +30,7 @@ const backendName = z
 /** Per-backend settings shared by static entries and discovery templates: the CRD twins of every backend setting. */
 const backendSettings = crdShape({ ...ENTRY_SETTINGS, ...PARAMS_SETTINGS, ...EITHER_SETTINGS });
 
-export const secretKeyRefSchema = z
+const secretKeyRefSchema = z
   .object({
     name: dnsSubdomain.describe(
       "The Secret, in the pool's namespace. The operator never reads it: the sidecar container gets the key as an environment variable.",
@@ -46,7 +46,7 @@ export const secretKeyRefSchema = z
     'Where the API key is: rendered as api_key: os.environ/RERANKER_KEY_<SECRET>__<KEY>, never as the key itself.',
   );
 
-export const staticBackendSchema = z
+const staticBackendSchema = z
   .object({
     name: backendName.describe("The backend's name in stats, logs and metric labels; unique in the pool."),
     apiBase: z.string().min(1).max(2048).describe("The backend's http(s) URL; a path prefix is kept."),
@@ -64,7 +64,7 @@ export const staticBackendSchema = z
   })
   .describe('A backend at a fixed URL.');
 
-export const discoverySchema = z
+const discoverySchema = z
   .object({
     ...DISCOVERY_FIELDS,
     apiKeySecretRef: secretKeyRefSchema.optional(),
@@ -78,7 +78,7 @@ export const discoverySchema = z
   .describe('A Service whose endpoints are backends; the per-backend settings are the template of each.');
 
 const labelKey = z.string().min(1).max(317);
-export const labelSelectorSchema = z
+const labelSelectorSchema = z
   .object({
     matchLabels: z.record(labelKey, z.string().max(63)).optional().describe('Labels a pod must have, all of them.'),
     matchExpressions: z
@@ -168,7 +168,7 @@ export const poolSpecSchema = z
   .describe('The backends of the pool and how the sidecars route among them.');
 
 /** metav1.Condition, with the constraints Kubernetes declares on it. */
-export const conditionSchema = z
+const conditionSchema = z
   .object({
     type: z
       .string()

@@ -111,7 +111,10 @@ function envRows(vars: Readonly<Record<string, EnvVar>>): string[] {
 }
 
 export function settingsDoc(): string {
-  const spec = (buildCrd() as any).spec.versions[0].schema.openAPIV3Schema.properties.spec as Node;
+  const crd = buildCrd() as unknown as {
+    spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: Node } } } }[] };
+  };
+  const spec = crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec;
   return [
     '# Settings reference',
     '',

@@ -22,6 +22,7 @@ import {
   injectedServiceAccounts,
   sidecarRbacName,
   type InjectedPodLike,
+  type RbacObject,
 } from './sidecar-rbac.ts';
 
 const FIELD_MANAGER = 'reranker-lb-operator';
@@ -135,10 +136,10 @@ export class RbacController {
     const accounts = injectedServiceAccounts(ref, this.pods.list());
     const base = `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}`;
     const rbacName = sidecarRbacName(name);
-    const storedBinding = await api.get<Record<string, any>>(`${base}/rolebindings/${rbacName}`);
+    const storedBinding = await api.get<RbacObject>(`${base}/rolebindings/${rbacName}`);
     if (storedBinding === undefined && accounts.length === 0) return; // injection never used for this pool
     const role = desiredRole(ref);
-    if (!grantsMatch(await api.get<Record<string, any>>(`${base}/roles/${rbacName}`), role)) {
+    if (!grantsMatch(await api.get<RbacObject>(`${base}/roles/${rbacName}`), role)) {
       await api.apply(`${base}/roles/${rbacName}`, role, FIELD_MANAGER);
       logger.info({ pool: key, role: rbacName }, 'sidecar Role applied');
     }

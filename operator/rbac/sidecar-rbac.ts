@@ -8,7 +8,7 @@ import { configMapNameOf } from '../render/render-config.ts';
 import { canaryPlanConfigMapName } from '../../common/canary-plan.ts';
 import { POOL_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 
-export const RBAC_MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
+const RBAC_MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
 
 export interface PoolRef {
   readonly name: string;
@@ -36,7 +36,11 @@ export function injectedServiceAccounts(pool: PoolRef, pods: readonly InjectedPo
   return [...names].sort();
 }
 
-export function desiredRole(pool: PoolRef): Record<string, any> {
+/** A Role or RoleBinding as the API sends and takes it: plain JSON (kube/ has no typed API). */
+// biome-ignore lint/suspicious/noExplicitAny: plain JSON from and to the API server
+export type RbacObject = Record<string, any>;
+
+export function desiredRole(pool: PoolRef): RbacObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
@@ -63,7 +67,7 @@ export function desiredRole(pool: PoolRef): Record<string, any> {
   };
 }
 
-export function desiredRoleBinding(pool: PoolRef, serviceAccounts: readonly string[]): Record<string, any> {
+export function desiredRoleBinding(pool: PoolRef, serviceAccounts: readonly string[]): RbacObject {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
@@ -90,13 +94,15 @@ function ownerOf(pool: PoolRef): Record<string, unknown> {
 }
 
 /** True when the stored object already grants what `desired` grants (rules, roleRef, subjects). */
-export function grantsMatch(stored: Record<string, any> | undefined, desired: Record<string, any>): boolean {
+export function grantsMatch(stored: RbacObject | undefined, desired: RbacObject): boolean {
   if (stored === undefined) return false;
-  const norm = (o: Record<string, any>) =>
+  const norm = (o: RbacObject) =>
     JSON.stringify([
       o.rules ?? null,
       o.roleRef ?? null,
-      (o.subjects ?? []).map((s: any) => `${s.kind}/${s.namespace}/${s.name}`),
+      (o.subjects ?? []).map(
+        (s: { kind?: string; namespace?: string; name?: string }) => `${s.kind}/${s.namespace}/${s.name}`,
+      ),
     ]);
   return norm(stored) === norm(desired);
 }

@@ -5,7 +5,7 @@
 import { CONFIG_KEY, type RenderedConfig } from './render-config.ts';
 
 /** The apiserver's limit on a ConfigMap's data (validation.MaxConfigMapSize, keys and values). */
-export const CONFIGMAP_DATA_LIMIT_BYTES = 1024 * 1024;
+const CONFIGMAP_DATA_LIMIT_BYTES = 1024 * 1024;
 
 export interface TooLarge {
   readonly reason: 'ConfigTooLarge';

@@ -198,7 +198,7 @@ function ready(parts: readonly Draft[]): Draft {
 }
 
 /** Keeps lastTransitionTime unless the status changed. */
-export function mergeCondition(
+function mergeCondition(
   previous: readonly Condition[] | undefined,
   draft: Draft,
   generation: number,

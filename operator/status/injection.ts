@@ -10,7 +10,7 @@ import { POOL_LABEL, VERSION_ANNOTATION } from '../crd/labels.ts';
 export type InjectionStatus = NonNullable<PoolStatus['injection']>;
 
 /** How many outdated pods the status names (the count covers all). */
-export const OUTDATED_LISTED = 20;
+const OUTDATED_LISTED = 20;
 
 interface PodLike {
   metadata: {

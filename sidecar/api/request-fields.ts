@@ -64,7 +64,7 @@ export interface Documents {
  * An all-string array is used as is, without a copy. Objects are kept to be echoed back, so they
  * must not nest deeper than MAX_JSON_DEPTH.
  */
-export function readDocuments(body: Body, field: string, rankFields?: readonly string[]): Documents {
+function readDocuments(body: Body, field: string, rankFields?: readonly string[]): Documents {
   const raw = nonEmptyArray(body, field);
   let i = 0;
   while (i < raw.length && typeof raw[i] === 'string') i++;

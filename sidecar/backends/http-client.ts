@@ -50,7 +50,7 @@ const ERROR_TEXT_LIMIT = 2048;
 const EMPTY = Buffer.alloc(0);
 
 /** A limit of ours ended the attempt; `code` is stable (RESPONSE_TOO_LARGE, RESPONSE_DEADLINE). */
-export class ResponseLimitError extends Error {
+class ResponseLimitError extends Error {
   readonly code: 'RESPONSE_TOO_LARGE' | 'RESPONSE_DEADLINE';
   constructor(code: 'RESPONSE_TOO_LARGE' | 'RESPONSE_DEADLINE', message: string) {
     super(message);

@@ -82,7 +82,7 @@ export async function sendRerank(
   const caller = to.apiKey === undefined && to.forwardCallerAuthorization ? options.callerAuthorization : undefined;
   const headers = caller === undefined ? to.headers : { ...JSON_HEADERS, authorization: caller };
   const credentials = to.apiKey !== undefined ? 'own' : caller !== undefined ? 'caller' : 'none';
-  let answer;
+  let answer: Awaited<ReturnType<typeof client.request>>;
   try {
     answer = await client.request(to.target, codec.rerankPath, 'POST', headers, payload, {
       timeoutMs: options.timeoutMs,

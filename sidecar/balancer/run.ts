@@ -92,5 +92,5 @@ export function recordFailure(
 }
 
 export function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal !== undefined && signal.aborted;
+  return signal?.aborted === true;
 }

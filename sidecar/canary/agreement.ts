@@ -22,7 +22,7 @@ export function kendallTau(a: readonly number[], b: readonly number[]): number {
   const n = a.length;
   if (n < 2 || b.length !== n) return n === b.length ? 1 : -1;
   const posB = new Map<number, number>();
-  b.forEach((doc, i) => posB.set(doc, i));
+  for (const [i, doc] of b.entries()) posB.set(doc, i);
   let concordant = 0;
   let discordant = 0;
   for (let i = 0; i < n; i++) {

@@ -15,7 +15,7 @@ import { redisTarget } from './redis-settings.ts';
  * Documents per call a backend accepts when `max_documents_per_call` is not set: TEI's
  * `--max-client-batch-size` default and Cohere's documented cap. Others: unlimited.
  */
-export const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
+const DEFAULT_MAX_DOCUMENTS: Readonly<Partial<Record<ApiFormat, number>>> = { tei: 32, cohere: 1000 };
 
 /** The metric a backend's /metrics counts waiting calls in, when `queue_metric` is not set. */
 const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = {
@@ -27,7 +27,7 @@ const DEFAULT_QUEUE_METRIC: Readonly<Partial<Record<ApiFormat, string>>> = {
  * Seconds (the seed's unit) -> whole milliseconds: Node's server timeouts must be integers, and
  * 1.005 * 1000 is 1004.9999999999999. A positive value never rounds to 0 (which means "no limit").
  */
-export function ms(seconds: number): number {
+function ms(seconds: number): number {
   return seconds > 0 ? Math.max(1, Math.round(seconds * 1000)) : 0;
 }
 

@@ -30,7 +30,7 @@ interface Watch {
 }
 
 /** Health-check path of a backend, or undefined when it is not actively checked. */
-export function healthPathOf(backend: Backend): string | undefined {
+function healthPathOf(backend: Backend): string | undefined {
   const spec = backend.spec;
   if (!spec.healthCheckEnabled || spec.healthCheckIntervalMs <= 0) return undefined;
   return BACKEND_CODECS[spec.apiFormat].healthPath;

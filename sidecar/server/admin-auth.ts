@@ -23,7 +23,7 @@ export function adminTokenFrom(env: Readonly<Record<string, string | undefined>>
 }
 
 /** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110). */
-export function bearerToken(header: string | undefined): string {
+function bearerToken(header: string | undefined): string {
   const match = header === undefined ? null : /^\s*bearer\s+(\S+)\s*$/i.exec(header);
   return match === null ? '' : match[1]!;
 }

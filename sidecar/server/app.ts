@@ -51,7 +51,7 @@ const RERANK_ROUTES: readonly (readonly [string, ClientFormat | undefined])[] = 
   ['/vllm/rerank', 'vllm'],
 ];
 
-export function statsBody(deps: AppDeps): Record<string, unknown> {
+function statsBody(deps: AppDeps): Record<string, unknown> {
   const gen = deps.balancer.generation;
   const now = deps.clock.now();
   const wallNow = deps.clock.wallNow();
@@ -118,7 +118,7 @@ function configBody(deps: AppDeps): Record<string, unknown> {
  * Ready: not shutting down, the config has arrived, and a backend that has passed its health check
  * (or is not checked) can take a call — or the local backend can, where it is used.
  */
-export function isReady(deps: AppDeps): boolean {
+function isReady(deps: AppDeps): boolean {
   if (deps.isShuttingDown()) return false;
   const gen = deps.balancer.generation;
   if (gen.config.source === AWAITING_CONFIGMAP_SOURCE) return false;

@@ -29,7 +29,10 @@ describe('send stall limit', () => {
     const stuck = { bytes: 5_000_000 };
     const res = response(stuck);
     cl.track(res);
-    for (let t = 0; t < 10; t++) cl.sweep(), time.advance(SWEEP_MS);
+    for (let t = 0; t < 10; t++) {
+      cl.sweep();
+      time.advance(SWEEP_MS);
+    }
     assert.equal(res.destroyed, false, 'not before 10 s');
     cl.sweep();
     assert.equal(res.destroyed, true);
@@ -55,7 +58,10 @@ describe('send stall limit', () => {
     const cl = new ClientLimits(limits, time, time);
     const res = Object.assign(response({ bytes: 0 }), { headersSent: false });
     cl.track(res);
-    for (let t = 0; t < 60; t++) cl.sweep(), time.advance(SWEEP_MS);
+    for (let t = 0; t < 60; t++) {
+      cl.sweep();
+      time.advance(SWEEP_MS);
+    }
     assert.equal(res.destroyed, false);
   });
 

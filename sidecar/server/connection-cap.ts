@@ -14,7 +14,7 @@ import type { Logger } from '../../common/logger.ts';
 /** What one connection with a call in flight may cost, with room to spare (~60 KB measured). */
 export const BYTES_PER_CONNECTION = 64 * 1024;
 /** The sidecar's own live heap before any call (13-16 MB measured idle): not for connections. */
-export const BASE_HEAP_BYTES = 16 * 2 ** 20;
+const BASE_HEAP_BYTES = 16 * 2 ** 20;
 /** Never fewer: a small container still serves an application's connection pool. */
 export const MIN_CONNECTIONS = 32;
 /** Without a memory limit, about what a process's default file descriptor limit allows. */

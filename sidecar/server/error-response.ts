@@ -14,7 +14,7 @@ export function toLbError(error: unknown): LbError {
 }
 
 /** `message` at the top level keeps Cohere-style clients' error text readable. */
-export function errorBody(error: LbError): ErrorBody {
+function errorBody(error: LbError): ErrorBody {
   const inner =
     error.field === undefined
       ? { code: error.code, message: error.message }

@@ -29,8 +29,8 @@ export interface RerankDeps {
   readonly totals: RequestTotals;
 }
 
-export const BACKEND_HEADER = 'x-reranker-lb-backend';
-export const FALLBACK_HEADER = 'x-reranker-lb-fallback';
+const BACKEND_HEADER = 'x-reranker-lb-backend';
+const FALLBACK_HEADER = 'x-reranker-lb-fallback';
 
 interface LogFields {
   readonly requestId: string;

@@ -33,7 +33,7 @@ export const FAKE_MODES = [
 ] as const;
 export type FakeMode = (typeof FAKE_MODES)[number];
 
-export const SCORINGS = ['bm25', 'cheap', 'reversed'] as const;
+const SCORINGS = ['bm25', 'cheap', 'reversed'] as const;
 export type Scoring = (typeof SCORINGS)[number];
 
 export interface Behaviour {

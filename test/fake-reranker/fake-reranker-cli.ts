@@ -2,7 +2,7 @@
 import { startFakeReranker } from './fake-reranker.ts';
 import { parseCli, usage } from './fake-reranker-options.ts';
 
-let run;
+let run: ReturnType<typeof parseCli>;
 try {
   run = parseCli(process.argv.slice(2));
 } catch (error) {

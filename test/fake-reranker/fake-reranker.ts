@@ -12,10 +12,10 @@ import { hangAfterHeaders, OpenResponses, padded, trickle, type Headers } from '
 import { infoBody, metricsText, ServingSlots, timingHeaders } from './fake-load.ts';
 
 export type FakeFormat = 'native' | 'cohere' | 'jina' | 'tei' | 'vllm' | 'infinity';
-export { FAKE_MODES, HEALTHY, type Behaviour, type FakeMode } from './fake-behaviour.ts';
+export type { Behaviour, FakeMode } from './fake-behaviour.ts';
 
 /** stats.authorizations keeps this many, the newest. */
-export const MAX_RECORDED_AUTHORIZATIONS = 1000;
+const MAX_RECORDED_AUTHORIZATIONS = 1000;
 
 export interface FakeStats {
   requests: number;
@@ -336,14 +336,12 @@ export function startFakeReranker(options: FakeOptions = {}): Promise<FakeRerank
       return;
     }
     if (format === 'tei' && docs.length > b.maxClientBatchSize) {
-      res
-        .writeHead(422, JSON_TYPE)
-        .end(
-          JSON.stringify({
-            error: `batch size ${docs.length} > maximum allowed batch size ${b.maxClientBatchSize}`,
-            error_type: 'Validation',
-          }),
-        );
+      res.writeHead(422, JSON_TYPE).end(
+        JSON.stringify({
+          error: `batch size ${docs.length} > maximum allowed batch size ${b.maxClientBatchSize}`,
+          error_type: 'Validation',
+        }),
+      );
       return;
     }
     const answer = answerFor(

@@ -37,7 +37,7 @@ export interface Pool {
   close(): Promise<void>;
 }
 
-export function configDocument(
+function configDocument(
   specs: readonly FakeSpec[],
   fakes: Record<string, FakeReranker>,
   router: Record<string, unknown>,
@@ -152,7 +152,7 @@ export async function get(url: string, path: string): Promise<Reply> {
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-export const DOCS = ['Paris is the capital of France.', 'Berlin is in Germany.', 'The Eiffel Tower is in Paris.'];
+const DOCS = ['Paris is the capital of France.', 'Berlin is in Germany.', 'The Eiffel Tower is in Paris.'];
 export const QUERY = { query: 'capital of France', documents: DOCS };
 
 /** Calls /rerank `n` times in sequence; returns which backend served each call. */

@@ -15,7 +15,7 @@ export type Endpoint = ClientFormat | 'rerank';
 export const ENDPOINTS: readonly Endpoint[] = ['rerank', 'native', 'tei', 'cohere-v1', 'cohere-v2', 'jina'];
 
 /** A backend answer scoring every document, best first, cut to top_n, as rank.ts would. */
-export function answerFor(request: RerankRequest): RankedAnswer {
+function answerFor(request: RerankRequest): RankedAnswer {
   const results = request.documents.map((_text, index) => ({ index, score: 1 / (index + 1) }));
   if (request.topN !== undefined && request.topN < results.length) results.length = request.topN;
   return { results, model: 'fake', tokens: 7, usageSource: 'body' };
