@@ -42,6 +42,9 @@ after(async () => {
   await cluster?.stop();
 });
 
+/** Workers each leader runs: set, so a leak (more) or a missing start (fewer) shows. */
+const WORKERS = 2;
+
 async function startOperator(user: User): Promise<Operator> {
   const port = await freePort();
   const proc = startProcess(user.name, 'operator/main.ts', {
@@ -52,6 +55,7 @@ async function startOperator(user: User): Promise<Operator> {
     OPERATOR_PORT: String(port),
     OPERATOR_HOST: '127.0.0.1',
     OPERATOR_RECONCILE_TIMEOUT_SECONDS: '2',
+    OPERATOR_WORKERS: String(WORKERS),
   });
   return { user, proc, port };
 }
@@ -107,7 +111,7 @@ test("the leader's requests hang: it writes nothing after its renew deadline and
   await warm(standby);
 
   for (let change = 1; change <= 3; change++) {
-    assert.equal(await metric(leader, 'reranker_operator_workers'), 2, `term ${change}: the leader runs its 2 workers`);
+    assert.equal(await metric(leader, 'reranker_operator_workers'), WORKERS, `term ${change}: the leader runs its ${WORKERS} workers`);
     assert.equal(await metric(standby, 'reranker_operator_workers'), 0, `term ${change}: the standby runs none`);
     const hungAt = Date.now();
     const release = proxy.fault({ client: leader.user.name, action: { kind: 'hang' } });
@@ -162,8 +166,8 @@ test("the leader's requests hang: it writes nothing after its renew deadline and
     );
     assert.equal(
       await metric(standby, 'reranker_operator_workers'),
-      2,
-      `term ${change}: the new leader runs 2 workers`,
+      WORKERS,
+      `term ${change}: the new leader runs ${WORKERS} workers`,
     );
 
     // The exited one comes back (as Kubernetes would restart it) as the new standby.
