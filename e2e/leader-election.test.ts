@@ -111,7 +111,11 @@ test("the leader's requests hang: it writes nothing after its renew deadline and
   await warm(standby);
 
   for (let change = 1; change <= 3; change++) {
-    assert.equal(await metric(leader, 'reranker_operator_workers'), WORKERS, `term ${change}: the leader runs its ${WORKERS} workers`);
+    assert.equal(
+      await metric(leader, 'reranker_operator_workers'),
+      WORKERS,
+      `term ${change}: the leader runs its ${WORKERS} workers`,
+    );
     assert.equal(await metric(standby, 'reranker_operator_workers'), 0, `term ${change}: the standby runs none`);
     const hungAt = Date.now();
     const release = proxy.fault({ client: leader.user.name, action: { kind: 'hang' } });
