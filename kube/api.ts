@@ -26,6 +26,12 @@ export class KubeApiError extends Error {
   }
 }
 
+/** A ConfigMap as the sidecar's watches read it (its data only). */
+export interface ConfigMap {
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
 export interface KubeObject {
   apiVersion?: string;
   kind?: string;

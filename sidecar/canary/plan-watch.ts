@@ -8,14 +8,10 @@
 import type { Logger } from 'pino';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
 import { CANARY_PLAN_KEY, parseCanaryPlan } from '../../common/canary-plan.ts';
+import type { ConfigMap } from '../../kube/api.ts';
 import { Informer, type ListWatchApi } from '../../kube/informer.ts';
 import type { Canary } from './canary.ts';
 import { OWN, roleFor } from './canary-role.ts';
-
-interface ConfigMap {
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  data?: Record<string, string>;
-}
 
 export interface PlanWatchOptions {
   readonly api: ListWatchApi;

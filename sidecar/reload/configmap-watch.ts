@@ -4,17 +4,12 @@
  * kubelet's 60-120 s; a deleted ConfigMap leaves the last good config serving.
  */
 import type { Logger } from 'pino';
-import type { KubeApi } from '../../kube/api.ts';
+import type { ConfigMap, KubeApi } from '../../kube/api.ts';
 import { Informer } from '../../kube/informer.ts';
 import { CONFIG_FILE_KEY } from '../config/load.ts';
 import type { Clock, Random, Timers } from '../../common/clock.ts';
 import type { ConfigReloader } from './config-reloader.ts';
 import type { KubernetesSource } from './config-source.ts';
-
-interface ConfigMap {
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  data?: Record<string, string>;
-}
 
 export interface ConfigMapWatchOptions {
   readonly api: KubeApi;
