@@ -15,10 +15,9 @@ import { EventRecorder } from '../events/recorder.ts';
 import { GROUP, KIND, PLURAL, VERSION, type PoolStatus, type RerankerPool } from '../crd/pool-schema.ts';
 import { SERVICE_NAME_LABEL, type EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
 import { slim, slimConfigMap, slimPod, type CachedConfigMap, type CachedPod } from './cache-transforms.ts';
-import { poolsForPod, poolsForService } from './event-routing.ts';
+import { configMapNeedsReconcile, poolsForPod, poolsForService } from './event-routing.ts';
 import { queueObserver, type OperatorMetrics } from './metrics.ts';
 import {
-  CONFIG_HASH_ANNOTATION,
   MANAGED_BY,
   POOL_LABEL,
   SIDECAR_LABEL,
@@ -183,11 +182,11 @@ export class Controller {
       'configmaps',
       '/api/v1/configmaps',
       (event, cm) => {
-        // Our own applies keep data and hash annotation equal; repair deletions and edits by others.
-        if (event !== 'deleted' && cm.dataHash === cm.metadata.annotations?.[CONFIG_HASH_ANNOTATION]) return;
         const pool = cm.metadata.labels?.[POOL_LABEL];
-        if (pool !== undefined && cm.metadata.namespace !== undefined)
-          this.queue.add(`${cm.metadata.namespace}/${pool}`);
+        if (pool === undefined || cm.metadata.namespace === undefined) return;
+        const key = `${cm.metadata.namespace}/${pool}`;
+        const status = this.#pools.get(key)?.status?.configHash;
+        if (configMapNeedsReconcile(event, cm, status, this.#written.config.pending(key))) this.queue.add(key);
       },
       `app.kubernetes.io/managed-by=${MANAGED_BY['app.kubernetes.io/managed-by']}`,
       slimConfigMap,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  configMapNeedsReconcile,
   poolsForPod,
   poolsForService,
   selects,
@@ -132,4 +133,30 @@ test('a broad selector never counts a sidecar injected for another pool', () => 
     true,
     'a hand-wired sidecar has no pool label',
   );
+});
+
+describe('configMapNeedsReconcile', () => {
+  const ours = (hash: string | undefined): Parameters<typeof configMapNeedsReconcile>[1] => ({
+    metadata: {
+      name: 'search-reranker-config',
+      annotations: hash === undefined ? {} : { 'reranker.dev/config-hash': hash },
+    },
+    dataHash: hash,
+  });
+
+  test('a ConfigMap the status names, or that a reconcile is about to report, needs nothing', () => {
+    assert.equal(configMapNeedsReconcile('updated', ours('h8'), 'h8', undefined), false);
+    assert.equal(configMapNeedsReconcile('updated', ours('h8'), 'h7', 'h8'), false);
+  });
+
+  test('one of ours the status does not name (the reconcile that applied it ended before its status write) brings the pool back', () => {
+    assert.equal(configMapNeedsReconcile('updated', ours('h8'), 'h7', undefined), true);
+    assert.equal(configMapNeedsReconcile('added', ours('h8'), undefined, 'h7'), true);
+  });
+
+  test('deletions and edits by others are repaired; the canary plan ConfigMap (no config) is left alone', () => {
+    assert.equal(configMapNeedsReconcile('deleted', ours('h8'), 'h8', undefined), true);
+    assert.equal(configMapNeedsReconcile('updated', { ...ours('h8'), dataHash: 'edited' }, 'h8', undefined), true);
+    assert.equal(configMapNeedsReconcile('updated', ours(undefined), 'h8', undefined), false);
+  });
 });

@@ -4,7 +4,7 @@
  * reconcile reads changed; a Service or its EndpointSlices only to the pools that discover it.
  */
 import type { KubeObject } from '../../kube/api.ts';
-import { POOL_LABEL } from '../crd/labels.ts';
+import { CONFIG_HASH_ANNOTATION, POOL_LABEL } from '../crd/labels.ts';
 import type { LabelSelector } from '../crd/pool-schema.ts';
 
 export interface RoutablePool extends KubeObject {
@@ -89,4 +89,30 @@ export function poolsForService(
   return pools
     .filter((pool) => pool.metadata.namespace === namespace && pool.spec?.discovery?.some((d) => d.service === service))
     .map((pool) => `${namespace}/${pool.metadata.name}`);
+}
+
+/** A pool's ConfigMap as the operator's cache keeps it (cache-transforms.ts: slimConfigMap). */
+export interface RoutableConfigMap extends KubeObject {
+  /** sha256 of the rendered config it holds; none on the canary plan's ConfigMap. */
+  readonly dataHash?: string;
+}
+
+/**
+ * Whether a ConfigMap event needs its pool reconciled. Deletions and edits by others (data no
+ * longer matching the hash annotation) are repaired. One of ours needs nothing when the pool's
+ * status names it or the reconcile that wrote it is still on its way to the status (`pending`);
+ * otherwise a reconcile ended between the apply and its status write (a deadline, a dropped
+ * connection: the write landed but its answer did not), the status names an older config, and
+ * nothing else would bring the pool back.
+ */
+export function configMapNeedsReconcile(
+  event: 'added' | 'updated' | 'deleted',
+  cm: RoutableConfigMap,
+  statusHash: string | undefined,
+  pending: string | undefined,
+): boolean {
+  if (event === 'deleted') return true;
+  if (cm.dataHash !== cm.metadata.annotations?.[CONFIG_HASH_ANNOTATION]) return true;
+  if (cm.dataHash === undefined) return false; // the canary plan's ConfigMap
+  return cm.dataHash !== statusHash && cm.dataHash !== pending;
 }

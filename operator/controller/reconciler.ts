@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { KubeApi, KubeObject } from '../../kube/api.ts';
 import { formatIssues, issueMessage } from '../../common/issues.ts';
-import { POOL_LABEL } from '../crd/labels.ts';
+import { CONFIG_HASH_ANNOTATION, POOL_LABEL } from '../crd/labels.ts';
 import { upgradeLegacySpec } from '../crd/legacy-spec.ts';
 import { secretEnvConflicts } from '../render/secret-env.ts';
 import {
@@ -39,7 +39,6 @@ import { countSidecars, DEFAULT_STABILIZATION_MS, nextSidecarCount } from '../st
 
 const FIELD_MANAGER = 'reranker-lb-operator';
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'reranker-lb-operator' } as const;
-export const CONFIG_HASH_ANNOTATION = 'reranker.dev/config-hash';
 export { POOL_LABEL, SIDECAR_LABEL } from '../crd/labels.ts';
 
 export interface Caches {

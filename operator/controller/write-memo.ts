@@ -26,6 +26,11 @@ export class WriteMemo<V> {
     return cachedVersion === written.basedOn ? written.value : cachedValue;
   }
 
+  /** Our last write's value, while the cache has not yet shown it (no side effect). */
+  pending(key: string): V | undefined {
+    return this.#byKey.get(key)?.value;
+  }
+
   remember(key: string, basedOn: string | undefined, result: string | undefined, value: V): void {
     this.#byKey.set(key, { basedOn, result, value });
   }

@@ -8,3 +8,5 @@ export const INJECT_LABEL = 'reranker.dev/inject';
 export const SIDECAR_LABEL = 'reranker.dev/sidecar';
 /** The sidecar version injected, for status counts and `outdated` lists after an upgrade. */
 export const VERSION_ANNOTATION = 'reranker.dev/injected-version';
+/** On a pool's rendered ConfigMap: sha256 of the config it holds (what sidecars report serving). */
+export const CONFIG_HASH_ANNOTATION = 'reranker.dev/config-hash';
