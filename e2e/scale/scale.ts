@@ -7,6 +7,7 @@
  *
  *   node e2e/scale/scale.ts [--pools 200] [--endpoints 20] [--watched-endpoints 500] [--rate 20] [--seconds 60] [--watchers 20]
  *                           [--operator-root DIR] [--out FILE] [--node-options='--max-old-space-size=128']
+ *                           [--discovery-mode rendered|sidecar]
  * --node-options sets the operator's NODE_OPTIONS (e.g. the heap size the chart's
  * --max-old-space-size-percentage gives under its memory limit).
  * --operator-root runs another checkout's operator (e.g. `git archive <rev>` unpacked, with
@@ -47,9 +48,15 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     // A CPU profile of the apiserver over the operator's start (go tool pprof -top FILE).
     'apiserver-profile': { type: 'string' },
+    // rendered: the ConfigMaps hold the endpoints (what the churn and its watchers measure);
+    // sidecar (the pools' default): they hold templates, "rendered" is every ConfigMap written.
+    'discovery-mode': { type: 'string', default: 'rendered' },
   },
 });
 const POOLS = Number(args.pools);
+const RENDERED_MODE = args['discovery-mode'] === 'rendered';
+if (!RENDERED_MODE && args['discovery-mode'] !== 'sidecar')
+  throw new Error(`--discovery-mode: expected rendered or sidecar, got ${args['discovery-mode']}`);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const WATCHERS = Number(args.watchers);
@@ -93,7 +100,10 @@ function manifests(): unknown[] {
       apiVersion: 'reranker.dev/v1alpha1',
       kind: 'RerankerPool',
       metadata: { name: name(i), namespace: NS },
-      spec: { discovery: [{ service: name(i), portName: 'http', apiFormat: 'tei' }] },
+      spec: {
+        discovery: [{ service: name(i), portName: 'http', apiFormat: 'tei' }],
+        routing: { discoveryMode: args['discovery-mode'] },
+      },
     },
   ]).flat();
 }
@@ -155,7 +165,10 @@ function renderedTracker(c: ApiClient) {
   })();
   return {
     allRendered: async () => {
-      for (let i = 0; i < POOLS; i++) if (ready.get(`${name(i)}-reranker-config`) !== readyCount(i)) return false;
+      for (let i = 0; i < POOLS; i++) {
+        const count = ready.get(`${name(i)}-reranker-config`);
+        if (count === undefined || (RENDERED_MODE && count !== readyCount(i))) return false;
+      }
       return true;
     },
     stop: () => abort.abort(),
