@@ -90,10 +90,13 @@ function armSpec(name: string, port: number, limitMib: number, backends: readonl
     };
   }
   if (name === 'floor') {
-    const flags = heapPlan(limitMib * MIB, []).flags;
+    const plan = heapPlan(limitMib * MIB, []);
+    const flags = plan.flags;
     return {
       name: 'node floor (launcher heap flags)',
       command: [
+        'env',
+        ...Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
         node,
         ...flags,
         join(root, 'bench/node-floor.ts'),

@@ -23,9 +23,9 @@ function readText(path: string): string | undefined {
 // The bundle (scripts/bundle.ts) sits beside its own main.mjs; the sources beside main.ts.
 const program = fileURLToPath(new URL(import.meta.url.endsWith('.mjs') ? './main.mjs' : './main.ts', import.meta.url));
 const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((f) => f !== '')];
-const plan = heapPlan(memoryLimitBytes(readText), userFlags);
+const plan = heapPlan(memoryLimitBytes(readText), userFlags, process.env);
 // The sidecar logs this line with its start-up message (main.ts reads it back).
-const env = { ...process.env, RERANKER_HEAP_PLAN: plan.summary };
+const env = { ...process.env, ...plan.env, RERANKER_HEAP_PLAN: plan.summary };
 try {
   if (process.execve === undefined) throw new Error(`process.execve needs Node >= 22.15 (this is ${process.version})`);
   process.execve(

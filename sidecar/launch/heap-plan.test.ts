@@ -62,4 +62,12 @@ describe('heapPlan', () => {
     assert.match(heapPlan(48 * MIB, []).summary, /expect OOM kills/);
     assert.doesNotMatch(heapPlan(64 * MIB, []).summary, /expect OOM kills/);
   });
+
+  it('caps glibc malloc arenas under a memory limit, unless the user set them; none without a limit', () => {
+    assert.deepEqual(heapPlan(64 * MIB, []).env, { MALLOC_ARENA_MAX: '2' });
+    assert.match(heapPlan(64 * MIB, []).summary, /2 malloc arena\(s\)/);
+    assert.deepEqual(heapPlan(64 * MIB, [], { MALLOC_ARENA_MAX: '4' }).env, {});
+    assert.match(heapPlan(64 * MIB, [], { MALLOC_ARENA_MAX: '4' }).summary, /4 malloc arena\(s\)/);
+    assert.deepEqual(heapPlan(undefined, []).env, {});
+  });
 });
