@@ -27,7 +27,7 @@ export const MIN_OLD_MIB = 16;
  * 62 MiB in 140 ms and the kernel killed it, every time; with 2 arenas it survived every run, and
  * at 96 MiB and 1,000 req/s the peak fell from 86.6 to 76.6 MiB (make footprint).
  */
-export const MALLOC_ARENAS = 2;
+const MALLOC_ARENAS = 2;
 
 export interface HeapPlan {
   /** Flags to start Node with; empty when the user's own flags decide. */
