@@ -20,7 +20,15 @@
  */
 import type { Logger } from 'pino';
 import type { Clock, Random, Timers } from '../common/clock.ts';
-import { KubeApiError, keyOf, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
+import {
+  KubeApiError,
+  keyOf,
+  type KubeObject,
+  type ObjectDecoder,
+  type ObjectList,
+  type ProtobufOption,
+  type WatchEvent,
+} from './api.ts';
 import { listPages } from './list-pages.ts';
 import {
   DEFAULT_TUNING,
@@ -35,14 +43,19 @@ import {
   type WatchEnd,
 } from './reflector-plan.ts';
 
-/** The two calls an informer makes (KubeApi has both; tests pass a fake). */
+/** The two calls an informer makes (KubeApi has both; tests pass a fake, which may ignore `protobuf`). */
 export interface ListWatchApi {
   list<T extends KubeObject>(
     path: string,
     query: Record<string, string | undefined>,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal } & ProtobufOption<T>,
   ): Promise<ObjectList<T>>;
-  watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncIterable<WatchEvent>;
+  watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    signal: AbortSignal,
+    options?: ProtobufOption<unknown>,
+  ): AsyncIterable<WatchEvent>;
 }
 
 export type InformerEvent = 'added' | 'updated' | 'deleted';
@@ -59,6 +72,11 @@ export interface InformerOptions<T extends KubeObject> {
    * handlers and readers need, so the cache does not hold managedFields or whole payloads.
    */
   readonly transform?: (object: T) => T;
+  /**
+   * List and watch in protobuf, decoding each object's message with this (a built-in resource
+   * only; the transform still applies). A server that answers JSON instead is read as JSON.
+   */
+  readonly protobuf?: ObjectDecoder<T>;
   /** Told of every failure (a restart), with what went wrong. */
   readonly onRestart?: (reason: string) => void;
   readonly logger: Logger;
@@ -195,7 +213,13 @@ export class Informer<T extends KubeObject> {
     this.#relistRequested = false;
     const query = listQuery(this.#state, this.#tuning);
     try {
-      const listed = await listPages<T>(this.#api, this.#o.path, { ...this.#selectors(), ...query }, this.#life.signal);
+      const listed = await listPages<T>(
+        this.#api,
+        this.#o.path,
+        { ...this.#selectors(), ...query },
+        this.#life.signal,
+        this.#o.protobuf,
+      );
       this.#replace(listed.items);
       return afterList(this.#state, { rv: listed.resourceVersion, pagedResult: listed.paged, query });
     } catch (error) {
@@ -297,7 +321,8 @@ export class Informer<T extends KubeObject> {
         allowWatchBookmarks: 'true',
         timeoutSeconds: String(timeoutSeconds),
       };
-      for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal)) {
+      const options = { protobuf: this.#o.protobuf };
+      for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal, options)) {
         events++;
         this.#apply(type, object as WatchEventObject);
       }

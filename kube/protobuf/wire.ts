@@ -1,0 +1,165 @@
+/**
+ * The protobuf wire format, read only, for the few Kubernetes messages we decode (see
+ * endpoint-slice.ts and envelope.ts): a message is a sequence of fields, each a key (field number
+ * << 3 | wire type) and a value; varints (0), 64-bit (1), length-delimited (2: strings, bytes,
+ * nested messages, packed repeated), 32-bit (5); groups (3, 4) are deprecated but still skipped.
+ * Unknown fields of every wire type are skipped, so a newer API server's additions are ignored.
+ * Input that ends inside a field or a length that runs past its message throws a ProtobufError
+ * naming the offset: a clear error, never an out-of-bounds read.
+ */
+
+export class ProtobufError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtobufError';
+  }
+}
+
+export const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+export const WIRE_BYTES = 2;
+const WIRE_START_GROUP = 3;
+const WIRE_END_GROUP = 4;
+const WIRE_FIXED32 = 5;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A cursor over one message's bytes (a sub-message is read with a Reader of its own bytes). */
+export class Reader {
+  readonly #buf: Uint8Array;
+  #pos = 0;
+
+  constructor(buf: Uint8Array) {
+    this.#buf = buf;
+  }
+
+  get done(): boolean {
+    return this.#pos >= this.#buf.length;
+  }
+
+  /**
+   * A varint as a number. Values past 2^53 lose precision (no field we read is that large);
+   * more than 10 bytes is malformed.
+   */
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      const byte = this.#varintByte();
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    throw new ProtobufError(`varint longer than 10 bytes at byte ${this.#pos}`);
+  }
+
+  /** An int32: the varint's low 32 bits, signed (a negative one is sent as a 10-byte varint). */
+  int32(): number {
+    let low = 0;
+    for (let i = 0; i < 10; i++) {
+      const byte = this.#varintByte();
+      if (i < 5) low |= (byte & 0x7f) << (7 * i); // bits past 32 fall off the 32-bit shift
+      if (byte < 0x80) return low | 0;
+    }
+    throw new ProtobufError(`varint longer than 10 bytes at byte ${this.#pos}`);
+  }
+
+  #varintByte(): number {
+    if (this.#pos >= this.#buf.length) throw new ProtobufError(`truncated varint at byte ${this.#pos}`);
+    return this.#buf[this.#pos++]!;
+  }
+
+  /** The next field's key; read its value with one of the methods below (or `skip`). */
+  key(): { field: number; wire: number } {
+    const at = this.#pos;
+    const key = this.varint();
+    const field = Math.floor(key / 8);
+    if (field === 0) throw new ProtobufError(`field number 0 at byte ${at}`);
+    return { field, wire: key & 7 };
+  }
+
+  /** A length-delimited value, as a view of the input (no copy). */
+  bytes(): Uint8Array {
+    const at = this.#pos;
+    const length = this.varint();
+    if (length > this.#buf.length - this.#pos)
+      throw new ProtobufError(`length ${length} at byte ${at} runs past the end (${this.#buf.length} bytes)`);
+    const out = this.#buf.subarray(this.#pos, this.#pos + length);
+    this.#pos += length;
+    return out;
+  }
+
+  string(): string {
+    try {
+      return utf8.decode(this.bytes());
+    } catch (error) {
+      if (error instanceof ProtobufError) throw error;
+      throw new ProtobufError(`invalid UTF-8 in a string before byte ${this.#pos}`);
+    }
+  }
+
+  bool(): boolean {
+    return this.varint() !== 0;
+  }
+
+  #advance(n: number): void {
+    if (n > this.#buf.length - this.#pos) throw new ProtobufError(`truncated ${n}-byte value at byte ${this.#pos}`);
+    this.#pos += n;
+  }
+
+  /** Skips the value of a field of this wire type (one we do not read). */
+  skip(wire: number, field: number): void {
+    switch (wire) {
+      case WIRE_VARINT:
+        this.varint();
+        return;
+      case WIRE_FIXED64:
+        this.#advance(8);
+        return;
+      case WIRE_BYTES:
+        this.bytes();
+        return;
+      case WIRE_FIXED32:
+        this.#advance(4);
+        return;
+      case WIRE_START_GROUP:
+        // Everything up to the matching end-group key.
+        for (;;) {
+          if (this.done) throw new ProtobufError(`truncated group ${field}`);
+          const next = this.key();
+          if (next.wire === WIRE_END_GROUP) {
+            if (next.field !== field) throw new ProtobufError(`group ${field} ended by ${next.field}`);
+            return;
+          }
+          this.skip(next.wire, next.field);
+        }
+      default:
+        throw new ProtobufError(`wire type ${wire} of field ${field} before byte ${this.#pos}`);
+    }
+  }
+}
+
+/**
+ * Calls `onField` for each field of a message; `onField` reads the value of a field it knows (by
+ * number and wire type) and returns true, or returns false to have it skipped.
+ */
+export function readFields(buf: Uint8Array, onField: (r: Reader, field: number, wire: number) => boolean): void {
+  const r = new Reader(buf);
+  while (!r.done) {
+    const { field, wire } = r.key();
+    if (!onField(r, field, wire)) r.skip(wire, field);
+  }
+}
+
+/** A map<string, string> entry: key = 1, value = 2. */
+export function readStringMapEntry(buf: Uint8Array): [string, string] {
+  let key = '';
+  let value = '';
+  readFields(buf, (r, field, wire) => {
+    if (wire !== WIRE_BYTES || (field !== 1 && field !== 2)) return false;
+    if (field === 1) key = r.string();
+    else value = r.string();
+    return true;
+  });
+  return [key, value];
+}
