@@ -18,7 +18,7 @@ import type { Clock, Random, Timers } from '../../common/clock.ts';
 
 const DEFAULT_COALESCE_MS = 100;
 
-type Slice = EndpointSlice & KubeObject;
+export type Slice = EndpointSlice & KubeObject;
 
 export interface SliceWatchOptions {
   readonly api: ListWatchApi;
@@ -45,7 +45,7 @@ export interface SliceWatchReport {
 }
 
 /** Only what discovery reads stays in memory (no managedFields, hints or topology). */
-function slimSlice(slice: Slice): Slice {
+export function slimSlice(slice: Slice): Slice {
   const { name, namespace, resourceVersion, labels } = slice.metadata;
   const service = labels?.[SERVICE_NAME_LABEL];
   return {
