@@ -13,7 +13,7 @@
  * (`omitempty`), and a condition or port name is present exactly when the server set it.
  */
 import type { EndpointSlice } from '../../common/discovery/endpoint-slices.ts';
-import { readFields, readStringMapEntry, WIRE_BYTES, WIRE_VARINT } from './wire.ts';
+import { type Reader, readFields, readStringMapEntry, WIRE_BYTES, WIRE_VARINT } from './wire.ts';
 
 type Metadata = EndpointSlice['metadata'];
 type Endpoint = NonNullable<EndpointSlice['endpoints']>[number];
@@ -27,9 +27,9 @@ export function decodeEndpointSlice(message: Uint8Array): EndpointSlice {
   const ports: Port[] = [];
   readFields(message, (r, field, wire) => {
     if (wire !== WIRE_BYTES) return false;
-    if (field === 1) metadata = decodeMetadata(r.bytes());
-    else if (field === 2) endpoints.push(decodeEndpoint(r.bytes()));
-    else if (field === 3) ports.push(decodePort(r.bytes()));
+    if (field === 1) metadata = decodeMetadata(r.message());
+    else if (field === 2) endpoints.push(decodeEndpoint(r.message()));
+    else if (field === 3) ports.push(decodePort(r.message()));
     else if (field === 4) addressType = r.string();
     else return false;
     return true;
@@ -43,15 +43,15 @@ export function decodeEndpointSlice(message: Uint8Array): EndpointSlice {
   };
 }
 
-function decodeMetadata(buf: Uint8Array): Metadata {
+function decodeMetadata(message: Reader): Metadata {
   const meta: Metadata = { name: '' };
-  readFields(buf, (r, field, wire) => {
+  readFields(message, (r, field, wire) => {
     if (wire !== WIRE_BYTES) return false;
     if (field === 1) meta.name = r.string();
     else if (field === 3) setIfNotEmpty(meta, 'namespace', r.string());
     else if (field === 6) setIfNotEmpty(meta, 'resourceVersion', r.string());
     else if (field === 11) {
-      const [key, value] = readStringMapEntry(r.bytes());
+      const [key, value] = readStringMapEntry(r.message());
       meta.labels = { ...meta.labels, [key]: value };
     } else return false;
     return true;
@@ -63,14 +63,14 @@ function setIfNotEmpty(meta: Metadata, key: 'namespace' | 'resourceVersion', val
   if (value !== '') meta[key] = value;
 }
 
-function decodeEndpoint(buf: Uint8Array): Endpoint {
+function decodeEndpoint(message: Reader): Endpoint {
   const endpoint: Endpoint = { addresses: [] };
-  readFields(buf, (r, field, wire) => {
+  readFields(message, (r, field, wire) => {
     if (wire !== WIRE_BYTES) return false;
     if (field === 1) endpoint.addresses.push(r.string());
-    else if (field === 2) endpoint.conditions = decodeConditions(r.bytes());
+    else if (field === 2) endpoint.conditions = decodeConditions(r.message());
     else if (field === 4) {
-      const name = decodeReferenceName(r.bytes());
+      const name = decodeReferenceName(r.message());
       if (name !== '') endpoint.targetRef = { name };
     } else return false;
     return true;
@@ -78,9 +78,9 @@ function decodeEndpoint(buf: Uint8Array): Endpoint {
   return endpoint;
 }
 
-function decodeConditions(buf: Uint8Array): Conditions {
+function decodeConditions(message: Reader): Conditions {
   const conditions: Conditions = {};
-  readFields(buf, (r, field, wire) => {
+  readFields(message, (r, field, wire) => {
     if (wire !== WIRE_VARINT) return false;
     if (field === 1) conditions.ready = r.bool();
     else if (field === 2) conditions.serving = r.bool();
@@ -91,9 +91,9 @@ function decodeConditions(buf: Uint8Array): Conditions {
   return conditions;
 }
 
-function decodeReferenceName(buf: Uint8Array): string {
+function decodeReferenceName(message: Reader): string {
   let name = '';
-  readFields(buf, (r, field, wire) => {
+  readFields(message, (r, field, wire) => {
     if (field !== 3 || wire !== WIRE_BYTES) return false;
     name = r.string();
     return true;
@@ -101,9 +101,9 @@ function decodeReferenceName(buf: Uint8Array): string {
   return name;
 }
 
-function decodePort(buf: Uint8Array): Port {
+function decodePort(message: Reader): Port {
   const port: Port = {};
-  readFields(buf, (r, field, wire) => {
+  readFields(message, (r, field, wire) => {
     if (field === 1 && wire === WIRE_BYTES) port.name = r.string();
     else if (field === 3 && wire === WIRE_VARINT) port.port = r.int32();
     else return false;

@@ -45,7 +45,7 @@ function unwrap(body: Uint8Array): Envelope {
   readFields(body.subarray(MAGIC.length), (r, field, wire) => {
     if (wire !== WIRE_BYTES) return false;
     if (field === 1)
-      readFields(r.bytes(), (t, f, w) => {
+      readFields(r.message(), (t, f, w) => {
         if (w !== WIRE_BYTES || (f !== 1 && f !== 2)) return false;
         if (f === 1) apiVersion = t.string();
         else kind = t.string();
@@ -78,7 +78,7 @@ function decodeStatus(message: Uint8Array): DecodedStatus {
     else if (field === 6 && wire === WIRE_VARINT) status.code = r.int32();
     else if (field === 5 && wire === WIRE_BYTES) {
       const details: { retryAfterSeconds?: number } = {};
-      readFields(r.bytes(), (d, f, w) => {
+      readFields(r.message(), (d, f, w) => {
         if (f !== 5 || w !== WIRE_VARINT) return false;
         details.retryAfterSeconds = d.int32();
         return true;
@@ -111,7 +111,7 @@ export function decodeList<T>(body: Uint8Array, decodeItem: ObjectDecoder<T>): O
     if (wire !== WIRE_BYTES) return false;
     if (field === 2) items.push(decodeItem(r.bytes()));
     else if (field === 1)
-      readFields(r.bytes(), (m, f, w) => {
+      readFields(r.message(), (m, f, w) => {
         if (w !== WIRE_BYTES || (f !== 2 && f !== 3)) return false;
         if (f === 2) resourceVersion = m.string();
         else token = m.string();
@@ -131,7 +131,7 @@ export function decodeWatchEvent<T>(frame: Uint8Array, decodeItem: ObjectDecoder
     if (wire !== WIRE_BYTES) return false;
     if (field === 1) type = r.string();
     else if (field === 2)
-      readFields(r.bytes(), (x, f, w) => {
+      readFields(r.message(), (x, f, w) => {
         if (f !== 1 || w !== WIRE_BYTES) return false;
         raw = x.bytes();
         return true;

@@ -5,7 +5,8 @@
  * nested messages, packed repeated), 32-bit (5); groups (3, 4) are deprecated but still skipped.
  * Unknown fields of every wire type are skipped, so a newer API server's additions are ignored.
  * Input that ends inside a field or a length that runs past its message throws a ProtobufError
- * naming the offset: a clear error, never an out-of-bounds read.
+ * naming the offset: a clear error, never an out-of-bounds read. (Node only: strings are read
+ * with Buffer's native UTF-8 decoder.)
  */
 
 export class ProtobufError extends Error {
@@ -22,19 +23,24 @@ const WIRE_START_GROUP = 3;
 const WIRE_END_GROUP = 4;
 const WIRE_FIXED32 = 5;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A cursor over one message's bytes (a sub-message is read with a Reader of its own bytes). */
+/**
+ * A cursor over one message: the bytes from `pos` to `end` of a buffer shared with the messages
+ * around it. A nested message is read with `message()`, another cursor over the same buffer:
+ * no copy and no typed-array view per field (a view per field was the largest cost of a decode).
+ */
 export class Reader {
-  readonly #buf: Uint8Array;
-  #pos = 0;
+  readonly #buf: Buffer;
+  #pos: number;
+  readonly #end: number;
 
-  constructor(buf: Uint8Array) {
-    this.#buf = buf;
+  constructor(bytes: Uint8Array | Buffer, start = 0, end = bytes.length) {
+    this.#buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.#pos = start;
+    this.#end = end;
   }
 
   get done(): boolean {
-    return this.#pos >= this.#buf.length;
+    return this.#pos >= this.#end;
   }
 
   /**
@@ -65,46 +71,54 @@ export class Reader {
   }
 
   #varintByte(): number {
-    if (this.#pos >= this.#buf.length) throw new ProtobufError(`truncated varint at byte ${this.#pos}`);
+    if (this.#pos >= this.#end) throw new ProtobufError(`truncated varint at byte ${this.#pos}`);
     return this.#buf[this.#pos++]!;
-  }
-
-  /** The next field's key; read its value with one of the methods below (or `skip`). */
-  key(): { field: number; wire: number } {
-    const at = this.#pos;
-    const key = this.varint();
-    const field = Math.floor(key / 8);
-    if (field === 0) throw new ProtobufError(`field number 0 at byte ${at}`);
-    return { field, wire: key & 7 };
-  }
-
-  /** A length-delimited value, as a view of the input (no copy). */
-  bytes(): Uint8Array {
-    const at = this.#pos;
-    const length = this.varint();
-    if (length > this.#buf.length - this.#pos)
-      throw new ProtobufError(`length ${length} at byte ${at} runs past the end (${this.#buf.length} bytes)`);
-    const out = this.#buf.subarray(this.#pos, this.#pos + length);
-    this.#pos += length;
-    return out;
-  }
-
-  string(): string {
-    try {
-      return utf8.decode(this.bytes());
-    } catch (error) {
-      if (error instanceof ProtobufError) throw error;
-      throw new ProtobufError(`invalid UTF-8 in a string before byte ${this.#pos}`);
-    }
   }
 
   bool(): boolean {
     return this.varint() !== 0;
   }
 
+  /** Reads a length and moves past its value; returns where the value starts. */
+  #delimited(): number {
+    const at = this.#pos;
+    const length = this.varint();
+    if (length > this.#end - this.#pos)
+      throw new ProtobufError(`length ${length} at byte ${at} runs past the end (${this.#end} bytes)`);
+    const start = this.#pos;
+    this.#pos += length;
+    return start;
+  }
+
+  /** A length-delimited nested message, as a cursor over the same bytes. */
+  message(): Reader {
+    const start = this.#delimited();
+    return new Reader(this.#buf, start, this.#pos);
+  }
+
+  /** A length-delimited value, as a view of the input (no copy). */
+  bytes(): Uint8Array {
+    const start = this.#delimited();
+    return this.#buf.subarray(start, this.#pos);
+  }
+
+  /** A string; invalid UTF-8 becomes U+FFFD, as Go's JSON encoder writes it for the JSON path. */
+  string(): string {
+    const start = this.#delimited();
+    return this.#buf.toString('utf8', start, this.#pos);
+  }
+
   #advance(n: number): void {
-    if (n > this.#buf.length - this.#pos) throw new ProtobufError(`truncated ${n}-byte value at byte ${this.#pos}`);
+    if (n > this.#end - this.#pos) throw new ProtobufError(`truncated ${n}-byte value at byte ${this.#pos}`);
     this.#pos += n;
+  }
+
+  /** The next field's key: field number << 3 | wire type. */
+  key(): number {
+    const at = this.#pos;
+    const key = this.varint();
+    if (key < 8) throw new ProtobufError(`field number 0 at byte ${at}`);
+    return key;
   }
 
   /** Skips the value of a field of this wire type (one we do not read). */
@@ -117,7 +131,7 @@ export class Reader {
         this.#advance(8);
         return;
       case WIRE_BYTES:
-        this.bytes();
+        this.#delimited();
         return;
       case WIRE_FIXED32:
         this.#advance(4);
@@ -126,12 +140,13 @@ export class Reader {
         // Everything up to the matching end-group key.
         for (;;) {
           if (this.done) throw new ProtobufError(`truncated group ${field}`);
-          const next = this.key();
-          if (next.wire === WIRE_END_GROUP) {
-            if (next.field !== field) throw new ProtobufError(`group ${field} ended by ${next.field}`);
+          const key = this.key();
+          const next = Math.floor(key / 8);
+          if ((key & 7) === WIRE_END_GROUP) {
+            if (next !== field) throw new ProtobufError(`group ${field} ended by ${next}`);
             return;
           }
-          this.skip(next.wire, next.field);
+          this.skip(key & 7, next);
         }
       default:
         throw new ProtobufError(`wire type ${wire} of field ${field} before byte ${this.#pos}`);
@@ -140,22 +155,28 @@ export class Reader {
 }
 
 /**
- * Calls `onField` for each field of a message; `onField` reads the value of a field it knows (by
- * number and wire type) and returns true, or returns false to have it skipped.
+ * Calls `onField` for each field of a message (bytes, or a nested message's Reader); `onField`
+ * reads the value of a field it knows (by number and wire type) and returns true, or returns
+ * false to have it skipped.
  */
-export function readFields(buf: Uint8Array, onField: (r: Reader, field: number, wire: number) => boolean): void {
-  const r = new Reader(buf);
+export function readFields(
+  message: Uint8Array | Reader,
+  onField: (r: Reader, field: number, wire: number) => boolean,
+): void {
+  const r = message instanceof Reader ? message : new Reader(message);
   while (!r.done) {
-    const { field, wire } = r.key();
+    const key = r.key();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
     if (!onField(r, field, wire)) r.skip(wire, field);
   }
 }
 
 /** A map<string, string> entry: key = 1, value = 2. */
-export function readStringMapEntry(buf: Uint8Array): [string, string] {
+export function readStringMapEntry(entry: Reader): [string, string] {
   let key = '';
   let value = '';
-  readFields(buf, (r, field, wire) => {
+  readFields(entry, (r, field, wire) => {
     if (wire !== WIRE_BYTES || (field !== 1 && field !== 2)) return false;
     if (field === 1) key = r.string();
     else value = r.string();
