@@ -131,7 +131,11 @@ function run(fn: () => unknown, n: number): number {
 }
 
 const perRound = Number(values['per-round']);
-for (let i = 0; i < 3; i++) run(viaJson, perRound), run(viaProtobuf, perRound); // warm-up (JIT)
+// Warm-up (JIT).
+for (let i = 0; i < 3; i++) {
+  run(viaJson, perRound);
+  run(viaProtobuf, perRound);
+}
 const jsonUs: number[] = [];
 const pbUs: number[] = [];
 for (let r = 0; r < Number(values.rounds); r++) {
