@@ -199,16 +199,7 @@ export class KubeApi {
         signal,
       });
       code = String(res.status);
-      const contentType = res.headers.get('content-type') ?? '';
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      return {
-        status: res.status,
-        statusText: res.statusText,
-        contentType,
-        retryAfter: res.headers.get('retry-after'),
-        text: isProtobuf(contentType) ? '' : new TextDecoder().decode(bytes),
-        bytes,
-      };
+      return sentOf(res, new Uint8Array(await res.arrayBuffer()));
     } finally {
       this.#observe(method, path, code, (this.#clock.now() - started) / 1000, { contentType: headers['content-type'] });
     }
@@ -269,16 +260,8 @@ export class KubeApi {
     this.#observe('GET', path, String(res.status), undefined, { watch: true });
     if (res.status !== 200 || res.body === null) {
       if (res.status === 401) this.connection.refresh?.();
-      const contentType = res.headers.get('content-type') ?? '';
       const bytes = new Uint8Array(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
-      throw errorOf(`watch ${path}`, {
-        status: res.status,
-        statusText: res.statusText,
-        contentType,
-        retryAfter: res.headers.get('retry-after'),
-        text: isProtobuf(contentType) ? '' : new TextDecoder().decode(bytes),
-        bytes,
-      });
+      throw errorOf(`watch ${path}`, sentOf(res, bytes));
     }
     if (protobuf !== undefined && isProtobuf(res.headers.get('content-type') ?? '')) {
       for await (const frame of readWatchFrames(res.body, MAX_WATCH_LINE_BYTES))
@@ -309,6 +292,18 @@ export class KubeApi {
   mergePatch<T>(path: string, patch: unknown, options: CallOptions = {}): Promise<T> {
     return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json', ...options });
   }
+}
+
+function sentOf(res: Awaited<ReturnType<typeof fetch>>, bytes: Uint8Array): Sent {
+  const contentType = res.headers.get('content-type') ?? '';
+  return {
+    status: res.status,
+    statusText: res.statusText,
+    contentType,
+    retryAfter: res.headers.get('retry-after'),
+    text: isProtobuf(contentType) ? '' : new TextDecoder().decode(bytes),
+    bytes,
+  };
 }
 
 function parseJson<T>(what: string, res: Sent): T {
