@@ -10,7 +10,8 @@
  * A bare apiserver runs no endpointslice controller: this script writes the slices itself, with
  * the fields that controller writes for a pod (addresses, ready/serving/terminating, targetRef with
  * uid, nodeName, zone). Raw watches stand in for the sidecars; each counts the bytes of the watch
- * body it receives (JSON, after HTTP chunking and TLS). Endpoint addresses are 198.18.0.0/15
+ * body it receives (JSON, or protobuf for slices-pb as the sidecar asks for it; after HTTP
+ * chunking and TLS). Endpoint addresses are 198.18.0.0/15
  * documentation data nothing connects to.
  *
  *   node e2e/scale/fleet-watch.ts [--cases slices:500,slices:5000,slices:10000,slices-pb:5000,configmap:500,...]
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
     cases: {
       type: 'string',
       default:
-        'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1',
+        'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:500:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1',
     },
     watchers: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20' },
