@@ -16,6 +16,7 @@ import {
   type ObjectDecoder,
 } from './protobuf/envelope.ts';
 import { readWatchFrames } from './protobuf/watch-frames.ts';
+import { ProtobufError } from './protobuf/wire.ts';
 
 export type { WatchEvent } from './watch-lines.ts';
 export type { ApiRequest, ApiVerb, RequestObserver } from './request-labels.ts';
@@ -218,7 +219,7 @@ export class KubeApi {
       try {
         return decodeList(res.bytes, protobuf);
       } catch (error) {
-        throw new KubeApiError(res.status, `GET ${path}: ${(error as Error).message}`, 'InvalidResponse');
+        throw error instanceof ProtobufError ? new ProtobufError(`GET ${path}: ${error.message}`) : error;
       }
     }
     const out = parseJson<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>(

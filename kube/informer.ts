@@ -30,6 +30,7 @@ import {
   type WatchEvent,
 } from './api.ts';
 import { listPages } from './list-pages.ts';
+import { ProtobufError } from './protobuf/wire.ts';
 import {
   DEFAULT_TUNING,
   INITIAL_STATE,
@@ -119,6 +120,8 @@ export class Informer<T extends KubeObject> {
   #relistTimer: unknown;
   #lastActivity = 0;
   #syncWaiters: (() => void)[] = [];
+  /** The protobuf decoder while it works; undefined (JSON) after it failed once. */
+  #protobuf: ObjectDecoder<T> | undefined;
   readonly #api: ListWatchApi;
   readonly #o: InformerOptions<T>;
   readonly #tuning: BackoffTuning;
@@ -126,6 +129,7 @@ export class Informer<T extends KubeObject> {
   constructor(api: ListWatchApi, options: InformerOptions<T>) {
     this.#api = api;
     this.#o = options;
+    this.#protobuf = options.protobuf;
     this.#tuning = {
       baseMs: options.backoffBaseMs ?? DEFAULT_TUNING.baseMs,
       maxMs: options.backoffMaxMs ?? DEFAULT_TUNING.maxMs,
@@ -218,11 +222,12 @@ export class Informer<T extends KubeObject> {
         this.#o.path,
         { ...this.#selectors(), ...query },
         this.#life.signal,
-        this.#o.protobuf,
+        this.#protobuf,
       );
       this.#replace(listed.items);
       return afterList(this.#state, { rv: listed.resourceVersion, pagedResult: listed.paged, query });
     } catch (error) {
+      this.#protobufFailed(error);
       return afterListFailure(this.#state, error, this.#o.clock.now(), this.#tuning, this.#o.random);
     }
   }
@@ -321,7 +326,7 @@ export class Informer<T extends KubeObject> {
         allowWatchBookmarks: 'true',
         timeoutSeconds: String(timeoutSeconds),
       };
-      const options = { protobuf: this.#o.protobuf };
+      const options = { protobuf: this.#protobuf };
       for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal, options)) {
         events++;
         this.#apply(type, object as WatchEventObject);
@@ -330,11 +335,26 @@ export class Informer<T extends KubeObject> {
     } catch (error) {
       if (silent) return { how: 'silent', ms: this.#o.clock.now() - this.#lastActivity };
       if (this.#relistRequested && abort.signal.aborted) return { how: 'relist' };
+      this.#protobufFailed(error);
       return { how: 'failed', error, ms: this.#o.clock.now() - started, events };
     } finally {
       this.#o.timers.clearTimeout(watchdog);
       abort.abort();
     }
+  }
+
+  /**
+   * A protobuf body we could not decode (a field of a type we did not expect, a newer server):
+   * the failure backs off and retries as any other, and from then on this informer reads JSON,
+   * which the server always has, instead of failing on the same bytes forever.
+   */
+  #protobufFailed(error: unknown): void {
+    if (!(error instanceof ProtobufError) || this.#protobuf === undefined) return;
+    this.#protobuf = undefined;
+    this.#o.logger.warn(
+      { informer: this.#o.name, err: error.message },
+      'protobuf response not decodable: reading JSON from now on',
+    );
   }
 
   /** Periodic re-list (from the watch cache): a safety net against a watch that silently missed events. */

@@ -75,8 +75,8 @@ test('a watch stream that ends inside a frame, or announces a frame over the bou
     for await (const _ of readWatchFrames(chunks(bytes, 3), max));
   };
   await assert.rejects(read(stream.subarray(0, stream.length - 5), 1 << 20), (e) => {
-    assert.ok(e instanceof ProtobufError);
-    assert.match(e.message, /ended inside a frame/);
+    assert.ok(!(e instanceof ProtobufError), 'a cut stream, not undecodable bytes');
+    assert.match((e as Error).message, /ended inside a frame/);
     return true;
   });
   await assert.rejects(read(stream, 100), /watch frame of 472 bytes, over 100/);

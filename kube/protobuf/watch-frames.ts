@@ -24,8 +24,8 @@ export async function* readWatchFrames(
     }
     pending = pending.subarray(at);
   }
-  if (pending.length > 0)
-    throw new ProtobufError(`the watch stream ended inside a frame (${pending.length} bytes left over)`);
+  // A cut connection, not undecodable bytes (not a ProtobufError: the informer keeps protobuf).
+  if (pending.length > 0) throw new Error(`the watch stream ended inside a frame (${pending.length} bytes left over)`);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
