@@ -29,7 +29,7 @@ export function isProtobuf(contentType: string): boolean {
   return contentType.trim().toLowerCase().startsWith(PROTOBUF);
 }
 
-export interface Envelope {
+interface Envelope {
   readonly apiVersion: string;
   readonly kind: string;
   readonly raw: Uint8Array;
@@ -62,7 +62,7 @@ function unwrap(body: Uint8Array): Envelope {
 }
 
 /** The fields of a Status that a failed call or an ERROR event is judged by (KubeApiError, classify). */
-export interface DecodedStatus {
+interface DecodedStatus {
   readonly kind: 'Status';
   readonly code?: number;
   readonly reason?: string;
