@@ -7,9 +7,20 @@ import { systemClock, type Clock } from '../common/clock.ts';
 import { loadKubeConnection, type KubeConnection } from './kubeconfig.ts';
 import { describeRequest, type HttpMethod, type RequestObserver } from './request-labels.ts';
 import { readWatchLines, MAX_WATCH_LINE_BYTES, type WatchEvent } from './watch-lines.ts';
+import {
+  decodeList,
+  decodeWatchEvent,
+  isProtobuf,
+  PROTOBUF_ACCEPT,
+  statusOfBody,
+  type ObjectDecoder,
+} from './protobuf/envelope.ts';
+import { readWatchFrames } from './protobuf/watch-frames.ts';
+import { ProtobufError } from './protobuf/wire.ts';
 
 export type { WatchEvent } from './watch-lines.ts';
 export type { ApiRequest, ApiVerb, RequestObserver } from './request-labels.ts';
+export type { ObjectDecoder } from './protobuf/envelope.ts';
 
 /** An API call that failed: the HTTP status (0: no response), the Status reason, Retry-After if sent. */
 export class KubeApiError extends Error {
@@ -70,12 +81,31 @@ export interface CallOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Opt-in protobuf for a list or watch of a built-in resource (client-go asks for it too): the
+ * object's message decoder. Protobuf is asked for with JSON as the fallback, and the response's
+ * Content-Type says which came (an aggregated API or a proxy may answer JSON).
+ */
+export interface ProtobufOption<T> {
+  readonly protobuf?: ObjectDecoder<T>;
+}
+
+interface SendOptions extends CallOptions {
+  readonly query?: Record<string, string | undefined>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  /** The Accept header; default JSON. */
+  readonly accept?: string | undefined;
+}
+
 interface Sent {
   readonly status: number;
   readonly statusText: string;
   readonly contentType: string;
   readonly retryAfter: string | null;
+  /** The body as text; empty for a protobuf body (read `bytes`). */
   readonly text: string;
+  readonly bytes: Uint8Array;
 }
 
 /** The transport bound of a call that has no shorter deadline of its own. */
@@ -114,10 +144,10 @@ export class KubeApi {
   }
 
   /** URL, headers and dispatcher of one authenticated call (the kubeconfig's credentials and TLS). */
-  async #prepare(path: string, query: Record<string, string | undefined> = {}) {
+  async #prepare(path: string, query: Record<string, string | undefined> = {}, accept = 'application/json') {
     const url = new URL(this.connection.server + path);
     for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, value);
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { accept };
     // First: an exec plugin may set the client certificate the dispatcher presents.
     const authorization = await this.connection.authorization();
     if (authorization !== undefined) headers.authorization = authorization;
@@ -141,31 +171,23 @@ export class KubeApi {
     path: string,
     options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions = {},
   ): Promise<T> {
+    return parseJson<T>(`${method} ${path}`, await this.#call(method, path, options));
+  }
+
+  /** One call that succeeded (2xx/3xx), else a KubeApiError. */
+  async #call(method: HttpMethod, path: string, options: SendOptions): Promise<Sent> {
     let res = await this.#send(method, path, options);
     // Expired exec-plugin credentials: run the plugin again and retry once (as client-go does).
     if (res.status === 401 && this.connection.refresh?.() === true) res = await this.#send(method, path, options);
     if (res.status >= 400) throw errorOf(`${method} ${path}`, res);
-    if (res.text === '') return undefined as T;
-    try {
-      return JSON.parse(res.text) as T;
-    } catch {
-      throw new KubeApiError(
-        res.status,
-        `${method} ${path}: the response is not JSON (${res.contentType || 'no content-type'}, ${res.text.length} bytes)`,
-        'InvalidResponse',
-      );
-    }
+    return res;
   }
 
   /** One call and its whole response body, timed for the observer (a call with no response counts as "error"). */
-  async #send(
-    method: HttpMethod,
-    path: string,
-    options: { query?: Record<string, string | undefined>; body?: unknown; contentType?: string } & CallOptions,
-  ): Promise<Sent> {
+  async #send(method: HttpMethod, path: string, options: SendOptions): Promise<Sent> {
     const signal = this.#signalOf(options, true);
     signal.throwIfAborted();
-    const { url, headers, dispatcher } = await this.#prepare(path, options.query);
+    const { url, headers, dispatcher } = await this.#prepare(path, options.query, options.accept);
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const started = this.#clock.now();
     let code = 'error';
@@ -178,13 +200,7 @@ export class KubeApi {
         signal,
       });
       code = String(res.status);
-      return {
-        status: res.status,
-        statusText: res.statusText,
-        contentType: res.headers.get('content-type') ?? '',
-        retryAfter: res.headers.get('retry-after'),
-        text: await res.text(),
-      };
+      return sentOf(res, new Uint8Array(await res.arrayBuffer()));
     } finally {
       this.#observe(method, path, code, (this.#clock.now() - started) / 1000, { contentType: headers['content-type'] });
     }
@@ -194,12 +210,21 @@ export class KubeApi {
   async list<T extends KubeObject>(
     path: string,
     query: Record<string, string | undefined> = {},
-    options: CallOptions = {},
+    options: CallOptions & ProtobufOption<T> = {},
   ): Promise<ObjectList<T>> {
-    const out = await this.request<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>(
-      'GET',
-      path,
-      { query, ...options },
+    const { protobuf } = options;
+    const accept = protobuf === undefined ? undefined : PROTOBUF_ACCEPT;
+    const res = await this.#call('GET', path, { query, ...options, accept });
+    if (protobuf !== undefined && isProtobuf(res.contentType)) {
+      try {
+        return decodeList(res.bytes, protobuf);
+      } catch (error) {
+        throw error instanceof ProtobufError ? new ProtobufError(`GET ${path}: ${error.message}`) : error;
+      }
+    }
+    const out = parseJson<{ items?: T[] | null; metadata?: { resourceVersion?: string; continue?: string } }>(
+      `GET ${path}`,
+      res,
     );
     const token = out?.metadata?.continue;
     return {
@@ -219,9 +244,12 @@ export class KubeApi {
     path: string,
     query: Record<string, string | undefined>,
     signal: AbortSignal,
+    options: ProtobufOption<unknown> = {},
   ): AsyncGenerator<WatchEvent> {
     const bound = this.#signalOf({ signal }, false);
-    const { url, headers, dispatcher } = await this.#prepare(path, { ...query, watch: 'true' });
+    const { protobuf } = options;
+    const accept = protobuf === undefined ? undefined : PROTOBUF_ACCEPT;
+    const { url, headers, dispatcher } = await this.#prepare(path, { ...query, watch: 'true' }, accept);
     let res: Awaited<ReturnType<typeof fetch>>;
     try {
       res = await fetch(url, { method: 'GET', headers, dispatcher, signal: bound });
@@ -233,16 +261,13 @@ export class KubeApi {
     this.#observe('GET', path, String(res.status), undefined, { watch: true });
     if (res.status !== 200 || res.body === null) {
       if (res.status === 401) this.connection.refresh?.();
-      const text = await res.text().catch(() => '');
-      throw errorOf(`watch ${path}`, {
-        status: res.status,
-        statusText: res.statusText,
-        contentType: res.headers.get('content-type') ?? '',
-        retryAfter: res.headers.get('retry-after'),
-        text,
-      });
+      const bytes = new Uint8Array(await res.arrayBuffer().catch(() => new ArrayBuffer(0)));
+      throw errorOf(`watch ${path}`, sentOf(res, bytes));
     }
-    yield* readWatchLines(res.body, MAX_WATCH_LINE_BYTES);
+    if (protobuf !== undefined && isProtobuf(res.headers.get('content-type') ?? '')) {
+      for await (const frame of readWatchFrames(res.body, MAX_WATCH_LINE_BYTES))
+        yield decodeWatchEvent(frame, protobuf);
+    } else yield* readWatchLines(res.body, MAX_WATCH_LINE_BYTES);
   }
 
   /** GET, or undefined on 404. */
@@ -270,18 +295,45 @@ export class KubeApi {
   }
 }
 
+function sentOf(res: Awaited<ReturnType<typeof fetch>>, bytes: Uint8Array): Sent {
+  const contentType = res.headers.get('content-type') ?? '';
+  return {
+    status: res.status,
+    statusText: res.statusText,
+    contentType,
+    retryAfter: res.headers.get('retry-after'),
+    text: isProtobuf(contentType) ? '' : new TextDecoder().decode(bytes),
+    bytes,
+  };
+}
+
+function parseJson<T>(what: string, res: Sent): T {
+  if (res.text === '') return undefined as T;
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    throw new KubeApiError(
+      res.status,
+      `${what}: the response is not JSON (${res.contentType || 'no content-type'}, ${res.bytes.length} bytes)`,
+      'InvalidResponse',
+    );
+  }
+}
+
 /**
  * The error of a failed response. A Status body gives the message, reason and retryAfterSeconds;
  * any other body (an HTML page from a proxy, plain text) is not quoted, only described.
  */
 function errorOf(what: string, res: Sent): KubeApiError {
   let status: { message?: unknown; reason?: unknown; details?: { retryAfterSeconds?: unknown } } | undefined;
-  try {
-    const parsed = JSON.parse(res.text) as unknown;
-    if (parsed !== null && typeof parsed === 'object') status = parsed as typeof status;
-  } catch {
-    // not JSON
-  }
+  if (isProtobuf(res.contentType)) status = statusOfBody(res.bytes);
+  else
+    try {
+      const parsed = JSON.parse(res.text) as unknown;
+      if (parsed !== null && typeof parsed === 'object') status = parsed as typeof status;
+    } catch {
+      // not JSON
+    }
   const header = res.retryAfter === null ? undefined : Number(res.retryAfter);
   const detail = status?.details?.retryAfterSeconds;
   const retryAfter =
@@ -293,7 +345,7 @@ function errorOf(what: string, res: Sent): KubeApiError {
   const message =
     typeof status?.message === 'string'
       ? status.message
-      : `${res.status} ${res.statusText}${res.text === '' ? '' : ` (a ${res.contentType || 'non-JSON'} body of ${res.text.length} bytes)`}`;
+      : `${res.status} ${res.statusText}${res.bytes.length === 0 ? '' : ` (a ${res.contentType || 'non-JSON'} body of ${res.bytes.length} bytes)`}`;
   return new KubeApiError(
     res.status,
     `${what}: ${message}`,

@@ -11,6 +11,7 @@ import { createLogger } from '../common/logger.ts';
 import { manualTime } from '../test/support/manual-time.ts';
 import { KubeApiError, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
 import { Informer, type ListWatchApi } from './informer.ts';
+import { ProtobufError } from './protobuf/wire.ts';
 import { readWatchLines } from './watch-lines.ts';
 
 type WatchStep = WatchEvent[] | 'hang' | Error;
@@ -53,7 +54,11 @@ const flush = async (n = 10) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
-function informer(api: ListWatchApi, time = manualTime(), options: { watchTimeoutSeconds?: number } = {}) {
+function informer(
+  api: ListWatchApi,
+  time = manualTime(),
+  options: { watchTimeoutSeconds?: number; protobuf?: (m: Uint8Array) => KubeObject } = {},
+) {
   const restarts: string[] = [];
   const events: string[] = [];
   const inf = new Informer<KubeObject>(api, {
@@ -273,4 +278,40 @@ test('watch lines split across chunks parse into events; an over-long line fails
   await assert.rejects(async () => {
     for await (const _ of readWatchLines(chunks(['{"type":"ADDED",', '"object":"' + 'x'.repeat(2000)]), 1024)) void _;
   }, /longer than 1024 bytes/);
+});
+
+test('a protobuf body it cannot decode: the informer backs off once, then reads JSON for good (list and watch)', async () => {
+  const decode = (): KubeObject => ({ metadata: { name: 'never' } });
+  for (const failing of ['list', 'watch'] as const) {
+    const asked: string[] = [];
+    const undecodable = new ProtobufError('field 2: wire type 7');
+    const api: ListWatchApi = {
+      async list<T extends KubeObject>(_p: string, _q: unknown, options?: { protobuf?: unknown }) {
+        asked.push(`list ${options?.protobuf === undefined ? 'json' : 'protobuf'}`);
+        if (failing === 'list' && options?.protobuf !== undefined) throw undecodable;
+        return { items: [cm('a', '1') as T], resourceVersion: '1' };
+      },
+      async *watch(_p, _q, signal, options) {
+        asked.push(`watch ${options?.protobuf === undefined ? 'json' : 'protobuf'}`);
+        if (failing === 'watch' && options?.protobuf !== undefined) throw undecodable;
+        yield { type: 'MODIFIED', object: cm('a', '2') };
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      },
+    };
+    const { inf, restarts, events, time } = informer(api, manualTime(), { protobuf: decode });
+    inf.start();
+    await flush();
+    time.advance(2000); // the backoff after the one failure (0.8 s x 1.5)
+    await flush();
+    inf.stop();
+    assert.equal(restarts.length, 1, failing);
+    assert.match(restarts[0]!, /wire type 7/);
+    assert.deepEqual(events, ['added a@1', 'updated a@2'], failing);
+    assert.deepEqual(
+      asked,
+      failing === 'list'
+        ? ['list protobuf', 'list json', 'watch json']
+        : ['list protobuf', 'watch protobuf', 'watch json'],
+    );
+  }
 });

@@ -20,8 +20,17 @@
  */
 import type { Logger } from 'pino';
 import type { Clock, Random, Timers } from '../common/clock.ts';
-import { KubeApiError, keyOf, type KubeObject, type ObjectList, type WatchEvent } from './api.ts';
+import {
+  KubeApiError,
+  keyOf,
+  type KubeObject,
+  type ObjectDecoder,
+  type ObjectList,
+  type ProtobufOption,
+  type WatchEvent,
+} from './api.ts';
 import { listPages } from './list-pages.ts';
+import { ProtobufError } from './protobuf/wire.ts';
 import {
   DEFAULT_TUNING,
   INITIAL_STATE,
@@ -35,14 +44,19 @@ import {
   type WatchEnd,
 } from './reflector-plan.ts';
 
-/** The two calls an informer makes (KubeApi has both; tests pass a fake). */
+/** The two calls an informer makes (KubeApi has both; tests pass a fake, which may ignore `protobuf`). */
 export interface ListWatchApi {
   list<T extends KubeObject>(
     path: string,
     query: Record<string, string | undefined>,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal } & ProtobufOption<T>,
   ): Promise<ObjectList<T>>;
-  watch(path: string, query: Record<string, string | undefined>, signal: AbortSignal): AsyncIterable<WatchEvent>;
+  watch(
+    path: string,
+    query: Record<string, string | undefined>,
+    signal: AbortSignal,
+    options?: ProtobufOption<unknown>,
+  ): AsyncIterable<WatchEvent>;
 }
 
 export type InformerEvent = 'added' | 'updated' | 'deleted';
@@ -59,6 +73,11 @@ export interface InformerOptions<T extends KubeObject> {
    * handlers and readers need, so the cache does not hold managedFields or whole payloads.
    */
   readonly transform?: (object: T) => T;
+  /**
+   * List and watch in protobuf, decoding each object's message with this (a built-in resource
+   * only; the transform still applies). A server that answers JSON instead is read as JSON.
+   */
+  readonly protobuf?: ObjectDecoder<T>;
   /** Told of every failure (a restart), with what went wrong. */
   readonly onRestart?: (reason: string) => void;
   readonly logger: Logger;
@@ -101,6 +120,8 @@ export class Informer<T extends KubeObject> {
   #relistTimer: unknown;
   #lastActivity = 0;
   #syncWaiters: (() => void)[] = [];
+  /** The protobuf decoder while it works; undefined (JSON) after it failed once. */
+  #protobuf: ObjectDecoder<T> | undefined;
   readonly #api: ListWatchApi;
   readonly #o: InformerOptions<T>;
   readonly #tuning: BackoffTuning;
@@ -108,6 +129,7 @@ export class Informer<T extends KubeObject> {
   constructor(api: ListWatchApi, options: InformerOptions<T>) {
     this.#api = api;
     this.#o = options;
+    this.#protobuf = options.protobuf;
     this.#tuning = {
       baseMs: options.backoffBaseMs ?? DEFAULT_TUNING.baseMs,
       maxMs: options.backoffMaxMs ?? DEFAULT_TUNING.maxMs,
@@ -195,10 +217,17 @@ export class Informer<T extends KubeObject> {
     this.#relistRequested = false;
     const query = listQuery(this.#state, this.#tuning);
     try {
-      const listed = await listPages<T>(this.#api, this.#o.path, { ...this.#selectors(), ...query }, this.#life.signal);
+      const listed = await listPages<T>(
+        this.#api,
+        this.#o.path,
+        { ...this.#selectors(), ...query },
+        this.#life.signal,
+        this.#protobuf,
+      );
       this.#replace(listed.items);
       return afterList(this.#state, { rv: listed.resourceVersion, pagedResult: listed.paged, query });
     } catch (error) {
+      this.#protobufFailed(error);
       return afterListFailure(this.#state, error, this.#o.clock.now(), this.#tuning, this.#o.random);
     }
   }
@@ -297,7 +326,8 @@ export class Informer<T extends KubeObject> {
         allowWatchBookmarks: 'true',
         timeoutSeconds: String(timeoutSeconds),
       };
-      for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal)) {
+      const options = { protobuf: this.#protobuf };
+      for await (const { type, object } of this.#api.watch(this.#o.path, query, abort.signal, options)) {
         events++;
         this.#apply(type, object as WatchEventObject);
       }
@@ -305,11 +335,26 @@ export class Informer<T extends KubeObject> {
     } catch (error) {
       if (silent) return { how: 'silent', ms: this.#o.clock.now() - this.#lastActivity };
       if (this.#relistRequested && abort.signal.aborted) return { how: 'relist' };
+      this.#protobufFailed(error);
       return { how: 'failed', error, ms: this.#o.clock.now() - started, events };
     } finally {
       this.#o.timers.clearTimeout(watchdog);
       abort.abort();
     }
+  }
+
+  /**
+   * A protobuf body we could not decode (a field of a type we did not expect, a newer server):
+   * the failure backs off and retries as any other, and from then on this informer reads JSON,
+   * which the server always has, instead of failing on the same bytes forever.
+   */
+  #protobufFailed(error: unknown): void {
+    if (!(error instanceof ProtobufError) || this.#protobuf === undefined) return;
+    this.#protobuf = undefined;
+    this.#o.logger.warn(
+      { informer: this.#o.name, err: error.message },
+      'protobuf response not decodable: reading JSON from now on',
+    );
   }
 
   /** Periodic re-list (from the watch cache): a safety net against a watch that silently missed events. */

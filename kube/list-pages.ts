@@ -4,13 +4,13 @@
  * expires mid-way (410, the data compacted), fall back to one full list at the first query's
  * resourceVersion, unpaged.
  */
-import { KubeApiError, type KubeObject, type ObjectList } from './api.ts';
+import { KubeApiError, type KubeObject, type ObjectDecoder, type ObjectList, type ProtobufOption } from './api.ts';
 
 export interface Lister {
   list<T extends KubeObject>(
     path: string,
     query: Record<string, string | undefined>,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal } & ProtobufOption<T>,
   ): Promise<ObjectList<T>>;
 }
 
@@ -28,9 +28,11 @@ export async function listPages<T extends KubeObject>(
   path: string,
   query: Record<string, string | undefined>,
   signal?: AbortSignal,
+  protobuf?: ObjectDecoder<T>,
 ): Promise<ListedPages<T>> {
   const items: T[] = [];
-  let page = await api.list<T>(path, query, { signal });
+  const options = { signal, protobuf };
+  let page = await api.list<T>(path, query, options);
   let calls = 1;
   let resourceVersion = page.resourceVersion;
   items.push(...page.items);
@@ -38,11 +40,11 @@ export async function listPages<T extends KubeObject>(
   while (page.continue !== undefined) {
     const next = { ...query, resourceVersion: undefined, resourceVersionMatch: undefined, continue: page.continue };
     try {
-      page = await api.list<T>(path, next, { signal });
+      page = await api.list<T>(path, next, options);
       calls++;
     } catch (error) {
       if (!(error instanceof KubeApiError && (error.status === 410 || error.reason === 'Expired'))) throw error;
-      const full = await api.list<T>(path, { ...query, limit: undefined, continue: undefined }, { signal });
+      const full = await api.list<T>(path, { ...query, limit: undefined, continue: undefined }, options);
       return { items: full.items, resourceVersion: full.resourceVersion, paged, calls: calls + 2 };
     }
     items.push(...page.items);

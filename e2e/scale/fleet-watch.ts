@@ -10,7 +10,8 @@
  * A bare apiserver runs no endpointslice controller: this script writes the slices itself, with
  * the fields that controller writes for a pod (addresses, ready/serving/terminating, targetRef with
  * uid, nodeName, zone). Raw watches stand in for the sidecars; each counts the bytes of the watch
- * body it receives (JSON, after HTTP chunking and TLS). Endpoint addresses are 198.18.0.0/15
+ * body it receives (JSON, or protobuf for slices-pb as the sidecar asks for it; after HTTP
+ * chunking and TLS). Endpoint addresses are 198.18.0.0/15
  * documentation data nothing connects to.
  *
  *   node e2e/scale/fleet-watch.ts [--cases slices:500,slices:5000,slices:10000,slices-pb:5000,configmap:500,...]
@@ -26,6 +27,10 @@ import { ADMIN, Cluster, ROOT } from '../support/cluster.ts';
 import { startProcess, type Proc } from '../support/processes.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { api, processMonitor, until, watchEventSizes, type ApiClient } from './probes.ts';
+import { decodeEndpointSlice } from '../../kube/protobuf/endpoint-slice.ts';
+import { decodeWatchEvent, PROTOBUF_ACCEPT } from '../../kube/protobuf/envelope.ts';
+import { readWatchFrames } from '../../kube/protobuf/watch-frames.ts';
+import { MAX_WATCH_LINE_BYTES } from '../../kube/watch-lines.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,7 +41,7 @@ const { values: args } = parseArgs({
     cases: {
       type: 'string',
       default:
-        'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1',
+        'slices:500:1000:1:10,slices:5000:1000:1:10,slices:10000:1000:1:10,slices-pb:500:1000:1:10,slices-pb:5000:1000:1:10,slices:5000:10:20:3,configmap:500:1000:0.5:10,configmap:5000:100:0.5:10,configmap:10000:10:1:1',
     },
     watchers: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '20' },
@@ -71,7 +76,11 @@ function endpoints(ns: string, count: number): Endpoint[] {
   }));
 }
 
-/** A raw watch that counts what it receives: body bytes and events (bookmarks apart). */
+/**
+ * A raw watch that counts what it receives: body bytes and events (bookmarks apart). In protobuf
+ * it asks as the sidecar's slice watch does (kube/api.ts) and decodes every frame with the
+ * sidecar's own decoder, so what is counted is what a sidecar reads.
+ */
 function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
   const counts = {
     bytes: 0,
@@ -84,7 +93,7 @@ function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
   const abort = new AbortController();
   const done = (async () => {
     try {
-      const accept = protobuf ? 'application/vnd.kubernetes.protobuf;stream=watch' : 'application/json';
+      const accept = protobuf ? PROTOBUF_ACCEPT : 'application/json';
       const res = await request(`${c.url}${path}`, {
         dispatcher: c.agent,
         headers: { authorization: `Bearer ${c.token}`, accept },
@@ -93,6 +102,20 @@ function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
       });
       if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 200)}`);
       counts.connected = true;
+      if (protobuf) {
+        const counted = async function* () {
+          for await (const chunk of res.body) {
+            counts.bytes += chunk.length;
+            yield chunk as Uint8Array;
+          }
+        };
+        for await (const frame of readWatchFrames(counted(), MAX_WATCH_LINE_BYTES)) {
+          if (decodeWatchEvent(frame, decodeEndpointSlice).type === 'BOOKMARK') counts.bookmarks++;
+          else counts.events++;
+        }
+        counts.ended = true;
+        return;
+      }
       let tail = '';
       for await (const chunk of res.body) {
         counts.bytes += chunk.length;
@@ -121,7 +144,7 @@ function countingWatch(c: ApiClient, path: string, protobuf: boolean) {
 }
 
 interface Case {
-  /** slices-pb: the same slice watch in protobuf, as client-go (kube-proxy) asks for it. */
+  /** slices-pb: the same slice watch in protobuf, as the sidecar (and client-go, kube-proxy) asks for it. */
   design: 'slices' | 'slices-pb' | 'configmap';
   endpoints: number;
   watchers: number;
@@ -327,8 +350,7 @@ async function runCase(
     eventsPerWatcher: Math.round((sum(events) / k.watchers) * 10) / 10,
     bytesPerWatcher: Math.round(sum(bytes) / k.watchers),
     bytesPerChangePerWatcher: Math.round(sum(bytes) / k.watchers / Math.max(1, sent - failed)),
-    // Protobuf events are not counted (binary frames): per change only.
-    bytesPerEventPerWatcher: k.design === 'slices-pb' ? null : Math.round(sum(bytes) / Math.max(1, sum(events))),
+    bytesPerEventPerWatcher: Math.round(sum(bytes) / Math.max(1, sum(events))),
     watcherBytesPerSecond: Math.round(sum(bytes) / (churnMs / 1000)),
     apiserverWatchEvents: sizesAfter.count - sizesBefore.count,
     apiserverAvgEventBytes: Math.round(
@@ -380,7 +402,7 @@ async function main(): Promise<void> {
     }
     const out = {
       kind: 'fleet watch bytes',
-      note: 'bytes are watch-body bytes received (JSON; HTTP chunking and TLS not counted)',
+      note: 'bytes are watch-body bytes received (JSON, or protobuf for slices-pb; HTTP chunking and TLS not counted)',
       results,
     };
     mkdirSync(dirname(args.out!), { recursive: true });
