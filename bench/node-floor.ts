@@ -4,34 +4,44 @@
  * retries, no metrics. Every pinned run measures it, so the sidecar's cost reads as "how far from
  * what Node itself costs".
  *
- *   node bench/node-floor.ts --port 9500 --backend http://127.0.0.1:9101 --backend ...
+ * `--raw` forwards the request bytes and the answer bytes without parsing either: the ceiling of
+ * any pass-through path (what a Node proxy costs when it does no JSON work at all).
+ *
+ *   node bench/node-floor.ts [--raw] --port 9500 --backend http://127.0.0.1:9101 --backend ...
  */
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '9500' }, backend: { type: 'string', multiple: true, default: [] } },
+  options: {
+    port: { type: 'string', default: '9500' },
+    backend: { type: 'string', multiple: true, default: [] },
+    raw: { type: 'boolean', default: false },
+  },
 });
 const pools = values.backend!.map((url) => new Pool(url, { keepAliveTimeout: 10_000 }));
+const raw = values.raw === true;
 let next = 0;
 
 createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    const bytes = Buffer.concat(chunks);
     const pool = pools[next++ % pools.length]!;
     pool
       .request({
         path: '/v1/rerank',
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        body: raw ? bytes : JSON.stringify(JSON.parse(bytes.toString('utf8')) as unknown),
       })
       .then(async (answer) => {
-        const parsed = (await answer.body.json()) as unknown;
-        res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(parsed));
+        const out = raw
+          ? Buffer.from(await answer.body.arrayBuffer())
+          : JSON.stringify((await answer.body.json()) as unknown);
+        res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(out);
       })
       .catch(() => res.writeHead(502).end());
   });

@@ -17,16 +17,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { alternatingRounds } from './lib/alternating-rounds.ts';
 import { stopAll } from './lib/processes.ts';
-import {
-  attack,
-  floorArm,
-  SHIPPED_NODE_FLAGS,
-  sidecarArm,
-  startBackends,
-  vegetaBin,
-  type Arm,
-} from './lib/pinned-arms.ts';
+import { floorArm, SHIPPED_NODE_FLAGS, sidecarArm, startBackends, vegetaBin, type Arm } from './lib/pinned-arms.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,32 +40,8 @@ const RATE = Number(values.rate);
 const work = mkdtempSync(join(tmpdir(), 'rrlb-pinned-ab-'));
 const flags = (text: string) => text.split(' ').filter((f) => f !== '');
 
-interface Round {
-  readonly cpuMs: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly gc: string;
-}
-
 function label(arm: Arm): string {
-  return arm.gc === undefined ? 'floor' : arm.name;
-}
-
-async function measure(vegeta: string, arm: Arm): Promise<Round> {
-  await attack(vegeta, work, arm.url, RATE, 3); // warm-up
-  arm.gc?.reset();
-  const before = arm.proc!.cpuSeconds();
-  const v = await attack(vegeta, work, arm.url, RATE, SECONDS);
-  const cpuMs = ((arm.proc!.cpuSeconds() - before) * 1000) / Math.max(1, v.throughput * SECONDS);
-  const gc = arm.gc?.snapshot();
-  // A starved round (a shared machine) is reported, not fatal: its CPU per call still counts the calls served.
-  const failed = v.success < 1 ? `, success ${(v.success * 100).toFixed(2)}%` : '';
-  return {
-    cpuMs,
-    p50: v.p50,
-    p99: v.p99,
-    gc: `${gc === undefined ? '' : `GC pauses ${gc.count}, longest ${gc.maxMs} ms, ${gc.over5ms} over 5 ms`}${failed}`,
-  };
+  return arm.gc === undefined ? 'the floor' : arm.name;
 }
 
 async function main(): Promise<void> {
@@ -83,25 +52,16 @@ async function main(): Promise<void> {
     await sidecarArm(work, 'A', 9632, backends, {}, flags(values['a-flags']!), resolve(values.a!), values['a-entry']),
     await sidecarArm(work, 'B', 9633, backends, {}, flags(values['b-flags']!), resolve(values.b!), values['b-entry']),
   ];
-  const rounds = new Map<string, Round[]>(arms.map((a) => [a.name, []]));
-  for (let r = 0; r < Number(values.rounds); r++) {
-    for (const arm of r % 2 === 0 ? arms : [...arms].reverse()) {
-      const m = await measure(vegeta, arm);
-      rounds.get(arm.name)!.push(m);
-      console.log(
-        `round ${r + 1} ${label(arm)}: CPU ${m.cpuMs.toFixed(3)} ms/call, p50 ${m.p50} ms, p99 ${m.p99} ms${m.gc === '' ? '' : `, ${m.gc}`}`,
-      );
-    }
-  }
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const floor = mean(rounds.get(arms[0]!.name)!.map((m) => m.cpuMs));
-  for (const arm of arms) {
-    const ms = rounds.get(arm.name)!;
-    const cpu = mean(ms.map((m) => m.cpuMs));
-    console.log(
-      `${label(arm)}: CPU mean ${cpu.toFixed(3)} ms/call (${(cpu / floor).toFixed(2)}x the floor) [${ms.map((m) => m.cpuMs.toFixed(3)).join(', ')}], p99 [${ms.map((m) => m.p99).join(', ')}]`,
-    );
-  }
+  await alternatingRounds({
+    vegeta,
+    work,
+    arms,
+    label,
+    rounds: Number(values.rounds),
+    rate: RATE,
+    seconds: SECONDS,
+    references: [arms[0]!],
+  });
 }
 
 try {

@@ -13,13 +13,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { start, stopAll, waitForHttp } from './lib/processes.ts';
+import { stopAll, waitForHttp } from './lib/processes.ts';
 import { replaceSection } from './lib/sections.ts';
 import {
   attack,
   BALANCER_CORE,
   body,
   floorArm,
+  haproxyArm,
   LOAD_CORE,
   log,
   SHIPPED_NODE_FLAGS,
@@ -42,33 +43,6 @@ const SECONDS = Number(values.seconds);
 const GC_SECONDS = Number(values['gc-seconds']);
 const RATE = Number(values.rate);
 const work = mkdtempSync(join(tmpdir(), 'rrlb-pinned-'));
-
-function haproxyArm(port: number, backends: readonly string[]): Arm {
-  const config = join(work, 'haproxy.cfg');
-  writeFileSync(
-    config,
-    [
-      'global',
-      '  nbthread 1',
-      'defaults',
-      '  mode http',
-      '  timeout connect 2s',
-      '  timeout client 30s',
-      '  timeout server 30s',
-      '  option http-keep-alive',
-      'frontend fe',
-      `  bind 127.0.0.1:${port}`,
-      '  default_backend be',
-      'backend be',
-      '  balance roundrobin',
-      '  http-reuse always',
-      ...backends.map((u, i) => `  server b${i} ${new URL(u).host}`),
-      '',
-    ].join('\n'),
-  );
-  const proc = start('haproxy', 'taskset', ['-c', BALANCER_CORE, 'haproxy', '-db', '-f', config]);
-  return { name: 'HAProxy 1 thread, roundrobin', url: `http://127.0.0.1:${port}/v1/rerank`, proc, gc: undefined };
-}
 
 interface Row {
   readonly arm: string;
@@ -187,7 +161,7 @@ async function main(): Promise<void> {
     { name: 'direct to one backend', url: `${backends[0]}/v1/rerank`, proc: undefined, gc: undefined },
     SECONDS,
   ]);
-  const ha = haproxyArm(9610, backends);
+  const ha = haproxyArm(work, 9610, backends);
   await waitForHttp(ha.url, 30_000, 'POST', body);
   arms.push([ha, SECONDS]);
   arms.push([await floorArm(9611, backends), SECONDS]);

@@ -198,18 +198,50 @@ export async function sidecarArm(
   return { name, url: `http://127.0.0.1:${port}/v1/rerank`, proc, gc: new GcCounter(proc) };
 }
 
-/** The node floor (bench/node-floor.ts) on core 0. */
-export async function floorArm(port: number, backends: readonly string[]): Promise<Arm> {
-  const proc = start('node floor', 'taskset', [
+/** The node floor (bench/node-floor.ts) on core 0; `raw`: its byte-forwarding variant, no JSON work. */
+export async function floorArm(port: number, backends: readonly string[], raw = false): Promise<Arm> {
+  const proc = start(raw ? 'raw node floor' : 'node floor', 'taskset', [
     '-c',
     BALANCER_CORE,
     nodeBin,
     join(root, 'bench/node-floor.ts'),
+    ...(raw ? ['--raw'] : []),
     '--port',
     String(port),
     ...backends.flatMap((b) => ['--backend', b]),
   ]);
   const url = `http://127.0.0.1:${port}/v1/rerank`;
   await waitForHttp(url, 30_000, 'POST', body);
-  return { name: 'node floor (node:http + undici, one parse/stringify each way)', url, proc, gc: undefined };
+  const name = raw
+    ? 'raw node floor (node:http + undici, bytes forwarded both ways)'
+    : 'node floor (node:http + undici, one parse/stringify each way)';
+  return { name, url, proc, gc: undefined };
+}
+
+/** HAProxy, one thread, round robin over `backends`, on core 0 (its config written in `work`). */
+export function haproxyArm(work: string, port: number, backends: readonly string[]): Arm {
+  const config = join(work, 'haproxy.cfg');
+  writeFileSync(
+    config,
+    [
+      'global',
+      '  nbthread 1',
+      'defaults',
+      '  mode http',
+      '  timeout connect 2s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      '  option http-keep-alive',
+      'frontend fe',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend be',
+      'backend be',
+      '  balance roundrobin',
+      '  http-reuse always',
+      ...backends.map((u, i) => `  server b${i} ${new URL(u).host}`),
+      '',
+    ].join('\n'),
+  );
+  const proc = start('haproxy', 'taskset', ['-c', BALANCER_CORE, 'haproxy', '-db', '-f', config]);
+  return { name: 'HAProxy 1 thread, roundrobin', url: `http://127.0.0.1:${port}/v1/rerank`, proc, gc: undefined };
 }
