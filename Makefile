@@ -54,13 +54,14 @@ relist-storm: bootstrap
 	e2e/kube/tools.sh >/dev/null
 	node e2e/scale/relist-storm.ts $(STORM_ARGS)
 
-## scale-fleet: what a fleet costs (about 12 minutes): the operator starting with 1,000 pools (chart heap
-## flags), 1,000 watchers' bytes per endpoint change (ConfigMap vs EndpointSlices at 500/5,000/10,000
+## scale-fleet: what a fleet costs (about 14 minutes): the operator starting with 1,000 pools (chart heap
+## flags; endpoints rendered, then the pools' default sidecar mode), 1,000 watchers' bytes per endpoint change (ConfigMap vs EndpointSlices at 500/5,000/10,000
 ## endpoints), probe and canary calls per backend with 1/10/100 sidecars. JSON in docs/results/scale-*.json.
 scale-fleet: bootstrap
 	e2e/kube/build.sh >/dev/null
 	e2e/kube/tools.sh >/dev/null
 	node e2e/scale/scale.ts --pools 1000 --seconds 30 --node-options="--max-old-space-size=128 --max-semi-space-size=8" --out docs/results/scale-1000-pools.json
+	node e2e/scale/scale.ts --pools 1000 --seconds 10 --discovery-mode sidecar --node-options="--max-old-space-size=128 --max-semi-space-size=8" --out docs/results/scale-1000-pools-sidecar.json
 	node e2e/scale/fleet-watch.ts $(FLEET_WATCH_ARGS)
 	node e2e/scale/probe-counts.ts
 
