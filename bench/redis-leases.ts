@@ -21,7 +21,7 @@ async function cpuSeconds(client: Redis): Promise<number> {
 
 const redis = await startRedis();
 const client = new Redis({ port: redis.port, host: '127.0.0.1', enableAutoPipelining: true });
-client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
+client.defineCommand('rrlbRate', { numberOfKeys: 3, lua: RATE_SCRIPT });
 client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
 const rate = (
   client as unknown as { rrlbRate(key: string, ...args: (string | number)[]): Promise<unknown> }
@@ -30,6 +30,8 @@ const slots = (
   client as unknown as { rrlbSlots(key: string, ...args: (string | number)[]): Promise<unknown> }
 ).rrlbSlots.bind(client);
 const key = limitKey('bench/pool', 'http://tei:8080|tei', 'rpm');
+const promised = limitKey('bench/pool', 'http://tei:8080|tei', 'rpm-promised');
+const seen = limitKey('bench/pool', 'http://tei:8080|tei', 'rpm-seen');
 const parKey = limitKey('bench/pool', 'http://tei:8080|tei', 'par');
 const parExpiry = limitKey('bench/pool', 'http://tei:8080|tei', 'par-expiry');
 // A full window, as a steady state leaves it: 10 units in every 0.5 s slice still counted.
@@ -44,7 +46,7 @@ for (let s = oldest; s <= Math.floor(now / timing.sliceMs); s++) {
   fields.sum! += 10;
 }
 await client.hset(key, fields);
-const args = (want: number) => [
+const args = (want: number, id: number) => [
   1_000_000_000,
   timing.windowMs,
   timing.leaseMs + timing.dispatchMarginMs,
@@ -52,6 +54,10 @@ const args = (want: number) => [
   want,
   0,
   0,
+  `sidecar-${id}`,
+  1000,
+  timing.horizonMs,
+  0.5,
   1,
   Math.floor(now / timing.sliceMs),
   1,
@@ -66,7 +72,7 @@ async function run(kind: 'rpm' | 'par'): Promise<{ perRenewalUs: number; perSeco
     while (next < renewals) {
       // 1,000 sidecar ids take turns in the concurrency hash, as 1,000 sidecars would.
       const id = next++ % 1000;
-      if (kind === 'rpm') await rate(key, ...args(5));
+      if (kind === 'rpm') await rate(key, promised, seen, ...args(5, id));
       else await slots(parKey, parExpiry, 100_000, `sidecar-${id}`, 3, 1, timing.slotExpiryMs);
     }
   }

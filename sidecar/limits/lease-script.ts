@@ -7,6 +7,9 @@
  * operator renders `<namespace>/<pool>`), `<backend>` = sha256(api_base|model_name), 16 hex:
  *   rrlb:{<prefix>}:<backend>:rpm   hash: s<slice> -> requests granted in it, g<group> sums, sum, low, born
  *   rrlb:{<prefix>}:<backend>:tpm   the same for tokens
+ *   rrlb:{<prefix>}:<backend>:rpm-promised   sorted set: sidecar id -> what the pool's grant counter `G`
+ *       may reach before it renews again (its promise); :rpm-seen: sidecar id -> when its promise lapses (ms)
+ *   rrlb:{<prefix>}:<backend>:tpm-promised, :tpm-seen   the same for tokens
  *   rrlb:{<prefix>}:<backend>:par   hash: sidecar id -> slots held, plus `total`
  *   rrlb:{<prefix>}:<backend>:par-expiry   sorted set: sidecar id -> when its slots expire (ms)
  * Each key expires (PEXPIRE) a little after the window (rpm/tpm) or twice the slot expiry (par)
@@ -15,7 +18,9 @@
 import { createHash } from 'node:crypto';
 
 /** The key of one backend's limit; the braces keep a pool's keys in one Redis Cluster slot. */
-export function limitKey(prefix: string, backendId: string, kind: 'rpm' | 'tpm' | 'par' | 'par-expiry'): string {
+export type LimitKeyKind = 'rpm' | 'tpm' | `${'rpm' | 'tpm'}-${'promised' | 'seen'}` | 'par' | 'par-expiry';
+
+export function limitKey(prefix: string, backendId: string, kind: LimitKeyKind): string {
   return `rrlb:{${prefix}}:${createHash('sha256').update(backendId).digest('hex').slice(0, 16)}:${kind}`;
 }
 
@@ -23,10 +28,20 @@ export function limitKey(prefix: string, backendId: string, kind: 'rpm' | 'tpm' 
 export const HIST_GROUPS = 12;
 
 /**
- * KEYS[1] the rpm/tpm hash. ARGV: limit, windowMs, leaseMs (with the dispatch margin), sliceMs,
- * want, minFree, charge, nRefunds, [slice, units]*, nSeed, [slice, units]*.
- * Returns {grant, slice, nowMs, fresh, lastSlice1, units1, ...}: the pool's counted grants before
- * this one, in groups (what a sidecar falls back on).
+ * KEYS[1] the rpm/tpm hash, KEYS[2] its promises, KEYS[3] when they lapse. ARGV: limit, windowMs,
+ * leaseMs (with the dispatch margin), sliceMs, want, minFree, charge, sidecarId, promiseFloor,
+ * promiseMs, promiseShare, nRefunds, [slice, units]*, nSeed, [slice, units]*.
+ * Returns {grant, slice, nowMs, fresh, promise, lastSlice1, units1, ...}: the pool's counted grants
+ * before this one, in groups (what a sidecar falls back on).
+ *
+ * Promises. A sidecar's fallback must know what the others may be granted after its reply and
+ * before Redis fails. Each reply promises the sidecar that the pool's grants and charges to others
+ * (the counter `G`, which only grows) will not exceed `promise` more until it renews again or
+ * `promiseMs` passes; grants to the others wait for it beyond that. The promise is `promiseShare`
+ * (a half) of what the window has left (bursts get half, then half of the rest at the next round
+ * of renewals), never less than `promiseFloor` (twice the rate the whole limit allows over an idle
+ * renewal period: the steady state never waits); a settling sidecar asks for the floor only. Charges are counted unconditionally (spends already made) and can
+ * exceed a promise.
  *
  * Fields: `s<slice>` units granted in that slice, `g<group>` the sum of its slices (HIST_GROUPS
  * groups span the counted time), `sum` all counted units, `low` the oldest counted slice, `born`
@@ -43,6 +58,12 @@ local sliceMs = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local minFree = tonumber(ARGV[6])
 local charge = tonumber(ARGV[7])
+local id = ARGV[8]
+local promiseFloor = tonumber(ARGV[9])
+local promiseMs = tonumber(ARGV[10])
+local promiseShare = tonumber(ARGV[11])
+local promised = KEYS[2]
+local seen = KEYS[3]
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cur = math.floor(nowMs / sliceMs)
@@ -76,7 +97,7 @@ for s = low, oldest - 1 do
   end
 end
 if sum < 0 then sum = 0 end
-local i = 8
+local i = 12
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local s = tonumber(ARGV[i]); local u = tonumber(ARGV[i + 1]); i = i + 2
@@ -92,7 +113,21 @@ for _ = 1, n do
   if s >= oldest and s < born and redis.call('HEXISTS', key, 's' .. s) == 0 then add(s, u) end
 end
 if charge > 0 then add(cur, charge) end
-local out = {0, cur, nowMs, fresh}
+-- Promises of sidecars not heard from for promiseMs lapse (a dead sidecar's stops holding the pool back).
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', seen, '-inf', nowMs)) do
+  redis.call('ZREM', promised, gone)
+  redis.call('ZREM', seen, gone)
+end
+local counter = tonumber(redis.call('HGET', key, 'G') or '0') + math.max(0, charge)
+local room = limit
+local lowest = redis.call('ZRANGE', promised, 0, 1, 'WITHSCORES')
+for j = 1, #lowest, 2 do
+  if lowest[j] ~= id then
+    room = tonumber(lowest[j + 1]) - counter
+    break
+  end
+end
+local out = {0, cur, nowMs, fresh, 0}
 local first = math.floor(oldest / gs)
 local last = math.floor(cur / gs)
 local names = {}
@@ -105,11 +140,19 @@ for j = 1, #names do
     out[#out + 1] = v
   end
 end
-local grant = math.max(0, math.min(want, limit - minFree - sum))
+local grant = math.max(0, math.min(want, limit - minFree - sum, room))
 if grant > 0 then add(cur, grant) end
+counter = counter + grant
+local promise = math.max(promiseFloor, math.floor((limit - sum) * promiseShare))
+redis.call('ZADD', promised, counter + promise, id)
+redis.call('ZADD', seen, nowMs + promiseMs, id)
 out[1] = grant
-redis.call('HSET', key, 'sum', sum, 'low', oldest)
-redis.call('PEXPIRE', key, windowMs + leaseMs + 2 * sliceMs)
+out[5] = promise
+redis.call('HSET', key, 'sum', sum, 'low', oldest, 'G', counter)
+local ttl = windowMs + leaseMs + 2 * sliceMs
+redis.call('PEXPIRE', key, ttl)
+redis.call('PEXPIRE', promised, ttl)
+redis.call('PEXPIRE', seen, ttl)
 return out
 `;
 

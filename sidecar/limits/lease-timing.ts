@@ -28,6 +28,12 @@ export interface LeaseTiming {
   readonly settleMs: number;
   /** A concurrency lease nobody renews is dropped after this long (a dead sidecar's share). */
   readonly slotExpiryMs: number;
+  /**
+   * How stale a sidecar's last answer can be when Redis stops answering everyone: a renewal is
+   * sent at least every `idleRenewMs` and fails within `commandTimeoutMs`; the rest is slack for
+   * timers on a busy node. Own grants this recent are paid for in the static share (pool-knowledge.ts).
+   */
+  readonly horizonMs: number;
 }
 
 const WINDOW_MS = 60_000;
@@ -37,19 +43,35 @@ export function countedMs(t: LeaseTiming): number {
   return t.windowMs + t.leaseMs + t.dispatchMarginMs;
 }
 
+/** Buckets of the window a static share is counted in. */
+export const STATIC_BUCKETS = 60;
+
+/**
+ * The length of the sliding window a static share is counted in: a call spent is remembered for
+ * at least the window plus the dispatch margin (the window forgets a whole bucket at once, up to
+ * one bucket early), so two calls of one share that reach the backend within one window are
+ * always counted together.
+ */
+export function staticWindowMs(t: LeaseTiming): number {
+  return Math.ceil(((t.windowMs + t.dispatchMarginMs) * STATIC_BUCKETS) / (STATIC_BUCKETS - 1));
+}
+
 /** The timings for a window of `windowMs` (60 s in production; tests may shorten it). */
 export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
   const scale = windowMs / WINDOW_MS;
+  const idleRenewMs = Math.max(20, Math.round(1000 * scale));
+  const commandTimeoutMs = 800;
   return {
     windowMs,
     sliceMs: Math.max(1, Math.round(500 * scale)),
     leaseMs: Math.max(20, Math.round(1000 * scale)),
     dispatchMarginMs: 500,
     renewMs: Math.max(5, Math.round(250 * scale)),
-    idleRenewMs: Math.max(20, Math.round(1000 * scale)),
+    idleRenewMs,
     fallbackAfterMs: 1000,
-    commandTimeoutMs: 800,
+    commandTimeoutMs,
     settleMs: 1500,
     slotExpiryMs: 3000,
+    horizonMs: idleRenewMs + commandTimeoutMs + 400,
   };
 }

@@ -8,7 +8,15 @@ const timing = leaseTiming(60_000); // lease 1000 ms, renew 250 ms, slice 500 ms
 const T0 = 1_000_000;
 
 function reply(grant: number, serverMs: number, extra: Partial<RenewReply> = {}): RenewReply {
-  return { grant, slice: Math.floor(serverMs / timing.sliceMs), serverMs, fresh: false, hist: [], ...extra };
+  return {
+    grant,
+    slice: Math.floor(serverMs / timing.sliceMs),
+    serverMs,
+    fresh: false,
+    promise: 0,
+    hist: [],
+    ...extra,
+  };
 }
 
 /** A ledger that reached Redis once, at T0, with `grant` units. */
@@ -96,12 +104,12 @@ test('a renewal that failed is sent again with its charge but not its refunds (a
   l.correct(T0 + 20, 700); // 100 owed
   const first = l.renewRequest(T0 + 1000); // the lease expired: 0 left to refund
   assert.equal(first.charge, 100);
-  l.onFailure();
+  l.onFailure(T0);
   const m = sharedLedger(100_000, 4, 1000);
   m.spend(T0 + 10, 400);
   const sent = m.renewRequest(T0 + 1000);
   assert.deepEqual(sent.refunds.slice(1), [600]);
-  m.onFailure();
+  m.onFailure(T0);
   const again = m.renewRequest(T0 + 1300);
   assert.deepEqual(again.refunds, []);
 });
@@ -109,7 +117,7 @@ test('a renewal that failed is sent again with its charge but not its refunds (a
 test('failed renewals keep the valid lease; 1 s without a success (errors or silence) falls back to the static share', () => {
   const a = sharedLedger(120, 4, 10);
   a.renewRequest(T0 + 250);
-  a.onFailure();
+  a.onFailure(T0);
   assert.equal(a.mode, 'shared');
   assert.equal(spendAll(a, T0 + 300), 10, 'what Redis granted is still ours to spend');
   assert.equal(a.tick(T0 + 1000), undefined);
@@ -117,12 +125,14 @@ test('failed renewals keep the valid lease; 1 s without a success (errors or sil
   assert.equal(a.mode, 'static');
 });
 
-test('on its static share, what the pool had used still counts until it ages out, then ceil(limit / sidecars)', () => {
+test('on its static share, what the pool had used still counts until it ages out, then floor(limit / sidecars)', () => {
   const l = new RateLedger(120, 4, timing, T0);
   l.renewRequest(T0);
   // The pool had been granted 80 in the slice ending at server 5_000_000 ms.
   const slice = Math.floor(5_000_000 / timing.sliceMs);
   l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 80] }));
+  l.renewRequest(T0 + 250);
+  l.onFailure(T0 + 250);
   l.tick(T0 + 1002);
   assert.equal(l.staticShare(T0 + 1100), 10, '(120 - 80) / 4');
   assert.equal(spendAll(l, T0 + 1100), 10);
@@ -130,17 +140,91 @@ test('on its static share, what the pool had used still counts until it ages out
   assert.equal(l.staticShare(aged), 30);
 });
 
-test('back from static: spends meanwhile are charged, leases resume only after settling', () => {
+test('the static share rounds down: the shares never add up past the limit', () => {
+  const l = new RateLedger(10, 4, timing, T0);
+  assert.equal(spendAll(l, T0 + 1001), 2, 'floor(10 / 4), not ceil: four sidecars spend 8, not 12');
+});
+
+test("the static share leaves room for Redis's promise: what the others may have been granted after the last reply", () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  l.renewRequest(T0);
+  const slice = Math.floor(5_000_000 / timing.sliceMs);
+  l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 40], promise: 20 }));
+  l.renewRequest(T0 + 250);
+  l.onFailure(T0 + 250);
+  assert.equal(l.tick(T0 + 1002), 'static');
+  assert.equal(l.staticShare(T0 + 1100), 15, '(120 - 40 known - 20 promised) / 4');
+  // The others' grants under the promise were made before it lapsed (horizonMs) and count a window after that.
+  const lapsed = T0 + 1 + timing.horizonMs + countedMs(timing) + timing.sliceMs;
+  assert.equal(l.staticShare(lapsed - 1), 25, 'the 40 known aged out, the promise not yet');
+  assert.equal(l.staticShare(lapsed), 30);
+});
+
+test('a static call is remembered for the whole window plus the dispatch margin (never a bucket early)', () => {
+  const l = new RateLedger(120, 4, timing, T0);
+  const start = T0 + 1001;
+  assert.equal(spendAll(l, start), 30);
+  // A call spent at the very end of the window may reach the backend up to the dispatch margin later.
+  const remembered = start + timing.windowMs + timing.dispatchMarginMs;
+  assert.equal(l.hasRoom(remembered - 1, 1), false);
+  assert.equal(l.hasRoom(remembered + timing.windowMs / 50, 1), true, 'forgotten within about a bucket after that');
+});
+
+test('a sidecar whose last answer came long before it saw Redis fail (a stalled event loop) takes no share until what it missed has aged out', () => {
+  const l = sharedLedger(120, 4, 10);
+  // Nothing for 3 s (stalled), then the first renewal fails.
+  const seen = T0 + 3000;
+  l.tick(seen);
+  l.renewRequest(seen);
+  l.onFailure(seen + 1);
+  assert.equal(l.mode, 'static');
+  assert.equal(l.staticShare(seen + 10), 0);
+  assert.equal(l.staticShare(seen + 1 + countedMs(timing) + timing.sliceMs), 30);
+  // A renewal that fails within the horizon keeps the share.
+  const m = sharedLedger(120, 4, 10);
+  m.renewRequest(T0 + 250);
+  m.onFailure(T0 + 250 + timing.commandTimeoutMs);
+  m.tick(T0 + 1002);
+  assert.equal(m.staticShare(T0 + 1100), Math.floor((120 - 10) / 4));
+});
+
+test('what a tpm lease owed (spent beyond it) when Redis fails counts against the static share; fewer tokens than estimated do not free it', () => {
+  const l = sharedLedger(1000, 4, 100);
+  l.spend(T0 + 10, 100);
+  l.correct(T0 + 20, 150); // 150 spent beyond the lease
+  l.renewRequest(T0 + 250);
+  l.onFailure(T0 + 250);
+  l.tick(T0 + 1002);
+  const share = l.staticShare(T0 + 1100);
+  assert.equal(share, Math.floor((1000 - 100) / 4));
+  assert.equal(spendAll(l, T0 + 1100), share - 150);
+  l.correct(T0 + 1200, -50);
+  assert.equal(l.hasRoom(T0 + 1200, 1), false);
+});
+
+test('back from static: spends meanwhile are charged; while settling, only leases Redis granted, within the static share; then shared', () => {
   const l = sharedLedger();
+  l.renewRequest(T0 + 250);
+  l.onFailure(T0 + 250);
   l.tick(T0 + 1002);
   spendAll(l, T0 + 1100, 7);
   const first = l.renewRequest(T0 + 2000);
   assert.equal(first.charge, 7);
-  assert.equal(first.want, 0, 'no leases while settling');
   assert.equal(l.onReply(T0 + 2000, T0 + 2001, reply(0, 5_002_000)), undefined);
   assert.equal(l.mode, 'static');
+  assert.equal(l.hasRoom(T0 + 2002, 1), false, 'settling: no static spends Redis has not seen');
+  for (let i = 0; i < 40; i++) l.noteUnmet(T0 + 2002, 1);
+  const settling = l.renewRequest(T0 + 2010);
+  assert.equal(settling.promiseShare, 0, 'the fleet already shared draws within a small promise');
+  const room = l.staticShare(T0 + 2010) - 7;
+  assert.ok(settling.want > 0 && settling.want <= room, `want ${settling.want}, room ${room}`);
+  l.onReply(T0 + 2010, T0 + 2011, reply(settling.want, 5_002_010));
+  const spent = spendAll(l, T0 + 2012);
+  assert.ok(spent > 0 && spent <= settling.want, `spent ${spent} of ${settling.want}`);
+  assert.equal(l.hasRoom(T0 + 2012, 1), false);
   l.renewRequest(T0 + 2001 + timing.settleMs);
   assert.equal(l.onReply(T0 + 2001 + timing.settleMs, T0 + 2002 + timing.settleMs, reply(3, 5_003_600)), 'shared');
+  assert.equal(l.renewRequest(T0 + 2002 + timing.settleMs).promiseShare, 0.5);
 });
 
 test('after Redis lost the grants (restart, flush), the sidecar seeds back what it knew', () => {

@@ -7,20 +7,26 @@
  * Shared mode. Redis keeps the pool's grants per slice of time (lease-script.ts). A renewal asks
  * for what the sidecar's recent demand needs for the next lease; the script grants at most what
  * the window has left. A lease's units may be spent from the renewal's reply until `leaseMs` after
- * it was sent, and the script counts a grant for `windowMs + leaseMs`, so any spend lies within the
- * window its grant was counted in: the backend sees at most `limit` in any window. Units a lease
- * did not use go back at the next renewal; tpm corrections (the backend's reported usage) are
- * owed as debt and charged at the next renewal.
+ * it was sent, and the script counts a grant for `windowMs + leaseMs` (+ the dispatch margin), so
+ * any spend lies within the window its grant was counted in: the backend sees at most `limit` in
+ * any window. Units a lease did not use go back at the next renewal; tpm corrections (the
+ * backend's reported usage) are owed as debt and charged at the next renewal.
  *
- * Static mode (Redis unreachable, slow, refusing auth; or never reached yet). Each sidecar may use
- * `floor((limit - known) / sidecars)` in the window, where `known` is what the pool had been
- * granted at the sidecar's last reply and still counts: right after Redis fails, what the fleet
- * had already used stays counted; once it has aged out, the share is `ceil(limit / sidecars)`. When
- * Redis answers again, the sidecar charges what it spent meanwhile and waits `settleMs` (so every
- * sidecar has charged too) before it draws leases again.
+ * Static mode (Redis unreachable, slow, refusing auth; or never reached yet). Each sidecar may
+ * spend `floor((limit - known - promised) / sidecars)` within a window (counted for the window
+ * plus the dispatch margin), where `known` is what the pool had been granted at its last reply and
+ * still counts and `promised` what the others may have been granted since (Redis's promise,
+ * pool-knowledge.ts); nothing while it is blind. Once all that has aged out: floor(limit /
+ * sidecars), rounded down so the shares never add up past the limit.
+ *
+ * Back from static. The first reply starts `settleMs` of settling: the sidecar charges what it
+ * spent meanwhile, and spends only leases that Redis granted (counted, so the others see them) and
+ * that fit in its static share (so the sidecars not back yet are not overrun). Then every sidecar
+ * has charged its static spends, and leases are drawn as usual.
  */
 import { SlidingWindow } from '../balancer/sliding-window.ts';
-import { countedMs, type LeaseTiming } from './lease-timing.ts';
+import { type LeaseTiming, STATIC_BUCKETS, staticWindowMs } from './lease-timing.ts';
+import { PoolKnowledge } from './pool-knowledge.ts';
 
 export type LimitMode = 'shared' | 'static';
 
@@ -34,6 +40,10 @@ export interface RenewRequest {
   readonly refunds: readonly number[];
   /** Flat [slice, units, ...]: after Redis lost the pool's grants, what this sidecar knew of them. */
   readonly seed: readonly number[];
+  /** The least Redis promises (lease-script.ts): twice what the limit allows over an idle renewal period. */
+  readonly promiseFloor: number;
+  /** The share of what the window has left that Redis promises: none while settling. */
+  readonly promiseShare: number;
 }
 
 export interface RenewReply {
@@ -44,6 +54,8 @@ export interface RenewReply {
   readonly serverMs: number;
   /** The key did not exist: Redis was flushed or restarted (or this is the pool's first grant). */
   readonly fresh: boolean;
+  /** The others' grants after this reply stay within this until this sidecar renews (or the promise lapses). */
+  readonly promise: number;
   /** Flat [lastSlice, units, ...]: the pool's counted grants, grouped; each counts until its last slice ends + window + lease. */
   readonly hist: readonly number[];
 }
@@ -53,17 +65,6 @@ interface Batch {
   readonly slice: number;
   /** Local monotonic ms: spendable before this. */
   readonly validUntil: number;
-}
-
-interface Known {
-  readonly lastSlice: number;
-  readonly units: number;
-  /** Local monotonic ms when it stops counting. */
-  readonly until: number;
-}
-
-interface Pending {
-  readonly charge: number;
 }
 
 /** An idle sidecar keeps a floor lease only while the pool has this share of its window free. */
@@ -86,12 +87,14 @@ export class RateLedger {
   #unmet = 0;
   /** Largest single spend seen: the floor of an idle sidecar is one such call. */
   #largest = 1;
+  /** What this sidecar spent on its static share (settling leases too). */
   readonly #staticUse: SlidingWindow;
-  #known: Known[] = [];
+  readonly #pool: PoolKnowledge;
   #lastOkAt = Number.NEGATIVE_INFINITY;
+  /** Finite while settling: Redis answers again, leases are drawn within the static share until then. */
   #settleUntil = Number.POSITIVE_INFINITY;
   #needsSeed = false;
-  #pending: Pending | undefined;
+  #pendingCharge: number | undefined;
   #nextRenewAt = Number.NEGATIVE_INFINITY;
   /** A new ledger spends nothing until Redis answers or `fallbackAfterMs` passes (a restarted sidecar must not spend a share the pool already used). */
   readonly #startedAt: number;
@@ -103,11 +106,16 @@ export class RateLedger {
     this.timing = timing;
     this.#demandMs = timing.renewMs * 8;
     this.#demand = new SlidingWindow(this.#demandMs, 8);
-    this.#staticUse = new SlidingWindow(timing.windowMs, 60);
+    this.#staticUse = new SlidingWindow(staticWindowMs(timing), STATIC_BUCKETS);
+    this.#pool = new PoolKnowledge(timing);
   }
 
   get mode(): LimitMode {
     return this.#mode;
+  }
+
+  get #settling(): boolean {
+    return this.#mode === 'static' && this.#settleUntil !== Number.POSITIVE_INFINITY;
   }
 
   /** Units of valid leases, less what is owed. */
@@ -119,20 +127,17 @@ export class RateLedger {
 
   /** What the pool had been granted at the last reply and still counts. */
   known(now: number): number {
-    let sum = 0;
-    for (const k of this.#known) if (k.until > now) sum += k.units;
-    return sum;
+    return this.#pool.known(now);
   }
 
   /**
-   * The static share: `ceil(limit / sidecars)` when nothing the pool used is known to still
-   * count, else `floor((limit - known) / sidecars)` (rounding down: the shares never add up past
-   * the limit).
+   * The static share: `floor((limit - known - promised) / sidecars)` (rounding down: the shares
+   * never add up past the limit), nothing while blind (pool-knowledge.ts).
    */
   staticShare(now: number): number {
-    const known = this.known(now);
-    if (known <= 0) return Math.ceil(this.limit / this.sidecars);
-    return Math.floor(Math.max(0, this.limit - known) / this.sidecars);
+    if (this.#pool.blind(now)) return 0;
+    const owed = this.#pool.known(now) + this.#pool.promised(now);
+    return Math.floor(Math.max(0, this.limit - owed) / this.sidecars);
   }
 
   /** What a call of `amount` may spend right now. A call larger than the whole limit needs the whole limit. */
@@ -141,6 +146,7 @@ export class RateLedger {
     if (this.#mode === 'shared') return this.held(now) >= need;
     if (this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs)
       return false;
+    if (this.#settling && this.held(now) < need) return false;
     return this.#staticUse.total(now) + need <= this.staticShare(now);
   }
 
@@ -166,8 +172,8 @@ export class RateLedger {
       return;
     }
     if (delta === 0) return;
-    if (this.#mode !== 'shared') {
-      this.#staticUse.add(now, delta);
+    // The static share is not lowered: the credit would count for longer than the call it refers to.
+    if (this.#mode === 'static' && !this.#settling) {
       this.#uncharged = Math.max(0, this.#uncharged + delta);
       return;
     }
@@ -180,10 +186,12 @@ export class RateLedger {
   }
 
   #use(now: number, amount: number): void {
-    if (this.#mode !== 'shared') {
+    if (this.#mode === 'static') {
       this.#staticUse.add(now, amount);
-      this.#uncharged += amount;
-      return;
+      if (!this.#settling) {
+        this.#uncharged += amount;
+        return;
+      }
     }
     let left = amount;
     for (const b of this.#batches) {
@@ -198,7 +206,7 @@ export class RateLedger {
 
   /** A renewal is due (none in flight). */
   renewDue(now: number): boolean {
-    return this.#pending === undefined && now >= this.#nextRenewAt;
+    return this.#pendingCharge === undefined && now >= this.#nextRenewAt;
   }
 
   /** The next renewal; the caller sends it and reports back with onReply or onFailure. */
@@ -213,15 +221,19 @@ export class RateLedger {
     const charge = Math.ceil(this.#uncharged + this.#debt);
     this.#uncharged = 0;
     this.#debt = 0;
-    this.#pending = { charge };
+    this.#pendingCharge = charge;
     const demand = this.#demand.total(now);
     let want = 0;
     let minFree = 0;
-    if (this.#mode === 'shared') {
+    if (this.#mode === 'shared' || this.#settling) {
       const target =
         Math.ceil((demand * (this.timing.leaseMs + this.timing.renewMs) * HEADROOM) / this.#demandMs) + this.#unmet;
-      want = Math.max(0, target - Math.max(0, this.held(now)));
-      if (want === 0 && this.held(now) <= 0) {
+      const held = Math.max(0, this.held(now));
+      want = Math.max(0, target - held);
+      if (this.#settling) {
+        // Only what the static share has room for: the sidecars not back yet count on it.
+        want = Math.min(want, Math.max(0, this.staticShare(now) - this.#staticUse.total(now) - held));
+      } else if (want === 0 && held <= 0) {
         // Idle: hold one typical call so the next one needs no round trip, while the pool has room.
         want = Math.min(this.#largest, Math.max(1, Math.floor(this.limit / (this.sidecars * 8))));
         minFree = Math.ceil(this.limit * FLOOR_FREE_FRACTION);
@@ -229,42 +241,40 @@ export class RateLedger {
     }
     this.#unmet = 0;
     this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);
-    const seed = this.#needsSeed ? this.#known.flatMap((k) => [k.lastSlice, k.units]) : [];
-    return { want: Math.min(want, this.limit), minFree, charge, refunds, seed };
+    const seed = this.#needsSeed ? this.#pool.seed() : [];
+    const t = this.timing;
+    return {
+      want: Math.min(want, this.limit),
+      minFree,
+      charge,
+      refunds,
+      seed,
+      promiseFloor: Math.ceil((2 * this.limit * t.idleRenewMs) / t.windowMs),
+      promiseShare: this.#settling ? 0 : 0.5,
+    };
   }
 
   /** Redis answered a renewal sent at `sentAt`. Returns the new mode when it changed. */
   onReply(sentAt: number, now: number, reply: RenewReply): LimitMode | undefined {
-    this.#pending = undefined;
+    this.#pendingCharge = undefined;
     // The first answer within the start-up grace: nothing was spent on a static share, by us or
     // (as far as we know) anyone, so leases start at once.
     const firstInGrace =
       this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs;
     this.#lastOkAt = now;
     const t = this.timing;
-    // Redis's clock -> ours, erring late: the reply left Redis before `now`.
-    const offset = now - reply.serverMs;
-    const previous = this.#known;
-    const known: Known[] = [];
-    for (let i = 0; i + 1 < reply.hist.length; i += 2) {
-      const lastSlice = reply.hist[i]!;
-      known.push({ lastSlice, units: reply.hist[i + 1]!, until: (lastSlice + 1) * t.sliceMs + countedMs(t) + offset });
-    }
-    if (reply.grant > 0) {
-      known.push({
-        lastSlice: reply.slice,
-        units: reply.grant,
-        until: (reply.slice + 1) * t.sliceMs + countedMs(t) + offset,
-      });
-      this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
-    }
-    this.#needsSeed = reply.fresh && previous.some((k) => k.until > now);
+    const wasLive = this.#pool.anyLive(now);
+    if (reply.grant > 0) this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
+    if (this.#mode === 'static' && this.#settleUntil === Number.POSITIVE_INFINITY)
+      this.#settleUntil = firstInGrace ? now : now + t.settleMs;
+    const shared = this.#mode === 'shared' || now >= this.#settleUntil;
     // Outside shared mode (and after a flush) a reply may know less than we did — Redis lost the
     // grants and nobody has seeded them back yet: what we knew keeps counting until it ages out.
-    this.#known = this.#mode !== 'shared' || this.#needsSeed ? mergeKnown(previous, known, now) : known;
+    const needsSeed = reply.fresh && wasLive;
+    this.#pool.onReply(sentAt, now, reply, this.#mode !== 'shared' || needsSeed, shared);
+    this.#needsSeed = needsSeed;
     if (this.#mode === 'shared') return undefined;
-    if (this.#settleUntil === Number.POSITIVE_INFINITY) this.#settleUntil = firstInGrace ? now : now + t.settleMs;
-    if (now < this.#settleUntil) {
+    if (!shared) {
       this.#nextRenewAt = Math.min(this.#nextRenewAt, this.#settleUntil);
       return undefined;
     }
@@ -280,33 +290,45 @@ export class RateLedger {
    * to its static share while the others draw from Redis; `tick` falls back once nothing has
    * succeeded for `fallbackAfterMs`.
    */
-  onFailure(): void {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) {
+  onFailure(now: number): void {
+    const charge = this.#pendingCharge;
+    this.#pendingCharge = undefined;
+    this.#pool.onFailure(now);
+    if (charge !== undefined) {
       // A renewal that timed out may still run when Redis wakes up: its charge is sent again
       // (twice counted errs safe), its refunds are not (twice returned would not).
-      if (this.#mode === 'shared') this.#debt += pending.charge;
-      else this.#uncharged += pending.charge;
+      if (this.#mode === 'shared') this.#debt += charge;
+      else this.#uncharged += charge;
     }
-    // Not settled: Redis failed again before the fleet's static spends were all charged.
-    if (this.#mode === 'static') this.#settleUntil = Number.POSITIVE_INFINITY;
+    if (this.#settling) {
+      // Redis failed again before the fleet's static spends were all charged. What the settling
+      // leases granted is already in the static share's count.
+      this.#settleUntil = Number.POSITIVE_INFINITY;
+      this.#uncharged += Math.max(0, this.#debt);
+      this.#debt = 0;
+      this.#batches = [];
+    }
   }
 
   /** The periodic check: Redis silent for `fallbackAfterMs` (a hanging server) means static mode. */
   tick(now: number): LimitMode | undefined {
-    if (this.#mode === 'shared' && now - this.#lastOkAt > this.timing.fallbackAfterMs) return this.#toStatic();
+    if (this.#mode === 'shared' && now - this.#lastOkAt > this.timing.fallbackAfterMs) return this.#toStatic(now);
+    if (this.#mode === 'static') this.#pool.noteStatic(now);
     return undefined;
   }
 
-  #toStatic(): LimitMode | undefined {
-    if (this.#mode === 'static') return undefined;
+  #toStatic(now: number): LimitMode {
     this.#mode = 'static';
     // Leases are dropped, not spent: what they granted stays counted in `known`. What is owed
-    // is charged when Redis returns.
-    this.#uncharged += Math.max(0, this.#debt);
+    // (spent beyond the leases: tpm corrections) was spent in this window: it counts against the
+    // static share, and is charged when Redis returns.
+    if (this.#debt > 0) {
+      this.#staticUse.add(now, this.#debt);
+      this.#uncharged += this.#debt;
+    }
     this.#debt = 0;
     this.#batches = [];
+    this.#pool.noteStatic(now);
     return 'static';
   }
 
@@ -318,15 +340,4 @@ export class RateLedger {
       pool_known: Math.round(this.known(now)),
     };
   }
-}
-
-/** The larger count of each group, from both snapshots (what still counts). */
-function mergeKnown(a: readonly Known[], b: readonly Known[], now: number): Known[] {
-  const bySlice = new Map<number, Known>();
-  for (const k of [...a, ...b]) {
-    if (k.until <= now) continue;
-    const seen = bySlice.get(k.lastSlice);
-    if (seen === undefined || k.units > seen.units) bySlice.set(k.lastSlice, k);
-  }
-  return [...bySlice.values()];
 }

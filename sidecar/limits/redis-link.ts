@@ -14,7 +14,7 @@ import { RATE_SCRIPT, SLOT_SCRIPT } from './lease-script.ts';
 type Reply = (number | string)[];
 
 interface ScriptedClient {
-  rrlbRate(key: string, ...args: (number | string)[]): Promise<Reply>;
+  rrlbRate(key: string, promised: string, seen: string, ...args: (number | string)[]): Promise<Reply>;
   rrlbSlots(key: string, expiries: string, ...args: (number | string)[]): Promise<Reply>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   readonly status: string;
@@ -67,7 +67,7 @@ export class RedisLink {
     const client = new Redis(options) as unknown as ScriptedClient & {
       defineCommand(name: string, d: { numberOfKeys: number; lua: string }): void;
     };
-    client.defineCommand('rrlbRate', { numberOfKeys: 1, lua: RATE_SCRIPT });
+    client.defineCommand('rrlbRate', { numberOfKeys: 3, lua: RATE_SCRIPT });
     client.defineCommand('rrlbSlots', { numberOfKeys: 2, lua: SLOT_SCRIPT });
     client.on('error', (error: Error) => {
       // ioredis emits on every failed reconnect: report the kind once per change.
@@ -97,10 +97,11 @@ export class RedisLink {
     return this.#loading;
   }
 
-  rate(key: string, args: readonly (number | string)[]): Promise<Reply> {
+  /** keys: the limit's hash, its promises, when they lapse (lease-script.ts). */
+  rate(keys: readonly [string, string, string], args: readonly (number | string)[]): Promise<Reply> {
     const client = this.#client;
     if (client === undefined) return Promise.reject(new Error('not connected'));
-    return client.rrlbRate(key, ...args);
+    return client.rrlbRate(...keys, ...args);
   }
 
   slots(key: string, expiries: string, args: readonly (number | string)[]): Promise<Reply> {

@@ -32,7 +32,7 @@ export interface SharedLimitsDeps {
 interface Entry {
   readonly ledgers: BackendLedgers;
   name: string;
-  keys: { rpm: string; tpm: string; par: string; parExpiry: string };
+  keys: { rpm: RateKeys; tpm: RateKeys; par: string; parExpiry: string };
   /** The mode last reported (log line, metric); 'shared' at first, so a Redis that fails from the start is reported too. */
   reported: LimitMode;
   /** Why the last renewal failed ('' after a success): named in the fallback's log line. */
@@ -51,9 +51,11 @@ export function limitsModeOf(b: Backend): LimitsMode {
 
 const MODE_VALUE: Readonly<Record<LimitsMode, number>> = { none: 0, split: 1, shared: 2, fallback: 3 };
 
+type RateKeys = readonly [string, string, string];
+
 function parseRate(reply: readonly (number | string)[]): RenewReply {
   const n = reply.map(Number);
-  return { grant: n[0]!, slice: n[1]!, serverMs: n[2]!, fresh: n[3] === 1, hist: n.slice(4) };
+  return { grant: n[0]!, slice: n[1]!, serverMs: n[2]!, fresh: n[3] === 1, promise: n[4]!, hist: n.slice(5) };
 }
 
 function sameTarget(a: RedisTarget, b: RedisTarget): boolean {
@@ -184,7 +186,7 @@ export class SharedLimits {
     this.#schedule(Math.min(this.timing.renewMs, 50));
   }
 
-  #renewRate(link: RedisLink, entry: Entry, ledger: RateLedger, key: string, now: number): void {
+  #renewRate(link: RedisLink, entry: Entry, ledger: RateLedger, keys: RateKeys, now: number): void {
     const t = this.timing;
     const r = ledger.renewRequest(now);
     const args = [
@@ -195,12 +197,16 @@ export class SharedLimits {
       r.want,
       r.minFree,
       r.charge,
+      this.#deps.sidecarId,
+      r.promiseFloor,
+      t.horizonMs,
+      r.promiseShare,
       r.refunds.length / 2,
       ...r.refunds,
       r.seed.length / 2,
       ...r.seed,
     ];
-    link.rate(key, args).then(
+    link.rate(keys, args).then(
       (reply) => {
         const parsed = parseRate(reply);
         ledger.onReply(now, this.#deps.clock.now(), parsed);
@@ -209,7 +215,7 @@ export class SharedLimits {
         if (parsed.grant > 0) this.#deps.roomChanged?.();
       },
       (error: unknown) => {
-        ledger.onFailure();
+        ledger.onFailure(this.#deps.clock.now());
         entry.reason = failureKind(error);
       },
     );
@@ -291,8 +297,16 @@ function reasonOf(link: RedisLink, kind: string): string {
 
 function keysOf(prefix: string, backendId: string): Entry['keys'] {
   return {
-    rpm: limitKey(prefix, backendId, 'rpm'),
-    tpm: limitKey(prefix, backendId, 'tpm'),
+    rpm: [
+      limitKey(prefix, backendId, 'rpm'),
+      limitKey(prefix, backendId, 'rpm-promised'),
+      limitKey(prefix, backendId, 'rpm-seen'),
+    ],
+    tpm: [
+      limitKey(prefix, backendId, 'tpm'),
+      limitKey(prefix, backendId, 'tpm-promised'),
+      limitKey(prefix, backendId, 'tpm-seen'),
+    ],
     par: limitKey(prefix, backendId, 'par'),
     parExpiry: limitKey(prefix, backendId, 'par-expiry'),
   };
