@@ -31,7 +31,7 @@ export const HIST_GROUPS = 12;
  * KEYS[1] the rpm/tpm hash, KEYS[2] its promises, KEYS[3] when they lapse. ARGV: limit, windowMs,
  * leaseMs (with the dispatch margin), sliceMs, want, minFree, charge, sidecarId, promiseFloor,
  * promiseMs, promiseShare, nRefunds, [slice, units]*, nSeed, [slice, units]*.
- * Returns {grant, slice, nowMs, fresh, promise, lastSlice1, units1, ...}: the pool's counted grants
+ * Returns {grant, slice, nowMs, born, promise, lastSlice1, units1, ...}: the pool's counted grants
  * before this one, in groups (what a sidecar falls back on).
  *
  * Promises. A sidecar's fallback must know what the others may be granted after its reply and
@@ -74,9 +74,7 @@ local meta = redis.call('HMGET', key, 'born', 'sum', 'low')
 local born = tonumber(meta[1])
 local sum = tonumber(meta[2]) or 0
 local low = tonumber(meta[3]) or oldest
-local fresh = 0
 if not born then
-  fresh = 1
   born = cur
   sum = 0
   low = oldest
@@ -110,7 +108,11 @@ end
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local s = tonumber(ARGV[i]); local u = tonumber(ARGV[i + 1]); i = i + 2
-  if s >= oldest and s < born and redis.call('HEXISTS', key, 's' .. s) == 0 then add(s, u) end
+  -- Every sidecar seeds what it knew (groups and its promise, before born): the larger count per slice.
+  if s >= oldest and s < born then
+    local v = tonumber(redis.call('HGET', key, 's' .. s) or '0')
+    if u > v then add(s, u - v) end
+  end
 end
 if charge > 0 then add(cur, charge) end
 -- Promises of sidecars not heard from for promiseMs lapse (a dead sidecar's stops holding the pool back).
@@ -127,7 +129,7 @@ for j = 1, #lowest, 2 do
     break
   end
 end
-local out = {0, cur, nowMs, fresh, 0}
+local out = {0, cur, nowMs, born, 0}
 local first = math.floor(oldest / gs)
 local last = math.floor(cur / gs)
 local names = {}

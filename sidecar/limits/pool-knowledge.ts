@@ -33,6 +33,8 @@ interface Known {
 
 interface Promised {
   readonly units: number;
+  /** The slice the last grant under it could have been made in (Redis's clock). */
+  readonly lastSlice: number;
   readonly until: number;
 }
 
@@ -73,8 +75,21 @@ export class PoolKnowledge {
     return this.#known.some((k) => k.until > now);
   }
 
-  seed(): number[] {
-    return this.#known.flatMap((k) => [k.lastSlice, k.units]);
+  /**
+   * What to seed back into a Redis that lost the pool's grants (born at `born`): what was known,
+   * and the promise (the others' grants after the last reply, counted as late as they may have
+   * been made), each at a slice before `born` (everything was granted before it), summed per slice.
+   */
+  seed(born: number, now: number): number[] {
+    const units = new Map<number, number>();
+    const put = (slice: number, n: number) => {
+      const at = Math.min(slice, born - 1);
+      units.set(at, (units.get(at) ?? 0) + n);
+    };
+    for (const k of this.#known) if (k.until > now) put(k.lastSlice, k.units);
+    const p = this.#promised;
+    if (p !== undefined && p.until > now) put(p.lastSlice, p.units);
+    return [...units].flatMap(([slice, n]) => [slice, n]);
   }
 
   /**
@@ -98,7 +113,11 @@ export class PoolKnowledge {
     this.#known = merge ? mergeKnown(this.#known, known, now) : known;
     // Grants under the promise are made before it lapses (horizonMs after the reply) and count
     // for the window after that.
-    const promised = { units: reply.promise, until: now + t.horizonMs + countedMs(t) + t.sliceMs };
+    const promised = {
+      units: reply.promise,
+      lastSlice: Math.floor((reply.serverMs + t.horizonMs) / t.sliceMs),
+      until: now + t.horizonMs + countedMs(t) + t.sliceMs,
+    };
     if (shared) {
       this.#everShared = true;
       this.#promised = promised;

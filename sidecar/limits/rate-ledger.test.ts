@@ -12,7 +12,7 @@ function reply(grant: number, serverMs: number, extra: Partial<RenewReply> = {})
     grant,
     slice: Math.floor(serverMs / timing.sliceMs),
     serverMs,
-    fresh: false,
+    born: 0,
     promise: 0,
     hist: [],
     ...extra,
@@ -227,15 +227,24 @@ test('back from static: spends meanwhile are charged; while settling, only lease
   assert.equal(l.renewRequest(T0 + 2002 + timing.settleMs).promiseShare, 0.5);
 });
 
-test('after Redis lost the grants (restart, flush), the sidecar seeds back what it knew', () => {
+test('after Redis lost the grants (restart, flush), every sidecar seeds back what it knew and what was promised, before the new key was born', () => {
   const l = new RateLedger(120, 4, timing, T0);
   l.renewRequest(T0);
   const slice = Math.floor(5_000_000 / timing.sliceMs);
-  l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 90] }));
+  l.onReply(T0, T0 + 1, reply(0, 5_000_000, { hist: [slice, 90], promise: 15 }));
   l.renewRequest(T0 + 250);
-  l.onReply(T0 + 250, T0 + 251, reply(1, 5_000_250, { fresh: true }));
-  const r = l.renewRequest(T0 + 500);
-  assert.deepEqual(r.seed.slice(0, 2), [slice, 90]);
+  l.onFailure(T0 + 250);
+  // Redis back, restarted 1 s later: a new key.
+  const born = Math.floor(5_001_000 / timing.sliceMs);
+  l.renewRequest(T0 + 1000);
+  l.onReply(T0 + 1000, T0 + 1001, reply(0, 5_001_000, { born }));
+  const r = l.renewRequest(T0 + 1250);
+  // The promise covers grants until it lapses (horizonMs): counted at the last slice before the new key.
+  assert.deepEqual(r.seed, [slice, 90, born - 1, 15]);
+  assert.equal(l.mode, 'static', 'settling until every sidecar has seeded');
+  assert.equal(l.hasRoom(T0 + 1002, 1), false, "the new key's grant is not spent");
+  l.onReply(T0 + 1250, T0 + 1251, reply(0, 5_001_250, { born }));
+  assert.deepEqual(l.renewRequest(T0 + 1500).seed, [], 'once');
 });
 
 test('a new sidecar_count changes the share and keeps the window', () => {

@@ -52,8 +52,8 @@ export interface RenewReply {
   readonly slice: number;
   /** Redis's clock (ms) when it granted. */
   readonly serverMs: number;
-  /** The key did not exist: Redis was flushed or restarted (or this is the pool's first grant). */
-  readonly fresh: boolean;
+  /** The slice the key was created in: a new one means Redis lost the pool's grants (restarted, flushed) or they all aged out. */
+  readonly born: number;
   /** The others' grants after this reply stay within this until this sidecar renews (or the promise lapses). */
   readonly promise: number;
   /** Flat [lastSlice, units, ...]: the pool's counted grants, grouped; each counts until its last slice ends + window + lease. */
@@ -93,7 +93,12 @@ export class RateLedger {
   #lastOkAt = Number.NEGATIVE_INFINITY;
   /** Finite while settling: Redis answers again, leases are drawn within the static share until then. */
   #settleUntil = Number.POSITIVE_INFINITY;
-  #needsSeed = false;
+  /** What to seed back with the next renewal (Redis lost the pool's grants). */
+  #seed: number[] = [];
+  /** The seed of the renewal in flight: sent again if it fails. */
+  #seedSent: number[] = [];
+  /** The `born` of the last reply. */
+  #born: number | undefined;
   #pendingCharge: number | undefined;
   #nextRenewAt = Number.NEGATIVE_INFINITY;
   /** A new ledger spends nothing until Redis answers or `fallbackAfterMs` passes (a restarted sidecar must not spend a share the pool already used). */
@@ -241,7 +246,9 @@ export class RateLedger {
     }
     this.#unmet = 0;
     this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);
-    const seed = this.#needsSeed ? this.#pool.seed() : [];
+    const seed = this.#seed;
+    this.#seed = [];
+    this.#seedSent = seed;
     const t = this.timing;
     return {
       want: Math.min(want, this.limit),
@@ -257,26 +264,36 @@ export class RateLedger {
   /** Redis answered a renewal sent at `sentAt`. Returns the new mode when it changed. */
   onReply(sentAt: number, now: number, reply: RenewReply): LimitMode | undefined {
     this.#pendingCharge = undefined;
+    this.#seedSent = [];
     // The first answer within the start-up grace: nothing was spent on a static share, by us or
     // (as far as we know) anyone, so leases start at once.
     const firstInGrace =
       this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs;
     this.#lastOkAt = now;
     const t = this.timing;
-    const wasLive = this.#pool.anyLive(now);
-    if (reply.grant > 0) this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
+    // Redis lost the pool's grants (restarted, flushed) while some still count: its budget does
+    // not know them. Seed back what we knew (with the next renewal), and settle as after a
+    // failure until every sidecar has; this reply's grant stays unspent (Redis counts it).
+    const lost = this.#born !== undefined && reply.born > this.#born && this.#pool.anyLive(now);
+    this.#born = reply.born;
+    let changed: LimitMode | undefined;
+    if (lost) {
+      this.#seed = this.#pool.seed(reply.born, now);
+      if (this.#mode === 'shared') changed = this.#toStatic(now);
+      this.#settleUntil = now + t.settleMs;
+      this.#nextRenewAt = Number.NEGATIVE_INFINITY;
+    } else if (reply.grant > 0)
+      this.#batches.push({ units: reply.grant, slice: reply.slice, validUntil: sentAt + t.leaseMs });
     if (this.#mode === 'static' && this.#settleUntil === Number.POSITIVE_INFINITY)
       this.#settleUntil = firstInGrace ? now : now + t.settleMs;
     const shared = this.#mode === 'shared' || now >= this.#settleUntil;
-    // Outside shared mode (and after a flush) a reply may know less than we did — Redis lost the
-    // grants and nobody has seeded them back yet: what we knew keeps counting until it ages out.
-    const needsSeed = reply.fresh && wasLive;
-    this.#pool.onReply(sentAt, now, reply, this.#mode !== 'shared' || needsSeed, shared);
-    this.#needsSeed = needsSeed;
+    // Outside shared mode a reply may know less than we did (Redis lost the grants and not
+    // everyone has seeded them back yet): what we knew keeps counting until it ages out.
+    this.#pool.onReply(sentAt, now, reply, this.#mode !== 'shared', shared);
     if (this.#mode === 'shared') return undefined;
     if (!shared) {
       this.#nextRenewAt = Math.min(this.#nextRenewAt, this.#settleUntil);
-      return undefined;
+      return changed;
     }
     this.#mode = 'shared';
     this.#settleUntil = Number.POSITIVE_INFINITY;
@@ -294,6 +311,8 @@ export class RateLedger {
     const charge = this.#pendingCharge;
     this.#pendingCharge = undefined;
     this.#pool.onFailure(now);
+    if (this.#seed.length === 0) this.#seed = this.#seedSent;
+    this.#seedSent = [];
     if (charge !== undefined) {
       // A renewal that timed out may still run when Redis wakes up: its charge is sent again
       // (twice counted errs safe), its refunds are not (twice returned would not).

@@ -55,7 +55,7 @@ type RateKeys = readonly [string, string, string];
 
 function parseRate(reply: readonly (number | string)[]): RenewReply {
   const n = reply.map(Number);
-  return { grant: n[0]!, slice: n[1]!, serverMs: n[2]!, fresh: n[3] === 1, promise: n[4]!, hist: n.slice(5) };
+  return { grant: n[0]!, slice: n[1]!, serverMs: n[2]!, born: n[3]!, promise: n[4]!, hist: n.slice(5) };
 }
 
 function sameTarget(a: RedisTarget, b: RedisTarget): boolean {
