@@ -59,7 +59,8 @@ export function staticWindowMs(t: LeaseTiming): number {
 /** The timings for a window of `windowMs` (60 s in production; tests may shorten it). */
 export function leaseTiming(windowMs = WINDOW_MS): LeaseTiming {
   const scale = windowMs / WINDOW_MS;
-  const idleRenewMs = Math.max(20, Math.round(1000 * scale));
+  // Well inside fallbackAfterMs: a renewal sent when the last answer is 1 s old falls back before it answers.
+  const idleRenewMs = Math.max(20, Math.round(750 * scale));
   const commandTimeoutMs = 800;
   return {
     windowMs,

@@ -247,6 +247,24 @@ test('after Redis lost the grants (restart, flush), every sidecar seeds back wha
   assert.deepEqual(l.renewRequest(T0 + 1500).seed, [], 'once');
 });
 
+test('an idle sidecar renewing on its own schedule never falls back while Redis answers (its renewal goes out well before 1 s of silence)', () => {
+  const l = new RateLedger(120, 4, timing, 0);
+  const changes: string[] = [];
+  let now = 0;
+  for (let i = 0; i < 2000; i++) {
+    now += 50 + (i % 7) / 2; // a 50 ms timer, a little late
+    const fell = l.tick(now);
+    if (fell !== undefined) changes.push(fell);
+    if (l.renewDue(now)) {
+      l.renewRequest(now);
+      // Redis answers within a millisecond.
+      const back = l.onReply(now, now + 1, reply(0, 5_000_000 + now));
+      if (back !== undefined) changes.push(back);
+    }
+  }
+  assert.deepEqual(changes, ['shared']);
+});
+
 test('a new sidecar_count changes the share and keeps the window', () => {
   const l = new RateLedger(120, 4, timing, T0);
   assert.equal(spendAll(l, T0 + 1001), 30);
