@@ -89,7 +89,7 @@ export class PoolKnowledge {
     for (const k of this.#known) if (k.until > now) put(k.lastSlice, k.units);
     const p = this.#promised;
     if (p !== undefined && p.until > now) put(p.lastSlice, p.units);
-    return [...units].flatMap(([slice, n]) => [slice, n]);
+    return [...units].flat();
   }
 
   /**

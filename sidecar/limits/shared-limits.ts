@@ -265,7 +265,7 @@ export class SharedLimits {
     else
       this.#deps.logger.warn(
         { backend: entry.name, redis, problem: link === undefined ? entry.reason : reasonOf(link, entry.reason) },
-        'pool-wide limits: Redis failing, falling back to the static share ceil(limit / sidecar_count)',
+        'pool-wide limits: Redis failing, falling back to the static share floor((limit - known - promised) / sidecar_count)',
       );
   }
 

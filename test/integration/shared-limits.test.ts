@@ -137,37 +137,46 @@ after(async () => {
   await redis.close();
 });
 
-describe('rpm shared by four sidecars through Redis', () => {
-  let backend: CountingBackend;
-  let fleet: Fleet;
+/** A counting backend and four sidecars sharing `limits` through Redis for one describe block, every sidecar shared before its tests. */
+function sharedFleet(
+  limits: Record<string, number>,
+  prefix: string,
+  backendOptions: Parameters<typeof startCountingBackend>[0] = {},
+): { backend: CountingBackend; fleet: Fleet } {
+  const bench = {} as { backend: CountingBackend; fleet: Fleet };
   before(async () => {
-    backend = await startCountingBackend();
-    fleet = await startFleet(backend, redis.url, { rpm: LIMIT }, 'rpm-test');
+    bench.backend = await startCountingBackend(backendOptions);
+    bench.fleet = await startFleet(bench.backend, redis.url, limits, prefix);
     await eventually(
-      async () => (await modes(fleet)).every((m) => m === 'shared'),
+      async () => (await modes(bench.fleet)).every((m) => m === 'shared'),
       5000,
       'every sidecar in shared mode',
     );
   });
   after(async () => {
-    fleet?.stop();
-    await backend?.close();
+    bench.fleet?.stop();
+    await bench.backend?.close();
   });
+  return bench;
+}
+
+describe('rpm shared by four sidecars through Redis', () => {
+  const bench = sharedFleet({ rpm: LIMIT }, 'rpm-test');
 
   test('traffic through one sidecar gets at least 95% of what the pool limit allows', async () => {
     const from = performance.now();
     const windows = 3;
-    const statuses = await drive([fleet.sidecars[0]!.url], (1.5 * LIMIT * 1000) / WINDOW_MS, windows * WINDOW_MS);
-    const served = backend.arrivals.filter((t) => t >= from).length;
+    const statuses = await drive([bench.fleet.sidecars[0]!.url], (1.5 * LIMIT * 1000) / WINDOW_MS, windows * WINDOW_MS);
+    const served = bench.backend.arrivals.filter((t) => t >= from).length;
     console.log(
       `through one sidecar: served ${served} of ${LIMIT * windows} (${((100 * served) / (LIMIT * windows)).toFixed(1)}%), statuses ${JSON.stringify([...statuses])}`,
     );
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     // Split statically, one sidecar would get a quarter of this.
-    assert.ok(served >= 0.95 * LIMIT * windows, `served ${served} of ${LIMIT * windows}; ${fallbacks(fleet)}`);
+    assert.ok(served >= 0.95 * LIMIT * windows, `served ${served} of ${LIMIT * windows}; ${fallbacks(bench.fleet)}`);
     assert.ok(
-      backend.maxInWindow(WINDOW_MS, from) <= LIMIT * 1.02,
-      `max in a window ${backend.maxInWindow(WINDOW_MS, from)}`,
+      bench.backend.maxInWindow(WINDOW_MS, from) <= LIMIT * 1.02,
+      `max in a window ${bench.backend.maxInWindow(WINDOW_MS, from)}`,
     );
   });
 
@@ -175,16 +184,16 @@ describe('rpm shared by four sidecars through Redis', () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
     const statuses = await drive(
-      fleet.sidecars.map((s) => s.url),
+      bench.fleet.sidecars.map((s) => s.url),
       (2 * LIMIT * 1000) / WINDOW_MS,
       3 * WINDOW_MS,
     );
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
-    const most = backend.maxInWindow(WINDOW_MS, from);
+    const most = bench.backend.maxInWindow(WINDOW_MS, from);
     console.log(
-      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
     );
-    assert.ok(most <= LIMIT * 1.02, `max in a window ${most}; ${fallbacks(fleet)}`);
+    assert.ok(most <= LIMIT * 1.02, `max in a window ${most}; ${fallbacks(bench.fleet)}`);
     assert.ok(most >= 0.9 * LIMIT, `the pool's limit was used: ${most}`);
   });
 
@@ -192,30 +201,34 @@ describe('rpm shared by four sidecars through Redis', () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
     const run = drive(
-      fleet.sidecars.map((s) => s.url),
+      bench.fleet.sidecars.map((s) => s.url),
       (2 * LIMIT * 1000) / WINDOW_MS,
       4 * WINDOW_MS,
     );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     await redis.kill();
     await eventually(
-      async () => (await modes(fleet)).every((m) => m === 'fallback'),
+      async () => (await modes(bench.fleet)).every((m) => m === 'fallback'),
       1500,
       'every sidecar on its static share within 1 s',
     );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     await redis.start();
     const back = performance.now();
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'shared'), 5000, 'shared again within 5 s');
+    await eventually(
+      async () => (await modes(bench.fleet)).every((m) => m === 'shared'),
+      5000,
+      'shared again within 5 s',
+    );
     assert.ok(performance.now() - back < 5000);
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
-    const most = backend.maxInWindow(WINDOW_MS, from);
+    const most = bench.backend.maxInWindow(WINDOW_MS, from);
     console.log(
-      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
     );
-    assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(fleet)}`);
-    const lines = fleet.sidecars[0]!.lines();
+    assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(bench.fleet)}`);
+    const lines = bench.fleet.sidecars[0]!.lines();
     assert.ok(
       lines.some((l) => l.level === 40 && /falling back/.test(l.msg)),
       'a WARN line when falling back',
@@ -230,7 +243,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const from = performance.now();
     const run = drive(
-      fleet.sidecars.map((s) => s.url),
+      bench.fleet.sidecars.map((s) => s.url),
       (2 * LIMIT * 1000) / WINDOW_MS,
       4 * WINDOW_MS,
     );
@@ -238,7 +251,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     redis.pause();
     const paused = performance.now();
     await eventually(
-      async () => (await modes(fleet)).every((m) => m === 'fallback'),
+      async () => (await modes(bench.fleet)).every((m) => m === 'fallback'),
       1500,
       'every sidecar on its static share within 1 s',
     );
@@ -246,54 +259,83 @@ describe('rpm shared by four sidecars through Redis', () => {
     redis.resume();
     const back = performance.now();
     console.log(`hang: paused at ${Math.round(paused - from)} ms, resumed at ${Math.round(back - from)} ms`);
-    await eventually(async () => (await modes(fleet)).every((m) => m === 'shared'), 5000, 'shared again within 5 s');
+    await eventually(
+      async () => (await modes(bench.fleet)).every((m) => m === 'shared'),
+      5000,
+      'shared again within 5 s',
+    );
     assert.ok(performance.now() - back < 5000);
     const statuses = await run;
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
-    const most = backend.maxInWindow(WINDOW_MS, from);
+    const most = bench.backend.maxInWindow(WINDOW_MS, from);
     console.log(
-      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
     );
-    assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(fleet)}`);
+    assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(bench.fleet)}`);
   });
 });
 
 describe('tpm shared by four sidecars, corrected by the tokens the backend reports', () => {
   const TOKENS_PER_CALL = 100;
   const TPM = LIMIT * TOKENS_PER_CALL;
-  let backend: CountingBackend;
-  let fleet: Fleet;
-  before(async () => {
-    backend = await startCountingBackend({ tokensPerCall: TOKENS_PER_CALL });
-    fleet = await startFleet(backend, redis.url, { tpm: TPM }, 'tpm-test');
-    await eventually(
-      async () => (await modes(fleet)).every((m) => m === 'shared'),
-      5000,
-      'every sidecar in shared mode',
-    );
-  });
-  after(async () => {
-    fleet?.stop();
-    await backend?.close();
-  });
+  const bench = sharedFleet({ tpm: TPM }, 'tpm-test', { tokensPerCall: TOKENS_PER_CALL });
 
   test('through one sidecar: at least 95% of the tokens the limit allows; through all four: never more than the limit + 2% in a window', async () => {
     const from = performance.now();
-    const one = await drive([fleet.sidecars[0]!.url], (1.5 * LIMIT * 1000) / WINDOW_MS, 2 * WINDOW_MS);
-    const served = backend.arrivals.filter((t) => t >= from).length * TOKENS_PER_CALL;
+    const one = await drive([bench.fleet.sidecars[0]!.url], (1.5 * LIMIT * 1000) / WINDOW_MS, 2 * WINDOW_MS);
+    const served = bench.backend.arrivals.filter((t) => t >= from).length * TOKENS_PER_CALL;
     console.log(`tpm through one sidecar: ${served} of ${2 * TPM} tokens, statuses ${JSON.stringify([...one])}`);
     assert.equal(failures(one), 0);
     assert.ok(served >= 0.95 * 2 * TPM, `served ${served} tokens of ${2 * TPM}`);
     await new Promise((r) => setTimeout(r, WINDOW_MS * 1.2));
     const allFrom = performance.now();
     const all = await drive(
-      fleet.sidecars.map((s) => s.url),
+      bench.fleet.sidecars.map((s) => s.url),
       (2 * LIMIT * 1000) / WINDOW_MS,
       2 * WINDOW_MS,
     );
     assert.equal(failures(all), 0);
-    const most = backend.maxInWindow(WINDOW_MS, allFrom) * TOKENS_PER_CALL;
+    const most = bench.backend.maxInWindow(WINDOW_MS, allFrom) * TOKENS_PER_CALL;
     console.log(`tpm through all four: most tokens in a window ${most} (limit ${TPM})`);
     assert.ok(most <= TPM * 1.02, `most tokens in a window ${most}`);
+  });
+});
+
+describe('max_parallel_requests shared by four sidecars through Redis', () => {
+  const PAR = 4;
+  const LATENCY_MS = 400;
+  /** A sidecar's slots return to the pool this long after its last renewal (docs/configuration.md). */
+  const SLOT_EXPIRY_MS = 3000;
+  const bench = sharedFleet({ max_parallel_requests: PAR }, 'par-test', { latencyMs: LATENCY_MS });
+
+  test("never more calls in flight at the backend than the pool's limit; a killed sidecar's slots come back within the expiry", async () => {
+    const urls = bench.fleet.sidecars.map((s) => s.url);
+    const from = performance.now();
+    // 40 calls a second of 0.4 s each: 16 would be in flight without the limit.
+    const all = await drive(urls, 40, 5000);
+    assert.equal(failures(all), 0, `statuses ${[...all]}`);
+    const most = bench.backend.maxInFlight(from);
+    // Sidecar 0 busy (it holds at least one slot), killed mid-run: it never gives its slots back.
+    const dying = drive([urls[0]!], 40, 1500);
+    await new Promise((r) => setTimeout(r, 1000));
+    bench.fleet.sidecars[0]!.child.kill('SIGKILL');
+    const killed = performance.now();
+    const rest = await drive(urls.slice(1), 40, 8000);
+    await dying;
+    assert.equal(failures(rest), 0, `statuses ${[...rest]}`);
+    // Its calls in flight at the backend end within the latency; its slots stay held until they expire.
+    const held = bench.backend.maxInFlight(killed + LATENCY_MS + 100, killed + 2000);
+    const back = bench.backend.maxInFlight(killed + SLOT_EXPIRY_MS + 1000, killed + 8000);
+    console.log(
+      `max_parallel_requests ${PAR}: most in flight through four ${most}; after a sidecar died: ${held} while its slots were held, ${back} after they expired; statuses ${JSON.stringify([...all])} ${JSON.stringify([...rest])}`,
+    );
+    assert.ok(most <= PAR, `most in flight ${most}`);
+    assert.ok(most >= PAR - 1, `the pool's slots were used: ${most}`);
+    assert.ok(
+      bench.backend.maxInFlight(killed) <= PAR,
+      `most in flight after the kill ${bench.backend.maxInFlight(killed)}`,
+    );
+    assert.ok(held <= PAR - 1, `the dead sidecar's slots still count until they expire: ${held}`);
+    assert.equal(back, PAR, "the dead sidecar's slots came back");
   });
 });
