@@ -206,6 +206,7 @@ describe('rpm shared by four sidecars through Redis', () => {
       4 * WINDOW_MS,
     );
     await new Promise((r) => setTimeout(r, WINDOW_MS));
+    const killedAt = performance.now();
     await redis.kill();
     await eventually(
       async () => (await modes(bench.fleet)).every((m) => m === 'fallback'),
@@ -225,7 +226,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = bench.backend.maxInWindow(WINDOW_MS, from);
     console.log(
-      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms; in windows from the failure on: ${bench.backend.maxInWindow(WINDOW_MS, killedAt)}; statuses ${JSON.stringify([...statuses])}`,
     );
     assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(bench.fleet)}`);
     const lines = bench.fleet.sidecars[0]!.lines();
@@ -269,7 +270,7 @@ describe('rpm shared by four sidecars through Redis', () => {
     assert.equal(failures(statuses), 0, `statuses ${[...statuses]}`);
     const most = bench.backend.maxInWindow(WINDOW_MS, from);
     console.log(
-      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms, statuses ${JSON.stringify([...statuses])}`,
+      `most in a window: ${most} (limit ${LIMIT}) from ${Math.round(bench.backend.busiestWindowStart(WINDOW_MS, from) - from)} ms; in windows from the failure on: ${bench.backend.maxInWindow(WINDOW_MS, paused)}; statuses ${JSON.stringify([...statuses])}`,
     );
     assert.ok(most <= LIMIT, `max in a window ${most}; ${fallbacks(bench.fleet)}`);
   });
