@@ -24,14 +24,14 @@ test('Redis silent for 1 s: the static share, but for the slot expiry no more th
   l.renewRequest(T0, 0);
   l.onReply(T0 + 1, 2);
   assert.equal(l.tick(T0 + 1002), 'static');
-  assert.equal(l.staticShare(T0 + 1002), 2, 'min(ceil(12 / 4), held 2)');
-  assert.equal(l.staticShare(T0 + 1002 + timing.slotExpiryMs), 3, 'their leases expired too: ceil(12 / 4)');
+  assert.equal(l.staticShare(T0 + 1002), 2, 'min(floor(12 / 4), held 2)');
+  assert.equal(l.staticShare(T0 + 1002 + timing.slotExpiryMs), 3, 'their leases expired too: floor(12 / 4)');
   l.renewRequest(T0 + 5000, 0);
   assert.equal(l.onReply(T0 + 5001, 4), 'shared');
 });
 
-test('a sidecar that never reached Redis takes ceil(limit / sidecars) after the grace', () => {
+test('a sidecar that never reached Redis takes floor(limit / sidecars) after the grace: 4 x 2 <= 10, where ceil would allow 12', () => {
   const l = new SlotLedger(10, 4, timing, T0);
   assert.equal(l.staticShare(T0 + 999), 0);
-  assert.equal(l.staticShare(T0 + 1000), 3);
+  assert.equal(l.staticShare(T0 + 1000), 2);
 });

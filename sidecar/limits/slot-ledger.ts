@@ -5,8 +5,10 @@
  * and its slots return to the pool after `slotExpiryMs`. A renewal asks for the recent peak of
  * calls in flight plus one (so a growing sidecar can grow), never less than what is in flight.
  *
- * Static mode: `ceil(limit / sidecars)` calls in flight, but for `slotExpiryMs` after falling
- * back no more than the sidecar held in Redis (the others may still hold theirs).
+ * Static mode: `floor(limit / sidecars)` calls in flight (rounded down, like the rate fallback,
+ * so the shares never add up past the limit: 4 sidecars and a limit of 10 hold at most 8, never
+ * 12), but for `slotExpiryMs` after falling back no more than the sidecar held in Redis (the
+ * others may still hold theirs).
  */
 import type { LeaseTiming } from './lease-timing.ts';
 import type { LimitMode } from './rate-ledger.ts';
@@ -42,7 +44,7 @@ export class SlotLedger {
   }
 
   staticShare(now: number): number {
-    const share = Math.ceil(this.limit / this.sidecars);
+    const share = Math.floor(this.limit / this.sidecars);
     if (this.#lastOkAt === Number.NEGATIVE_INFINITY)
       return now - this.#startedAt < this.timing.fallbackAfterMs ? 0 : share;
     return now - this.#staticSince < this.timing.slotExpiryMs ? Math.min(share, this.#heldWhenStatic) : share;
