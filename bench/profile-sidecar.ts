@@ -7,9 +7,10 @@
  * (non-idle) samples taken after the warm-up; keeps the .cpuprofile for a closer look. V8 counts a
  * builtin's time (JSON.parse, JSON.stringify) as its caller's self time. `--sources` profiles the
  * TypeScript sources (with the shipped V8 flags) instead of the bundle: slower to start, but every
- * function keeps its file and line.
+ * function keeps its file and line. `--tree DIR` (with `--sources`) profiles another checkout's
+ * sources, e.g. the commit before a change (a `git worktree add --detach` with its node_modules).
  *
- *   node bench/profile-sidecar.ts [--sources] [--seconds 20] [--rate 1000] [--top 40]
+ *   node bench/profile-sidecar.ts [--sources [--tree DIR]] [--seconds 20] [--rate 1000] [--top 40]
  */
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -28,8 +29,10 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     top: { type: 'string', default: '40' },
     sources: { type: 'boolean', default: false },
+    tree: { type: 'string' },
   },
 });
+if (values.tree !== undefined && !values.sources) throw new Error('--tree: profiles sources, so it needs --sources');
 const work = mkdtempSync(join(tmpdir(), 'rrlb-profile-'));
 
 interface ProfileNode {
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
   const spawned = Date.now();
   const profiler = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   const arm = values.sources
-    ? await sidecarArm(work, 'sidecar', 9671, backends, {}, [...profiler, ...SHIPPED_NODE_FLAGS])
+    ? await sidecarArm(work, 'sidecar', 9671, backends, {}, [...profiler, ...SHIPPED_NODE_FLAGS], values.tree ?? root)
     : await sidecarArm(work, 'sidecar', 9671, backends, {}, profiler, bundle, 'launch.mjs');
   await attack(vegeta, work, arm.url, Number(values.rate), 3); // warm-up: JIT, connections
   const skipUs = (Date.now() - spawned) * 1000;
