@@ -23,3 +23,14 @@ test('a created object: the cache does not have it yet', () => {
   assert.equal(memo.view('ns/p', '1', 'hash-a'), 'hash-a');
   assert.equal(memo.size, 0, 'forgotten once the cache caught up');
 });
+
+test('two writes before the cache saw the first: the first write\'s result is older than ours, not someone else\'s', () => {
+  const memo = new WriteMemo<string>();
+  memo.remember('ns/p', '5', '6', 'first'); // applied from the cache's version 5
+  memo.remember('ns/p', '5', '7', 'second'); // the cache still showed 5
+  assert.equal(memo.view('ns/p', '5', 'base'), 'second');
+  assert.equal(memo.view('ns/p', '6', 'first'), 'second', 'the cache caught up with the first write only');
+  assert.equal(memo.view('ns/p', '8', 'theirs'), 'theirs', 'someone else wrote since');
+  assert.equal(memo.view('ns/p', '7', 'second'), 'second');
+  assert.equal(memo.size, 0, 'forgotten once the cache caught up with the last write');
+});

@@ -5,8 +5,12 @@
  * for equality only.
  */
 interface Written<V> {
-  /** The resourceVersion the write was computed from (undefined: the object did not exist). */
-  readonly basedOn: string | undefined;
+  /**
+   * Versions older than this write: the one it was computed from (undefined: the object did not
+   * exist) and, when the cache had not caught up with our previous write before this one, that
+   * write's base and result too (the cache may still show any of them).
+   */
+  readonly older: ReadonlySet<string | undefined>;
   /** The resourceVersion the write produced. */
   readonly result: string | undefined;
   readonly value: V;
@@ -23,7 +27,7 @@ export class WriteMemo<V> {
       this.#byKey.delete(key); // the cache has caught up
       return cachedValue;
     }
-    return cachedVersion === written.basedOn ? written.value : cachedValue;
+    return written.older.has(cachedVersion) ? written.value : cachedValue;
   }
 
   /** Our last write's value, while the cache has not yet shown it (no side effect). */
@@ -32,7 +36,12 @@ export class WriteMemo<V> {
   }
 
   remember(key: string, basedOn: string | undefined, result: string | undefined, value: V): void {
-    this.#byKey.set(key, { basedOn, result, value });
+    // Two writes before the cache saw the first: the cache may next show the first's result,
+    // which is older than this write, not someone else's.
+    const previous = this.#byKey.get(key);
+    const older = new Set(previous === undefined ? [] : [...previous.older, previous.result]);
+    older.add(basedOn);
+    this.#byKey.set(key, { older, result, value });
   }
 
   forget(key: string): void {
