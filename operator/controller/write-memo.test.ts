@@ -24,7 +24,7 @@ test('a created object: the cache does not have it yet', () => {
   assert.equal(memo.size, 0, 'forgotten once the cache caught up');
 });
 
-test('two writes before the cache saw the first: the first write\'s result is older than ours, not someone else\'s', () => {
+test("two writes before the cache saw the first: the first write's result is older than ours, not someone else's", () => {
   const memo = new WriteMemo<string>();
   memo.remember('ns/p', '5', '6', 'first'); // applied from the cache's version 5
   memo.remember('ns/p', '5', '7', 'second'); // the cache still showed 5
