@@ -243,15 +243,16 @@ export class Backend implements CandidateView {
 
   /**
    * May take a new call of `cost` tokens now: key resolved, health allows, not parked, breaker
-   * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests.
+   * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests, and not
+   * ejected by outlier detection (unless `despiteEjection`).
    */
-  isEligible(now: number, cost: number): boolean {
+  isEligible(now: number, cost: number, despiteEjection = false): boolean {
     return (
       this.spec.keyProblem === undefined &&
       this.healthOk &&
       !this.canaryEjected &&
       this.parkedUntil <= now &&
-      this.outlier.ejectedUntil <= now &&
+      (despiteEjection || this.outlier.ejectedUntil <= now) &&
       this.#breaker.admits(now) &&
       this.hasRoom(now, cost)
     );

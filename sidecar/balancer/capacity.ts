@@ -16,8 +16,14 @@ export function reportsSaturation(b: Backend, saturationQueue: number | undefine
 }
 
 /** May take a new call now: eligible, and not full by its own report. */
-export function canTake(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
-  return b.isEligible(now, cost) && !reportsSaturation(b, saturationQueue);
+export function canTake(
+  b: Backend,
+  now: number,
+  cost: number,
+  saturationQueue: number | undefined,
+  despiteEjection = false,
+): boolean {
+  return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue);
 }
 
 /** Would take calls but is full: at max_parallel_requests, a rate limit, or parked after a 429/503 (its own saturation report). */

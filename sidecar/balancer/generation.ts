@@ -19,6 +19,8 @@ import type { EndpointState } from '../../common/discovery/endpoint-slices.ts';
 
 /** Preference by endpoint condition: lower first. */
 const TIER: Readonly<Record<EndpointState, number>> = { ready: 0, terminating: 1, 'not-ready': 2 };
+/** No backend can take the call in any tier. */
+const NO_TIER = 3;
 
 /** Everything one config generation routes with; a request keeps the generation it started on. */
 export interface Generation {
@@ -75,7 +77,17 @@ export class GenerationPlan implements PlanContext<Backend> {
 
   eligible(backend: Backend): boolean {
     const now = this.#clock.now();
-    if (!canTake(backend, now, this.#cost, this.#saturationQueue)) return false;
+    if (!canTake(backend, now, this.#cost, this.#saturationQueue)) {
+      // Outlier ejection is a guess from a few failures in a row, not a health verdict: when it
+      // has ejected every backend that could otherwise take the call (each ejection spared
+      // others that have failed since), the ejected ones take it rather than nobody (Envoy's
+      // panic mode ignores ejections the same way).
+      return (
+        backend.outlier.ejectedUntil > now &&
+        this.#bestTier(now) === NO_TIER &&
+        canTake(backend, now, this.#cost, this.#saturationQueue, true)
+      );
+    }
     // Endpoints by condition: ready (and static backends) first; a terminating one (still
     // serving while its pod shuts down) only when none of those can take the call; a not-ready
     // one only when nothing else can (Envoy's panic routing: a readiness probe that fails under
@@ -88,7 +100,7 @@ export class GenerationPlan implements PlanContext<Backend> {
   #bestTier(now: number): number {
     if (this.#bestAt !== now) {
       this.#bestAt = now;
-      let best = 3;
+      let best = NO_TIER;
       for (const b of this.backends) {
         const tier = TIER[b.spec.endpoint ?? 'ready'];
         if (tier < best && canTake(b, now, this.#cost, this.#saturationQueue)) best = tier;
