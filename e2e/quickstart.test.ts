@@ -255,12 +255,19 @@ describe("the chart's gateway serves a pool whose backend needs an API key from 
 
     const service = node().getJson(['service', `${RELEASE}-gateway`, '-n', SYSTEM]);
     const url = `http://${service.spec.clusterIP}:${service.spec.ports[0].port}/v1/rerank`;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(QUERY),
-      signal: AbortSignal.timeout(15_000),
-    });
+    // Ready is not routed yet: kube-proxy programs the Service's new endpoint a moment after the
+    // pod turns Ready, and until then the ClusterIP refuses connections (a refused connect is retried).
+    const res = await eventually(
+      () =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(QUERY),
+          signal: AbortSignal.timeout(15_000),
+        }),
+      15_000,
+      'the gateway Service to be routed by kube-proxy',
+    );
     const body = (await res.json()) as { results?: { index: number }[] };
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.results?.[0]?.index, 0, `Paris first: ${JSON.stringify(body)}`);
