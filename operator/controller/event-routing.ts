@@ -5,6 +5,7 @@
  */
 import type { KubeObject } from '../../kube/api.ts';
 import { CONFIG_HASH_ANNOTATION, POOL_LABEL } from '../crd/labels.ts';
+import type { CachedConfigMap } from './cache-transforms.ts';
 import type { LabelSelector } from '../crd/pool-schema.ts';
 
 export interface RoutablePool extends KubeObject {
@@ -91,12 +92,6 @@ export function poolsForService(
     .map((pool) => `${namespace}/${pool.metadata.name}`);
 }
 
-/** A pool's ConfigMap as the operator's cache keeps it (cache-transforms.ts: slimConfigMap). */
-export interface RoutableConfigMap extends KubeObject {
-  /** sha256 of the rendered config it holds; none on the canary plan's ConfigMap. */
-  readonly dataHash?: string;
-}
-
 /**
  * Whether a ConfigMap event needs its pool reconciled. Deletions and edits by others (data no
  * longer matching the hash annotation) are repaired. One of ours needs nothing when the pool's
@@ -107,7 +102,7 @@ export interface RoutableConfigMap extends KubeObject {
  */
 export function configMapNeedsReconcile(
   event: 'added' | 'updated' | 'deleted',
-  cm: RoutableConfigMap,
+  cm: CachedConfigMap,
   statusHash: string | undefined,
   pending: string | undefined,
 ): boolean {
