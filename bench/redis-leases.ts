@@ -58,6 +58,7 @@ const args = (want: number, id: number) => [
   1000,
   timing.horizonMs,
   0.5,
+  want,
   1,
   Math.floor(now / timing.sliceMs),
   1,

@@ -76,6 +76,16 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
   }
 }
 
+/**
+ * The backends had no answer for a call (it gets a 429/503, or goes to the local backend): where a
+ * pool-wide limit's lease ran dry, the next renewal asks for this call too, early, so leases grow
+ * with the demand they refused and not only with what they served.
+ */
+export function noteUnmetLeases(gen: Generation, now: number, cost: number): void {
+  for (const b of gen.backends)
+    if (b.shared !== undefined && !b.hasRoom(now, cost)) b.shared.noteUnmet(now, cost, b.inFlight);
+}
+
 /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */
 export function nothingLeft(
   gen: Generation,
@@ -90,11 +100,7 @@ export function nothingLeft(
   for (const b of gen.backends) {
     if (b.spec.keyProblem !== undefined) continue;
     const blockedOtherwise = !b.healthOk || b.parkedUntil > now || b.outlier.ejectedUntil > now || !b.breakerAdmits;
-    if (!blockedOtherwise && !b.hasRoom(now, cost)) {
-      earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
-      // A pool-wide limit's lease ran dry: the next renewal asks for this call too, early.
-      b.shared?.noteUnmet(now, cost, b.inFlight);
-    }
+    if (!blockedOtherwise && !b.hasRoom(now, cost)) earliestLimit = Math.min(earliestLimit, b.msUntilRoom(now, cost));
     let wait = 0;
     if (b.parkedUntil > now) wait = Math.max(wait, b.parkedUntil - now);
     if (b.outlier.ejectedUntil > now) wait = Math.max(wait, b.outlier.ejectedUntil - now);

@@ -30,7 +30,9 @@ export const HIST_GROUPS = 12;
 /**
  * KEYS[1] the rpm/tpm hash, KEYS[2] its promises, KEYS[3] when they lapse. ARGV: limit, windowMs,
  * leaseMs (with the dispatch margin), sliceMs, want, minFree, charge, sidecarId, promiseFloor,
- * promiseMs, promiseShare, nRefunds, [slice, units]*, nSeed, [slice, units]*.
+ * promiseMs, promiseShare, need, nRefunds, [slice, units]*, nSeed, [slice, units]*. `minFree`
+ * holds back only what is asked beyond `need` (the sidecar's demand): a burst lease or an idle
+ * floor is granted while the window keeps `minFree` free, the demand while it has room at all.
  * Returns {grant, slice, nowMs, born, promise, lastSlice1, units1, ...}: the pool's counted grants
  * before this one, in groups (what a sidecar falls back on).
  *
@@ -62,6 +64,7 @@ local id = ARGV[8]
 local promiseFloor = tonumber(ARGV[9])
 local promiseMs = tonumber(ARGV[10])
 local promiseShare = tonumber(ARGV[11])
+local need = tonumber(ARGV[12])
 local promised = KEYS[2]
 local seen = KEYS[3]
 local t = redis.call('TIME')
@@ -95,7 +98,7 @@ for s = low, oldest - 1 do
   end
 end
 if sum < 0 then sum = 0 end
-local i = 12
+local i = 13
 local n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
   local s = tonumber(ARGV[i]); local u = tonumber(ARGV[i + 1]); i = i + 2
@@ -142,7 +145,7 @@ for j = 1, #names do
     out[#out + 1] = v
   end
 end
-local grant = math.max(0, math.min(want, limit - minFree - sum, room))
+local grant = math.max(0, math.min(want, limit - sum, room, math.max(need, limit - minFree - sum)))
 if grant > 0 then add(cur, grant) end
 counter = counter + grant
 local promise = math.max(promiseFloor, math.floor((limit - sum) * promiseShare))

@@ -19,11 +19,12 @@ function reply(grant: number, serverMs: number, extra: Partial<RenewReply> = {})
   };
 }
 
-/** A ledger that reached Redis once, at T0, with `grant` units. */
-function sharedLedger(limit = 120, sidecars = 4, grant = 10): RateLedger {
+/** A ledger that reached Redis once, at T0, with `grant` units; the pool had been granted `poolUsed` before. */
+function sharedLedger(limit = 120, sidecars = 4, grant = 10, poolUsed = 0): RateLedger {
   const l = new RateLedger(limit, sidecars, timing, T0);
   l.renewRequest(T0);
-  assert.equal(l.onReply(T0, T0 + 1, reply(grant, 5_000_000)), 'shared');
+  const hist = poolUsed > 0 ? [Math.floor(5_000_000 / timing.sliceMs), poolUsed] : [];
+  assert.equal(l.onReply(T0, T0 + 1, reply(grant, 5_000_000, { hist })), 'shared');
   return l;
 }
 
@@ -62,11 +63,28 @@ test('a lease expires leaseMs after its renewal was sent; its unused units go ba
 });
 
 test('the lease is sized to recent demand', () => {
-  const l = sharedLedger(10_000, 4, 100);
+  const l = sharedLedger(10_000, 4, 100, 6000);
   for (let t = 0; t < 2000; t += 10) l.spend(T0 + t, 1); // 100 calls a second
   const r = l.renewRequest(T0 + 2000);
   // At least (lease 1000 + renew 250 ms) of 100 calls a second; not much more.
   assert.ok(r.want >= 125 && r.want <= 160, `want ${r.want}`);
+  assert.equal(r.need, r.want, 'all of it is demand: granted while the window has room');
+  assert.equal(r.minFree, 0);
+});
+
+test('far from the limit a lease also covers a burst: limit / sidecars / 8, only while half the window stays free; the demand is its need', () => {
+  const l = sharedLedger(10_000_000, 4, 1);
+  l.spend(T0 + 10, 1);
+  const r = l.renewRequest(T0 + 250);
+  assert.equal(r.want, 312_500, 'a sidecar going from idle to 1,000 calls/s is not refused while its leases catch up');
+  assert.ok(r.need >= 1 && r.need < 10, `need ${r.need}: what its demand alone asks`);
+  assert.equal(r.minFree, 5_000_000);
+  // Past half the window (as of the last reply): only the demand, nothing held back.
+  const near = sharedLedger(120, 4, 1, 70);
+  near.spend(T0 + 10, 1);
+  const n = near.renewRequest(T0 + 250);
+  assert.equal(n.want, n.need);
+  assert.ok(n.want < 4, `want ${n.want}`);
 });
 
 test('calls refused for want of a lease count as demand: the next lease covers them', () => {
@@ -78,9 +96,10 @@ test('calls refused for want of a lease count as demand: the next lease covers t
 });
 
 test('an idle sidecar asks for a floor of one call, and only while the pool keeps 10% free', () => {
-  const l = sharedLedger(120, 4, 0);
+  const l = sharedLedger(120, 4, 0, 70);
   const r = l.renewRequest(T0 + 5000);
   assert.equal(r.want, 1);
+  assert.equal(r.need, 0);
   assert.equal(r.minFree, 12);
 });
 
@@ -270,4 +289,15 @@ test('a new sidecar_count changes the share and keeps the window', () => {
   assert.equal(spendAll(l, T0 + 1001), 30);
   l.sidecars = 2;
   assert.equal(spendAll(l, T0 + 1002), 30, 'the 30 already spent still count against the new share of 60');
+});
+
+test('an idle lease is replaced before it expires: no gap between a lease and the next', () => {
+  const l = sharedLedger(10_000_000, 4, 0);
+  const first = l.renewRequest(T0 + 50);
+  assert.equal(first.want, 312_500);
+  l.onReply(T0 + 50, T0 + 51, reply(312_500, 5_000_050));
+  // The next idle renewal comes 750 ms later; this lease ends 1000 ms after it was sent, before the one after.
+  const next = l.renewRequest(T0 + 50 + timing.idleRenewMs);
+  assert.equal(next.want, 312_500, 'asks for the next lease while this one still holds');
+  assert.equal(l.hasRoom(T0 + 50 + timing.idleRenewMs + 1, 1), true);
 });

@@ -32,7 +32,9 @@ export type LimitMode = 'shared' | 'static';
 
 export interface RenewRequest {
   readonly want: number;
-  /** Grant only what leaves this much of the window free (a floor for an idle sidecar). */
+  /** What the recent demand needs: granted while the window has room (want beyond it only while `minFree` stays free). */
+  readonly need: number;
+  /** Grant what `want` asks beyond `need` only while this much of the window stays free (a burst lease, an idle floor). */
   readonly minFree: number;
   /** Units spent beyond leases (tpm corrections, static-mode use): counted now, unconditionally. */
   readonly charge: number;
@@ -71,6 +73,13 @@ interface Batch {
 const FLOOR_FREE_FRACTION = 0.1;
 /** A lease covers the recent demand times this. */
 const HEADROOM = 1.25;
+/**
+ * While the pool has used less than half its window, a lease covers a burst too: this share of
+ * the sidecar's even share of the limit (limit / sidecars / BURST_DIVISOR), so traffic that
+ * starts far below the limit is not refused while leases grow with demand.
+ */
+const BURST_DIVISOR = 8;
+const BURST_FREE_FRACTION = 0.5;
 
 export class RateLedger {
   limit: number;
@@ -229,16 +238,28 @@ export class RateLedger {
     this.#pendingCharge = charge;
     const demand = this.#demand.total(now);
     let want = 0;
+    let need = 0;
     let minFree = 0;
     if (this.#mode === 'shared' || this.#settling) {
       const target =
         Math.ceil((demand * (this.timing.leaseMs + this.timing.renewMs) * HEADROOM) / this.#demandMs) + this.#unmet;
       const held = Math.max(0, this.held(now));
       want = Math.max(0, target - held);
+      need = want;
+      const burst = Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
+      // What is still valid when the next renewal is sent: a floor or burst lease that expires
+      // before then is replaced now, not after a gap without one.
+      const heldNext = Math.max(0, this.held(now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs)));
       if (this.#settling) {
         // Only what the static share has room for: the sidecars not back yet count on it.
         want = Math.min(want, Math.max(0, this.staticShare(now) - this.#staticUse.total(now) - held));
-      } else if (want === 0 && held <= 0) {
+        need = want;
+      } else if (heldNext < burst && this.#pool.known(now) + burst <= this.limit * BURST_FREE_FRACTION) {
+        // Far from the limit (as of the last reply; Redis checks again with minFree): a burst
+        // lease, so a sidecar going from idle to busy is not refused while its leases catch up.
+        want = Math.max(want, burst - heldNext);
+        minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
+      } else if (want === 0 && heldNext <= 0) {
         // Idle: hold one typical call so the next one needs no round trip, while the pool has room.
         want = Math.min(this.#largest, Math.max(1, Math.floor(this.limit / (this.sidecars * 8))));
         minFree = Math.ceil(this.limit * FLOOR_FREE_FRACTION);
@@ -252,6 +273,7 @@ export class RateLedger {
     const t = this.timing;
     return {
       want: Math.min(want, this.limit),
+      need: Math.min(need, this.limit),
       minFree,
       charge,
       refunds,

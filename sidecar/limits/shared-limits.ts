@@ -201,6 +201,7 @@ export class SharedLimits {
       r.promiseFloor,
       t.horizonMs,
       r.promiseShare,
+      r.need,
       r.refunds.length / 2,
       ...r.refunds,
       r.seed.length / 2,

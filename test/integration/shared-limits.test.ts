@@ -160,6 +160,16 @@ function sharedFleet(
   return bench;
 }
 
+describe('limits far above the traffic, shared through Redis', () => {
+  const bench = sharedFleet({ rpm: 1_000_000, tpm: 100_000_000 }, 'far-test');
+
+  test('a sidecar going from idle to 200 calls/s serves every call from the first (no 429 while leases grow)', async () => {
+    const statuses = await drive([bench.fleet.sidecars[0]!.url], 200, 3000);
+    assert.deepEqual([...statuses.keys()], [200], `statuses ${JSON.stringify([...statuses])}`);
+    assert.ok(statuses.get(200)! >= 600);
+  });
+});
+
 describe('rpm shared by four sidecars through Redis', () => {
   const bench = sharedFleet({ rpm: LIMIT }, 'rpm-test');
 
