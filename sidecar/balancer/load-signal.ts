@@ -33,8 +33,8 @@ export class LoadSignal {
   #metricsAt = Number.NEGATIVE_INFINITY;
   /**
    * Calls this sidecar sent since the last report: not in it yet (a report shows the queue as the
-   * reporting call met it). least-queue adds them, so one sidecar does not pile onto a backend
-   * between two reports.
+   * reporting call met it). Saturation (capacity.ts) adds them, so one sidecar does not pile onto a
+   * backend between two reports.
    */
   sentSinceReport = 0;
   /** Scrapes that failed in a row (shown in stats; a failing scrape leaves the reading to go stale). */

@@ -1,16 +1,25 @@
-import type { CandidateView, Strategy } from './types.ts';
+import type { CandidateView, PickContext, Strategy } from './types.ts';
 
 /**
- * The backend's own queue report (answer headers or /metrics: load-signal.ts) plus what this
- * sidecar sent there since that report, relative to weight: (reported queue + sent since + 1) /
- * weight; ties at random. With many sidecars each sees a sliver of a backend's load through its
- * own in-flight count; the backend's report carries everyone's, including this sidecar's calls
- * sent before it (so they are not counted twice), and the calls sent since keep one sidecar from
- * piling onto a backend between two reports. Without a fresh report (older than twice
- * load_signal_interval, or never sent) it is exactly least-busy: (in flight + 1) / weight.
- * Weight 0: only when every candidate has weight 0, and then all count as weight 1.
+ * Least busy relative to what each backend can serve, learned from the backends' own queue
+ * reports (answer headers or /metrics: load-signal.ts). Score: (in flight + 1) / (weight x
+ * capacity) x (1 + reported queue); lowest wins, ties at random.
+ *
+ * With many sidecars each sees a sliver of a backend's load through its own in-flight count, and
+ * backends seldom serve alike (12 slots behind one, 4 behind another). Counting calls as
+ * least-busy does sends each backend the same share, and the small one queues: at 90% load the
+ * fleet's p99 doubled (bench/lib/fleet-scenario.ts). Each backend's queue report carries
+ * everyone's calls, so every pick with fresh reports moves a capacity multiplier: a backend whose
+ * queue (in service times waited) is above the mean of the fresh reports loses capacity, one below
+ * it gains, at LEARN_RATE per service time per second, within [1/MAX_SKEW, MAX_SKEW] of the
+ * others (geometric mean 1). The multipliers settle where the queues are alike — each backend
+ * gets the share of calls it can serve — and every sidecar learns the same from the same reports.
+ * A fresh queue also counts at once through the (1 + queue) factor, so a backend that starts to
+ * queue is avoided before the multipliers move. Without fresh reports it is least-busy with the
+ * learned capacities. Weight 0: only when every candidate has weight 0, then all count as 1.
  */
 export const leastQueue: Strategy = function leastQueue(candidates, ctx) {
+  learn(candidates, ctx);
   let positive = false;
   for (const c of candidates) if (c.weight > 0) positive = true;
   let best = 0;
@@ -19,7 +28,8 @@ export const leastQueue: Strategy = function leastQueue(candidates, ctx) {
   for (let i = 0; i < candidates.length; i++) {
     const c = candidates[i]!;
     if (positive && c.weight <= 0) continue;
-    const s = load(c) / (positive ? c.weight : 1);
+    const queue = Number.isNaN(c.reportedQueue) ? 0 : c.reportedQueue;
+    const s = ((c.inFlight + 1) * (1 + queue)) / ((positive ? c.weight : 1) * capacity(ctx, c.id));
     if (s < bestScore) {
       best = i;
       bestScore = s;
@@ -31,7 +41,50 @@ export const leastQueue: Strategy = function leastQueue(candidates, ctx) {
   return best;
 };
 
-function load(c: CandidateView): number {
-  const queue = c.reportedQueue;
-  return Number.isNaN(queue) ? c.inFlight + 1 : queue + c.sentSinceReport + 1;
+/** Per service time of queue above the mean, per second: the log of the capacity multiplier moves this much. */
+export const LEARN_RATE = 1;
+/** The largest ratio between two backends' learned capacities. */
+export const MAX_SKEW = 16;
+/** Picks closer together than this share one update (the time step is what counts). */
+const MIN_STEP_MS = 5;
+/** A pause longer than this (no picks) counts as this long: reports from before it say little. */
+const MAX_STEP_MS = 1000;
+/** The strategy's memory: the time of the last update, under a key no backend id can take. */
+const LEARNED_AT = '\u0000least-queue-learned-at';
+const LOG_BOUND = Math.log(MAX_SKEW) / 2;
+
+/** The learned capacity multiplier of backend `id` (1 until reports teach otherwise). */
+export function capacity(ctx: PickContext, id: string): number {
+  return Math.exp(ctx.memory.get(id) ?? 0);
+}
+
+function learn(candidates: readonly CandidateView[], ctx: PickContext): void {
+  const last = ctx.memory.get(LEARNED_AT);
+  if (last !== undefined && ctx.now - last < MIN_STEP_MS) return;
+  ctx.memory.set(LEARNED_AT, ctx.now);
+  if (last === undefined) return;
+  let fresh = 0;
+  let sum = 0;
+  for (const c of candidates) {
+    if (Number.isNaN(c.reportedQueue)) continue;
+    fresh++;
+    sum += c.reportedQueue;
+  }
+  if (fresh < 2) return;
+  const mean = sum / fresh;
+  const step = (Math.min(ctx.now - last, MAX_STEP_MS) / 1000) * LEARN_RATE;
+  // Log-multipliers, kept centred (geometric mean 1 over the backends that report) and bounded.
+  let centre = 0;
+  for (const c of candidates) {
+    if (Number.isNaN(c.reportedQueue)) continue;
+    const log = (ctx.memory.get(c.id) ?? 0) - step * (c.reportedQueue - mean);
+    ctx.memory.set(c.id, log);
+    centre += log;
+  }
+  centre /= fresh;
+  for (const c of candidates) {
+    if (Number.isNaN(c.reportedQueue)) continue;
+    const log = ctx.memory.get(c.id)! - centre;
+    ctx.memory.set(c.id, Math.max(-LOG_BOUND, Math.min(LOG_BOUND, log)));
+  }
 }

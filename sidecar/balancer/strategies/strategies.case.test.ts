@@ -8,6 +8,7 @@ import { STRATEGY_NAMES } from '../../../common/config-schema.ts';
 import { seededRandom } from '../../../common/clock.ts';
 import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
+import { capacity, LEARN_RATE, MAX_SKEW } from './least-queue.ts';
 
 function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView {
   return {
@@ -21,7 +22,6 @@ function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView
     tokensInWindow: 0,
     tpmLimit: undefined,
     reportedQueue: Number.NaN,
-    sentSinceReport: 0,
     ...over,
   };
 }
@@ -166,13 +166,55 @@ describe('least-queue', () => {
     for (let i = 0; i < 100; i++) assert.equal(pick(list, ctx), 1);
   });
 
-  test('adds the calls it sent since the report, not those the report already counts', () => {
-    // a: 1 + 0 + 1 = 2, b: 0 + 3 + 1 = 4
-    const list = [
-      candidate('a', { reportedQueue: 1, inFlight: 5 }),
-      candidate('b', { reportedQueue: 0, inFlight: 3, sentSinceReport: 3 }),
-    ];
-    assert.equal(pick(list, context()), 0);
+  test('counts its own calls relative to the backend, times (1 + its reported queue)', () => {
+    // a: (5 + 1) x (1 + 1) = 12, b: (3 + 1) x (1 + 0) = 4
+    const list = [candidate('a', { reportedQueue: 1, inFlight: 5 }), candidate('b', { reportedQueue: 0, inFlight: 3 })];
+    assert.equal(pick(list, context()), 1);
+  });
+
+  /** Picks every 10 ms for `ms` over `list`, from `ctx.now`; returns the context moved on. */
+  function picksFor(list: CandidateView[], ctx: PickContext, ms: number): PickContext {
+    let now = ctx.now;
+    for (const end = now + ms; now < end; now += 10) pick(list, { ...ctx, now });
+    return { ...ctx, now };
+  }
+
+  test('learns capacity: a backend that reports a queue while the others report none gets a smaller share of the calls', () => {
+    const small = (q: number, inFlight: number) => candidate('small', { reportedQueue: q, inFlight });
+    const big = (q: number, inFlight: number) => candidate('big', { reportedQueue: q, inFlight });
+    let ctx = context(1, { now: 1000 });
+    // Before: one call in flight on the small backend, three on the big one: the small one is less busy.
+    assert.equal(pick([small(0, 1), big(0, 3)], ctx), 0);
+    // Two seconds of the small one reporting a queue of one service time, the big one none.
+    ctx = picksFor([small(1, 0), big(0, 0)], ctx, 2000);
+    assert.ok(capacity(ctx, 'big') / capacity(ctx, 'small') > 6, `${capacity(ctx, 'big')} / ${capacity(ctx, 'small')}`);
+    // Queues gone: the learned capacities stay, and three calls on the big backend now weigh less than one on the small.
+    assert.equal(pick([small(0, 1), big(0, 3)], { ...ctx, now: ctx.now + 10 }), 1);
+  });
+
+  test('alike reports teach nothing; stale ones (none) move nothing; the skew is bounded', () => {
+    let ctx = picksFor([candidate('a', { reportedQueue: 2 }), candidate('b', { reportedQueue: 2 })], context(), 5000);
+    assert.equal(capacity(ctx, 'a'), 1);
+    assert.equal(capacity(ctx, 'b'), 1);
+    ctx = picksFor([candidate('a', { reportedQueue: 3 }), candidate('b')], ctx, 5000);
+    assert.equal(capacity(ctx, 'a'), 1, 'one report alone has nothing to compare with');
+    ctx = picksFor([candidate('a', { reportedQueue: 50 }), candidate('b', { reportedQueue: 0 })], ctx, 60_000);
+    assert.ok(
+      Math.abs(capacity(ctx, 'b') / capacity(ctx, 'a') - MAX_SKEW) < 1e-9,
+      `${capacity(ctx, 'b') / capacity(ctx, 'a')}`,
+    );
+    // and it comes back once the other backend queues instead
+    ctx = picksFor([candidate('a', { reportedQueue: 0 }), candidate('b', { reportedQueue: 2 })], ctx, 3000);
+    assert.ok(capacity(ctx, 'a') > capacity(ctx, 'b'));
+  });
+
+  test('a long pause counts as one second: reports from before it teach no more than that', () => {
+    const ctx = context(1, { now: 0 });
+    const list = [candidate('a', { reportedQueue: 1 }), candidate('b', { reportedQueue: 0 })];
+    pick(list, ctx);
+    pick(list, { ...ctx, now: 600_000 });
+    // one second of a queue 0.5 above the mean: log-capacity -0.5 x LEARN_RATE for a, +0.5 for b
+    assert.ok(Math.abs(Math.log(capacity(ctx, 'b') / capacity(ctx, 'a')) - LEARN_RATE) < 1e-9);
   });
 
   test('without a fresh report it is least-busy: own in-flight relative to weight', () => {

@@ -15,8 +15,6 @@ export interface CandidateView {
   readonly tpmLimit: number | undefined;
   /** Calls waiting at the backend as the backend itself reports them; NaN when it reports none or the report is stale. */
   readonly reportedQueue: number;
-  /** Calls this sidecar sent to the backend since its last report (not in the report yet). */
-  readonly sentSinceReport: number;
 }
 
 export interface PickContext {
