@@ -32,8 +32,8 @@ const SLOTS = [12, 8, 4];
 const SHARES = [0.5, 0.25, 0.15, 0.1];
 /** TEI's --max-concurrent-requests of each fake: calls held (served + queued) past which it answers 429. */
 const MAX_HELD = 64;
-/** Calls waiting at a backend (its te_queue_size + what a sidecar sent since) at which it counts as full in the burst. */
-const SATURATION_QUEUE = 2;
+/** Calls waiting at a backend (its te_queue_size) at which the sidecars' windows there shrink in the burst. */
+const SATURATION_QUEUE = 1;
 const CAPACITY = SLOTS.reduce((a, b) => a + b, 0) * (1000 / SERVICE_MS);
 
 interface Fake {
@@ -222,8 +222,9 @@ export async function fleetScenario(o: FleetOptions) {
   for (const p of sidecars.procs) await p.stop();
 
   // The burst: least-queue with the queue on, each backend's te_queue_size scraped every 250 ms,
-  // and a backend counted full at SATURATION_QUEUE calls waiting (reported + sent since the
-  // scrape), so calls wait in the sidecars by priority instead of in the backends' first-come queues.
+  // and saturation_queue SATURATION_QUEUE: each sidecar's window of calls per backend shrinks when
+  // the backend reports that many waiting, so calls wait in the sidecars by priority instead of in
+  // the backends' first-come queues.
   const burstRouter = {
     routing_strategy: 'least-queue',
     ...shared,

@@ -346,7 +346,7 @@ export const ROUTER_SETTINGS = {
   }),
   saturation_queue: decimal({
     description:
-      "With the queue on: a backend whose own fresh load report (see load_signal_interval) shows at least this queue is full: while this sidecar has a call in flight there it sends no other, so calls wait here by priority instead of in the backend's first-come queue. Headers report calls ahead per slot, /metrics calls waiting. Unset: off.",
+      "With the queue on: each sidecar may have a window of calls at each backend, learned from the backend's own fresh load reports (see load_signal_interval): a report below this queue grows a window in use by 1/sidecar_count, one at or above it cuts the window to 70%; past its window a backend is full, so calls wait here by priority instead of in the backend's first-come queue. Headers report calls ahead per slot, /metrics calls waiting. Unset: off.",
     min: 0,
     max: 100_000,
   }),

@@ -130,6 +130,8 @@ export class Backend implements CandidateView {
     this.#configSpec = spec;
     this.#deps = deps;
     this.load = new LoadSignal(router.loadSignal.intervalMs);
+    this.load.saturationQueue = router.flow.saturationQueue;
+    this.load.sidecars = spec.sidecarCount;
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.#breaker = new Breaker(router.breaker);
     this.latencyDecayMs = router.latencyDecayMs;
@@ -167,6 +169,8 @@ export class Backend implements CandidateView {
     this.#configSpec = spec;
     this.spec = withReportedLimits(spec, this.#reportedLimits);
     this.load.intervalMs = router.loadSignal.intervalMs;
+    this.load.saturationQueue = router.flow.saturationQueue;
+    this.load.sidecars = spec.sidecarCount;
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.latencyDecayMs = router.latencyDecayMs;
     this.#outlierSettings = router.outlier;
@@ -174,7 +178,7 @@ export class Backend implements CandidateView {
   }
 
   readonly #loadReport = (queueMs: number, inferenceMs: number): void => {
-    this.load.fromHeaders(queueMs, inferenceMs, this.#deps.clock.now());
+    this.load.fromHeaders(queueMs, inferenceMs, this.#deps.clock.now(), this.inFlight);
   };
 
   /** The backend's reported queue now (NaN when it reports none, or its report is stale). */

@@ -6,13 +6,13 @@ import type { Backend } from './backend.ts';
 import type { CapacityProbe } from './flow-control.ts';
 
 /**
- * The backend's own report, plus what this sidecar sent since it, says it is full
- * (`saturation_queue`, queue on): it takes no new call while this sidecar has one there. With
- * none there it may take one, whose answer refreshes the report — so a stale "full" never locks a
- * backend out. A stale report (NaN) never says full.
+ * Full for this sidecar (`saturation_queue`, queue on): it has its window of calls there, the
+ * window learned from the backend's own reports (load-signal.ts). The window is at least one call,
+ * whose answer refreshes the report — so a stale "full" never locks a backend out; a stale report
+ * (NaN) never says full.
  */
-export function reportsSaturation(b: Backend, saturationQueue: number | undefined): boolean {
-  return saturationQueue !== undefined && b.inFlight > 0 && b.reportedQueue + b.sentSinceReport >= saturationQueue;
+export function reportsSaturation(b: Backend, saturationQueue: number | undefined, now: number): boolean {
+  return saturationQueue !== undefined && b.load.saturated(now, b.inFlight);
 }
 
 /** May take a new call now: eligible, and not full by its own report. */
@@ -23,13 +23,13 @@ export function canTake(
   saturationQueue: number | undefined,
   despiteEjection = false,
 ): boolean {
-  return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue);
+  return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue, now);
 }
 
 /** Would take calls but is full: at max_parallel_requests, a rate limit, or parked after a 429/503 (its own saturation report). */
 function isSaturated(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
   if (b.spec.keyProblem !== undefined || !b.healthOk || b.canaryEjected || !b.breakerAdmits) return false;
-  return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue);
+  return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue, now);
 }
 
 export function anySaturated(

@@ -26,6 +26,12 @@ export interface SignalReading {
 /** A new header sample weighs this much against the previous (fresh) estimate. */
 const HEADER_SMOOTHING = 0.5;
 
+/** The window a sidecar starts with at a backend, in calls at once (saturation_queue on). */
+export const INITIAL_WINDOW = 1;
+/** A report at or above saturation_queue cuts the window to this share (at most once per interval). */
+const WINDOW_CUT = 0.7;
+const MAX_WINDOW = 10_000;
+
 export class LoadSignal {
   #headerQueue = 0;
   #headerAt = Number.NEGATIVE_INFINITY;
@@ -40,29 +46,70 @@ export class LoadSignal {
   /** Scrapes that failed in a row (shown in stats; a failing scrape leaves the reading to go stale). */
   scrapeFailures = 0;
   intervalMs: number;
+  /** saturation_queue (the queue on): the report at which the backend counts as full; undefined: off. */
+  saturationQueue: number | undefined;
+  /**
+   * With saturation_queue on: the calls this sidecar may have at the backend at once while its
+   * reports are fresh — additive increase, multiplicative decrease on the backend's own reports,
+   * as TCP does on a shared link. It starts at one call. A report below saturation_queue while the
+   * window is in use grows it by 1/sidecar_count per scrape (1/(window x sidecar_count) per
+   * answer), so the fleet's windows together grow by about one call per report, not one per
+   * sidecar; one at or above cuts it to 70% (at most once per interval). Each sidecar's own answers free its window at once (no waiting for the next
+   * report), and many sidecars on one backend settle where its queue stays near saturation_queue:
+   * calls wait in the sidecars, by priority, instead of in the backend's first-come queue. A busy
+   * sidecar's window grows while the light ones leave theirs unused.
+   */
+  window = INITIAL_WINDOW;
+  #windowCutAt = Number.NEGATIVE_INFINITY;
+  /** sidecar_count: the window grows by 1/sidecar_count per report, so the fleet's together grow by about one call per report. */
+  sidecars = 1;
 
   constructor(intervalMs: number) {
     this.intervalMs = intervalMs;
   }
 
-  /** An answer's timing headers (ms). Ignored unless both are finite and >= 0. */
-  fromHeaders(queueMs: number, inferenceMs: number, now: number): void {
+  /** An answer's timing headers (ms), `inFlight` this sidecar's calls there. Ignored unless both are finite and >= 0. */
+  fromHeaders(queueMs: number, inferenceMs: number, now: number, inFlight = 0): void {
     if (!(queueMs >= 0) || !(inferenceMs >= 0) || !Number.isFinite(queueMs) || !Number.isFinite(inferenceMs)) return;
     const sample = queueMs / Math.max(1, inferenceMs);
     const fresh = now - this.#headerAt <= 2 * this.intervalMs;
     this.#headerQueue = fresh ? this.#headerQueue * (1 - HEADER_SMOOTHING) + sample * HEADER_SMOOTHING : sample;
     this.#headerAt = now;
     // While a scrape is fresh it is the report: calls sent since the scrape still count.
-    if (now - this.#metricsAt > 2 * this.intervalMs) this.sentSinceReport = 0;
+    if (now - this.#metricsAt > 2 * this.intervalMs) {
+      this.sentSinceReport = 0;
+      this.#adapt(sample, inFlight, now, 1 / (this.sidecars * Math.max(1, this.window)));
+    }
   }
 
-  /** A scraped queue value (calls waiting). */
-  fromMetrics(queue: number, now: number): void {
+  /** A scraped queue value (calls waiting), `inFlight` this sidecar's calls there. */
+  fromMetrics(queue: number, now: number, inFlight = 0): void {
     if (!(queue >= 0) || !Number.isFinite(queue)) return;
     this.#metricsQueue = queue;
     this.#metricsAt = now;
     this.sentSinceReport = 0;
     this.scrapeFailures = 0;
+    this.#adapt(queue, inFlight, now, 1 / this.sidecars);
+  }
+
+  #adapt(queue: number, inFlight: number, now: number, increase: number): void {
+    const threshold = this.saturationQueue;
+    if (threshold === undefined) return;
+    if (queue >= threshold) {
+      if (now - this.#windowCutAt < this.intervalMs) return;
+      this.#windowCutAt = now;
+      this.window = Math.max(1, this.window * WINDOW_CUT);
+    } else if (inFlight + 1 >= this.window) {
+      // Only a window in use (full, or one call from it) grows: an idle sidecar's would say nothing about the backend.
+      this.window = Math.min(MAX_WINDOW, this.window + increase);
+    }
+  }
+
+  /** Full for this sidecar: saturation_queue on, a fresh report, and its window in use. */
+  saturated(now: number, inFlight: number): boolean {
+    return (
+      this.saturationQueue !== undefined && inFlight >= Math.floor(this.window) && !Number.isNaN(this.queueAt(now))
+    );
   }
 
   /** The freshest usable report, or undefined when every report is older than twice the interval. */

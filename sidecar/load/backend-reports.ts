@@ -96,7 +96,7 @@ export class BackendReports {
       const value =
         answer.status >= 200 && answer.status < 300 ? metricValue(answer.body.toString('utf8'), metric) : undefined;
       if (value === undefined) b.load.scrapeFailures++;
-      else b.load.fromMetrics(value, this.#deps.clock.now());
+      else b.load.fromMetrics(value, this.#deps.clock.now(), b.inFlight);
     } catch {
       b.load.scrapeFailures++;
     }
