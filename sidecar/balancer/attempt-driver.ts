@@ -9,6 +9,7 @@ import { sleep } from '../../common/clock.ts';
 import { LbError } from '../errors.ts';
 import { rateLimited, retryAfterSeconds } from '../retry-after.ts';
 import { afterWait, nextStep } from './attempt-plan.ts';
+import type { Backend } from './backend.ts';
 import type { Generation } from './generation.ts';
 import { attemptHedged } from './hedge-driver.ts';
 import { roundMs } from './route-result.ts';
@@ -81,9 +82,24 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
  * pool-wide limit's lease ran dry, the next renewal asks for this call too, early, so leases grow
  * with the demand they refused and not only with what they served.
  */
-export function noteUnmetLeases(gen: Generation, now: number, cost: number): void {
-  for (const b of gen.backends)
-    if (b.shared !== undefined && !b.hasRoom(now, cost)) b.shared.noteUnmet(now, cost, b.inFlight);
+export function noteUnmetLeases(backends: readonly Backend[], now: number, cost: number): void {
+  for (const b of backends) {
+    // Only where the lease is what stood in the way: a backend that could not take the call anyway
+    // (key, health, parked, ejected, breaker) would draw budget it cannot use, from sidecars that can.
+    if (b.shared === undefined || blockedOtherwise(b, now) || b.hasRoom(now, cost)) continue;
+    b.shared.noteUnmet(now, cost, b.inFlight);
+  }
+}
+
+function blockedOtherwise(b: Backend, now: number): boolean {
+  return (
+    b.spec.keyProblem !== undefined ||
+    !b.healthOk ||
+    b.canaryEjected ||
+    b.parkedUntil > now ||
+    b.outlier.ejectedUntil > now ||
+    !b.breakerAdmits
+  );
 }
 
 /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */

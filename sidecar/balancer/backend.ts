@@ -186,6 +186,11 @@ export class Backend implements CandidateView {
     return this.load.queueAt(this.#deps.clock.now());
   }
 
+  /** The answer headers' queue now, in service times waited; NaN when stale or never sent. */
+  get reportedWait(): number {
+    return this.load.waitAt(this.#deps.clock.now());
+  }
+
   get sentSinceReport(): number {
     return this.load.sentSinceReport;
   }

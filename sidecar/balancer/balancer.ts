@@ -172,7 +172,7 @@ export class Balancer {
       backends,
       local,
       strategy: STRATEGIES[r.strategy],
-      memory: sameStrategy ? previous.memory : new Map(),
+      memory: sameStrategy ? keptMemory(previous.memory, backends) : new Map(),
       loadedAt: this.#deps.clock.wallNow(),
       limits: limitsOf(backends),
       oneModel: backends.every((b) => b.spec.model === backends[0]!.spec.model),
@@ -247,7 +247,7 @@ export class Balancer {
             };
           if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);
           refusal = queued.refusal;
-          if (refusal === undefined) noteUnmetLeases(gen, clock.now(), cost);
+          if (refusal === undefined) noteUnmetLeases(gen.backends, clock.now(), cost);
           if (refusal === undefined && !r.fallbackToLocal) {
             const error = nothingLeft(gen, clock.now(), cost, run.lastError, run.lastBackend, run.stopped);
             if (error.code === 'rate_limited') this.#observer.rateLimited();
@@ -347,4 +347,15 @@ function busy(outcome: WaitOutcome, priority: number, retryAfterSeconds: number)
           ? 'every backend is busy and a call of higher priority took its place in the queue'
           : 'every backend is busy and the queue is full';
   return new LbError('rate_limited', 429, why, { retryAfterSeconds });
+}
+
+/**
+ * A strategy's memory across a reload: what it kept for backends still in service (round-robin's
+ * credits, least-queue's learned capacities) and its own keys (not backend ids); the entries of
+ * backends gone are dropped, so discovery churn does not grow it.
+ */
+function keptMemory(memory: Map<string, number>, backends: readonly Backend[]): Map<string, number> {
+  const ids = new Set(backends.map((b) => b.id));
+  for (const key of memory.keys()) if (!ids.has(key) && !key.startsWith('\u0000')) memory.delete(key);
+  return memory;
 }

@@ -120,6 +120,11 @@ export class LoadSignal {
     return undefined;
   }
 
+  /** The answer headers' queue now, in service times waited (calls ahead per slot); NaN when stale or never sent. */
+  waitAt(now: number): number {
+    return now - this.#headerAt <= 2 * this.intervalMs ? this.#headerQueue : Number.NaN;
+  }
+
   /** The reported queue now, NaN when stale (no allocation: the strategies' hot path). */
   queueAt(now: number): number {
     const maxAge = 2 * this.intervalMs;

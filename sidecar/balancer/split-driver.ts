@@ -69,7 +69,7 @@ export async function routeSplit(
       try {
         const answer = await drive(deps, run);
         if (answer === undefined) {
-          if (run.stopped !== 'the caller went away') noteUnmetLeases(gen, deps.clock.now(), chunk.cost);
+          if (run.stopped !== 'the caller went away') noteUnmetLeases(group, deps.clock.now(), chunk.cost);
           const why =
             run.stopped === 'the caller went away'
               ? callerGone()

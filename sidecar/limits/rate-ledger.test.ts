@@ -297,7 +297,10 @@ test('an idle lease is replaced before it expires: no gap between a lease and th
   assert.equal(first.want, 312_500);
   l.onReply(T0 + 50, T0 + 51, reply(312_500, 5_000_050));
   // The next idle renewal comes 750 ms later; this lease ends 1000 ms after it was sent, before the one after.
-  const next = l.renewRequest(T0 + 50 + timing.idleRenewMs);
+  const at = T0 + 50 + timing.idleRenewMs;
+  const next = l.renewRequest(at);
   assert.equal(next.want, 312_500, 'asks for the next lease while this one still holds');
-  assert.equal(l.hasRoom(T0 + 50 + timing.idleRenewMs + 1, 1), true);
+  l.onReply(at, at + 1, reply(next.want, 5_000_050 + timing.idleRenewMs));
+  // Past the first lease's end, before the next renewal: the second one holds.
+  assert.equal(l.hasRoom(T0 + 50 + timing.leaseMs + 1, 1), true);
 });

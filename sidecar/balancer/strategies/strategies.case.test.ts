@@ -8,7 +8,7 @@ import { STRATEGY_NAMES } from '../../../common/config-schema.ts';
 import { seededRandom } from '../../../common/clock.ts';
 import { STRATEGIES, type CandidateView, type PickContext } from './index.ts';
 import { decayedLatency } from './latency-based.ts';
-import { capacity, LEARN_RATE, MAX_SKEW } from './least-queue.ts';
+import { capacity, LEARN_RATE, MAX_SKEW, RELAX_MS } from './least-queue.ts';
 
 function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView {
   return {
@@ -22,6 +22,7 @@ function candidate(id: string, over: Partial<CandidateView> = {}): CandidateView
     tokensInWindow: 0,
     tpmLimit: undefined,
     reportedQueue: Number.NaN,
+    reportedWait: Number.NaN,
     ...over,
   };
 }
@@ -179,13 +180,13 @@ describe('least-queue', () => {
     return { ...ctx, now };
   }
 
-  test('learns capacity: a backend that reports a queue while the others report none gets a smaller share of the calls', () => {
-    const small = (q: number, inFlight: number) => candidate('small', { reportedQueue: q, inFlight });
-    const big = (q: number, inFlight: number) => candidate('big', { reportedQueue: q, inFlight });
+  test('learns capacity: a backend whose answers report a wait while the others report none gets a smaller share of the calls', () => {
+    const small = (q: number, inFlight: number) => candidate('small', { reportedWait: q, inFlight });
+    const big = (q: number, inFlight: number) => candidate('big', { reportedWait: q, inFlight });
     let ctx = context(1, { now: 1000 });
     // Before: one call in flight on the small backend, three on the big one: the small one is less busy.
     assert.equal(pick([small(0, 1), big(0, 3)], ctx), 0);
-    // Two seconds of the small one reporting a queue of one service time, the big one none.
+    // Two seconds of the small one's answers reporting a wait of one service time, the big one's none.
     ctx = picksFor([small(1, 0), big(0, 0)], ctx, 2000);
     assert.ok(capacity(ctx, 'big') / capacity(ctx, 'small') > 6, `${capacity(ctx, 'big')} / ${capacity(ctx, 'small')}`);
     // Queues gone: the learned capacities stay, and three calls on the big backend now weigh less than one on the small.
@@ -193,24 +194,24 @@ describe('least-queue', () => {
   });
 
   test('alike reports teach nothing; stale ones (none) move nothing; the skew is bounded', () => {
-    let ctx = picksFor([candidate('a', { reportedQueue: 2 }), candidate('b', { reportedQueue: 2 })], context(), 5000);
+    let ctx = picksFor([candidate('a', { reportedWait: 2 }), candidate('b', { reportedWait: 2 })], context(), 5000);
     assert.equal(capacity(ctx, 'a'), 1);
     assert.equal(capacity(ctx, 'b'), 1);
-    ctx = picksFor([candidate('a', { reportedQueue: 3 }), candidate('b')], ctx, 5000);
+    ctx = picksFor([candidate('a', { reportedWait: 3 }), candidate('b')], ctx, 5000);
     assert.equal(capacity(ctx, 'a'), 1, 'one report alone has nothing to compare with');
-    ctx = picksFor([candidate('a', { reportedQueue: 50 }), candidate('b', { reportedQueue: 0 })], ctx, 60_000);
+    ctx = picksFor([candidate('a', { reportedWait: 50 }), candidate('b', { reportedWait: 0 })], ctx, 60_000);
     assert.ok(
       Math.abs(capacity(ctx, 'b') / capacity(ctx, 'a') - MAX_SKEW) < 1e-9,
       `${capacity(ctx, 'b') / capacity(ctx, 'a')}`,
     );
     // and it comes back once the other backend queues instead
-    ctx = picksFor([candidate('a', { reportedQueue: 0 }), candidate('b', { reportedQueue: 2 })], ctx, 3000);
+    ctx = picksFor([candidate('a', { reportedWait: 0 }), candidate('b', { reportedWait: 2 })], ctx, 3000);
     assert.ok(capacity(ctx, 'a') > capacity(ctx, 'b'));
   });
 
   test('a long pause counts as one second: reports from before it teach no more than that', () => {
     const ctx = context(1, { now: 0 });
-    const list = [candidate('a', { reportedQueue: 1 }), candidate('b', { reportedQueue: 0 })];
+    const list = [candidate('a', { reportedWait: 1 }), candidate('b', { reportedWait: 0 })];
     pick(list, ctx);
     pick(list, { ...ctx, now: 600_000 });
     // one second of a queue 0.5 above the mean: log-capacity -0.5 x LEARN_RATE for a, +0.5 for b
@@ -229,6 +230,28 @@ describe('least-queue', () => {
     assert.equal(pick(list, context()), 1);
     const busier = [candidate('reporting', { reportedQueue: 1 }), candidate('stale', { inFlight: 4 })];
     assert.equal(pick(busier, context()), 0);
+  });
+
+  test("a scraped queue (calls, not service times) does not teach: only the answers' reported wait does", () => {
+    const ctx = picksFor(
+      [candidate('a', { reportedQueue: 8 }), candidate('b', { reportedQueue: 0 })],
+      context(1, { now: 0 }),
+      3000,
+    );
+    assert.equal(capacity(ctx, 'a'), 1);
+  });
+
+  test('learned capacities relax back toward alike when the waits say nothing more', () => {
+    let ctx = picksFor(
+      [candidate('a', { reportedWait: 2 }), candidate('b', { reportedWait: 0 })],
+      context(1, { now: 0 }),
+      2000,
+    );
+    const learned = Math.log(capacity(ctx, 'b') / capacity(ctx, 'a'));
+    assert.ok(learned > 1.5, `${learned}`);
+    ctx = picksFor([candidate('a'), candidate('b')], ctx, RELAX_MS);
+    const relaxed = Math.log(capacity(ctx, 'b') / capacity(ctx, 'a'));
+    assert.ok(Math.abs(relaxed - learned / Math.E) < 0.05 * learned, `${relaxed} vs ${learned / Math.E}`);
   });
 });
 

@@ -15,6 +15,8 @@ export interface CandidateView {
   readonly tpmLimit: number | undefined;
   /** Calls waiting at the backend as the backend itself reports them; NaN when it reports none or the report is stale. */
   readonly reportedQueue: number;
+  /** The wait its answers report (TEI headers), in service times: one unit for every backend, whatever its size; NaN when stale or none. */
+  readonly reportedWait: number;
 }
 
 export interface PickContext {
