@@ -1,7 +1,7 @@
 /** Full vs broken: only full backends make a call wait; a backend's own reports set how much one sidecar may send it. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { reportsSaturation } from './capacity.ts';
+import { PRIORITY_HEADROOM, reportsSaturation } from './capacity.ts';
 import type { Backend } from './backend.ts';
 import { INITIAL_WINDOW, LoadSignal } from './load-signal.ts';
 
@@ -51,6 +51,17 @@ describe('saturation_queue: a window of calls per backend, learned from its repo
     assert.ok(Math.abs(load.window - (1 + 1 / 2 + 1 / 3)) < 1e-9, `${load.window}`);
     load.fromHeaders(0, 300, 3, 0);
     assert.ok(Math.abs(load.window - (1 + 1 / 2 + 1 / 3)) < 1e-9, 'nothing in flight, window near 2: no growth');
+  });
+
+  test('a call of positive priority may go PRIORITY_HEADROOM calls past the window; default and sheddable ones may not', () => {
+    const { b, load } = backend(1);
+    load.fromMetrics(5, 0, 1); // window cut to its floor of one call, which is taken
+    assert.equal(load.window, 1);
+    assert.equal(reportsSaturation(b, 2, 10, 0), true);
+    assert.equal(reportsSaturation(b, 2, 10, -1), true);
+    assert.equal(reportsSaturation(b, 2, 10, 10), false, 'the urgent call is not held behind the default one');
+    b.inFlight = 1 + PRIORITY_HEADROOM;
+    assert.equal(reportsSaturation(b, 2, 10, 10), true, 'but only one call past the window');
   });
 
   test('never full while this sidecar has nothing there: one call probes and refreshes the report', () => {

@@ -9,11 +9,16 @@ import type { CapacityProbe } from './flow-control.ts';
  * Full for this sidecar (`saturation_queue`, queue on): it has its window of calls there, the
  * window learned from the backend's own reports (load-signal.ts). The window is at least one call,
  * whose answer refreshes the report — so a stale "full" never locks a backend out; a stale report
- * (NaN) never says full.
+ * (NaN) never says full. A call of positive priority may go `PRIORITY_HEADROOM` calls past the
+ * window: a sidecar whose window is taken by default calls does not hold its urgent ones back
+ * until one of those ends.
  */
-export function reportsSaturation(b: Backend, saturationQueue: number | undefined, now: number): boolean {
-  return saturationQueue !== undefined && b.load.saturated(now, b.inFlight);
+export function reportsSaturation(b: Backend, saturationQueue: number | undefined, now: number, priority = 0): boolean {
+  return saturationQueue !== undefined && b.load.saturated(now, b.inFlight - (priority > 0 ? PRIORITY_HEADROOM : 0));
 }
+
+/** Calls past its window a sidecar may send a backend for a call of positive priority. */
+export const PRIORITY_HEADROOM = 1;
 
 /** May take a new call now: eligible, and not full by its own report. */
 export function canTake(
@@ -22,14 +27,21 @@ export function canTake(
   cost: number,
   saturationQueue: number | undefined,
   despiteEjection = false,
+  priority = 0,
 ): boolean {
-  return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue, now);
+  return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue, now, priority);
 }
 
 /** Would take calls but is full: at max_parallel_requests, a rate limit, or parked after a 429/503 (its own saturation report). */
-function isSaturated(b: Backend, now: number, cost: number, saturationQueue: number | undefined): boolean {
+function isSaturated(
+  b: Backend,
+  now: number,
+  cost: number,
+  saturationQueue: number | undefined,
+  priority = 0,
+): boolean {
   if (b.spec.keyProblem !== undefined || !b.healthOk || b.canaryEjected || !b.breakerAdmits) return false;
-  return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue, now);
+  return b.parkedUntil > now || !b.hasRoom(now, cost) || reportsSaturation(b, saturationQueue, now, priority);
 }
 
 export function anySaturated(
@@ -37,8 +49,9 @@ export function anySaturated(
   now: number,
   cost: number,
   saturationQueue: number | undefined,
+  priority = 0,
 ): boolean {
-  for (const b of backends) if (isSaturated(b, now, cost, saturationQueue)) return true;
+  for (const b of backends) if (isSaturated(b, now, cost, saturationQueue, priority)) return true;
   return false;
 }
 
@@ -49,10 +62,10 @@ export function capacityProbe(
   now: () => number,
 ): CapacityProbe {
   return {
-    canAdmit(cost) {
+    canAdmit(cost, priority) {
       const t = now();
       const threshold = saturationQueue();
-      for (const b of backends()) if (canTake(b, t, cost, threshold)) return true;
+      for (const b of backends()) if (canTake(b, t, cost, threshold, false, priority)) return true;
       return false;
     },
     msUntilRoom(cost) {

@@ -42,8 +42,8 @@ const NO_FLOW_OBSERVER: FlowObserver = { waited() {} };
 
 /** What flow control asks of the backends. */
 export interface CapacityProbe {
-  /** Some backend can take a call of `cost` tokens now. */
-  canAdmit(cost: number): boolean;
+  /** Some backend can take a call of `cost` tokens and `priority` now. */
+  canAdmit(cost: number, priority: number): boolean;
   /** Ms until a rate limit or a parked backend leaves room for `cost` (Infinity: only a finished call frees room). */
   msUntilRoom(cost: number): number;
 }
@@ -180,7 +180,7 @@ export class FlowControl {
     const head = this.#queue.peek();
     if (head === undefined) return;
     const probe = this.#deps.probe;
-    if (probe.canAdmit(head.cost)) {
+    if (probe.canAdmit(head.cost, head.priority)) {
       this.#queue.take();
       this.#admitting = true;
       this.#finish(head, 'admitted');

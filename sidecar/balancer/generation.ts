@@ -51,6 +51,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #clock: Clock;
   /** saturation_queue, when the queue is on (without a queue there is nowhere to wait). */
   readonly #saturationQueue: number | undefined;
+  /** The call's priority: a positive one may go a call past a sidecar's window (capacity.ts). */
+  readonly #priority: number;
   #best = 0;
   #bestAt = Number.NaN;
 
@@ -60,6 +62,7 @@ export class GenerationPlan implements PlanContext<Backend> {
     cost: number,
     deadline: number,
     deps: { readonly clock: Clock; readonly random: Random },
+    priority = 0,
   ) {
     const r = gen.config.router;
     this.backends = backends;
@@ -73,11 +76,12 @@ export class GenerationPlan implements PlanContext<Backend> {
     this.#cost = cost;
     this.#clock = deps.clock;
     this.#saturationQueue = saturationOf(gen);
+    this.#priority = priority;
   }
 
   eligible(backend: Backend): boolean {
     const now = this.#clock.now();
-    if (!canTake(backend, now, this.#cost, this.#saturationQueue)) {
+    if (!canTake(backend, now, this.#cost, this.#saturationQueue, false, this.#priority)) {
       // Outlier ejection is a guess from a few failures in a row, not a health verdict: when it
       // has ejected every backend that could otherwise take the call (each ejection spared
       // others that have failed since), the ejected ones take it rather than nobody (Envoy's
@@ -85,7 +89,7 @@ export class GenerationPlan implements PlanContext<Backend> {
       return (
         backend.outlier.ejectedUntil > now &&
         this.#bestTier(now) === NO_TIER &&
-        canTake(backend, now, this.#cost, this.#saturationQueue, true)
+        canTake(backend, now, this.#cost, this.#saturationQueue, true, this.#priority)
       );
     }
     // Endpoints by condition: ready (and static backends) first; a terminating one (still
@@ -103,7 +107,7 @@ export class GenerationPlan implements PlanContext<Backend> {
       let best = NO_TIER;
       for (const b of this.backends) {
         const tier = TIER[b.spec.endpoint ?? 'ready'];
-        if (tier < best && canTake(b, now, this.#cost, this.#saturationQueue)) best = tier;
+        if (tier < best && canTake(b, now, this.#cost, this.#saturationQueue, false, this.#priority)) best = tier;
         if (best === 0) break;
       }
       this.#best = best;

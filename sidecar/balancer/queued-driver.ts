@@ -46,7 +46,7 @@ export async function driveQueued(
     const run = newRun(
       request,
       cost,
-      new GenerationPlan(gen, gen.backends, cost, deadline, deps),
+      new GenerationPlan(gen, gen.backends, cost, deadline, deps, ticket.priority),
       options,
       options.signal,
       attempts,
@@ -59,7 +59,7 @@ export async function driveQueued(
     const answer = await pending;
     if (answer !== undefined || run.attempts > 0 || run.stopped !== 'no eligible backend left' || !flow.enabled)
       return { answer, run, refusal: undefined };
-    if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen)))
+    if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen), ticket.priority))
       return { answer, run, refusal: undefined };
     // Waiting for a lease: the next renewal asks for this call too, early (or it would wait it out).
     noteUnmetLeases(gen.backends, deps.clock.now(), cost);
