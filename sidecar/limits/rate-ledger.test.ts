@@ -304,3 +304,23 @@ test('an idle lease is replaced before it expires: no gap between a lease and th
   // Past the first lease's end, before the next renewal: the second one holds.
   assert.equal(l.hasRoom(T0 + 50 + timing.leaseMs + 1, 1), true);
 });
+
+test('the first renewal already asks for a burst lease (granted only while half the window is free), so the first calls find one', () => {
+  const l = new RateLedger(10_000_000, 4, timing, T0);
+  const first = l.renewRequest(T0);
+  assert.equal(first.want, 312_500);
+  assert.equal(first.need, 0);
+  assert.equal(first.minFree, 5_000_000);
+  l.onReply(T0, T0 + 1, reply(first.want, 5_000_000));
+  assert.equal(spendAll(l, T0 + 2, 1000), 1000);
+});
+
+test('a busy sidecar replaces its burst lease two renewals before it ends: one late renewal leaves no gap', () => {
+  const l = sharedLedger(10_000_000, 4, 312_500);
+  l.spend(T0 + 10, 1);
+  // The lease sent at T0 ends at T0 + 1000; renewals every 250 ms while busy.
+  assert.equal(l.renewRequest(T0 + 250).want < 100, true, 'still valid two renewals ahead');
+  l.onReply(T0 + 250, T0 + 251, reply(0, 5_000_250));
+  l.spend(T0 + 400, 1);
+  assert.equal(l.renewRequest(T0 + 500).want >= 312_000, true, 'ends before the renewal after next: replaced now');
+});

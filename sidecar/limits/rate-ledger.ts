@@ -247,14 +247,20 @@ export class RateLedger {
       want = Math.max(0, target - held);
       need = want;
       const burst = Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
-      // What is still valid when the next renewal is sent: a floor or burst lease that expires
-      // before then is replaced now, not after a gap without one.
-      const heldNext = Math.max(0, this.held(now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs)));
+      // What is still valid at the renewal after next: a floor or burst lease that would expire
+      // before then is replaced now, so a renewal that comes late (a busy node's timers) or
+      // answers late leaves no gap without one.
+      const period = demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs;
+      const heldNext = Math.max(0, this.held(now + 2 * period));
+      const far = this.#pool.known(now) + burst <= this.limit * BURST_FREE_FRACTION;
       if (this.#settling) {
-        // Only what the static share has room for: the sidecars not back yet count on it.
-        want = Math.min(want, Math.max(0, this.staticShare(now) - this.#staticUse.total(now) - held));
-        need = want;
-      } else if (heldNext < burst && this.#pool.known(now) + burst <= this.limit * BURST_FREE_FRACTION) {
+        // Only what the static share has room for: the sidecars not back yet count on it. Far
+        // from the limit a burst lease too, so the switch to shared finds one in hand.
+        const room = Math.max(0, this.staticShare(now) - this.#staticUse.total(now) - held);
+        need = Math.min(want, room);
+        want = Math.min(Math.max(want, far ? burst - heldNext : 0), room);
+        if (want > need) minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
+      } else if (heldNext < burst && far) {
         // Far from the limit (as of the last reply; Redis checks again with minFree): a burst
         // lease, so a sidecar going from idle to busy is not refused while its leases catch up.
         want = Math.max(want, burst - heldNext);
@@ -264,6 +270,11 @@ export class RateLedger {
         want = Math.min(this.#largest, Math.max(1, Math.floor(this.limit / (this.sidecars * 8))));
         minFree = Math.ceil(this.limit * FLOOR_FREE_FRACTION);
       }
+    } else if (this.#lastOkAt === Number.NEGATIVE_INFINITY) {
+      // The very first renewal: a burst lease already (Redis grants it only while half the window
+      // is free), so the first calls after start find one.
+      want = Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
+      minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
     }
     this.#unmet = 0;
     this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);
