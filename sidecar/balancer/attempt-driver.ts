@@ -8,8 +8,7 @@ import { AttemptError } from '../backends/attempt-error.ts';
 import { sleep } from '../../common/clock.ts';
 import { LbError } from '../errors.ts';
 import { rateLimited, retryAfterSeconds } from '../retry-after.ts';
-import { afterWait, nextStep } from './attempt-plan.ts';
-import type { Backend } from './backend.ts';
+import { afterWait, nextStep, type StopReason } from './attempt-plan.ts';
 import type { Generation } from './generation.ts';
 import { attemptHedged } from './hedge-driver.ts';
 import { roundMs } from './route-result.ts';
@@ -31,14 +30,10 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
       afterWait(run);
       continue;
     }
-    if (step.kind === 'stop') {
-      run.stopped = step.reason;
-      return undefined;
-    }
+    if (step.kind === 'stop') return stop(run, step.reason, now);
     if (step.isRetry && !deps.retryBudget.tryStartRetry()) {
       deps.observer.retryBudgetExhausted();
-      run.stopped = 'retry budget exhausted';
-      return undefined;
+      return stop(run, 'retry budget exhausted', now);
     }
     if (step.isRetry) deps.observer.retry();
     const backend = step.backend;
@@ -78,28 +73,19 @@ export async function drive(deps: DriverDeps, run: Run): Promise<RankedAnswer | 
 }
 
 /**
- * The backends had no answer for a call (it gets a 429/503, or goes to the local backend): where a
- * pool-wide limit's lease ran dry, the next renewal asks for this call too, early, so leases grow
- * with the demand they refused and not only with what they served.
+ * The plan stopped without an answer (the call waits in the queue, gets a 429/503, or goes to the
+ * local backend). Where a pool-wide limit's lease is what stood in the way, the next renewal asks
+ * for this call too, early, so leases grow with the demand they refused and not only with what
+ * they served. A backend that could not take the call anyway (key, health, parked, ejected,
+ * breaker) would draw budget it cannot use, from sidecars that can: not noted.
  */
-export function noteUnmetLeases(backends: readonly Backend[], now: number, cost: number): void {
-  for (const b of backends) {
-    // Only where the lease is what stood in the way: a backend that could not take the call anyway
-    // (key, health, parked, ejected, breaker) would draw budget it cannot use, from sidecars that can.
-    if (b.shared === undefined || blockedOtherwise(b, now) || b.hasRoom(now, cost)) continue;
-    b.shared.noteUnmet(now, cost, b.inFlight);
-  }
-}
-
-function blockedOtherwise(b: Backend, now: number): boolean {
-  return (
-    b.spec.keyProblem !== undefined ||
-    !b.healthOk ||
-    b.canaryEjected ||
-    b.parkedUntil > now ||
-    b.outlier.ejectedUntil > now ||
-    !b.breakerAdmits
-  );
+function stop(run: Run, reason: StopReason, now: number): undefined {
+  run.stopped = reason;
+  if (reason === 'the caller went away') return undefined;
+  for (const b of run.plan.backends)
+    if (b.shared !== undefined && b.takesCalls(now) && !b.hasRoom(now, run.cost))
+      b.shared.noteUnmet(now, run.cost, b.inFlight);
+  return undefined;
 }
 
 /** 429 when rate limits are what stands in the way, else 503; Retry-After = earliest recovery. */

@@ -251,19 +251,26 @@ export class Backend implements CandidateView {
   }
 
   /**
-   * May take a new call of `cost` tokens now: key resolved, health allows, not parked, breaker
-   * closed (or half-open with its probe free), within rpm/tpm/max_parallel_requests, and not
-   * ejected by outlier detection (unless `despiteEjection`).
+   * May take a new call of `cost` tokens now: takes calls (below) and within
+   * rpm/tpm/max_parallel_requests.
    */
   isEligible(now: number, cost: number, despiteEjection = false): boolean {
+    return this.takesCalls(now, despiteEjection) && this.hasRoom(now, cost);
+  }
+
+  /**
+   * Everything but its limits lets it take a call now: key resolved, health allows, not ejected by
+   * the canary, not parked, breaker closed (or half-open with its probe free), and not ejected by
+   * outlier detection (unless `despiteEjection`).
+   */
+  takesCalls(now: number, despiteEjection = false): boolean {
     return (
       this.spec.keyProblem === undefined &&
       this.healthOk &&
       !this.canaryEjected &&
       this.parkedUntil <= now &&
       (despiteEjection || this.outlier.ejectedUntil <= now) &&
-      this.#breaker.admits(now) &&
-      this.hasRoom(now, cost)
+      this.#breaker.admits(now)
     );
   }
 

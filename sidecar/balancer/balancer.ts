@@ -35,7 +35,7 @@ import {
   type RouteResult,
 } from './route-result.ts';
 import type { DriverDeps } from './run.ts';
-import { nothingLeft, noteUnmetLeases } from './attempt-driver.ts';
+import { nothingLeft } from './attempt-driver.ts';
 import { routeSplit } from './split-driver.ts';
 import { DEFAULT_TENANT, FlowControl, type FlowObserver, type WaitOutcome } from './flow-control.ts';
 import { capacityProbe } from './capacity.ts';
@@ -247,7 +247,6 @@ export class Balancer {
             };
           if (run.stopped === 'the caller went away') throw new RouteError(callerGone(), attempts, run.stopped);
           refusal = queued.refusal;
-          if (refusal === undefined) noteUnmetLeases(gen.backends, clock.now(), cost);
           if (refusal === undefined && !r.fallbackToLocal) {
             const error = nothingLeft(gen, clock.now(), cost, run.lastError, run.lastBackend, run.stopped);
             if (error.code === 'rate_limited') this.#observer.rateLimited();

@@ -5,7 +5,7 @@
  * at once, as without a queue.
  */
 import type { RankedAnswer } from '../api/canonical.ts';
-import { drive, noteUnmetLeases } from './attempt-driver.ts';
+import { drive } from './attempt-driver.ts';
 import { anySaturated } from './capacity.ts';
 import type { FlowControl, WaitOutcome } from './flow-control.ts';
 import type { Generation } from './generation.ts';
@@ -61,8 +61,6 @@ export async function driveQueued(
       return { answer, run, refusal: undefined };
     if (!anySaturated(gen.backends, deps.clock.now(), cost, saturationOf(gen), ticket.priority))
       return { answer, run, refusal: undefined };
-    // Waiting for a lease: the next renewal asks for this call too, early (or it would wait it out).
-    noteUnmetLeases(gen.backends, deps.clock.now(), cost);
     until ??= flow.waitUntil(deadline);
     const outcome = await flow.wait(ticket.priority, ticket.tenant, cost, until, options.signal);
     if (outcome !== 'admitted') return { answer: undefined, run, refusal: outcome };

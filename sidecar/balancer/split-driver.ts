@@ -4,7 +4,7 @@
  * to backends of one configured model; scores merged, top_n applied once.
  */
 import type { RankedAnswer, RerankRequest } from '../api/canonical.ts';
-import { drive, nothingLeft, noteUnmetLeases } from './attempt-driver.ts';
+import { drive, nothingLeft } from './attempt-driver.ts';
 import { GenerationPlan, type Generation } from './generation.ts';
 import {
   callerGone,
@@ -69,7 +69,6 @@ export async function routeSplit(
       try {
         const answer = await drive(deps, run);
         if (answer === undefined) {
-          if (run.stopped !== 'the caller went away') noteUnmetLeases(group, deps.clock.now(), chunk.cost);
           const why =
             run.stopped === 'the caller went away'
               ? callerGone()
