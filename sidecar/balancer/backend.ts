@@ -130,8 +130,7 @@ export class Backend implements CandidateView {
     this.#configSpec = spec;
     this.#deps = deps;
     this.load = new LoadSignal(router.loadSignal.intervalMs);
-    this.load.saturationQueue = router.flow.saturationQueue;
-    this.load.sidecars = spec.sidecarCount;
+    this.load.configure(router.loadSignal.intervalMs, router.flow.saturationQueue, spec.sidecarCount);
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.#breaker = new Breaker(router.breaker);
     this.latencyDecayMs = router.latencyDecayMs;
@@ -168,9 +167,7 @@ export class Backend implements CandidateView {
     const breaker = router.breaker;
     this.#configSpec = spec;
     this.spec = withReportedLimits(spec, this.#reportedLimits);
-    this.load.intervalMs = router.loadSignal.intervalMs;
-    this.load.saturationQueue = router.flow.saturationQueue;
-    this.load.sidecars = spec.sidecarCount;
+    this.load.configure(router.loadSignal.intervalMs, router.flow.saturationQueue, spec.sidecarCount);
     this.#sendTarget = targetFor(spec, router, this.#loadReport);
     this.latencyDecayMs = router.latencyDecayMs;
     this.#outlierSettings = router.outlier;
@@ -189,10 +186,6 @@ export class Backend implements CandidateView {
   /** The answer headers' queue now, in service times waited; NaN when stale or never sent. */
   get reportedWait(): number {
     return this.load.waitAt(this.#deps.clock.now());
-  }
-
-  get sentSinceReport(): number {
-    return this.load.sentSinceReport;
   }
 
   get reportedLimits(): ReportedLimits | undefined {
@@ -308,7 +301,6 @@ export class Backend implements CandidateView {
     if (ticket === undefined)
       throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
     this.inFlight++;
-    this.load.sentSinceReport++;
     this.requests++;
     this.requestWindow.add(started, 1);
     this.tokenWindow.add(started, cost);

@@ -16,6 +16,7 @@ import { sendRerank } from '../backends/send-rerank.ts';
 import { reconcileBackends } from './backend-pool.ts';
 import { RetryBudget } from './retry-budget.ts';
 import { STRATEGIES } from './strategies/index.ts';
+import { OWN_MEMORY_KEY } from './strategies/types.ts';
 import { limitsOf, mayNeedSplit } from './split-plan.ts';
 import { RecentLatency } from './recent-latency.ts';
 import { AttemptError, isCancelled } from '../backends/attempt-error.ts';
@@ -355,6 +356,6 @@ function busy(outcome: WaitOutcome, priority: number, retryAfterSeconds: number)
  */
 function keptMemory(memory: Map<string, number>, backends: readonly Backend[]): Map<string, number> {
   const ids = new Set(backends.map((b) => b.id));
-  for (const key of memory.keys()) if (!ids.has(key) && !key.startsWith('\u0000')) memory.delete(key);
+  for (const key of memory.keys()) if (!ids.has(key) && !key.startsWith(OWN_MEMORY_KEY)) memory.delete(key);
   return memory;
 }

@@ -92,17 +92,15 @@ describe('reported limits (TEI /info)', () => {
   });
 });
 
-describe('calls sent since the report', () => {
-  test('a header report resets them; while a scrape is fresh only the next scrape does', () => {
+describe('the window follows the report', () => {
+  test('answer headers move it only while no scrape is fresh: the scrape is the report', () => {
     const s = new LoadSignal(1000);
-    s.sentSinceReport = 3;
-    s.fromHeaders(0, 10, 0);
-    assert.equal(s.sentSinceReport, 0);
-    s.fromMetrics(2, 100);
-    s.sentSinceReport = 2;
-    s.fromHeaders(0, 10, 200);
-    assert.equal(s.sentSinceReport, 2, 'the scrape is the report: calls sent since it still count');
-    s.fromMetrics(0, 300);
-    assert.equal(s.sentSinceReport, 0);
+    s.configure(1000, 2, 1);
+    s.fromMetrics(0, 100, 1);
+    assert.equal(s.window, 2);
+    s.fromHeaders(0, 10, 200, 2);
+    assert.equal(s.window, 2, 'a fresh scrape: the header does not move it');
+    s.fromHeaders(0, 10, 2200, 2);
+    assert.equal(s.window, 2.5, 'the scrape is stale: the header grows it by 1/window');
   });
 });

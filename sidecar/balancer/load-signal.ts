@@ -37,12 +37,6 @@ export class LoadSignal {
   #headerAt = Number.NEGATIVE_INFINITY;
   #metricsQueue = 0;
   #metricsAt = Number.NEGATIVE_INFINITY;
-  /**
-   * Calls this sidecar sent since the last report: not in it yet (a report shows the queue as the
-   * reporting call met it). Saturation (capacity.ts) adds them, so one sidecar does not pile onto a
-   * backend between two reports.
-   */
-  sentSinceReport = 0;
   /** Scrapes that failed in a row (shown in stats; a failing scrape leaves the reading to go stale). */
   scrapeFailures = 0;
   intervalMs: number;
@@ -68,6 +62,13 @@ export class LoadSignal {
     this.intervalMs = intervalMs;
   }
 
+  /** The settings of a (re)loaded config: load_signal_interval, saturation_queue, sidecar_count. */
+  configure(intervalMs: number, saturationQueue: number | undefined, sidecars: number): void {
+    this.intervalMs = intervalMs;
+    this.saturationQueue = saturationQueue;
+    this.sidecars = sidecars;
+  }
+
   /** An answer's timing headers (ms), `inFlight` this sidecar's calls there. Ignored unless both are finite and >= 0. */
   fromHeaders(queueMs: number, inferenceMs: number, now: number, inFlight = 0): void {
     if (!(queueMs >= 0) || !(inferenceMs >= 0) || !Number.isFinite(queueMs) || !Number.isFinite(inferenceMs)) return;
@@ -75,11 +76,9 @@ export class LoadSignal {
     const fresh = now - this.#headerAt <= 2 * this.intervalMs;
     this.#headerQueue = fresh ? this.#headerQueue * (1 - HEADER_SMOOTHING) + sample * HEADER_SMOOTHING : sample;
     this.#headerAt = now;
-    // While a scrape is fresh it is the report: calls sent since the scrape still count.
-    if (now - this.#metricsAt > 2 * this.intervalMs) {
-      this.sentSinceReport = 0;
+    // While a scrape is fresh it is the report the window follows.
+    if (now - this.#metricsAt > 2 * this.intervalMs)
       this.#adapt(sample, inFlight, now, 1 / (this.sidecars * Math.max(1, this.window)));
-    }
   }
 
   /** A scraped queue value (calls waiting), `inFlight` this sidecar's calls there. */
@@ -87,7 +86,6 @@ export class LoadSignal {
     if (!(queue >= 0) || !Number.isFinite(queue)) return;
     this.#metricsQueue = queue;
     this.#metricsAt = now;
-    this.sentSinceReport = 0;
     this.scrapeFailures = 0;
     this.#adapt(queue, inFlight, now, 1 / this.sidecars);
   }

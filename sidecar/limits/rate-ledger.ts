@@ -128,6 +128,16 @@ export class RateLedger {
     return this.#mode;
   }
 
+  /** A burst lease: what a sidecar holds beyond its demand while the pool is far from the limit. */
+  get #burst(): number {
+    return Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
+  }
+
+  /** What a burst lease must leave free of the window. */
+  get #burstFree(): number {
+    return Math.ceil(this.limit * BURST_FREE_FRACTION);
+  }
+
   get #settling(): boolean {
     return this.#mode === 'static' && this.#settleUntil !== Number.POSITIVE_INFINITY;
   }
@@ -246,7 +256,7 @@ export class RateLedger {
       const held = Math.max(0, this.held(now));
       want = Math.max(0, target - held);
       need = want;
-      const burst = Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
+      const burst = this.#burst;
       // What is still valid at the renewal after next: a floor or burst lease that would expire
       // before then is replaced now, so a renewal that comes late (a busy node's timers) or
       // answers late leaves no gap without one.
@@ -259,12 +269,12 @@ export class RateLedger {
         const room = Math.max(0, this.staticShare(now) - this.#staticUse.total(now) - held);
         need = Math.min(want, room);
         want = Math.min(Math.max(want, far ? burst - heldNext : 0), room);
-        if (want > need) minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
+        if (want > need) minFree = this.#burstFree;
       } else if (heldNext < burst && far) {
         // Far from the limit (as of the last reply; Redis checks again with minFree): a burst
         // lease, so a sidecar going from idle to busy is not refused while its leases catch up.
         want = Math.max(want, burst - heldNext);
-        minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
+        minFree = this.#burstFree;
       } else if (want === 0 && heldNext <= 0) {
         // Idle: hold one typical call so the next one needs no round trip, while the pool has room.
         want = Math.min(this.#largest, Math.max(1, Math.floor(this.limit / (this.sidecars * 8))));
@@ -273,8 +283,8 @@ export class RateLedger {
     } else if (this.#lastOkAt === Number.NEGATIVE_INFINITY) {
       // The very first renewal: a burst lease already (Redis grants it only while half the window
       // is free), so the first calls after start find one.
-      want = Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
-      minFree = Math.ceil(this.limit * BURST_FREE_FRACTION);
+      want = this.#burst;
+      minFree = this.#burstFree;
     }
     this.#unmet = 0;
     this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);

@@ -1,4 +1,4 @@
-import type { CandidateView, PickContext, Strategy } from './types.ts';
+import { type CandidateView, OWN_MEMORY_KEY, type PickContext, type Strategy } from './types.ts';
 
 /**
  * Least busy relative to what each backend can serve, learned from the backends' own load
@@ -56,7 +56,7 @@ const MIN_STEP_MS = 5;
 /** A pause longer than this (no picks) counts as this long: reports from before it say little. */
 const MAX_STEP_MS = 1000;
 /** The strategy's memory: the time of the last update, under a key no backend id can take. */
-const LEARNED_AT = '\u0000least-queue-learned-at';
+const LEARNED_AT = `${OWN_MEMORY_KEY}least-queue-learned-at`;
 const LOG_BOUND = Math.log(MAX_SKEW) / 2;
 
 /** The learned capacity multiplier of backend `id` (1 until reports teach otherwise). */

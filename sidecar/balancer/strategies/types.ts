@@ -19,6 +19,9 @@ export interface CandidateView {
   readonly reportedWait: number;
 }
 
+/** A strategy keeps its own entries in `PickContext.memory` under keys that start with this (no backend id does). */
+export const OWN_MEMORY_KEY = '\u0000';
+
 export interface PickContext {
   readonly random: Random;
   /** Monotonic ms, for time-decayed estimates. */
