@@ -149,6 +149,18 @@ export class RateLedger {
     return sum;
   }
 
+  /** held(now) >= need, stopping at the first batches that cover it (the hot path: usually the first). */
+  #holds(now: number, need: number): boolean {
+    let sum = -this.#debt;
+    if (sum >= need) return true;
+    for (const b of this.#batches) {
+      if (b.validUntil <= now) continue;
+      sum += b.units;
+      if (sum >= need) return true;
+    }
+    return false;
+  }
+
   /** What the pool had been granted at the last reply and still counts. */
   known(now: number): number {
     return this.#pool.known(now);
@@ -167,10 +179,10 @@ export class RateLedger {
   /** What a call of `amount` may spend right now. A call larger than the whole limit needs the whole limit. */
   hasRoom(now: number, amount: number): boolean {
     const need = Math.min(amount, this.limit);
-    if (this.#mode === 'shared') return this.held(now) >= need;
+    if (this.#mode === 'shared') return this.#holds(now, need);
     if (this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs)
       return false;
-    if (this.#settling && this.held(now) < need) return false;
+    if (this.#settling && !this.#holds(now, need)) return false;
     return this.#staticUse.total(now) + need <= this.staticShare(now);
   }
 
