@@ -324,3 +324,17 @@ test('a busy sidecar replaces its burst lease two renewals before it ends: one l
   l.spend(T0 + 400, 1);
   assert.equal(l.renewRequest(T0 + 500).want >= 312_000, true, 'ends before the renewal after next: replaced now');
 });
+
+test('the first call after an idle renewal brings the next renewal to the busy schedule: 250 ms after the last, not 750', () => {
+  const l = sharedLedger(10_000_000, 4, 0);
+  l.renewRequest(T0 + 50);
+  l.onReply(T0 + 50, T0 + 51, reply(312_500, 5_000_050));
+  assert.equal(l.renewDue(T0 + 50 + timing.renewMs), false, 'idle: the next renewal is 750 ms away');
+  l.spend(T0 + 100, 1);
+  assert.equal(l.renewDue(T0 + 50 + timing.renewMs - 1), false);
+  assert.equal(l.renewDue(T0 + 50 + timing.renewMs), true, 'busy: 250 ms after the last renewal');
+  // Its lease (sent at T0 + 50) still has 750 ms to run: a renewal up to that late leaves no gap.
+  const next = l.renewRequest(T0 + 50 + timing.renewMs);
+  l.onReply(T0 + 300, T0 + 301, reply(next.want, 5_000_300));
+  assert.equal(l.hasRoom(T0 + 50 + timing.leaseMs + 1, 1), true);
+});

@@ -110,6 +110,8 @@ export class RateLedger {
   #born: number | undefined;
   #pendingCharge: number | undefined;
   #nextRenewAt = Number.NEGATIVE_INFINITY;
+  /** When the last renewal was sent: a call after an idle renewal brings the next one to the busy schedule. */
+  #renewedAt = Number.NEGATIVE_INFINITY;
   /** A new ledger spends nothing until Redis answers or `fallbackAfterMs` passes (a restarted sidecar must not spend a share the pool already used). */
   readonly #startedAt: number;
 
@@ -195,6 +197,11 @@ export class RateLedger {
 
   /** A call started with `amount` (1 request, or its estimated tokens). */
   spend(now: number, amount: number): void {
+    // An idle sidecar's next renewal is 750 ms after its last, 250 ms before that lease ends: the
+    // first call brings it to the busy schedule, so a renewal made late by a starved node's timers
+    // still comes before the lease runs out, and the lease grows with the new demand at once.
+    const busyAt = this.#renewedAt + this.timing.renewMs;
+    if (busyAt < this.#nextRenewAt) this.#nextRenewAt = busyAt;
     this.#demand.add(now, amount);
     if (amount > this.#largest) this.#largest = amount;
     this.#use(now, amount);
@@ -299,6 +306,7 @@ export class RateLedger {
       minFree = this.#burstFree;
     }
     this.#unmet = 0;
+    this.#renewedAt = now;
     this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);
     const seed = this.#seed;
     this.#seed = [];
