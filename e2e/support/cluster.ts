@@ -68,6 +68,22 @@ export class Cluster {
   }
 
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#startOnce();
+        return;
+      } catch (error) {
+        // A port freePort() found free can be taken by another process (an outgoing connection, a
+        // test beside this one) before etcd or the apiserver binds it: start again on new ports.
+        if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
+        await this.#kill([this.#apiserver, this.#etcd]);
+        rmSync(join(this.dir, 'etcd'), { recursive: true, force: true });
+        this.#logs = [];
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
     const etcdPort = await freePort();
     const peerPort = await freePort();
     const apiPort = await freePort();
@@ -137,6 +153,8 @@ export class Cluster {
     while (Date.now() < until) {
       if (this.#apiserver.exitCode !== null)
         throw new Error(`kube-apiserver exited: ${this.#logs.slice(-20).join('')}`);
+      if (this.#etcd !== undefined && this.#etcd.exitCode !== null)
+        throw new Error(`etcd exited: ${this.#logs.slice(-20).join('')}`);
       try {
         const res = await request(`${this.url}/readyz`, {
           dispatcher: this.#agent,
@@ -251,17 +269,21 @@ export class Cluster {
     ]);
   }
 
+  async #kill(children: readonly (ChildProcess | undefined)[]): Promise<void> {
+    for (const child of children) {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await once(child, 'exit');
+      }
+    }
+  }
+
   logs(): string {
     return this.#logs.join('');
   }
 
   async stop(): Promise<void> {
-    for (const child of [this.#controllerManager, this.#apiserver, this.#etcd]) {
-      if (child !== undefined && child.exitCode === null) {
-        child.kill('SIGKILL');
-        await once(child, 'exit');
-      }
-    }
+    await this.#kill([this.#controllerManager, this.#apiserver, this.#etcd]);
     await this.#agent.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
