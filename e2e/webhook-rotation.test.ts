@@ -189,7 +189,11 @@ test('a forced CA rotation with 2 webhook replicas under continuous pod creation
     () => operators.every((p) => p.lines().some((l) => l.msg === 'injection webhook serving')),
     30_000,
     'both replicas to serve the webhook',
-  );
+  ).catch((error: unknown) => {
+    // Seen once under a loaded CI run (2026-12-03): say what each replica was doing.
+    const tails = operators.map((p) => `${p.name} (exit ${p.child.exitCode}): ${p.text().slice(-1500)}`);
+    throw new Error(`${String(error)}\n${tails.join('\n')}`);
+  });
   const old = await eventually(
     () => {
       const ca = secretCa();
