@@ -177,8 +177,7 @@ export class Cluster {
 
   /** Kills the apiserver (dropping every watch) and starts it again on the same port and data. */
   async restartApiserver(downMs = 1000): Promise<void> {
-    this.#apiserver?.kill('SIGKILL');
-    if (this.#apiserver !== undefined && this.#apiserver.exitCode === null) await once(this.#apiserver, 'exit');
+    await this.#kill([this.#apiserver]);
     await new Promise((r) => setTimeout(r, downMs));
     await this.#startApiserver();
   }

@@ -146,21 +146,17 @@ export class RateLedger {
 
   /** Units of valid leases, less what is owed. */
   held(now: number): number {
-    let sum = -this.#debt;
-    for (const b of this.#batches) if (b.validUntil > now) sum += b.units;
-    return sum;
+    return this.#held(now, Number.POSITIVE_INFINITY);
   }
 
-  /** held(now) >= need, stopping at the first batches that cover it (the hot path: usually the first). */
-  #holds(now: number, need: number): boolean {
+  /** held(now), summed only until it reaches `enough` (hasRoom on every pick: the first lease usually covers the call). */
+  #held(now: number, enough: number): number {
     let sum = -this.#debt;
-    if (sum >= need) return true;
     for (const b of this.#batches) {
-      if (b.validUntil <= now) continue;
-      sum += b.units;
-      if (sum >= need) return true;
+      if (sum >= enough) break;
+      if (b.validUntil > now) sum += b.units;
     }
-    return false;
+    return sum;
   }
 
   /** What the pool had been granted at the last reply and still counts. */
@@ -181,10 +177,10 @@ export class RateLedger {
   /** What a call of `amount` may spend right now. A call larger than the whole limit needs the whole limit. */
   hasRoom(now: number, amount: number): boolean {
     const need = Math.min(amount, this.limit);
-    if (this.#mode === 'shared') return this.#holds(now, need);
+    if (this.#mode === 'shared') return this.#held(now, need) >= need;
     if (this.#lastOkAt === Number.NEGATIVE_INFINITY && now - this.#startedAt < this.timing.fallbackAfterMs)
       return false;
-    if (this.#settling && !this.#holds(now, need)) return false;
+    if (this.#settling && this.#held(now, need) < need) return false;
     return this.#staticUse.total(now) + need <= this.staticShare(now);
   }
 
@@ -266,6 +262,7 @@ export class RateLedger {
     this.#debt = 0;
     this.#pendingCharge = charge;
     const demand = this.#demand.total(now);
+    const period = demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs;
     let want = 0;
     let need = 0;
     let minFree = 0;
@@ -279,7 +276,6 @@ export class RateLedger {
       // What is still valid at the renewal after next: a floor or burst lease that would expire
       // before then is replaced now, so a renewal that comes late (a busy node's timers) or
       // answers late leaves no gap without one.
-      const period = demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs;
       const heldNext = Math.max(0, this.held(now + 2 * period));
       const far = this.#pool.known(now) + burst <= this.limit * BURST_FREE_FRACTION;
       if (this.#settling) {
@@ -307,7 +303,7 @@ export class RateLedger {
     }
     this.#unmet = 0;
     this.#renewedAt = now;
-    this.#nextRenewAt = now + (demand > 0 ? this.timing.renewMs : this.timing.idleRenewMs);
+    this.#nextRenewAt = now + period;
     const seed = this.#seed;
     this.#seed = [];
     this.#seedSent = seed;
