@@ -74,11 +74,15 @@ const FLOOR_FREE_FRACTION = 0.1;
 /** A lease covers the recent demand times this. */
 const HEADROOM = 1.25;
 /**
- * While the pool has used less than half its window, a lease covers a burst too: this share of
- * the sidecar's even share of the limit (limit / sidecars / BURST_DIVISOR), so traffic that
- * starts far below the limit is not refused while leases grow with demand.
+ * While the pool has used less than half its window, a lease covers a burst too, so traffic that
+ * starts far below the limit is not refused while leases grow with demand. Its size is bound by a
+ * settling sidecar's promise (the floor: Redis grants all the others at most that much until it
+ * renews, within an idle renewal period): the other sidecars' bursts, two renewals each, fit in
+ * it. A burst larger than that (limit / sidecars / 8 before) was refused whole while any sidecar
+ * settled (a start, a rollout, a Redis blip), and an idle sidecar whose lease then ran out refused
+ * the first calls of its next burst of traffic.
  */
-const BURST_DIVISOR = 8;
+const BURSTS_PER_FLOOR = 2;
 const BURST_FREE_FRACTION = 0.5;
 
 export class RateLedger {
@@ -132,7 +136,12 @@ export class RateLedger {
 
   /** A burst lease: what a sidecar holds beyond its demand while the pool is far from the limit. */
   get #burst(): number {
-    return Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
+    return Math.max(1, Math.floor(this.#promiseFloor / (this.sidecars * BURSTS_PER_FLOOR)));
+  }
+
+  /** The least Redis promises (lease-script.ts): twice what the limit allows over an idle renewal period. */
+  get #promiseFloor(): number {
+    return Math.ceil((2 * this.limit * this.timing.idleRenewMs) / this.timing.windowMs);
   }
 
   /** What a burst lease must leave free of the window. */
@@ -307,7 +316,6 @@ export class RateLedger {
     const seed = this.#seed;
     this.#seed = [];
     this.#seedSent = seed;
-    const t = this.timing;
     return {
       want: Math.min(want, this.limit),
       need: Math.min(need, this.limit),
@@ -315,7 +323,7 @@ export class RateLedger {
       charge,
       refunds,
       seed,
-      promiseFloor: Math.ceil((2 * this.limit * t.idleRenewMs) / t.windowMs),
+      promiseFloor: this.#promiseFloor,
       promiseShare: this.#settling ? 0 : 0.5,
     };
   }

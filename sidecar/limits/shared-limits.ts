@@ -14,7 +14,7 @@ import { BackendLedgers } from './backend-ledgers.ts';
 import { limitKey } from './lease-script.ts';
 import { leaseTiming, type LeaseTiming } from './lease-timing.ts';
 import { failureKind, RedisLink } from './redis-link.ts';
-import type { LimitMode, RateLedger, RenewReply } from './rate-ledger.ts';
+import type { LimitMode, RateLedger, RenewReply, RenewRequest } from './rate-ledger.ts';
 import type { SlotLedger } from './slot-ledger.ts';
 
 export interface SharedLimitsDeps {
@@ -53,7 +53,30 @@ const MODE_VALUE: Readonly<Record<LimitsMode, number>> = { none: 0, split: 1, sh
 
 type RateKeys = readonly [string, string, string];
 
-function parseRate(reply: readonly (number | string)[]): RenewReply {
+/** RATE_SCRIPT's ARGV for one renewal (lease-script.ts). */
+export function rateArgs(ledger: RateLedger, r: RenewRequest, sidecarId: string): (number | string)[] {
+  const t = ledger.timing;
+  return [
+    ledger.limit,
+    t.windowMs,
+    t.leaseMs + t.dispatchMarginMs,
+    t.sliceMs,
+    r.want,
+    r.minFree,
+    r.charge,
+    sidecarId,
+    r.promiseFloor,
+    t.horizonMs,
+    r.promiseShare,
+    r.need,
+    r.refunds.length / 2,
+    ...r.refunds,
+    r.seed.length / 2,
+    ...r.seed,
+  ];
+}
+
+export function parseRate(reply: readonly (number | string)[]): RenewReply {
   const n = reply.map(Number);
   return { grant: n[0]!, slice: n[1]!, serverMs: n[2]!, born: n[3]!, promise: n[4]!, hist: n.slice(5) };
 }
@@ -187,26 +210,7 @@ export class SharedLimits {
   }
 
   #renewRate(link: RedisLink, entry: Entry, ledger: RateLedger, keys: RateKeys, now: number): void {
-    const t = this.timing;
-    const r = ledger.renewRequest(now);
-    const args = [
-      ledger.limit,
-      t.windowMs,
-      t.leaseMs + t.dispatchMarginMs,
-      t.sliceMs,
-      r.want,
-      r.minFree,
-      r.charge,
-      this.#deps.sidecarId,
-      r.promiseFloor,
-      t.horizonMs,
-      r.promiseShare,
-      r.need,
-      r.refunds.length / 2,
-      ...r.refunds,
-      r.seed.length / 2,
-      ...r.seed,
-    ];
+    const args = rateArgs(ledger, ledger.renewRequest(now), this.#deps.sidecarId);
     link.rate(keys, args).then(
       (reply) => {
         const parsed = parseRate(reply);

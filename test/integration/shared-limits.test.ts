@@ -173,11 +173,13 @@ describe('limits far above the traffic, shared through Redis', () => {
     console.log(`idle to 200 calls/s far below the limits: statuses ${JSON.stringify([...statuses])}`);
     assert.equal(failures(statuses), 0, `statuses ${JSON.stringify([...statuses])}`);
     // Leases that grew only with the calls they served refused 20 of 600 here (3.3%), spread over
-    // the run. What is left is a starved node: a sidecar whose event loop (or Redis) stalls past
-    // its lease's end refuses the calls that arrive before the next renewal's answer, a few at
-    // once (never an overshoot). Beside CPU burners: 2 and 12 calls in 2 of 14 runs; beside a
-    // burner, CI and benchmarks: 7 in one run, 5 in another, those all within 120 ms of the start.
-    assert.ok((statuses.get(429) ?? 0) <= 12, `statuses ${JSON.stringify([...statuses])}`);
+    // the run. Burst leases larger than a settling sidecar's promise refused 3-18, all in the
+    // first ~30 ms: the fleet had just settled (each sidecar falls back once at start), Redis had
+    // refused an idle sidecar's burst whole, and its last lease had run out (lease-script.test.ts
+    // shows it renewal by renewal). Sized to fit, 0 in 8 of 8 runs at a load average of 7. What
+    // could be left is a node starved past an idle lease's 250 ms of overlap: a refusal, never an
+    // overshoot.
+    assert.ok((statuses.get(429) ?? 0) <= 2, `statuses ${JSON.stringify([...statuses])}`);
   });
 });
 
