@@ -116,6 +116,18 @@ async function main(): Promise<number> {
         .catch(() => undefined);
     }, 1000),
   );
+  // Each backend's state four times a second (health/breaker/parked/ejected), printed for the
+  // seconds in which calls failed: what the sidecar saw when it answered 503.
+  const states: { t: number; backends: string }[] = [];
+  timers.push(
+    setInterval(() => {
+      const t = (Date.now() - started) / 1000;
+      void fetch('http://127.0.0.1:9398/lb/stats')
+        .then((r) => r.json() as Promise<{ backends: Record<string, unknown>[] }>)
+        .then(({ backends: list }) => states.push({ t, backends: list.map(backendState).join(' ') }))
+        .catch(() => undefined);
+    }, 250),
+  );
   const noReloads = process.env.CHAOS_NO_RELOADS === '1';
   const noFaults = process.env.CHAOS_NO_FAULTS === '1';
   // Reload every 2 s, alternating a file rewrite (picked up by the watch), SIGHUP and the admin call.
@@ -213,6 +225,16 @@ async function main(): Promise<number> {
     .filter((l) => l.includes('"msg":"rerank"'));
   if (failedCalls.length > 0)
     log(`failed calls as the sidecar logged them (first 3):\n${failedCalls.slice(0, 3).join('\n')}`);
+  const failedSeconds = failedPerSecond.flatMap((n, i) => (n > 0 ? [i] : []));
+  if (failedSeconds.length > 0) {
+    log(`faults: ${actions.join(', ')}`);
+    log(
+      `backend states around the seconds with failed calls (health, breaker, p parked, e ejected):\n${states
+        .filter((s) => failedSeconds.some((i) => s.t >= i - 1 && s.t < i + 2))
+        .map((s) => `${s.t.toFixed(2)} s: ${s.backends}`)
+        .join('\n')}`,
+    );
+  }
   await backends.stop();
   return passed === checks.length ? 0 : 1;
 }
@@ -227,3 +249,9 @@ main()
     await stopAll();
     process.exit(1);
   });
+
+/** One backend in a few characters: name, health (up/down/unknown), breaker (closed/open/half-open), parked, ejected. */
+function backendState(b: Record<string, unknown>): string {
+  const breaker = String(b.breaker_state);
+  return `${String(b.name)}:${String(b.health)}/${breaker}${Number(b.parked_for_ms) > 0 ? '/p' : ''}${Number(b.ejected_for_ms) > 0 ? '/e' : ''}`;
+}

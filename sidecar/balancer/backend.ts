@@ -218,6 +218,17 @@ export class Backend implements CandidateView {
     this.healthProblem = undefined;
   }
 
+  /**
+   * An active health check passed: an outlier ejection ends now, as Envoy's
+   * successful_active_health_check_uneject_host (on by default there). A backend killed and
+   * restarted serves again from its next passed check instead of sitting out the rest of a 10 s+
+   * ejection while the others fail; its breaker still guards it.
+   */
+  healthCheckPassed(): void {
+    const now = this.#deps.clock.now();
+    if (this.outlier.ejectedUntil > now) this.outlier = { ...this.outlier, consecutive: 0, ejectedUntil: now };
+  }
+
   markDown(problem: string): void {
     this.#setHealth('down');
     this.healthProblem = problem;
@@ -254,7 +265,8 @@ export class Backend implements CandidateView {
   /**
    * Everything but its limits lets it take a call now: key resolved, health allows, not ejected by
    * the canary, not parked, breaker closed (or half-open with its probe free), and not ejected by
-   * outlier detection (unless `despiteEjection`).
+   * outlier detection. `despiteEjection` (the balancer's ejection panic: nothing else can take the
+   * call) ignores the ejection, and a half-open breaker's probe being out.
    */
   takesCalls(now: number, despiteEjection = false): boolean {
     return (
@@ -262,8 +274,9 @@ export class Backend implements CandidateView {
       this.healthOk &&
       !this.canaryEjected &&
       this.parkedUntil <= now &&
-      (despiteEjection || this.outlier.ejectedUntil <= now) &&
-      this.#breaker.admits(now)
+      (despiteEjection
+        ? this.#breaker.admitsAsLastResort(now)
+        : this.outlier.ejectedUntil <= now && this.#breaker.admits(now))
     );
   }
 
@@ -297,7 +310,10 @@ export class Backend implements CandidateView {
     const started = clock.now();
     // The verdict goes to the breaker that admitted the attempt (a reload may replace it meanwhile).
     const breaker = this.#breaker;
-    const ticket = breaker.tryAcquire(started);
+    let ticket = breaker.tryAcquire(started);
+    // The ejection panic (generation.ts) picked it while its half-open probe is out: nothing else can take the call.
+    if (ticket === undefined && this.outlier.ejectedUntil > started && !this.#poolView(started).othersEligible)
+      ticket = breaker.tryAcquire(started, true);
     if (ticket === undefined)
       throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
     this.inFlight++;

@@ -96,4 +96,23 @@ describe('breaker', () => {
     feed(b, 5_000, '.');
     assert.equal(b.state(5_000), 'half-open', 'a late success is not the probe');
   });
+
+  test('a last resort gets a call beside the half-open probe; its verdict changes nothing, the probe decides; an open breaker still refuses', () => {
+    const b = new Breaker(settings({ allowedFails: 0 }));
+    b.record('closed', 'failure', 1_000);
+    assert.deepEqual(
+      [b.admitsAsLastResort(5_999), b.tryAcquire(5_999, true)],
+      [false, undefined],
+      'open: cooling down',
+    );
+    assert.equal(b.tryAcquire(6_000), 'probe');
+    assert.deepEqual([b.admits(6_000), b.admitsAsLastResort(6_000)], [false, true]);
+    assert.equal(b.tryAcquire(6_000, true), 'beside-probe');
+    b.record('beside-probe', 'success', 6_050);
+    assert.equal(b.state(6_050), 'half-open', 'not the probe: it does not close the breaker');
+    b.record('beside-probe', 'failure', 6_060);
+    assert.equal(b.state(6_060), 'half-open', 'nor open it again');
+    b.record('probe', 'success', 6_100);
+    assert.equal(b.state(6_100), 'closed');
+  });
 });

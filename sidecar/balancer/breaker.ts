@@ -11,8 +11,11 @@ import { SlidingWindow } from './sliding-window.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
-/** What `tryAcquire` granted: a call while closed, or the half-open probe. */
-export type BreakerTicket = 'closed' | 'probe';
+/**
+ * What `tryAcquire` granted: a call while closed, the half-open probe, or a last resort's call
+ * beside the probe (its verdict changes nothing: the probe decides).
+ */
+export type BreakerTicket = 'closed' | 'probe' | 'beside-probe';
 
 export class Breaker {
   readonly settings: BreakerSettings;
@@ -46,11 +49,20 @@ export class Breaker {
     return this.#openedAt + this.settings.cooldownMs;
   }
 
-  /** Takes the right to send one attempt now, or undefined when the breaker refuses. */
-  tryAcquire(now: number): BreakerTicket | undefined {
+  /**
+   * Not open: closed, or half-open even with its probe out. What a last resort needs (every other
+   * backend is out): a call beside the probe rather than a refusal (balancer's ejection panic).
+   */
+  admitsAsLastResort(now: number): boolean {
+    return this.state(now) !== 'open';
+  }
+
+  /** Takes the right to send one attempt now, or undefined when the breaker refuses. `lastResort`: see admitsAsLastResort. */
+  tryAcquire(now: number, lastResort = false): BreakerTicket | undefined {
     const state = this.state(now);
     if (state === 'closed') return 'closed';
-    if (state === 'open' || this.#probeOut) return undefined;
+    if (state === 'open') return undefined;
+    if (this.#probeOut) return lastResort ? 'beside-probe' : undefined;
     this.#probeOut = true;
     return 'probe';
   }
@@ -66,6 +78,7 @@ export class Breaker {
       if (ticket === 'probe') this.#probeOut = false;
       return;
     }
+    if (ticket === 'beside-probe') return;
     if (ticket === 'probe') {
       if (verdict === 'success') this.#close();
       else this.#trip(now);

@@ -25,13 +25,14 @@ after(async () => {
   await Promise.all([a, b].map((f) => f.close()));
 });
 
-const clock: Clock = { now: () => 1_000_000, wallNow: () => 1_700_001_000_000 };
+let nowMs = 1_000_000;
+const clock: Clock = { now: () => nowMs, wallNow: () => 1_700_001_000_000 };
 const frozenTimers: Timers = { setTimeout: () => undefined, clearTimeout: () => undefined };
 
-function balancer(): Balancer {
+function balancer(extra = ''): Balancer {
   const entry = (name: string, url: string, priority: number) =>
     `  - model_name: ${name}\n    priority: ${priority}\n    litellm_params: { api_base: "${url}", api_format: native }`;
-  const yaml = `model_list:\n${entry('a', a.url, 0)}\n${entry('b', b.url, 1)}\nrouter_settings:\n  routing_strategy: priority-failover\n  health_check_interval: 0\n  fallback_to_local: false\n`;
+  const yaml = `model_list:\n${entry('a', a.url, 0)}\n${entry('b', b.url, 1)}\nrouter_settings:\n  routing_strategy: priority-failover\n  health_check_interval: 0\n  fallback_to_local: false\n${extra}`;
   return new Balancer(parseConfigText(yaml, 't', {}), { client, clock, timers: frozenTimers, random: seededRandom(1) });
 }
 
@@ -55,4 +56,36 @@ test('every backend ejected: the call is served by an ejected one instead of a 5
   const result = await lb.route(request, { callerAuthorization: undefined, localOnly: false });
   assert.equal(result.backend, 'a', 'the strategy picks among the ejected backends as usual');
   assert.ok(result.answer.results.length > 0);
+});
+
+test('every backend ejected and its breaker half-open with the probe out: concurrent calls are served beside the probes, not refused', async () => {
+  const lb = balancer('  allowed_fails: 0\n  cooldown_time: 1\n  num_retries: 0\n');
+  // A failure each opens both breakers; both are ejected (a restart: they answer again at once).
+  for (const f of [a, b]) f.set({ mode: 'status', status: 500 });
+  for (let i = 0; i < 2; i++)
+    await lb.route(request, { callerAuthorization: undefined, localOnly: false }).catch(() => undefined);
+  assert.deepEqual(
+    lb.generation.backends.map((x) => x.breakerState),
+    ['open', 'open'],
+  );
+  eject(lb, 'a');
+  eject(lb, 'b');
+  nowMs += 1_000; // the cooldown is over: half-open
+  for (const f of [a, b]) f.set({ mode: 'ok', latencyMs: 50 });
+  const calls = Array.from({ length: 6 }, () =>
+    lb.route(request, { callerAuthorization: undefined, localOnly: false }).then(
+      (r) => r.backend,
+      (error: unknown) => `refused: ${(error as Error).message}`,
+    ),
+  );
+  const served = await Promise.all(calls);
+  assert.ok(
+    served.every((x) => x === 'a' || x === 'b'),
+    `one probe out, five more calls: ${served.join(', ')}`,
+  );
+  assert.deepEqual(
+    lb.generation.backends.map((x) => x.breakerState),
+    ['closed', 'half-open'],
+    "a's probe closed it (priority-failover sent every call to a); b still waits for its probe",
+  );
 });

@@ -74,6 +74,27 @@ describe('health checks', () => {
     h.checker.stop();
   });
 
+  test('a backend ejected by outlier detection serves again from its next passed check, not at the end of the ejection', async () => {
+    const h = setup(2);
+    h.up.add('b0').add('b1');
+    h.time.advance(1000);
+    await h.settle();
+    const b0 = h.balancer.generation.backends[0]!;
+    // Three failed calls in a row ejected it for 30 s (a restarted pod answers again within seconds).
+    b0.outlier = { consecutive: 0, ejections: 3, ejectedUntil: h.time.now() + 30_000 };
+    assert.deepEqual(h.eligible(), ['b1']);
+    h.up.delete('b0');
+    h.time.advance(11_000); // a failed check leaves it ejected
+    await h.settle();
+    assert.deepEqual(h.eligible(), ['b1']);
+    h.up.add('b0');
+    h.time.advance(11_000);
+    await h.settle();
+    assert.deepEqual(h.eligible(), ['b0', 'b1'], '19 s before its ejection would have ended');
+    assert.equal(b0.outlier.ejections, 3, 'the next ejection is still longer');
+    h.checker.stop();
+  });
+
   test('a new backend added by a reload is not eligible until its first check passes', async () => {
     const h = setup(1);
     h.up.add('b0');

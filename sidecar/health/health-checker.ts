@@ -103,6 +103,7 @@ export class HealthChecker {
     if (problem === undefined) {
       watch.fails = 0;
       watch.passes++;
+      backend.healthCheckPassed();
       if (
         backend.health === 'unknown' ||
         (backend.health === 'down' && watch.passes >= this.#settings.healthyThreshold)
