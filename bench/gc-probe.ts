@@ -7,7 +7,10 @@
  * Run it once per checkout (`--tree`, e.g. a `git worktree add --detach` of the commit before, with
  * its node_modules) and compare.
  *
- *   node bench/gc-probe.ts [--tree DIR] [--rate 500] [--seconds 20] [--alloc] [--top 30]
+ * `--idle S`: after the warm-up, S seconds without calls before the counted load (as the arms of
+ * pinned-ab wait while the other arms run their rounds).
+ *
+ *   node bench/gc-probe.ts [--tree DIR] [--rate 500] [--seconds 20] [--idle 0] [--alloc] [--top 30]
  */
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     tree: { type: 'string' },
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '20' },
+    idle: { type: 'string', default: '0' },
     alloc: { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
   },
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     }
   });
   await attack(vegeta, work, arm.url, RATE, 3); // warm-up
+  await new Promise((r) => setTimeout(r, Number(values.idle) * 1000));
   counting = true;
   if (values.alloc) arm.proc!.child.kill('SIGUSR2');
   const v = await attack(vegeta, work, arm.url, RATE, SECONDS);
