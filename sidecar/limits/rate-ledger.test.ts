@@ -72,12 +72,11 @@ test('the lease is sized to recent demand', () => {
   assert.equal(r.minFree, 0);
 });
 
-test('far from the limit a lease also covers a burst: promise floor / sidecars / 2, only while half the window stays free; the demand is its need', () => {
+test('far from the limit a lease also covers a burst: limit / sidecars / 8, only while half the window stays free; the demand is its need', () => {
   const l = sharedLedger(10_000_000, 4, 1);
   l.spend(T0 + 10, 1);
   const r = l.renewRequest(T0 + 250);
-  // The promise floor: ceil(2 x 10,000,000 x 750 ms / 60 s) = 250,000; over 4 sidecars, 2 bursts each.
-  assert.equal(r.want, 31_250, 'a sidecar going from idle to 30,000 calls/s is not refused while its leases catch up');
+  assert.equal(r.want, 312_500, 'a sidecar going from idle to 1,000 calls/s is not refused while its leases catch up');
   assert.ok(r.need >= 1 && r.need < 10, `need ${r.need}: what its demand alone asks`);
   assert.equal(r.minFree, 5_000_000);
   // Past half the window (as of the last reply): only the demand, nothing held back.
@@ -88,21 +87,31 @@ test('far from the limit a lease also covers a burst: promise floor / sidecars /
   assert.ok(n.want < 4, `want ${n.want}`);
 });
 
-test("while one sidecar settles (Redis promises the others its floor only), the others' idle burst leases fit in that floor, two renewals each", () => {
+test("a settling sidecar's promise covers the others' idle burst leases, two renewals each (Redis grants the others no more until it renews)", () => {
   for (const [limit, sidecars] of [
     [1_000_000, 4],
-    [10_000_000, 4],
-    [6_000, 2],
-    [600_000, 3],
-    [1_000_000, 50],
+    [100_000_000, 4],
+    [600, 4],
+    [6_000, 50],
+    [120, 4],
     [100_000_000, 1000],
   ] as const) {
     const idle = sharedLedger(limit, sidecars, 0);
-    const r = idle.renewRequest(T0 + 50);
-    assert.ok(r.minFree > 0 && r.want > 0, `${limit}/${sidecars}: an idle sidecar far from the limit asks for a burst`);
+    const burst = idle.renewRequest(T0 + 50);
     assert.ok(
-      2 * (sidecars - 1) * r.want <= r.promiseFloor,
-      `${limit}/${sidecars}: bursts of ${r.want} from ${sidecars - 1} sidecars, twice, exceed a settling sidecar's promise of ${r.promiseFloor}: Redis grants some of them nothing`,
+      burst.minFree > 0 && burst.want > 0,
+      `${limit}/${sidecars}: an idle sidecar far from the limit asks for a burst`,
+    );
+    const settling = sharedLedger(limit, sidecars, 0);
+    settling.onFailure(T0 + 500);
+    assert.equal(settling.tick(T0 + 1_100), 'static');
+    settling.renewRequest(T0 + 1_100);
+    settling.onReply(T0 + 1_100, T0 + 1_101, reply(0, 5_001_100));
+    const r = settling.renewRequest(T0 + 1_850);
+    assert.equal(r.promiseShare, 0, 'settling');
+    assert.ok(
+      2 * (sidecars - 1) * burst.want <= r.promiseFloor,
+      `${limit}/${sidecars}: bursts of ${burst.want} from ${sidecars - 1} sidecars, twice, exceed a settling sidecar's promise of ${r.promiseFloor}: Redis grants some of them nothing`,
     );
   }
 });
@@ -314,12 +323,12 @@ test('a new sidecar_count changes the share and keeps the window', () => {
 test('an idle lease is replaced before it expires: no gap between a lease and the next', () => {
   const l = sharedLedger(10_000_000, 4, 0);
   const first = l.renewRequest(T0 + 50);
-  assert.equal(first.want, 31_250);
-  l.onReply(T0 + 50, T0 + 51, reply(31_250, 5_000_050));
+  assert.equal(first.want, 312_500);
+  l.onReply(T0 + 50, T0 + 51, reply(312_500, 5_000_050));
   // The next idle renewal comes 750 ms later; this lease ends 1000 ms after it was sent, before the one after.
   const at = T0 + 50 + timing.idleRenewMs;
   const next = l.renewRequest(at);
-  assert.equal(next.want, 31_250, 'asks for the next lease while this one still holds');
+  assert.equal(next.want, 312_500, 'asks for the next lease while this one still holds');
   l.onReply(at, at + 1, reply(next.want, 5_000_050 + timing.idleRenewMs));
   // Past the first lease's end, before the next renewal: the second one holds.
   assert.equal(l.hasRoom(T0 + 50 + timing.leaseMs + 1, 1), true);
@@ -328,7 +337,7 @@ test('an idle lease is replaced before it expires: no gap between a lease and th
 test('the first renewal already asks for a burst lease (granted only while half the window is free), so the first calls find one', () => {
   const l = new RateLedger(10_000_000, 4, timing, T0);
   const first = l.renewRequest(T0);
-  assert.equal(first.want, 31_250);
+  assert.equal(first.want, 312_500);
   assert.equal(first.need, 0);
   assert.equal(first.minFree, 5_000_000);
   l.onReply(T0, T0 + 1, reply(first.want, 5_000_000));
@@ -336,19 +345,19 @@ test('the first renewal already asks for a burst lease (granted only while half 
 });
 
 test('a busy sidecar replaces its burst lease two renewals before it ends: one late renewal leaves no gap', () => {
-  const l = sharedLedger(10_000_000, 4, 31_250);
+  const l = sharedLedger(10_000_000, 4, 312_500);
   l.spend(T0 + 10, 1);
   // The lease sent at T0 ends at T0 + 1000; renewals every 250 ms while busy.
   assert.equal(l.renewRequest(T0 + 250).want < 100, true, 'still valid two renewals ahead');
   l.onReply(T0 + 250, T0 + 251, reply(0, 5_000_250));
   l.spend(T0 + 400, 1);
-  assert.equal(l.renewRequest(T0 + 500).want >= 31_200, true, 'ends before the renewal after next: replaced now');
+  assert.equal(l.renewRequest(T0 + 500).want >= 312_000, true, 'ends before the renewal after next: replaced now');
 });
 
 test('the first call after an idle renewal brings the next renewal to the busy schedule: 250 ms after the last, not 750', () => {
   const l = sharedLedger(10_000_000, 4, 0);
   l.renewRequest(T0 + 50);
-  l.onReply(T0 + 50, T0 + 51, reply(31_250, 5_000_050));
+  l.onReply(T0 + 50, T0 + 51, reply(312_500, 5_000_050));
   assert.equal(l.renewDue(T0 + 50 + timing.renewMs), false, 'idle: the next renewal is 750 ms away');
   l.spend(T0 + 100, 1);
   assert.equal(l.renewDue(T0 + 50 + timing.renewMs - 1), false);

@@ -74,15 +74,11 @@ const FLOOR_FREE_FRACTION = 0.1;
 /** A lease covers the recent demand times this. */
 const HEADROOM = 1.25;
 /**
- * While the pool has used less than half its window, a lease covers a burst too, so traffic that
- * starts far below the limit is not refused while leases grow with demand. Its size is bound by a
- * settling sidecar's promise (the floor: Redis grants all the others at most that much until it
- * renews, within an idle renewal period): the other sidecars' bursts, two renewals each, fit in
- * it. A burst larger than that (limit / sidecars / 8 before) was refused whole while any sidecar
- * settled (a start, a rollout, a Redis blip), and an idle sidecar whose lease then ran out refused
- * the first calls of its next burst of traffic.
+ * While the pool has used less than half its window, a lease covers a burst too: this share of
+ * the sidecar's even share of the limit (limit / sidecars / BURST_DIVISOR), so traffic that
+ * starts far below the limit is not refused while leases grow with demand.
  */
-const BURSTS_PER_FLOOR = 2;
+const BURST_DIVISOR = 8;
 const BURST_FREE_FRACTION = 0.5;
 
 export class RateLedger {
@@ -136,12 +132,20 @@ export class RateLedger {
 
   /** A burst lease: what a sidecar holds beyond its demand while the pool is far from the limit. */
   get #burst(): number {
-    return Math.max(1, Math.floor(this.#promiseFloor / (this.sidecars * BURSTS_PER_FLOOR)));
+    return Math.ceil(this.limit / (this.sidecars * BURST_DIVISOR));
   }
 
-  /** The least Redis promises (lease-script.ts): twice what the limit allows over an idle renewal period. */
-  get #promiseFloor(): number {
-    return Math.ceil((2 * this.limit * this.timing.idleRenewMs) / this.timing.windowMs);
+  /**
+   * The least Redis promises (lease-script.ts): twice what the limit allows over an idle renewal
+   * period. A settling sidecar is promised only this, and until it renews the others are granted
+   * no more than it: so while settling it covers the others' burst leases too, two renewals each.
+   * Smaller, a burst was refused whole while any sidecar settled (a start, a rollout, a Redis
+   * blip), and an idle sidecar whose lease ran out meanwhile refused the first calls of its next
+   * traffic. The larger promise only lowers this sidecar's own static share while it settles.
+   */
+  #promiseFloor(): number {
+    const floor = Math.ceil((2 * this.limit * this.timing.idleRenewMs) / this.timing.windowMs);
+    return this.#settling ? Math.max(floor, 2 * (this.sidecars - 1) * this.#burst) : floor;
   }
 
   /** What a burst lease must leave free of the window. */
@@ -323,7 +327,7 @@ export class RateLedger {
       charge,
       refunds,
       seed,
-      promiseFloor: this.#promiseFloor,
+      promiseFloor: this.#promiseFloor(),
       promiseShare: this.#settling ? 0 : 0.5,
     };
   }

@@ -69,8 +69,9 @@ test("while one sidecar settles after a Redis failure, the idle sidecars' burst 
       assert.equal(s.ledger.renewDue(now), true);
       const { want, grant } = await s.renew(now);
       assert.ok(want > 0, 'an idle sidecar far from the limit asks for a burst lease');
-      assert.equal(grant, want, `round ${round + 1}: a burst lease was refused (granted ${grant} of ${want})`);
+      assert.ok(grant > 0, `round ${round + 1}: a burst lease was refused whole`);
       assert.equal(s.ledger.hasRoom(now + 2, 1), true);
+      assert.equal(grant, want, `round ${round + 1}: granted ${grant} of ${want}`);
     }
   }
 });

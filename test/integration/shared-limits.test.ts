@@ -173,10 +173,11 @@ describe('limits far above the traffic, shared through Redis', () => {
     console.log(`idle to 200 calls/s far below the limits: statuses ${JSON.stringify([...statuses])}`);
     assert.equal(failures(statuses), 0, `statuses ${JSON.stringify([...statuses])}`);
     // Leases that grew only with the calls they served refused 20 of 600 here (3.3%), spread over
-    // the run. Burst leases larger than a settling sidecar's promise refused 3-18, all in the
-    // first ~30 ms: the fleet had just settled (each sidecar falls back once at start), Redis had
-    // refused an idle sidecar's burst whole, and its last lease had run out (lease-script.test.ts
-    // shows it renewal by renewal). Sized to fit, 0 in 8 of 8 runs at a load average of 7. What
+    // the run. A settling sidecar's promise smaller than the others' burst leases refused 3-18,
+    // all in the first ~30 ms: the fleet had just settled (each sidecar falls back once at start),
+    // Redis had refused an idle sidecar's burst whole, and its last lease had run out
+    // (lease-script.test.ts shows it renewal by renewal). With bursts that fit, 0 in 8 of 8 runs at
+    // a load average of 7. What
     // could be left is a node starved past an idle lease's 250 ms of overlap: a refusal, never an
     // overshoot.
     assert.ok((statuses.get(429) ?? 0) <= 2, `statuses ${JSON.stringify([...statuses])}`);
