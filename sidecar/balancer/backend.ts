@@ -43,6 +43,15 @@ export type HealthState = 'unknown' | 'up' | 'down';
 
 export type ConsistencyState = 'unknown' | 'consistent' | 'inconsistent';
 
+/**
+ * Calls in flight beside a half-open probe, at most: enough for the calls that arrive while a
+ * probe is answered, few enough that a backend still hanging holds only these.
+ */
+const MAX_BESIDE_PROBE = 4;
+
+/** What eligibility may overlook in the balancer's ejection panic (generation.ts): nothing, the ejection, or also a half-open probe that is out. */
+export type Despite = boolean | 'beside-probe';
+
 export interface CanaryReading {
   /** Kendall rank correlation with the majority's reference ranking (-1..1). */
   readonly correlation: number | null;
@@ -106,6 +115,10 @@ export class Backend implements CandidateView {
   latencyDecayMs: number;
   parkedUntil = 0;
   #health: HealthState = 'unknown';
+  /** When (monotonic ms) a plan last took it as a last resort beside its half-open probe (generation.ts). */
+  besideProbeAt = Number.NEGATIVE_INFINITY;
+  /** Calls in flight beside its half-open probe. */
+  #besideProbe = 0;
   /** Passive outlier detection (outlier-detection.ts): failures in a row, ejections. */
   outlier: OutlierState = NOT_EJECTED;
   #outlierSettings: OutlierSettings;
@@ -258,7 +271,7 @@ export class Backend implements CandidateView {
    * May take a new call of `cost` tokens now: takes calls (below) and within
    * rpm/tpm/max_parallel_requests.
    */
-  isEligible(now: number, cost: number, despiteEjection = false): boolean {
+  isEligible(now: number, cost: number, despiteEjection: Despite = false): boolean {
     return this.takesCalls(now, despiteEjection) && this.hasRoom(now, cost);
   }
 
@@ -266,17 +279,17 @@ export class Backend implements CandidateView {
    * Everything but its limits lets it take a call now: key resolved, health allows, not ejected by
    * the canary, not parked, breaker closed (or half-open with its probe free), and not ejected by
    * outlier detection. `despiteEjection` (the balancer's ejection panic: nothing else can take the
-   * call) ignores the ejection, and a half-open breaker's probe being out.
+   * call) ignores the ejection; 'beside-probe' also a half-open breaker's probe being out.
    */
-  takesCalls(now: number, despiteEjection = false): boolean {
+  takesCalls(now: number, despiteEjection: Despite = false): boolean {
     return (
       this.spec.keyProblem === undefined &&
       this.healthOk &&
       !this.canaryEjected &&
       this.parkedUntil <= now &&
-      (despiteEjection
-        ? this.#breaker.admitsAsLastResort(now)
-        : this.outlier.ejectedUntil <= now && this.#breaker.admits(now))
+      (despiteEjection === 'beside-probe'
+        ? this.#besideProbe < MAX_BESIDE_PROBE && this.#breaker.admitsAsLastResort(now)
+        : (despiteEjection || this.outlier.ejectedUntil <= now) && this.#breaker.admits(now))
     );
   }
 
@@ -311,9 +324,9 @@ export class Backend implements CandidateView {
     // The verdict goes to the breaker that admitted the attempt (a reload may replace it meanwhile).
     const breaker = this.#breaker;
     let ticket = breaker.tryAcquire(started);
-    // The ejection panic (generation.ts) picked it while its half-open probe is out: nothing else can take the call.
-    if (ticket === undefined && this.outlier.ejectedUntil > started && !this.#poolView(started).othersEligible)
-      ticket = breaker.tryAcquire(started, true);
+    // The plan's ejection panic picked it beside its half-open probe (generation.ts, this same step).
+    if (ticket === undefined && started - this.besideProbeAt < 1) ticket = breaker.tryAcquire(started, true);
+    if (ticket === 'beside-probe') this.#besideProbe++;
     if (ticket === undefined)
       throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);
     this.inFlight++;
@@ -338,6 +351,7 @@ export class Backend implements CandidateView {
       throw this.#recordFailure(error, started, { breaker, ticket });
     } finally {
       this.inFlight--;
+      if (ticket === 'beside-probe') this.#besideProbe--;
       this.#deps.released?.();
     }
   }

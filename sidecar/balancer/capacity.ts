@@ -2,7 +2,7 @@
  * Which backends are full rather than broken: a call that finds every backend full may wait for
  * room (flow-control.ts); one that finds them broken gets its answer at once, as before.
  */
-import type { Backend } from './backend.ts';
+import type { Backend, Despite } from './backend.ts';
 import type { CapacityProbe } from './flow-control.ts';
 
 /**
@@ -26,7 +26,7 @@ export function canTake(
   now: number,
   cost: number,
   saturationQueue: number | undefined,
-  despiteEjection = false,
+  despiteEjection: Despite = false,
   priority = 0,
 ): boolean {
   return b.isEligible(now, cost, despiteEjection) && !reportsSaturation(b, saturationQueue, now, priority);

@@ -81,11 +81,35 @@ test('every backend ejected and its breaker half-open with the probe out: concur
   const served = await Promise.all(calls);
   assert.ok(
     served.every((x) => x === 'a' || x === 'b'),
-    `one probe out, five more calls: ${served.join(', ')}`,
+    `two probes out, four more calls: ${served.join(', ')}`,
   );
   assert.deepEqual(
     lb.generation.backends.map((x) => x.breakerState),
-    ['closed', 'half-open'],
-    "a's probe closed it (priority-failover sent every call to a); b still waits for its probe",
+    ['closed', 'closed'],
+    'each probe closed its breaker',
   );
+});
+
+test("a probe that hangs draws at most 4 calls beside it: the other ejected backend's probe goes first, and then it serves", async () => {
+  const lb = balancer('  allowed_fails: 0\n  cooldown_time: 1\n  num_retries: 0\n  default_timeout: 1\n');
+  for (const f of [a, b]) f.set({ mode: 'status', status: 500 });
+  for (let i = 0; i < 2; i++)
+    await lb.route(request, { callerAuthorization: undefined, localOnly: false }).catch(() => undefined);
+  eject(lb, 'a');
+  eject(lb, 'b');
+  nowMs += 1_000;
+  a.set({ mode: 'ok', latencyMs: 5_000 }); // a answers again, but hangs
+  b.set({ mode: 'ok', latencyMs: 20 });
+  const first = Array.from({ length: 8 }, () =>
+    lb.route(request, { callerAuthorization: undefined, localOnly: false }).then(
+      (r) => r.backend,
+      () => 'failed',
+    ),
+  );
+  const served = await Promise.all(first);
+  const onA = served.filter((x) => x === 'failed').length;
+  assert.ok(onA <= 5, `a's probe and at most 4 beside it: ${served.join(', ')}`);
+  assert.ok(served.filter((x) => x === 'b').length >= 3, `b took its probe and the rest: ${served.join(', ')}`);
+  assert.equal(lb.generation.backends[1]!.breakerState, 'closed');
+  a.set({ latencyMs: 0 });
 });

@@ -55,6 +55,8 @@ export class GenerationPlan implements PlanContext<Backend> {
   readonly #priority: number;
   #best = 0;
   #bestAt = Number.NaN;
+  #freeAt = Number.NaN;
+  #free = false;
 
   constructor(
     gen: Generation,
@@ -86,11 +88,18 @@ export class GenerationPlan implements PlanContext<Backend> {
       // has ejected every backend that could otherwise take the call (each ejection spared
       // others that have failed since), the ejected ones take it rather than nobody (Envoy's
       // panic mode ignores ejections the same way).
-      return (
-        backend.outlier.ejectedUntil > now &&
-        this.#bestTier(now) === NO_TIER &&
-        canTake(backend, now, this.#cost, this.#saturationQueue, true, this.#priority)
-      );
+      if (backend.outlier.ejectedUntil <= now || this.#bestTier(now) !== NO_TIER) return false;
+      if (canTake(backend, now, this.#cost, this.#saturationQueue, true, this.#priority)) return true;
+      // Every ejected backend that could take it has its half-open breaker's probe out: a call
+      // beside a probe rather than a refusal (its verdict changes nothing; breaker.ts). Never
+      // while one of them has its probe free, so a hung probe does not draw every call.
+      if (
+        this.#anyEjectedFree(now) ||
+        !canTake(backend, now, this.#cost, this.#saturationQueue, 'beside-probe', this.#priority)
+      )
+        return false;
+      backend.besideProbeAt = now;
+      return true;
     }
     // Endpoints by condition: ready (and static backends) first; a terminating one (still
     // serving while its pod shuts down) only when none of those can take the call; a not-ready
@@ -98,6 +107,17 @@ export class GenerationPlan implements PlanContext<Backend> {
     // load must not turn a slow pool into no pool).
     const tier = TIER[backend.spec.endpoint ?? 'ready'];
     return tier === 0 || tier <= this.#bestTier(now);
+  }
+
+  /** Some ejected backend can take this call with its breaker closed or its probe free (once per step). */
+  #anyEjectedFree(now: number): boolean {
+    if (this.#freeAt !== now) {
+      this.#freeAt = now;
+      this.#free = this.backends.some(
+        (b) => b.outlier.ejectedUntil > now && canTake(b, now, this.#cost, this.#saturationQueue, true, this.#priority),
+      );
+    }
+    return this.#free;
   }
 
   /** The best tier any backend can take this call in (asked only for a lower-tier backend; once per step). */
