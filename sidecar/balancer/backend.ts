@@ -115,8 +115,6 @@ export class Backend implements CandidateView {
   latencyDecayMs: number;
   parkedUntil = 0;
   #health: HealthState = 'unknown';
-  /** When (monotonic ms) a plan last took it as a last resort beside its half-open probe (generation.ts). */
-  besideProbeAt = Number.NEGATIVE_INFINITY;
   /** Calls in flight beside its half-open probe. */
   #besideProbe = 0;
   /** Passive outlier detection (outlier-detection.ts): failures in a row, ejections. */
@@ -324,8 +322,9 @@ export class Backend implements CandidateView {
     // The verdict goes to the breaker that admitted the attempt (a reload may replace it meanwhile).
     const breaker = this.#breaker;
     let ticket = breaker.tryAcquire(started);
-    // The plan's ejection panic picked it beside its half-open probe (generation.ts, this same step).
-    if (ticket === undefined && started - this.besideProbeAt < 1) ticket = breaker.tryAcquire(started, true);
+    // Only the plan's ejection panic picks an ejected backend (generation.ts), beside its half-open
+    // probe when that is out (at most MAX_BESIDE_PROBE, checked there in this same step).
+    if (ticket === undefined && this.outlier.ejectedUntil > started) ticket = breaker.tryAcquire(started, true);
     if (ticket === 'beside-probe') this.#besideProbe++;
     if (ticket === undefined)
       throw this.#recordFailure(new AttemptError('unavailable', 'breaker open'), started, undefined);

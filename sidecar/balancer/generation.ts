@@ -93,13 +93,10 @@ export class GenerationPlan implements PlanContext<Backend> {
       // Every ejected backend that could take it has its half-open breaker's probe out: a call
       // beside a probe rather than a refusal (its verdict changes nothing; breaker.ts). Never
       // while one of them has its probe free, so a hung probe does not draw every call.
-      if (
-        this.#anyEjectedFree(now) ||
-        !canTake(backend, now, this.#cost, this.#saturationQueue, 'beside-probe', this.#priority)
-      )
-        return false;
-      backend.besideProbeAt = now;
-      return true;
+      return (
+        !this.#anyEjectedFree(now) &&
+        canTake(backend, now, this.#cost, this.#saturationQueue, 'beside-probe', this.#priority)
+      );
     }
     // Endpoints by condition: ready (and static backends) first; a terminating one (still
     // serving while its pod shuts down) only when none of those can take the call; a not-ready
