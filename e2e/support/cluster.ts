@@ -73,8 +73,8 @@ export class Cluster {
         await this.#startOnce();
         return;
       } catch (error) {
-        // A port freePort() found free can be taken by another process (an outgoing connection, a
-        // test beside this one) before etcd or the apiserver binds it: start again on new ports.
+        // A port freePort() found free can be taken by a test beside this one before etcd or the
+        // apiserver binds it: start again on new ports.
         if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
         await this.#kill([this.#apiserver, this.#etcd]);
         rmSync(join(this.dir, 'etcd'), { recursive: true, force: true });
