@@ -20,13 +20,12 @@ export function startProcess(name: string, script: string, env: Record<string, s
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  let stopping = false;
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   // A process that ends without being stopped is why the tests after it fail: its last lines go to
   // the test's output, so a CI log says what happened.
   child.once('close', (code, signal) => {
-    if (stopping) return;
+    if (child.killed) return; // stopped by stop()
     const tail = out.trimEnd().split('\n').slice(-30).join('\n');
     process.stderr.write(
       `# ${name} (${script}) exited on its own: code ${code}, signal ${signal}; its last lines:\n${tail}\n`,
@@ -43,7 +42,6 @@ export function startProcess(name: string, script: string, env: Record<string, s
     text: () => out,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      stopping = true;
       child.kill(signal);
       await once(child, 'exit');
     },

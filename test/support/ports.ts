@@ -16,9 +16,9 @@ function ephemeralLow(): number {
     const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
     if (Number.isInteger(low) && low > 12_000) return low;
   } catch {
-    // not Linux: the IANA dynamic range
+    // not Linux
   }
-  return 49_152;
+  return 49_152; // the IANA dynamic range; also when the range starts too low to stay under
 }
 
 // Above 20,000 lie the real node's fixed ports (e2e/node: 20248-26443) and the NodePort range
